@@ -1,0 +1,262 @@
+"""``build_graph(layout) -> nx.Graph``: every GPU, switch and link of a layout.
+
+Nodes are physical things (``gpu``, ``switch``, ``leaf``, ``spine``) with their rack,
+scale-up domain and rack-unit position; edges are links with bandwidth per
+direction [B/s], latency [s], medium, length [m], lanes and link count (the
+attributes are listed in :mod:`topo.schema`). Parallel links between the same two
+nodes are one edge whose ``links``, ``lanes`` and ``bandwidth`` are the sums.
+
+Node ids are readable and stable: ``r3/gpu17`` (GPU 17 of rack 3), ``r0/sw5``
+(scale-up switch chip 5 in rack 0), ``r0/t2/sw1`` (switch chip on the board of tray
+2), ``d4/sw0`` (a switch plane of domain 4 with no tray of its own),
+``fabric/leaf1.0`` (leaf 0 of rail 1) and ``fabric/spine7``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from topo import __version__
+from topo.layout import Layout
+
+__all__ = ["RACK_UNIT_M", "build_graph", "gpu_nodes"]
+
+RACK_UNIT_M = 0.04445  # EIA-310: 1.75 in
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where one tray sits: rack, tray index in the elevation, lowest U."""
+
+    rack: int
+    tray: int
+    u: float
+    gpus: int
+    chips: int
+
+
+def _elevation(layout: Layout, rack: int) -> list[_Slot]:
+    """Trays of one rack, top to bottom, with their lowest rack unit (U1 at the bottom)."""
+    slots = []
+    top = float(layout.rack.height_u)  # the first device's top edge is the rack's top
+    tray = 0
+    for dev in layout.rack.devices:
+        for _ in range(dev.count):
+            slots.append(_Slot(rack, tray, top - dev.height_u + 1, dev.gpus, dev.switch_chips))
+            top -= dev.height_u
+            tray += 1
+    return slots
+
+
+def gpu_nodes(G: nx.Graph) -> list[str]:
+    """GPU node ids in rank order (the ``index`` attribute)."""
+    gpus = [(a["index"], n) for n, a in G.nodes(data=True) if a["kind"] == "gpu"]
+    return [n for _, n in sorted(gpus)]
+
+
+def _cable_m(a: dict[str, Any], b: dict[str, Any], layout: Layout) -> float:
+    """Cable run between two nodes in racks: vertical + across racks + slack [m]."""
+    vertical = abs(a["u"] - b["u"]) * RACK_UNIT_M if a["u"] >= 0 and b["u"] >= 0 else 0.0
+    across = abs(a["rack"] - b["rack"]) * layout.rack.width_m
+    return vertical + across + layout.scale_up.cable_slack_m
+
+
+def _add_link(
+    G: nx.Graph, a: str, b: str, n_links: int, *, kind: str, layout: Layout, medium: str,
+    bandwidth_per_link: float, lanes_per_link: int, latency_s: float, link: str,
+    length_m: float | None = None,
+) -> None:
+    if n_links <= 0 or a == b:
+        return
+    if G.has_edge(a, b):
+        e = G.edges[a, b]
+        e["links"] += n_links
+        e["lanes"] += n_links * lanes_per_link
+        e["bandwidth"] += n_links * bandwidth_per_link
+        return
+    length = length_m if length_m is not None else _cable_m(G.nodes[a], G.nodes[b], layout)
+    G.add_edge(
+        a, b, kind=kind, bandwidth=n_links * bandwidth_per_link, latency=latency_s,
+        medium=medium, length=length, lanes=n_links * lanes_per_link, links=n_links, link=link,
+    )
+
+
+def build_graph(layout: Layout) -> nx.Graph:
+    """Build the graph of every GPU, switch and link of `layout`.
+
+    Parameters
+    ----------
+    layout
+        A checked layout (:func:`topo.layout.load_layout`).
+
+    Returns
+    -------
+    networkx.Graph
+        Nodes and edges with the attributes of :data:`topo.schema.NODE_ATTRS` and
+        :data:`topo.schema.EDGE_ATTRS`; ``G.graph`` holds ``layout``, ``accelerator``
+        and ``topo_version``.
+
+    Notes
+    -----
+    Switched domains connect every GPU to every switch plane: ``links_per_gpu`` links
+    spread as evenly as they go over the domain's switch chips (NVL72: 18 links on 18
+    chips, one each, 72 x 18 = 1,296 edges). Tori get dimension-order neighbours at
+    +-1 in each dimension, closing each ring when ``wraparound``. Full meshes get
+    ``links_per_gpu // (n - 1)`` links per pair. The rail-optimised fat tree puts
+    GPU ``i`` of every tray on rail ``i mod rails``; leaves split their ports
+    down:up by the oversubscription; spines are as many as the uplinks need.
+    """
+    G = nx.Graph(layout=layout.name, accelerator=layout.accelerator.name,
+                 topo_version=__version__)
+    su = layout.scale_up
+    slots = [s for r in range(layout.cluster.racks) for s in _elevation(layout, r)]
+    index = 0
+    tray_domain = 0
+    for s in slots:
+        if not s.gpus:
+            continue
+        for j in range(s.gpus):
+            if su.domain == "tray":
+                dom = tray_domain
+            else:
+                dom = s.rack // su.racks_per_domain
+            node = f"r{s.rack}/gpu{index - s.rack * layout.rack.gpus}"
+            G.add_node(node, kind="gpu", rack=s.rack, domain=dom, u=s.u, tray=s.tray,
+                       index=index, local=j, coords="", rail=j % layout.scale_out.rails)
+            index += 1
+        tray_domain += 1
+    _build_scale_up(G, layout, slots)
+    if layout.scale_out.topology == "rail_fat_tree":
+        _build_fat_tree(G, layout)
+    return G
+
+
+def _domains(G: nx.Graph) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for n in gpu_nodes(G):
+        out.setdefault(G.nodes[n]["domain"], []).append(n)
+    return out
+
+
+def _build_scale_up(G: nx.Graph, layout: Layout, slots: list[_Slot]) -> None:
+    su = layout.scale_up
+    common = {
+        "kind": "scale_up",
+        "layout": layout,
+        "bandwidth_per_link": su.link.bandwidth_bytes_per_s,
+        "lanes_per_link": su.link.lanes or 0,
+        "latency_s": su.link.latency_s,
+        "link": su.link.name,
+    }
+    for dom, gpus in _domains(G).items():
+        if su.topology == "switched":
+            switches = _switch_nodes(G, layout, slots, dom, gpus)
+            n_sw = len(switches)
+            base, extra = divmod(su.links_per_gpu, n_sw)
+            for gi, g in enumerate(gpus):
+                for k, sw in enumerate(switches):
+                    # Spread the remainder so that no switch gets all the extra links.
+                    n = base + (1 if (k - gi) % n_sw < extra else 0)
+                    _add_link(G, g, sw, n, medium=su.medium, **common)
+        elif su.topology == "torus":
+            _build_torus(G, layout, gpus, common)
+        else:  # full mesh
+            per_pair = su.links_per_gpu // max(len(gpus) - 1, 1)
+            for i, a in enumerate(gpus):
+                for b in gpus[i + 1:]:
+                    _add_link(G, a, b, per_pair, medium=su.medium, **common)
+
+
+def _switch_nodes(
+    G: nx.Graph, layout: Layout, slots: list[_Slot], dom: int, gpus: list[str]
+) -> list[str]:
+    """Add the switch chips (planes) of one switched domain; return their ids."""
+    su = layout.scale_up
+    first = G.nodes[gpus[0]]
+    if su.domain == "tray":
+        rack, tray, u = first["rack"], first["tray"], first["u"]
+        ids = [f"r{rack}/t{tray}/sw{k}" for k in range(su.switches)]
+        for k, n in enumerate(ids):
+            G.add_node(n, kind="switch", rack=rack, domain=dom, u=u, tray=tray, index=k,
+                       local=-1, coords="", rail=-1)
+        return ids
+    racks = range(dom * su.racks_per_domain, (dom + 1) * su.racks_per_domain)
+    chip_slots = [(s, c) for s in slots if s.rack in racks for c in range(s.chips)]
+    ids = []
+    for k in range(su.switches):
+        if chip_slots:
+            s, _ = chip_slots[k * len(chip_slots) // su.switches]
+            rack_chip = sum(1 for t, _ in chip_slots[: k * len(chip_slots) // su.switches]
+                            if t.rack == s.rack)
+            node = f"r{s.rack}/sw{rack_chip}"
+            attrs = {"rack": s.rack, "u": s.u, "tray": s.tray}
+        else:
+            node = f"d{dom}/sw{k}"
+            attrs = {"rack": first["rack"], "u": -1.0, "tray": -1}
+        G.add_node(node, kind="switch", domain=dom, index=k, local=-1, coords="", rail=-1,
+                   **attrs)
+        ids.append(node)
+    return ids
+
+
+def _build_torus(G: nx.Graph, layout: Layout, gpus: list[str], common: dict[str, Any]) -> None:
+    su = layout.scale_up
+    dims = su.dims
+    per_dir = max(1, su.links_per_gpu // (2 * len(dims)))
+    coords = np.array(np.unravel_index(np.arange(len(gpus)), dims)).T
+    at = {tuple(int(x) for x in c): g for c, g in zip(coords, gpus, strict=True)}
+    for c, g in zip(coords, gpus, strict=True):
+        G.nodes[g]["coords"] = ",".join(str(int(x)) for x in c)
+    for c, g in zip(coords, gpus, strict=True):
+        for d, size in enumerate(dims):
+            if size < 2:
+                continue
+            nxt = [int(x) for x in c]
+            nxt[d] += 1
+            wrap = nxt[d] == size
+            if wrap:
+                if not su.wraparound:
+                    continue
+                nxt[d] = 0
+            # A ring of 2 closes onto the same neighbour: the wrap adds a second link.
+            medium = su.wrap_medium if wrap else su.medium
+            _add_link(G, g, at[tuple(nxt)], per_dir, medium=medium, **common)
+
+
+def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
+    so = layout.scale_out
+    nic = so.nic_bandwidth_bytes_per_s
+    port = so.link.bandwidth_bytes_per_s
+    lanes = so.link.lanes or 0
+    down = max(1, math.floor(so.leaf_radix * so.oversubscription / (1 + so.oversubscription)))
+    common = {"kind": "scale_out", "layout": layout, "latency_s": so.latency_s,
+              "link": so.link.name, "medium": so.medium, "length_m": so.cable_length_m}
+    rails: dict[int, list[str]] = {}
+    for g in gpu_nodes(G):
+        rails.setdefault(G.nodes[g]["rail"], []).append(g)
+    leaves: list[tuple[str, int]] = []  # (leaf, uplinks)
+    for rail, gpus in sorted(rails.items()):
+        for j in range(0, len(gpus), down):
+            leaf = f"fabric/leaf{rail}.{j // down}"
+            G.add_node(leaf, kind="leaf", rack=-1, domain=-1, u=-1.0, tray=-1,
+                       index=len(leaves), local=-1, coords="", rail=rail)
+            members = gpus[j: j + down]
+            for g in members:
+                _add_link(G, g, leaf, 1, bandwidth_per_link=nic, lanes_per_link=lanes, **common)
+            need = math.ceil(len(members) * nic / so.oversubscription / port - 1e-9)
+            leaves.append((leaf, min(need, so.leaf_radix - len(members))))
+    if len(leaves) < 2:
+        return
+    n_spines = max(1, math.ceil(sum(n for _, n in leaves) / so.spine_radix))
+    for k in range(n_spines):
+        G.add_node(f"fabric/spine{k}", kind="spine", rack=-1, domain=-1, u=-1.0, tray=-1,
+                   index=k, local=-1, coords="", rail=-1)
+    for li, (leaf, n_up) in enumerate(leaves):
+        for m in range(n_up):
+            spine = f"fabric/spine{(li + m) % n_spines}"
+            _add_link(G, leaf, spine, 1, bandwidth_per_link=port, lanes_per_link=lanes, **common)

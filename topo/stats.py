@@ -1,0 +1,136 @@
+"""Facts about a built layout, computed on its graph: counts, bandwidths, bisection.
+
+:func:`summarize` is what ``topo show`` prints; every number comes from the graph or
+from the layout's catalogue entries, never from a constant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import networkx as nx
+
+from topo.build import gpu_nodes
+from topo.layout import Layout
+
+__all__ = ["bisection_bandwidth", "per_gpu_bandwidth", "summarize"]
+
+
+def per_gpu_bandwidth(G: nx.Graph, kind: str) -> list[float]:
+    """Per GPU, the summed bandwidth [B/s, per direction] of its `kind` edges."""
+    out = []
+    for g in gpu_nodes(G):
+        out.append(sum(a["bandwidth"] for _, _, a in G.edges(g, data=True) if a["kind"] == kind))
+    return out
+
+
+def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> dict[str, Any]:
+    """Bandwidth across the cut between the first and second half of the GPUs.
+
+    The GPUs are split in rank order (first half of the racks against the second),
+    the graph is reduced to the edges of `kind`, and the maximum flow from one half
+    to the other is the bandwidth [B/s, per direction] that crosses the cut.
+
+    Notes
+    -----
+    A true bisection is the minimum over all balanced cuts; for the symmetric
+    fabrics topo builds (fat trees, tori) the rank-order cut is a minimal one. A
+    non-blocking fat tree gives N/2 x NIC bandwidth.
+    """
+    gpus = gpu_nodes(G)
+    n = len(gpus)
+    result: dict[str, Any] = {"bandwidth_bytes_per_s": 0.0, "cut": "", "gpus_each_side": n // 2}
+    if n < 2:
+        result["cut"] = "fewer than 2 GPUs"
+        return result
+    D = nx.DiGraph()
+    for a, b, attrs in G.edges(data=True):
+        if attrs["kind"] == kind:
+            D.add_edge(a, b, capacity=attrs["bandwidth"])
+            D.add_edge(b, a, capacity=attrs["bandwidth"])
+    half = n // 2
+    src, dst = "__source__", "__sink__"
+    for g in gpus[:half]:
+        D.add_edge(src, g)  # no capacity attribute: unbounded
+    for g in gpus[n - half:]:
+        D.add_edge(g, dst)
+    if n % 2:
+        D.add_node(gpus[half])  # the middle GPU of an odd count relays only
+    value = nx.maximum_flow_value(D, src, dst) if D.has_node(src) else 0.0
+    result["bandwidth_bytes_per_s"] = float(value)
+    result["cut"] = f"GPUs 0-{half - 1} | GPUs {n - half}-{n - 1}, {kind} links only"
+    return result
+
+
+def _links_table(G: nx.Graph) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for _, _, a in G.edges(data=True):
+        key = (a["kind"], a["medium"], a["link"])
+        r = rows.setdefault(key, {"kind": a["kind"], "medium": a["medium"], "link": a["link"],
+                                  "edges": 0, "links": 0, "lanes": 0,
+                                  "bandwidth_bytes_per_s": 0.0, "length_m": 0.0,
+                                  "longest_m": 0.0})
+        r["edges"] += 1
+        r["links"] += a["links"]
+        r["lanes"] += a["lanes"]
+        r["bandwidth_bytes_per_s"] += a["bandwidth"]
+        r["length_m"] += a["length"] * a["links"]
+        r["longest_m"] = max(r["longest_m"], a["length"])
+    return [rows[k] for k in sorted(rows)]
+
+
+def summarize(layout: Layout, G: nx.Graph) -> dict[str, Any]:
+    """The facts ``topo show`` prints, as plain JSON-ready data in SI units."""
+    acc = layout.accelerator
+    n = layout.n_gpus
+    kinds = Counter(a["kind"] for _, a in G.nodes(data=True))
+    up = per_gpu_bandwidth(G, "scale_up")
+    out = per_gpu_bandwidth(G, "scale_out")
+    degree = [
+        sum(1 for _, _, a in G.edges(g, data=True) if a["kind"] == "scale_up")
+        for g in gpu_nodes(G)
+    ]
+    bis = bisection_bandwidth(G)
+    up_bw = max(up, default=0.0)
+    out_bw = max(out, default=0.0)
+    hbm_bw = acc.hbm_bandwidth_bytes_per_s
+    return {
+        "name": layout.name,
+        "description": layout.description,
+        "source": layout.source,
+        "accelerator": acc.name,
+        "accelerator_description": acc.description,
+        "gpus": n,
+        "racks": layout.cluster.racks,
+        "gpus_per_rack": layout.rack.gpus,
+        "domains": len({G.nodes[g]["domain"] for g in gpu_nodes(G)}),
+        "domain_size": layout.gpus_per_domain,
+        "domain_span": layout.scale_up.domain if layout.scale_up.racks_per_domain == 1
+        else f"{layout.scale_up.racks_per_domain} racks",
+        "scale_up_topology": layout.scale_up.topology,
+        "scale_up_dims": list(layout.scale_up.dims),
+        "scale_up_link": layout.scale_up.link.name,
+        "scale_up_links_per_gpu": layout.scale_up.links_per_gpu,
+        "scale_up_neighbours_per_gpu": {"min": min(degree, default=0),
+                                        "max": max(degree, default=0)},
+        "scale_up_bandwidth_per_gpu_bytes_per_s": up_bw,
+        "scale_out_topology": layout.scale_out.topology,
+        "scale_out_link": layout.scale_out.link.name,
+        "scale_out_bandwidth_per_gpu_bytes_per_s": out_bw,
+        "scale_up_to_scale_out_ratio": up_bw / out_bw if out_bw else None,
+        "switches": kinds.get("switch", 0),
+        "leaves": kinds.get("leaf", 0),
+        "spines": kinds.get("spine", 0),
+        "nodes": G.number_of_nodes(),
+        "edges": G.number_of_edges(),
+        "links": _links_table(G),
+        "hbm_capacity_bytes": acc.hbm_capacity_bytes * n,
+        "hbm_bandwidth_bytes_per_s": hbm_bw * n if hbm_bw is not None else None,
+        "hbm_bandwidth_per_gpu_bytes_per_s": hbm_bw,
+        "peak_flop_per_s": {k: v * n for k, v in acc.peak_flop_per_s.items()},
+        "gpu_power_w": acc.power_w * n if acc.power_w is not None else None,
+        "bisection_bandwidth_bytes_per_s": bis["bandwidth_bytes_per_s"],
+        "bisection_cut": bis["cut"],
+        "sources": list(acc.sources),
+    }
