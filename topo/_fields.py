@@ -48,8 +48,21 @@ BAD: Any = _Bad()
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """``"; did you mean 'name'?"`` or ``""`` when nothing is close."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    word = str(word)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close:
+        # A misspelt name often keeps its start ("h100x-unknown" -> "h100-sxm").
+        shared = [(len(_common_prefix(word, c)), c) for c in choices]
+        best = max(shared, default=(0, ""))
+        close = [best[1]] if best[0] >= 4 else []
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
 
 
 def _show(value: Any, limit: int = 40) -> str:
@@ -123,8 +136,16 @@ class Quantity(Field):
         low_ok = v > self.minimum if self.exclusive_minimum else v >= self.minimum
         if not low_ok or v > self.maximum:
             rel = ">" if self.exclusive_minimum else ">="
-            bound = f"{rel} 0" if self.minimum == 0 else f"{rel} {self.minimum:g} {KINDS[self.kind].si_unit}"
-            upper = "" if math.isinf(self.maximum) else f" and <= {self.maximum:g} {KINDS[self.kind].si_unit}"
+            bound = (
+                f"{rel} 0"
+                if self.minimum == 0
+                else f"{rel} {self.minimum:g} {KINDS[self.kind].si_unit}"
+            )
+            upper = (
+                ""
+                if math.isinf(self.maximum)
+                else f" and <= {self.maximum:g} {KINDS[self.kind].si_unit}"
+            )
             k = self.kind.replace("_", " ")
             return ctx.error(path, f"expected a {k} {bound}{upper}, got {_show(value)}")
         return v
@@ -158,14 +179,13 @@ class Integer(Field):
         if isinstance(value, float) and value.is_integer() and math.isfinite(value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            return ctx.error(
-                path, f"expected a whole number from {self.minimum} to {self.maximum}, got {_show(value)}"
-            )
+            return ctx.error(path, self._expected(value))
         if not self.minimum <= value <= self.maximum:
-            return ctx.error(
-                path, f"expected a whole number from {self.minimum} to {self.maximum}, got {_show(value)}"
-            )
+            return ctx.error(path, self._expected(value))
         return value
+
+    def _expected(self, value: Any) -> str:
+        return f"expected a whole number from {self.minimum} to {self.maximum}, got {_show(value)}"
 
     def schema(self) -> dict[str, Any]:
         return self._doc({"type": "integer", "minimum": self.minimum, "maximum": self.maximum})
@@ -189,7 +209,9 @@ class Number(Field):
                 return float(value)
         rel = ">" if self.exclusive_minimum else ">="
         upper = "" if math.isinf(self.maximum) else f" and <= {self.maximum:g}"
-        return ctx.error(path, f"expected a number {rel} {self.minimum:g}{upper}, got {_show(value)}")
+        return ctx.error(
+            path, f"expected a number {rel} {self.minimum:g}{upper}, got {_show(value)}"
+        )
 
     def schema(self) -> dict[str, Any]:
         s: dict[str, Any] = {"type": "number"}
@@ -230,7 +252,9 @@ class String(Field):
             want = f"one of {', '.join(self.choices)}" if self.choices else "text"
             return ctx.error(path, f"expected {want}, got {_show(value)}")
         if len(value) > self.max_length:
-            return ctx.error(path, f"expected at most {self.max_length} characters, got {len(value)}")
+            return ctx.error(
+                path, f"expected at most {self.max_length} characters, got {len(value)}"
+            )
         if self.choices and value not in self.choices:
             return ctx.error(
                 path,
@@ -238,7 +262,9 @@ class String(Field):
                 + did_you_mean(value, self.choices),
             )
         if self.pattern and not re.fullmatch(self.pattern, value):
-            return ctx.error(path, f"expected {self.description or self.pattern}, got {_show(value)}")
+            return ctx.error(
+                path, f"expected {self.description or self.pattern}, got {_show(value)}"
+            )
         return value
 
     def schema(self) -> dict[str, Any]:
@@ -272,8 +298,12 @@ class ListOf(Field):
 
     def schema(self) -> dict[str, Any]:
         return self._doc(
-            {"type": "array", "items": self.item.schema(), "minItems": self.min_items,
-             "maxItems": self.max_items}
+            {
+                "type": "array",
+                "items": self.item.schema(),
+                "minItems": self.min_items,
+                "maxItems": self.max_items,
+            }
         )
 
 
@@ -294,8 +324,12 @@ class Obj(Field):
         for key, v in value.items():
             f = self.fields.get(key)
             if f is None:
-                ctx.error((*path, key), "unknown key" + did_you_mean(key, tuple(self.fields))
-                          + f" (known: {', '.join(self.fields)})")
+                ctx.error(
+                    (*path, key),
+                    "unknown key"
+                    + did_you_mean(key, tuple(self.fields))
+                    + f" (known: {', '.join(self.fields)})",
+                )
                 continue
             out[key] = f.check(v, (*path, key), ctx)
         for key in self.required:
@@ -303,8 +337,9 @@ class Obj(Field):
                 ctx.error(path, f"missing key {key!r} ({self.fields[key].description})")
         for key, f in self.fields.items():
             if key not in out and f.default is not None:
-                out[key] = f.check(f.default, (*path, key), ctx) if isinstance(
-                    f, Quantity) else f.default
+                out[key] = (
+                    f.check(f.default, (*path, key), ctx) if isinstance(f, Quantity) else f.default
+                )
         return out
 
     def schema(self) -> dict[str, Any]:
@@ -336,8 +371,11 @@ class MapOf(Field):
         out: dict[str, Any] = {}
         for k, v in value.items():
             if self.keys and k not in self.keys:
-                ctx.error((*path, k), f"unknown key; expected one of {', '.join(self.keys)}"
-                          + did_you_mean(k, self.keys))
+                ctx.error(
+                    (*path, k),
+                    f"unknown key; expected one of {', '.join(self.keys)}"
+                    + did_you_mean(k, self.keys),
+                )
                 continue
             out[k] = self.value.check(v, (*path, k), ctx)
         return out
@@ -367,7 +405,9 @@ class NameOr(Field):
             return value
         if isinstance(value, dict):
             return self.inline.check(value, path, ctx)
-        return ctx.error(path, f"expected a catalogue name or an inline mapping, got {_show(value)}")
+        return ctx.error(
+            path, f"expected a catalogue name or an inline mapping, got {_show(value)}"
+        )
 
     def schema(self) -> dict[str, Any]:
         return self._doc(

@@ -67,6 +67,7 @@ class _Budget:
 
 
 _SCALAR = SafeConstructor()
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 def _convert(
@@ -86,25 +87,41 @@ def _convert(
         msg = f"nested deeper than {MAX_DEPTH} levels; refused"
         raise _TooBig(msg)
     marks[path] = (file, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        problems.append(
+            Problem(
+                file,
+                node.start_mark.line + 1,
+                format_path(path),
+                f"unsupported YAML tag {node.tag!r}: only plain mappings and lists",
+            )
+        )
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(
-                    Problem(file, key_node.start_mark.line + 1, format_path(path),
-                            "expected a plain key, got a list or mapping as a key")
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        format_path(path),
+                        "expected a plain key, got a list or mapping as a key",
+                    )
                 )
                 continue
             key = key_node.value
             if key in out:
                 problems.append(
-                    Problem(file, key_node.start_mark.line + 1, format_path((*path, key)),
-                            "duplicate key")
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        format_path((*path, key)),
+                        "duplicate key",
+                    )
                 )
                 continue
-            out[key] = _convert(
-                value_node, (*path, key), file, marks, problems, budget, depth + 1
-            )
+            out[key] = _convert(value_node, (*path, key), file, marks, problems, budget, depth + 1)
             # The key's own line: what a reader looks for when the key is wrong.
             marks[(*path, key)] = (file, key_node.start_mark.line + 1)
         return out
@@ -117,8 +134,12 @@ def _convert(
         value = _SCALAR.construct_object(node, deep=True)
     except ConstructorError as e:
         problems.append(
-            Problem(file, node.start_mark.line + 1, format_path(path),
-                    f"unsupported YAML tag {node.tag!r} ({(e.problem or '').strip()})")
+            Problem(
+                file,
+                node.start_mark.line + 1,
+                format_path(path),
+                f"unsupported YAML tag {node.tag!r} ({(e.problem or '').strip()})",
+            )
         )
         return None
     if isinstance(value, float) and not math.isfinite(value):

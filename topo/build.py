@@ -67,8 +67,18 @@ def _cable_m(a: dict[str, Any], b: dict[str, Any], layout: Layout) -> float:
 
 
 def _add_link(
-    G: nx.Graph, a: str, b: str, n_links: int, *, kind: str, layout: Layout, medium: str,
-    bandwidth_per_link: float, lanes_per_link: int, latency_s: float, link: str,
+    G: nx.Graph,
+    a: str,
+    b: str,
+    n_links: int,
+    *,
+    kind: str,
+    layout: Layout,
+    medium: str,
+    bandwidth_per_link: float,
+    lanes_per_link: int,
+    latency_s: float,
+    link: str,
     length_m: float | None = None,
 ) -> None:
     if n_links <= 0 or a == b:
@@ -81,8 +91,16 @@ def _add_link(
         return
     length = length_m if length_m is not None else _cable_m(G.nodes[a], G.nodes[b], layout)
     G.add_edge(
-        a, b, kind=kind, bandwidth=n_links * bandwidth_per_link, latency=latency_s,
-        medium=medium, length=length, lanes=n_links * lanes_per_link, links=n_links, link=link,
+        a,
+        b,
+        kind=kind,
+        bandwidth=n_links * bandwidth_per_link,
+        latency=latency_s,
+        medium=medium,
+        length=length,
+        lanes=n_links * lanes_per_link,
+        links=n_links,
+        link=link,
     )
 
 
@@ -111,8 +129,7 @@ def build_graph(layout: Layout) -> nx.Graph:
     GPU ``i`` of every tray on rail ``i mod rails``; leaves split their ports
     down:up by the oversubscription; spines are as many as the uplinks need.
     """
-    G = nx.Graph(layout=layout.name, accelerator=layout.accelerator.name,
-                 topo_version=__version__)
+    G = nx.Graph(layout=layout.name, accelerator=layout.accelerator.name, topo_version=__version__)
     su = layout.scale_up
     slots = [s for r in range(layout.cluster.racks) for s in _elevation(layout, r)]
     index = 0
@@ -126,8 +143,18 @@ def build_graph(layout: Layout) -> nx.Graph:
             else:
                 dom = s.rack // su.racks_per_domain
             node = f"r{s.rack}/gpu{index - s.rack * layout.rack.gpus}"
-            G.add_node(node, kind="gpu", rack=s.rack, domain=dom, u=s.u, tray=s.tray,
-                       index=index, local=j, coords="", rail=j % layout.scale_out.rails)
+            G.add_node(
+                node,
+                kind="gpu",
+                rack=s.rack,
+                domain=dom,
+                u=s.u,
+                tray=s.tray,
+                index=index,
+                local=j,
+                coords="",
+                rail=j % layout.scale_out.rails,
+            )
             index += 1
         tray_domain += 1
     _build_scale_up(G, layout, slots)
@@ -168,7 +195,7 @@ def _build_scale_up(G: nx.Graph, layout: Layout, slots: list[_Slot]) -> None:
         else:  # full mesh
             per_pair = su.links_per_gpu // max(len(gpus) - 1, 1)
             for i, a in enumerate(gpus):
-                for b in gpus[i + 1:]:
+                for b in gpus[i + 1 :]:
                     _add_link(G, a, b, per_pair, medium=su.medium, **common)
 
 
@@ -182,8 +209,18 @@ def _switch_nodes(
         rack, tray, u = first["rack"], first["tray"], first["u"]
         ids = [f"r{rack}/t{tray}/sw{k}" for k in range(su.switches)]
         for k, n in enumerate(ids):
-            G.add_node(n, kind="switch", rack=rack, domain=dom, u=u, tray=tray, index=k,
-                       local=-1, coords="", rail=-1)
+            G.add_node(
+                n,
+                kind="switch",
+                rack=rack,
+                domain=dom,
+                u=u,
+                tray=tray,
+                index=k,
+                local=-1,
+                coords="",
+                rail=-1,
+            )
         return ids
     racks = range(dom * su.racks_per_domain, (dom + 1) * su.racks_per_domain)
     chip_slots = [(s, c) for s in slots if s.rack in racks for c in range(s.chips)]
@@ -191,15 +228,15 @@ def _switch_nodes(
     for k in range(su.switches):
         if chip_slots:
             s, _ = chip_slots[k * len(chip_slots) // su.switches]
-            rack_chip = sum(1 for t, _ in chip_slots[: k * len(chip_slots) // su.switches]
-                            if t.rack == s.rack)
+            rack_chip = sum(
+                1 for t, _ in chip_slots[: k * len(chip_slots) // su.switches] if t.rack == s.rack
+            )
             node = f"r{s.rack}/sw{rack_chip}"
             attrs = {"rack": s.rack, "u": s.u, "tray": s.tray}
         else:
             node = f"d{dom}/sw{k}"
             attrs = {"rack": first["rack"], "u": -1.0, "tray": -1}
-        G.add_node(node, kind="switch", domain=dom, index=k, local=-1, coords="", rail=-1,
-                   **attrs)
+        G.add_node(node, kind="switch", domain=dom, index=k, local=-1, coords="", rail=-1, **attrs)
         ids.append(node)
     return ids
 
@@ -234,8 +271,14 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
     port = so.link.bandwidth_bytes_per_s
     lanes = so.link.lanes or 0
     down = max(1, math.floor(so.leaf_radix * so.oversubscription / (1 + so.oversubscription)))
-    common = {"kind": "scale_out", "layout": layout, "latency_s": so.latency_s,
-              "link": so.link.name, "medium": so.medium, "length_m": so.cable_length_m}
+    common = {
+        "kind": "scale_out",
+        "layout": layout,
+        "latency_s": so.latency_s,
+        "link": so.link.name,
+        "medium": so.medium,
+        "length_m": so.cable_length_m,
+    }
     rails: dict[int, list[str]] = {}
     for g in gpu_nodes(G):
         rails.setdefault(G.nodes[g]["rail"], []).append(g)
@@ -243,9 +286,19 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
     for rail, gpus in sorted(rails.items()):
         for j in range(0, len(gpus), down):
             leaf = f"fabric/leaf{rail}.{j // down}"
-            G.add_node(leaf, kind="leaf", rack=-1, domain=-1, u=-1.0, tray=-1,
-                       index=len(leaves), local=-1, coords="", rail=rail)
-            members = gpus[j: j + down]
+            G.add_node(
+                leaf,
+                kind="leaf",
+                rack=-1,
+                domain=-1,
+                u=-1.0,
+                tray=-1,
+                index=len(leaves),
+                local=-1,
+                coords="",
+                rail=rail,
+            )
+            members = gpus[j : j + down]
             for g in members:
                 _add_link(G, g, leaf, 1, bandwidth_per_link=nic, lanes_per_link=lanes, **common)
             need = math.ceil(len(members) * nic / so.oversubscription / port - 1e-9)
@@ -254,8 +307,18 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
         return
     n_spines = max(1, math.ceil(sum(n for _, n in leaves) / so.spine_radix))
     for k in range(n_spines):
-        G.add_node(f"fabric/spine{k}", kind="spine", rack=-1, domain=-1, u=-1.0, tray=-1,
-                   index=k, local=-1, coords="", rail=-1)
+        G.add_node(
+            f"fabric/spine{k}",
+            kind="spine",
+            rack=-1,
+            domain=-1,
+            u=-1.0,
+            tray=-1,
+            index=k,
+            local=-1,
+            coords="",
+            rail=-1,
+        )
     for li, (leaf, n_up) in enumerate(leaves):
         for m in range(n_up):
             spine = f"fabric/spine{(li + m) % n_spines}"

@@ -178,10 +178,13 @@ class Catalogue:
         """
         key = self.canonical("accelerators", name)
         if key is None:
-            raise LayoutError(Problem("catalogue", 0, "accelerator", self.unknown("accelerators", name)))
+            raise LayoutError(
+                Problem("catalogue", 0, "accelerator", self.unknown("accelerators", name))
+            )
         made = make_accelerator(self.accelerators[key])
         if isinstance(made, list):  # entries are checked complete when added
-            raise TopoError(f"catalogue entry {key!r} lacks {', '.join(made)}")
+            msg = f"catalogue entry {key!r} lacks {', '.join(made)}"
+            raise TopoError(msg)
         return made
 
     def link(self, name: str) -> Link:
@@ -191,7 +194,8 @@ class Catalogue:
             raise LayoutError(Problem("catalogue", 0, "link", self.unknown("links", name)))
         made = make_link(self.links[key])
         if isinstance(made, list):
-            raise TopoError(f"catalogue entry {key!r} lacks {', '.join(made)}")
+            msg = f"catalogue entry {key!r} lacks {', '.join(made)}"
+            raise TopoError(msg)
         return made
 
 
@@ -212,8 +216,10 @@ def _read_into(cat: Catalogue, located: Located, problems: list[Problem]) -> Non
             made = make(merged)
             if isinstance(made, list):
                 problems.append(
-                    located.problem((section, i), f"missing keys {', '.join(made)} "
-                                    "(a new entry must be complete)")
+                    located.problem(
+                        (section, i),
+                        f"missing keys {', '.join(made)} (a new entry must be complete)",
+                    )
                 )
                 continue
             cat.add(section, entry)

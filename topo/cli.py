@@ -34,7 +34,7 @@ def _json(data: Any) -> str:
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then rename: no half files."""
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent if str(path.parent) else Path()
     if not folder.is_dir():
         msg = f"{path}: the folder {folder} does not exist"
         raise TopoError(msg)
@@ -42,7 +42,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -85,9 +85,17 @@ def cmd_layouts(args: argparse.Namespace) -> int:
         except TopoError as e:
             rows.append({"name": name, "path": str(path), "error": str(e).splitlines()[0]})
             continue
-        rows.append({"name": name, "path": str(path), "gpus": lay.n_gpus,
-                     "accelerator": lay.accelerator.name, "domain_size": lay.gpus_per_domain,
-                     "racks": lay.cluster.racks, "description": lay.description})
+        rows.append(
+            {
+                "name": name,
+                "path": str(path),
+                "gpus": lay.n_gpus,
+                "accelerator": lay.accelerator.name,
+                "domain_size": lay.gpus_per_domain,
+                "racks": lay.cluster.racks,
+                "description": lay.description,
+            }
+        )
     print(_json(rows) if args.json else format_layouts(rows))
     return 0
 
@@ -116,35 +124,57 @@ def _parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def command(name: str, help_: str, example: str, func: Callable[..., int]) -> Any:
-        sp = sub.add_parser(name, help=help_, description=help_,
-                            epilog=f"Example:\n  {example}",
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp = sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=f"Example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sp.set_defaults(func=func)
         return sp
 
     def layout_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("layout", help="a layout file, or the name of a bundled layout")
-        sp.add_argument("--catalogue", action="append", metavar="FILE",
-                        help="an extra catalogue file (accelerators, links); repeatable")
+        sp.add_argument(
+            "--catalogue",
+            action="append",
+            metavar="FILE",
+            help="an extra catalogue file (accelerators, links); repeatable",
+        )
 
-    sp = command("show", "GPUs, domains, switches, links, bandwidths and bisection of a "
-                 "layout.", "topo show gb200-nvl72 --json", cmd_show)
+    sp = command(
+        "show",
+        "GPUs, domains, switches, links, bandwidths and bisection of a layout.",
+        "topo show gb200-nvl72 --json",
+        cmd_show,
+    )
     layout_args(sp)
     sp.add_argument("--json", action="store_true", help="print JSON (SI units)")
 
-    sp = command("export", "Write a layout's graph as GraphML or node-link JSON (SI units).",
-                 "topo export gb200-nvl72 --format graphml -o nvl72.graphml", cmd_export)
+    sp = command(
+        "export",
+        "Write a layout's graph as GraphML or node-link JSON (SI units).",
+        "topo export gb200-nvl72 --format graphml -o nvl72.graphml",
+        cmd_export,
+    )
     layout_args(sp)
-    sp.add_argument("--format", choices=("graphml", "json"),
-                    help="default: from the file name (.graphml, else json)")
+    sp.add_argument(
+        "--format",
+        choices=("graphml", "json"),
+        help="default: from the file name (.graphml, else json)",
+    )
     sp.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
 
-    sp = command("layouts", "List the bundled layouts, one line each.", "topo layouts",
-                 cmd_layouts)
+    sp = command("layouts", "List the bundled layouts, one line each.", "topo layouts", cmd_layouts)
     sp.add_argument("--json", action="store_true", help="print JSON")
 
-    sp = command("schema", "Print the JSON Schema of layout files (for editor completion).",
-                 "topo schema -o layout.schema.json", cmd_schema)
+    sp = command(
+        "schema",
+        "Print the JSON Schema of layout files (for editor completion).",
+        "topo schema -o layout.schema.json",
+        cmd_schema,
+    )
     sp.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead")
     return p
 
@@ -170,8 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback
-        print(f"error: internal error ({type(e).__name__}: {e}); please report it with the "
-              "command and input", file=sys.stderr)
+        print(
+            f"error: internal error ({type(e).__name__}: {e}); please report it with the "
+            "command and input",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -250,8 +250,13 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> Located:
     located = load_located(path)
     data = located.data
     if not isinstance(data, dict):
-        raise LayoutError(located.problem((), "expected a mapping of keys (name, accelerator, "
-                                          f"rack, scale_up, ...), got {type(data).__name__}"))
+        raise LayoutError(
+            located.problem(
+                (),
+                "expected a mapping of keys (name, accelerator, "
+                f"rack, scale_up, ...), got {type(data).__name__}",
+            )
+        )
     base_name = data.get("extends")
     if base_name is None:
         return located
@@ -344,8 +349,11 @@ def _cross_check(lay: dict[str, Any], acc: Accelerator, ctx: Ctx) -> dict[str, A
     gpus_per_rack = sum(d.count * d.gpus for d in computes)
     racks = _clean(lay.get("cluster", {})).get("racks", 1)
     if gpus_per_rack * racks > MAX_GPUS:
-        ctx.error(("cluster", "racks"), f"{racks} racks x {gpus_per_rack} GPUs = "
-                  f"{gpus_per_rack * racks} GPUs; topo models at most {MAX_GPUS}")
+        ctx.error(
+            ("cluster", "racks"),
+            f"{racks} racks x {gpus_per_rack} GPUs = "
+            f"{gpus_per_rack * racks} GPUs; topo models at most {MAX_GPUS}",
+        )
         return out
 
     su = _clean(lay["scale_up"])
@@ -355,13 +363,18 @@ def _cross_check(lay: dict[str, Any], acc: Accelerator, ctx: Ctx) -> dict[str, A
         racks_per_domain = int(m.group(1))
         domain = "racks" if racks_per_domain > 1 else "rack"
         if racks % racks_per_domain:
-            ctx.error(("scale_up", "domain"), f"a domain of {racks_per_domain} racks needs "
-                      f"a multiple of {racks_per_domain} racks, got cluster.racks {racks}")
+            ctx.error(
+                ("scale_up", "domain"),
+                f"a domain of {racks_per_domain} racks needs "
+                f"a multiple of {racks_per_domain} racks, got cluster.racks {racks}",
+            )
     if domain == "tray":
         sizes = {d.gpus for d in computes}
         if len(sizes) > 1:
-            ctx.error(("scale_up", "domain"), "tray domains need the same gpus in every "
-                      f"compute_tray, got {sorted(sizes)}")
+            ctx.error(
+                ("scale_up", "domain"),
+                f"tray domains need the same gpus in every compute_tray, got {sorted(sizes)}",
+            )
         size = computes[0].gpus
     else:
         size = gpus_per_rack * racks_per_domain
@@ -376,29 +389,45 @@ def _cross_check(lay: dict[str, Any], acc: Accelerator, ctx: Ctx) -> dict[str, A
             _chips(devices) * racks_per_domain if domain != "tray" else 0
         )
         if not switches:
-            ctx.error(("scale_up",), "a switched domain needs switch chips: give "
-                      "scale_up.switches or switch_tray devices with switch_chips")
+            ctx.error(
+                ("scale_up",),
+                "a switched domain needs switch chips: give "
+                "scale_up.switches or switch_tray devices with switch_chips",
+            )
     elif topology == "torus":
         dims = su.get("dims")
         if not dims:
             ctx.error(("scale_up",), "missing key 'dims' (torus dimensions, e.g. [4, 4, 4])")
         elif math.prod(dims) != size:
-            ctx.error(("scale_up", "dims"), f"torus {'x'.join(map(str, dims))} = "
-                      f"{math.prod(dims)} chips, but a domain holds {size}")
+            ctx.error(
+                ("scale_up", "dims"),
+                f"torus {'x'.join(map(str, dims))} = "
+                f"{math.prod(dims)} chips, but a domain holds {size}",
+            )
     elif topology == "full_mesh":
         if size > 1024:
-            ctx.error(("scale_up", "domain"), f"a full mesh of {size} GPUs is not buildable "
-                      "(at most 1024)")
+            ctx.error(
+                ("scale_up", "domain"),
+                f"a full mesh of {size} GPUs is not buildable (at most 1024)",
+            )
         elif size > 1 and links < size - 1:
-            ctx.error(("scale_up", "links_per_gpu"), f"a full mesh of {size} GPUs needs at "
-                      f"least {size - 1} links per GPU, got {links}")
+            ctx.error(
+                ("scale_up", "links_per_gpu"),
+                f"a full mesh of {size} GPUs needs at least {size - 1} links per GPU, got {links}",
+            )
     so = _clean(lay.get("scale_out", {}))
     nic = so.get("nic_bandwidth") or acc.scale_out_bandwidth_bytes_per_s
     if nic is None and so.get("topology", "rail_fat_tree") != "none":
         ctx.error(("scale_out",), f"missing key 'nic_bandwidth' ({acc.name} has no default)")
-    out.update(devices=tuple(devices), domain=domain, racks_per_domain=racks_per_domain,
-               links=links, switches=switches, nic=nic or 0.0,
-               rails=so.get("rails") or computes[0].gpus)
+    out.update(
+        devices=tuple(devices),
+        domain=domain,
+        racks_per_domain=racks_per_domain,
+        links=links,
+        switches=switches,
+        nic=nic or 0.0,
+        rails=so.get("rails") or computes[0].gpus,
+    )
     return out
 
 
@@ -406,9 +435,7 @@ def _chips(devices: list[Device]) -> int:
     return sum(d.count * d.switch_chips for d in devices if d.kind == "switch_tray")
 
 
-def load_layout(
-    name_or_path: str | Path, *, catalogue: tuple[str | Path, ...] = ()
-) -> Layout:
+def load_layout(name_or_path: str | Path, *, catalogue: tuple[str | Path, ...] = ()) -> Layout:
     """Read and check a layout, given by path or by bundled name.
 
     Parameters

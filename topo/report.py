@@ -27,51 +27,86 @@ def format_show(s: dict[str, Any]) -> str:
     neighbours = str(nb["max"]) if nb["min"] == nb["max"] else f"{nb['min']}-{nb['max']}"
     lines = [f"{s['name']}: {s['description']}".rstrip(": "), ""]
     lines += ["cluster"]
-    lines += _rows([
-        ("accelerator", f"{s['accelerator']} ({s['accelerator_description']})"),
-        ("GPUs", f"{s['gpus']:,} in {s['racks']:,} rack(s) of {s['gpus_per_rack']}"),
-        ("scale-up domains", f"{s['domains']:,} of {s['domain_size']} GPUs "
-         f"(one per {s['domain_span']})"),
-        ("switches", f"{s['switches']:,} scale-up, {s['leaves']:,} leaf, "
-         f"{s['spines']:,} spine"),
-        ("graph", f"{s['nodes']:,} nodes, {s['edges']:,} edges"),
-    ])
+    lines += _rows(
+        [
+            ("accelerator", f"{s['accelerator']} ({s['accelerator_description']})"),
+            ("GPUs", f"{s['gpus']:,} in {s['racks']:,} rack(s) of {s['gpus_per_rack']}"),
+            (
+                "scale-up domains",
+                f"{s['domains']:,} of {s['domain_size']} GPUs (one per {s['domain_span']})",
+            ),
+            (
+                "switches",
+                f"{s['switches']:,} scale-up, {s['leaves']:,} leaf, {s['spines']:,} spine",
+            ),
+            ("graph", f"{s['nodes']:,} nodes, {s['edges']:,} edges"),
+        ]
+    )
     lines += ["", "per GPU"]
-    lines += _rows([
-        ("HBM", f"{_q(s['hbm_capacity_bytes'] / s['gpus'], 'data')}, "
-         f"{_q(s['hbm_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')}"),
-        ("scale-up", f"{_q(s['scale_up_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
-         f"direction; {s['scale_up_links_per_gpu']} x {s['scale_up_link']}, {topo}, "
-         f"{neighbours} neighbour(s)"),
-        ("scale-out", f"{_q(s['scale_out_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
-         f"direction; {s['scale_out_link']} {s['scale_out_topology'].replace('_', ' ')}"
-         + (f" ({ratio:.1f}x less than scale-up)" if ratio else "")),
-    ])
-    peaks = ", ".join(f"{k} {format_quantity(v, 'compute')}"
-                      for k, v in s["peak_flop_per_s"].items() if k in ("bf16", "fp8", "fp4"))
+    lines += _rows(
+        [
+            (
+                "HBM",
+                f"{_q(s['hbm_capacity_bytes'] / s['gpus'], 'data')}, "
+                f"{_q(s['hbm_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')}",
+            ),
+            (
+                "scale-up",
+                f"{_q(s['scale_up_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
+                f"direction; {s['scale_up_links_per_gpu']} x {s['scale_up_link']}, {topo}, "
+                f"{neighbours} neighbour(s)",
+            ),
+            (
+                "scale-out",
+                f"{_q(s['scale_out_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
+                f"direction; {s['scale_out_link']} {s['scale_out_topology'].replace('_', ' ')}"
+                + (f" ({ratio:.1f}x less than scale-up)" if ratio else ""),
+            ),
+        ]
+    )
+    peaks = ", ".join(
+        f"{k} {format_quantity(v, 'compute')}"
+        for k, v in s["peak_flop_per_s"].items()
+        if k in ("bf16", "fp8", "fp4")
+    )
     lines += ["", "aggregate"]
-    lines += _rows([
-        ("HBM capacity", _q(s["hbm_capacity_bytes"], "data")),
-        ("HBM bandwidth", _q(s["hbm_bandwidth_bytes_per_s"], "bandwidth")),
-        ("peak dense compute", peaks or "not published"),
-        ("GPU power", _q(s["gpu_power_w"], "power") + " (GPUs only)"),
-        ("scale-out bisection", f"{_q(s['bisection_bandwidth_bytes_per_s'], 'bandwidth')} "
-         f"per direction ({s['bisection_cut']})"),
-    ])
+    lines += _rows(
+        [
+            ("HBM capacity", _q(s["hbm_capacity_bytes"], "data")),
+            ("HBM bandwidth", _q(s["hbm_bandwidth_bytes_per_s"], "bandwidth")),
+            ("peak dense compute", peaks or "not published"),
+            ("GPU power", _q(s["gpu_power_w"], "power") + " (GPUs only)"),
+            (
+                "scale-out bisection",
+                f"{_q(s['bisection_bandwidth_bytes_per_s'], 'bandwidth')} "
+                f"per direction ({s['bisection_cut']})",
+            ),
+        ]
+    )
     lines += ["", "links"]
     head = ("kind", "medium", "link", "edges", "links", "lanes", "bandwidth", "longest")
     table = [head] + [
-        (r["kind"], r["medium"], r["link"], f"{r['edges']:,}", f"{r['links']:,}",
-         f"{r['lanes']:,}", format_quantity(r["bandwidth_bytes_per_s"], "bandwidth"),
-         format_quantity(r["longest_m"], "length", digits=3))
+        (
+            r["kind"],
+            r["medium"],
+            r["link"],
+            f"{r['edges']:,}",
+            f"{r['links']:,}",
+            f"{r['lanes']:,}",
+            format_quantity(r["bandwidth_bytes_per_s"], "bandwidth"),
+            format_quantity(r["longest_m"], "length", digits=3),
+        )
         for r in s["links"]
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
-        lines.append("  " + "  ".join(
-            c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths,
-                                                                               strict=True))
-        ))
+        lines.append(
+            "  "
+            + "  ".join(
+                c.ljust(w) if i < 3 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     return "\n".join(lines)
 
 

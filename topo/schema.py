@@ -58,12 +58,15 @@ _SOURCES = ListOf(String(max_length=500), description="where each fact comes fro
 
 EFFICIENCY = Obj(
     {
-        "hbm": Number("achievable fraction of peak HBM bandwidth", maximum=1.0,
-                      exclusive_minimum=True),
-        "compute": Number("achievable fraction of peak dense FLOP/s", maximum=1.0,
-                          exclusive_minimum=True),
-        "link": Number("achievable fraction of link bandwidth", maximum=1.0,
-                       exclusive_minimum=True),
+        "hbm": Number(
+            "achievable fraction of peak HBM bandwidth", maximum=1.0, exclusive_minimum=True
+        ),
+        "compute": Number(
+            "achievable fraction of peak dense FLOP/s", maximum=1.0, exclusive_minimum=True
+        ),
+        "link": Number(
+            "achievable fraction of link bandwidth", maximum=1.0, exclusive_minimum=True
+        ),
         "basis": String("what the fractions are based on"),
     },
     description="achievable fractions of peak (defaults; calibrate to override)",
@@ -72,8 +75,11 @@ EFFICIENCY = Obj(
 ACCELERATOR = Obj(
     {
         "name": String("catalogue name, e.g. h100-sxm", pattern=NAME_PATTERN, max_length=80),
-        "aliases": ListOf(String(pattern=NAME_PATTERN, max_length=80), max_items=10,
-                          description="other names that find this entry"),
+        "aliases": ListOf(
+            String(pattern=NAME_PATTERN, max_length=80),
+            max_items=10,
+            description="other names that find this entry",
+        ),
         "vendor": String("who makes it"),
         "description": String("what it is"),
         "peak_compute": MapOf(
@@ -82,8 +88,7 @@ ACCELERATOR = Obj(
             keys=DTYPES,
         ),
         "hbm_capacity": Quantity("data", "HBM capacity per accelerator"),
-        "hbm_bandwidth": Quantity("bandwidth", "peak HBM bandwidth per accelerator",
-                                  nullable=True),
+        "hbm_bandwidth": Quantity("bandwidth", "peak HBM bandwidth per accelerator", nullable=True),
         "scale_up_bandwidth": Quantity(
             "bandwidth", "scale-up bandwidth per accelerator, per direction", nullable=True
         ),
@@ -107,8 +112,9 @@ LINK = Obj(
         "aliases": ListOf(String(pattern=NAME_PATTERN, max_length=80), max_items=10),
         "description": String("what it is"),
         "bandwidth": Quantity("bandwidth", "bandwidth of one link, per direction"),
-        "lanes": Integer("lanes (differential pairs) per direction in one link", minimum=1,
-                         maximum=64),
+        "lanes": Integer(
+            "lanes (differential pairs) per direction in one link", minimum=1, maximum=64
+        ),
         "lane_rate": Quantity("bitrate", "signalling rate of one lane", nullable=True),
         "latency": Quantity("time", "latency of one hop over this link", exclusive_minimum=False),
         "medium": String("the usual medium", choices=MEDIA),
@@ -131,20 +137,23 @@ DEVICE = Obj(
     {
         "kind": String("what the device is", choices=DEVICE_KINDS),
         "name": String("a label for figures and reports", max_length=80),
-        "count": Integer("how many of it, stacked in elevation order", minimum=1, maximum=1000,
-                         default=1),
-        "height_u": Number("height of one, in rack units (1 U = 44.45 mm)", maximum=100,
-                           default=1),
+        "count": Integer(
+            "how many of it, stacked in elevation order", minimum=1, maximum=1000, default=1
+        ),
+        "height_u": Number("height of one, in rack units (1 U = 44.45 mm)", maximum=100, default=1),
         "mass": Quantity("mass", "mass of one"),
-        "power": Quantity("power", "electrical power of one at full load (all it holds)",
-                          exclusive_minimum=False),
+        "power": Quantity(
+            "power", "electrical power of one at full load (all it holds)", exclusive_minimum=False
+        ),
         "gpus": Integer("accelerators in one (compute trays)", minimum=1, maximum=1024),
         "cpus": Integer("host CPUs in one", maximum=64),
         "nics": Integer("scale-out NICs in one", maximum=1024),
-        "switch_chips": Integer("scale-up switch chips in one (switch trays)", minimum=1,
-                                maximum=64),
-        "ports": Integer("scale-up ports of one switch tray (all its chips)", minimum=1,
-                         maximum=100_000),
+        "switch_chips": Integer(
+            "scale-up switch chips in one (switch trays)", minimum=1, maximum=64
+        ),
+        "ports": Integer(
+            "scale-up ports of one switch tray (all its chips)", minimum=1, maximum=100_000
+        ),
         "capacity": Quantity("power", "output of one power shelf"),
         "cooling": String("how its heat leaves", choices=("liquid", "air", "hybrid")),
         "liquid_fraction": Number("share of its heat taken by liquid", maximum=1.0),
@@ -158,8 +167,9 @@ RACK = Obj(
         "height_u": Integer("usable height in rack units", minimum=1, maximum=100, default=42),
         "width": Quantity("length", "width of the rack footprint", default="600 mm"),
         "depth": Quantity("length", "depth of the rack footprint", default="1200 mm"),
-        "frame_mass": Quantity("mass", "the empty frame with busbar, manifolds and cables",
-                               exclusive_minimum=False),
+        "frame_mass": Quantity(
+            "mass", "the empty frame with busbar, manifolds and cables", exclusive_minimum=False
+        ),
         "max_mass": Quantity("mass", "static payload rating of the frame"),
         "power_budget": Quantity("power", "power the rack position is given"),
         "busbar": Obj(
@@ -171,18 +181,22 @@ RACK = Obj(
         ),
         "cooling": Obj(
             {
-                "liquid": Quantity("power", "heat the liquid loop can take",
-                                   exclusive_minimum=False),
-                "air": Quantity("power", "heat room air can take at this position",
-                                exclusive_minimum=False),
+                "liquid": Quantity(
+                    "power", "heat the liquid loop can take", exclusive_minimum=False
+                ),
+                "air": Quantity(
+                    "power", "heat room air can take at this position", exclusive_minimum=False
+                ),
                 "liquid_flow": Quantity("flow", "coolant flow the manifold can carry"),
-                "coolant_delta_t": Quantity("temperature_difference",
-                                            "coolant temperature rise", default="10 K"),
+                "coolant_delta_t": Quantity(
+                    "temperature_difference", "coolant temperature rise", default="10 K"
+                ),
             },
             description="cooling capacity by kind",
         ),
-        "devices": ListOf(DEVICE, min_items=1, max_items=200,
-                          description="the elevation, top to bottom"),
+        "devices": ListOf(
+            DEVICE, min_items=1, max_items=200, description="the elevation, top to bottom"
+        ),
     },
     required=("devices",),
     description="one rack: its frame, budgets and devices",
@@ -196,20 +210,30 @@ SCALE_UP = Obj(
             default="rack",
         ),
         "topology": String("how the domain is wired", choices=TOPOLOGIES),
-        "dims": ListOf(Integer(minimum=1, maximum=4096), min_items=1, max_items=3,
-                       description="torus dimensions, e.g. [4, 4, 4]"),
+        "dims": ListOf(
+            Integer(minimum=1, maximum=4096),
+            min_items=1,
+            max_items=3,
+            description="torus dimensions, e.g. [4, 4, 4]",
+        ),
         "wraparound": Boolean("torus links close each ring", default=True),
         "link": NameOr(LINK, description="the link type (default: the accelerator's)"),
-        "links_per_gpu": Integer("links per GPU (default: the accelerator's)", minimum=1,
-                                 maximum=1024),
-        "switches": Integer("switch chips (planes) per domain (default: from switch trays)",
-                            minimum=1, maximum=4096),
-        "medium": String("medium of the domain's links (default: pcb in a tray, copper "
-                         "otherwise)", choices=MEDIA),
-        "wrap_medium": String("medium of torus wraparound links (default: medium)",
-                              choices=MEDIA),
-        "cable_slack": Quantity("length", "cable length beyond the vertical run",
-                                exclusive_minimum=False, default="0.25 m"),
+        "links_per_gpu": Integer(
+            "links per GPU (default: the accelerator's)", minimum=1, maximum=1024
+        ),
+        "switches": Integer(
+            "switch chips (planes) per domain (default: from switch trays)", minimum=1, maximum=4096
+        ),
+        "medium": String(
+            "medium of the domain's links (default: pcb in a tray, copper otherwise)", choices=MEDIA
+        ),
+        "wrap_medium": String("medium of torus wraparound links (default: medium)", choices=MEDIA),
+        "cable_slack": Quantity(
+            "length",
+            "cable length beyond the vertical run",
+            exclusive_minimum=False,
+            default="0.25 m",
+        ),
     },
     required=("topology",),
     description="the scale-up domain (NVLink, ICI, xGMI)",
@@ -218,17 +242,19 @@ SCALE_UP = Obj(
 SCALE_OUT = Obj(
     {
         "topology": String("the fabric", choices=SCALE_OUT_TOPOLOGIES, default="rail_fat_tree"),
-        "nic_bandwidth": Quantity("bandwidth", "NIC bandwidth per GPU, per direction "
-                                  "(default: the accelerator's)"),
-        "link": NameOr(LINK, description="the link type of NIC and switch ports",
-                       default="ib-ndr"),
+        "nic_bandwidth": Quantity(
+            "bandwidth", "NIC bandwidth per GPU, per direction (default: the accelerator's)"
+        ),
+        "link": NameOr(LINK, description="the link type of NIC and switch ports", default="ib-ndr"),
         "rails": Integer("rails (default: GPUs per compute tray)", minimum=1, maximum=1024),
         "leaf_radix": Integer("ports per leaf switch", minimum=2, maximum=4096, default=64),
         "spine_radix": Integer("ports per spine switch", minimum=2, maximum=4096, default=64),
-        "oversubscription": Number("leaf down:up bandwidth ratio", minimum=1.0, maximum=64,
-                                   default=1.0),
-        "latency": Quantity("time", "latency of one hop (default: the link's)",
-                            exclusive_minimum=False),
+        "oversubscription": Number(
+            "leaf down:up bandwidth ratio", minimum=1.0, maximum=64, default=1.0
+        ),
+        "latency": Quantity(
+            "time", "latency of one hop (default: the link's)", exclusive_minimum=False
+        ),
         "medium": String("medium of fabric links", choices=MEDIA, default="optical"),
         "cable_length": Quantity("length", "length of one fabric cable", default="30 m"),
     },
@@ -250,10 +276,16 @@ LAYOUT = Obj(
         "name": String("the layout's name", pattern=NAME_PATTERN, max_length=80),
         "description": String("one line about it"),
         "extends": String("a bundled layout name or a path: its keys are the defaults"),
-        "catalogue": ListOf(String(max_length=500), max_items=20,
-                            description="catalogue files with extra or overriding entries"),
-        "accelerator": NameOr(ACCELERATOR, description="the accelerator: catalogue name or "
-                              "inline entry (fields given override the catalogue)"),
+        "catalogue": ListOf(
+            String(max_length=500),
+            max_items=20,
+            description="catalogue files with extra or overriding entries",
+        ),
+        "accelerator": NameOr(
+            ACCELERATOR,
+            description="the accelerator: catalogue name or "
+            "inline entry (fields given override the catalogue)",
+        ),
         "rack": RACK,
         "scale_up": SCALE_UP,
         "scale_out": SCALE_OUT,

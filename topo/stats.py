@@ -53,7 +53,7 @@ def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> dict[str, An
     src, dst = "__source__", "__sink__"
     for g in gpus[:half]:
         D.add_edge(src, g)  # no capacity attribute: unbounded
-    for g in gpus[n - half:]:
+    for g in gpus[n - half :]:
         D.add_edge(g, dst)
     if n % 2:
         D.add_node(gpus[half])  # the middle GPU of an odd count relays only
@@ -67,10 +67,20 @@ def _links_table(G: nx.Graph) -> list[dict[str, Any]]:
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for _, _, a in G.edges(data=True):
         key = (a["kind"], a["medium"], a["link"])
-        r = rows.setdefault(key, {"kind": a["kind"], "medium": a["medium"], "link": a["link"],
-                                  "edges": 0, "links": 0, "lanes": 0,
-                                  "bandwidth_bytes_per_s": 0.0, "length_m": 0.0,
-                                  "longest_m": 0.0})
+        r = rows.setdefault(
+            key,
+            {
+                "kind": a["kind"],
+                "medium": a["medium"],
+                "link": a["link"],
+                "edges": 0,
+                "links": 0,
+                "lanes": 0,
+                "bandwidth_bytes_per_s": 0.0,
+                "length_m": 0.0,
+                "longest_m": 0.0,
+            },
+        )
         r["edges"] += 1
         r["links"] += a["links"]
         r["lanes"] += a["lanes"]
@@ -88,8 +98,7 @@ def summarize(layout: Layout, G: nx.Graph) -> dict[str, Any]:
     up = per_gpu_bandwidth(G, "scale_up")
     out = per_gpu_bandwidth(G, "scale_out")
     degree = [
-        sum(1 for _, _, a in G.edges(g, data=True) if a["kind"] == "scale_up")
-        for g in gpu_nodes(G)
+        sum(1 for _, _, a in G.edges(g, data=True) if a["kind"] == "scale_up") for g in gpu_nodes(G)
     ]
     bis = bisection_bandwidth(G)
     up_bw = max(up, default=0.0)
@@ -106,14 +115,17 @@ def summarize(layout: Layout, G: nx.Graph) -> dict[str, Any]:
         "gpus_per_rack": layout.rack.gpus,
         "domains": len({G.nodes[g]["domain"] for g in gpu_nodes(G)}),
         "domain_size": layout.gpus_per_domain,
-        "domain_span": layout.scale_up.domain if layout.scale_up.racks_per_domain == 1
+        "domain_span": layout.scale_up.domain
+        if layout.scale_up.racks_per_domain == 1
         else f"{layout.scale_up.racks_per_domain} racks",
         "scale_up_topology": layout.scale_up.topology,
         "scale_up_dims": list(layout.scale_up.dims),
         "scale_up_link": layout.scale_up.link.name,
         "scale_up_links_per_gpu": layout.scale_up.links_per_gpu,
-        "scale_up_neighbours_per_gpu": {"min": min(degree, default=0),
-                                        "max": max(degree, default=0)},
+        "scale_up_neighbours_per_gpu": {
+            "min": min(degree, default=0),
+            "max": max(degree, default=0),
+        },
         "scale_up_bandwidth_per_gpu_bytes_per_s": up_bw,
         "scale_out_topology": layout.scale_out.topology,
         "scale_out_link": layout.scale_out.link.name,

@@ -88,9 +88,7 @@ KINDS: dict[str, _Kind] = {
     ),
     "flow": _Kind("m^3/s", '"1.5 L/min"', (("m^3/s", 1), ("L/s", 1e-3), ("L/min", 1e-3 / 60))),
     "temperature_difference": _Kind("K", '"10 K"', (("K", 1), ("mK", 1e-3))),
-    "floor_load": _Kind(
-        "kg/m^2", '"1200 kg/m^2" or "12 kPa"', (("t/m^2", 1e3), ("kg/m^2", 1))
-    ),
+    "floor_load": _Kind("kg/m^2", '"1200 kg/m^2" or "12 kPa"', (("t/m^2", 1e3), ("kg/m^2", 1))),
     "voltage": _Kind("V", '"50 V"', (("kV", 1e3), ("V", 1), ("mV", 1e-3))),
     "current": _Kind("A", '"1400 A"', (("kA", 1e3), ("A", 1), ("mA", 1e-3))),
 }
