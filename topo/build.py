@@ -319,7 +319,9 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
             coords="",
             rail=-1,
         )
-    for li, (leaf, n_up) in enumerate(leaves):
-        for m in range(n_up):
-            spine = f"fabric/spine{(li + m) % n_spines}"
+    cursor = 0  # deal uplinks to spines in turn, across leaves, so spines fill evenly
+    for leaf, n_up in leaves:
+        for _ in range(n_up):
+            spine = f"fabric/spine{cursor % n_spines}"
+            cursor += 1
             _add_link(G, leaf, spine, 1, bandwidth_per_link=port, lanes_per_link=lanes, **common)

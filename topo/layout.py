@@ -494,9 +494,10 @@ def _assemble(
     up = lay["scale_up"]
     out = lay.get("scale_out", {})
     cluster = lay.get("cluster", {})
-    medium = up.get("medium") or ("pcb" if derived["domain"] == "tray" else up_link.medium)
-    if medium == "pcb" and derived["domain"] != "tray":
-        medium = "copper"  # a domain of more than one tray leaves the board
+    # Default medium: the board inside a tray; off the board, the link's usual medium,
+    # and copper where that is a board trace (an NVLink 4 domain across trays).
+    off_board = up_link.medium if up_link.medium != "pcb" else "copper"
+    medium = up.get("medium") or ("pcb" if derived["domain"] == "tray" else off_board)
     return Layout(
         name=lay.get("name", path.stem),
         description=lay.get("description", ""),

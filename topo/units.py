@@ -327,6 +327,9 @@ def format_quantity(value: float, kind: str, *, digits: int | None = 4) -> str:
             number = number[:-2]
     else:
         number = f"{scaled:.{digits}g}"
-        if "e" in number:  # keep the prefix's job: a plain decimal
-            number = f"{scaled:.{max(digits - 1, 0)}f}".rstrip("0").rstrip(".")
+        if "e" in number:  # beyond the unit range: a plain decimal with the same digits
+            decimals = max(digits - 1 - math.floor(math.log10(abs(scaled))), 0)
+            number = f"{scaled:.{decimals}f}"
+            if "." in number:
+                number = number.rstrip("0").rstrip(".")
     return f"{number} {symbol}"
