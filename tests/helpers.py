@@ -17,7 +17,11 @@ def bundled_doc(name: str) -> dict[str, Any]:
 
 
 def tray_layout(
-    *, gpus: int = 8, links: int = 18, switches: int = 4, trays: int = 1,
+    *,
+    gpus: int = 8,
+    links: int = 18,
+    switches: int = 4,
+    trays: int = 1,
     nic: str = "400 Gb/s",
 ) -> Layout:
     """An in-memory layout of `trays` compute trays, each its own switched domain."""
@@ -27,10 +31,15 @@ def tray_layout(
     doc = {
         "name": "t",
         "accelerator": "h100-sxm",
-        "rack": {"devices": [{"kind": "compute_tray", "gpus": gpus, "count": trays,
-                              "height_u": 8}]},
-        "scale_up": {"domain": "tray", "topology": "switched", "switches": switches,
-                     "links_per_gpu": links},
+        "rack": {
+            "devices": [{"kind": "compute_tray", "gpus": gpus, "count": trays, "height_u": 8}]
+        },
+        "scale_up": {
+            "domain": "tray",
+            "topology": "switched",
+            "switches": switches,
+            "links_per_gpu": links,
+        },
         "scale_out": {"nic_bandwidth": nic, "link": "ib-xdr"},
     }
     with tempfile.TemporaryDirectory() as d:

@@ -100,8 +100,9 @@ def test_torus_without_wraparound(write_layout: Callable[..., Path]) -> None:
     G = build_graph(load_layout(write_layout(doc)))
     # A 4x4x4 mesh: 3 x (3 x 16) = 144 edges; corners have 3 neighbours.
     assert len(edges_of(G, "scale_up")) == 144
-    degrees = Counter(sum(1 for _, _, a in G.edges(g, data=True) if a["kind"] == "scale_up")
-                      for g in gpu_nodes(G))
+    degrees = Counter(
+        sum(1 for _, _, a in G.edges(g, data=True) if a["kind"] == "scale_up") for g in gpu_nodes(G)
+    )
     assert degrees == {3: 8, 4: 24, 5: 24, 6: 8}
 
 
@@ -150,7 +151,9 @@ def test_attributes_follow_the_schema() -> None:
         assert set(a) == set(NODE_ATTRS)
     for _, _, a in G.edges(data=True):
         assert set(a) == set(EDGE_ATTRS)
-        assert a["bandwidth"] > 0 and a["latency"] >= 0 and a["length"] > 0
+        assert a["bandwidth"] > 0
+        assert a["latency"] >= 0
+        assert a["length"] > 0
     assert G.graph["layout"] == "gb200-nvl72"
 
 
@@ -160,7 +163,8 @@ def test_every_bundled_layout_builds_connected(name: str) -> None:
     G = build_graph(lay)
     assert len(gpu_nodes(G)) == lay.n_gpus
     s = summarize(lay, G)
-    assert s["gpus"] == lay.n_gpus and s["domain_size"] == lay.gpus_per_domain
+    assert s["gpus"] == lay.n_gpus
+    assert s["domain_size"] == lay.gpus_per_domain
     if lay.scale_out.topology != "none":
         assert nx.is_connected(G)
     for dom in {G.nodes[g]["domain"] for g in gpu_nodes(G)}:
@@ -191,8 +195,9 @@ def test_switched_links_are_conserved(links: int, switches: int, gpus: int) -> N
 
     G = build_graph(tray_layout(gpus=gpus, links=links, switches=switches))
     for g in gpu_nodes(G):
-        assert sum(a["links"] for _, _, a in G.edges(g, data=True)
-                   if a["kind"] == "scale_up") == links
+        assert (
+            sum(a["links"] for _, _, a in G.edges(g, data=True) if a["kind"] == "scale_up") == links
+        )
     assert len(edges_of(G, "scale_up")) == gpus * min(links, switches)
 
 

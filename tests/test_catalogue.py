@@ -10,10 +10,35 @@ from topo.catalogue import load_catalogue
 from topo.errors import LayoutError
 
 # Issue 2's list of accelerators, by topo name.
-REQUIRED = ["h100-sxm", "h200", "b200", "gb200", "gb300", "mi300x", "mi355x", "tpu-v4",
-            "tpu-v5e", "tpu-v5p", "tpu-v6e", "trainium2"]
-LINKS = ["nvlink4", "nvlink5", "ici-v4", "ici-v5e", "ici-v5p", "ici-v6e", "xgmi", "ib-ndr",
-         "ib-xdr", "eth-400g", "eth-800g", "pcie5-x16", "pcie6-x16"]
+REQUIRED = [
+    "h100-sxm",
+    "h200",
+    "b200",
+    "gb200",
+    "gb300",
+    "mi300x",
+    "mi355x",
+    "tpu-v4",
+    "tpu-v5e",
+    "tpu-v5p",
+    "tpu-v6e",
+    "trainium2",
+]
+LINKS = [
+    "nvlink4",
+    "nvlink5",
+    "ici-v4",
+    "ici-v5e",
+    "ici-v5p",
+    "ici-v6e",
+    "xgmi",
+    "ib-ndr",
+    "ib-xdr",
+    "eth-400g",
+    "eth-800g",
+    "pcie5-x16",
+    "pcie6-x16",
+]
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -21,9 +46,11 @@ def test_required_accelerators_are_complete(name: str) -> None:
     acc = load_catalogue().accelerator(name)
     assert acc.peak_flop_per_s["bf16"] > 0
     assert acc.hbm_capacity_bytes > 0
-    assert acc.hbm_bandwidth_bytes_per_s and acc.hbm_bandwidth_bytes_per_s > 0
+    assert acc.hbm_bandwidth_bytes_per_s
+    assert acc.hbm_bandwidth_bytes_per_s > 0
     assert acc.sources, "every entry names its sources"
-    assert 0 < acc.efficiency.hbm <= 1 and 0 < acc.efficiency.compute <= 1
+    assert 0 < acc.efficiency.hbm <= 1
+    assert 0 < acc.efficiency.compute <= 1
 
 
 # Hand-copied from reference/hardware_specs.yaml (dense TFLOP/s, TB/s, GB, GB/s bidirectional).
@@ -42,7 +69,11 @@ def test_required_accelerators_are_complete(name: str) -> None:
     ],
 )
 def test_facts_match_the_reference(
-    name: str, bf16_tflops: float, hbm_tbps: float, hbm_gb: float, up_gbps_bidir: float,
+    name: str,
+    bf16_tflops: float,
+    hbm_tbps: float,
+    hbm_gb: float,
+    up_gbps_bidir: float,
     power_w: float | None,
 ) -> None:
     acc = load_catalogue().accelerator(name)
@@ -139,13 +170,18 @@ def test_bad_user_catalogue_reports_every_problem(tmp_path: Path) -> None:
     with pytest.raises(LayoutError) as e:
         load_catalogue([f])
     text = str(e.value)
-    assert "bad.yaml:5: accelerators[1].hbm_bandwith: unknown key; did you mean 'hbm_bandwidth'" in text
+    assert (
+        "bad.yaml:5: accelerators[1].hbm_bandwith: unknown key; did you mean 'hbm_bandwidth'"
+        in text
+    )
 
 
 def test_incomplete_new_entry_names_missing_keys(tmp_path: Path) -> None:
     f = tmp_path / "new.yaml"
-    f.write_text("accelerators:\n  - name: new-chip\n    hbm_bandwidth: 1 TB/s\n",
-                 encoding="utf-8")
-    with pytest.raises(LayoutError, match=r"new.yaml:2: accelerators\[0\]: missing keys "
-                       r"peak_compute, hbm_capacity"):
+    f.write_text("accelerators:\n  - name: new-chip\n    hbm_bandwidth: 1 TB/s\n", encoding="utf-8")
+    with pytest.raises(
+        LayoutError,
+        match=r"new.yaml:2: accelerators\[0\]: missing keys "
+        r"peak_compute, hbm_capacity",
+    ):
         load_catalogue([f])

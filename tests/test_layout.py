@@ -23,8 +23,17 @@ def test_every_bundled_layout_loads(name: str) -> None:
 
 
 def test_bundled_names_cover_the_issue() -> None:
-    want = {"dgx-h100", "dgx-h100-superpod", "dgx-h200", "dgx-b200", "gb200-nvl72",
-            "gb200-nvl72-x16", "mi300x-8", "tpu-v5p-4x4x4", "kyber-nvl576"}
+    want = {
+        "dgx-h100",
+        "dgx-h100-superpod",
+        "dgx-h200",
+        "dgx-b200",
+        "gb200-nvl72",
+        "gb200-nvl72-x16",
+        "mi300x-8",
+        "tpu-v5p-4x4x4",
+        "kyber-nvl576",
+    }
     assert want <= set(LAYOUT_NAMES)
 
 
@@ -43,8 +52,10 @@ def test_nvl72_facts() -> None:
 def test_extends_inherits_and_overrides() -> None:
     x16 = load_layout("gb200-nvl72-x16")
     one = load_layout("gb200-nvl72")
-    assert x16.cluster.racks == 16 and x16.rack == one.rack
-    assert x16.n_gpus == 1152 and x16.n_domains == 16
+    assert x16.cluster.racks == 16
+    assert x16.rack == one.rack
+    assert x16.n_gpus == 1152
+    assert x16.n_domains == 16
     h200 = load_layout("dgx-h200")
     assert h200.accelerator.name == "h200"
     assert h200.scale_up.switches == 4  # inherited from dgx-h100
@@ -68,7 +79,7 @@ def test_four_planted_faults_four_lines(write_layout: WriteLayout) -> None:
     assert all(re.match(rf"{re.escape(str(path))}:\d+: ", line) for line in lines)
     text = "\n".join(lines)
     assert "namex: unknown key; did you mean 'name'?" in text
-    assert 'rack.power_budget: expected a power like "132 kW", got \'800 Gb/s\'' in text
+    assert "rack.power_budget: expected a power like \"132 kW\", got '800 Gb/s'" in text
     assert "rack.devices[2].count: expected a whole number from 1 to 1000, got -4" in text
     assert "accelerator: unknown accelerator 'h100x-unknown'" in text
 
@@ -84,8 +95,11 @@ def test_line_numbers_point_at_the_key(write_layout: WriteLayout) -> None:
         "      power: 10 kWh\n"
         "scale_up: {topology: switched, switches: 4, domain: tray}\n"
     )
-    with pytest.raises(LayoutError, match=r"layout.yaml:7: rack.devices\[0\].power: "
-                       r".*unknown unit 'kWh'"):
+    with pytest.raises(
+        LayoutError,
+        match=r"layout.yaml:7: rack.devices\[0\].power: "
+        r".*unknown unit 'kWh'",
+    ):
         load_layout(path)
 
 
@@ -98,9 +112,12 @@ def test_line_numbers_point_at_the_key(write_layout: WriteLayout) -> None:
         ("a: 1\na: 2\n", r":2: a: duplicate key"),
         ("!!python/object/apply:os.system ['true']\n", "unsupported YAML tag"),
         ("a: !!python/name:os.system\n", "unsupported YAML tag"),
-        ("a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-         "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-         "e: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n", "alias bomb"),
+        (
+            "a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+            "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+            "e: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
+            "alias bomb",
+        ),
         ("accelerator: h100\n", "missing key 'rack'"),
     ],
 )
@@ -148,26 +165,41 @@ def base_tray_layout() -> dict:
     [
         (lambda d: d["scale_up"].pop("switches"), "a switched domain needs switch chips"),
         (lambda d: d["scale_up"].update(topology="torus"), "missing key 'dims'"),
-        (lambda d: d["scale_up"].update(topology="torus", dims=[2, 2]),
-         r"torus 2x2 = 4 chips, but a domain holds 8"),
-        (lambda d: d["scale_up"].update(topology="full_mesh", links_per_gpu=3),
-         "a full mesh of 8 GPUs needs at least 7 links per GPU, got 3"),
+        (
+            lambda d: d["scale_up"].update(topology="torus", dims=[2, 2]),
+            r"torus 2x2 = 4 chips, but a domain holds 8",
+        ),
+        (
+            lambda d: d["scale_up"].update(topology="full_mesh", links_per_gpu=3),
+            "a full mesh of 8 GPUs needs at least 7 links per GPU, got 3",
+        ),
         (lambda d: d["scale_up"].update(topology="ring"), "expected one of switched, torus"),
         (lambda d: d["scale_up"].update(domain="2 racks"), "needs a multiple of 2 racks"),
         (lambda d: d["scale_up"].update(domain="pod"), r'expected "tray", "rack" or "N racks"'),
         (lambda d: d["scale_up"].update(link="nvlink9"), "unknown link 'nvlink9'"),
         (lambda d: d["rack"]["devices"][0].pop("gpus"), "a compute_tray needs gpus"),
-        (lambda d: d["rack"]["devices"][0].update(kind="switch_tray"),
-         "at least one compute_tray"),
+        (lambda d: d["rack"]["devices"][0].update(kind="switch_tray"), "at least one compute_tray"),
         (lambda d: d["rack"]["devices"][0].update(height_u="8U"), "expected a number"),
-        (lambda d: d.update(accelerator="mi355x", scale_up={"topology": "full_mesh",
-                                                             "domain": "tray"}),
-         "missing key 'link'"),
-        (lambda d: d.update(accelerator={"name": "mine", "hbm_capacity": "10 GB"}),
-         "an inline entry not in the catalogue needs peak_compute"),
-        (lambda d: d.update(accelerator={"name": "mine", "peak_compute": {"bf17": "1 PFLOP/s"},
-                                         "hbm_capacity": "10 GB"}),
-         r"accelerator.peak_compute.bf17: unknown key; expected one of .*did you mean 'bf16'"),
+        (
+            lambda d: d.update(
+                accelerator="mi355x", scale_up={"topology": "full_mesh", "domain": "tray"}
+            ),
+            "missing key 'link'",
+        ),
+        (
+            lambda d: d.update(accelerator={"name": "mine", "hbm_capacity": "10 GB"}),
+            "an inline entry not in the catalogue needs peak_compute",
+        ),
+        (
+            lambda d: d.update(
+                accelerator={
+                    "name": "mine",
+                    "peak_compute": {"bf17": "1 PFLOP/s"},
+                    "hbm_capacity": "10 GB",
+                }
+            ),
+            r"accelerator.peak_compute.bf17: unknown key; expected one of .*did you mean 'bf16'",
+        ),
         (lambda d: d.update(extends="no-such-layout"), "no bundled layout of that name"),
         (lambda d: d.update(catalogue=["missing.yaml"]), "missing.yaml: cannot read"),
     ],
@@ -184,7 +216,8 @@ def test_base_tray_layout_is_valid(write_layout: WriteLayout) -> None:
     assert lay.scale_up.medium == "pcb"  # inside a tray, by default
     assert lay.scale_up.links_per_gpu == 18  # the accelerator's default
     assert lay.scale_out.nic_bandwidth_bytes_per_s == 50e9  # 400 Gb/s, the accelerator's
-    assert lay.rack.width_m == 0.6 and lay.rack.depth_m == 1.2  # documented defaults
+    assert lay.rack.width_m == 0.6
+    assert lay.rack.depth_m == 1.2
 
 
 def test_inline_accelerator_overrides_catalogue(write_layout: WriteLayout) -> None:

@@ -209,6 +209,14 @@ def bundled_layouts() -> dict[str, Path]:
     return {p.stem: p for p in sorted(d.glob("*.yaml"))} if d else {}
 
 
+def _is_file(p: Path) -> bool:
+    """Path.is_file that says False for names the OS refuses (too long, say)."""
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def find_layout(name_or_path: str | Path) -> Path:
     """The file of a layout given by path or by bundled name.
 
@@ -218,13 +226,13 @@ def find_layout(name_or_path: str | Path) -> Path:
         If it is neither an existing file nor a bundled name (with did-you-mean).
     """
     p = Path(name_or_path)
-    if p.is_file():
+    if _is_file(p):
         return p
     bundled = bundled_layouts()
     stem = str(name_or_path).removesuffix(".yaml").removesuffix(".yml")
     if stem in bundled:
         return bundled[stem]
-    hint = did_you_mean(stem, list(bundled))
+    hint = did_you_mean(stem[:200], list(bundled))
     msg = f"no such file, and no bundled layout of that name{hint} (bundled: {', '.join(bundled)})"
     raise LayoutError(Problem(str(name_or_path), 0, "", msg))
 
@@ -266,7 +274,7 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> Located:
         raise LayoutError(located.problem(("extends",), f"more than {MAX_EXTENDS} levels"))
     candidate = path.parent / base_name
     try:
-        base_path = candidate if candidate.is_file() else find_layout(base_name)
+        base_path = candidate if _is_file(candidate) else find_layout(base_name)
     except LayoutError as e:
         raise LayoutError(located.problem(("extends",), e.problems[0].message)) from None
     if base_path.resolve() in [s.resolve() for s in (*seen, path)]:

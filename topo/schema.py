@@ -299,13 +299,27 @@ LAYOUT = Obj(
 
 def layout_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of layout files, from the same fields the loader uses."""
-    s = LAYOUT.schema()
+    strict = LAYOUT.schema()
+    # A layout that `extends` another gives only what it changes: no key is required.
+    relaxed = _without_required(strict)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://topo.invalid/layout.schema.json",
         "title": "topo layout",
-        **s,
+        "description": strict["description"],
+        "type": "object",
+        "if": {"required": ["extends"]},
+        "then": relaxed,
+        "else": strict,
     }
+
+
+def _without_required(s: Any) -> Any:
+    if isinstance(s, dict):
+        return {k: _without_required(v) for k, v in s.items() if k != "required"}
+    if isinstance(s, list):
+        return [_without_required(v) for v in s]
+    return s
 
 
 # ---------------------------------------------------------------- graph attributes

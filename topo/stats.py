@@ -75,7 +75,7 @@ def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> dict[str, An
     half = n // 2
     best: tuple[float, str] | None = None
     for label, order in orders.items():
-        value = _max_flow(G, kind, order[:half], order[n - half:])
+        value = _max_flow(G, kind, order[:half], order[n - half :])
         if best is None or value < best[0]:
             best = (value, label)
     value, label = best if best else (0.0, "")

@@ -1,0 +1,165 @@
+"""Every command once through main(), with its output checked, and its bad-input path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from helpers import bundled_doc
+
+from topo.cli import main
+from topo.layout import bundled_layouts
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_show_json_nvl72(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "show", "gb200-nvl72", "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert (s["gpus"], s["domains"], s["domain_size"], s["racks"]) == (72, 1, 72, 1)
+    assert s["scale_up_bandwidth_per_gpu_bytes_per_s"] == 900e9
+    assert s["hbm_bandwidth_bytes_per_s"] == 72 * 8.0e12  # 72 x the catalogue's 8 TB/s
+    assert s["hbm_capacity_bytes"] == 72 * 186e9
+    assert s["scale_out_bandwidth_per_gpu_bytes_per_s"] == 50e9
+    assert s["scale_up_to_scale_out_ratio"] == pytest.approx(18)  # physical_limits.md sec. 7
+    # 72 GPUs on a non-blocking 400 Gb/s tree: 36 x 50 GB/s across the cut.
+    assert s["bisection_bandwidth_bytes_per_s"] == pytest.approx(36 * 50e9)
+    up = [r for r in s["links"] if r["kind"] == "scale_up"]
+    assert up == [{**up[0], "medium": "copper", "edges": 1296, "links": 1296, "lanes": 2592}]
+
+
+def test_show_json_x16_and_tpu(capsys: pytest.CaptureFixture[str]) -> None:
+    s = json.loads(run(capsys, "show", "gb200-nvl72-x16", "--json")[1])
+    assert (s["gpus"], s["domains"]) == (1152, 16)
+    assert s["scale_out_bandwidth_per_gpu_bytes_per_s"] == 50e9
+    t = json.loads(run(capsys, "show", "tpu-v5p-4x4x4", "--json")[1])
+    assert t["gpus"] == 64
+    assert t["scale_up_neighbours_per_gpu"] == {"min": 6, "max": 6}
+    # TPU v5p: 600 GB/s ICI per direction against 6.25 GB/s DCN = 96x (physical_limits.md).
+    assert t["scale_up_to_scale_out_ratio"] == pytest.approx(96)
+
+
+def test_show_text(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "show", "dgx-h100")
+    assert code == 0
+    assert "8 in 1 rack(s)" in out
+    assert "450 GB/s per direction" in out
+    assert "26.8 TB/s" in out  # 8 x 3.35 TB/s aggregate HBM bandwidth
+
+
+def test_show_by_path(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(bundled_layouts()["mi300x-8"])
+    s = json.loads(run(capsys, "show", path, "--json")[1])
+    assert s["scale_up_bandwidth_per_gpu_bytes_per_s"] == 7 * 64e9
+
+
+def test_export_graphml_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    g = tmp_path / "nvl72.graphml"
+    assert run(capsys, "export", "gb200-nvl72", "--format", "graphml", "-o", str(g))[0] == 0
+    G = nx.read_graphml(g)
+    assert sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu") == 72
+    bw = {a["bandwidth"] for _, _, a in G.edges(data=True) if a["kind"] == "scale_up"}
+    assert bw == {50e9}  # SI floats survive the round trip
+    j = tmp_path / "nvl72.json"
+    assert run(capsys, "export", "gb200-nvl72", "-o", str(j))[0] == 0
+    H = nx.node_link_graph(json.loads(j.read_text()), edges="edges")
+    assert H.number_of_edges() == G.number_of_edges()
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_export_to_missing_folder_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no" / "such" / "g.graphml"
+    code, _, err = run(capsys, "export", "dgx-h100", "-o", str(out))
+    assert code == 2
+    assert "does not exist" in err
+    assert not out.exists()
+
+
+def test_layouts(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "layouts")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == len(bundled_layouts())
+    assert any(line.startswith("gb200-nvl72-x16") and "1152" in line for line in lines)
+    rows = json.loads(run(capsys, "layouts", "--json")[1])
+    assert {r["name"] for r in rows} == set(bundled_layouts())
+
+
+def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "schema")
+    assert code == 0
+    assert json.loads(out)["title"] == "topo layout"
+    f = tmp_path / "s.json"
+    assert run(capsys, "schema", "-o", str(f))[0] == 0
+    assert json.loads(f.read_text())["title"] == "topo layout"
+
+
+@pytest.mark.parametrize("command", ["show", "export", "layouts", "schema"])
+def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert "Example:" in out
+    assert f"topo {command}" in out
+
+
+def test_no_command_and_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        run(
+            capsys,
+        )[0]
+        == 2
+    )
+    assert run(capsys, "frobnicate")[0] == 2
+    assert run(capsys, "--version")[0] == 0
+
+
+@pytest.mark.parametrize("command", [["show"], ["export", "-o", "x.graphml"]])
+def test_bad_layout_exit_2_one_line_each(
+    command: list[str],
+    write_layout: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    doc = bundled_doc("gb200-nvl72")
+    doc["namex"] = 1
+    doc["rack"]["power_budget"] = "800 Gb/s"
+    doc["rack"]["devices"][2]["count"] = -4
+    doc["accelerator"] = "h100x-unknown"
+    path = write_layout(doc, "bad-layout.yaml")
+    code, out, err = run(capsys, command[0], str(path), *command[1:])
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 4
+    assert all(line.startswith(f"error: {path}:") for line in lines)
+    assert "Traceback" not in out + err
+    assert not (tmp_path / "x.graphml").exists()
+
+
+def test_unknown_layout_name(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "show", "dgx-h10")
+    assert code == 2
+    assert "did you mean 'dgx-h100'" in err
+
+
+def test_catalogue_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "cat.yaml"
+    f.write_text("accelerators:\n  - {name: h100-sxm, hbm_bandwidth: 3 TB/s}\n")
+    s = json.loads(run(capsys, "show", "dgx-h100", "--catalogue", str(f), "--json")[1])
+    assert s["hbm_bandwidth_bytes_per_s"] == 8 * 3e12
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("accelerators: 3\n")
+    code, _, err = run(capsys, "show", "dgx-h100", "--catalogue", str(bad))
+    assert code == 2
+    assert "bad.yaml:1: accelerators: expected a list" in err
