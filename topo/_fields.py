@@ -53,7 +53,7 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     if not close:
         # A misspelt name often keeps its start ("h100x-unknown" -> "h100-sxm").
         shared = [(len(_common_prefix(word, c)), c) for c in choices]
-        best = max(shared, default=(0, ""))
+        best = max(shared, default=(0, ""), key=lambda t: t[0])  # first listed wins ties
         close = [best[1]] if best[0] >= 4 else []
     return f"; did you mean {close[0]!r}?" if close else ""
 
