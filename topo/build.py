@@ -15,8 +15,7 @@ Node ids are readable and stable: ``r3/gpu17`` (GPU 17 of rack 3), ``r0/sw5``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import networkx as nx
 import numpy as np
@@ -59,48 +58,65 @@ def gpu_nodes(G: nx.Graph) -> list[str]:
     return [n for _, n in sorted(gpus)]
 
 
-def _cable_m(a: dict[str, Any], b: dict[str, Any], layout: Layout) -> float:
+def _add_node(G: nx.Graph, node: str, kind: str, **attrs: float | int | str) -> None:
+    """Add a node with every attribute of the schema: -1 or "" where it has none."""
+    base: dict[str, float | int | str] = {
+        "rack": -1,
+        "domain": -1,
+        "u": -1.0,
+        "tray": -1,
+        "index": -1,
+        "local": -1,
+        "coords": "",
+        "rail": -1,
+    }
+    G.add_node(node, kind=kind, **{**base, **attrs})
+
+
+def _cable_m(a: dict[str, float], b: dict[str, float], layout: Layout) -> float:
     """Cable run between two nodes in racks: vertical + across racks + slack [m]."""
     vertical = abs(a["u"] - b["u"]) * RACK_UNIT_M if a["u"] >= 0 and b["u"] >= 0 else 0.0
     across = abs(a["rack"] - b["rack"]) * layout.rack.width_m
-    return vertical + across + layout.scale_up.cable_slack_m
+    return float(vertical + across + layout.scale_up.cable_slack_m)
 
 
-def _add_link(
-    G: nx.Graph,
-    a: str,
-    b: str,
-    n_links: int,
-    *,
-    kind: str,
-    layout: Layout,
-    medium: str,
-    bandwidth_per_link: float,
-    lanes_per_link: int,
-    latency_s: float,
-    link: str,
-    length_m: float | None = None,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Wire:
+    """What one kind of link between two nodes is made of."""
+
+    kind: str  # scale_up | scale_out
+    link: str  # catalogue name
+    bandwidth_per_link: float  # [B/s] per direction
+    lanes_per_link: int
+    latency_s: float
+    medium: str
+    length_m: float | None = None  # None: from the two nodes' positions
+
+
+def _add_link(G: nx.Graph, a: str, b: str, n_links: int, wire: _Wire, layout: Layout) -> None:
+    """Add `n_links` links of `wire` between `a` and `b`, bundling parallel links in one edge."""
     if n_links <= 0 or a == b:
         return
     if G.has_edge(a, b):
         e = G.edges[a, b]
         e["links"] += n_links
-        e["lanes"] += n_links * lanes_per_link
-        e["bandwidth"] += n_links * bandwidth_per_link
+        e["lanes"] += n_links * wire.lanes_per_link
+        e["bandwidth"] += n_links * wire.bandwidth_per_link
         return
-    length = length_m if length_m is not None else _cable_m(G.nodes[a], G.nodes[b], layout)
+    length = wire.length_m
+    if length is None:
+        length = _cable_m(G.nodes[a], G.nodes[b], layout)
     G.add_edge(
         a,
         b,
-        kind=kind,
-        bandwidth=n_links * bandwidth_per_link,
-        latency=latency_s,
-        medium=medium,
+        kind=wire.kind,
+        bandwidth=n_links * wire.bandwidth_per_link,
+        latency=wire.latency_s,
+        medium=wire.medium,
         length=length,
-        lanes=n_links * lanes_per_link,
+        lanes=n_links * wire.lanes_per_link,
         links=n_links,
-        link=link,
+        link=wire.link,
     )
 
 
@@ -143,16 +159,16 @@ def build_graph(layout: Layout) -> nx.Graph:
             else:
                 dom = s.rack // su.racks_per_domain
             node = f"r{s.rack}/gpu{index - s.rack * layout.rack.gpus}"
-            G.add_node(
+            _add_node(
+                G,
                 node,
-                kind="gpu",
+                "gpu",
                 rack=s.rack,
                 domain=dom,
                 u=s.u,
                 tray=s.tray,
                 index=index,
                 local=j,
-                coords="",
                 rail=j % layout.scale_out.rails,
             )
             index += 1
@@ -172,14 +188,14 @@ def _domains(G: nx.Graph) -> dict[int, list[str]]:
 
 def _build_scale_up(G: nx.Graph, layout: Layout, slots: list[_Slot]) -> None:
     su = layout.scale_up
-    common = {
-        "kind": "scale_up",
-        "layout": layout,
-        "bandwidth_per_link": su.link.bandwidth_bytes_per_s,
-        "lanes_per_link": su.link.lanes or 0,
-        "latency_s": su.link.latency_s,
-        "link": su.link.name,
-    }
+    wire = _Wire(
+        kind="scale_up",
+        link=su.link.name,
+        bandwidth_per_link=su.link.bandwidth_bytes_per_s,
+        lanes_per_link=su.link.lanes or 0,
+        latency_s=su.link.latency_s,
+        medium=su.medium,
+    )
     for dom, gpus in _domains(G).items():
         if su.topology == "switched":
             switches = _switch_nodes(G, layout, slots, dom, gpus)
@@ -189,14 +205,14 @@ def _build_scale_up(G: nx.Graph, layout: Layout, slots: list[_Slot]) -> None:
                 for k, sw in enumerate(switches):
                     # Spread the remainder so that no switch gets all the extra links.
                     n = base + (1 if (k - gi) % n_sw < extra else 0)
-                    _add_link(G, g, sw, n, medium=su.medium, **common)
+                    _add_link(G, g, sw, n, wire, layout)
         elif su.topology == "torus":
-            _build_torus(G, layout, gpus, common)
+            _build_torus(G, layout, gpus, wire)
         else:  # full mesh
             per_pair = su.links_per_gpu // max(len(gpus) - 1, 1)
             for i, a in enumerate(gpus):
                 for b in gpus[i + 1 :]:
-                    _add_link(G, a, b, per_pair, medium=su.medium, **common)
+                    _add_link(G, a, b, per_pair, wire, layout)
 
 
 def _switch_nodes(
@@ -209,18 +225,7 @@ def _switch_nodes(
         rack, tray, u = first["rack"], first["tray"], first["u"]
         ids = [f"r{rack}/t{tray}/sw{k}" for k in range(su.switches)]
         for k, n in enumerate(ids):
-            G.add_node(
-                n,
-                kind="switch",
-                rack=rack,
-                domain=dom,
-                u=u,
-                tray=tray,
-                index=k,
-                local=-1,
-                coords="",
-                rail=-1,
-            )
+            _add_node(G, n, "switch", rack=rack, domain=dom, u=u, tray=tray, index=k)
         return ids
     racks = range(dom * su.racks_per_domain, (dom + 1) * su.racks_per_domain)
     chip_slots = [(s, c) for s in slots if s.rack in racks for c in range(s.chips)]
@@ -236,12 +241,12 @@ def _switch_nodes(
         else:
             node = f"d{dom}/sw{k}"
             attrs = {"rack": first["rack"], "u": -1.0, "tray": -1}
-        G.add_node(node, kind="switch", domain=dom, index=k, local=-1, coords="", rail=-1, **attrs)
+        _add_node(G, node, "switch", domain=dom, index=k, **attrs)
         ids.append(node)
     return ids
 
 
-def _build_torus(G: nx.Graph, layout: Layout, gpus: list[str], common: dict[str, Any]) -> None:
+def _build_torus(G: nx.Graph, layout: Layout, gpus: list[str], wire: _Wire) -> None:
     su = layout.scale_up
     dims = su.dims
     per_dir = max(1, su.links_per_gpu // (2 * len(dims)))
@@ -261,8 +266,8 @@ def _build_torus(G: nx.Graph, layout: Layout, gpus: list[str], common: dict[str,
                     continue
                 nxt[d] = 0
             # A ring of 2 closes onto the same neighbour: the wrap adds a second link.
-            medium = su.wrap_medium if wrap else su.medium
-            _add_link(G, g, at[tuple(nxt)], per_dir, medium=medium, **common)
+            w = replace(wire, medium=su.wrap_medium) if wrap else wire
+            _add_link(G, g, at[tuple(nxt)], per_dir, w, layout)
 
 
 def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
@@ -271,14 +276,16 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
     port = so.link.bandwidth_bytes_per_s
     lanes = so.link.lanes or 0
     down = max(1, math.floor(so.leaf_radix * so.oversubscription / (1 + so.oversubscription)))
-    common = {
-        "kind": "scale_out",
-        "layout": layout,
-        "latency_s": so.latency_s,
-        "link": so.link.name,
-        "medium": so.medium,
-        "length_m": so.cable_length_m,
-    }
+    port_wire = _Wire(
+        kind="scale_out",
+        link=so.link.name,
+        bandwidth_per_link=port,
+        lanes_per_link=lanes,
+        latency_s=so.latency_s,
+        medium=so.medium,
+        length_m=so.cable_length_m,
+    )
+    nic_wire = replace(port_wire, bandwidth_per_link=nic)
     rails: dict[int, list[str]] = {}
     for g in gpu_nodes(G):
         rails.setdefault(G.nodes[g]["rail"], []).append(g)
@@ -286,42 +293,20 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
     for rail, gpus in sorted(rails.items()):
         for j in range(0, len(gpus), down):
             leaf = f"fabric/leaf{rail}.{j // down}"
-            G.add_node(
-                leaf,
-                kind="leaf",
-                rack=-1,
-                domain=-1,
-                u=-1.0,
-                tray=-1,
-                index=len(leaves),
-                local=-1,
-                coords="",
-                rail=rail,
-            )
+            _add_node(G, leaf, "leaf", index=len(leaves), rail=rail)
             members = gpus[j : j + down]
             for g in members:
-                _add_link(G, g, leaf, 1, bandwidth_per_link=nic, lanes_per_link=lanes, **common)
+                _add_link(G, g, leaf, 1, nic_wire, layout)
             need = math.ceil(len(members) * nic / so.oversubscription / port - 1e-9)
             leaves.append((leaf, min(need, so.leaf_radix - len(members))))
     if len(leaves) < 2:
         return
     n_spines = max(1, math.ceil(sum(n for _, n in leaves) / so.spine_radix))
     for k in range(n_spines):
-        G.add_node(
-            f"fabric/spine{k}",
-            kind="spine",
-            rack=-1,
-            domain=-1,
-            u=-1.0,
-            tray=-1,
-            index=k,
-            local=-1,
-            coords="",
-            rail=-1,
-        )
+        _add_node(G, f"fabric/spine{k}", "spine", index=k)
     cursor = 0  # deal uplinks to spines in turn, across leaves, so spines fill evenly
     for leaf, n_up in leaves:
         for _ in range(n_up):
             spine = f"fabric/spine{cursor % n_spines}"
             cursor += 1
-            _add_link(G, leaf, spine, 1, bandwidth_per_link=port, lanes_per_link=lanes, **common)
+            _add_link(G, leaf, spine, 1, port_wire, layout)

@@ -78,7 +78,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_layouts(args: argparse.Namespace) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, path in bundled_layouts().items():
         try:
             lay = load_layout(path)
@@ -104,7 +104,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
     text = _json(layout_json_schema()) + "\n"
     if args.output:
         out = Path(args.output)
-        _atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(text, encoding="utf-8")
+
+        _atomic_write(out, write)
         print(f"wrote {out}")
     else:
         print(text, end="")
