@@ -301,12 +301,30 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
             leaves.append((leaf, min(need, so.leaf_radix - len(members))))
     if len(leaves) < 2:
         return
-    n_spines = max(1, math.ceil(sum(n for _, n in leaves) / so.spine_radix))
+    n_spines = _spine_count([n for _, n in leaves], so.spine_radix)
     for k in range(n_spines):
         _add_node(G, f"fabric/spine{k}", "spine", index=k)
     cursor = 0  # deal uplinks to spines in turn, across leaves, so spines fill evenly
     for leaf, n_up in leaves:
         for _ in range(n_up):
-            spine = f"fabric/spine{cursor % n_spines}"
+            _add_link(G, leaf, f"fabric/spine{cursor % n_spines}", 1, port_wire, layout)
             cursor += 1
-            _add_link(G, leaf, spine, 1, port_wire, layout)
+
+
+def _spine_count(uplinks: list[int], radix: int) -> int:
+    """Spines of a two-tier fabric whose leaves have `uplinks` uplinks each.
+
+    The fewest spines that have ports for all uplinks, chosen among the divisors of
+    the largest leaf's uplinks, so that every full leaf has the same number of links
+    to every spine (an even Clos). When the leaves outnumber a spine's ports, no
+    two-tier fabric exists: each spine node is then a spine *plane*, a non-blocking
+    group of chips with one port per leaf (the exact contraction of a three-tier Clos).
+    """
+    u_max = max(uplinks)
+    if u_max <= 0:
+        return 1
+    need = math.ceil(sum(uplinks) / radix)
+    for s in range(max(need, 1), u_max + 1):
+        if u_max % s == 0 and len(uplinks) * (u_max // s) <= radix:
+            return s
+    return u_max

@@ -44,7 +44,7 @@ __all__ = [
     "load_layout",
 ]
 
-MAX_GPUS = 100_000  # refused above this before anything is built
+MAX_GPUS = 262_144  # refused above this before anything is built
 MAX_EXTENDS = 8
 
 _DEFAULT_LIQUID = {"compute_tray": 0.85, "switch_tray": 0.8, "cdu": 1.0}
