@@ -145,7 +145,17 @@ def build_graph(layout: Layout) -> nx.Graph:
     GPU ``i`` of every tray on rail ``i mod rails``; leaves split their ports
     down:up by the oversubscription; spines are as many as the uplinks need.
     """
-    G = nx.Graph(layout=layout.name, accelerator=layout.accelerator.name, topo_version=__version__)
+    G = nx.Graph(
+        layout=layout.name,
+        accelerator=layout.accelerator.name,
+        topo_version=__version__,
+        scale_up_topology=layout.scale_up.topology,
+        scale_up_domain=layout.scale_up.domain,
+        torus_dims=",".join(map(str, layout.scale_up.dims)),
+        wraparound=layout.scale_up.wraparound,
+        scale_up_overhead=layout.scale_up.collective_overhead_s,
+        scale_out_overhead=layout.scale_out.collective_overhead_s,
+    )
     su = layout.scale_up
     slots = [s for r in range(layout.cluster.racks) for s in _elevation(layout, r)]
     index = 0
@@ -201,10 +211,11 @@ def _build_scale_up(G: nx.Graph, layout: Layout, slots: list[_Slot]) -> None:
             switches = _switch_nodes(G, layout, slots, dom, gpus)
             n_sw = len(switches)
             base, extra = divmod(su.links_per_gpu, n_sw)
-            for gi, g in enumerate(gpus):
+            for g in gpus:
                 for k, sw in enumerate(switches):
-                    # Spread the remainder so that no switch gets all the extra links.
-                    n = base + (1 if (k - gi) % n_sw < extra else 0)
+                    # The remainder spread over the planes, the same for every GPU (DGX
+                    # H100: 5+4+4+5), so any two GPUs meet with all their links.
+                    n = base + (k * extra // n_sw != (k + 1) * extra // n_sw)
                     _add_link(G, g, sw, n, wire, layout)
         elif su.topology == "torus":
             _build_torus(G, layout, gpus, wire)

@@ -128,6 +128,7 @@ class ScaleUp:
     medium: str
     wrap_medium: str
     cable_slack_m: float
+    collective_overhead_s: float = 10e-6
 
     @property
     def bandwidth_per_gpu_bytes_per_s(self) -> float:
@@ -149,6 +150,7 @@ class ScaleOut:
     latency_s: float
     medium: str
     cable_length_m: float
+    collective_overhead_s: float = 20e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,6 +541,7 @@ def _assemble(
             medium=medium,
             wrap_medium=up.get("wrap_medium", medium),
             cable_slack_m=up.get("cable_slack", 0.25),
+            collective_overhead_s=up.get("collective_overhead", 10e-6),
         ),
         scale_out=ScaleOut(
             topology=out.get("topology", "rail_fat_tree"),
@@ -551,6 +554,7 @@ def _assemble(
             latency_s=out.get("latency", out_link.latency_s),
             medium=out.get("medium", "optical"),
             cable_length_m=out.get("cable_length", 30.0),
+            collective_overhead_s=out.get("collective_overhead", 20e-6),
         ),
         cluster=Cluster(
             racks=cluster.get("racks", 1),

@@ -234,6 +234,13 @@ SCALE_UP = Obj(
             exclusive_minimum=False,
             default="0.25 m",
         ),
+        "collective_overhead": Quantity(
+            "time",
+            "fixed cost of one collective call inside a domain (launch, synchronisation; "
+            "assumed, calibrate to measure)",
+            exclusive_minimum=False,
+            default="10 us",
+        ),
     },
     required=("topology",),
     description="the scale-up domain (NVLink, ICI, xGMI)",
@@ -257,6 +264,12 @@ SCALE_OUT = Obj(
         ),
         "medium": String("medium of fabric links", choices=MEDIA, default="optical"),
         "cable_length": Quantity("length", "length of one fabric cable", default="30 m"),
+        "collective_overhead": Quantity(
+            "time",
+            "fixed cost of one collective call that crosses domains (assumed, calibrate)",
+            exclusive_minimum=False,
+            default="20 us",
+        ),
     },
     description="the scale-out fabric (InfiniBand, Ethernet)",
 )
