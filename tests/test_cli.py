@@ -104,7 +104,9 @@ def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert json.loads(f.read_text())["title"] == "topo layout"
 
 
-@pytest.mark.parametrize("command", ["show", "export", "layouts", "schema"])
+@pytest.mark.parametrize(
+    "command", ["show", "export", "layouts", "schema", "place", "collective", "moe"]
+)
 def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, command, "--help")
     assert code == 0
@@ -163,3 +165,139 @@ def test_catalogue_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     code, _, err = run(capsys, "show", "dgx-h100", "--catalogue", str(bad))
     assert code == 2
     assert "bad.yaml:1: accelerators: expected a list" in err
+
+
+def test_place_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "place", "gb200-nvl72-x16", "--tp", "8", "--pp", "4", "--dp", "36")
+    assert code == 0
+    assert "tp        8     144        1      1    scale-up  900 GB/s" in out
+    data = json.loads(
+        run(
+            capsys,
+            "place",
+            "dgx-h100-superpod",
+            "--tp",
+            "8",
+            "--json",
+            "--strategy",
+            "naive",
+            "--ranks",
+        )[1]
+    )
+    tp = next(g for g in data["groups"] if g["kind"] == "tp")
+    assert tp["racks_spanned"] == 8
+    assert tp["bottleneck_bandwidth_per_gpu_bytes_per_s"] == 50e9
+    assert len(data["ranks"]) == 8
+    code, _, err = run(capsys, "place", "dgx-h100", "--tp", "16")
+    assert code == 2
+    assert "needs 16 GPUs; the layout has 8" in err
+
+
+def test_collective_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "collective",
+        "gb200-nvl72-x16",
+        "--op",
+        "all-to-all",
+        "--gpus",
+        "144",
+        "--bytes",
+        "1 GB",
+        "--json",
+    )
+    assert code == 0
+    c = json.loads(out)
+    for key in (
+        "op",
+        "gpus",
+        "bytes_per_gpu",
+        "time_s",
+        "alpha_s",
+        "beta_s",
+        "algorithm",
+        "busiest_link",
+        "algorithm_bandwidth_bytes_per_s",
+        "bus_bandwidth_bytes_per_s",
+        "domains_spanned",
+        "racks_spanned",
+    ):
+        assert key in c
+    assert c["racks_spanned"] == 2
+    assert c["beta_s"] == pytest.approx(0.5e9 / 50e9, rel=0.01)
+    assert set(c["busiest_link"]) == {"u", "v", "bytes", "bandwidth_bytes_per_s"}
+    code, out, _ = run(capsys, "collective", "dgx-h100", "--op", "all-reduce", "--gpus", "8")
+    assert code == 0
+    assert "busbw" in out
+    assert "algorithm" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--gpus", "1"], "--gpus must be from 2 to the layout's 72 GPUs"),
+        (["--gpus", "8", "--bytes", "8 kW"], '--bytes: expected a data like "80 GB"'),
+        (["--gpus", "8", "--algorithm", "hierarchical"], "hierarchical needs a group"),
+    ],
+)
+def test_collective_bad_input(
+    argv: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "collective", "gb200-nvl72", "--op", "all-reduce", *argv)
+    assert code == 2
+    assert match in err
+
+
+def test_moe_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "moe",
+        "gb200-nvl72-x16",
+        "--model-hidden",
+        "7168",
+        "--topk",
+        "8",
+        "--tokens-per-gpu",
+        "32",
+        "--ep",
+        "144",
+        "--dispatch-bytes",
+        "1",
+        "--json",
+    )
+    assert code == 0
+    m = json.loads(out)
+    assert m["share_cross_rack"] == pytest.approx(0.5)
+    assert m["per_byte_slowdown_cross_domain"] == pytest.approx(18)
+    code, out, _ = run(
+        capsys,
+        "moe",
+        "gb200-nvl72",
+        "--model-hidden",
+        "7168",
+        "--topk",
+        "8",
+        "--tokens-per-gpu",
+        "32",
+        "--ep",
+        "72",
+        "--expert-ffn",
+        "2048",
+    )
+    assert code == 0
+    assert "largest EP in a domain  72 GPUs" in out
+    code, _, err = run(
+        capsys,
+        "moe",
+        "gb200-nvl72",
+        "--model-hidden",
+        "0",
+        "--topk",
+        "8",
+        "--tokens-per-gpu",
+        "32",
+        "--ep",
+        "8",
+    )
+    assert code == 2
+    assert "hidden must be >= 1" in err

@@ -155,6 +155,7 @@ def build_graph(layout: Layout) -> nx.Graph:
         wraparound=layout.scale_up.wraparound,
         scale_up_overhead=layout.scale_up.collective_overhead_s,
         scale_out_overhead=layout.scale_out.collective_overhead_s,
+        hbm_capacity_bytes=layout.accelerator.hbm_capacity_bytes,
     )
     su = layout.scale_up
     slots = [s for r in range(layout.cluster.racks) for s in _elevation(layout, r)]

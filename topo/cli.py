@@ -19,11 +19,21 @@ import networkx as nx
 
 from topo import __version__
 from topo.build import build_graph
+from topo.collectives import OPS, collective
 from topo.errors import LayoutError, TopoError
 from topo.layout import bundled_layouts, load_layout
-from topo.report import format_layouts, format_show
+from topo.moe import moe_all_to_all
+from topo.place import Plan, place
+from topo.report import (
+    format_collective,
+    format_layouts,
+    format_moe,
+    format_placement,
+    format_show,
+)
 from topo.schema import layout_json_schema
 from topo.stats import summarize
+from topo.units import UnitError, parse_quantity
 
 __all__ = ["main"]
 
@@ -100,6 +110,64 @@ def cmd_layouts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(text: str, what: str) -> float:
+    try:
+        return parse_quantity(text, "data")
+    except UnitError as e:
+        msg = f"{what}: {e}"
+        raise TopoError(msg) from None
+
+
+def cmd_place(args: argparse.Namespace) -> int:
+    G = build_graph(_load(args))
+    plan = Plan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
+    placement = place(G, plan, strategy=args.strategy)
+    data = placement.to_dict()
+    if not args.json:
+        print(format_placement(data, G.graph["layout"]))
+        return 0
+    if not args.ranks:
+        data.pop("ranks")
+    print(_json(data))
+    return 0
+
+
+def cmd_collective(args: argparse.Namespace) -> int:
+    G = build_graph(_load(args))
+    total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
+    if not 2 <= args.gpus <= total:
+        msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {args.gpus}"
+        raise TopoError(msg)
+    # The group as a plan would place a data-parallel group of that size.
+    group = list(place(G, Plan(dp=args.gpus), strategy=args.strategy).ranks)
+    result = collective(G, args.op, group, _size(args.bytes, "--bytes"), algorithm=args.algorithm)
+    data = result.to_dict()
+    print(_json(data) if args.json else format_collective(data, G.graph["layout"]))
+    return 0
+
+
+def cmd_moe(args: argparse.Namespace) -> int:
+    G = build_graph(_load(args))
+    expert = None
+    if args.expert_ffn:
+        # A gated expert: three hidden x ffn matrices.
+        expert = 3 * args.model_hidden * args.expert_ffn * args.weight_bytes
+    result = moe_all_to_all(
+        G,
+        hidden=args.model_hidden,
+        topk=args.topk,
+        tokens_per_gpu=args.tokens_per_gpu,
+        ep=args.ep,
+        dispatch_bytes=args.dispatch_bytes,
+        combine_bytes=args.combine_bytes,
+        expert_bytes=expert,
+        strategy=args.strategy,
+    )
+    data = result.to_dict()
+    print(_json(data) if args.json else format_moe(data, G.graph["layout"]))
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     text = _json(layout_json_schema()) + "\n"
     if args.output:
@@ -171,6 +239,81 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
 
     sp = command("layouts", "List the bundled layouts, one line each.", "topo layouts", cmd_layouts)
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "place",
+        "Map a TP x EP x PP x DP plan onto the GPUs; each group's span and bottleneck bandwidth.",
+        "topo place gb200-nvl72-x16 --tp 8 --pp 4 --dp 36",
+        cmd_place,
+    )
+    layout_args(sp)
+    for name in ("tp", "ep", "pp", "dp"):
+        sp.add_argument(f"--{name}", type=int, default=1, help=f"{name} degree (default 1)")
+    sp.add_argument(
+        "--strategy",
+        choices=("packed", "naive"),
+        default="packed",
+        help="packed: topology-aware; naive: round-robin over racks",
+    )
+    sp.add_argument("--json", action="store_true", help="print JSON")
+    sp.add_argument("--ranks", action="store_true", help="with --json: list every rank's GPU")
+
+    sp = command(
+        "collective",
+        "Time a collective on the links it crosses (alpha + beta from link loads).",
+        'topo collective gb200-nvl72-x16 --op all-to-all --gpus 144 --bytes "1 GB"',
+        cmd_collective,
+    )
+    layout_args(sp)
+    sp.add_argument("--op", required=True, choices=OPS)
+    sp.add_argument("--gpus", type=int, required=True, help="group size")
+    sp.add_argument(
+        "--bytes", default="1 GB", metavar="SIZE", help='per-GPU buffer, e.g. "1 GB" (default)'
+    )
+    sp.add_argument(
+        "--strategy",
+        choices=("packed", "naive"),
+        default="packed",
+        help="which GPUs form the group (packed: topology-aware)",
+    )
+    sp.add_argument(
+        "--algorithm",
+        default="auto",
+        choices=("auto", "ring", "direct", "hierarchical", "pipelined chain", "pairwise"),
+        help="default: the fastest that applies",
+    )
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "moe",
+        "MoE dispatch and combine on an expert-parallel group: where the bytes go and how "
+        "long it takes.",
+        "topo moe gb200-nvl72-x16 --model-hidden 7168 --topk 8 --tokens-per-gpu 32 "
+        "--ep 144 --dispatch-bytes 1",
+        cmd_moe,
+    )
+    layout_args(sp)
+    sp.add_argument("--model-hidden", type=int, required=True, help="hidden size (d_model)")
+    sp.add_argument("--topk", type=int, required=True, help="experts per token")
+    sp.add_argument("--tokens-per-gpu", type=int, required=True)
+    sp.add_argument("--ep", type=int, required=True, help="expert-parallel degree")
+    sp.add_argument(
+        "--dispatch-bytes",
+        type=float,
+        default=2.0,
+        help="bytes per element dispatched (default 2, bf16; fp8: 1)",
+    )
+    sp.add_argument(
+        "--combine-bytes", type=float, default=2.0, help="bytes per element combined (default 2)"
+    )
+    sp.add_argument(
+        "--expert-ffn", type=int, help="expert FFN size, to count the experts one domain holds"
+    )
+    sp.add_argument(
+        "--weight-bytes", type=float, default=1.0, help="bytes per expert weight (default 1, fp8)"
+    )
+    sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(

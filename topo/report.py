@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from topo.units import format_quantity
@@ -125,3 +126,144 @@ def format_layouts(rows: list[dict[str, Any]]) -> str:
             f"domain {r['domain_size']:>3}  {r['description']}"
         )
     return "\n".join(out)
+
+
+def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: int = 1) -> list[str]:
+    table = [head, *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    return [
+        "  "
+        + "  ".join(
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in table
+    ]
+
+
+def format_placement(p: dict[str, Any], layout: str) -> str:
+    """The text of ``topo place``."""
+    plan = p["plan"]
+    lines = [
+        f"{layout}: tp {plan['tp']} x ep {plan['ep']} x pp {plan['pp']} x dp {plan['dp']}, "
+        f"{p['strategy']} placement on {p['gpus_used']:,} of {p['gpus_total']:,} GPUs"
+        + (
+            f" ({p['gpus_skipped_for_alignment']} skipped to keep groups inside domains)"
+            if p["gpus_skipped_for_alignment"]
+            else ""
+        ),
+        "",
+    ]
+    rows = [
+        (
+            g["kind"],
+            str(g["size"]),
+            f"{g['count']:,}",
+            str(g["domains_spanned"]),
+            str(g["racks_spanned"]),
+            g["bottleneck"].replace("_", "-"),
+            "-"
+            if g["bottleneck"] == "none"
+            else format_quantity(g["bottleneck_bandwidth_per_gpu_bytes_per_s"], "bandwidth"),
+            ", ".join(g["first_group"][:4]) + (" ..." if len(g["first_group"]) > 4 else ""),
+        )
+        for g in p["groups"]
+    ]
+    head = ("group", "size", "groups", "domains", "racks", "bottleneck", "per GPU", "first")
+    lines += _table(head, rows)
+    lines += [
+        "",
+        "  domains/racks: the most that any one group spans; per GPU: the least "
+        "bandwidth per direction any group gets",
+    ]
+    return "\n".join(lines)
+
+
+def format_collective(c: dict[str, Any], layout: str) -> str:
+    """The text of ``topo collective``."""
+    link = c["busiest_link"]
+    lines = [
+        f"{layout}: {c['op']} of {format_quantity(c['bytes_per_gpu'], 'data')} per GPU over "
+        f"{c['gpus']} GPUs ({c['domains_spanned']} domain(s), {c['racks_spanned']} rack(s))",
+        "",
+        f"  algorithm   {c['algorithm']}",
+        f"  time        {format_quantity(c['time_s'], 'time')} = alpha "
+        f"{format_quantity(c['alpha_s'], 'time')} + beta {format_quantity(c['beta_s'], 'time')}",
+        f"  algbw       {format_quantity(c['algorithm_bandwidth_bytes_per_s'], 'bandwidth')}"
+        f"   busbw {format_quantity(c['bus_bandwidth_bytes_per_s'], 'bandwidth')}",
+        f"  busiest     {link['u']} -> {link['v']}: {format_quantity(link['bytes'], 'data')} "
+        f"at {format_quantity(link['bandwidth_bytes_per_s'], 'bandwidth')}",
+        "",
+    ]
+    rows = [
+        (
+            p["name"],
+            str(p["steps"]),
+            str(p["hops"]),
+            format_quantity(p["alpha_s"], "time"),
+            format_quantity(p["beta_s"], "time"),
+            f"{p['busiest_link']['u']} -> {p['busiest_link']['v']}",
+        )
+        for p in c["phases"]
+    ]
+    lines += _table(("phase", "steps", "hops", "alpha", "beta", "busiest link"), rows)
+    if c["alternatives_s"]:
+        alts = ", ".join(
+            f"{k} {format_quantity(v, 'time')}" for k, v in c["alternatives_s"].items()
+        )
+        lines += ["", f"  other algorithms: {alts}"]
+    return "\n".join(lines)
+
+
+def format_moe(m: dict[str, Any], layout: str) -> str:
+    """The text of ``topo moe``."""
+    slow = m["slowdown_vs_one_domain"]
+    ratio = m["per_byte_slowdown_cross_domain"]
+    lines = [
+        f"{layout}: MoE layer, {m['tokens_per_gpu']} tokens/GPU x top-{m['topk']} x hidden "
+        f"{m['hidden']} on EP {m['ep']} ({m['domains_spanned']} domain(s), "
+        f"{m['racks_spanned']} rack(s))",
+        "",
+    ]
+    lines += _rows(
+        [
+            (
+                "dispatch",
+                f"{format_quantity(m['dispatch_bytes_per_gpu'], 'data')} per GPU, "
+                f"{format_quantity(m['dispatch_time_s'], 'time')}",
+            ),
+            (
+                "combine",
+                f"{format_quantity(m['combine_bytes_per_gpu'], 'data')} per GPU, "
+                f"{format_quantity(m['combine_time_s'], 'time')}",
+            ),
+            (
+                "where it goes",
+                f"{m['share_local']:.1%} local, {m['share_in_domain']:.1%} in the "
+                f"domain, {m['share_cross_domain']:.1%} leaves the domain, "
+                f"{m['share_cross_rack']:.1%} leaves the rack",
+            ),
+            (
+                "per byte",
+                "scale-out is " + (f"{ratio:.1f}x slower than scale-up" if ratio else "absent"),
+            ),
+            (
+                "vs one domain",
+                "-"
+                if slow is None
+                else f"dispatch takes {slow:.2f}x an all-to-all of "
+                "the same buffer inside one domain",
+            ),
+            (
+                "largest EP in a domain",
+                f"{m['largest_ep_in_domain']} GPUs, "
+                f"{format_quantity(m['domain_hbm_capacity_bytes'], 'data')} of HBM"
+                + (
+                    f", {m['largest_layer_experts_in_domain']:,} experts of this size"
+                    if m["largest_layer_experts_in_domain"] is not None
+                    else ""
+                ),
+            ),
+        ]
+    )
+    return "\n".join(lines)

@@ -1,0 +1,309 @@
+"""Collectives on the graph: alpha-beta times from the links the traffic really crosses.
+
+``time = alpha + beta`` for each phase of an algorithm. Beta is the bytes on the
+busiest link divided by that link's bandwidth per direction, from the link loads of
+:mod:`topo.routing`; alpha is the steps of the algorithm times the latency of the
+longest path a step takes, plus a fixed overhead per collective call (the layout's
+``collective_overhead`` of the scale-up fabric, or of the scale-out fabric when the
+group spans domains).
+
+Algorithms (M is the per-GPU buffer, n the group size):
+
+- ``ring`` all-reduce: each GPU sends 2(n-1)/n M to the next in 2(n-1) steps;
+  all-gather and reduce-scatter (n-1)/n M in n-1 steps.
+- ``direct`` all-reduce, all-gather, reduce-scatter: the shards go as all-to-alls,
+  every GPU to every other at once (reduce-scatter, then all-gather): the fast one on
+  a full mesh, where a ring would use one link of seven.
+- ``hierarchical`` (groups spanning several domains, the same count in each):
+  reduce-scatter inside each domain, all-reduce (or the all-gather / reduce-scatter)
+  of the 1/m shards across domains between GPUs at the same position, all-gather
+  inside. Chosen when it is faster; the result says which ran and what the other
+  would take.
+- ``direct`` all-to-all: every GPU sends M/n to every other at once.
+- ``pipelined chain`` broadcast: the root's M flows down the group order.
+- ``pairwise`` p2p: GPU i sends M to GPU i + n/2 (for n = 2, one send).
+
+Inside a switched domain and on a non-blocking fat tree these reproduce the textbook
+factors: (n-1)/n M / B for all-gather, reduce-scatter and all-to-all, 2(n-1)/n M / B
+for ring all-reduce (B the per-GPU bandwidth per direction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from topo.errors import PlacementError
+from topo.routing import Fabric, LinkLoads, all_to_all_loads, pair_loads
+
+__all__ = ["OPS", "BUS_FACTOR", "CollectiveResult", "Phase", "collective"]
+
+OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "p2p", "broadcast")
+
+
+def BUS_FACTOR(op: str, n: int) -> float:  # noqa: N802 - a table written as a function
+    """nccl-tests' bus bandwidth factor: busbw = algbw x factor.
+
+    Examples
+    --------
+    >>> BUS_FACTOR("all-reduce", 8)
+    1.75
+    """
+    if n < 2:
+        return 0.0
+    return {
+        "all-reduce": 2 * (n - 1) / n,
+        "all-gather": (n - 1) / n,
+        "reduce-scatter": (n - 1) / n,
+        "all-to-all": (n - 1) / n,
+    }.get(op, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One step of an algorithm: its traffic's busiest link and its alpha and beta."""
+
+    name: str
+    steps: int
+    alpha_s: float
+    beta_s: float
+    busiest_link: dict[str, Any]
+    hops: int
+
+
+@dataclass(slots=True)
+class CollectiveResult:
+    """A collective's time and where it comes from."""
+
+    op: str
+    gpus: int
+    bytes_per_gpu: float
+    algorithm: str
+    time_s: float
+    alpha_s: float
+    beta_s: float
+    busiest_link: dict[str, Any]
+    algorithm_bandwidth_bytes_per_s: float
+    bus_bandwidth_bytes_per_s: float
+    domains_spanned: int
+    racks_spanned: int
+    phases: list[Phase]
+    alternatives: dict[str, float] = field(default_factory=dict)  # algorithm -> time [s]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (the link loads are left out)."""
+        return {
+            "op": self.op,
+            "gpus": self.gpus,
+            "bytes_per_gpu": self.bytes_per_gpu,
+            "algorithm": self.algorithm,
+            "time_s": self.time_s,
+            "alpha_s": self.alpha_s,
+            "beta_s": self.beta_s,
+            "busiest_link": self.busiest_link,
+            "algorithm_bandwidth_bytes_per_s": self.algorithm_bandwidth_bytes_per_s,
+            "bus_bandwidth_bytes_per_s": self.bus_bandwidth_bytes_per_s,
+            "domains_spanned": self.domains_spanned,
+            "racks_spanned": self.racks_spanned,
+            "phases": [
+                {
+                    "name": p.name,
+                    "steps": p.steps,
+                    "alpha_s": p.alpha_s,
+                    "beta_s": p.beta_s,
+                    "hops": p.hops,
+                    "busiest_link": p.busiest_link,
+                }
+                for p in self.phases
+            ],
+            "alternatives_s": self.alternatives,
+        }
+
+
+def _phase(name: str, loads: LinkLoads, steps: int, fabric: Fabric) -> Phase:
+    u, v, nbytes, bw = loads.busiest()
+    beta = nbytes / bw if bw > 0 else 0.0
+    overhead = fabric.overhead_out_s if loads.crosses_domains else fabric.overhead_up_s
+    alpha = steps * loads.max_latency_s + overhead
+    link = {"u": u, "v": v, "bytes": nbytes, "bandwidth_bytes_per_s": bw}
+    return Phase(name, steps, alpha, beta, link, loads.max_hops)
+
+
+def _ring(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return members, np.roll(members, -1)
+
+
+def _rings(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concurrent rings, one per group."""
+    src = [g for g in groups if len(g) > 1]
+    if not src:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(src), np.concatenate([np.roll(g, -1) for g in src])
+
+
+def _split_by_domain(fabric: Fabric, members: np.ndarray) -> list[np.ndarray] | None:
+    """The members of each domain, in group order, if every domain has as many."""
+    doms: dict[int, list[int]] = {}
+    for m in members.tolist():
+        doms.setdefault(int(fabric.domain[m]), []).append(m)
+    counts = {len(v) for v in doms.values()}
+    if len(doms) < 2 or len(counts) != 1:
+        return None
+    return [np.array(v) for v in doms.values()]
+
+
+def _flat(op: str, fabric: Fabric, members: np.ndarray, M: float) -> list[Phase]:
+    n = len(members)
+    if op == "all-to-all":
+        return [_phase("all-to-all", all_to_all_loads(fabric, members, M / n), 1, fabric)]
+    if op == "broadcast":
+        loads = pair_loads(fabric, members[:-1], members[1:], M)
+        return [_phase("chain", loads, n - 1, fabric)]
+    if op == "p2p":
+        half = n // 2
+        loads = pair_loads(fabric, members[:half], members[half : 2 * half], M)
+        return [_phase("send/recv", loads, 1, fabric)]
+    src, dst = _ring(members)
+    if op == "all-reduce":
+        loads = pair_loads(fabric, src, dst, 2 * (n - 1) / n * M)
+        return [_phase("ring all-reduce", loads, 2 * (n - 1), fabric)]
+    loads = pair_loads(fabric, src, dst, (n - 1) / n * M)
+    return [_phase(f"ring {op}", loads, n - 1, fabric)]
+
+
+def _direct(op: str, fabric: Fabric, members: np.ndarray, M: float) -> list[Phase]:
+    """Reduce-scatter and all-gather as all-to-alls of M/n shards: every link at once.
+
+    Bandwidth-optimal on a full mesh (each GPU uses all its direct links) and in a
+    switched domain; on a torus it is bounded by the bisection.
+    """
+    n = len(members)
+    loads = all_to_all_loads(fabric, members, M / n)
+    names = {"all-reduce": ["reduce-scatter", "all-gather"]}.get(op, [op])
+    return [_phase(f"direct {name}", loads, 1, fabric) for name in names]
+
+
+def _hierarchical(op: str, fabric: Fabric, parts: list[np.ndarray], M: float) -> list[Phase]:
+    m, D = len(parts[0]), len(parts)
+    # Rails: the GPUs at the same position of every domain.
+    rails = [np.array([p[k] for p in parts]) for k in range(m)]
+    inner = _rings(parts) if m > 1 else None
+    outer = _rings(rails)
+    phases = []
+
+    def in_domain(name: str) -> None:
+        if inner is not None:
+            loads = pair_loads(fabric, *inner, (m - 1) / m * M)
+            phases.append(_phase(name, loads, m - 1, fabric))
+
+    if op in ("all-reduce", "reduce-scatter"):
+        in_domain("reduce-scatter in domain")
+    shard = M / m
+    if op == "all-reduce":
+        loads = pair_loads(fabric, *outer, 2 * (D - 1) / D * shard)
+        phases.append(_phase("all-reduce across domains", loads, 2 * (D - 1), fabric))
+    else:  # all-gather / reduce-scatter of the shards across domains
+        loads = pair_loads(fabric, *outer, (D - 1) / D * shard)
+        phases.append(_phase(f"{op} across domains", loads, D - 1, fabric))
+    if op in ("all-reduce", "all-gather"):
+        in_domain("all-gather in domain")
+    return phases
+
+
+def collective(
+    G: nx.Graph | Fabric,
+    op: str,
+    gpus: list[str],
+    bytes_per_gpu: float,
+    *,
+    algorithm: str = "auto",
+) -> CollectiveResult:
+    """Time one collective among `gpus` (in group order) with a per-GPU buffer of `bytes_per_gpu`.
+
+    Parameters
+    ----------
+    G
+        The layout's graph (or a :class:`Fabric` built from it, to reuse its index).
+    op
+        One of :data:`OPS`.
+    gpus
+        GPU node ids, in the order the algorithm visits them (ring order).
+    bytes_per_gpu
+        M [B]: the per-GPU buffer as nccl-tests counts it (all-gather: the gathered
+        output; reduce-scatter: the input; all-to-all: the send buffer).
+    algorithm
+        ``auto`` (the fastest that applies), ``ring``, ``direct``, ``hierarchical``,
+        or the only one an op has (``direct`` all-to-all, ``pipelined chain``
+        broadcast, ``pairwise`` p2p).
+
+    Raises
+    ------
+    PlacementError
+        For an unknown op, fewer than 2 GPUs, unknown GPUs, or a group that spans
+        domains on a layout without a scale-out fabric.
+    """
+    fabric = G if isinstance(G, Fabric) else Fabric(G)
+    if op not in OPS:
+        msg = f"op must be one of {', '.join(OPS)}, got {op!r}"
+        raise PlacementError(msg)
+    n = len(gpus)
+    if n < 2:
+        msg = f"a collective needs at least 2 GPUs, got {n}"
+        raise PlacementError(msg)
+    if len(set(gpus)) != n:
+        msg = "the group lists a GPU twice"
+        raise PlacementError(msg)
+    try:
+        members = np.array([fabric.index[g] for g in gpus], dtype=np.int64)
+    except KeyError as e:
+        msg = f"unknown GPU {e.args[0]!r}"
+        raise PlacementError(msg) from None
+    M = float(bytes_per_gpu)
+    candidates: dict[str, list[Phase]] = {}
+    parts = _split_by_domain(fabric, members)
+    flat_name = {"all-to-all": "direct", "broadcast": "pipelined chain", "p2p": "pairwise"}.get(
+        op, "ring"
+    )
+    if algorithm in ("auto", flat_name):
+        candidates[flat_name] = _flat(op, fabric, members, M)
+    if op in ("all-reduce", "all-gather", "reduce-scatter") and algorithm in ("auto", "direct"):
+        candidates["direct"] = _direct(op, fabric, members, M)
+    if op in ("all-reduce", "all-gather", "reduce-scatter") and algorithm in (
+        "auto",
+        "hierarchical",
+    ):
+        if parts is not None:
+            candidates["hierarchical"] = _hierarchical(op, fabric, parts, M)
+        elif algorithm == "hierarchical":
+            msg = "hierarchical needs a group spread evenly over two or more domains"
+            raise PlacementError(msg)
+    if not candidates:
+        msg = f"{op} has no algorithm {algorithm!r} (try auto or {flat_name})"
+        raise PlacementError(msg)
+    totals = {k: sum(p.alpha_s + p.beta_s for p in v) for k, v in candidates.items()}
+    best = min(totals, key=lambda k: totals[k])
+    phases = candidates[best]
+    alpha = sum(p.alpha_s for p in phases)
+    beta = sum(p.beta_s for p in phases)
+    time_s = alpha + beta
+    worst = max(phases, key=lambda p: p.beta_s)
+    algbw = M / time_s if time_s > 0 else 0.0
+    return CollectiveResult(
+        op=op,
+        gpus=n,
+        bytes_per_gpu=M,
+        algorithm=best,
+        time_s=time_s,
+        alpha_s=alpha,
+        beta_s=beta,
+        busiest_link=worst.busiest_link,
+        algorithm_bandwidth_bytes_per_s=algbw,
+        bus_bandwidth_bytes_per_s=algbw * BUS_FACTOR(op, n),
+        domains_spanned=len(set(fabric.domain[members].tolist())),
+        racks_spanned=len(set(fabric.rack[members].tolist())),
+        phases=phases,
+        alternatives={k: v for k, v in totals.items() if k != best},
+    )

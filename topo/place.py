@@ -1,0 +1,258 @@
+"""Plans and placement: which GPU holds each rank of a TP x EP x PP x DP plan.
+
+A plan has ``tp * pp * dp`` ranks. Expert parallelism reuses the same GPUs: in each
+pipeline stage the ``tp * dp`` attention ranks are cut into expert-parallel groups of
+``ep`` consecutive ranks (attention as TP x DP, experts as EP over the same GPUs), so
+``ep`` must divide ``tp * dp`` and be a multiple or a divisor of ``tp``.
+
+Two strategies:
+
+``packed`` (topology-aware)
+    Ranks nest TP innermost, then the data-parallel ranks of one EP group, then PP,
+    then the rest of DP. Blocks of ``max(tp, ep)`` ranks are laid on the GPUs in
+    topology order so that a block never straddles a scale-up domain when it fits in
+    one, nor a rack when it fits in one (GPUs left over at a domain's end stay idle).
+``naive``
+    The same rank order laid on GPUs as a topology-blind scheduler hands them out:
+    round-robin over the racks (rank 0 on rack 0, rank 1 on rack 1, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from topo.build import gpu_nodes
+from topo.errors import PlacementError
+from topo.stats import per_gpu_bandwidth
+
+__all__ = ["GroupReport", "Placement", "Plan", "group_order", "place"]
+
+STRATEGIES = ("packed", "naive")
+GROUP_KINDS = ("tp", "ep", "pp", "dp")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Degrees of tensor, expert, pipeline and data parallelism."""
+
+    tp: int = 1
+    ep: int = 1
+    pp: int = 1
+    dp: int = 1
+
+    @property
+    def world(self) -> int:
+        """Ranks (GPUs) the plan uses: tp x pp x dp (EP reuses the same GPUs)."""
+        return self.tp * self.pp * self.dp
+
+    @property
+    def dp_in_ep(self) -> int:
+        """Data-parallel ranks inside one EP group (ep / tp when ep > tp, else 1)."""
+        return self.ep // self.tp if self.ep > self.tp else 1
+
+    def check(self) -> None:
+        """Raise :class:`PlacementError` unless the degrees fit together."""
+        for name in GROUP_KINDS:
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                msg = f"plan: {name} must be a whole number >= 1, got {v!r}"
+                raise PlacementError(msg)
+        if self.ep > self.tp and self.ep % self.tp:
+            msg = f"plan: ep {self.ep} must be a multiple of tp {self.tp} (or divide it)"
+            raise PlacementError(msg)
+        if self.ep < self.tp and self.tp % self.ep:
+            msg = f"plan: ep {self.ep} must divide tp {self.tp} (or be a multiple of it)"
+            raise PlacementError(msg)
+        if (self.tp * self.dp) % self.ep:
+            msg = (
+                f"plan: ep {self.ep} must divide tp x dp = {self.tp * self.dp} "
+                "(experts are split over the GPUs of one pipeline stage)"
+            )
+            raise PlacementError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupReport:
+    """How the groups of one kind (tp, ep, pp, dp) sit on the layout."""
+
+    kind: str
+    size: int
+    count: int
+    domains_spanned: int  # the most any one group spans
+    racks_spanned: int
+    bottleneck: str  # "scale_up" | "scale_out" | "none" (size 1)
+    bottleneck_bandwidth_per_gpu_bytes_per_s: float  # the least any group gets
+    first_group: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Rank -> GPU, and the groups of each kind as GPU ids."""
+
+    plan: Plan
+    strategy: str
+    ranks: tuple[str, ...]  # ranks[r] is the GPU of rank r
+    groups: dict[str, tuple[tuple[str, ...], ...]]
+    reports: tuple[GroupReport, ...]
+    gpus_total: int
+    gpus_idle_in_span: int  # GPUs skipped to keep blocks inside domains
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON (the groups themselves are left out: use `ranks`)."""
+        return {
+            "plan": {k: getattr(self.plan, k) for k in GROUP_KINDS},
+            "strategy": self.strategy,
+            "gpus_used": len(self.ranks),
+            "gpus_total": self.gpus_total,
+            "gpus_skipped_for_alignment": self.gpus_idle_in_span,
+            "groups": [
+                {
+                    "kind": r.kind,
+                    "size": r.size,
+                    "count": r.count,
+                    "domains_spanned": r.domains_spanned,
+                    "racks_spanned": r.racks_spanned,
+                    "bottleneck": r.bottleneck,
+                    "bottleneck_bandwidth_per_gpu_bytes_per_s": (
+                        r.bottleneck_bandwidth_per_gpu_bytes_per_s
+                    ),
+                    "first_group": list(r.first_group[:16]),
+                }
+                for r in self.reports
+            ],
+            "ranks": list(self.ranks),
+        }
+
+
+def _coords(plan: Plan, rank: int) -> tuple[int, int, int]:
+    """(tp_i, pp_i, dp_i) of a rank in topo's nesting: tp, dp-in-EP, pp, dp-rest."""
+    dpi = plan.dp_in_ep
+    tp_i, rest = rank % plan.tp, rank // plan.tp
+    dpin_i, rest = rest % dpi, rest // dpi
+    pp_i, dpout_i = rest % plan.pp, rest // plan.pp
+    return tp_i, pp_i, dpin_i + dpi * dpout_i
+
+
+def group_order(plan: Plan) -> dict[str, list[list[int]]]:
+    """The ranks of every group of each kind, in rank order.
+
+    Examples
+    --------
+    >>> group_order(Plan(tp=2, pp=2))["pp"]
+    [[0, 2], [1, 3]]
+    """
+    keys: dict[str, dict[tuple[int, ...], list[int]]] = {k: {} for k in GROUP_KINDS}
+    for r in range(plan.world):
+        tp_i, pp_i, dp_i = _coords(plan, r)
+        stage_pos = tp_i + plan.tp * dp_i  # position among the tp x dp GPUs of a stage
+        keys["tp"].setdefault((pp_i, dp_i), []).append(r)
+        keys["ep"].setdefault((pp_i, stage_pos // plan.ep), []).append(r)
+        keys["pp"].setdefault((tp_i, dp_i), []).append(r)
+        keys["dp"].setdefault((tp_i, pp_i), []).append(r)
+    return {k: list(v.values()) for k, v in keys.items()}
+
+
+def _packed_gpus(G: nx.Graph, plan: Plan) -> tuple[list[str], int]:
+    """GPUs for ranks 0..world-1, blocks kept inside domains and racks where they fit."""
+    gpus = gpu_nodes(G)
+    block = max(plan.tp, plan.ep)
+    domain_size = sum(1 for g in gpus if G.nodes[g]["domain"] == G.nodes[gpus[0]]["domain"])
+    rack_size = sum(1 for g in gpus if G.nodes[g]["rack"] == G.nodes[gpus[0]]["rack"])
+    out: list[str] = []
+    skipped = 0
+    i = 0
+    while len(out) < plan.world and i < len(gpus):
+        if block <= domain_size:
+            left = domain_size - i % domain_size
+            if left < block:  # the block would straddle two domains: leave these idle
+                skipped, i = skipped + left, i + left
+                continue
+        else:
+            if i % domain_size:  # a block bigger than a domain starts on a domain
+                left = domain_size - i % domain_size
+                skipped, i = skipped + left, i + left
+                continue
+            left = rack_size - i % rack_size
+            if block <= rack_size and left < block:  # ... and stays in one rack
+                skipped, i = skipped + left, i + left
+                continue
+        take = gpus[i : i + block]
+        out.extend(take)
+        i += len(take)
+    return out, skipped
+
+
+def _naive_gpus(G: nx.Graph) -> list[str]:
+    """GPUs round-robin over racks, as a scheduler that knows no topology hands them out."""
+    gpus = gpu_nodes(G)
+    by_rack: dict[int, list[str]] = {}
+    for g in gpus:
+        by_rack.setdefault(G.nodes[g]["rack"], []).append(g)
+    racks = [by_rack[r] for r in sorted(by_rack)]
+    return [r[i] for i in range(max(len(r) for r in racks)) for r in racks if i < len(r)]
+
+
+def place(G: nx.Graph, plan: Plan, *, strategy: str = "packed") -> Placement:
+    """Map every rank of `plan` to a GPU of the graph.
+
+    Raises
+    ------
+    PlacementError
+        If the plan's degrees do not fit together, the strategy is unknown, or the
+        plan needs more GPUs than the layout has.
+    """
+    plan.check()
+    if strategy not in STRATEGIES:
+        msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
+        raise PlacementError(msg)
+    total = len(gpu_nodes(G))
+    if plan.world > total:
+        msg = (
+            f"plan tp {plan.tp} x pp {plan.pp} x dp {plan.dp} needs {plan.world} GPUs; "
+            f"the layout has {total}"
+        )
+        raise PlacementError(msg)
+    skipped = 0
+    if strategy == "packed":
+        ranks, skipped = _packed_gpus(G, plan)
+        if len(ranks) < plan.world:
+            # Keeping blocks inside domains leaves too few GPUs: pack them tightly.
+            ranks, skipped = gpu_nodes(G)[: plan.world], 0
+    else:
+        ranks = _naive_gpus(G)[: plan.world]
+    groups = {
+        k: tuple(tuple(ranks[r] for r in grp) for grp in grps)
+        for k, grps in group_order(plan).items()
+    }
+    reports = tuple(_report(G, k, groups[k]) for k in GROUP_KINDS)
+    return Placement(plan, strategy, tuple(ranks), groups, reports, total, skipped)
+
+
+def _report(G: nx.Graph, kind: str, groups: tuple[tuple[str, ...], ...]) -> GroupReport:
+    up = dict(zip(gpu_nodes(G), per_gpu_bandwidth(G, "scale_up"), strict=True))
+    out = dict(zip(gpu_nodes(G), per_gpu_bandwidth(G, "scale_out"), strict=True))
+    domains = max(len({G.nodes[g]["domain"] for g in grp}) for grp in groups)
+    racks = max(len({G.nodes[g]["rack"] for g in grp}) for grp in groups)
+    size = len(groups[0])
+    worst = float("inf")
+    where = "none"
+    for grp in groups:
+        if len(grp) < 2:
+            continue
+        crosses = len({G.nodes[g]["domain"] for g in grp}) > 1
+        bw = min((out if crosses else up)[g] for g in grp)
+        if bw < worst or where == "none":
+            worst, where = bw, "scale_out" if crosses else "scale_up"
+    return GroupReport(
+        kind=kind,
+        size=size,
+        count=len(groups),
+        domains_spanned=domains,
+        racks_spanned=racks,
+        bottleneck=where,
+        bottleneck_bandwidth_per_gpu_bytes_per_s=0.0 if where == "none" else worst,
+        first_group=groups[0],
+    )

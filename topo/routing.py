@@ -1,0 +1,437 @@
+"""Routes and link loads: which links a transfer crosses, and how many bytes each carries.
+
+Traffic is routed as the fabrics route it:
+
+- switched domain: a transfer spreads over the switch planes both ends reach, in
+  proportion to ``min(links of the sender, links of the receiver)`` on each plane
+  (each plane is non-blocking), so two GPUs use all their links;
+- torus: dimension-order routing, the shorter way round each ring; a transfer
+  halfway round an even ring goes half each way;
+- full mesh: the direct link;
+- between domains: the sender's NIC to its leaf; if the receiver hangs off another
+  leaf, up the leaf's uplinks to the spines that reach the receiver's leaf
+  (equal-cost multipath: in proportion to the uplinks' link counts), down to that
+  leaf, and out the receiver's NIC.
+
+Loads are bytes per direction on each directed link ``(u, v)``. They are kept in
+numpy arrays indexed by GPU, plane and leaf, which is exact and lets a uniform
+all-to-all over many GPUs be summed by counting (:func:`all_to_all_loads`) instead of
+pair by pair: the contracted sums give the same loads as routing every pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from topo.build import gpu_nodes
+from topo.errors import PlacementError
+
+__all__ = ["Fabric", "LinkLoads", "all_to_all_loads", "pair_loads"]
+
+
+class Fabric:
+    """A read-only index of a built graph for routing (the graph is not changed).
+
+    Parameters
+    ----------
+    G
+        A graph from :func:`topo.build.build_graph`.
+    """
+
+    def __init__(self, G: nx.Graph) -> None:
+        self.G = G
+        self.gpus = gpu_nodes(G)
+        n = len(self.gpus)
+        self.index = {g: i for i, g in enumerate(self.gpus)}
+        self.domain = np.array([G.nodes[g]["domain"] for g in self.gpus], dtype=np.int64)
+        self.rack = np.array([G.nodes[g]["rack"] for g in self.gpus], dtype=np.int64)
+        self.topology = str(G.graph.get("scale_up_topology", "switched"))
+        self.overhead_up_s = float(G.graph.get("scale_up_overhead", 10e-6))
+        self.overhead_out_s = float(G.graph.get("scale_out_overhead", 20e-6))
+        # Position of each GPU among its domain's GPUs, and the domain's GPUs.
+        self.members: dict[int, list[int]] = {}
+        for i, d in enumerate(self.domain.tolist()):
+            self.members.setdefault(d, []).append(i)
+        self.pos = np.zeros(n, dtype=np.int64)
+        for idx in self.members.values():
+            self.pos[idx] = np.arange(len(idx))
+        self._scale_up(G)
+        self._scale_out(G)
+
+    # ------------------------------------------------------------ scale-up index
+    def _scale_up(self, G: nx.Graph) -> None:
+        n = len(self.gpus)
+        self.up_latency_s = 0.0
+        if self.topology == "switched":
+            # planes[d] lists the switch nodes of domain d; links[i, k]: GPU i to plane k.
+            self.planes: dict[int, list[str]] = {}
+            for d, idx in self.members.items():
+                sws = sorted(
+                    {
+                        v
+                        for g in (self.gpus[i] for i in idx)
+                        for v in G.neighbors(g)
+                        if G.nodes[v]["kind"] == "switch"
+                    },
+                    key=lambda v: G.nodes[v]["index"],
+                )
+                self.planes[d] = sws
+            s_max = max((len(v) for v in self.planes.values()), default=0)
+            self.links = np.zeros((n, max(s_max, 1)))
+            self.link_bw = np.zeros((n, max(s_max, 1)))  # bandwidth of one link [B/s]
+            for d, sws in self.planes.items():
+                col = {sw: k for k, sw in enumerate(sws)}
+                for i in self.members[d]:
+                    for _, v, a in G.edges(self.gpus[i], data=True):
+                        if v in col:
+                            self.links[i, col[v]] = a["links"]
+                            self.link_bw[i, col[v]] = a["bandwidth"] / a["links"]
+                            self.up_latency_s = max(self.up_latency_s, a["latency"])
+        elif self.topology == "torus":
+            dims = tuple(int(x) for x in str(G.graph["torus_dims"]).split(","))
+            self.dims = dims
+            self.coords = np.array(
+                [[int(c) for c in G.nodes[g]["coords"].split(",")] for g in self.gpus],
+                dtype=np.int64,
+            )
+            # node_at[d][coords] -> GPU index: members are in C order of their coords.
+            self.torus_bw = np.zeros((n, len(dims), 2))  # out-link of i along dim, +/-
+            for i, g in enumerate(self.gpus):
+                for _, v, a in G.edges(g, data=True):
+                    if a["kind"] != "scale_up":
+                        continue
+                    j = self.index[v]
+                    self.up_latency_s = max(self.up_latency_s, a["latency"])
+                    for dim, size in enumerate(dims):
+                        delta = (self.coords[j, dim] - self.coords[i, dim]) % size
+                        others = np.delete(self.coords[j] - self.coords[i], dim)
+                        if np.any(others):
+                            continue
+                        per_dir = a["bandwidth"] / (2 if size == 2 else 1)
+                        if delta == 1:
+                            self.torus_bw[i, dim, 0] = per_dir
+                        if delta == size - 1:
+                            self.torus_bw[i, dim, 1] = per_dir
+        else:  # full mesh: mesh_bw[i, pos_j] is the direct link i -> j
+            size = max(len(v) for v in self.members.values())
+            self.mesh_bw = np.zeros((n, size))
+            for i, g in enumerate(self.gpus):
+                for _, v, a in G.edges(g, data=True):
+                    if a["kind"] == "scale_up":
+                        self.mesh_bw[i, self.pos[self.index[v]]] = a["bandwidth"]
+                        self.up_latency_s = max(self.up_latency_s, a["latency"])
+
+    # ------------------------------------------------------------ scale-out index
+    def _scale_out(self, G: nx.Graph) -> None:
+        n = len(self.gpus)
+        self.leaf = np.full(n, -1, dtype=np.int64)
+        self.nic_bw = np.zeros(n)
+        self.out_latency_s = 0.0
+        leaves = sorted(
+            (v for v, a in G.nodes(data=True) if a["kind"] == "leaf"),
+            key=lambda v: G.nodes[v]["index"],
+        )
+        spines = sorted(
+            (v for v, a in G.nodes(data=True) if a["kind"] == "spine"),
+            key=lambda v: G.nodes[v]["index"],
+        )
+        self.leaves, self.spines = leaves, spines
+        leaf_idx = {v: k for k, v in enumerate(leaves)}
+        spine_idx = {v: k for k, v in enumerate(spines)}
+        for i, g in enumerate(self.gpus):
+            for _, v, a in G.edges(g, data=True):
+                if a["kind"] == "scale_out" and v in leaf_idx:
+                    self.leaf[i] = leaf_idx[v]
+                    self.nic_bw[i] = a["bandwidth"]
+                    self.out_latency_s = max(self.out_latency_s, a["latency"])
+        # up[L, k]: links from leaf L to spine k; port_bw: bandwidth of one such link.
+        self.up = np.zeros((len(leaves), max(len(spines), 1)))
+        self.port_bw = 0.0
+        for leaf, L in leaf_idx.items():
+            for _, v, a in G.edges(leaf, data=True):
+                if v in spine_idx:
+                    self.up[L, spine_idx[v]] = a["links"]
+                    self.port_bw = a["bandwidth"] / a["links"]
+
+    @property
+    def has_scale_out(self) -> bool:
+        """Whether the GPUs hang off a scale-out fabric."""
+        return bool(np.all(self.leaf >= 0)) and len(self.gpus) > 0
+
+
+@dataclass(slots=True)
+class LinkLoads:
+    """Bytes per direction on every link a set of transfers uses, by fabric part.
+
+    Arrays are indexed like :class:`Fabric`'s: ``sw_up[i, k]`` is GPU i to plane k,
+    ``sw_down[i, k]`` plane k to GPU i, ``torus[i, dim, 0|1]`` GPU i's link out along
+    +dim / -dim, ``mesh[i, p]`` GPU i to the member at position p of its domain,
+    ``nic_up[i]`` / ``nic_down[i]`` GPU i to / from its leaf, ``leaf_up[L, k]`` /
+    ``spine_down[L, k]`` leaf L to / from spine k (all its links together).
+    """
+
+    fabric: Fabric
+    sw_up: np.ndarray = field(init=False)
+    sw_down: np.ndarray = field(init=False)
+    torus: np.ndarray = field(init=False)
+    mesh: np.ndarray = field(init=False)
+    nic_up: np.ndarray = field(init=False)
+    nic_down: np.ndarray = field(init=False)
+    leaf_traffic: np.ndarray = field(init=False)  # [L, L'] bytes leaf to leaf via spines
+    max_hops: int = 0
+    max_latency_s: float = 0.0
+    crosses_domains: bool = False
+
+    def __post_init__(self) -> None:
+        f = self.fabric
+        n = len(f.gpus)
+        self.sw_up = np.zeros_like(f.links) if f.topology == "switched" else np.zeros((n, 0))
+        self.sw_down = np.zeros_like(self.sw_up)
+        self.torus = np.zeros_like(f.torus_bw) if f.topology == "torus" else np.zeros((n, 0, 2))
+        self.mesh = np.zeros_like(f.mesh_bw) if f.topology == "full_mesh" else np.zeros((n, 0))
+        self.nic_up = np.zeros(n)
+        self.nic_down = np.zeros(n)
+        self.leaf_traffic = np.zeros((len(f.leaves), len(f.leaves)))
+
+    def _spine_loads(self) -> tuple[np.ndarray, np.ndarray]:
+        """Leaf-to-spine and spine-to-leaf loads [B] from the leaf traffic matrix (ECMP)."""
+        f = self.fabric
+        T = self.leaf_traffic
+        if not T.any():
+            return np.zeros_like(f.up), np.zeros_like(f.up)
+        A = f.up  # links leaf -> spine
+        B = (A > 0).astype(float)  # spine reaches leaf
+        Z = A @ B.T  # [L, L']: uplinks of L that lead to a spine reaching L'
+        if np.any((T > 0) & (Z == 0)):
+            msg = "two leaves share no spine: the scale-out fabric does not connect them"
+            raise PlacementError(msg)
+        R = np.divide(T, Z, out=np.zeros_like(T), where=Z > 0)
+        return A * (R @ B), B * (R.T @ A)
+
+    def busiest(self) -> tuple[str, str, float, float]:
+        """The link whose bytes / bandwidth is largest: (u, v, bytes, bandwidth per dir)."""
+        f = self.fabric
+        best: tuple[float, str, str, float, float] = (-1.0, "", "", 0.0, 0.0)
+
+        def consider(load: np.ndarray, bw: np.ndarray, name: object) -> None:
+            nonlocal best
+            if load.size == 0 or not load.any():
+                return
+            t = np.divide(load, bw, out=np.full(load.shape, np.inf), where=bw > 0)
+            t[load == 0] = 0.0
+            k = int(np.argmax(t))
+            if t.flat[k] > best[0]:
+                u, v = name(np.unravel_index(k, load.shape))  # type: ignore[operator]
+                best = (float(t.flat[k]), u, v, float(load.flat[k]), float(bw.flat[k]))
+
+        if f.topology == "switched":
+            bw = f.links * f.link_bw
+            consider(self.sw_up, bw, lambda ik: (f.gpus[ik[0]], self._plane(ik)))
+            consider(self.sw_down, bw, lambda ik: (self._plane(ik), f.gpus[ik[0]]))
+        elif f.topology == "torus":
+            consider(self.torus, f.torus_bw, lambda idk: (f.gpus[idk[0]], self._torus_next(idk)))
+        else:
+            consider(self.mesh, f.mesh_bw, lambda ip: (f.gpus[ip[0]], self._mesh_peer(ip)))
+        consider(self.nic_up, f.nic_bw, lambda i: (f.gpus[i[0]], f.leaves[f.leaf[i[0]]]))
+        consider(self.nic_down, f.nic_bw, lambda i: (f.leaves[f.leaf[i[0]]], f.gpus[i[0]]))
+        up, down = self._spine_loads()
+        bw = f.up * f.port_bw
+        consider(up, bw, lambda lk: (f.leaves[lk[0]], f.spines[lk[1]]))
+        consider(down, bw, lambda lk: (f.spines[lk[1]], f.leaves[lk[0]]))
+        _, u, v, load, bw_ = best
+        return u, v, load, bw_
+
+    def edges(self) -> dict[tuple[str, str], float]:
+        """Every loaded directed link and its bytes (for figures and reports)."""
+        f = self.fabric
+        out: dict[tuple[str, str], float] = {}
+
+        def put(load: np.ndarray, name: object) -> None:
+            for k in zip(*np.nonzero(load), strict=True):
+                out[name(k)] = out.get(name(k), 0.0) + float(load[k])  # type: ignore[operator]
+
+        if f.topology == "switched":
+            put(self.sw_up, lambda ik: (f.gpus[ik[0]], self._plane(ik)))
+            put(self.sw_down, lambda ik: (self._plane(ik), f.gpus[ik[0]]))
+        elif f.topology == "torus":
+            put(self.torus, lambda idk: (f.gpus[idk[0]], self._torus_next(idk)))
+        else:
+            put(self.mesh, lambda ip: (f.gpus[ip[0]], self._mesh_peer(ip)))
+        put(self.nic_up, lambda i: (f.gpus[i[0]], f.leaves[f.leaf[i[0]]]))
+        put(self.nic_down, lambda i: (f.leaves[f.leaf[i[0]]], f.gpus[i[0]]))
+        up, down = self._spine_loads()
+        put(up, lambda lk: (f.leaves[lk[0]], f.spines[lk[1]]))
+        put(down, lambda lk: (f.spines[lk[1]], f.leaves[lk[0]]))
+        return out
+
+    def _plane(self, ik: tuple[int, ...]) -> str:
+        f = self.fabric
+        return f.planes[int(f.domain[ik[0]])][int(ik[1])]
+
+    def _torus_next(self, idk: tuple[int, ...]) -> str:
+        f = self.fabric
+        i, dim, sign = (int(x) for x in idk)
+        c = f.coords[i].copy()
+        c[dim] = (c[dim] + (1 if sign == 0 else -1)) % f.dims[dim]
+        pos = int(np.ravel_multi_index(tuple(c), f.dims))
+        return f.gpus[f.members[int(f.domain[i])][pos]]
+
+    def _mesh_peer(self, ip: tuple[int, ...]) -> str:
+        f = self.fabric
+        return f.gpus[f.members[int(f.domain[ip[0]])][int(ip[1])]]
+
+
+# ---------------------------------------------------------------- pair routing
+def _route_switched(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
+    f = loads.fabric
+    share = np.minimum(f.links[src], f.links[dst])
+    total = share.sum(axis=1, keepdims=True)
+    if np.any(total == 0):
+        msg = "two GPUs of a switched domain share no switch plane"
+        raise PlacementError(msg)
+    flow = share / total * w[:, None]
+    np.add.at(loads.sw_up, src, flow)
+    np.add.at(loads.sw_down, dst, flow)
+    loads.max_hops = max(loads.max_hops, 2)
+    loads.max_latency_s = max(loads.max_latency_s, 2 * f.up_latency_s)
+
+
+def _route_torus(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
+    """Dimension-order routing, the shorter way round; half each way at a tie."""
+    f = loads.fabric
+    dims = f.dims
+    cur = f.coords[src].copy()
+    target = f.coords[dst]
+    members = {d: np.array(v) for d, v in f.members.items()}
+    dom = f.domain[src]
+    hops = np.zeros(len(src), dtype=np.int64)
+    for dim, size in enumerate(dims):
+        delta = (target[:, dim] - cur[:, dim]) % size
+        fwd = delta < size - delta
+        tie = (2 * delta == size) & (delta > 0)
+        for sign, mask, steps, frac in (
+            (0, fwd & ~tie, delta, 1.0),
+            (1, ~fwd & ~tie & (delta > 0), size - delta, 1.0),
+            (0, tie, delta, 0.5),
+            (1, tie, size - delta, 0.5),
+        ):
+            if not mask.any():
+                continue
+            rows = np.nonzero(mask)[0]
+            for step in range(int(steps[rows].max())):
+                live = rows[steps[rows] > step]
+                c = cur[live].copy()
+                c[:, dim] = (c[:, dim] + (step if sign == 0 else -step)) % size
+                pos = np.ravel_multi_index(tuple(c.T), dims)
+                node = np.array([members[int(d)][p] for d, p in zip(dom[live], pos, strict=True)])
+                np.add.at(
+                    loads.torus,
+                    (node, np.full_like(node, dim), np.full_like(node, sign)),
+                    w[live] * frac,
+                )
+        hops += np.minimum(delta, size - delta)
+        cur[:, dim] = target[:, dim]
+    if len(hops):
+        loads.max_hops = max(loads.max_hops, int(hops.max()))
+        loads.max_latency_s = max(loads.max_latency_s, int(hops.max()) * f.up_latency_s)
+
+
+def _route_mesh(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
+    f = loads.fabric
+    np.add.at(loads.mesh, (src, f.pos[dst]), w)
+    loads.max_hops = max(loads.max_hops, 1)
+    loads.max_latency_s = max(loads.max_latency_s, f.up_latency_s)
+
+
+def _route_out(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
+    f = loads.fabric
+    if not f.has_scale_out:
+        msg = "the group spans scale-up domains but the layout has no scale-out fabric"
+        raise PlacementError(msg)
+    np.add.at(loads.nic_up, src, w)
+    np.add.at(loads.nic_down, dst, w)
+    ls, ld = f.leaf[src], f.leaf[dst]
+    other = ls != ld
+    np.add.at(loads.leaf_traffic, (ls[other], ld[other]), w[other])
+    hops = 4 if other.any() else 2
+    loads.max_hops = max(loads.max_hops, hops)
+    loads.max_latency_s = max(loads.max_latency_s, hops * f.out_latency_s)
+    loads.crosses_domains = True
+
+
+_UP = {"switched": _route_switched, "torus": _route_torus, "full_mesh": _route_mesh}
+
+
+def pair_loads(
+    fabric: Fabric,
+    src: np.ndarray,
+    dst: np.ndarray,
+    nbytes: np.ndarray | float,
+    loads: LinkLoads | None = None,
+) -> LinkLoads:
+    """Route transfers ``src[k] -> dst[k]`` of ``nbytes[k]`` bytes (GPU indices).
+
+    Transfers inside a domain go over its scale-up fabric, the others over the
+    scale-out fabric; `loads` accumulates onto an existing result.
+    """
+    out = loads if loads is not None else LinkLoads(fabric)
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    w = np.broadcast_to(np.asarray(nbytes, dtype=float), src.shape).copy()
+    keep = (src != dst) & (w > 0)
+    src, dst, w = src[keep], dst[keep], w[keep]
+    same = fabric.domain[src] == fabric.domain[dst]
+    if same.any():
+        _UP[fabric.topology](out, src[same], dst[same], w[same])
+    if (~same).any():
+        _route_out(out, src[~same], dst[~same], w[~same])
+    return out
+
+
+def all_to_all_loads(fabric: Fabric, members: np.ndarray, nbytes_per_pair: float) -> LinkLoads:
+    """Loads of a uniform all-to-all: every member sends `nbytes_per_pair` to every other.
+
+    Notes
+    -----
+    Summed by counting rather than pair by pair, which is exact: inside a domain the
+    pairs are routed as :func:`pair_loads` would (they are few); between domains a
+    GPU's NIC carries ``w x (members outside its domain)`` each way, and leaf L sends
+    leaf L' ``w x (c_L c_L' - sum_d c_Ld c_L'd)`` bytes, where ``c_Ld`` counts the
+    members on leaf L in domain d (pairs in one domain stay on its scale-up fabric).
+    """
+    f = fabric
+    members = np.asarray(members, dtype=np.int64)
+    loads = LinkLoads(f)
+    w = float(nbytes_per_pair)
+    by_domain: dict[int, np.ndarray] = {}
+    for d in np.unique(f.domain[members]).tolist():
+        by_domain[d] = members[f.domain[members] == d]
+    for idx in by_domain.values():
+        if len(idx) > 1:
+            s, t = np.meshgrid(idx, idx, indexing="ij")
+            pair_loads(f, s.ravel(), t.ravel(), w, loads)
+    if len(by_domain) > 1:
+        if not f.has_scale_out:
+            msg = "the group spans scale-up domains but the layout has no scale-out fabric"
+            raise PlacementError(msg)
+        n = len(members)
+        count_in_domain = np.array([len(by_domain[int(d)]) for d in f.domain[members]])
+        np.add.at(loads.nic_up, members, w * (n - count_in_domain))
+        np.add.at(loads.nic_down, members, w * (n - count_in_domain))
+        n_leaves = len(f.leaves)
+        c = np.bincount(f.leaf[members], minlength=n_leaves).astype(float)
+        T = np.outer(c, c)
+        for idx in by_domain.values():
+            cl = np.bincount(f.leaf[idx], minlength=n_leaves).astype(float)
+            nz = np.nonzero(cl)[0]
+            T[np.ix_(nz, nz)] -= np.outer(cl[nz], cl[nz])
+        np.fill_diagonal(T, 0.0)
+        loads.leaf_traffic += w * T
+        hops = 4 if T.any() else 2
+        loads.max_hops = max(loads.max_hops, hops)
+        loads.max_latency_s = max(loads.max_latency_s, hops * f.out_latency_s)
+        loads.crosses_domains = True
+    return loads
