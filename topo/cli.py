@@ -21,15 +21,21 @@ from topo import __version__
 from topo.build import build_graph
 from topo.collectives import OPS, collective
 from topo.errors import LayoutError, TopoError
-from topo.layout import bundled_layouts, load_layout
+from topo.layout import Layout, bundled_layouts, load_layout
+from topo.models import DTYPE_BYTES, Model, load_model
 from topo.moe import moe_all_to_all
+from topo.perf import Workload, check_fits, evaluate, memory, sweep
 from topo.place import Plan, place
+from topo.plan import candidate_plans, pareto, rank, search
 from topo.report import (
     format_collective,
+    format_evaluate,
     format_layouts,
     format_moe,
     format_placement,
+    format_plan,
     format_show,
+    format_sweep,
 )
 from topo.schema import layout_json_schema
 from topo.stats import summarize
@@ -165,6 +171,121 @@ def cmd_moe(args: argparse.Namespace) -> int:
     )
     data = result.to_dict()
     print(_json(data) if args.json else format_moe(data, G.graph["layout"]))
+    return 0
+
+
+def _workload(args: argparse.Namespace) -> Workload:
+    w = Workload(
+        input_tokens=args.input,
+        output_tokens=args.output,
+        context=args.context,
+        weights=args.weights,
+        kv=args.kv,
+        compute=args.compute,
+        gpu_hour_usd=args.gpu_hour_usd,
+        overlap=args.overlap,
+        ideal=args.ideal,
+    )
+    w.check()
+    return w
+
+
+def _choose_plan(
+    args: argparse.Namespace,
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    w: Workload,
+    batch: int,
+) -> Plan:
+    """The plan given, completed where left out by the best one for throughput that fits."""
+    given = {k: getattr(args, k) for k in ("tp", "ep", "pp", "dp") if getattr(args, k)}
+    if len(given) == 4 or (given and not model.is_moe and set(given) >= {"tp", "pp", "dp"}):
+        return Plan(**given)
+    if not model.is_moe and "ep" not in given:
+        given.setdefault("ep", 1)
+    cands = [
+        p
+        for p in candidate_plans(layout, model)
+        if all(getattr(p, k) == v for k, v in given.items())
+    ]
+    if not cands and given:
+        # The given degrees with the others at 1 (e.g. --tp 6, which no power of two gives).
+        full = {"tp": 1, "ep": 1, "pp": 1, "dp": 1, **given}
+        if full["ep"] > full["tp"] * full["dp"]:
+            full["tp"] = full["ep"]
+        return Plan(**full)
+    rows = search(layout, G, model, w, plans=cands, batches=[batch], strategies=(args.strategy,))
+    if not rows:
+        smallest = min(
+            cands, key=lambda p: memory(layout, model, p, batch, w)["over_by_bytes"], default=None
+        )
+        if smallest is None:
+            msg = "no plan matches the degrees given"
+            raise TopoError(msg)
+        check_fits(memory(layout, model, smallest, batch, w), smallest, batch)
+    return rank(rows, "throughput")[0].plan
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    G = build_graph(layout)
+    model = load_model(args.model)
+    w = _workload(args)
+    plan = _choose_plan(args, layout, G, model, w, args.batch)
+    result = evaluate(layout, G, model, plan, args.batch, w, strategy=args.strategy)
+    check_fits(result["memory"], plan, args.batch)
+    print(_json(result) if args.json else format_evaluate(result))
+    return 0
+
+
+def _batches(text: str) -> list[int]:
+    try:
+        out = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        msg = f"--batch: expected a list like 1,2,4,8, got {text!r}"
+        raise TopoError(msg) from None
+    if not out or out[0] < 1 or out[-1] > 10_000_000:
+        msg = f"--batch: expected batches from 1 to 1e7, got {text!r}"
+        raise TopoError(msg)
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    G = build_graph(layout)
+    model = load_model(args.model)
+    w = _workload(args)
+    batches = _batches(args.batch)
+    plan = _choose_plan(args, layout, G, model, w, batches[0])
+    data = sweep(layout, G, model, plan, batches, w, strategy=args.strategy)
+    print(_json(data) if args.json else format_sweep(data))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    G = build_graph(layout)
+    model = load_model(args.model)
+    w = _workload(args)
+    limit = args.max_latency_ms / 1e3 if args.max_latency_ms is not None else None
+    rows = search(layout, G, model, w, max_latency_s=limit)
+    if not rows:
+        msg = "no plan fits in memory" + (
+            f" within {args.max_latency_ms} ms per token" if limit else ""
+        )
+        raise TopoError(msg)
+    ranked = rank(rows, args.objective)
+    data = {
+        "model": model.name,
+        "layout": layout.name,
+        "objective": args.objective,
+        "configurations": len(rows),
+        "best": ranked[0].to_dict(),
+        "ranked": [r.to_dict() for r in ranked[: args.top]],
+        "pareto": [r.to_dict() for r in pareto(rows)],
+    }
+    print(_json(data) if args.json else format_plan(data))
     return 0
 
 
@@ -315,6 +436,83 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
     sp.add_argument("--json", action="store_true", help="print JSON")
+
+    def model_args(sp: argparse.ArgumentParser, *, plan: bool = True) -> None:
+        sp.add_argument("--model", required=True, help="a catalogue model name or a YAML file")
+        if plan:
+            for name in ("tp", "ep", "pp", "dp"):
+                sp.add_argument(
+                    f"--{name}",
+                    type=int,
+                    help=f"{name} degree (default: the "
+                    "best plan for throughput that fits, given the others)",
+                )
+            sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
+        sp.add_argument("--input", type=int, default=1024, help="prompt tokens (default 1024)")
+        sp.add_argument("--output", type=int, default=128, help="output tokens (default 128)")
+        sp.add_argument(
+            "--context", type=float, help="context a decode step reads (default input + output / 2)"
+        )
+        sp.add_argument("--weights", default="bf16", choices=sorted(DTYPE_BYTES))
+        sp.add_argument("--kv", default="bf16", choices=sorted(DTYPE_BYTES))
+        sp.add_argument(
+            "--compute",
+            choices=sorted(DTYPE_BYTES),
+            help="matmul dtype (default: the weights' if the chip has it)",
+        )
+        sp.add_argument(
+            "--gpu-hour-usd", type=float, default=2.0, help="price of one GPU-hour (default 2.00)"
+        )
+        sp.add_argument(
+            "--overlap",
+            choices=("none", "full"),
+            default="none",
+            help="communication overlapped with compute (default none)",
+        )
+        sp.add_argument(
+            "--ideal",
+            action="store_true",
+            help="peak FLOP/s and bandwidth, no communication (the seed's formulas)",
+        )
+        sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "evaluate",
+        "Decode and prefill of a model on a layout: step times and their terms, floor, "
+        "critical batch, memory, cost.",
+        "topo evaluate dgx-h100 --model llama-3-70b --tp 8 --batch 1",
+        cmd_evaluate,
+    )
+    layout_args(sp)
+    model_args(sp)
+    sp.add_argument("--batch", type=int, default=1, help="sequences in flight (default 1)")
+
+    sp = command(
+        "sweep",
+        "The latency-throughput table across batch sizes, with the floor and the critical batch.",
+        "topo sweep dgx-h100 --model llama-3-70b --tp 8 --batch 1,2,4,8,16,32,64,128,256",
+        cmd_sweep,
+    )
+    layout_args(sp)
+    model_args(sp)
+    sp.add_argument(
+        "--batch",
+        default=",".join(str(2**i) for i in range(11)),
+        help="batches, comma-separated (default 1,2,4,...,1024)",
+    )
+
+    sp = command(
+        "plan",
+        "Every plan x batch that fits, ranked, with the Pareto front of latency against "
+        "tokens/s per GPU.",
+        "topo plan gb200-nvl72-x16 --model deepseek-v3 --weights fp8 --max-latency-ms 50",
+        cmd_plan,
+    )
+    layout_args(sp)
+    model_args(sp, plan=False)
+    sp.add_argument("--objective", choices=("throughput", "latency", "cost"), default="throughput")
+    sp.add_argument("--max-latency-ms", type=float, help="time per output token limit")
+    sp.add_argument("--top", type=int, default=20, help="rows to list (default 20)")
 
     sp = command(
         "schema",

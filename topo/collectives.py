@@ -1,9 +1,9 @@
 """Collectives on the graph: alpha-beta times from the links the traffic really crosses.
 
-``time = alpha + beta`` for each phase of an algorithm. Beta is the bytes on the
-busiest link divided by that link's bandwidth per direction, from the link loads of
-:mod:`topo.routing`; alpha is the steps of the algorithm times the latency of the
-longest path a step takes, plus a fixed overhead per collective call (the layout's
+``time = alpha + beta``, summed over the phases of an algorithm. Beta is the bytes on
+the busiest link divided by that link's bandwidth per direction, from the link loads
+of :mod:`topo.routing`; alpha is the steps of each phase times the latency of the
+longest path a step takes, plus one fixed overhead per collective call (the layout's
 ``collective_overhead`` of the scale-up fabric, or of the scale-out fabric when the
 group spans domains).
 
@@ -72,6 +72,7 @@ class Phase:
     beta_s: float
     busiest_link: dict[str, Any]
     hops: int
+    crosses_domains: bool = False
 
 
 @dataclass(slots=True)
@@ -124,12 +125,18 @@ class CollectiveResult:
 
 
 def _phase(name: str, loads: LinkLoads, steps: int, fabric: Fabric) -> Phase:
+    """A phase's alpha (steps x its longest path's latency) and beta (busiest link)."""
     u, v, nbytes, bw = loads.busiest()
     beta = nbytes / bw if bw > 0 else 0.0
-    overhead = fabric.overhead_out_s if loads.crosses_domains else fabric.overhead_up_s
-    alpha = steps * loads.max_latency_s + overhead
+    alpha = steps * loads.max_latency_s
     link = {"u": u, "v": v, "bytes": nbytes, "bandwidth_bytes_per_s": bw}
-    return Phase(name, steps, alpha, beta, link, loads.max_hops)
+    return Phase(name, steps, alpha, beta, link, loads.max_hops, loads.crosses_domains)
+
+
+def _overhead(fabric: Fabric, phases: list[Phase]) -> float:
+    """The fixed cost of one call: the scale-out fabric's if any phase leaves a domain."""
+    crosses = any(p.crosses_domains for p in phases)
+    return fabric.overhead_out_s if crosses else fabric.overhead_up_s
 
 
 def _ring(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -283,10 +290,13 @@ def collective(
     if not candidates:
         msg = f"{op} has no algorithm {algorithm!r} (try auto or {flat_name})"
         raise PlacementError(msg)
-    totals = {k: sum(p.alpha_s + p.beta_s for p in v) for k, v in candidates.items()}
+    totals = {
+        k: sum(p.alpha_s + p.beta_s for p in v) + _overhead(fabric, v)
+        for k, v in candidates.items()
+    }
     best = min(totals, key=lambda k: totals[k])
     phases = candidates[best]
-    alpha = sum(p.alpha_s for p in phases)
+    alpha = sum(p.alpha_s for p in phases) + _overhead(fabric, phases)
     beta = sum(p.beta_s for p in phases)
     time_s = alpha + beta
     worst = max(phases, key=lambda p: p.beta_s)

@@ -19,6 +19,7 @@ Two strategies:
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,13 +228,34 @@ def place(G: nx.Graph, plan: Plan, *, strategy: str = "packed") -> Placement:
         k: tuple(tuple(ranks[r] for r in grp) for grp in grps)
         for k, grps in group_order(plan).items()
     }
-    reports = tuple(_report(G, k, groups[k]) for k in GROUP_KINDS)
+    bw = _bandwidths(G)
+    reports = tuple(_report(G, k, groups[k], bw) for k in GROUP_KINDS)
     return Placement(plan, strategy, tuple(ranks), groups, reports, total, skipped)
 
 
-def _report(G: nx.Graph, kind: str, groups: tuple[tuple[str, ...], ...]) -> GroupReport:
-    up = dict(zip(gpu_nodes(G), per_gpu_bandwidth(G, "scale_up"), strict=True))
-    out = dict(zip(gpu_nodes(G), per_gpu_bandwidth(G, "scale_out"), strict=True))
+_BW: weakref.WeakKeyDictionary[nx.Graph, tuple[dict[str, float], dict[str, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _bandwidths(G: nx.Graph) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-GPU scale-up and scale-out bandwidth, computed once per graph."""
+    if G not in _BW:
+        gpus = gpu_nodes(G)
+        _BW[G] = (
+            dict(zip(gpus, per_gpu_bandwidth(G, "scale_up"), strict=True)),
+            dict(zip(gpus, per_gpu_bandwidth(G, "scale_out"), strict=True)),
+        )
+    return _BW[G]
+
+
+def _report(
+    G: nx.Graph,
+    kind: str,
+    groups: tuple[tuple[str, ...], ...],
+    bw: tuple[dict[str, float], dict[str, float]],
+) -> GroupReport:
+    up, out = bw
     domains = max(len({G.nodes[g]["domain"] for g in grp}) for grp in groups)
     racks = max(len({G.nodes[g]["rack"] for g in grp}) for grp in groups)
     size = len(groups[0])

@@ -267,3 +267,157 @@ def format_moe(m: dict[str, Any], layout: str) -> str:
         ]
     )
     return "\n".join(lines)
+
+
+def _crit(c: dict[str, Any]) -> str:
+    parts = [f"seed rule {c['seed_rule']:,.0f}"]
+    if c["per_expert"] is not None:
+        parts.append(f"per expert {c['per_expert']:,.0f}")
+    parts.append(
+        "at this context " + ("none" if c["kv_aware"] is None else f"{c['kv_aware']:,.0f}")
+    )
+    limit = c["context_limit"]
+    parts.append("none above " + ("any context" if limit is None else f"{limit:,.0f} tokens"))
+    return ", ".join(parts)
+
+
+def format_evaluate(e: dict[str, Any]) -> str:
+    """The text of ``topo evaluate``."""
+    p, d, pre, mem, cost = e["plan"], e["decode"], e["prefill"], e["memory"], e["cost"]
+    t = lambda v: format_quantity(v, "time")  # noqa: E731
+    br = d["breakdown_s"]
+    lines = [
+        f"{e['model']} on {e['layout']}: tp {p['tp']} x ep {p['ep']} x pp {p['pp']} x dp "
+        f"{p['dp']} ({e['gpus']} GPUs, {e['strategy']}), batch {e['batch']}, context "
+        f"{e['context']:,.0f}, weights {e['dtypes']['weights']}, KV {e['dtypes']['kv']}"
+        + (" [ideal: peak, no communication]" if e["ideal"] else ""),
+        "",
+    ]
+    lines += _rows(
+        [
+            (
+                "time per output token",
+                f"{t(d['time_per_output_token_s'])} ({d['bound']}-bound"
+                + (f", by {d['memory_bound_by']}" if d["bound"] == "memory" else "")
+                + ")",
+            ),
+            ("  weights / KV", f"{t(br['weights'])} / {t(br['kv'])}"),
+            ("  compute", t(br["compute"])),
+            ("  communication", t(br["communication"]) + f" (overlap {e['overlap']})"),
+            (
+                "latency floor",
+                f"{t(e['latency_floor_s'])} (touched weights over the peak HBM "
+                "bandwidth of the GPUs holding them)",
+            ),
+            (
+                "tokens/s",
+                f"{d['tokens_per_s']:,.0f} per instance, {d['tokens_per_s_per_gpu']:,.1f} per GPU",
+            ),
+            (
+                "prefill",
+                f"{t(pre['time_s'])} for {pre['prompt_tokens']:,} tokens, "
+                f"{pre['tokens_per_s']:,.0f} tokens/s ({pre['bound']}-bound)",
+            ),
+            ("critical batch", _crit(e["critical_batch"])),
+            (
+                "memory per GPU",
+                f"weights {format_quantity(mem['weights_bytes_per_gpu'], 'data')} + "
+                f"KV {format_quantity(mem['kv_bytes_per_gpu'], 'data')} of "
+                f"{format_quantity(mem['usable_bytes_per_gpu'], 'data')} usable: "
+                + ("fits" if mem["fits"] else "DOES NOT FIT")
+                + f", largest batch {mem['max_batch']:,}",
+            ),
+            (
+                "cost",
+                f"${cost['usd_per_million_output_tokens']:,.3f} per M output tokens, "
+                f"${cost['usd_per_million_input_tokens']:,.3f} per M input tokens at "
+                f"${cost['gpu_hour_usd']:.2f}/GPU-h"
+                + (
+                    f" (decode/prefill {cost['decode_to_prefill_cost_ratio']:.1f}x)"
+                    if cost["decode_to_prefill_cost_ratio"]
+                    else ""
+                ),
+            ),
+            (
+                "efficiency",
+                f"HBM {e['efficiency']['hbm']:.2f}, FLOP/s {e['efficiency']['flops']:.2f} of peak",
+            ),
+        ]
+    )
+    return "\n".join(lines)
+
+
+def format_sweep(s: dict[str, Any]) -> str:
+    """The text of ``topo sweep``."""
+    p = s["plan"]
+    crit = s["critical_batch"]["kv_aware"]
+    lines = [
+        f"{s['model']} on {s['layout']}: tp {p['tp']} x ep {p['ep']} x pp {p['pp']} x dp "
+        f"{p['dp']} ({s['gpus']} GPUs), context {s['context']:,.0f}",
+        f"  floor {format_quantity(s['latency_floor_s'], 'time')} at batch "
+        f"{s['rows'][0]['batch']}; critical batch {_crit(s['critical_batch'])}; "
+        f"largest batch that fits {s['max_batch']:,}",
+        "",
+    ]
+    rows = []
+    for r in s["rows"]:
+        mark = []
+        if (
+            crit is not None
+            and r["batch"] >= crit
+            and (not rows or "critical" not in " ".join(x[-1] for x in rows))
+        ):
+            mark.append("<- critical")
+        if not r["fits"]:
+            mark.append("does not fit")
+        rows.append(
+            (
+                str(r["batch"]),
+                format_quantity(r["time_per_output_token_s"], "time"),
+                f"{r['tokens_per_s_per_user']:,.1f}",
+                f"{r['tokens_per_s_per_gpu']:,.1f}",
+                f"${r['usd_per_million_output_tokens']:,.3f}",
+                r["bound"],
+                " ".join(mark),
+            )
+        )
+    head = ("batch", "per token", "tok/s/user", "tok/s/GPU", "$/M out", "bound", "")
+    lines += _table(head, rows, left=0)
+    return "\n".join(lines)
+
+
+def format_plan(d: dict[str, Any]) -> str:
+    """The text of ``topo plan``."""
+
+    def row(r: dict[str, Any]) -> tuple[str, ...]:
+        p = r["plan"]
+        return (
+            f"{p['tp']}x{p['ep']}x{p['pp']}x{p['dp']}",
+            r["strategy"],
+            str(r["gpus"]),
+            str(r["batch"]),
+            format_quantity(r["time_per_output_token_s"], "time"),
+            f"{r['tokens_per_s_per_gpu']:,.1f}",
+            f"${r['usd_per_million_output_tokens']:,.3f}",
+            r["bound"],
+        )
+
+    head = (
+        "tp x ep x pp x dp",
+        "strategy",
+        "GPUs",
+        "batch",
+        "per token",
+        "tok/s/GPU",
+        "$/M out",
+        "bound",
+    )
+    lines = [
+        f"{d['model']} on {d['layout']}: {d['configurations']:,} configurations that fit, "
+        f"ranked by {d['objective']}",
+        "",
+    ]
+    lines += _table(head, [row(r) for r in d["ranked"]])
+    lines += ["", "Pareto front (time per token against tokens/s per GPU):", ""]
+    lines += _table(head, [row(r) for r in d["pareto"]])
+    return "\n".join(lines)

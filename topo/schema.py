@@ -24,6 +24,8 @@ from topo._fields import (
 )
 
 __all__ = [
+    "MODEL",
+    "MODEL_FILE",
     "ACCELERATOR",
     "CATALOGUE_FILE",
     "DEVICE_KINDS",
@@ -307,6 +309,76 @@ LAYOUT = Obj(
     },
     required=("accelerator", "rack", "scale_up"),
     description="a topo rack layout",
+)
+
+
+MODEL = Obj(
+    {
+        "name": String("catalogue name, e.g. llama-3-70b", pattern=NAME_PATTERN, max_length=80),
+        "aliases": ListOf(String(pattern=NAME_PATTERN, max_length=80), max_items=10),
+        "description": String("what it is"),
+        "layers": Integer("transformer layers", minimum=1, maximum=1000),
+        "d_model": Integer("hidden size", minimum=1, maximum=1_000_000),
+        "heads": Integer("attention (query) heads", minimum=1, maximum=10_000),
+        "kv_heads": Integer("key/value heads (= heads for MHA)", minimum=1, maximum=10_000),
+        "head_dim": Integer("dimension of one head", minimum=1, maximum=10_000),
+        "ffn": Integer("dense FFN (intermediate) size", minimum=1, maximum=10_000_000),
+        "gated": Boolean("gated FFN (SwiGLU: three matrices) or not (two)", default=True),
+        "vocab": Integer("vocabulary size", minimum=1, maximum=10_000_000),
+        "tied_embeddings": Boolean("output head shares the input embedding", default=False),
+        "mla": Obj(
+            {
+                "q_lora_rank": Integer("query low-rank size (0: none)", maximum=1_000_000),
+                "kv_lora_rank": Integer("latent KV size", minimum=1, maximum=1_000_000),
+                "qk_nope_head_dim": Integer(
+                    "non-rotary query/key dim per head", minimum=1, maximum=10_000
+                ),
+                "qk_rope_head_dim": Integer(
+                    "rotary query/key dim per head", minimum=1, maximum=10_000
+                ),
+                "v_head_dim": Integer("value dim per head", minimum=1, maximum=10_000),
+            },
+            required=("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"),
+            description="multi-head latent attention (DeepSeek)",
+        ),
+        "moe": Obj(
+            {
+                "experts": Integer("routed experts per MoE layer", minimum=1, maximum=100_000),
+                "experts_per_token": Integer(
+                    "routed experts each token selects", minimum=1, maximum=1024
+                ),
+                "shared_experts": Integer("always-on shared experts", maximum=1024, default=0),
+                "expert_ffn": Integer("FFN size of one expert", minimum=1, maximum=10_000_000),
+                "dense_layers": Integer(
+                    "first layers that are dense, not MoE", maximum=1000, default=0
+                ),
+            },
+            required=("experts", "experts_per_token", "expert_ffn"),
+            description="mixture of experts",
+        ),
+        "sliding_window": Obj(
+            {
+                "window": Integer(
+                    "tokens a windowed layer attends to", minimum=1, maximum=100_000_000
+                ),
+                "layers": Integer("how many layers are windowed", minimum=0, maximum=1000),
+            },
+            required=("window", "layers"),
+            description="sliding-window attention on some layers",
+        ),
+        "sources": _SOURCES,
+        "notes": String("caveats"),
+    },
+    required=("name", "layers", "d_model", "heads", "head_dim", "ffn", "vocab"),
+    description="a transformer architecture",
+)
+
+MODEL_FILE = Obj(
+    {
+        "schema_version": Integer("file format version", minimum=1, maximum=1),
+        "models": ListOf(MODEL, max_items=500),
+    },
+    description="a topo model catalogue file",
 )
 
 

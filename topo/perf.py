@@ -1,0 +1,617 @@
+"""The roofline engine: decode and prefill step times, floor, critical batch, memory, cost.
+
+Everything is per GPU of one pipeline stage and vectorised over the batch (numpy
+arrays), so sweeps and plan searches cost microseconds per configuration.
+
+Model of a serving instance (one plan: ``tp x pp x dp`` GPUs, ``B`` sequences):
+
+- Each pipeline stage holds ``1/pp`` of the layers on ``tp x dp`` GPUs. Non-expert
+  weights (attention, dense FFN, shared experts, embeddings) are split ``tp`` ways and
+  replicated over the ``dp`` attention ranks. Routed experts are split over blocks of
+  ``max(tp, ep)`` GPUs (ep-way expert parallel x the rest tensor parallel), one copy
+  of every expert per block.
+- Decode: the batch ``B`` is one micro-batch; with ``pp`` stages, ``pp`` micro-batches
+  are in flight (``pp x B`` sequences), each stage working on one. A stage reads its
+  non-expert weights, the experts that some token of the micro-batch selects (expected
+  count under uniform routing, ``1 - (1 - k/E)^tokens``), and the micro-batch's KV
+  cache; it computes 2 FLOPs per weight and token plus attention over the context.
+  ``t_stage = max(t_mem, t_compute) + t_comm`` (``overlap="full"``: the max of the
+  three); a token takes ``pp x t_stage + (pp - 1) x t_hop``, so pipeline parallelism
+  never lowers the time per token (the hops add) and leaves tokens/s per GPU as it is,
+  but holds ``1/pp`` of the weights per GPU: room for a larger batch.
+- Communication per stage: two TP all-reduces per layer, an EP dispatch and combine per
+  MoE layer, timed by :func:`topo.collectives.collective` on the placement's first
+  group of each kind (groups are timed alone).
+
+Reference: ``reference/seed_formulas.md`` claims 1-3, 5-7 and 10.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from topo.collectives import collective
+from topo.errors import PlacementError, TopoError
+from topo.layout import Layout
+from topo.models import Model, dtype_bytes
+from topo.place import Placement, Plan, place
+from topo.routing import Fabric
+
+__all__ = [
+    "CommModel",
+    "Workload",
+    "check_fits",
+    "comm_model",
+    "critical_batches",
+    "decode",
+    "evaluate",
+    "experts_touched_share",
+    "memory",
+    "prefill",
+    "sweep",
+]
+
+ACT_BYTES = 2.0  # activations travel in bf16
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What is served and how: lengths, dtypes, price, overlap, efficiency."""
+
+    input_tokens: int = 1024
+    output_tokens: int = 128
+    context: float | None = None  # default: input + output / 2
+    weights: str = "bf16"
+    kv: str = "bf16"
+    compute: str | None = None  # default: the weights' dtype if the chip has it, else bf16
+    gpu_hour_usd: float = 2.0
+    overlap: str = "none"  # "none" | "full"
+    ideal: bool = False  # peak FLOP/s and bandwidth, no communication (the seed's formulas)
+    hbm_usable: float = 0.9  # share of HBM for weights, KV and activations
+
+    @property
+    def mean_context(self) -> float:
+        """Context a decode step attends to on average [tokens]."""
+        if self.context is not None:
+            return float(self.context)
+        return self.input_tokens + self.output_tokens / 2
+
+    def check(self) -> None:
+        """Raise :class:`TopoError` for impossible values."""
+        for name in ("input_tokens", "output_tokens"):
+            v = getattr(self, name)
+            if not 0 <= v <= 100_000_000:
+                msg = f"--{name.split('_')[0]} must be from 0 to 1e8 tokens, got {v}"
+                raise TopoError(msg)
+        if self.context is not None and not 0 <= self.context <= 100_000_000:
+            msg = f"--context must be from 0 to 1e8 tokens, got {self.context}"
+            raise TopoError(msg)
+        if self.overlap not in ("none", "full"):
+            msg = f"--overlap must be none or full, got {self.overlap!r}"
+            raise TopoError(msg)
+        if not (self.gpu_hour_usd >= 0 and math.isfinite(self.gpu_hour_usd)):
+            msg = f"--gpu-hour-usd must be a price >= 0, got {self.gpu_hour_usd}"
+            raise TopoError(msg)
+        for name in ("weights", "kv"):
+            dtype_bytes(getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class CommModel:
+    """Linear costs of the plan's collectives: time(M) = min over algorithms of a + b M."""
+
+    tp_all_reduce: tuple[tuple[float, float], ...]
+    ep_all_to_all: tuple[tuple[float, float], ...]
+    pp_hop: tuple[tuple[float, float], ...]
+
+    @staticmethod
+    def time(lines: tuple[tuple[float, float], ...], nbytes: np.ndarray | float) -> np.ndarray:
+        """Time [s] of `nbytes` [B per GPU] on the fastest algorithm."""
+        m = np.asarray(nbytes, dtype=float)
+        if not lines:
+            return np.zeros_like(m)
+        return np.min([a + b * m for a, b in lines], axis=0)
+
+
+_CACHE: dict[tuple[int, str, tuple[str, ...]], tuple[tuple[float, float], ...]] = {}
+
+
+def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[tuple[float, float], ...]:
+    """Alpha and beta-per-byte of every algorithm of `op` on `gpus` (link loads are linear)."""
+    if len(gpus) < 2:
+        return ()
+    key = (id(fabric), op, gpus)
+    if key not in _CACHE:
+        ref = 1e9
+        out = []
+        r = collective(fabric, op, list(gpus), ref)
+        out.append((r.alpha_s, r.beta_s / ref))
+        for algorithm in r.alternatives:
+            alt = collective(fabric, op, list(gpus), ref, algorithm=algorithm)
+            out.append((alt.alpha_s, alt.beta_s / ref))
+        _CACHE[key] = tuple(out)
+    return _CACHE[key]
+
+
+def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
+    """The plan's collectives as linear costs, from its first group of each kind."""
+    g = placement.groups
+    stages = g["pp"][0]
+    hop = (stages[0], stages[1]) if len(stages) > 1 else ()
+    return CommModel(
+        tp_all_reduce=_lines(fabric, "all-reduce", g["tp"][0]),
+        ep_all_to_all=_lines(fabric, "all-to-all", _block(placement)),
+        pp_hop=_lines(fabric, "p2p", hop),
+    )
+
+
+def _block(placement: Placement) -> tuple[str, ...]:
+    """The GPUs holding one copy of every expert: the EP group, or the TP group if larger."""
+    plan = placement.plan
+    return placement.groups["ep"][0] if plan.ep >= plan.tp else placement.groups["tp"][0]
+
+
+def _compute_dtype(layout: Layout, w: Workload) -> str:
+    peaks = layout.accelerator.peak_flop_per_s
+    if w.compute:
+        if w.compute not in peaks:
+            msg = (
+                f"{layout.accelerator.name} has no published {w.compute} peak "
+                f"(has: {', '.join(peaks)})"
+            )
+            raise TopoError(msg)
+        return w.compute
+    return w.weights if w.weights in peaks else "bf16"
+
+
+@dataclass(frozen=True, slots=True)
+class _Hw:
+    bw: float  # achievable HBM bandwidth per GPU [B/s]
+    flops: float  # achievable FLOP/s per GPU
+    bw_peak: float
+    flops_peak: float
+    capacity: float
+
+
+def _hw(layout: Layout, w: Workload) -> _Hw:
+    acc = layout.accelerator
+    if acc.hbm_bandwidth_bytes_per_s is None:
+        msg = f"{acc.name} has no published HBM bandwidth"
+        raise TopoError(msg)
+    peak = acc.peak_flop_per_s[_compute_dtype(layout, w)]
+    e_hbm = 1.0 if w.ideal else acc.efficiency.hbm
+    e_c = 1.0 if w.ideal else acc.efficiency.compute
+    return _Hw(
+        acc.hbm_bandwidth_bytes_per_s * e_hbm,
+        peak * e_c,
+        acc.hbm_bandwidth_bytes_per_s,
+        peak,
+        acc.hbm_capacity_bytes,
+    )
+
+
+def experts_touched_share(model: Model, tokens: np.ndarray | float) -> np.ndarray:
+    """Expected share of a layer's routed experts that `tokens` tokens select.
+
+    Under uniform routing each expert is missed by one token with probability
+    1 - k/E, so by all of them with (1 - k/E)^tokens.
+
+    Examples
+    --------
+    >>> from topo.models import load_model
+    >>> round(float(experts_touched_share(load_model("deepseek-v3"), 32)), 3)
+    0.638
+    """
+    tokens = np.asarray(tokens, dtype=float)
+    if not model.moe:
+        return np.zeros_like(tokens)
+    k, E = model.moe["experts_per_token"], model.moe["experts"]
+    return 1.0 - (1.0 - k / E) ** np.maximum(tokens, 0.0)
+
+
+def _shape(model: Model, plan: Plan) -> dict[str, float]:
+    """Per-GPU shares of the plan: what one GPU of a stage holds and does."""
+    p = model.params
+    block = max(plan.tp, plan.ep)
+    kv_shard = 1 if model.mla else min(plan.tp, model.kv_heads)
+    return {
+        "block": block,
+        "kv_shard": kv_shard,
+        "dp_in_block": block / plan.tp,
+        "non_expert": (p.non_expert - p.embedding) / plan.pp / plan.tp,
+        "routed": p.routed / plan.pp / block,
+        "matmul": (p.non_expert - p.embedding - p.norms) / plan.pp / plan.tp,
+        "expert_matmul": p.expert * p.experts_per_token * p.moe_layers / plan.pp / block,
+        "moe_layers": p.moe_layers / plan.pp,
+        "layers": model.layers / plan.pp,
+    }
+
+
+def decode(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    batch: np.ndarray | float,
+    workload: Workload,
+    comm: CommModel | None = None,
+) -> dict[str, np.ndarray]:
+    """Decode step terms for each batch (instance sequences), as arrays.
+
+    Returns per-token times [s] (``tpot``, ``weights``, ``kv``, ``compute``,
+    ``communication``), ``tokens_per_s`` of the instance, per-GPU bytes and FLOPs
+    of one stage-step, and the latency floor.
+    """
+    B = np.asarray(batch, dtype=float)
+    hw = _hw(layout, workload)
+    s = _shape(model, plan)
+    b_w, b_kv = dtype_bytes(workload.weights), dtype_bytes(workload.kv)
+    S = workload.mean_context
+    per_rank = B / plan.dp  # sequences per attention rank in one micro-batch
+    tokens_block = per_rank * s["dp_in_block"]  # tokens meeting one copy of the experts
+    w_bytes = (s["non_expert"] + experts_touched_share(model, tokens_block) * s["routed"]) * b_w
+    w_bytes = w_bytes + per_rank * model.d_model * b_w / plan.tp  # embedding rows
+    kv_bytes = per_rank * model.kv_bytes(S, b_kv) / plan.pp / s["kv_shard"]
+    flops = 2 * per_rank * s["matmul"] + 2 * tokens_block * s["expert_matmul"]
+    flops = flops + per_rank * model.attention_flops_per_token(S) / plan.pp / plan.tp
+    t_w = w_bytes / hw.bw
+    t_kv = kv_bytes / hw.bw
+    t_c = flops / hw.flops
+    t_comm = np.zeros_like(B)
+    t_hop = np.zeros_like(B)
+    if comm is not None and not workload.ideal:
+        act = per_rank * model.d_model * ACT_BYTES
+        if plan.tp > 1:
+            t_comm = t_comm + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act)
+        if s["block"] > 1 and plan.ep > 1 and model.moe:
+            k = model.moe["experts_per_token"]
+            a2a = CommModel.time(
+                comm.ep_all_to_all, per_rank / plan.tp * k * model.d_model * ACT_BYTES
+            )
+            t_comm = t_comm + 2 * s["moe_layers"] * a2a
+        if plan.pp > 1:
+            t_hop = CommModel.time(comm.pp_hop, act)
+    roof = np.maximum(t_w + t_kv, t_c)
+    t_stage = np.maximum(roof, t_comm) if workload.overlap == "full" else roof + t_comm
+    tpot = plan.pp * t_stage + (plan.pp - 1) * t_hop
+    # Floor: the weights one step's tokens pass through, over the peak bandwidth of the
+    # GPUs that hold one copy of them (the TP group, or the EP block for experts).
+    touched = (
+        model.params.non_expert + experts_touched_share(model, tokens_block) * model.params.routed
+    )
+    floor = touched * b_w / (s["block"] * hw.bw_peak)
+    return {
+        "batch": B,
+        "tpot": tpot,
+        "weights": plan.pp * t_w,
+        "kv": plan.pp * t_kv,
+        "compute": plan.pp * t_c,
+        "communication": plan.pp * t_comm + (plan.pp - 1) * t_hop,
+        # pp micro-batches of B are in flight: each stage works on one of them.
+        "tokens_per_s": plan.pp * B / tpot,
+        "weight_bytes_per_gpu": w_bytes,
+        "kv_bytes_per_gpu": kv_bytes,
+        "flops_per_gpu": flops,
+        "floor": floor,
+    }
+
+
+def bound_of(d: dict[str, np.ndarray], i: int = 0) -> str:
+    """Which term binds: ``memory``, ``compute`` or ``communication``."""
+    mem = float(d["weights"].flat[i] + d["kv"].flat[i])
+    terms = {
+        "memory": mem,
+        "compute": float(d["compute"].flat[i]),
+        "communication": float(d["communication"].flat[i]),
+    }
+    return max(terms, key=lambda k: terms[k])
+
+
+def prefill(
+    layout: Layout, model: Model, plan: Plan, workload: Workload, comm: CommModel | None = None
+) -> dict[str, float]:
+    """One prompt per attention rank, through every stage: time, tokens/s, bound."""
+    hw = _hw(layout, workload)
+    s = _shape(model, plan)
+    T = float(max(workload.input_tokens, 1))
+    b_w, b_kv = dtype_bytes(workload.weights), dtype_bytes(workload.kv)
+    tokens_block = T * s["dp_in_block"]
+    w_bytes = (
+        s["non_expert"] + float(experts_touched_share(model, np.array(tokens_block))) * s["routed"]
+    ) * b_w
+    kv_bytes = T * model.kv_bytes_per_token(b_kv) / plan.pp / s["kv_shard"]  # written once
+    # Causal attention: token t attends to t tokens; the mean is T / 2.
+    flops = 2 * T * s["matmul"] + 2 * tokens_block * s["expert_matmul"]
+    flops += T * model.attention_flops_per_token(T / 2) / plan.pp / plan.tp
+    t_mem = (w_bytes + kv_bytes) / hw.bw
+    t_c = flops / hw.flops
+    t_comm = 0.0
+    t_hop = 0.0
+    if comm is not None and not workload.ideal:
+        act = T * model.d_model * ACT_BYTES
+        if plan.tp > 1:
+            t_comm += 2 * s["layers"] * float(CommModel.time(comm.tp_all_reduce, act))
+        if s["block"] > 1 and plan.ep > 1 and model.moe:
+            k = model.moe["experts_per_token"]
+            m = T / plan.tp * k * model.d_model * ACT_BYTES
+            t_comm += 2 * s["moe_layers"] * float(CommModel.time(comm.ep_all_to_all, m))
+        if plan.pp > 1:
+            t_hop = float(CommModel.time(comm.pp_hop, act))
+    roof = max(t_mem, t_c)
+    t_stage = max(roof, t_comm) if workload.overlap == "full" else roof + t_comm
+    terms = {"memory": t_mem, "compute": t_c, "communication": t_comm}
+    return {
+        "time_s": plan.pp * t_stage + (plan.pp - 1) * t_hop,
+        # Stages work on different prompts at once: one prompt per rank per stage time.
+        "tokens_per_s": plan.dp * T / (t_stage + t_hop),
+        "bound": max(terms, key=lambda k: terms[k]),
+        "flops_per_gpu": flops,
+        "bytes_per_gpu": w_bytes + kv_bytes,
+    }
+
+
+def memory(
+    layout: Layout, model: Model, plan: Plan, batch: float, workload: Workload
+) -> dict[str, Any]:
+    """Weights, KV cache and activations per GPU against usable HBM; the largest batch."""
+    hw = _hw(layout, workload)
+    s = _shape(model, plan)
+    b_w, b_kv = dtype_bytes(workload.weights), dtype_bytes(workload.kv)
+    p = model.params
+    weights = (s["non_expert"] + s["routed"]) * b_w + p.embedding * b_w / plan.pp / plan.tp
+    full_context = workload.input_tokens + workload.output_tokens
+    kv_seq = model.kv_bytes(full_context, b_kv) / plan.pp / s["kv_shard"]  # per sequence
+    act_seq = 8 * model.d_model * ACT_BYTES  # a few hidden-size buffers per sequence in flight
+    per_seq = kv_seq + act_seq
+    usable = workload.hbm_usable * hw.capacity
+    # Each stage holds the KV of its layers for all pp micro-batches of `batch` sequences.
+    held = plan.pp * batch / plan.dp
+    used = weights + held * per_seq
+    room = usable - weights
+    max_batch = int(plan.dp * room // (plan.pp * per_seq)) if room > 0 and per_seq > 0 else 0
+    return {
+        "weights_bytes_per_gpu": weights,
+        "kv_bytes_per_gpu": held * kv_seq,
+        "activation_bytes_per_gpu": held * act_seq,
+        "sequences_in_flight": plan.pp * batch,
+        "usable_bytes_per_gpu": usable,
+        "fits": bool(used <= usable),
+        "over_by_bytes": max(0.0, used - usable),
+        "max_batch": max_batch,
+    }
+
+
+def critical_batches(
+    layout: Layout, model: Model, plan: Plan, workload: Workload, comm: CommModel | None = None
+) -> dict[str, Any]:
+    """The batch where decode turns compute-bound, three ways, and the context limit.
+
+    ``seed_rule`` = (peak FLOP/s / HBM bandwidth) x (weight bytes / 2) x (total /
+    active); ``per_expert`` = ridge x (weight bytes / 2) x E / k (every expert
+    compute-bound); ``kv_aware`` = the smallest batch whose compute time reaches its
+    memory time in the step model at the workload's context (None when none does);
+    ``context_limit`` = the context beyond which no batch is compute-bound.
+    """
+    hw = _hw(layout, workload)
+    p = model.params
+    b_w = dtype_bytes(workload.weights)
+    ridge = hw.flops_peak / hw.bw_peak * b_w / 2
+    out: dict[str, Any] = {
+        "ridge_flop_per_byte": hw.flops_peak / hw.bw_peak,
+        "seed_rule": ridge * p.total / p.active,
+        "per_expert": (
+            ridge * model.moe["experts"] / model.moe["experts_per_token"] if model.moe else None
+        ),
+    }
+    out["kv_aware"] = _crossing(layout, model, plan, workload)
+    out["context_limit"] = _context_limit(layout, model, plan, workload)
+    return out
+
+
+def _crossing(layout: Layout, model: Model, plan: Plan, workload: Workload) -> float | None:
+    """The smallest batch whose compute time reaches its memory time (None: never)."""
+
+    def gap(b: np.ndarray) -> np.ndarray:
+        d = decode(layout, model, plan, b, workload, None)
+        return np.asarray(d["compute"] - d["weights"] - d["kv"])
+
+    grid = np.logspace(0, 8, 400)
+    crossed = np.nonzero(gap(grid) >= 0)[0]
+    if not len(crossed):
+        return None
+    k = int(crossed[0])
+    if k == 0:
+        return 1.0
+    lo, hi = float(grid[k - 1]), float(grid[k])
+    for _ in range(50):  # bisect between the grid points
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if gap(np.array([mid]))[0] >= 0 else (mid, hi)
+    return hi
+
+
+def _context_limit(layout: Layout, model: Model, plan: Plan, workload: Workload) -> float | None:
+    """Context at which even an unbounded batch stops being compute-bound [tokens]."""
+
+    def compute_bound(S: float) -> bool:
+        w = Workload(**{**_fields(workload), "context": S})
+        d = decode(layout, model, plan, np.array([1e12]), w, None)
+        return bool(d["compute"][0] >= d["weights"][0] + d["kv"][0])
+
+    lo, hi = 0.0, 1e8
+    if not compute_bound(lo):
+        return 0.0
+    if compute_bound(hi):
+        return None
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if compute_bound(mid) else (lo, mid)
+    return hi
+
+
+def _fields(w: Workload) -> dict[str, Any]:
+    return {k: getattr(w, k) for k in Workload.__dataclass_fields__}
+
+
+def evaluate(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    plan: Plan,
+    batch: int,
+    workload: Workload,
+    *,
+    strategy: str = "packed",
+    fabric: Fabric | None = None,
+) -> dict[str, Any]:
+    """Everything ``topo evaluate`` reports for one plan and batch, as plain data."""
+    workload.check()
+    if batch < 1:
+        msg = f"--batch must be >= 1, got {batch}"
+        raise TopoError(msg)
+    check_plan(model, plan)
+    fabric = fabric or Fabric(G)
+    placement = place(G, plan, strategy=strategy)
+    comm = comm_model(fabric, placement)
+    d = decode(layout, model, plan, np.array([float(batch)]), workload, comm)
+    pre = prefill(layout, model, plan, workload, comm)
+    mem = memory(layout, model, plan, batch, workload)
+    n = plan.world
+    usd_per_s = n * workload.gpu_hour_usd / 3600
+    out_cost = usd_per_s / float(d["tokens_per_s"][0]) * 1e6
+    in_cost = usd_per_s / pre["tokens_per_s"] * 1e6
+    acc = layout.accelerator
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        "strategy": strategy,
+        "gpus": n,
+        "batch": batch,
+        "context": workload.mean_context,
+        "dtypes": {
+            "weights": workload.weights,
+            "kv": workload.kv,
+            "compute": _compute_dtype(layout, workload),
+        },
+        "decode": {
+            "step_time_s": float(d["tpot"][0]),
+            "time_per_output_token_s": float(d["tpot"][0]),
+            "tokens_per_s": float(d["tokens_per_s"][0]),
+            "tokens_per_s_per_gpu": float(d["tokens_per_s"][0]) / n,
+            "bound": bound_of(d),
+            "memory_bound_by": "weights" if d["weights"][0] >= d["kv"][0] else "kv",
+            "breakdown_s": {
+                k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication")
+            },
+            "per_gpu_stage_step": {
+                "weight_bytes": float(d["weight_bytes_per_gpu"][0]),
+                "kv_bytes": float(d["kv_bytes_per_gpu"][0]),
+                "flops": float(d["flops_per_gpu"][0]),
+            },
+        },
+        "prefill": {
+            "time_s": pre["time_s"],
+            "tokens_per_s": pre["tokens_per_s"],
+            "bound": pre["bound"],
+            "prompt_tokens": workload.input_tokens,
+        },
+        "latency_floor_s": float(d["floor"][0]),
+        "critical_batch": critical_batches(layout, model, plan, workload),
+        "memory": mem,
+        "cost": {
+            "gpu_hour_usd": workload.gpu_hour_usd,
+            "usd_per_million_output_tokens": out_cost,
+            "usd_per_million_input_tokens": in_cost,
+            "decode_to_prefill_cost_ratio": out_cost / in_cost if in_cost > 0 else None,
+        },
+        "efficiency": {
+            "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
+            "flops": 1.0 if workload.ideal else acc.efficiency.compute,
+        },
+        "overlap": workload.overlap,
+        "ideal": workload.ideal,
+    }
+
+
+def check_plan(model: Model, plan: Plan) -> None:
+    """Raise :class:`PlacementError` for a plan the model cannot be split by."""
+    plan.check()
+    if plan.tp > model.heads:
+        msg = f"tp {plan.tp} is more than {model.name}'s {model.heads} attention heads"
+        raise PlacementError(msg)
+    if plan.pp > model.layers:
+        msg = f"pp {plan.pp} is more than {model.name}'s {model.layers} layers"
+        raise PlacementError(msg)
+    if model.moe and plan.ep > model.moe["experts"]:
+        msg = f"ep {plan.ep} is more than {model.name}'s {model.moe['experts']} experts"
+        raise PlacementError(msg)
+    if not model.moe and plan.ep > 1:
+        msg = f"{model.name} has no experts: ep must be 1, got {plan.ep}"
+        raise PlacementError(msg)
+
+
+def check_fits(mem: dict[str, Any], plan: Plan, batch: int) -> None:
+    """Raise :class:`PlacementError` saying by how much a plan misses HBM."""
+    if not mem["fits"]:
+        gb = mem["over_by_bytes"] / 1e9
+        msg = (
+            f"tp {plan.tp} x ep {plan.ep} x pp {plan.pp} x dp {plan.dp} at batch {batch} "
+            f"needs {gb:.1f} GB more HBM per GPU than the usable "
+            f"{mem['usable_bytes_per_gpu'] / 1e9:.1f} GB (largest batch that fits: "
+            f"{mem['max_batch']})"
+        )
+        raise PlacementError(msg)
+
+
+def sweep(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    plan: Plan,
+    batches: list[int],
+    workload: Workload,
+    *,
+    strategy: str = "packed",
+) -> dict[str, Any]:
+    """The latency-throughput table of one plan across batches, floor and critical batch."""
+    workload.check()
+    check_plan(model, plan)
+    placement = place(G, plan, strategy=strategy)
+    comm = comm_model(Fabric(G), placement)
+    B = np.array(batches, dtype=float)
+    d = decode(layout, model, plan, B, workload, comm)
+    mem_max = memory(layout, model, plan, 1, workload)["max_batch"]
+    n = plan.world
+    usd = n * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
+    rows = [
+        {
+            "batch": int(b),
+            "time_per_output_token_s": float(d["tpot"][i]),
+            "tokens_per_s_per_user": 1.0 / float(d["tpot"][i]),
+            "tokens_per_s_per_gpu": float(d["tokens_per_s"][i]) / n,
+            "usd_per_million_output_tokens": float(usd[i]),
+            "bound": bound_of(d, i),
+            "latency_floor_s": float(d["floor"][i]),
+            "breakdown_s": {
+                k: float(d[k][i]) for k in ("weights", "kv", "compute", "communication")
+            },
+            "fits": bool(b <= mem_max),
+        }
+        for i, b in enumerate(B)
+    ]
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        "strategy": strategy,
+        "gpus": n,
+        "context": workload.mean_context,
+        "latency_floor_s": float(d["floor"][0]),
+        "critical_batch": critical_batches(layout, model, plan, workload),
+        "max_batch": mem_max,
+        "rows": rows,
+    }
