@@ -115,7 +115,7 @@ class CommModel:
         m = np.asarray(nbytes, dtype=float)
         if not lines:
             return np.zeros_like(m)
-        return np.min([a + b * m for a, b in lines], axis=0)
+        return np.asarray(np.min([a + b * m for a, b in lines], axis=0))
 
 
 _CACHE: dict[tuple[int, str, tuple[str, ...]], tuple[tuple[float, float], ...]] = {}
@@ -211,7 +211,7 @@ def experts_touched_share(model: Model, tokens: np.ndarray | float) -> np.ndarra
     if not model.moe:
         return np.zeros_like(tokens)
     k, E = model.moe["experts_per_token"], model.moe["experts"]
-    return 1.0 - (1.0 - k / E) ** np.maximum(tokens, 0.0)
+    return np.asarray(1.0 - (1.0 - k / E) ** np.maximum(tokens, 0.0))
 
 
 def _shape(model: Model, plan: Plan) -> dict[str, float]:
@@ -313,7 +313,7 @@ def bound_of(d: dict[str, np.ndarray], i: int = 0) -> str:
 
 def prefill(
     layout: Layout, model: Model, plan: Plan, workload: Workload, comm: CommModel | None = None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """One prompt per attention rank, through every stage: time, tokens/s, bound."""
     hw = _hw(layout, workload)
     s = _shape(model, plan)

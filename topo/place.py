@@ -265,9 +265,9 @@ def _report(
         if len(grp) < 2:
             continue
         crosses = len({G.nodes[g]["domain"] for g in grp}) > 1
-        bw = min((out if crosses else up)[g] for g in grp)
-        if bw < worst or where == "none":
-            worst, where = bw, "scale_out" if crosses else "scale_up"
+        least = min((out if crosses else up)[g] for g in grp)
+        if least < worst or where == "none":
+            worst, where = least, "scale_out" if crosses else "scale_up"
     return GroupReport(
         kind=kind,
         size=size,

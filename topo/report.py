@@ -284,7 +284,10 @@ def _crit(c: dict[str, Any]) -> str:
 def format_evaluate(e: dict[str, Any]) -> str:
     """The text of ``topo evaluate``."""
     p, d, pre, mem, cost = e["plan"], e["decode"], e["prefill"], e["memory"], e["cost"]
-    t = lambda v: format_quantity(v, "time")  # noqa: E731
+
+    def t(v: float) -> str:
+        return format_quantity(v, "time")
+
     br = d["breakdown_s"]
     lines = [
         f"{e['model']} on {e['layout']}: tp {p['tp']} x ep {p['ep']} x pp {p['pp']} x dp "
@@ -359,7 +362,7 @@ def format_sweep(s: dict[str, Any]) -> str:
         f"largest batch that fits {s['max_batch']:,}",
         "",
     ]
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in s["rows"]:
         mark = []
         if (
