@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,7 +106,19 @@ def test_schema_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 @pytest.mark.parametrize(
-    "command", ["show", "export", "layouts", "schema", "place", "collective", "moe"]
+    "command",
+    [
+        "show",
+        "export",
+        "layouts",
+        "schema",
+        "place",
+        "collective",
+        "moe",
+        "evaluate",
+        "sweep",
+        "plan",
+    ],
 )
 def test_help_has_an_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, command, "--help")
@@ -301,3 +314,152 @@ def test_moe_command(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 2
     assert "hidden must be >= 1" in err
+
+
+def test_evaluate_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "dgx-h100",
+        "--model",
+        "llama-3-70b",
+        "--tp",
+        "8",
+        "--batch",
+        "1",
+        "--json",
+    )
+    assert code == 0
+    e = json.loads(out)
+    assert e["plan"] == {"tp": 8, "ep": 1, "pp": 1, "dp": 1}
+    assert e["latency_floor_all_weights_s"] == pytest.approx(141.1e9 / (8 * 3.35e12), rel=1e-3)
+    assert e["critical_batch"]["seed_rule"] == pytest.approx(295.3, rel=1e-3)
+    assert e["decode"]["time_per_output_token_s"] >= e["latency_floor_s"]
+    for key in (
+        "step_time_s",
+        "time_per_output_token_s",
+        "tokens_per_s",
+        "tokens_per_s_per_gpu",
+        "bound",
+        "breakdown_s",
+    ):
+        assert key in e["decode"]
+    for key in ("weights_bytes_per_gpu", "kv_bytes_per_gpu", "fits", "max_batch"):
+        assert key in e["memory"]
+    code, out, _ = run(capsys, "evaluate", "dgx-h100", "--model", "llama-3-70b", "--tp", "8")
+    assert code == 0
+    assert "time per output token" in out
+    assert "memory-bound" in out
+
+
+def test_evaluate_fills_the_plan(capsys: pytest.CaptureFixture[str]) -> None:
+    # Only ep given: the rest is the best plan for throughput that fits, with ep 8.
+    e = json.loads(
+        run(
+            capsys,
+            "evaluate",
+            "dgx-h200",
+            "--model",
+            "deepseek-v3",
+            "--ep",
+            "8",
+            "--batch",
+            "1",
+            "--weights",
+            "fp8",
+            "--json",
+        )[1]
+    )
+    assert e["plan"]["ep"] == 8
+    assert 0.8e-3 <= e["latency_floor_s"] <= 1.2e-3
+    e = json.loads(run(capsys, "evaluate", "dgx-h100", "--model", "llama-3.1-8b", "--json")[1])
+    assert e["memory"]["fits"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--model", "llama-3-7b"], "did you mean 'llama-3-70b'"),
+        (["--model", "llama-3-70b", "--tp", "3", "--ep", "2"], "ep 2 must divide tp 3"),
+        (["--model", "llama-3-70b", "--tp", "16"], "needs 16 GPUs; the layout has 8"),
+        (
+            ["--model", "llama-3-70b", "--tp", "1", "--pp", "1", "--dp", "1"],
+            "needs .* GB more HBM per GPU",
+        ),
+        (
+            ["--model", "llama-3-70b", "--tp", "8", "--batch", "100000"],
+            r"needs .* GB more HBM per GPU .*largest batch that fits: \d+",
+        ),
+        (["--model", "llama-3-70b", "--tp", "8", "--input", "-5"], "--input must be from 0"),
+        (["--model", "llama-3-70b", "--tp", "8", "--compute", "fp4"], "has no published fp4"),
+    ],
+)
+def test_evaluate_bad_input(
+    argv: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "evaluate", "dgx-h100", *argv)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert re.search(match, err), err
+    assert "Traceback" not in out + err
+
+
+def test_sweep_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "sweep",
+        "dgx-h100",
+        "--model",
+        "llama-3-70b",
+        "--tp",
+        "8",
+        "--batch",
+        "1,8,64,512,2048",
+        "--json",
+    )
+    assert code == 0
+    s = json.loads(out)
+    rows = s["rows"]
+    assert [r["batch"] for r in rows] == [1, 8, 64, 512, 2048]
+    assert rows[-1]["fits"] is False  # 2,048 sequences of 1,088 tokens: too much KV
+    assert all(r["time_per_output_token_s"] >= r["latency_floor_s"] for r in rows)
+    code, out, _ = run(capsys, "sweep", "dgx-h100", "--model", "llama-3-70b", "--tp", "8")
+    assert code == 0
+    assert "<- critical" in out
+    code, _, err = run(capsys, "sweep", "dgx-h100", "--model", "llama-3-70b", "--batch", "a,b")
+    assert code == 2
+    assert "expected a list like 1,2,4,8" in err
+
+
+def test_plan_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "dgx-h100", "--model", "llama-3-70b", "--json")
+    assert code == 0
+    d = json.loads(out)
+    best = d["best"]
+    assert best == d["ranked"][0]
+    tput = [r["tokens_per_s_per_gpu"] for r in d["ranked"]]
+    assert tput == sorted(tput, reverse=True)
+    front = d["pareto"]
+    assert all(
+        a["time_per_output_token_s"] <= b["time_per_output_token_s"]
+        and a["tokens_per_s_per_gpu"] < b["tokens_per_s_per_gpu"]
+        for a, b in zip(front, front[1:], strict=False)
+    )
+    code, out, _ = run(
+        capsys,
+        "plan",
+        "dgx-h100",
+        "--model",
+        "llama-3-70b",
+        "--objective",
+        "latency",
+        "--max-latency-ms",
+        "10",
+    )
+    assert code == 0
+    assert "Pareto front" in out
+    code, _, err = run(
+        capsys, "plan", "dgx-h100", "--model", "llama-3-70b", "--max-latency-ms", "1"
+    )
+    assert code == 2
+    assert "no plan fits in memory within 1.0 ms per token" in err

@@ -32,28 +32,24 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from topo.collectives import collective
-from topo.errors import PlacementError, TopoError
+from topo.errors import TopoError
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan, place
+from topo.place import Placement, Plan
 from topo.routing import Fabric
 
 __all__ = [
     "CommModel",
     "Workload",
-    "check_fits",
     "comm_model",
     "critical_batches",
     "decode",
-    "evaluate",
     "experts_touched_share",
     "memory",
     "prefill",
-    "sweep",
 ]
 
 ACT_BYTES = 2.0  # activations travel in bf16
@@ -457,168 +453,3 @@ def _context_limit(layout: Layout, model: Model, plan: Plan, workload: Workload)
 
 def _fields(w: Workload) -> dict[str, Any]:
     return {k: getattr(w, k) for k in Workload.__dataclass_fields__}
-
-
-def evaluate(
-    layout: Layout,
-    G: nx.Graph,
-    model: Model,
-    plan: Plan,
-    batch: int,
-    workload: Workload,
-    *,
-    strategy: str = "packed",
-    fabric: Fabric | None = None,
-) -> dict[str, Any]:
-    """Everything ``topo evaluate`` reports for one plan and batch, as plain data."""
-    workload.check()
-    if batch < 1:
-        msg = f"--batch must be >= 1, got {batch}"
-        raise TopoError(msg)
-    check_plan(model, plan)
-    fabric = fabric or Fabric(G)
-    placement = place(G, plan, strategy=strategy)
-    comm = comm_model(fabric, placement)
-    d = decode(layout, model, plan, np.array([float(batch)]), workload, comm)
-    pre = prefill(layout, model, plan, workload, comm)
-    mem = memory(layout, model, plan, batch, workload)
-    n = plan.world
-    usd_per_s = n * workload.gpu_hour_usd / 3600
-    out_cost = usd_per_s / float(d["tokens_per_s"][0]) * 1e6
-    in_cost = usd_per_s / pre["tokens_per_s"] * 1e6
-    acc = layout.accelerator
-    return {
-        "model": model.name,
-        "layout": layout.name,
-        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
-        "strategy": strategy,
-        "gpus": n,
-        "batch": batch,
-        "context": workload.mean_context,
-        "dtypes": {
-            "weights": workload.weights,
-            "kv": workload.kv,
-            "compute": _compute_dtype(layout, workload),
-        },
-        "decode": {
-            "step_time_s": float(d["tpot"][0]),
-            "time_per_output_token_s": float(d["tpot"][0]),
-            "tokens_per_s": float(d["tokens_per_s"][0]),
-            "tokens_per_s_per_gpu": float(d["tokens_per_s"][0]) / n,
-            "bound": bound_of(d),
-            "memory_bound_by": "weights" if d["weights"][0] >= d["kv"][0] else "kv",
-            "breakdown_s": {
-                k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication")
-            },
-            "per_gpu_stage_step": {
-                "weight_bytes": float(d["weight_bytes_per_gpu"][0]),
-                "kv_bytes": float(d["kv_bytes_per_gpu"][0]),
-                "flops": float(d["flops_per_gpu"][0]),
-            },
-        },
-        "prefill": {
-            "time_s": pre["time_s"],
-            "tokens_per_s": pre["tokens_per_s"],
-            "bound": pre["bound"],
-            "prompt_tokens": workload.input_tokens,
-        },
-        "latency_floor_s": float(d["floor"][0]),
-        # The reference's convention: every weight, the whole input embedding included.
-        "latency_floor_all_weights_s": float(d["floor_all_weights"][0]),
-        "critical_batch": critical_batches(layout, model, plan, workload),
-        "memory": mem,
-        "cost": {
-            "gpu_hour_usd": workload.gpu_hour_usd,
-            "usd_per_million_output_tokens": out_cost,
-            "usd_per_million_input_tokens": in_cost,
-            "decode_to_prefill_cost_ratio": out_cost / in_cost if in_cost > 0 else None,
-        },
-        "efficiency": {
-            "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
-            "flops": 1.0 if workload.ideal else acc.efficiency.compute,
-        },
-        "overlap": workload.overlap,
-        "ideal": workload.ideal,
-    }
-
-
-def check_plan(model: Model, plan: Plan) -> None:
-    """Raise :class:`PlacementError` for a plan the model cannot be split by."""
-    plan.check()
-    if plan.tp > model.heads:
-        msg = f"tp {plan.tp} is more than {model.name}'s {model.heads} attention heads"
-        raise PlacementError(msg)
-    if plan.pp > model.layers:
-        msg = f"pp {plan.pp} is more than {model.name}'s {model.layers} layers"
-        raise PlacementError(msg)
-    if model.moe and plan.ep > model.moe["experts"]:
-        msg = f"ep {plan.ep} is more than {model.name}'s {model.moe['experts']} experts"
-        raise PlacementError(msg)
-    if not model.moe and plan.ep > 1:
-        msg = f"{model.name} has no experts: ep must be 1, got {plan.ep}"
-        raise PlacementError(msg)
-
-
-def check_fits(mem: dict[str, Any], plan: Plan, batch: int) -> None:
-    """Raise :class:`PlacementError` saying by how much a plan misses HBM."""
-    if not mem["fits"]:
-        gb = mem["over_by_bytes"] / 1e9
-        msg = (
-            f"tp {plan.tp} x ep {plan.ep} x pp {plan.pp} x dp {plan.dp} at batch {batch} "
-            f"needs {gb:.1f} GB more HBM per GPU than the usable "
-            f"{mem['usable_bytes_per_gpu'] / 1e9:.1f} GB (largest batch that fits: "
-            f"{mem['max_batch']})"
-        )
-        raise PlacementError(msg)
-
-
-def sweep(
-    layout: Layout,
-    G: nx.Graph,
-    model: Model,
-    plan: Plan,
-    batches: list[int],
-    workload: Workload,
-    *,
-    strategy: str = "packed",
-) -> dict[str, Any]:
-    """The latency-throughput table of one plan across batches, floor and critical batch."""
-    workload.check()
-    check_plan(model, plan)
-    placement = place(G, plan, strategy=strategy)
-    comm = comm_model(Fabric(G), placement)
-    B = np.array(batches, dtype=float)
-    d = decode(layout, model, plan, B, workload, comm)
-    mem_max = memory(layout, model, plan, 1, workload)["max_batch"]
-    n = plan.world
-    usd = n * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
-    rows = [
-        {
-            "batch": int(b),
-            "time_per_output_token_s": float(d["tpot"][i]),
-            "tokens_per_s_per_user": 1.0 / float(d["tpot"][i]),
-            "tokens_per_s_per_gpu": float(d["tokens_per_s"][i]) / n,
-            "usd_per_million_output_tokens": float(usd[i]),
-            "bound": bound_of(d, i),
-            "latency_floor_s": float(d["floor"][i]),
-            "breakdown_s": {
-                k: float(d[k][i]) for k in ("weights", "kv", "compute", "communication")
-            },
-            "fits": bool(b <= mem_max),
-        }
-        for i, b in enumerate(B)
-    ]
-    return {
-        "model": model.name,
-        "layout": layout.name,
-        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
-        "strategy": strategy,
-        "gpus": n,
-        "context": workload.mean_context,
-        "latency_floor_s": float(d["floor"][0]),
-        # The reference's convention: every weight, the whole input embedding included.
-        "latency_floor_all_weights_s": float(d["floor_all_weights"][0]),
-        "critical_batch": critical_batches(layout, model, plan, workload),
-        "max_batch": mem_max,
-        "rows": rows,
-    }

@@ -1,0 +1,314 @@
+"""What each ``topo`` command does: load, call the library, format. No argument parsing.
+
+Each ``cmd_*`` takes the parsed arguments and returns the exit status; errors are
+raised as :class:`topo.errors.TopoError` and printed by :func:`topo.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from topo.build import build_graph
+from topo.collectives import collective
+from topo.errors import TopoError
+from topo.evaluate import check_fits, evaluate, sweep
+from topo.layout import Layout, bundled_layouts, load_layout
+from topo.models import Model, load_model
+from topo.moe import moe_all_to_all
+from topo.perf import Workload, memory
+from topo.place import Plan, place
+from topo.plan import candidate_plans, pareto, rank, search
+from topo.report import (
+    format_collective,
+    format_evaluate,
+    format_layouts,
+    format_moe,
+    format_placement,
+    format_plan,
+    format_show,
+    format_sweep,
+)
+from topo.schema import layout_json_schema
+from topo.stats import summarize
+from topo.units import UnitError, parse_quantity
+
+__all__ = [
+    "cmd_collective",
+    "cmd_evaluate",
+    "cmd_export",
+    "cmd_layouts",
+    "cmd_moe",
+    "cmd_place",
+    "cmd_plan",
+    "cmd_schema",
+    "cmd_show",
+    "cmd_sweep",
+]
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, allow_nan=False)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: no half files."""
+    folder = path.parent if str(path.parent) else Path()
+    if not folder.is_dir():
+        msg = f"{path}: the folder {folder} does not exist"
+        raise TopoError(msg)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(args: argparse.Namespace) -> Any:
+    return load_layout(args.layout, catalogue=tuple(args.catalogue or ()))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    summary = summarize(layout, build_graph(layout))
+    print(_json(summary) if args.json else format_show(summary))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    G = build_graph(layout)
+    out = Path(args.output)
+    fmt = args.format or ("graphml" if out.suffix.lower() == ".graphml" else "json")
+
+    def write(tmp: Path) -> None:
+        if fmt == "graphml":
+            nx.write_graphml(G, tmp)
+        else:
+            data = nx.node_link_data(G, edges="edges")
+            tmp.write_text(_json(data) + "\n", encoding="utf-8")
+
+    _atomic_write(out, write)
+    print(f"wrote {out}: {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges ({fmt})")
+    return 0
+
+
+def cmd_layouts(args: argparse.Namespace) -> int:
+    rows: list[dict[str, Any]] = []
+    for name, path in bundled_layouts().items():
+        try:
+            lay = load_layout(path)
+        except TopoError as e:
+            rows.append({"name": name, "path": str(path), "error": str(e).splitlines()[0]})
+            continue
+        rows.append(
+            {
+                "name": name,
+                "path": str(path),
+                "gpus": lay.n_gpus,
+                "accelerator": lay.accelerator.name,
+                "domain_size": lay.gpus_per_domain,
+                "racks": lay.cluster.racks,
+                "description": lay.description,
+            }
+        )
+    print(_json(rows) if args.json else format_layouts(rows))
+    return 0
+
+
+def _size(text: str, what: str) -> float:
+    try:
+        return parse_quantity(text, "data")
+    except UnitError as e:
+        msg = f"{what}: {e}"
+        raise TopoError(msg) from None
+
+
+def cmd_place(args: argparse.Namespace) -> int:
+    G = build_graph(_load(args))
+    plan = Plan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
+    placement = place(G, plan, strategy=args.strategy)
+    data = placement.to_dict()
+    if not args.json:
+        print(format_placement(data, G.graph["layout"]))
+        return 0
+    if not args.ranks:
+        data.pop("ranks")
+    print(_json(data))
+    return 0
+
+
+def cmd_collective(args: argparse.Namespace) -> int:
+    G = build_graph(_load(args))
+    total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
+    if not 2 <= args.gpus <= total:
+        msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {args.gpus}"
+        raise TopoError(msg)
+    # The group as a plan would place a data-parallel group of that size.
+    group = list(place(G, Plan(dp=args.gpus), strategy=args.strategy).ranks)
+    result = collective(G, args.op, group, _size(args.bytes, "--bytes"), algorithm=args.algorithm)
+    data = result.to_dict()
+    print(_json(data) if args.json else format_collective(data, G.graph["layout"]))
+    return 0
+
+
+def cmd_moe(args: argparse.Namespace) -> int:
+    G = build_graph(_load(args))
+    expert = None
+    if args.expert_ffn:
+        # A gated expert: three hidden x ffn matrices.
+        expert = 3 * args.model_hidden * args.expert_ffn * args.weight_bytes
+    result = moe_all_to_all(
+        G,
+        hidden=args.model_hidden,
+        topk=args.topk,
+        tokens_per_gpu=args.tokens_per_gpu,
+        ep=args.ep,
+        dispatch_bytes=args.dispatch_bytes,
+        combine_bytes=args.combine_bytes,
+        expert_bytes=expert,
+        strategy=args.strategy,
+    )
+    data = result.to_dict()
+    print(_json(data) if args.json else format_moe(data, G.graph["layout"]))
+    return 0
+
+
+def _workload(args: argparse.Namespace) -> Workload:
+    w = Workload(
+        input_tokens=args.input,
+        output_tokens=args.output,
+        context=args.context,
+        weights=args.weights,
+        kv=args.kv,
+        compute=args.compute,
+        gpu_hour_usd=args.gpu_hour_usd,
+        overlap=args.overlap,
+        ideal=args.ideal,
+    )
+    w.check()
+    return w
+
+
+def _choose_plan(
+    args: argparse.Namespace,
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    w: Workload,
+    batch: int,
+) -> Plan:
+    """The plan given, completed where left out by the best one for throughput that fits."""
+    given = {k: getattr(args, k) for k in ("tp", "ep", "pp", "dp") if getattr(args, k)}
+    if len(given) == 4 or (given and not model.is_moe and set(given) >= {"tp", "pp", "dp"}):
+        return Plan(**given)
+    if not model.is_moe and "ep" not in given:
+        given.setdefault("ep", 1)
+    cands = [
+        p
+        for p in candidate_plans(layout, model)
+        if all(getattr(p, k) == v for k, v in given.items())
+    ]
+    if not cands and given:
+        # The given degrees with the others at 1 (e.g. --tp 6, which no power of two gives).
+        full = {"tp": 1, "ep": 1, "pp": 1, "dp": 1, **given}
+        if full["ep"] > full["tp"] * full["dp"]:
+            full["tp"] = full["ep"]
+        return Plan(**full)
+    rows = search(layout, G, model, w, plans=cands, batches=[batch], strategies=(args.strategy,))
+    if not rows:
+        smallest = min(
+            cands, key=lambda p: memory(layout, model, p, batch, w)["over_by_bytes"], default=None
+        )
+        if smallest is None:
+            msg = "no plan matches the degrees given"
+            raise TopoError(msg)
+        check_fits(memory(layout, model, smallest, batch, w), smallest, batch)
+    return rank(rows, "throughput")[0].plan
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    G = build_graph(layout)
+    model = load_model(args.model)
+    w = _workload(args)
+    plan = _choose_plan(args, layout, G, model, w, args.batch)
+    result = evaluate(layout, G, model, plan, args.batch, w, strategy=args.strategy)
+    check_fits(result["memory"], plan, args.batch)
+    print(_json(result) if args.json else format_evaluate(result))
+    return 0
+
+
+def _batches(text: str) -> list[int]:
+    try:
+        out = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        msg = f"--batch: expected a list like 1,2,4,8, got {text!r}"
+        raise TopoError(msg) from None
+    if not out or out[0] < 1 or out[-1] > 10_000_000:
+        msg = f"--batch: expected batches from 1 to 1e7, got {text!r}"
+        raise TopoError(msg)
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    G = build_graph(layout)
+    model = load_model(args.model)
+    w = _workload(args)
+    batches = _batches(args.batch)
+    plan = _choose_plan(args, layout, G, model, w, batches[0])
+    data = sweep(layout, G, model, plan, batches, w, strategy=args.strategy)
+    print(_json(data) if args.json else format_sweep(data))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    G = build_graph(layout)
+    model = load_model(args.model)
+    w = _workload(args)
+    limit = args.max_latency_ms / 1e3 if args.max_latency_ms is not None else None
+    rows = search(layout, G, model, w, max_latency_s=limit)
+    if not rows:
+        msg = "no plan fits in memory" + (
+            f" within {args.max_latency_ms} ms per token" if limit else ""
+        )
+        raise TopoError(msg)
+    ranked = rank(rows, args.objective)
+    data = {
+        "model": model.name,
+        "layout": layout.name,
+        "objective": args.objective,
+        "configurations": len(rows),
+        "best": ranked[0].to_dict(),
+        "ranked": [r.to_dict() for r in ranked[: args.top]],
+        "pareto": [r.to_dict() for r in pareto(rows)],
+    }
+    print(_json(data) if args.json else format_plan(data))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    text = _json(layout_json_schema()) + "\n"
+    if args.output:
+        out = Path(args.output)
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(text, encoding="utf-8")
+
+        _atomic_write(out, write)
+        print(f"wrote {out}")
+    else:
+        print(text, end="")
+    return 0
