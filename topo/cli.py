@@ -280,10 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 def main_exit() -> None:
     """Console-script entry point: run :func:`main` and exit with its status."""
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main_exit()

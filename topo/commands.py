@@ -219,6 +219,13 @@ def _choose_plan(
         for p in candidate_plans(layout, model)
         if all(getattr(p, k) == v for k, v in given.items())
     ]
+    if "pp" not in given:
+        # Pipeline stages add capacity, not speed: use them only when nothing else fits.
+        flat = [p for p in cands if p.pp == 1]
+        if flat and search(
+            layout, G, model, w, plans=flat, batches=[batch], strategies=(args.strategy,)
+        ):
+            cands = flat
     if not cands and given:
         # The given degrees with the others at 1 (e.g. --tp 6, which no power of two gives).
         full = {"tp": 1, "ep": 1, "pp": 1, "dp": 1, **given}

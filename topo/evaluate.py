@@ -77,6 +77,7 @@ def evaluate(
             "time_per_output_token_s": float(d["tpot"][0]),
             "tokens_per_s": float(d["tokens_per_s"][0]),
             "tokens_per_s_per_gpu": float(d["tokens_per_s"][0]) / n,
+            "sequences_in_flight": plan.pp * batch,
             "bound": bound_of(d),
             "memory_bound_by": "weights" if d["weights"][0] >= d["kv"][0] else "kv",
             "breakdown_s": {

@@ -314,7 +314,12 @@ def format_evaluate(e: dict[str, Any]) -> str:
             ),
             (
                 "tokens/s",
-                f"{d['tokens_per_s']:,.0f} per instance, {d['tokens_per_s_per_gpu']:,.1f} per GPU",
+                f"{d['tokens_per_s']:,.0f} per instance, {d['tokens_per_s_per_gpu']:,.1f} per GPU"
+                + (
+                    f" ({d['sequences_in_flight']:,} sequences in flight: {p['pp']} micro-batches)"
+                    if p["pp"] > 1
+                    else ""
+                ),
             ),
             (
                 "prefill",
