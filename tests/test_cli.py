@@ -463,3 +463,38 @@ def test_plan_command(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 2
     assert "no plan fits in memory within 1.0 ms per token" in err
+
+
+def test_moe_with_a_model_name(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "moe",
+        "gb200-nvl72-x16",
+        "--model",
+        "deepseek-v3",
+        "--tokens-per-gpu",
+        "32",
+        "--ep",
+        "144",
+        "--json",
+    )
+    assert code == 0
+    m = json.loads(out)
+    assert (m["hidden"], m["topk"]) == (7168, 8)
+    assert m["dispatch_bytes_per_gpu"] == 32 * 8 * 7168 * 2
+    code, _, err = run(
+        capsys,
+        "moe",
+        "gb200-nvl72",
+        "--model",
+        "llama-3-70b",
+        "--tokens-per-gpu",
+        "32",
+        "--ep",
+        "8",
+    )
+    assert code == 2
+    assert "has no experts" in err
+    code, _, err = run(capsys, "moe", "gb200-nvl72", "--tokens-per-gpu", "32", "--ep", "8")
+    assert code == 2
+    assert "give --model" in err

@@ -142,8 +142,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd_moe,
     )
     layout_args(sp)
-    sp.add_argument("--model-hidden", type=int, required=True, help="hidden size (d_model)")
-    sp.add_argument("--topk", type=int, required=True, help="experts per token")
+    sp.add_argument("--model", help="an MoE model: hidden size, top-k and expert FFN from it")
+    sp.add_argument("--model-hidden", type=int, help="hidden size (d_model)")
+    sp.add_argument("--topk", type=int, help="experts per token")
     sp.add_argument("--tokens-per-gpu", type=int, required=True)
     sp.add_argument("--ep", type=int, required=True, help="expert-parallel degree")
     sp.add_argument(

@@ -164,14 +164,26 @@ def cmd_collective(args: argparse.Namespace) -> int:
 
 def cmd_moe(args: argparse.Namespace) -> int:
     G = build_graph(_load(args))
+    hidden, topk, ffn = args.model_hidden, args.topk, args.expert_ffn
+    if args.model:
+        model = load_model(args.model)
+        if not model.moe:
+            msg = f"{model.name} has no experts"
+            raise TopoError(msg)
+        hidden = hidden or model.d_model
+        topk = topk or model.moe["experts_per_token"]
+        ffn = ffn or model.moe["expert_ffn"]
+    if not hidden or not topk:
+        msg = "give --model, or --model-hidden and --topk"
+        raise TopoError(msg)
     expert = None
-    if args.expert_ffn:
+    if ffn:
         # A gated expert: three hidden x ffn matrices.
-        expert = 3 * args.model_hidden * args.expert_ffn * args.weight_bytes
+        expert = 3 * hidden * ffn * args.weight_bytes
     result = moe_all_to_all(
         G,
-        hidden=args.model_hidden,
-        topk=args.topk,
+        hidden=hidden,
+        topk=topk,
         tokens_per_gpu=args.tokens_per_gpu,
         ep=args.ep,
         dispatch_bytes=args.dispatch_bytes,
