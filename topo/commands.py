@@ -170,10 +170,10 @@ def cmd_moe(args: argparse.Namespace) -> int:
         if not model.moe:
             msg = f"{model.name} has no experts"
             raise TopoError(msg)
-        hidden = hidden or model.d_model
-        topk = topk or model.moe["experts_per_token"]
-        ffn = ffn or model.moe["expert_ffn"]
-    if not hidden or not topk:
+        hidden = model.d_model if hidden is None else hidden
+        topk = model.moe["experts_per_token"] if topk is None else topk
+        ffn = model.moe["expert_ffn"] if ffn is None else ffn
+    if hidden is None or topk is None:
         msg = "give --model, or --model-hidden and --topk"
         raise TopoError(msg)
     expert = None
