@@ -14,10 +14,12 @@ from typing import Any
 from topo import __version__
 from topo.collectives import OPS
 from topo.commands import (
+    cmd_check,
     cmd_collective,
     cmd_evaluate,
     cmd_export,
     cmd_layouts,
+    cmd_limits,
     cmd_moe,
     cmd_place,
     cmd_plan,
@@ -241,6 +243,34 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--objective", choices=("throughput", "latency", "cost"), default="throughput")
     sp.add_argument("--max-latency-ms", type=float, help="time per output token limit")
     sp.add_argument("--top", type=int, default=20, help="rows to list (default 20)")
+
+    sp = command(
+        "check",
+        "Every physical limit of a rack: power, cooling, mass and floor, cables, bend, reach, "
+        "space. Exit 0 when all hold, 1 when one fails, 2 on bad input.",
+        "topo check gb200-nvl72",
+        cmd_check,
+    )
+    layout_args(sp)
+    sp.add_argument("--json", action="store_true", help="print JSON (SI units)")
+
+    sp = command(
+        "limits",
+        "The largest scale-up domain the rack's technology allows under each limit and "
+        "together, and the one that binds.",
+        'topo limits gb200-nvl72 --vary power_budget="600 kW" --vary cable=optical',
+        cmd_limits,
+    )
+    layout_args(sp)
+    sp.add_argument(
+        "--vary",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change one input: power_budget, busbar_voltage, busbar_current, "
+        "liquid, liquid_flow, air, max_mass, floor_rating, tray_power, height_u, "
+        "cable (copper|active_copper|optical), rear_clearance; repeatable",
+    )
+    sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(
         "schema",

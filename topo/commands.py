@@ -24,12 +24,15 @@ from topo.layout import Layout, bundled_layouts, load_layout
 from topo.models import Model, load_model
 from topo.moe import moe_all_to_all
 from topo.perf import Workload, memory
+from topo.physical import apply_vary, check_limits, largest_domain
 from topo.place import Plan, place
 from topo.plan import candidate_plans, pareto, rank, search
 from topo.report import (
+    format_check,
     format_collective,
     format_evaluate,
     format_layouts,
+    format_limits,
     format_moe,
     format_placement,
     format_plan,
@@ -41,10 +44,12 @@ from topo.stats import summarize
 from topo.units import UnitError, parse_quantity
 
 __all__ = [
+    "cmd_check",
     "cmd_collective",
     "cmd_evaluate",
     "cmd_export",
     "cmd_layouts",
+    "cmd_limits",
     "cmd_moe",
     "cmd_place",
     "cmd_plan",
@@ -330,4 +335,26 @@ def cmd_schema(args: argparse.Namespace) -> int:
         print(f"wrote {out}")
     else:
         print(text, end="")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    report = check_limits(layout)
+    data = report.to_dict()
+    print(_json(data) if args.json else format_check(data))
+    return 0 if report.ok else 1
+
+
+def cmd_limits(args: argparse.Namespace) -> int:
+    layout = _load(args)
+    for item in args.vary or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            msg = f"--vary: expected KEY=VALUE, got {item!r}"
+            raise TopoError(msg)
+        layout = apply_vary(layout, key.strip(), value.strip().strip('"'))
+    data = largest_domain(layout)
+    data["varied"] = list(args.vary or [])
+    print(_json(data) if args.json else format_limits(data))
     return 0

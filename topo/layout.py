@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from topo.schema import LAYOUT
 __all__ = [
     "MAX_GPUS",
     "Busbar",
+    "Cable",
     "Cluster",
     "Device",
     "Layout",
@@ -86,6 +87,7 @@ class RackCooling:
     air_w: float | None
     liquid_flow_m3_per_s: float | None
     coolant_delta_t_k: float
+    coolant_mass_kg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,12 @@ class Rack:
     busbar: Busbar
     cooling: RackCooling
     devices: tuple[Device, ...]
+    power_redundancy: float = 2.0
+    conversion_efficiency: float = 0.95
+    rear_clearance_m: float = 0.1
+    backplane_width_m: float = 0.45
+    backplane_depth_m: float = 0.06
+    packing_fraction: float = 0.7
 
     @property
     def gpus(self) -> int:
@@ -111,6 +119,18 @@ class Rack:
     def switch_chips(self) -> int:
         """Scale-up switch chips in the rack's switch trays."""
         return sum(d.count * d.switch_chips for d in self.devices if d.kind == "switch_tray")
+
+
+@dataclass(frozen=True, slots=True)
+class Cable:
+    """The scale-up cables: geometry, mass and (optionally) reach."""
+
+    diameter_m: float = 6.7e-3
+    pairs: int = 16
+    bend_factor: float = 10.0
+    connector_depth_m: float = 0.025
+    mass_kg_per_m: float = 0.15
+    reach_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +149,7 @@ class ScaleUp:
     wrap_medium: str
     cable_slack_m: float
     collective_overhead_s: float = 10e-6
+    cable: Cable = field(default_factory=lambda: Cable())
 
     @property
     def bandwidth_per_gpu_bytes_per_s(self) -> float:
@@ -501,6 +522,8 @@ def _assemble(
     rack = lay["rack"]
     busbar = rack.get("busbar", {})
     cooling = rack.get("cooling", {})
+    backplane = rack.get("backplane", {})
+    cable = lay["scale_up"].get("cable", {})
     up = lay["scale_up"]
     out = lay.get("scale_out", {})
     cluster = lay.get("cluster", {})
@@ -526,8 +549,15 @@ def _assemble(
                 cooling.get("air"),
                 cooling.get("liquid_flow"),
                 cooling.get("coolant_delta_t", 10.0),
+                cooling.get("coolant_mass"),
             ),
             devices=derived["devices"],
+            power_redundancy=rack.get("power_redundancy", 2.0),
+            conversion_efficiency=rack.get("conversion_efficiency", 0.95),
+            rear_clearance_m=rack.get("rear_clearance", 0.1),
+            backplane_width_m=backplane.get("width", 0.45),
+            backplane_depth_m=backplane.get("depth", 0.06),
+            packing_fraction=backplane.get("packing", 0.7),
         ),
         scale_up=ScaleUp(
             domain=derived["domain"],
@@ -540,7 +570,15 @@ def _assemble(
             switches=derived["switches"],
             medium=medium,
             wrap_medium=up.get("wrap_medium", medium),
-            cable_slack_m=up.get("cable_slack", 0.25),
+            cable_slack_m=up.get("cable_slack", 0.15),
+            cable=Cable(
+                diameter_m=cable.get("diameter", 6.7e-3),
+                pairs=cable.get("pairs", 16),
+                bend_factor=cable.get("bend_factor", 10.0),
+                connector_depth_m=cable.get("connector_depth", 0.025),
+                mass_kg_per_m=cable.get("mass", 0.15),
+                reach_m=cable.get("reach"),
+            ),
             collective_overhead_s=up.get("collective_overhead", 10e-6),
         ),
         scale_out=ScaleOut(

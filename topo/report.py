@@ -128,15 +128,21 @@ def format_layouts(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: int = 1) -> list[str]:
+def _table(
+    head: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: int = 1, last_left: bool = False
+) -> list[str]:
+    """Aligned columns: the first `left` to the left, the rest (numbers) to the right."""
     table = [head, *rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    n = len(head)
     return [
-        "  "
-        + "  ".join(
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
+        (
+            "  "
+            + "  ".join(
+                c.ljust(w) if i < left or (last_left and i == n - 1) else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        ).rstrip()
         for row in table
     ]
 
@@ -428,4 +434,79 @@ def format_plan(d: dict[str, Any]) -> str:
     lines += _table(head, [row(r) for r in d["ranked"]])
     lines += ["", "Pareto front (time per token against tokens/s per GPU):", ""]
     lines += _table(head, [row(r) for r in d["pareto"]])
+    return "\n".join(lines)
+
+
+def _value(v: float | None, kind: str, unit: str) -> str:
+    if v is None:
+        return "-"
+    if kind == "count":
+        return f"{v:,.0f} {unit}".strip()
+    return format_quantity(v, kind)
+
+
+def format_check(d: dict[str, Any]) -> str:
+    """The text of ``topo check``."""
+    kinds = {
+        "W": "power",
+        "A": "current",
+        "kg": "mass",
+        "kg/m^2": "floor_load",
+        "m^3/s": "flow",
+        "m": "length",
+    }
+    rows = []
+    for c in d["checks"]:
+        kind = kinds.get(c["unit"], "count")
+        status = {True: "ok", False: "FAIL", None: "-"}[c["ok"]]
+        margin = "" if c["margin"] is None else f"{c['margin']:+.1%}"
+        rows.append(
+            (
+                c["name"],
+                _value(c["value"], kind, c["unit"]),
+                _value(c["limit"], kind, c["unit"]),
+                margin,
+                status,
+                c["note"],
+            )
+        )
+    lines = [
+        f"{d['layout']}: "
+        + ("every checked limit holds" if d["ok"] else "FAILS")
+        + (
+            f"; binding: {d['binding']} ({d['binding_margin']:+.1%} margin)" if d["binding"] else ""
+        ),
+        "",
+    ]
+    lines += _table(("check", "value", "limit", "margin", "", "how"), rows, last_left=True)
+    return "\n".join(lines)
+
+
+def format_limits(d: dict[str, Any]) -> str:
+    """The text of ``topo limits``."""
+    lines = [
+        f"{d['layout']}: the largest scale-up domain of this rack technology is "
+        f"{d['max_domain_size']} GPUs"
+        + (f", bound by {' and '.join(d['binding_all'])}" if d.get("binding") else "")
+        + (f" (varied: {', '.join(d['varied'])})" if d.get("varied") else "")
+    ]
+    if d.get("note"):
+        lines.append(f"  {d['note']}")
+        return "\n".join(lines)
+    lines.append(
+        f"  (now {d['current_domain_size']}; grown {d['gpus_per_tray']} GPUs a tray, "
+        "switch trays added as the links need ports)"
+    )
+    lines.append("")
+    rows = []
+    for name, n in d["by_limit"].items():
+        unbounded = name in d.get("not_binding_up_to", {})
+        rows.append(
+            (
+                name,
+                f"{n:,}" + ("+" if unbounded else ""),
+                "<- binds" if name == d.get("binding") else "",
+            )
+        )
+    lines += _table(("limit", "largest domain alone", ""), rows)
     return "\n".join(lines)

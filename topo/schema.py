@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 DTYPES = ("fp64", "tf32", "fp32", "bf16", "fp16", "fp8", "fp6", "fp4", "int8", "int4")
-MEDIA = ("copper", "optical", "pcb")
+MEDIA = ("copper", "active_copper", "optical", "pcb")
 DEVICE_KINDS = (
     "compute_tray",
     "switch_tray",
@@ -193,8 +193,41 @@ RACK = Obj(
                 "coolant_delta_t": Quantity(
                     "temperature_difference", "coolant temperature rise", default="10 K"
                 ),
+                "coolant_mass": Quantity(
+                    "mass",
+                    "coolant held in the rack's manifolds and cold plates",
+                    exclusive_minimum=False,
+                ),
             },
             description="cooling capacity by kind",
+        ),
+        "power_redundancy": Number(
+            "installed shelf capacity over the load it must carry (2 = N+N)",
+            minimum=1.0,
+            maximum=10,
+            default=2.0,
+        ),
+        "conversion_efficiency": Number(
+            "power shelves' AC/DC efficiency (losses become heat to air)",
+            maximum=1.0,
+            exclusive_minimum=True,
+            default=0.95,
+        ),
+        "rear_clearance": Quantity(
+            "length", "clear depth behind the trays for cables to bend", default="100 mm"
+        ),
+        "backplane": Obj(
+            {
+                "width": Quantity("length", "usable width of the cable spine", default="450 mm"),
+                "depth": Quantity("length", "depth of the cable spine", default="60 mm"),
+                "packing": Number(
+                    "share of the spine's area cables can fill",
+                    maximum=1.0,
+                    exclusive_minimum=True,
+                    default=0.7,
+                ),
+            },
+            description="the scale-up cable spine at the rear of the rack",
         ),
         "devices": ListOf(
             DEVICE, min_items=1, max_items=200, description="the elevation, top to bottom"
@@ -232,9 +265,33 @@ SCALE_UP = Obj(
         "wrap_medium": String("medium of torus wraparound links (default: medium)", choices=MEDIA),
         "cable_slack": Quantity(
             "length",
-            "cable length beyond the vertical run",
+            "cable length beyond the vertical run (to the rear connector, service loop)",
             exclusive_minimum=False,
-            default="0.25 m",
+            default="0.15 m",
+        ),
+        "cable": Obj(
+            {
+                "diameter": Quantity("length", "outer diameter of one cable", default="6.7 mm"),
+                "pairs": Integer(
+                    "differential pairs in one cable", minimum=1, maximum=1024, default=16
+                ),
+                "bend_factor": Number(
+                    "minimum bend radius in cable diameters", minimum=1, maximum=100, default=10.0
+                ),
+                "connector_depth": Quantity(
+                    "length",
+                    "depth of a connector and its boot",
+                    exclusive_minimum=False,
+                    default="25 mm",
+                ),
+                "mass": Quantity("linear_mass", "mass of one cable per metre", default="150 g/m"),
+                "reach": Quantity(
+                    "length",
+                    "longest run the medium carries at the lane rate "
+                    "(default: from the medium and lane rate)",
+                ),
+            },
+            description="the scale-up cables",
         ),
         "collective_overhead": Quantity(
             "time",

@@ -90,6 +90,7 @@ KINDS: dict[str, _Kind] = {
     "temperature_difference": _Kind("K", '"10 K"', (("K", 1), ("mK", 1e-3))),
     "floor_load": _Kind("kg/m^2", '"1200 kg/m^2" or "12 kPa"', (("t/m^2", 1e3), ("kg/m^2", 1))),
     "voltage": _Kind("V", '"50 V"', (("kV", 1e3), ("V", 1), ("mV", 1e-3))),
+    "linear_mass": _Kind("kg/m", '"60 g/m"', (("kg/m", 1), ("g/m", 1e-3))),
     "current": _Kind("A", '"1400 A"', (("kA", 1e3), ("A", 1), ("mA", 1e-3))),
 }
 
@@ -164,6 +165,8 @@ def _build_units() -> dict[str, tuple[str, float]]:
             "gpm": ("flow", 3.785411784e-3 / 60),  # US gallon per minute
             "K": ("temperature_difference", 1.0),
             "mK": ("temperature_difference", 1e-3),
+            "kg/m": ("linear_mass", 1.0),
+            "g/m": ("linear_mass", 1e-3),
             "kg/m^2": ("floor_load", 1.0),
             "kg/m2": ("floor_load", 1.0),
             "t/m^2": ("floor_load", 1e3),

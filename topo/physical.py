@@ -1,0 +1,633 @@
+"""Physical limits of a rack: power, cooling, mass and floor, cables, bend, reach, space.
+
+:func:`check_limits` turns a layout's own numbers into checks, each with its value,
+limit, unit (SI), margin and a note saying which default or assumption it used; a
+check whose data is missing says "not checked: no data for X" instead of passing.
+:func:`largest_domain` grows the scale-up domain of the rack's technology tray by
+tray and finds the largest size each limit allows, alone and together.
+
+Models and worked NVL72 numbers: ``reference/physical_limits.md`` (sections 1-6).
+
+- Power: devices at their power (a compute tray without one: its GPUs at the
+  accelerator's power plus assumed CPUs and NICs), optics or retimers on the scale-up
+  links, divided by the power shelves' conversion efficiency; against the rack budget,
+  the installed shelves over their redundancy (2 = N+N), and ``P / V`` on the busbar.
+- Cooling: heat = input power; each device's liquid share; conversion losses to air;
+  coolant flow = Q_liquid / (c_p rho dT) with PG25 (3.92 kJ/kg K, 1021.5 kg/m^3).
+- Mass: devices + frame + scale-up cables + coolant against the frame's rating; over
+  the footprint plus the rack's share of the aisle against the floor rating.
+- Cables: pairs = GPUs x links x lanes x 2 directions (NVL72: 5,184); the bundle
+  ``pairs x (pi/4 OD^2 / pairs per cable) / packing`` against the spine's area; GPU links
+  against switch ports; ``bend_factor x OD + connector`` against the rear clearance; the
+  longest run (vertical + across racks + slack) against the medium's reach at the lane
+  rate (passive copper ~ 200 m Gb/s / lane rate: 2 m at 100G, 1 m at 200G).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from topo.build import RACK_UNIT_M
+from topo.errors import TopoError
+from topo.layout import Device, Layout
+from topo.units import UnitError, parse_quantity
+
+__all__ = ["Check", "LimitsReport", "check_limits", "largest_domain", "reach_m"]
+
+CP_PG25 = 3920.0  # J/(kg K), PG25 at 25 C (cooling.pg25_properties)
+RHO_PG25 = 1021.5  # kg/m^3
+CPU_W = 300.0  # assumed host CPU power when a compute tray gives none
+NIC_W = 25.0  # assumed NIC power
+# Module power per 1.6 Tb/s of scale-up bandwidth per end (optics.pluggable_vs_cpo: ~30 W
+# pluggable; retimed active copper assumed at 12 W).
+PORT_W_PER_1600G = {"optical": 30.0, "active_copper": 12.0}
+
+
+def reach_m(medium: str, lane_rate_bits_per_s: float | None) -> float | None:
+    """How far a medium carries one lane [m] (None: not a cable).
+
+    Passive copper halves with each doubling of the lane rate: 25G ~7 m, 100G ~2 m,
+    200G ~1 m (``reach.copper_vs_lane_rate``), i.e. about 200 m Gb/s / rate above 100G.
+    Active copper ~7 m (``reach.aec_band``), optics 50 m multimode (``reach.optics_classes``).
+
+    Examples
+    --------
+    >>> reach_m("copper", 200e9), reach_m("copper", 100e9), reach_m("optical", 200e9)
+    (1.0, 2.0, 50.0)
+    """
+    if medium == "pcb":
+        return None
+    if medium == "optical":
+        return 50.0
+    if medium == "active_copper":
+        return 7.0
+    gbps = (lane_rate_bits_per_s or 100e9) / 1e9
+    if gbps >= 100:
+        return 200.0 / gbps
+    # Between 25G (7 m) and 100G (2 m): log-linear.
+    t = (math.log(gbps) - math.log(25)) / (math.log(100) - math.log(25))
+    return float(math.exp(math.log(7) + t * (math.log(2) - math.log(7)))) if gbps > 25 else 7.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One limit: value against limit (value must not exceed it), in SI units."""
+
+    name: str
+    scope: str
+    value: float | None
+    limit: float | None
+    unit: str
+    kind: str  # quantity kind for display, or "count"
+    note: str
+
+    @property
+    def checked(self) -> bool:
+        """Whether both sides are known."""
+        return self.value is not None and self.limit is not None
+
+    @property
+    def ok(self) -> bool | None:
+        """Pass (True), fail (False), or not checked (None)."""
+        if not self.checked:
+            return None
+        return bool(self.value <= self.limit * (1 + 1e-12))  # type: ignore[operator]
+
+    @property
+    def margin(self) -> float | None:
+        """Share of the limit left: (limit - value) / limit."""
+        if not self.checked or not self.limit:
+            return None
+        return (self.limit - self.value) / self.limit  # type: ignore[operator]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "name": self.name,
+            "scope": self.scope,
+            "value": self.value,
+            "limit": self.limit,
+            "unit": self.unit,
+            "margin": self.margin,
+            "ok": self.ok,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsReport:
+    """Every check of a layout and the one that binds first."""
+
+    layout: str
+    checks: tuple[Check, ...]
+    totals: dict[str, float | None]
+
+    @property
+    def ok(self) -> bool:
+        """True when no checked limit fails."""
+        return all(c.ok is not False for c in self.checks)
+
+    @property
+    def binding(self) -> Check | None:
+        """The failing check with the worst margin, else the tightest passing one."""
+        checked = [c for c in self.checks if c.margin is not None]
+        return min(checked, key=lambda c: c.margin or 0.0) if checked else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        b = self.binding
+        return {
+            "layout": self.layout,
+            "ok": self.ok,
+            "binding": b.name if b else None,
+            "binding_margin": b.margin if b else None,
+            "checks": [c.to_dict() for c in self.checks],
+            "totals": self.totals,
+        }
+
+
+def _tray_power(d: Device, layout: Layout) -> tuple[float | None, str]:
+    if d.power_w is not None:
+        return d.power_w, ""
+    acc = layout.accelerator
+    if d.kind == "compute_tray" and acc.power_w is not None:
+        p = d.gpus * acc.power_w + d.cpus * CPU_W + d.nics * NIC_W
+        return p, f"{d.name}: {d.gpus} x {acc.power_w:g} W GPUs + assumed CPUs and NICs"
+    if d.kind in ("blank",):
+        return 0.0, ""
+    return None, d.name
+
+
+def _scale_up_bits_per_gpu(layout: Layout) -> float:
+    su = layout.scale_up
+    return su.links_per_gpu * su.link.bandwidth_bytes_per_s * 8
+
+
+def _cable_runs(layout: Layout) -> tuple[float, float]:
+    """Longest scale-up run [m] and the pair-metres of the rack's scale-up cables."""
+    su = layout.scale_up
+    computes: list[tuple[float, int]] = []  # (lowest U, GPUs)
+    switches: list[tuple[float, int]] = []  # (lowest U, chips)
+    top = float(layout.rack.height_u)
+    for d in layout.rack.devices:
+        for _ in range(d.count):
+            u = top - d.height_u + 1
+            if d.kind == "compute_tray":
+                computes.append((u, d.gpus))
+            elif d.kind == "switch_tray" and d.switch_chips:
+                switches.append((u, d.switch_chips))
+            top -= d.height_u
+    across = (su.racks_per_domain - 1) * layout.rack.width_m if su.domain == "racks" else 0.0
+    slack = su.cable_slack_m
+    if su.topology == "switched" and switches:
+        chips = sum(c for _, c in switches)
+        longest = max(abs(cu - su_) for cu, _ in computes for su_, _ in switches)
+        longest_m = longest * RACK_UNIT_M + across + slack
+        lanes = (su.link.lanes or 0) * 2
+        pair_m = 0.0
+        for cu, gpus in computes:
+            mean = sum(abs(cu - s_u) * c for s_u, c in switches) / chips * RACK_UNIT_M
+            pair_m += gpus * su.links_per_gpu * lanes * (mean + slack + across / 2)
+        return longest_m, pair_m
+    # Torus or switch chips without trays: neighbours a tray or so apart.
+    span = (max(u for u, _ in computes) - min(u for u, _ in computes)) if computes else 0.0
+    lanes = (su.link.lanes or 0) * 2
+    gpus = sum(g for _, g in computes)
+    return span * RACK_UNIT_M + across + slack, gpus * su.links_per_gpu * lanes * (slack + 0.3)
+
+
+def check_limits(layout: Layout) -> LimitsReport:
+    """Every physical check of one rack of the layout (all racks are alike)."""
+    rack = layout.rack
+    su = layout.scale_up
+    acc = layout.accelerator
+    checks: list[Check] = []
+    R = "rack"
+
+    def add(
+        name: str,
+        value: float | None,
+        limit: float | None,
+        unit: str,
+        kind: str,
+        note: str,
+        missing: str = "",
+    ) -> None:
+        if value is None or limit is None:
+            what = missing or ("a value" if value is None else "a limit")
+            note = f"not checked: no data for {what}" + (f" ({note})" if note else "")
+        checks.append(Check(name, R, value, limit, unit, kind, note))
+
+    # ---- rack space
+    used_u = sum(d.count * d.height_u for d in rack.devices)
+    add(
+        "rack space",
+        used_u,
+        float(rack.height_u),
+        "U",
+        "count",
+        "trays' heights against the rack's usable units",
+    )
+
+    # ---- power
+    it_w = 0.0
+    unknown: list[str] = []
+    assumed: list[str] = []
+    for d in rack.devices:
+        p, note = _tray_power(d, layout)
+        if p is None:
+            if d.kind not in ("power_shelf", "cdu"):
+                unknown.append(note)
+            continue
+        it_w += d.count * p
+        if note:
+            assumed.append(note)
+    port_w = 0.0
+    if su.medium in PORT_W_PER_1600G and su.domain != "tray":
+        port_w = (
+            2 * rack.gpus * _scale_up_bits_per_gpu(layout) / 1.6e12 * PORT_W_PER_1600G[su.medium]
+        )
+        it_w += port_w
+    power_w: float | None = None if unknown else it_w / rack.conversion_efficiency
+    note = (
+        f"devices {it_w / 1e3:.1f} kW"
+        + (f" incl. {port_w / 1e3:.1f} kW of {su.medium} ports" if port_w else "")
+        + f" / {rack.conversion_efficiency:g} conversion"
+    )
+    if assumed:
+        note += "; assumed: " + "; ".join(assumed)
+    missing_power = "power of " + ", ".join(unknown) if unknown else ""
+    add(
+        "power vs rack budget",
+        power_w,
+        rack.power_budget_w,
+        "W",
+        "power",
+        note,
+        missing_power or "rack.power_budget",
+    )
+    shelves = [d for d in rack.devices if d.kind == "power_shelf"]
+    installed = sum(d.count * (d.capacity_w or 0) for d in shelves) if shelves else None
+    if installed == 0 or any(d.capacity_w is None for d in shelves):
+        installed = None
+    add(
+        "power vs shelves",
+        power_w,
+        installed / rack.power_redundancy if installed else None,
+        "W",
+        "power",
+        f"installed {installed / 1e3:.0f} kW / redundancy {rack.power_redundancy:g}"
+        if installed
+        else "",
+        missing_power or "power shelves with capacity",
+    )
+    current = power_w / rack.busbar.voltage_v if power_w and rack.busbar.voltage_v else None
+    add(
+        "power: busbar current",
+        current,
+        rack.busbar.current_a,
+        "A",
+        "current",
+        f"P / V at {rack.busbar.voltage_v:g} V" if rack.busbar.voltage_v else "",
+        missing_power or "rack.busbar",
+    )
+
+    # ---- cooling
+    liquid_w = air_w = None
+    flow = None
+    if power_w is not None:
+        liquid_w = 0.0
+        for d in rack.devices:
+            p, _ = _tray_power(d, layout)
+            liquid_w += d.count * (p or 0.0) * d.liquid_fraction
+        if port_w:
+            liquid_w += port_w * 0.5  # optics on cold plates or in air: half assumed
+        air_w = power_w - liquid_w
+        flow = liquid_w / (CP_PG25 * RHO_PG25 * rack.cooling.coolant_delta_t_k)
+    dt = rack.cooling.coolant_delta_t_k
+    per_kw = 1e3 / (CP_PG25 * RHO_PG25 * dt) * 60e3  # L/min per kW
+    if liquid_w == 0 and rack.cooling.liquid_w is None:
+        for name in ("cooling: liquid heat", "cooling: coolant flow"):
+            checks.append(
+                Check(
+                    name, R, None, None, "W", "power", "not applicable: no device is liquid-cooled"
+                )
+            )
+    else:
+        add(
+            "cooling: liquid heat",
+            liquid_w,
+            rack.cooling.liquid_w,
+            "W",
+            "power",
+            "each device's liquid share of its power",
+            missing_power or "rack.cooling.liquid",
+        )
+        add(
+            "cooling: coolant flow",
+            flow,
+            rack.cooling.liquid_flow_m3_per_s,
+            "m^3/s",
+            "flow",
+            f"Q / (c_p rho dT), PG25 at dT {dt:g} K: {per_kw:.2f} L/min per kW",
+            missing_power or "rack.cooling.liquid_flow",
+        )
+    add(
+        "cooling: air heat",
+        air_w,
+        rack.cooling.air_w,
+        "W",
+        "power",
+        "devices' air share plus conversion losses",
+        missing_power or "rack.cooling.air",
+    )
+
+    # ---- mass and floor
+    longest, pair_m = _cable_runs(layout)
+    cabled = su.domain != "tray" and su.medium != "pcb"
+    cable_kg = pair_m / su.cable.pairs * su.cable.mass_kg_per_m if cabled else 0.0
+    masses = [d.count * d.mass_kg for d in rack.devices if d.mass_kg is not None]
+    no_mass = [d.name for d in rack.devices if d.mass_kg is None]
+    mass: float | None = None
+    if not no_mass and rack.frame_mass_kg is not None:
+        mass = sum(masses) + rack.frame_mass_kg + cable_kg + (rack.cooling.coolant_mass_kg or 0)
+    mnote = f"devices + frame + {cable_kg:.0f} kg of scale-up cable" + (
+        f" + {rack.cooling.coolant_mass_kg:g} kg coolant"
+        if rack.cooling.coolant_mass_kg
+        else " (coolant not given)"
+    )
+    missing_mass = (
+        "mass of " + ", ".join(no_mass)
+        if no_mass
+        else "rack.frame_mass"
+        if rack.frame_mass_kg is None
+        else ""
+    )
+    add(
+        "mass vs frame rating",
+        mass,
+        rack.max_mass_kg,
+        "kg",
+        "mass",
+        mnote,
+        missing_mass or "rack.max_mass",
+    )
+    share = rack.width_m * (rack.depth_m + layout.cluster.aisle_width_m)
+    floor = mass / share if mass is not None else None
+    add(
+        "mass: floor load",
+        floor,
+        layout.cluster.floor_rating_kg_per_m2,
+        "kg/m^2",
+        "floor_load",
+        f"over the footprint plus the aisle share: {share:.2f} m^2"
+        + (
+            f"; on the footprint alone {mass / (rack.width_m * rack.depth_m):,.0f} kg/m^2"
+            if mass
+            else ""
+        ),
+        missing_mass or "cluster.floor_rating",
+    )
+
+    # ---- cables
+    lanes = su.link.lanes
+    if not cabled:
+        why = "the domain is one board" if su.domain == "tray" else "board traces (pcb)"
+        for name in ("cables: backplane pairs", "cables: bend radius", "cables: copper reach"):
+            checks.append(Check(name, R, None, None, "", "count", f"not applicable: {why}"))
+    else:
+        pairs = int(rack.gpus * su.links_per_gpu * lanes * 2) if lanes else None
+        area_pair = math.pi / 4 * su.cable.diameter_m**2 / su.cable.pairs
+        capacity = (
+            rack.backplane_width_m * rack.backplane_depth_m * rack.packing_fraction / area_pair
+        )
+        add(
+            "cables: backplane pairs",
+            pairs,
+            math.floor(capacity),
+            "pairs",
+            "count",
+            f"{area_pair * 1e6:.2f} mm^2 a pair ({su.cable.diameter_m * 1e3:g} mm cables of "
+            f"{su.cable.pairs} pairs) at {rack.packing_fraction:g} packing in "
+            f"{rack.backplane_width_m * 1e3:.0f} x {rack.backplane_depth_m * 1e3:.0f} mm",
+            "link lanes",
+        )
+        bend = su.cable.bend_factor * su.cable.diameter_m + su.cable.connector_depth_m
+        add(
+            "cables: bend radius",
+            bend,
+            rack.rear_clearance_m,
+            "m",
+            "length",
+            f"{su.cable.bend_factor:g} x {su.cable.diameter_m * 1e3:g} mm + "
+            f"{su.cable.connector_depth_m * 1e3:g} mm connector",
+        )
+        rate = su.link.lane_rate_bits_per_s
+        reach = su.cable.reach_m or (
+            reach_m(su.medium, rate) if rate or su.medium != "copper" else None
+        )
+        add(
+            "cables: copper reach" if su.medium == "copper" else f"cables: {su.medium} reach",
+            longest,
+            reach,
+            "m",
+            "length",
+            f"longest run (vertical + across racks + {su.cable_slack_m:g} m slack) at "
+            + (f"{rate / 1e9:g} Gb/s a lane" if rate else "an unknown lane rate"),
+            "the link's lane rate (or scale_up.cable.reach)",
+        )
+    ports = [d for d in rack.devices if d.kind == "switch_tray"]
+    if su.topology == "switched" and ports and su.domain != "tray":
+        have = sum(d.count * (d.ports or 0) for d in ports)
+        add(
+            "switch ports",
+            rack.gpus * su.links_per_gpu,
+            have or None,
+            "ports",
+            "count",
+            "GPU links against the switch trays' ports",
+            "switch tray ports",
+        )
+    else:
+        checks.append(
+            Check(
+                "switch ports",
+                R,
+                None,
+                None,
+                "ports",
+                "count",
+                "not applicable: no switch trays in the rack",
+            )
+        )
+    totals = {
+        "power_w": power_w,
+        "liquid_w": liquid_w,
+        "air_w": air_w,
+        "coolant_flow_m3_per_s": flow,
+        "mass_kg": mass,
+        "cable_mass_kg": cable_kg,
+        "cluster_power_w": power_w * layout.cluster.racks if power_w else None,
+        "gpu_power_w": (acc.power_w or 0) * rack.gpus or None,
+    }
+    return LimitsReport(layout.name, tuple(checks), totals)
+
+
+# ---------------------------------------------------------------- the largest domain
+VARY_KEYS: dict[str, str] = {
+    "power_budget": "power",
+    "busbar_voltage": "voltage",
+    "busbar_current": "current",
+    "liquid": "power",
+    "liquid_flow": "flow",
+    "air": "power",
+    "max_mass": "mass",
+    "floor_rating": "floor_load",
+    "tray_power": "power",
+    "height_u": "count",
+    "cable": "medium",
+    "rear_clearance": "length",
+}
+
+
+def apply_vary(layout: Layout, key: str, value: str) -> Layout:
+    """The layout with one input changed (``power_budget="600 kW"``, ``cable=optical``)."""
+    if key not in VARY_KEYS:
+        msg = f"--vary: unknown key {key!r}; known: {', '.join(VARY_KEYS)}"
+        raise TopoError(msg)
+    kind = VARY_KEYS[key]
+    rack, su = layout.rack, layout.scale_up
+    try:
+        if kind == "medium":
+            if value not in ("copper", "active_copper", "optical"):
+                msg = f"--vary cable: expected copper, active_copper or optical, got {value!r}"
+                raise TopoError(msg)
+            return dataclasses.replace(layout, scale_up=dataclasses.replace(su, medium=value))
+        if kind == "count":
+            return dataclasses.replace(layout, rack=dataclasses.replace(rack, height_u=int(value)))
+        q = parse_quantity(value, kind)
+    except (UnitError, ValueError) as e:
+        msg = f"--vary {key}: {e}"
+        raise TopoError(msg) from None
+    cooling, busbar = rack.cooling, rack.busbar
+    changes: dict[str, Any] = {
+        "power_budget": {"power_budget_w": q},
+        "max_mass": {"max_mass_kg": q},
+        "rear_clearance": {"rear_clearance_m": q},
+        "busbar_voltage": {"busbar": dataclasses.replace(busbar, voltage_v=q)},
+        "busbar_current": {"busbar": dataclasses.replace(busbar, current_a=q)},
+        "liquid": {"cooling": dataclasses.replace(cooling, liquid_w=q)},
+        "liquid_flow": {"cooling": dataclasses.replace(cooling, liquid_flow_m3_per_s=q)},
+        "air": {"cooling": dataclasses.replace(cooling, air_w=q)},
+        "tray_power": {
+            "devices": tuple(
+                dataclasses.replace(d, power_w=q) if d.kind == "compute_tray" else d
+                for d in rack.devices
+            )
+        },
+    }.get(key, {})
+    if key == "floor_rating":
+        return dataclasses.replace(
+            layout, cluster=dataclasses.replace(layout.cluster, floor_rating_kg_per_m2=q)
+        )
+    return dataclasses.replace(layout, rack=dataclasses.replace(rack, **changes))
+
+
+def _with_trays(layout: Layout, n: int) -> Layout:
+    """The rack with `n` compute trays of its design, and the switch trays they need."""
+    rack, su = layout.rack, layout.scale_up
+    computes = [d for d in rack.devices if d.kind == "compute_tray"]
+    total = sum(d.count for d in computes)
+    gpus_per_tray = computes[0].gpus
+    switch = next((d for d in rack.devices if d.kind == "switch_tray" and d.ports), None)
+    need_sw = (
+        math.ceil(n * gpus_per_tray * su.links_per_gpu / switch.ports)
+        if switch and switch.ports
+        else 0
+    )
+    devices = []
+    left = n
+    for i, d in enumerate(rack.devices):
+        if d.kind == "compute_tray":
+            # Keep the design's split of compute trays around the switches.
+            share = left if d is computes[-1] else round(n * d.count / total)
+            share = min(share, left)
+            left -= share
+            if share:
+                devices.append(dataclasses.replace(d, count=share))
+        elif d is switch:
+            if need_sw:
+                devices.append(dataclasses.replace(d, count=need_sw))
+        else:
+            devices.append(d)
+        del i
+    new_rack = dataclasses.replace(rack, devices=tuple(devices))
+    sw = need_sw * (switch.switch_chips if switch else 0)
+    new_su = dataclasses.replace(su, switches=sw or su.switches)
+    return dataclasses.replace(layout, rack=new_rack, scale_up=new_su)
+
+
+def _family(name: str) -> str:
+    """The limit a check belongs to: power, cooling, mass, cables, ports, reach, space."""
+    for word in ("power", "cooling", "mass", "reach", "bend", "backplane", "ports", "space"):
+        if word in name:
+            return {"backplane": "cables", "bend": "bend radius"}.get(word, word)
+    return name
+
+
+def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
+    """The largest single-rack scale-up domain of the layout's technology, per limit.
+
+    The rack is refilled with 1, 2, ... compute trays of its design (switch trays added
+    as the GPUs' links need ports); for each limit the largest domain with that limit's
+    checks passing is kept, and together the largest with all passing.
+    """
+    computes = [d for d in layout.rack.devices if d.kind == "compute_tray"]
+    per_tray = computes[0].gpus
+    if layout.scale_up.domain == "tray":
+        return {
+            "layout": layout.name,
+            "max_domain_size": layout.gpus_per_domain,
+            "binding": "tray",
+            "by_limit": {},
+            "note": "the domain is one tray's board: it does not grow with the rack",
+        }
+    by_limit: dict[str, int] = {}
+    together = 0
+    failed_first: dict[str, int] = {}
+    for n in range(1, max_trays + 1):
+        report = check_limits(_with_trays(layout, n))
+        gpus = n * per_tray
+        fams: dict[str, bool] = {}
+        for c in report.checks:
+            if c.ok is None:
+                continue
+            f = _family(c.name)
+            fams[f] = fams.get(f, True) and bool(c.ok)
+        for f, ok in fams.items():
+            if ok and f not in failed_first:
+                by_limit[f] = gpus
+            elif not ok:
+                failed_first.setdefault(f, gpus)
+        if all(fams.values()) and together == n - 1:
+            together = n
+        if len(failed_first) == len(fams) and fams:
+            break
+    for f in failed_first:
+        by_limit.setdefault(f, 0)
+    unbounded = [f for f in by_limit if f not in failed_first]
+    binding = min(failed_first, key=lambda f: failed_first[f]) if failed_first else None
+    binding_all = [f for f in failed_first if failed_first[f] == failed_first.get(binding, -1)]
+    return {
+        "layout": layout.name,
+        "max_domain_size": together * per_tray,
+        "binding": binding,
+        "binding_all": binding_all,
+        "by_limit": {f: by_limit[f] for f in sorted(by_limit, key=lambda f: by_limit[f])},
+        "not_binding_up_to": {f: max_trays * per_tray for f in unbounded},
+        "gpus_per_tray": per_tray,
+        "current_domain_size": layout.gpus_per_domain,
+    }
