@@ -592,6 +592,7 @@ def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
             "layout": layout.name,
             "max_domain_size": layout.gpus_per_domain,
             "binding": "tray",
+            "binding_all": ["tray"],
             "by_limit": {},
             "note": "the domain is one tray's board: it does not grow with the rack",
         }
@@ -630,4 +631,10 @@ def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
         "not_binding_up_to": {f: max_trays * per_tray for f in unbounded},
         "gpus_per_tray": per_tray,
         "current_domain_size": layout.gpus_per_domain,
+        "note": (
+            "a torus grows beyond the rack through optical links between cubes; these are "
+            "the rack's own limits"
+            if layout.scale_up.topology == "torus"
+            else ""
+        ),
     }

@@ -492,6 +492,7 @@ def format_limits(d: dict[str, Any]) -> str:
     ]
     if d.get("note"):
         lines.append(f"  {d['note']}")
+    if not d["by_limit"]:
         return "\n".join(lines)
     lines.append(
         f"  (now {d['current_domain_size']}; grown {d['gpus_per_tray']} GPUs a tray, "
