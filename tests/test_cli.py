@@ -498,3 +498,50 @@ def test_moe_with_a_model_name(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "moe", "gb200-nvl72", "--tokens-per-gpu", "32", "--ep", "8")
     assert code == 2
     assert "give --model" in err
+
+
+def test_check_command(
+    capsys: pytest.CaptureFixture[str], write_layout: Callable[..., Path]
+) -> None:
+    code, out, _ = run(capsys, "check", "gb200-nvl72", "--json")
+    assert code == 0
+    c = json.loads(out)
+    assert c["ok"] is True
+    assert c["binding"] == "switch ports"
+    for chk in c["checks"]:
+        assert set(chk) >= {"name", "scope", "value", "limit", "unit", "margin", "ok", "note"}
+    code, out, _ = run(capsys, "check", "gb200-nvl72")
+    assert code == 0
+    assert "every checked limit holds" in out
+    doc = bundled_doc("gb200-nvl72")
+    doc["rack"]["power_budget"] = "50 kW"
+    code, out, _ = run(capsys, "check", str(write_layout(doc)))
+    assert code == 1
+    assert "FAIL" in out
+    code, _, err = run(capsys, "check", "gb200-nvl27")
+    assert code == 2
+    assert "did you mean" in err
+
+
+def test_limits_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "limits", "gb200-nvl72", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["max_domain_size"] == 72
+    assert d["binding"] in d["by_limit"]
+    code, out, _ = run(
+        capsys,
+        "limits",
+        "gb200-nvl72",
+        "--vary",
+        'power_budget="600 kW"',
+        "--vary",
+        "max_mass=3t",
+        "--vary",
+        "cable=active_copper",
+    )
+    assert code == 0
+    assert "varied:" in out
+    code, _, err = run(capsys, "limits", "gb200-nvl72", "--vary", "power_budget")
+    assert code == 2
+    assert "expected KEY=VALUE" in err

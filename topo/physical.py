@@ -513,7 +513,7 @@ def apply_vary(layout: Layout, key: str, value: str) -> Layout:
         msg = f"--vary {key}: {e}"
         raise TopoError(msg) from None
     cooling, busbar = rack.cooling, rack.busbar
-    changes: dict[str, Any] = {
+    table: dict[str, dict[str, Any]] = {
         "power_budget": {"power_budget_w": q},
         "max_mass": {"max_mass_kg": q},
         "rear_clearance": {"rear_clearance_m": q},
@@ -621,7 +621,8 @@ def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
         by_limit.setdefault(f, 0)
     unbounded = [f for f in by_limit if f not in failed_first]
     binding = min(failed_first, key=lambda f: failed_first[f]) if failed_first else None
-    binding_all = [f for f in failed_first if failed_first[f] == failed_first.get(binding, -1)]
+    first = failed_first[binding] if binding else -1
+    binding_all = [f for f in failed_first if failed_first[f] == first]
     return {
         "layout": layout.name,
         "max_domain_size": together * per_tray,

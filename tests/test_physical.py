@@ -1,0 +1,165 @@
+"""Physical limits against the worked NVL72 numbers of physical_limits.md, and invariants."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import bundled_doc
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from topo.errors import TopoError
+from topo.layout import load_layout
+from topo.physical import _with_trays, apply_vary, check_limits, largest_domain, reach_m
+
+NVL72 = load_layout("gb200-nvl72")
+
+
+def by_name(report):  # noqa: ANN001, ANN201
+    return {c.name: c for c in report.checks}
+
+
+def test_nvl72_passes_with_its_worked_numbers() -> None:
+    r = check_limits(NVL72)
+    c = by_name(r)
+    assert r.ok
+    assert all(x.ok is not False for x in r.checks)
+    # Cables: 72 GPUs x 18 links x 2 lanes x 2 directions = 5,184 pairs (section 1).
+    assert c["cables: backplane pairs"].value == 72 * 18 * 2 * 2 == 5184
+    # Switch ports: 72 x 18 = 1,296 = 9 trays x 144: exactly full, the binding limit.
+    assert (c["switch ports"].value, c["switch ports"].limit) == (1296, 1296)
+    assert r.binding.name == "switch ports"
+    # Power (section 4): 18 x 5.4 kW trays + 9 x 1.3 kW switch trays + 2 x 0.4 kW ToR, over
+    # 0.95 conversion: 115.5 kW, within 4% of the quoted ~120 kW; 264 kW installed N+N.
+    it = 18 * 5.4e3 + 9 * 1.3e3 + 2 * 400
+    assert c["power vs rack budget"].value == pytest.approx(it / 0.95)
+    assert c["power vs rack budget"].value == pytest.approx(120e3, rel=0.04)
+    assert c["power vs shelves"].limit == 8 * 33e3 / 2
+    assert c["power: busbar current"].value == pytest.approx(it / 0.95 / 50)  # ~2,400 A at 50 V
+    # Cooling (section 5): PG25 at 10 K is 1.50 L/min per kW; 120 kW would need 180 L/min.
+    per_kw = 1e3 / (3920 * 1021.5 * 10) * 60e3
+    assert per_kw == pytest.approx(1.50, abs=0.005)
+    assert 120 * per_kw == pytest.approx(180, rel=0.01)
+    liquid = 18 * 5.4e3 * 0.85 + 9 * 1.3e3 * 0.8
+    assert c["cooling: liquid heat"].value == pytest.approx(liquid)
+    flow_l_min = c["cooling: coolant flow"].value * 60e3
+    assert flow_l_min == pytest.approx(liquid / 1e3 * per_kw)
+    # Mass (section 6): 1,360 kg against the 1,400 kg frame: ~3% margin.
+    assert c["mass vs frame rating"].value == pytest.approx(1360, rel=0.01)
+    assert c["mass vs frame rating"].margin == pytest.approx(0.03, abs=0.01)
+    # Floor: over 0.6 x (1.2 + 1.2) m^2 ~944 kg/m^2; on the footprint alone ~1,889.
+    mass = c["mass vs frame rating"].value
+    assert c["mass: floor load"].value == pytest.approx(mass / (0.6 * 2.4))
+    assert mass / 0.72 == pytest.approx(1889, rel=0.01)
+    # Bend: 10 x 6.7 mm + 25 mm connector = 92 mm of the 100 mm rear clearance.
+    assert c["cables: bend radius"].value == pytest.approx(0.092)
+    # Reach: compute tray at U42 to switch tray at U24: 18 U = 0.80 m, + 0.15 m slack < 1 m.
+    assert c["cables: copper reach"].value == pytest.approx(18 * 0.04445 + 0.15)
+    assert c["cables: copper reach"].limit == 1.0
+
+
+def test_backplane_area_arithmetic() -> None:
+    # 6.7 mm OD 16-pair cables: pi/4 x 6.7^2 / 16 = 2.20 mm^2 a pair; 5,184 pairs = 114 cm^2,
+    # 163 cm^2 at a 0.7 packing fraction (section 1).
+    area_pair = math.pi / 4 * 6.7**2 / 16
+    assert area_pair == pytest.approx(2.20, abs=0.01)
+    assert 5184 * area_pair / 100 == pytest.approx(114, rel=0.01)
+    assert 5184 * area_pair / 0.7 / 100 == pytest.approx(163, rel=0.01)
+    c = by_name(check_limits(NVL72))["cables: backplane pairs"]
+    assert c.limit == math.floor(450 * 60 * 0.7 / area_pair)
+
+
+def test_optics_cost_about_20_kw() -> None:
+    optical = apply_vary(NVL72, "cable", "optical")
+    before = check_limits(NVL72).totals["power_w"]
+    after = check_limits(optical).totals["power_w"]
+    # 72 GPUs x 36 lanes x 200 Gb/s = 4.5 x 1.6T modules a GPU, both ends: 648 x 30 W.
+    assert (after - before) * 0.95 == pytest.approx(648 * 30, rel=1e-9)
+    assert by_name(check_limits(optical))["cables: optical reach"].limit == 50.0
+
+
+def test_doubled_domain_fails_naming_each_limit(write_layout: Callable[..., Path]) -> None:
+    doc = bundled_doc("gb200-nvl72")
+    for d in doc["rack"]["devices"]:
+        if d["kind"] == "compute_tray":
+            d["count"] *= 2  # 144 GPUs, nothing else changed
+    r = check_limits(load_layout(write_layout(doc)))
+    failed = {c.name for c in r.checks if c.ok is False}
+    assert not r.ok
+    for name in (
+        "rack space",
+        "power vs rack budget",
+        "cooling: liquid heat",
+        "mass vs frame rating",
+        "switch ports",
+        "cables: copper reach",
+    ):
+        assert name in failed
+    assert by_name(r)["cables: backplane pairs"].value == 2 * 5184
+
+
+def test_largest_domain_is_72_and_says_why() -> None:
+    d = largest_domain(NVL72)
+    assert d["max_domain_size"] == 72
+    assert set(d["binding_all"]) == {"mass", "reach"}
+    assert d["by_limit"]["power"] == 80  # (132 kW x 0.95 - 0.8 kW) / 5.4 kW trays + switches
+    # More frame rating: reach still binds at 72; optics lift reach, then heat binds.
+    assert largest_domain(apply_vary(NVL72, "max_mass", "3 t"))["binding_all"] == ["reach"]
+    far = largest_domain(apply_vary(apply_vary(NVL72, "max_mass", "3 t"), "cable", "optical"))
+    # Optics cost ~20 kW at 72 GPUs: the liquid loop (115 kW) and the budget now bind.
+    assert far["binding"] in ("cooling", "power")
+    assert far["by_limit"]["reach"] > 72
+    assert far["max_domain_size"] < 72
+
+
+def test_missing_data_is_not_checked() -> None:
+    r = check_limits(load_layout("tpu-v5p-4x4x4"))
+    c = by_name(r)
+    assert c["power vs rack budget"].ok is None
+    assert c["power vs rack budget"].note.startswith("not checked: no data for power of")
+    assert c["mass vs frame rating"].note.startswith("not checked: no data for mass of")
+    assert r.ok  # nothing checked fails
+    dgx = by_name(check_limits(load_layout("dgx-h100")))
+    assert dgx["cables: backplane pairs"].note.startswith("not applicable")
+
+
+def test_reach_by_lane_rate() -> None:
+    assert reach_m("copper", 200e9) == 1.0
+    assert reach_m("copper", 100e9) == 2.0
+    assert reach_m("copper", 25e9) == 7.0
+    assert reach_m("active_copper", 200e9) == 7.0
+    assert reach_m("pcb", 200e9) is None
+
+
+def test_bad_vary() -> None:
+    with pytest.raises(TopoError, match="unknown key 'power'"):
+        apply_vary(NVL72, "power", "1 kW")
+    with pytest.raises(TopoError, match='expected a power like "132 kW"'):
+        apply_vary(NVL72, "power_budget", "800 Gb/s")
+    with pytest.raises(TopoError, match="expected copper, active_copper or optical"):
+        apply_vary(NVL72, "cable", "string")
+
+
+@settings(max_examples=30, deadline=None)
+@given(budget=st.floats(1e3, 1e6), more=st.floats(1.0, 10.0))
+def test_a_larger_power_budget_never_turns_pass_into_fail(budget: float, more: float) -> None:
+    lo = dataclasses.replace(NVL72, rack=dataclasses.replace(NVL72.rack, power_budget_w=budget))
+    hi = dataclasses.replace(
+        NVL72, rack=dataclasses.replace(NVL72.rack, power_budget_w=budget * more)
+    )
+    for a, b in zip(check_limits(lo).checks, check_limits(hi).checks, strict=True):
+        assert not (a.ok is True and b.ok is False)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 60))
+def test_a_larger_domain_never_needs_fewer_cables_or_less_power(n: int) -> None:
+    a = by_name(check_limits(_with_trays(NVL72, n)))
+    b = by_name(check_limits(_with_trays(NVL72, n + 1)))
+    assert b["cables: backplane pairs"].value >= a["cables: backplane pairs"].value
+    assert b["power vs rack budget"].value >= a["power vs rack budget"].value
+    assert b["mass vs frame rating"].value >= a["mass vs frame rating"].value
