@@ -528,7 +528,8 @@ def apply_vary(layout: Layout, key: str, value: str) -> Layout:
                 for d in rack.devices
             )
         },
-    }.get(key, {})
+    }
+    changes = table.get(key, {})
     if key == "floor_rating":
         return dataclasses.replace(
             layout, cluster=dataclasses.replace(layout.cluster, floor_rating_kg_per_m2=q)
