@@ -23,6 +23,8 @@ from topo.commands import (
     cmd_moe,
     cmd_place,
     cmd_plan,
+    cmd_plot,
+    cmd_render,
     cmd_schema,
     cmd_show,
     cmd_sweep,
@@ -271,6 +273,76 @@ def _parser() -> argparse.ArgumentParser:
         "cable (copper|active_copper|optical), rear_clearance; repeatable",
     )
     sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "render",
+        "Draw a layout: its rack elevation with budgets, or its topology.",
+        "topo render gb200-nvl72 --kind all -o nvl72.png",
+        cmd_render,
+    )
+    layout_args(sp)
+    sp.add_argument(
+        "--kind",
+        choices=("elevation", "topology", "all"),
+        default="all",
+        help="all writes FILE-elevation and FILE-topology",
+    )
+    sp.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the figure; its format follows the name: .png, .svg or .pdf",
+    )
+
+    sp = command(
+        "plot",
+        "Draw a result: roofline, latency-throughput trade-off, link loads or physical limits.",
+        "topo plot tradeoff dgx-h100 --model llama-3-70b --compare dgx-h200 -o trade.png",
+        cmd_plot,
+    )
+    sp.add_argument("figure", choices=("roofline", "tradeoff", "links", "limits"))
+    layout_args(sp)
+    sp.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the figure; its format follows the name: .png, .svg or .pdf",
+    )
+    sp.add_argument("--model", help="roofline, tradeoff: the model")
+    for name in ("tp", "ep", "pp", "dp"):
+        sp.add_argument(f"--{name}", type=int, help=f"{name} degree (default: best that fits)")
+    sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
+    sp.add_argument(
+        "--batch",
+        default="1,2,4,8,16,32,64,128,256,512,1024",
+        help="roofline, tradeoff: batches (default 1,2,...,1024)",
+    )
+    sp.add_argument(
+        "--compare",
+        action="append",
+        metavar="LAYOUT",
+        help="tradeoff: another layout on the same figure; repeatable",
+    )
+    sp.add_argument("--input", type=int, default=1024)
+    sp.add_argument(
+        "--output-tokens",
+        dest="output_tokens",
+        type=int,
+        default=128,
+        help="output tokens (default 128)",
+    )
+    sp.add_argument("--context", type=float)
+    sp.add_argument("--weights", default="bf16", choices=sorted(DTYPE_BYTES))
+    sp.add_argument("--kv", default="bf16", choices=sorted(DTYPE_BYTES))
+    sp.add_argument("--compute", choices=sorted(DTYPE_BYTES))
+    sp.add_argument("--gpu-hour-usd", type=float, default=2.0)
+    sp.add_argument("--overlap", choices=("none", "full"), default="none")
+    sp.add_argument("--ideal", action="store_true")
+    sp.add_argument("--op", choices=OPS, default="all-to-all", help="links: the collective")
+    sp.add_argument("--gpus", type=int, default=8, help="links: group size")
+    sp.add_argument("--bytes", default="1 GB", metavar="SIZE", help="links: per-GPU buffer")
 
     sp = command(
         "schema",

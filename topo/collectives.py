@@ -39,7 +39,7 @@ import numpy as np
 from topo.errors import PlacementError
 from topo.routing import Fabric, LinkLoads, all_to_all_loads, pair_loads
 
-__all__ = ["OPS", "BUS_FACTOR", "CollectiveResult", "Phase", "collective"]
+__all__ = ["BUS_FACTOR", "OPS", "CollectiveResult", "Phase", "collective", "link_loads"]
 
 OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "p2p", "broadcast")
 
@@ -317,3 +317,74 @@ def collective(
         phases=phases,
         alternatives={k: v for k, v in totals.items() if k != best},
     )
+
+
+def link_loads(
+    G: nx.Graph | Fabric,
+    op: str,
+    gpus: list[str],
+    bytes_per_gpu: float,
+    *,
+    algorithm: str = "auto",
+) -> dict[str, Any]:
+    """What a link-load figure draws: every loaded link's bytes and busy share, racks' traffic.
+
+    The collective is timed as :func:`collective` does; the loads are those of its
+    phases summed, and a link's utilisation is its bytes over (bandwidth x the whole
+    collective's time). The rack-to-rack matrix counts the bytes each rack's GPUs send
+    to each rack's GPUs (the direct or ring pattern of the chosen algorithm's first phase
+    for the hierarchical one: the pattern of the whole group).
+    """
+    fabric = G if isinstance(G, Fabric) else Fabric(G)
+    result = collective(fabric, op, gpus, bytes_per_gpu, algorithm=algorithm)
+    members = np.array([fabric.index[g] for g in gpus], dtype=np.int64)
+    n = len(members)
+    M = float(bytes_per_gpu)
+    if op == "all-to-all" or result.algorithm in ("direct", "hierarchical"):
+        loads = all_to_all_loads(fabric, members, M / n * (2 if op == "all-reduce" else 1))
+        pairs = None
+    else:
+        src, dst = _ring(members)
+        w = {"all-reduce": 2 * (n - 1) / n * M, "broadcast": M, "p2p": M}.get(op, (n - 1) / n * M)
+        if op == "broadcast":
+            src, dst = members[:-1], members[1:]
+        if op == "p2p":
+            half = n // 2
+            src, dst = members[:half], members[half : 2 * half]
+        loads = pair_loads(fabric, src, dst, w)
+        pairs = (src, dst, w)
+    racks = sorted(set(fabric.rack[members].tolist()))
+    ridx = {r: i for i, r in enumerate(racks)}
+    mat = np.zeros((len(racks), len(racks)))
+    if pairs is None:
+        c = np.bincount([ridx[int(r)] for r in fabric.rack[members]], minlength=len(racks))
+        mat = np.outer(c, c).astype(float) * (M / n)
+        np.fill_diagonal(mat, mat.diagonal() - c * (M / n))
+    else:
+        s, t, w = pairs
+        for a, b in zip(s.tolist(), t.tolist(), strict=True):
+            mat[ridx[int(fabric.rack[a])], ridx[int(fabric.rack[b])]] += w
+    Gr = fabric.G
+    edges = []
+    for (u, v), nbytes in loads.edges().items():
+        a = Gr.edges[u, v]
+        edges.append(
+            {
+                "u": u,
+                "v": v,
+                "bytes": nbytes,
+                "bandwidth_bytes_per_s": a["bandwidth"],
+                "kind": a["kind"],
+                "medium": a["medium"],
+                "utilisation": nbytes / (a["bandwidth"] * result.time_s)
+                if result.time_s > 0
+                else 0.0,
+            }
+        )
+    return {
+        "collective": result.to_dict(),
+        "edges": edges,
+        "racks": racks,
+        "rack_bytes": mat.tolist(),
+        "gpus": list(gpus),
+    }

@@ -17,9 +17,9 @@ from typing import Any
 import networkx as nx
 
 from topo.build import build_graph
-from topo.collectives import collective
+from topo.collectives import collective, link_loads
 from topo.errors import TopoError
-from topo.evaluate import check_fits, evaluate, sweep
+from topo.evaluate import check_fits, evaluate, roofline_data, sweep
 from topo.layout import Layout, bundled_layouts, load_layout
 from topo.models import Model, load_model
 from topo.moe import moe_all_to_all
@@ -53,6 +53,8 @@ __all__ = [
     "cmd_moe",
     "cmd_place",
     "cmd_plan",
+    "cmd_plot",
+    "cmd_render",
     "cmd_schema",
     "cmd_show",
     "cmd_sweep",
@@ -204,7 +206,8 @@ def cmd_moe(args: argparse.Namespace) -> int:
 def _workload(args: argparse.Namespace) -> Workload:
     w = Workload(
         input_tokens=args.input,
-        output_tokens=args.output,
+        # `topo plot` uses -o for the figure and --output-tokens for the lengths.
+        output_tokens=getattr(args, "output_tokens", None) or args.output,
         context=args.context,
         weights=args.weights,
         kv=args.kv,
@@ -357,4 +360,81 @@ def cmd_limits(args: argparse.Namespace) -> int:
     data = largest_domain(layout)
     data["varied"] = list(args.vary or [])
     print(_json(data) if args.json else format_limits(data))
+    return 0
+
+
+def _figure_out(path: str) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        msg = f"-o {path}: the format follows the file name: .png, .svg or .pdf"
+        raise TopoError(msg)
+    return out
+
+
+def _save(fig: Any, out: Path) -> None:
+    from topo.plot import save
+
+    def write(tmp: Path) -> None:
+        save(fig, tmp.with_suffix(out.suffix))
+        tmp.with_suffix(out.suffix).replace(tmp)
+
+    _atomic_write(out, write)
+    print(f"wrote {out}")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from topo.plot import plot_elevation, plot_topology
+
+    out = _figure_out(args.output)
+    layout = _load(args)
+    kinds = ["elevation", "topology"] if args.kind == "all" else [args.kind]
+    for kind in kinds:
+        target = out if len(kinds) == 1 else out.with_name(f"{out.stem}-{kind}{out.suffix}")
+        if kind == "elevation":
+            fig, _ = plot_elevation(layout, check_limits(layout).to_dict())
+        else:
+            G = build_graph(layout)
+            fig, _ = plot_topology(G, summarize(layout, G))
+        _save(fig, target)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from topo.plot import plot_limits, plot_links, plot_roofline, plot_tradeoff
+
+    out = _figure_out(args.output)
+    layout = _load(args)
+    if args.figure == "limits":
+        fig, _ = plot_limits(check_limits(layout).to_dict())
+    elif args.figure == "links":
+        G = build_graph(layout)
+        total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
+        if not 2 <= args.gpus <= total:
+            msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {args.gpus}"
+            raise TopoError(msg)
+        group = list(place(G, Plan(dp=args.gpus), strategy=args.strategy).ranks)
+        data = link_loads(G, args.op, group, _size(args.bytes, "--bytes"))
+        fig, _ = plot_links(G, data)
+    else:
+        if not args.model:
+            msg = f"topo plot {args.figure} needs --model"
+            raise TopoError(msg)
+        model = load_model(args.model)
+        w = _workload(args)
+        batches = _batches(args.batch)
+        G = build_graph(layout)
+        plan = _choose_plan(args, layout, G, model, w, batches[0])
+        if args.figure == "roofline":
+            fig, _ = plot_roofline(
+                roofline_data(layout, G, model, plan, batches, w, strategy=args.strategy)
+            )
+        else:
+            sweeps = [sweep(layout, G, model, plan, batches, w, strategy=args.strategy)]
+            for other in args.compare or []:
+                lay2 = load_layout(other, catalogue=tuple(args.catalogue or ()))
+                G2 = build_graph(lay2)
+                plan2 = _choose_plan(args, lay2, G2, model, w, batches[0])
+                sweeps.append(sweep(lay2, G2, model, plan2, batches, w, strategy=args.strategy))
+            fig, _ = plot_tradeoff(sweeps)
+    _save(fig, out)
     return 0

@@ -28,7 +28,7 @@ from topo.perf import (
 from topo.place import Plan, place
 from topo.routing import Fabric
 
-__all__ = ["check_fits", "check_plan", "evaluate", "sweep"]
+__all__ = ["check_fits", "check_plan", "evaluate", "roofline_data", "sweep"]
 
 
 def evaluate(
@@ -194,4 +194,66 @@ def sweep(
         "critical_batch": critical_batches(layout, model, plan, workload),
         "max_batch": mem_max,
         "rows": rows,
+    }
+
+
+def roofline_data(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    plan: Plan,
+    batches: list[int],
+    workload: Workload,
+    *,
+    strategy: str = "packed",
+) -> dict[str, Any]:
+    """The points a roofline figure draws: per GPU, intensity and achieved FLOP/s.
+
+    Decode at each batch and one prefill of the prompt; the ceilings are the
+    accelerator's dense peaks per dtype and its peak HBM bandwidth.
+    """
+    workload.check()
+    check_plan(model, plan)
+    comm = comm_model(Fabric(G), place(G, plan, strategy=strategy))
+    B = np.array(batches, dtype=float)
+    d = decode(layout, model, plan, B, workload, comm)
+    points = []
+    for i, b in enumerate(batches):
+        nbytes = float(d["weight_bytes_per_gpu"][i] + d["kv_bytes_per_gpu"][i])
+        flops = float(d["flops_per_gpu"][i])
+        stage_s = float(d["tpot"][i]) / plan.pp
+        points.append(
+            {
+                "phase": "decode",
+                "batch": b,
+                "bound": bound_of(d, i),
+                "intensity_flop_per_byte": flops / nbytes,
+                "flop_per_s": flops / stage_s if stage_s > 0 else 0.0,
+            }
+        )
+    pre = prefill(layout, model, plan, workload, comm)
+    stage = pre["time_s"] / plan.pp
+    points.append(
+        {
+            "phase": "prefill",
+            "tokens": workload.input_tokens,
+            "bound": pre["bound"],
+            "intensity_flop_per_byte": pre["flops_per_gpu"] / pre["bytes_per_gpu"],
+            "flop_per_s": pre["flops_per_gpu"] / stage if stage > 0 else 0.0,
+        }
+    )
+    acc = layout.accelerator
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "accelerator": acc.name,
+        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        "hbm_bandwidth_bytes_per_s": acc.hbm_bandwidth_bytes_per_s,
+        "peaks": dict(acc.peak_flop_per_s),
+        "compute_dtype": _compute_dtype(layout, workload),
+        "efficiency": {
+            "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
+            "flops": 1.0 if workload.ideal else acc.efficiency.compute,
+        },
+        "points": points,
     }

@@ -1,0 +1,232 @@
+"""Link loads of a collective: links coloured by utilisation, and rack-to-rack traffic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from topo.plot._style import NODE_COLORS, figure, human
+from topo.plot.positions import gpu_level, rack_level
+
+__all__ = ["plot_links"]
+
+
+def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
+    """Draw :func:`topo.collectives.link_loads`: the fabric coloured by busy share, and racks.
+
+    The group's GPUs and the links it loads are drawn (by domain when the group is large);
+    colour is a link's utilisation, bytes / (bandwidth x the collective's time).
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+
+    fig = figure(13, 6.2)
+    ax, hx = fig.subplots(1, 2, width_ratios=[2.3, 1.0])
+    cmap = colormaps["viridis"]
+    norm = Normalize(0.0, 1.0)
+    edges = data["edges"]
+    group = set(data["gpus"])
+    # Keep, per undirected link, its busier direction.
+    util: dict[tuple[str, str], float] = {}
+    for e in edges:
+        key = (e["u"], e["v"]) if e["u"] < e["v"] else (e["v"], e["u"])
+        util[key] = max(util.get(key, 0.0), e["utilisation"])
+    nodes = {n for k in util for n in k} | group
+    domains = {G.nodes[g]["domain"] for g in group}
+    switched = G.graph.get("scale_up_topology") == "switched"
+    if len(domains) > 1:
+        note = _by_domain(ax, G, util, cmap, norm)
+    elif switched and len(group) > 16:
+        note = _matrix(fig, ax, G, util, cmap, norm)
+    else:
+        pos = gpu_level(G)
+        pos = {n: p for n, p in pos.items() if n in nodes}
+        _segments(ax, pos, util, cmap, norm, 1.2)
+        for kind, size in (("gpu", 30), ("switch", 60), ("leaf", 70), ("spine", 70)):
+            ns = [n for n in pos if G.nodes[n]["kind"] == kind]
+            if ns:
+                ax.scatter(
+                    [pos[n][0] for n in ns],
+                    [pos[n][1] for n in ns],
+                    s=size,
+                    color=NODE_COLORS[kind],
+                    zorder=3,
+                    edgecolors="white",
+                    linewidths=0.5,
+                    label=kind,
+                )
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        note = "every GPU of the group and every link it loads"
+    if not ax.images:
+        ax.set_axis_off()
+    sm = __import__("matplotlib.cm", fromlist=["ScalarMappable"]).ScalarMappable(
+        norm=norm, cmap=cmap
+    )
+    fig.colorbar(
+        sm,
+        ax=ax,
+        shrink=0.7,
+        label="link utilisation [share of the collective's time busy, busier direction]",
+    )
+    c = data["collective"]
+    fig.suptitle(
+        f"{G.graph['layout']}: {c['op']} of {human(c['bytes_per_gpu'], 'data')} per GPU over "
+        f"{c['gpus']} GPUs ({c['algorithm']}, {human(c['time_s'], 'time')}): link loads",
+        fontsize=12,
+        weight="bold",
+    )
+    fig.text(0.01, 0.01, note, fontsize=8)
+    _heatmap(fig, hx, data)
+    return fig, ax
+
+
+def _by_domain(
+    ax: Any, G: nx.Graph, util: dict[tuple[str, str], float], cmap: Any, norm: Any
+) -> str:
+    """Domains as squares (their busiest scale-up link), leaves and spines above."""
+    _, members = rack_level(G)
+    where = {n: f"domain{d}" for d, ns in members.items() for n in ns}
+    agg: dict[tuple[str, str], float] = {}
+    for (u, v), x in util.items():
+        a, b = where.get(u, u), where.get(v, v)
+        key = (a, b) if a <= b else (b, a)
+        agg[key] = max(agg.get(key, 0.0), x)
+    inner = {a: x for (a, b), x in agg.items() if a == b}
+    draw = {k: x for k, x in agg.items() if k[0] != k[1]}
+    shown = {n for k in draw for n in k} | set(inner)
+    doms = sorted((n for n in shown if n.startswith("domain")), key=lambda n: int(n[6:]))
+    leaves = sorted(n for n in shown if not n.startswith("domain") and G.nodes[n]["kind"] == "leaf")
+    spines = sorted(
+        n for n in shown if not n.startswith("domain") and G.nodes[n]["kind"] == "spine"
+    )
+    width = float(max(len(leaves), len(spines), len(doms), 2))
+
+    def row(ns: list[str], y: float) -> dict[str, tuple[float, float]]:
+        return {n: ((k + 0.5) * width / len(ns), y) for k, n in enumerate(ns)}
+
+    pos = {**row(doms, 0.0), **row(leaves, 2.0), **row(spines, 3.2)}
+    _segments(ax, pos, draw, cmap, norm, 1.4)
+    ax.scatter(
+        [pos[d][0] for d in doms],
+        [pos[d][1] for d in doms],
+        s=420,
+        marker="s",
+        c=[cmap(norm(inner.get(d, 0.0))) for d in doms],
+        edgecolors="black",
+        zorder=3,
+    )
+    for d in doms:
+        ax.text(pos[d][0], pos[d][1] - 0.32, f"domain {d[6:]}", ha="center", va="top", fontsize=8)
+    for ns, kind in ((leaves, "leaf"), (spines, "spine")):
+        ax.scatter(
+            [pos[n][0] for n in ns],
+            [pos[n][1] for n in ns],
+            s=50,
+            color=NODE_COLORS[kind],
+            zorder=3,
+            label=kind,
+        )
+    for y, label in ((0.0, "domains"), (2.0, "leaves"), (3.2, "spines")):
+        ax.text(-0.02 * width, y, label, ha="right", va="center", fontsize=9)
+    ax.set_xlim(-0.15 * width, width * 1.02)
+    ax.set_ylim(-0.9, 3.6)
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    return (
+        "drawn by scale-up domain (square colour: its busiest scale-up link); lines: the "
+        "busiest link between a domain and a leaf, and leaf-spine links"
+    )
+
+
+def _matrix(
+    fig: Any, ax: Any, G: nx.Graph, util: dict[tuple[str, str], float], cmap: Any, norm: Any
+) -> str:
+    """A dense switched domain: GPU x switch-plane utilisation as a grid."""
+    gpus = sorted(
+        {n for k in util for n in k if G.nodes[n]["kind"] == "gpu"},
+        key=lambda n: G.nodes[n]["index"],
+    )
+    planes = sorted(
+        {n for k in util for n in k if G.nodes[n]["kind"] == "switch"},
+        key=lambda n: G.nodes[n]["index"],
+    )
+    grid = np.zeros((len(gpus), len(planes)))
+    gi = {g: i for i, g in enumerate(gpus)}
+    pi = {p: j for j, p in enumerate(planes)}
+    for (u, v), x in util.items():
+        g, p = (u, v) if u in gi else (v, u)
+        if g in gi and p in pi:
+            grid[gi[g], pi[p]] = max(grid[gi[g], pi[p]], x)
+    ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
+    ax.set_xlabel(f"switch plane (of {len(planes)})")
+    ax.set_ylabel(f"GPU (of {len(gpus)})")
+    step = max(1, len(planes) // 9)
+    ax.set_xticks(range(0, len(planes), step), [str(j) for j in range(0, len(planes), step)])
+    del fig
+    return (
+        "each cell: the link from a GPU to a switch plane, coloured by its busier "
+        "direction's utilisation"
+    )
+
+
+def _segments(
+    ax: Any,
+    pos: dict[str, tuple[float, float]],
+    util: dict[tuple[str, str], float],
+    cmap: Any,
+    norm: Any,
+    width: float,
+) -> None:
+    from matplotlib.collections import LineCollection
+
+    items = sorted(
+        ((k, x) for k, x in util.items() if k[0] in pos and k[1] in pos), key=lambda kx: kx[1]
+    )  # busiest drawn last, on top
+    if not items:
+        return
+    lc = LineCollection(
+        [[pos[u], pos[v]] for (u, v), _ in items],
+        colors=[cmap(norm(x)) for _, x in items],
+        linewidths=width,
+        zorder=1,
+    )
+    ax.add_collection(lc)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    ax.set_xlim(min(xs) - 1, max(xs) + 1)
+    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
+
+
+def _heatmap(fig: Any, ax: Any, data: dict[str, Any]) -> None:
+    mat = np.array(data["rack_bytes"], dtype=float)
+    racks = data["racks"]
+    scale = max(mat.max(), 1.0)
+    im = ax.imshow(mat / 1e9, cmap="Blues", vmin=0, vmax=scale / 1e9)
+    ticks = list(range(len(racks)))
+    step = max(1, len(racks) // 8)
+    ax.set_xticks(ticks[::step], [f"r{r}" for r in racks][::step], fontsize=8)
+    ax.set_yticks(ticks[::step], [f"r{r}" for r in racks][::step], fontsize=8)
+    ax.set_xlabel("to rack")
+    ax.set_ylabel("from rack")
+    if len(racks) <= 8:
+        for i in range(len(racks)):
+            for j in range(len(racks)):
+                ax.text(
+                    j,
+                    i,
+                    human(mat[i, j], "data"),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if mat[i, j] > scale / 2 else "black",
+                )
+    total = mat.sum()
+    off = total - np.trace(mat)
+    ax.set_title(
+        f"rack-to-rack traffic\n{off / total:.0%} of the bytes leave their rack"
+        if total
+        else "rack-to-rack traffic",
+        fontsize=10,
+    )
+    fig.colorbar(im, ax=ax, shrink=0.7, label="bytes sent [GB]")
