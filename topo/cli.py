@@ -18,6 +18,7 @@ from topo.commands import (
     cmd_collective,
     cmd_evaluate,
     cmd_export,
+    cmd_gallery,
     cmd_layouts,
     cmd_limits,
     cmd_moe,
@@ -343,6 +344,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--op", choices=OPS, default="all-to-all", help="links: the collective")
     sp.add_argument("--gpus", type=int, default=8, help="links: group size")
     sp.add_argument("--bytes", default="1 GB", metavar="SIZE", help="links: per-GPU buffer")
+
+    sp = command(
+        "gallery",
+        "Regenerate the figures/ gallery from the bundled layouts (every figure kind).",
+        "topo gallery -o figures",
+        cmd_gallery,
+    )
+    sp.add_argument(
+        "-o",
+        "--output",
+        default="figures",
+        metavar="FOLDER",
+        help="where to write (default figures)",
+    )
 
     sp = command(
         "schema",

@@ -48,6 +48,7 @@ __all__ = [
     "cmd_collective",
     "cmd_evaluate",
     "cmd_export",
+    "cmd_gallery",
     "cmd_layouts",
     "cmd_limits",
     "cmd_moe",
@@ -437,4 +438,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
                 sweeps.append(sweep(lay2, G2, model, plan2, batches, w, strategy=args.strategy))
             fig, _ = plot_tradeoff(sweeps)
     _save(fig, out)
+    return 0
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    import time
+
+    from topo.gallery import build_gallery
+
+    t0 = time.perf_counter()
+    files = build_gallery(args.output)
+    print(f"{len(files)} figures in {args.output}/ ({time.perf_counter() - t0:.1f} s)")
     return 0

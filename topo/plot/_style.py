@@ -19,7 +19,7 @@ MEDIUM_COLORS = {
     "copper": "#C44E52",
     "active_copper": "#E39C3A",
     "optical": "#8172B3",
-    "pcb": "#55A868",
+    "pcb": "#937860",
 }
 BOUND_COLORS = {"memory": "#4C72B0", "compute": "#C44E52", "communication": "#DD8452"}
 OK_COLOR, FAIL_COLOR, BIND_COLOR, NA_COLOR = "#55A868", "#C44E52", "#E39C3A", "#BBBBBB"

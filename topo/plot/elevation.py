@@ -128,10 +128,9 @@ def _budget_bars(ax: Any, checks: dict[str, Any]) -> None:
     for yi, s, note in zip(y, shares, notes, strict=True):
         ax.text(max(s, 0) + 2, yi, note, va="center", fontsize=8)
     ax.axvline(100, color="#333333", linewidth=1, linestyle="--")
-    ax.text(100, -0.75, " limit", fontsize=8, va="center")
     ax.set_yticks(y, names, fontsize=8)
     ax.set_xlim(0, max([*shares, 100]) * 1.45)
-    ax.set_xlabel("use of the rack's limit [%]")
+    ax.set_xlabel("use of the rack's limit [%] (dashed line: the limit)")
     ax.set_title("Power, cooling and mass against the rack's limits", fontsize=10)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

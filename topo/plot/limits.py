@@ -78,9 +78,11 @@ def plot_limits(checks: dict[str, Any]) -> tuple[Any, Any]:
                 label="not checked / not applicable",
             ),
         ],
-        loc="lower right",
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.09),
+        ncols=4,
         fontsize=8,
-        frameon=True,
+        frameon=False,
     )
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

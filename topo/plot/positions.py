@@ -49,7 +49,8 @@ def gpu_level(G: nx.Graph) -> dict[str, tuple[float, float]]:
     switches = _by_kind(G, "switch")
     for d, (a, b) in spans.items():
         mine = [s for s in switches if G.nodes[s]["domain"] == d]
-        pos.update(_spread(mine, 1.0, a, b))
+        inset = 0.5 if b - a >= 2 else 0.0  # off the GPUs' verticals to their leaves
+        pos.update(_spread(mine, 1.0, a + inset, b - inset))
     pos.update(_spread(_by_kind(G, "leaf"), 2.0, 0.0, width))
     pos.update(_spread(_by_kind(G, "spine"), 3.0, width * 0.1, width * 0.9))
     return pos

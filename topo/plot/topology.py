@@ -145,7 +145,7 @@ def _gpus(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
     ax.set_axis_off()
     _legend(ax, kinds, _media(G), lo, hi)
     ax.set_title(
-        f"{G.graph['layout']}: every GPU, switch and link ({G.number_of_edges():,} links)",
+        f"{G.graph['layout']}: all {summary['gpus']} GPUs and their {G.number_of_edges():,} links",
         fontsize=12,
         weight="bold",
     )

@@ -1,0 +1,93 @@
+"""The figures/ gallery: every figure kind, drawn from the bundled layouts.
+
+``topo gallery`` (or ``python -m topo.gallery``) regenerates it; each figure is made by
+the same command a user would type, so the gallery doubles as a smoke test of them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+__all__ = ["JOBS", "build_gallery"]
+
+JOBS: list[list[str]] = [
+    ["render", "gb200-nvl72", "--kind", "elevation", "-o", "gb200-nvl72-elevation.png"],
+    ["render", "gb200-nvl72", "--kind", "topology", "-o", "gb200-nvl72-topology.png"],
+    ["render", "gb200-nvl72-x16", "--kind", "topology", "-o", "gb200-nvl72-x16-topology.png"],
+    ["render", "tpu-v5p-4x4x4", "--kind", "topology", "-o", "tpu-v5p-4x4x4-topology.png"],
+    ["render", "dgx-h100", "--kind", "topology", "-o", "dgx-h100-topology.png"],
+    ["render", "mi300x-8", "--kind", "topology", "-o", "mi300x-8-topology.png"],
+    ["render", "kyber-nvl576", "--kind", "elevation", "-o", "kyber-nvl576-elevation.png"],
+    [
+        "plot",
+        "roofline",
+        "dgx-h100",
+        "--model",
+        "llama-3-70b",
+        "--tp",
+        "8",
+        "-o",
+        "roofline-llama-3-70b-dgx-h100.png",
+    ],
+    [
+        "plot",
+        "tradeoff",
+        "dgx-h100",
+        "--model",
+        "llama-3-70b",
+        "--tp",
+        "8",
+        "--compare",
+        "dgx-h200",
+        "-o",
+        "tradeoff-llama-3-70b-h100-h200.png",
+    ],
+    [
+        "plot",
+        "links",
+        "gb200-nvl72-x16",
+        "--op",
+        "all-to-all",
+        "--gpus",
+        "144",
+        "-o",
+        "links-all-to-all-144-gpus-gb200-nvl72-x16.png",
+    ],
+    [
+        "plot",
+        "links",
+        "dgx-h100",
+        "--op",
+        "all-reduce",
+        "--gpus",
+        "8",
+        "-o",
+        "links-all-reduce-dgx-h100.png",
+    ],
+    ["plot", "limits", "gb200-nvl72", "-o", "limits-gb200-nvl72.png"],
+    ["plot", "limits", "kyber-nvl576", "-o", "limits-kyber-nvl576.png"],
+]
+
+
+def build_gallery(out: str | Path = "figures") -> list[Path]:
+    """Draw every job of :data:`JOBS` into `out`; return the files written."""
+    from topo.cli import main
+    from topo.errors import TopoError
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for job in JOBS:
+        args = [*job[:-1], str(folder / job[-1])]
+        if main(args) != 0:
+            msg = f"gallery: topo {' '.join(args)} failed"
+            raise TopoError(msg)
+        written.append(folder / job[-1])
+    return written
+
+
+if __name__ == "__main__":  # pragma: no cover
+    t0 = time.perf_counter()
+    files = build_gallery()
+    print(f"{len(files)} figures in {time.perf_counter() - t0:.1f} s")  # noqa: T201
