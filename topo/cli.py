@@ -170,8 +170,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
-    def model_args(sp: argparse.ArgumentParser, *, plan: bool = True) -> None:
-        sp.add_argument("--model", required=True, help="a catalogue model name or a YAML file")
+    def model_args(
+        sp: argparse.ArgumentParser,
+        *,
+        plan: bool = True,
+        required: bool = True,
+        output_flag: str = "--output",
+    ) -> None:
+        sp.add_argument("--model", required=required, help="a catalogue model name or a YAML file")
         if plan:
             for name in ("tp", "ep", "pp", "dp"):
                 sp.add_argument(
@@ -182,7 +188,13 @@ def _parser() -> argparse.ArgumentParser:
                 )
             sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
         sp.add_argument("--input", type=int, default=1024, help="prompt tokens (default 1024)")
-        sp.add_argument("--output", type=int, default=128, help="output tokens (default 128)")
+        sp.add_argument(
+            output_flag,
+            dest="output_tokens",
+            type=int,
+            default=128,
+            help="output tokens (default 128)",
+        )
         sp.add_argument(
             "--context", type=float, help="context a decode step reads (default input + output / 2)"
         )
@@ -311,10 +323,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the figure; its format follows the name: .png, .svg or .pdf",
     )
-    sp.add_argument("--model", help="roofline, tradeoff: the model")
-    for name in ("tp", "ep", "pp", "dp"):
-        sp.add_argument(f"--{name}", type=int, help=f"{name} degree (default: best that fits)")
-    sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
+    model_args(sp, required=False, output_flag="--output-tokens")
     sp.add_argument(
         "--batch",
         default="1,2,4,8,16,32,64,128,256,512,1024",
@@ -326,21 +335,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="LAYOUT",
         help="tradeoff: another layout on the same figure; repeatable",
     )
-    sp.add_argument("--input", type=int, default=1024)
-    sp.add_argument(
-        "--output-tokens",
-        dest="output_tokens",
-        type=int,
-        default=128,
-        help="output tokens (default 128)",
-    )
-    sp.add_argument("--context", type=float)
-    sp.add_argument("--weights", default="bf16", choices=sorted(DTYPE_BYTES))
-    sp.add_argument("--kv", default="bf16", choices=sorted(DTYPE_BYTES))
-    sp.add_argument("--compute", choices=sorted(DTYPE_BYTES))
-    sp.add_argument("--gpu-hour-usd", type=float, default=2.0)
-    sp.add_argument("--overlap", choices=("none", "full"), default="none")
-    sp.add_argument("--ideal", action="store_true")
     sp.add_argument("--op", choices=OPS, default="all-to-all", help="links: the collective")
     sp.add_argument("--gpus", type=int, default=8, help="links: group size")
     sp.add_argument("--bytes", default="1 GB", metavar="SIZE", help="links: per-GPU buffer")

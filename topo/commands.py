@@ -207,8 +207,7 @@ def cmd_moe(args: argparse.Namespace) -> int:
 def _workload(args: argparse.Namespace) -> Workload:
     w = Workload(
         input_tokens=args.input,
-        # `topo plot` uses -o for the figure and --output-tokens for the lengths.
-        output_tokens=getattr(args, "output_tokens", None) or args.output,
+        output_tokens=args.output_tokens,
         context=args.context,
         weights=args.weights,
         kv=args.kv,
