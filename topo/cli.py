@@ -14,19 +14,24 @@ from typing import Any
 from topo import __version__
 from topo.collectives import OPS
 from topo.commands import (
+    cmd_cache,
     cmd_check,
     cmd_collective,
     cmd_evaluate,
     cmd_export,
     cmd_gallery,
     cmd_layouts,
+    cmd_lifecycle,
     cmd_limits,
+    cmd_memory,
     cmd_moe,
     cmd_place,
     cmd_plan,
     cmd_plot,
+    cmd_price,
     cmd_render,
     cmd_schema,
+    cmd_serve,
     cmd_show,
     cmd_sweep,
 )
@@ -176,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
         plan: bool = True,
         required: bool = True,
         output_flag: str = "--output",
+        context: bool = True,
     ) -> None:
         sp.add_argument("--model", required=required, help="a catalogue model name or a YAML file")
         if plan:
@@ -195,9 +201,12 @@ def _parser() -> argparse.ArgumentParser:
             default=128,
             help="output tokens (default 128)",
         )
-        sp.add_argument(
-            "--context", type=float, help="context a decode step reads (default input + output / 2)"
-        )
+        if context:
+            sp.add_argument(
+                "--context",
+                type=float,
+                help="context a decode step reads (default input + output / 2)",
+            )
         sp.add_argument("--weights", default="bf16", choices=sorted(DTYPE_BYTES))
         sp.add_argument("--kv", default="bf16", choices=sorted(DTYPE_BYTES))
         sp.add_argument(
@@ -352,6 +361,89 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FOLDER",
         help="where to write (default figures)",
     )
+
+    sp = command(
+        "serve",
+        "Simulate serving: Poisson arrivals through train-schedule or continuous batching.",
+        "topo serve dgx-h100 --model llama-3-70b --rate 1 --input 1024 --output 128",
+        cmd_serve,
+    )
+    layout_args(sp)
+    model_args(sp)
+    sp.add_argument("--rate", type=float, required=True, help="arrivals per second")
+    sp.add_argument("--policy", choices=("train", "continuous"), default="train")
+    sp.add_argument("--requests", type=int, default=10_000, help="requests (default 10,000)")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sp.add_argument("--plot", metavar="FILE", help="also draw both policies' TTFT")
+
+    sp = command(
+        "price",
+        "Cost per million tokens across contexts and batches; where long context changes it.",
+        "topo price dgx-h100 --model llama-3-70b --context 1000,8000,128000",
+        cmd_price,
+    )
+    layout_args(sp)
+    model_args(sp, context=False)
+    sp.add_argument(
+        "--context",
+        dest="context_list",
+        default="1000,8000,32000,128000",
+        help="contexts, comma-separated",
+    )
+    sp.add_argument(
+        "--batch", default="1,8,64,256", help="batches (the largest that fits is added)"
+    )
+    sp.add_argument(
+        "--compare-model",
+        action="append",
+        metavar="MODEL",
+        help="another model on the same layout (e.g. MLA next to GQA)",
+    )
+    sp.add_argument("--plot", metavar="FILE", help="also draw cost against context")
+
+    sp = command(
+        "cache",
+        "Where a cached prompt prefix should live for each duration: HBM, DRAM, flash, disk.",
+        "topo cache dgx-h100 --model llama-3-70b --prefix 100000 --durations 5m,1h,1d",
+        cmd_cache,
+    )
+    layout_args(sp)
+    model_args(sp)
+    sp.add_argument("--prefix", type=int, required=True, help="cached prefix tokens")
+    sp.add_argument("--durations", default="5m,1h,1d", help="durations (default 5m,1h,1d)")
+    sp.add_argument("--plot", metavar="FILE", help="also draw the cost of each tier")
+
+    sp = command(
+        "lifecycle",
+        "Training and inference compute: Chinchilla, over-training, the inference-aware "
+        "optimum, the split.",
+        "topo lifecycle --params 8e9 --tokens 15e12 --inference-tokens 1e13",
+        cmd_lifecycle,
+    )
+    sp.add_argument("--params", type=float, required=True, help="parameters")
+    sp.add_argument("--tokens", type=float, required=True, help="training tokens")
+    sp.add_argument("--active-params", type=float, help="active parameters (MoE)")
+    sp.add_argument(
+        "--inference-tokens", type=float, default=0.0, help="tokens served over the model's life"
+    )
+    sp.add_argument("--rl-flops", type=float, default=0.0, help="RL / fine-tuning FLOPs")
+    sp.add_argument("--plot", metavar="FILE", help="also draw the compute split")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "memory",
+        "Training activation memory: store all, per-layer remat, reversible layers.",
+        "topo memory gb200-nvl72 --model llama-3-70b --train --tokens-per-batch 4000000 "
+        "--seq-len 8192",
+        cmd_memory,
+    )
+    layout_args(sp)
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--train", action="store_true", help="a training step (the only mode)")
+    sp.add_argument("--tokens-per-batch", type=int, required=True)
+    sp.add_argument("--seq-len", type=int, required=True)
+    sp.add_argument("--dtype", default="bf16", choices=sorted(DTYPE_BYTES))
+    sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(
         "schema",

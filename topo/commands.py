@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from topo.build import build_graph
 from topo.collectives import collective, link_loads
@@ -23,40 +24,51 @@ from topo.evaluate import check_fits, evaluate, roofline_data, sweep
 from topo.layout import Layout, bundled_layouts, load_layout
 from topo.models import Model, load_model
 from topo.moe import moe_all_to_all
-from topo.perf import Workload, memory
+from topo.perf import Workload, comm_model, decode, memory, prefill
 from topo.physical import apply_vary, check_limits, largest_domain
 from topo.place import Plan, place
 from topo.plan import candidate_plans, pareto, rank, search
 from topo.report import (
+    format_cache,
     format_check,
     format_collective,
     format_evaluate,
     format_layouts,
+    format_lifecycle,
     format_limits,
+    format_memory,
     format_moe,
     format_placement,
     format_plan,
+    format_price,
+    format_serve,
     format_show,
     format_sweep,
 )
+from topo.routing import Fabric
 from topo.schema import layout_json_schema
 from topo.stats import summarize
 from topo.units import UnitError, parse_quantity
 
 __all__ = [
+    "cmd_cache",
     "cmd_check",
     "cmd_collective",
     "cmd_evaluate",
     "cmd_export",
     "cmd_gallery",
     "cmd_layouts",
+    "cmd_lifecycle",
     "cmd_limits",
+    "cmd_memory",
     "cmd_moe",
     "cmd_place",
     "cmd_plan",
     "cmd_plot",
+    "cmd_price",
     "cmd_render",
     "cmd_schema",
+    "cmd_serve",
     "cmd_show",
     "cmd_sweep",
 ]
@@ -208,7 +220,7 @@ def _workload(args: argparse.Namespace) -> Workload:
     w = Workload(
         input_tokens=args.input,
         output_tokens=args.output_tokens,
-        context=args.context,
+        context=getattr(args, "context", None),
         weights=args.weights,
         kv=args.kv,
         compute=args.compute,
@@ -218,6 +230,10 @@ def _workload(args: argparse.Namespace) -> Workload:
     )
     w.check()
     return w
+
+
+def _workload_fields(w: Workload) -> dict[str, Any]:
+    return {k: getattr(w, k) for k in Workload.__dataclass_fields__}
 
 
 def _choose_plan(
@@ -448,4 +464,159 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     files = build_gallery(args.output)
     print(f"{len(files)} figures in {args.output}/ ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _serving_plan(
+    args: argparse.Namespace, layout: Layout, G: nx.Graph, model: Model, w: Workload
+) -> Plan:
+    """The plan given, or the one with the most tokens/s per GPU at a batch that fits."""
+    if any(getattr(args, k) for k in ("tp", "ep", "pp", "dp")):
+        return _choose_plan(args, layout, G, model, w, 1)
+    rows = search(layout, G, model, w, strategies=(args.strategy,))
+    if not rows:
+        msg = f"{model.name} fits on no plan of {layout.name}"
+        raise TopoError(msg)
+    return rank(rows, "throughput")[0].plan
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from topo.serving import ServeSetup, simulate
+
+    layout = _load(args)
+    G = build_graph(layout)
+    model = load_model(args.model)
+    w = _workload(args)
+    plan = _serving_plan(args, layout, G, model, w)
+    comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
+    seats = memory(layout, model, plan, 1, w)["max_batch"]
+    B = np.arange(1, max(seats, 1) + 1, dtype=float)
+    d = decode(layout, model, plan, B, w, comm)
+    setup = ServeSetup(
+        seats=seats,
+        interval_s=float(d["tpot"][-1]),
+        step_s=tuple(float(x) for x in d["tpot"]),
+        prefill_s=float(prefill(layout, model, plan, w, comm)["time_s"]),
+        gpus=plan.world,
+    )
+    result = simulate(
+        setup,
+        rate_per_s=args.rate,
+        output_tokens=w.output_tokens,
+        requests=args.requests,
+        policy=args.policy,
+        seed=args.seed,
+    )
+    result = {
+        "model": model.name,
+        "layout": layout.name,
+        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        **result,
+    }
+    if args.plot:
+        from topo.plot import plot_serving
+
+        other = "continuous" if args.policy == "train" else "train"
+        second = simulate(
+            setup,
+            rate_per_s=args.rate,
+            output_tokens=w.output_tokens,
+            requests=args.requests,
+            policy=other,
+            seed=args.seed,
+        )
+        fig, _ = plot_serving([result, {**result, **second}])
+        _save(fig, _figure_out(args.plot))
+    if not args.json:
+        result.pop("ttft_samples_s")
+    print(_json(result) if args.json else format_serve(result))
+    return 0
+
+
+def cmd_price(args: argparse.Namespace) -> int:
+    from topo.economics import price
+
+    layout = _load(args)
+    G = build_graph(layout)
+    w = _workload(args)
+    contexts = [float(c) for c in _batches(args.context_list)]
+    batches = _batches(args.batch)
+    results = []
+    # The plan must hold one sequence of the longest context.
+    longest = Workload(
+        **{**_workload_fields(w), "input_tokens": int(max(contexts)), "output_tokens": 1}
+    )
+    for name in [args.model, *(args.compare_model or [])]:
+        model = load_model(name)
+        plan = _choose_plan(args, layout, G, model, longest, 1)
+        comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
+        results.append(price(layout, model, plan, w, contexts=contexts, batches=batches, comm=comm))
+    data = results[0] if len(results) == 1 else {**results[0], "compare": results[1:]}
+    if args.plot:
+        from topo.plot import plot_price
+
+        fig, _ = plot_price(results)
+        _save(fig, _figure_out(args.plot))
+    print(_json(data) if args.json else format_price(data))
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from topo.economics import cache_tiers
+
+    layout = _load(args)
+    G = build_graph(layout)
+    model = load_model(args.model)
+    w = _workload(args)
+    held = Workload(**{**_workload_fields(w), "input_tokens": args.prefix, "output_tokens": 1})
+    plan = _choose_plan(args, layout, G, model, held, 1)
+    comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
+    durations = [d for d in args.durations.split(",") if d.strip()]
+    data = cache_tiers(
+        layout, model, plan, w, prefix_tokens=args.prefix, durations=durations, comm=comm
+    )
+    if args.plot:
+        from topo.plot import plot_cache
+
+        fig, _ = plot_cache(data)
+        _save(fig, _figure_out(args.plot))
+    print(_json(data) if args.json else format_cache(data))
+    return 0
+
+
+def cmd_lifecycle(args: argparse.Namespace) -> int:
+    from topo.economics import lifecycle
+
+    data = lifecycle(
+        params=args.params,
+        tokens=args.tokens,
+        inference_tokens=args.inference_tokens,
+        rl_flops=args.rl_flops,
+        active_params=args.active_params,
+    )
+    if args.plot:
+        from topo.plot import plot_lifecycle
+
+        fig, _ = plot_lifecycle(data)
+        _save(fig, _figure_out(args.plot))
+    print(_json(data) if args.json else format_lifecycle(data))
+    return 0
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    from topo.economics import training_memory
+
+    layout = _load(args)
+    model = load_model(args.model)
+    if not args.train:
+        msg = "topo memory models training steps: add --train"
+        raise TopoError(msg)
+    data = training_memory(
+        layout,
+        model,
+        tokens_per_batch=args.tokens_per_batch,
+        seq_len=args.seq_len,
+        dtype=args.dtype,
+    )
+    print(_json(data) if args.json else format_memory(data))
     return 0

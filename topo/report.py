@@ -511,3 +511,157 @@ def format_limits(d: dict[str, Any]) -> str:
         )
     lines += _table(("limit", "largest domain alone", ""), rows)
     return "\n".join(lines)
+
+
+def _t(v: float) -> str:
+    return format_quantity(v, "time")
+
+
+def format_serve(s: dict[str, Any]) -> str:
+    """The text of ``topo serve``."""
+    p = s["plan"]
+    lines = [
+        f"{s['model']} on {s['layout']} (tp {p['tp']} x ep {p['ep']} x pp {p['pp']} x dp "
+        f"{p['dp']}): {s['policy']} policy, {s['requests']:,} requests at "
+        f"{s['rate_per_s']:g}/s (seed {s['seed']})",
+        "",
+    ]
+    rows = [
+        ("seats (batch that fits)", f"{s['seats']:,}"),
+        ("interval" if s["policy"] == "train" else "mean step", _t(s["interval_s"])),
+        ("prefill", _t(s["prefill_s"])),
+    ]
+    for key, label in (
+        ("wait_s", "wait"),
+        ("ttft_s", "time to first token"),
+        ("e2e_s", "end to end"),
+    ):
+        v = s[key]
+        rows.append((label, f"mean {_t(v['mean'])}, p50 {_t(v['p50'])}, p99 {_t(v['p99'])}"))
+    if s.get("analytic_light_load_wait_s") is not None:
+        rows.append(
+            ("analytic light-load wait", _t(s["analytic_light_load_wait_s"]) + " (interval / 2)")
+        )
+    rows += [
+        ("time per output token", _t(s["time_per_output_token_s"])),
+        ("seat utilisation", f"{s['seat_utilisation']:.1%}"),
+        ("tokens/s per GPU", f"{s['tokens_per_s_per_gpu']:,.1f}"),
+    ]
+    lines += _rows(rows)
+    return "\n".join(lines)
+
+
+def format_price(d: dict[str, Any]) -> str:
+    """The text of ``topo price``."""
+    lines = [
+        f"{d['model']} on {d['layout']} at ${d['gpu_hour_usd']:.2f} per GPU-hour "
+        f"({d['attention_kind']})",
+        "",
+    ]
+    rows = [
+        (
+            f"{r['context']:,.0f}",
+            str(r["batch"]) + (" (max)" if r.get("is_max_batch") else ""),
+            "-"
+            if r["usd_per_million_output_tokens"] is None
+            else f"${r['usd_per_million_output_tokens']:,.3f}",
+            "-"
+            if r["usd_per_million_input_tokens"] is None
+            else f"${r['usd_per_million_input_tokens']:,.3f}",
+            r["bound"] or "does not fit",
+        )
+        for r in d["rows"]
+    ]
+    lines += _table(("context", "batch", "$/M out", "$/M in", "bound"), rows, left=0)
+    limit = d["no_compute_bound_context"]
+    lines += [
+        "",
+        f"  KV reads pass weight reads at context {d['kv_crossover_context']:,.0f} "
+        f"(batch {d['kv_crossover_batch']})",
+        "  no batch is compute-bound above "
+        + ("-" if limit is None else f"{limit:,.0f} tokens")
+        + f" (seed's closed form: {d['no_compute_bound_context_seed']:,.0f})",
+        f"  prefill attention FLOPs equal linear FLOPs at "
+        f"{d['prefill_attention_equals_linear_tokens']:,.0f} prompt tokens",
+        f"  decode attention intensity {d['decode_attention_intensity_flop_per_byte']:.0f} "
+        "FLOP/byte of KV",
+    ]
+    for other in d.get("compare", []):
+        lines += ["", format_price(other)]
+    return "\n".join(lines)
+
+
+def format_cache(d: dict[str, Any]) -> str:
+    """The text of ``topo cache``."""
+    lines = [
+        f"{d['model']} on {d['layout']}: a {d['prefix_tokens']:,}-token prefix is "
+        f"{format_quantity(d['kv_bytes'], 'data')} of KV; recomputing it takes "
+        f"{_t(d['recompute_s'])} (${d['recompute_usd']:.4f})",
+        "",
+    ]
+    rows = [
+        (
+            t["name"],
+            _t(t["reload_s"]) if t["reload_s"] else "0",
+            f"${t['usd_per_gb_hour']:.6f}",
+            "yes" if t["holds"] else "no",
+            t["note"],
+        )
+        for t in d["tiers"]
+    ]
+    lines += _table(("tier", "reload", "$/GB-hour", "holds", "assumption"), rows, last_left=True)
+    lines += [""]
+    lines += [f"  {k}: {v}" for k, v in d["why"].items()]
+    return "\n".join(lines)
+
+
+def format_lifecycle(d: dict[str, Any]) -> str:
+    """The text of ``topo lifecycle``."""
+    c = d["chinchilla"]
+    ia = d["inference_aware"]
+    lines = _rows(
+        [
+            (
+                "model",
+                f"{d['params']:.3g} parameters on {d['tokens']:.3g} tokens "
+                f"({d['tokens_per_param']:,.0f} per parameter), {d['training_flops']:.3g} FLOPs",
+            ),
+            ("over-training", f"{d['overtraining_ratio']:.1f}x the ~20 tokens per parameter rule"),
+            (
+                "Chinchilla optimum",
+                f"{c['params']:.3g} parameters on {c['tokens']:.3g} tokens "
+                f"(fit); rule of 20: {c['rule_of_20']['params']:.3g} on "
+                f"{c['rule_of_20']['tokens']:.3g}",
+            ),
+            (
+                "inference-aware optimum",
+                f"{ia['params']:.3g} parameters on {ia['tokens']:.3g} "
+                f"tokens for the same loss ({ia['saving_vs_given']:+.1%} compute saved)",
+            ),
+            ("compute split", ", ".join(f"{k} {v:.0%}" for k, v in d["balance"].items())),
+        ]
+    )
+    return "\n".join([*lines, "", "  " + d["balance_note"]])
+
+
+def format_memory(d: dict[str, Any]) -> str:
+    """The text of ``topo memory``."""
+    a = d["activation_bytes"]
+    rows = [
+        (
+            k.replace("_", " "),
+            format_quantity(v, "data"),
+            f"+{d['extra_compute_fraction'][k]:.0%}",
+            "fits" if d["fits"][k] else "too big",
+        )
+        for k, v in a.items()
+    ]
+    lines = [
+        f"{d['model']} on {d['layout']}: training step of {d['tokens_per_batch']:,} tokens "
+        f"(sequences of {d['seq_len']:,}); model states "
+        f"{format_quantity(d['model_state_bytes'], 'data')} of "
+        f"{format_quantity(d['cluster_hbm_bytes'], 'data')} HBM",
+        "",
+    ]
+    lines += _table(("activations", "bytes", "compute", "fits"), rows)
+    return "\n".join([*lines, "", "  " + d["note"]])

@@ -9,6 +9,7 @@ they render headless without global state.
 from __future__ import annotations
 
 from topo.plot._style import save
+from topo.plot.economics import plot_cache, plot_lifecycle, plot_price, plot_serving
 from topo.plot.elevation import plot_elevation
 from topo.plot.limits import plot_limits
 from topo.plot.links import plot_links
@@ -17,10 +18,14 @@ from topo.plot.topology import plot_topology
 from topo.plot.tradeoff import plot_tradeoff
 
 __all__ = [
+    "plot_cache",
     "plot_elevation",
+    "plot_lifecycle",
     "plot_limits",
     "plot_links",
+    "plot_price",
     "plot_roofline",
+    "plot_serving",
     "plot_topology",
     "plot_tradeoff",
     "save",

@@ -1,0 +1,386 @@
+"""Economics: price against batch and context, cache tiers, lifecycle compute, training memory.
+
+Each function returns plain data; the formulas and worked numbers are claims 2, 9, 10,
+12, 13, 14 and 15 of ``reference/seed_formulas.md``. Numbers no source gives (memory tier
+prices and bandwidths) are assumptions, written next to them in ``topo/data/memory_tiers.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+
+from topo.errors import TopoError
+from topo.layout import Layout
+from topo.models import Model, dtype_bytes
+from topo.perf import CommModel, Workload, critical_batches, decode, memory, prefill
+from topo.place import Plan
+from topo.units import parse_quantity
+
+__all__ = ["cache_tiers", "lifecycle", "price", "training_memory"]
+
+# Chinchilla parametric fit (Hoffmann et al. 2022, as reproduced in seed_formulas.md).
+E_LOSS, A_FIT, B_FIT, ALPHA, BETA = 1.69, 406.4, 410.7, 0.34, 0.28
+TOKENS_PER_PARAM = 20.0
+
+
+# ---------------------------------------------------------------- price (claims 2, 10, 13)
+def price(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    *,
+    contexts: list[float],
+    batches: list[int],
+    comm: CommModel | None = None,
+) -> dict[str, Any]:
+    """Cost per million output and input tokens across contexts and batches that fit."""
+    rows = []
+    n = plan.world
+    usd_s = n * workload.gpu_hour_usd / 3600
+    kv_tok = model.kv_bytes_per_token(dtype_bytes(workload.kv))
+    weights = (model.params.non_expert + model.params.routed) * dtype_bytes(workload.weights)
+    for S in contexts:
+        w = Workload(
+            **{**_fields(workload), "context": S, "input_tokens": int(S), "output_tokens": 1}
+        )
+        max_b = memory(layout, model, plan, 1, w)["max_batch"]
+        bs = sorted({b for b in batches if b <= max_b} | ({max_b} if max_b >= 1 else set()))
+        if not bs:
+            rows.append(
+                {
+                    "context": S,
+                    "batch": 0,
+                    "fits": False,
+                    "max_batch": 0,
+                    "usd_per_million_output_tokens": None,
+                    "usd_per_million_input_tokens": None,
+                    "bound": None,
+                }
+            )
+            continue
+        d = decode(layout, model, plan, np.array(bs, dtype=float), w, comm)
+        pre = prefill(layout, model, plan, w, comm)
+        for i, b in enumerate(bs):
+            tps = float(d["tokens_per_s"][i])
+            rows.append(
+                {
+                    "context": S,
+                    "batch": b,
+                    "fits": True,
+                    "max_batch": max_b,
+                    "is_max_batch": b == max_b,
+                    "time_per_output_token_s": float(d["tpot"][i]),
+                    "usd_per_million_output_tokens": usd_s / tps * 1e6,
+                    "usd_per_million_input_tokens": usd_s / pre["tokens_per_s"] * 1e6,
+                    "bound": _bound(d, i),
+                    "kv_over_weights": float(d["kv"][i] / d["weights"][i])
+                    if d["weights"][i]
+                    else None,
+                }
+            )
+    crit = critical_batches(layout, model, plan, workload)
+    acc = layout.accelerator
+    ridge = acc.peak_flop_per_s.get("bf16", 0.0) / (acc.hbm_bandwidth_bytes_per_s or 1.0)
+    largest = max(batches)
+    p = model.params
+    att_per_ctx = model.attention_flops_per_token(1.0)
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        "gpu_hour_usd": workload.gpu_hour_usd,
+        "rows": rows,
+        # KV reads per step equal weight reads: B S kv = W.
+        "kv_crossover_context": weights / (largest * kv_tok),
+        "kv_crossover_batch": largest,
+        "no_compute_bound_context": crit["context_limit"],
+        # The seed's closed form, without attention FLOPs or efficiencies.
+        "no_compute_bound_context_seed": 2 * p.active / (ridge * kv_tok) if ridge else None,
+        # Prefill attention FLOPs equal linear FLOPs at this prompt length (causal).
+        "prefill_attention_equals_linear_tokens": 2 * 2 * (p.active - p.embedding) / att_per_ctx,
+        "attention_kind": model.attention_kind,
+        "decode_attention_intensity_flop_per_byte": att_per_ctx
+        / (model.kv_bytes_per_token(dtype_bytes(workload.kv))),
+        "list_price_output_over_input": {
+            "low": 4.0,
+            "high": 8.0,
+            "source": "seed_formulas.md claim 10",
+        },
+    }
+
+
+def _bound(d: dict[str, np.ndarray], i: int) -> str:
+    from topo.perf import bound_of
+
+    return bound_of(d, i)
+
+
+def _fields(w: Workload) -> dict[str, Any]:
+    return {k: getattr(w, k) for k in Workload.__dataclass_fields__}
+
+
+def faster_tier(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    *,
+    batch: int,
+    speedup: float,
+    comm: CommModel | None = None,
+) -> dict[str, Any]:
+    """The price multiple a tier `speedup` times faster must charge on the same chips."""
+    B = np.arange(1, batch + 1, dtype=float)
+    d = decode(layout, model, plan, B, workload, comm)
+    t0 = float(d["tpot"][-1])
+    target = t0 / speedup
+    ok = np.nonzero(d["tpot"] <= target)[0]
+    if not len(ok):
+        return {
+            "speedup": speedup,
+            "reachable": False,
+            "note": f"no batch on these chips is {speedup:g}x faster than batch {batch}: "
+            f"batch 1 takes {float(d['tpot'][0]) * 1e3:.2f} ms against the "
+            f"{target * 1e3:.2f} ms needed; more chips (a larger TP/EP group) instead",
+        }
+    b = int(B[ok[-1]])
+    cost = lambda i: float(d["tpot"][i]) / float(B[i])  # noqa: E731
+    return {
+        "speedup": speedup,
+        "reachable": True,
+        "batch": b,
+        "price_multiple": cost(ok[-1]) / cost(len(B) - 1),
+    }
+
+
+# ---------------------------------------------------------------- cache tiers (claim 15)
+def _tiers() -> list[dict[str, Any]]:
+    text = (resources.files("topo") / "data" / "memory_tiers.yaml").read_text(encoding="utf-8")
+    return list(yaml.safe_load(text)["tiers"])
+
+
+DURATIONS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "s": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``"5m"`` -> 300 s; ``"1h"``, ``"1d"``, ``"30s"``."""
+    t = text.strip()
+    try:
+        return float(t[:-1]) * DURATIONS[t[-1]]
+    except (KeyError, ValueError, IndexError):
+        msg = f"--durations: expected durations like 5m, 1h, 1d, got {text!r}"
+        raise TopoError(msg) from None
+
+
+def cache_tiers(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    *,
+    prefix_tokens: int,
+    durations: list[str],
+    comm: CommModel | None = None,
+) -> dict[str, Any]:
+    """Where a cached prefix of `prefix_tokens` should live for each duration, and why.
+
+    Cost of keeping it for a duration = storage (capacity x price per GB-hour x duration)
+    + writing it out and reading it back once (the serving GPUs' time at their price).
+    Against recomputing it by prefill. The cheapest tier that holds it, reloads faster than
+    a recompute and costs less than one wins; otherwise recompute.
+    """
+    if not 1 <= prefix_tokens <= 100_000_000:
+        msg = f"--prefix must be from 1 to 1e8 tokens, got {prefix_tokens}"
+        raise TopoError(msg)
+    n = plan.world
+    usd_s = n * workload.gpu_hour_usd / 3600
+    kv = model.kv_bytes(prefix_tokens, dtype_bytes(workload.kv))
+    w = Workload(**{**_fields(workload), "input_tokens": prefix_tokens})
+    recompute = float(prefill(layout, model, plan, w, comm)["time_s"])
+    recompute_usd = recompute * usd_s
+    acc = layout.accelerator
+    tiers = []
+    for t in _tiers():
+        if t["name"] == "hbm":
+            cap = acc.hbm_capacity_bytes * n
+            read = write = math.inf
+            price_gb_h = workload.gpu_hour_usd / (acc.hbm_capacity_bytes / 1e9)
+            note = "rented with the GPUs: the GPU-hour price over its HBM"
+        else:
+            cap = parse_quantity(t["capacity_per_gpu"], "data") * n
+            read = parse_quantity(t["read_per_gpu"], "bandwidth") * n
+            write = parse_quantity(t["write_per_gpu"], "bandwidth") * n
+            capex = float(t["usd_per_gb"])
+            price_gb_h = capex / (float(t["life_years"]) * 8760)
+            note = t["note"]
+        reload_s = kv / read
+        write_s = kv / write
+        tiers.append(
+            {
+                "name": t["name"],
+                "capacity_bytes": cap,
+                "reload_s": reload_s,
+                "write_s": write_s,
+                "usd_per_gb_hour": price_gb_h,
+                "note": note,
+                "holds": cap >= kv,
+            }
+        )
+    choice: dict[str, str] = {}
+    why: dict[str, str] = {}
+    costs: dict[str, dict[str, float]] = {}
+    for label in durations:
+        secs = parse_duration(label)
+        best, best_usd = "recompute", recompute_usd
+        costs[label] = {}
+        for t in tiers:
+            usd = (
+                kv / 1e9 * t["usd_per_gb_hour"] * secs / 3600
+                + (t["reload_s"] + t["write_s"]) * usd_s
+            )
+            costs[label][t["name"]] = usd
+            if t["holds"] and t["reload_s"] < recompute and usd < best_usd:
+                best, best_usd = t["name"], usd
+        choice[label] = best
+        why[label] = (
+            f"{best}: ${best_usd:.4f} to keep {kv / 1e9:.1f} GB for {label} and "
+            f"reload it once, against ${recompute_usd:.4f} to recompute "
+            f"({recompute:.2f} s of prefill on {n} GPUs)"
+        )
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "prefix_tokens": prefix_tokens,
+        "kv_bytes": kv,
+        "recompute_s": recompute,
+        "recompute_usd": recompute_usd,
+        "tiers": tiers,
+        "costs_usd": costs,
+        "choice": choice,
+        "why": why,
+        # Published structure: 5-minute write at 1.25x base input, 1 hour at 2x, reads 0.1x.
+        "published": {
+            "write_5m": 1.25,
+            "write_1h": 2.0,
+            "read": 0.1,
+            "source": "Anthropic pricing page (seed_formulas.md claim 15)",
+        },
+    }
+
+
+# ---------------------------------------------------------------- lifecycle (claims 12, 14)
+def chinchilla_loss(params: float, tokens: float) -> float:
+    """The parametric fit L(N, D) = E + A / N^alpha + B / D^beta."""
+    return E_LOSS + A_FIT / params**ALPHA + B_FIT / tokens**BETA
+
+
+def lifecycle(
+    *,
+    params: float,
+    tokens: float,
+    inference_tokens: float = 0.0,
+    rl_flops: float = 0.0,
+    active_params: float | None = None,
+) -> dict[str, Any]:
+    """Chinchilla optimum, over-training, the inference-aware optimum and the compute split."""
+    if not (1e6 <= params <= 1e15 and 1e6 <= tokens <= 1e18):
+        msg = "--params must be from 1e6 to 1e15 and --tokens from 1e6 to 1e18"
+        raise TopoError(msg)
+    if inference_tokens < 0 or rl_flops < 0:
+        msg = "--inference-tokens and --rl-flops must be >= 0"
+        raise TopoError(msg)
+    n_act = active_params or params
+    C = 6 * params * tokens
+    # Compute-optimal under the fit: N_opt = G (C/6)^(beta/(alpha+beta)).
+    G = (ALPHA * A_FIT / (BETA * B_FIT)) ** (1 / (ALPHA + BETA))
+    n_fit = G * (C / 6) ** (BETA / (ALPHA + BETA))
+    n_rule = math.sqrt(C / (6 * TOKENS_PER_PARAM))
+    target = chinchilla_loss(params, tokens)
+    # Inference-aware: minimise 6 N D + 2 N D_inf at the same loss (Sardana et al.).
+    grid = np.logspace(math.log10(params) - 2, math.log10(params) + 1, 2000)
+    left = target - E_LOSS - A_FIT / grid**ALPHA
+    ok = left > 0
+    d_need = np.where(ok, (B_FIT / np.where(ok, left, 1.0)) ** (1 / BETA), np.inf)
+    total = 6 * grid * d_need + 2 * grid * inference_tokens
+    k = int(np.argmin(total))
+    pre, inf = C, 2 * n_act * inference_tokens
+    parts = {"pretraining": pre, "rl": rl_flops, "inference": inf}
+    whole = sum(parts.values())
+    return {
+        "params": params,
+        "tokens": tokens,
+        "training_flops": C,
+        "chinchilla": {
+            "params": n_fit,
+            "tokens": C / (6 * n_fit),
+            "rule_of_20": {"params": n_rule, "tokens": TOKENS_PER_PARAM * n_rule},
+        },
+        "tokens_per_param": tokens / params,
+        "overtraining_ratio": tokens / (TOKENS_PER_PARAM * params),
+        "loss": target,
+        "inference_aware": {
+            "params": float(grid[k]),
+            "tokens": float(d_need[k]),
+            "total_flops": float(total[k]),
+            "saving_vs_given": 1 - float(total[k]) / (C + 2 * params * inference_tokens),
+        },
+        "compute": parts,
+        "balance": {k2: v / whole for k2, v in parts.items()} if whole else {},
+        "balance_note": (
+            "equal thirds are optimal only if the three stages' marginal returns "
+            "are equal; with gamma OOMs of inference saved per OOM of training, "
+            "C_inference / C_training = 1 / gamma (Epoch: gamma ~ 0.58 -> ~1.7)"
+        ),
+    }
+
+
+# ---------------------------------------------------------------- training memory (claim 9)
+def training_memory(
+    layout: Layout,
+    model: Model,
+    *,
+    tokens_per_batch: int,
+    seq_len: int,
+    dtype: str = "bf16",
+) -> dict[str, Any]:
+    """Activation memory of a training step: store all, per-layer remat, reversible layers."""
+    if not (1 <= seq_len <= tokens_per_batch <= 1e12):
+        msg = "--seq-len must be >= 1 and at most --tokens-per-batch (<= 1e12)"
+        raise TopoError(msg)
+    b = dtype_bytes(dtype)
+    T, L, D = float(tokens_per_batch), model.layers, model.d_model
+    per_layer = 20 * D * b  # ~20 hidden-sized values per token per layer (scaling book)
+    store_all = T * L * per_layer
+    remat = T * L * D * b  # one checkpoint a layer (plus one layer's working set, below)
+    reversible = 2 * T * D * b  # the last layer boundary pair (plus the working set)
+    working = T * per_layer
+    n = layout.n_gpus
+    states = 16.0 * model.params.total  # bf16 weights and grads + fp32 master and Adam moments
+    hbm = layout.accelerator.hbm_capacity_bytes * n
+    fits = {
+        k: bool((states + v + (working if k != "store_all" else 0.0)) <= hbm)
+        for k, v in (("store_all", store_all), ("remat", remat), ("reversible", reversible))
+    }
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "tokens_per_batch": tokens_per_batch,
+        "seq_len": seq_len,
+        "activation_bytes": {"store_all": store_all, "remat": remat, "reversible": reversible},
+        "working_set_bytes": working,
+        "extra_compute_fraction": {"store_all": 0.0, "remat": 1 / 3, "reversible": 1 / 3},
+        "model_state_bytes": states,
+        "cluster_hbm_bytes": hbm,
+        "fits": fits,
+        "note": (
+            "remat and reversible layers both recompute the forward pass (8ND vs 6ND); "
+            "reversible layers keep only the last layer boundary, exact in exact "
+            "arithmetic only"
+        ),
+    }

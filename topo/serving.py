@@ -1,0 +1,192 @@
+"""Serving simulation: train-schedule and continuous batching of Poisson arrivals.
+
+``train``: decode steps depart on a fixed interval, the step time at the batch that fills
+HBM (it tends to HBM capacity / bandwidth: ~24 ms on H100). A request boards the next
+departure with a free seat, prefills, then takes one token per departure; its seat is
+freed after its last token. With equal lengths every request holds its seat for the same
+``D`` departures, so FIFO boarding is exact with the recursion
+``b_i = max(ceil(a_i / tau), b_{i-1}, b_{i-seats} + D)`` (seat i is the one request
+i - seats frees). ``continuous``: a step starts as soon as the last ends, its length the
+decode step time at the current batch; new sequences join at each step boundary.
+
+Reference: ``reference/seed_formulas.md``, claim 8 (mean wait tau / 2 at light load).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from topo.errors import TopoError
+
+__all__ = ["ServeSetup", "simulate"]
+
+POLICIES = ("train", "continuous")
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSetup:
+    """What the simulation needs from the roofline engine (times in s)."""
+
+    seats: int  # the batch that fits in HBM
+    interval_s: float  # decode step time at `seats` (the train timetable)
+    step_s: tuple[float, ...]  # decode step time at batch 1..seats (continuous batching)
+    prefill_s: float  # prefill of one prompt
+    gpus: int
+
+
+def _stats(x: np.ndarray) -> dict[str, float]:
+    if not len(x):
+        return {"mean": 0.0, "p50": 0.0, "p99": 0.0}
+    return {
+        "mean": float(np.mean(x)),
+        "p50": float(np.percentile(x, 50)),
+        "p99": float(np.percentile(x, 99)),
+    }
+
+
+def _train(arrivals: np.ndarray, setup: ServeSetup, output: int) -> dict[str, Any]:
+    tau = setup.interval_s
+    # Departures a request needs: its first token after prefill, then one a step.
+    hold = max(1, math.ceil((setup.prefill_s + max(output - 1, 0) * tau) / tau - 1e-12))
+    first = np.ceil(arrivals / tau - 1e-12).astype(np.int64)
+    board = first.tolist()
+    seats = setup.seats
+    prev = -1
+    for i in range(len(board)):
+        b = board[i]
+        if b < prev:
+            b = prev
+        if i >= seats:
+            free = board[i - seats] + hold  # the seat request i - seats frees
+            if b < free:
+                b = free
+        board[i] = b
+        prev = b
+    boarded = np.asarray(board, dtype=np.int64) * tau
+    wait = boarded - arrivals
+    ttft = wait + setup.prefill_s
+    end = ttft + max(output - 1, 0) * tau
+    makespan = float(boarded[-1] + hold * tau) if len(boarded) else 0.0
+    busy = len(arrivals) * hold  # seat-departures used
+    departures = max(1, math.ceil(makespan / tau))
+    return {
+        "wait": wait,
+        "ttft": ttft,
+        "e2e": end,
+        "tpot": tau,
+        "interval": tau,
+        "utilisation": busy / (departures * seats),
+        "makespan": makespan,
+    }
+
+
+def _continuous(arrivals: np.ndarray, setup: ServeSetup, output: int) -> dict[str, Any]:
+    n = len(arrivals)
+    steps = np.asarray(setup.step_s)
+    wait = np.zeros(n)
+    end = np.zeros(n)
+    t = 0.0
+    nxt = 0  # next request to admit
+    active: deque[tuple[int, int]] = deque()  # (steps left, request)
+    step_sum = 0.0
+    step_count = 0
+    busy_seats = 0.0
+    while nxt < n or active:
+        if not active and nxt < n and arrivals[nxt] > t:
+            t = float(arrivals[nxt])
+        # Admit everyone who has arrived, up to the free seats.
+        room = setup.seats - len(active)
+        if room > 0 and nxt < n:
+            last = int(np.searchsorted(arrivals, t, side="right"))
+            take = min(room, last - nxt)
+            for i in range(nxt, nxt + take):
+                wait[i] = t - arrivals[i]
+                active.append((max(output - 1, 0), i))
+            nxt += take
+        if not active:
+            continue
+        # Joiners prefill in this step: the step lasts the decode time at this batch,
+        # or the prefill if that is longer.
+        dt = float(steps[min(len(active), len(steps)) - 1])
+        joined = any(left == max(output - 1, 0) for left, _ in active)
+        if joined:
+            dt = max(dt, setup.prefill_s)
+        t += dt
+        step_sum += dt
+        step_count += 1
+        busy_seats += len(active) * dt
+        still: deque[tuple[int, int]] = deque()
+        for left, i in active:
+            if left <= 0:
+                end[i] = t - arrivals[i]
+            else:
+                still.append((left - 1, i))
+        active = still
+    ttft = wait + setup.prefill_s
+    mean_step = step_sum / step_count if step_count else 0.0
+    return {
+        "wait": wait,
+        "ttft": ttft,
+        "e2e": end,
+        "tpot": mean_step,
+        "interval": mean_step,
+        "utilisation": busy_seats / (setup.seats * t) if t > 0 else 0.0,
+        "makespan": t,
+    }
+
+
+def simulate(
+    setup: ServeSetup,
+    *,
+    rate_per_s: float,
+    output_tokens: int,
+    requests: int = 10_000,
+    policy: str = "train",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Poisson arrivals at `rate_per_s` through the policy; latency and use statistics.
+
+    Raises
+    ------
+    TopoError
+        For a rate, count or policy out of range.
+    """
+    if policy not in POLICIES:
+        msg = f"--policy must be one of {', '.join(POLICIES)}, got {policy!r}"
+        raise TopoError(msg)
+    if not (rate_per_s > 0 and math.isfinite(rate_per_s)):
+        msg = f"--rate must be a positive number of requests per second, got {rate_per_s}"
+        raise TopoError(msg)
+    if not 1 <= requests <= 10_000_000:
+        msg = f"--requests must be from 1 to 10,000,000, got {requests}"
+        raise TopoError(msg)
+    if setup.seats < 1:
+        msg = "no sequence fits in HBM next to the weights: no seats to serve from"
+        raise TopoError(msg)
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0 / rate_per_s, size=requests))
+    run = _train if policy == "train" else _continuous
+    r = run(arrivals, setup, output_tokens)
+    tokens = requests * output_tokens
+    return {
+        "policy": policy,
+        "requests": requests,
+        "rate_per_s": rate_per_s,
+        "seed": seed,
+        "seats": setup.seats,
+        "interval_s": r["interval"],
+        "prefill_s": setup.prefill_s,
+        "wait_s": _stats(r["wait"]),
+        "ttft_s": _stats(r["ttft"]),
+        "e2e_s": _stats(r["e2e"]),
+        "time_per_output_token_s": r["tpot"],
+        "seat_utilisation": r["utilisation"],
+        "tokens_per_s_per_gpu": tokens / r["makespan"] / setup.gpus if r["makespan"] else 0.0,
+        "analytic_light_load_wait_s": setup.interval_s / 2 if policy == "train" else None,
+        "ttft_samples_s": [float(x) for x in r["ttft"][:: max(1, requests // 2000)]],
+    }
