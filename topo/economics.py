@@ -40,7 +40,7 @@ def price(
     comm: CommModel | None = None,
 ) -> dict[str, Any]:
     """Cost per million output and input tokens across contexts and batches that fit."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     n = plan.world
     usd_s = n * workload.gpu_hour_usd / 3600
     kv_tok = model.kv_bytes_per_token(dtype_bytes(workload.kv))
@@ -150,12 +150,15 @@ def faster_tier(
             f"{target * 1e3:.2f} ms needed; more chips (a larger TP/EP group) instead",
         }
     b = int(B[ok[-1]])
-    cost = lambda i: float(d["tpot"][i]) / float(B[i])  # noqa: E731
+
+    def cost(i: int) -> float:
+        return float(d["tpot"][i]) / float(B[i])
+
     return {
         "speedup": speedup,
         "reachable": True,
         "batch": b,
-        "price_multiple": cost(ok[-1]) / cost(len(B) - 1),
+        "price_multiple": cost(int(ok[-1])) / cost(len(B) - 1),
     }
 
 
@@ -277,7 +280,7 @@ def cache_tiers(
 # ---------------------------------------------------------------- lifecycle (claims 12, 14)
 def chinchilla_loss(params: float, tokens: float) -> float:
     """The parametric fit L(N, D) = E + A / N^alpha + B / D^beta."""
-    return E_LOSS + A_FIT / params**ALPHA + B_FIT / tokens**BETA
+    return float(E_LOSS + A_FIT / params**ALPHA + B_FIT / tokens**BETA)
 
 
 def lifecycle(
@@ -358,7 +361,8 @@ def training_memory(
     per_layer = 20 * D * b  # ~20 hidden-sized values per token per layer (scaling book)
     store_all = T * L * per_layer
     remat = T * L * D * b  # one checkpoint a layer (plus one layer's working set, below)
-    reversible = 2 * T * D * b  # the last layer boundary pair (plus the working set)
+    # The last layer boundary: its two halves (D/2 channels each) are D values a token.
+    reversible = T * D * b
     working = T * per_layer
     n = layout.n_gpus
     states = 16.0 * model.params.total  # bf16 weights and grads + fp32 master and Adam moments

@@ -48,7 +48,7 @@ def plot_price(results: list[dict[str, Any]]) -> tuple[Any, Any]:
     ax.set_xlabel("context [tokens]")
     ax.set_ylabel("cost [USD per million output tokens]")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     ax.set_title(
         f"{results[0]['layout']}: long contexts cost more per output token "
         f"(${results[0]['gpu_hour_usd']:.2f} per GPU-hour)",
