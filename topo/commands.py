@@ -548,7 +548,7 @@ def cmd_price(args: argparse.Namespace) -> int:
     )
     for name in [args.model, *(args.compare_model or [])]:
         model = load_model(name)
-        plan = _choose_plan(args, layout, G, model, longest, 1)
+        plan = _serving_plan(args, layout, G, model, longest)
         comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
         results.append(price(layout, model, plan, w, contexts=contexts, batches=batches, comm=comm))
     data = results[0] if len(results) == 1 else {**results[0], "compare": results[1:]}
@@ -569,7 +569,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     w = _workload(args)
     held = Workload(**{**_workload_fields(w), "input_tokens": args.prefix, "output_tokens": 1})
-    plan = _choose_plan(args, layout, G, model, held, 1)
+    plan = _serving_plan(args, layout, G, model, held)
     comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
     durations = [d for d in args.durations.split(",") if d.strip()]
     data = cache_tiers(

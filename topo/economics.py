@@ -84,6 +84,18 @@ def price(
                     else None,
                 }
             )
+    for r in rows:
+        out_c, in_c = r["usd_per_million_output_tokens"], r["usd_per_million_input_tokens"]
+        r["decode_to_prefill_cost_ratio"] = out_c / in_c if out_c and in_c else None
+    first = [r for r in rows if r["context"] == contexts[0] and r["fits"]]
+    tiers: list[dict[str, Any]] = []
+    if first:
+        b = max(r["batch"] for r in first)
+        w0 = Workload(**{**_fields(workload), "context": contexts[0]})
+        tiers = [
+            faster_tier(layout, model, plan, w0, batch=b, speedup=x, comm=comm)
+            for x in (1.25, 1.5, 2.0, 3.0)
+        ]
     crit = critical_batches(layout, model, plan, workload)
     acc = layout.accelerator
     ridge = acc.peak_flop_per_s.get("bf16", 0.0) / (acc.hbm_bandwidth_bytes_per_s or 1.0)
@@ -96,6 +108,7 @@ def price(
         "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
         "gpu_hour_usd": workload.gpu_hour_usd,
         "rows": rows,
+        "faster_tiers": tiers,
         # KV reads per step equal weight reads: B S kv = W.
         "kv_crossover_context": weights / (largest * kv_tok),
         "kv_crossover_batch": largest,
@@ -268,11 +281,20 @@ def cache_tiers(
         "choice": choice,
         "why": why,
         # Published structure: 5-minute write at 1.25x base input, 1 hour at 2x, reads 0.1x.
+        # Priced at cost (the input price = our prefill cost), the write premiums pay for:
         "published": {
             "write_5m": 1.25,
             "write_1h": 2.0,
             "read": 0.1,
             "source": "Anthropic pricing page (seed_formulas.md claim 15)",
+            "premium_5m_usd": 0.25 * recompute_usd,
+            "premium_1h_usd": 1.0 * recompute_usd,
+            "read_usd": 0.1 * recompute_usd,
+            "hbm_5m_usd": costs.get("5m", {}).get("hbm"),
+            "hbm_1h_usd": costs.get("1h", {}).get("hbm"),
+            "reading": "a premium at or above a tier's cost for the duration can pay for "
+            "that tier; the 5-minute premium against HBM rent, the 1-hour one "
+            "against a cheaper tier, is the reading in seed_formulas.md claim 15",
         },
     }
 
