@@ -186,7 +186,13 @@ def test_evaluate_keys_and_bound() -> None:
     ):
         assert key in e
     assert e["decode"]["bound"] == "memory"
-    assert set(e["decode"]["breakdown_s"]) == {"weights", "kv", "compute", "communication"}
+    assert set(e["decode"]["breakdown_s"]) == {
+        "weights",
+        "kv",
+        "compute",
+        "communication",
+        "overhead",
+    }
     assert e["efficiency"] == {"hbm": 0.9, "flops": 0.81}
     assert e["decode"]["breakdown_s"]["communication"] > 0  # TP all-reduces on NVLink
 

@@ -228,6 +228,15 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="peak FLOP/s and bandwidth, no communication (the seed's formulas)",
         )
+        sp.add_argument(
+            "--clean",
+            action="store_true",
+            help="turn the loss terms off (launch and step overheads, skinny "
+            "GEMMs, MoE imbalance): the clean roofline",
+        )
+        sp.add_argument(
+            "--calibration", metavar="PROFILE", help="loss-term parameters from topo calibrate"
+        )
         sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(

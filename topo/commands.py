@@ -216,6 +216,16 @@ def cmd_moe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fidelity(args: argparse.Namespace) -> Any:
+    from topo.fidelity import CLEAN, DEFAULT, load_profile
+
+    if getattr(args, "clean", False):
+        return CLEAN
+    if getattr(args, "calibration", None):
+        return load_profile(args.calibration)
+    return DEFAULT
+
+
 def _workload(args: argparse.Namespace) -> Workload:
     w = Workload(
         input_tokens=args.input,
@@ -227,6 +237,7 @@ def _workload(args: argparse.Namespace) -> Workload:
         gpu_hour_usd=args.gpu_hour_usd,
         overlap=args.overlap,
         ideal=args.ideal,
+        fidelity=_fidelity(args),
     )
     w.check()
     return w

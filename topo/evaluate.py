@@ -81,8 +81,9 @@ def evaluate(
             "bound": bound_of(d),
             "memory_bound_by": "weights" if d["weights"][0] >= d["kv"][0] else "kv",
             "breakdown_s": {
-                k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication")
+                k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication", "overhead")
             },
+            "moe_imbalance": float(d["moe_imbalance"][0]),
             "per_gpu_stage_step": {
                 "weight_bytes": float(d["weight_bytes_per_gpu"][0]),
                 "kv_bytes": float(d["kv_bytes_per_gpu"][0]),
@@ -112,6 +113,7 @@ def evaluate(
         },
         "overlap": workload.overlap,
         "ideal": workload.ideal,
+        "fidelity": workload.losses.to_dict(),
     }
 
 
@@ -175,7 +177,7 @@ def sweep(
             "bound": bound_of(d, i),
             "latency_floor_s": float(d["floor"][i]),
             "breakdown_s": {
-                k: float(d[k][i]) for k in ("weights", "kv", "compute", "communication")
+                k: float(d[k][i]) for k in ("weights", "kv", "compute", "communication", "overhead")
             },
             "fits": bool(b <= mem_max),
         }

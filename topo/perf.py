@@ -36,6 +36,7 @@ import numpy as np
 
 from topo.collectives import collective
 from topo.errors import TopoError
+from topo.fidelity import CLEAN, DEFAULT, Fidelity, moe_imbalance
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
 from topo.place import Placement, Plan
@@ -69,6 +70,12 @@ class Workload:
     overlap: str = "none"  # "none" | "full"
     ideal: bool = False  # peak FLOP/s and bandwidth, no communication (the seed's formulas)
     hbm_usable: float = 0.9  # share of HBM for weights, KV and activations
+    fidelity: Fidelity = DEFAULT  # loss terms (topo.fidelity); CLEAN: the clean roofline
+
+    @property
+    def losses(self) -> Fidelity:
+        """The loss terms in force: none in ideal mode."""
+        return CLEAN if self.ideal else self.fidelity
 
     @property
     def mean_context(self) -> float:
@@ -180,8 +187,8 @@ def _hw(layout: Layout, w: Workload) -> _Hw:
         msg = f"{acc.name} has no published HBM bandwidth"
         raise TopoError(msg)
     peak = acc.peak_flop_per_s[_compute_dtype(layout, w)]
-    e_hbm = 1.0 if w.ideal else acc.efficiency.hbm
-    e_c = 1.0 if w.ideal else acc.efficiency.compute
+    e_hbm = 1.0 if w.ideal else min(1.0, acc.efficiency.hbm * w.losses.hbm_scale)
+    e_c = 1.0 if w.ideal else min(1.0, acc.efficiency.compute * w.losses.compute_scale)
     return _Hw(
         acc.hbm_bandwidth_bytes_per_s * e_hbm,
         peak * e_c,
@@ -252,13 +259,38 @@ def decode(
     w_bytes = (s["non_expert"] + experts_touched_share(model, tokens_block) * s["routed"]) * b_w
     w_bytes = w_bytes + per_rank * model.d_model * b_w / plan.tp / plan.pp  # embedding rows
     kv_bytes = per_rank * model.kv_bytes(S, b_kv) / plan.pp / s["kv_shard"]
-    flops = 2 * per_rank * s["matmul"] + 2 * tokens_block * s["expert_matmul"]
-    flops = flops + per_rank * model.attention_flops_per_token(S) / plan.pp / plan.tp
+    f = workload.losses
+    verify = 1 + f.draft_tokens  # tokens a sequence runs through per step (speculation)
+    dense_flops = 2 * per_rank * verify * s["matmul"]
+    expert_flops = 2 * tokens_block * verify * s["expert_matmul"]
+    attn_flops = per_rank * verify * model.attention_flops_per_token(S) / plan.pp / plan.tp
+    flops = dense_flops + expert_flops + attn_flops
+    imbalance = np.ones_like(B)
+    if f.enabled and model.moe and s["block"] > 1:
+        per_gpu = tokens_block * verify * model.moe["experts_per_token"] / s["block"]
+        imbalance = moe_imbalance(per_gpu, int(s["block"]), f.moe_skew)
+    # Skinny GEMMs reach a share of the achievable FLOP/s (tokens per expert for MoE).
+    # Rows of each GEMM: tokens per attention rank; for MoE, tokens per expert that some
+    # token selects (never below one).
+    expert_rows = np.ones_like(B)
+    if model.moe:
+        routed = tokens_block * verify
+        share = np.maximum(experts_touched_share(model, routed), 1e-12)
+        expert_rows = np.maximum(
+            routed * model.moe["experts_per_token"] / model.moe["experts"] / share, 1.0
+        )
     t_w = w_bytes / hw.bw
     t_kv = kv_bytes / hw.bw
-    t_c = flops / hw.flops
+    t_c = (
+        dense_flops / f.gemm_efficiency(per_rank * verify)
+        + expert_flops * imbalance / f.gemm_efficiency(expert_rows)
+        + attn_flops
+    ) / hw.flops
     t_comm = np.zeros_like(B)
     t_hop = np.zeros_like(B)
+    t_over = np.zeros_like(B)
+    if f.enabled:
+        t_over = t_over + f.step_overhead_s + f.launch_per_layer_s * s["layers"]
     if comm is not None and not workload.ideal:
         act = per_rank * model.d_model * ACT_BYTES
         if plan.tp > 1:
@@ -266,14 +298,17 @@ def decode(
         if s["block"] > 1 and plan.ep > 1 and model.moe:
             k = model.moe["experts_per_token"]
             a2a = CommModel.time(
-                comm.ep_all_to_all, per_rank / plan.tp * k * model.d_model * ACT_BYTES
+                comm.ep_all_to_all,
+                per_rank / plan.tp * verify * k * model.d_model * ACT_BYTES * imbalance,
             )
             t_comm = t_comm + 2 * s["moe_layers"] * a2a
         if plan.pp > 1:
             t_hop = CommModel.time(comm.pp_hop, act)
     roof = np.maximum(t_w + t_kv, t_c)
     t_stage = np.maximum(roof, t_comm) if workload.overlap == "full" else roof + t_comm
-    tpot = plan.pp * t_stage + (plan.pp - 1) * t_hop
+    t_stage = t_stage + t_over
+    # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
+    tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
     # Floor: the weights one step's tokens pass through, over the peak bandwidth of the
     # GPUs that hold one copy of them (the TP group, or the EP block for experts). A token
     # passes through one row of the input embedding, not the table.
@@ -289,6 +324,8 @@ def decode(
         "kv": plan.pp * t_kv,
         "compute": plan.pp * t_c,
         "communication": plan.pp * t_comm + (plan.pp - 1) * t_hop,
+        "overhead": plan.pp * t_over,
+        "moe_imbalance": imbalance,
         # pp micro-batches of B are in flight: each stage works on one of them.
         "tokens_per_s": plan.pp * B / tpot,
         "weight_bytes_per_gpu": w_bytes,
@@ -300,13 +337,15 @@ def decode(
 
 
 def bound_of(d: dict[str, np.ndarray], i: int = 0) -> str:
-    """Which term binds: ``memory``, ``compute`` or ``communication``."""
+    """Which term binds: ``memory``, ``compute``, ``communication`` or ``overhead``."""
     mem = float(d["weights"].flat[i] + d["kv"].flat[i])
     terms = {
         "memory": mem,
         "compute": float(d["compute"].flat[i]),
         "communication": float(d["communication"].flat[i]),
     }
+    if "overhead" in d:
+        terms["overhead"] = float(d["overhead"].flat[i])
     return max(terms, key=lambda k: terms[k])
 
 
@@ -342,6 +381,9 @@ def prefill(
             t_hop = float(CommModel.time(comm.pp_hop, act))
     roof = max(t_mem, t_c)
     t_stage = max(roof, t_comm) if workload.overlap == "full" else roof + t_comm
+    f = workload.losses
+    if f.enabled:  # one step's fixed costs: launches of the stage's layers, the host
+        t_stage += f.step_overhead_s + f.launch_per_layer_s * s["layers"]
     terms = {"memory": t_mem, "compute": t_c, "communication": t_comm}
     return {
         "time_s": plan.pp * t_stage + (plan.pp - 1) * t_hop,

@@ -313,6 +313,7 @@ def format_evaluate(e: dict[str, Any]) -> str:
             ("  weights / KV", f"{t(br['weights'])} / {t(br['kv'])}"),
             ("  compute", t(br["compute"])),
             ("  communication", t(br["communication"]) + f" (overlap {e['overlap']})"),
+            ("  fixed overheads", t(br.get("overhead", 0.0)) + " (launches, host; --clean: off)"),
             (
                 "latency floor",
                 f"{t(e['latency_floor_s'])} (touched weights over the peak HBM "

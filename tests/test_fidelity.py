@@ -1,0 +1,97 @@
+"""Loss terms: each only adds time, all off is the clean roofline, calibration round-trips."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from topo.errors import LayoutError
+from topo.fidelity import CLEAN, DEFAULT, Fidelity, load_profile, moe_imbalance
+from topo.layout import load_layout
+from topo.models import load_model
+from topo.perf import Workload, decode
+from topo.place import Plan
+
+H100 = load_layout("dgx-h200")
+LLAMA = load_model("llama-3-70b")
+DSV3 = load_model("deepseek-v3")
+B = np.array([1.0, 8.0, 64.0, 512.0])
+
+
+def test_clean_is_the_roofline() -> None:
+    d = decode(H100, LLAMA, Plan(tp=8), B, Workload(fidelity=CLEAN))
+    assert not d["overhead"].any()
+    acc = H100.accelerator
+    flops_peak = acc.peak_flop_per_s["bf16"] * acc.efficiency.compute
+    assert d["compute"] == pytest.approx(d["flops_per_gpu"] / flops_peak)
+    assert d["tpot"] == pytest.approx(np.maximum(d["weights"] + d["kv"], d["compute"]))
+
+
+def test_batch_1_is_not_just_the_weight_floor() -> None:
+    d = decode(H100, LLAMA, Plan(tp=8), np.array([1.0]), Workload())
+    # 0.5 ms a step + 80 layers x 12 us of launches.
+    assert d["overhead"][0] == pytest.approx(0.5e-3 + 80 * 12e-6)
+    assert d["tpot"][0] > 1.2 * d["floor"][0]
+
+
+def test_speculative_decoding_divides_the_step() -> None:
+    base = decode(H100, DSV3, Plan(tp=8, ep=8), B, Workload(weights="fp8"))
+    mtp = Workload(
+        weights="fp8",
+        fidelity=dataclasses.replace(DEFAULT, accepted_tokens_per_step=1.8, draft_tokens=1),
+    )
+    d = decode(H100, DSV3, Plan(tp=8, ep=8), B, mtp)
+    # At batch 1 the verify FLOPs are free: ~1.8x tokens/s (DeepSeek-V3: "1.8 times TPS").
+    assert d["tokens_per_s"][0] / base["tokens_per_s"][0] == pytest.approx(1.8, rel=0.05)
+
+
+def test_moe_imbalance() -> None:
+    # mean + sqrt(2 mean ln 8) over the mean: 1 + sqrt(2 ln 8 / 64).
+    assert float(moe_imbalance(np.array(64.0), 8)) == pytest.approx(1 + np.sqrt(2 * np.log(8) / 64))
+    assert float(moe_imbalance(np.array(64.0), 1)) == 1.0
+
+
+TERMS = {
+    "launch_per_layer_s": (0.0, 1e-4),
+    "step_overhead_s": (0.0, 5e-3),
+    "gemm_half_tokens": (0.0, 256.0),
+    "moe_skew": (0.0, 1.0),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    term=st.sampled_from(sorted(TERMS)),
+    share=st.floats(0.0, 1.0),
+    more=st.floats(0.0, 1.0),
+    model=st.sampled_from(["llama", "dsv3"]),
+)
+def test_each_loss_term_only_adds_time(term: str, share: float, more: float, model: str) -> None:
+    lo, hi = TERMS[term]
+    a = lo + share * (hi - lo)
+    b = a + more * (hi - a)
+    m, plan = (LLAMA, Plan(tp=8)) if model == "llama" else (DSV3, Plan(tp=8, ep=8))
+    f1 = dataclasses.replace(CLEAN, enabled=True, **{term: a})
+    f2 = dataclasses.replace(CLEAN, enabled=True, **{term: b})
+    t1 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=f1))["tpot"]
+    t2 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=f2))["tpot"]
+    t0 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=CLEAN))["tpot"]
+    assert np.all(t2 >= t1 * (1 - 1e-12))
+    assert np.all(t1 >= t0 * (1 - 1e-12))
+
+
+def test_profiles(tmp_path) -> None:  # noqa: ANN001
+    p = tmp_path / "p.yaml"
+    p.write_text("fidelity:\n  step_overhead_s: 0.001\n  hbm_scale: 0.95\n", encoding="utf-8")
+    f = load_profile(p)
+    assert (f.step_overhead_s, f.hbm_scale) == (0.001, 0.95)
+    p.write_text("fidelity:\n  step_overhead: 1\n  hbm_scale: 9\n", encoding="utf-8")
+    with pytest.raises(LayoutError) as e:
+        load_profile(p)
+    assert "fidelity.step_overhead: unknown parameter" in str(e.value)
+    assert "fidelity.hbm_scale: expected a number from 0.1 to 1.5" in str(e.value)
+    assert isinstance(DEFAULT, Fidelity)

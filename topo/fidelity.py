@@ -1,0 +1,124 @@
+"""What real systems lose against the clean roofline, as named, documented terms.
+
+Each term only ever adds time (or, for speculative decoding, divides it by the tokens a
+step emits); turning them all off (:data:`CLEAN`) gives back the clean roofline exactly.
+
+Defaults, and where they come from:
+
+- ``launch_per_layer_s`` 12 us: a transformer layer runs ~8 kernels; with graph capture a
+  launch costs ~1.5 us (assumed, order of magnitude of CUDA graph replay per kernel).
+- ``step_overhead_s`` 0.5 ms: scheduling, sampling and the host round trip of one decode
+  step (assumed; serving engines report 0.2-2 ms).
+- ``gemm_half_tokens`` 16: a skinny GEMM with m token rows reaches m / (m + 16) of the
+  achievable FLOP/s (tensor-core tiles are 64-128 rows; assumed). Large square GEMMs reach
+  the accelerator's measured fraction (H100 0.81, ``measured_microbenchmarks.md``).
+- ``moe_skew`` 0: extra load on the busiest expert-parallel rank beyond random routing,
+  whose expected maximum is modelled as mean + sqrt(2 mean ln ranks).
+- ``accepted_tokens_per_step`` 1 and ``draft_tokens`` 0: speculative decoding or
+  multi-token prediction off (DeepSeek-V3 MTP: ~1.8 tokens per step, 85-90% acceptance).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from topo.errors import LayoutError, Problem
+
+__all__ = ["CLEAN", "DEFAULT", "Fidelity", "load_profile", "moe_imbalance"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fidelity:
+    """The loss terms' parameters (see the module notes for their sources)."""
+
+    launch_per_layer_s: float = 12e-6
+    step_overhead_s: float = 0.5e-3
+    gemm_half_tokens: float = 16.0
+    moe_skew: float = 0.0
+    accepted_tokens_per_step: float = 1.0
+    draft_tokens: int = 0
+    hbm_scale: float = 1.0  # calibrated multiplier on the achievable HBM fraction
+    compute_scale: float = 1.0  # calibrated multiplier on the achievable FLOP/s fraction
+    enabled: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return asdict(self)
+
+    def gemm_efficiency(self, tokens: np.ndarray) -> np.ndarray:
+        """Share of the achievable FLOP/s a GEMM with `tokens` rows reaches."""
+        t = np.maximum(np.asarray(tokens, dtype=float), 1e-9)
+        if not self.enabled or self.gemm_half_tokens <= 0:
+            return np.ones_like(t)
+        return np.asarray(t / (t + self.gemm_half_tokens))
+
+
+CLEAN = Fidelity(launch_per_layer_s=0.0, step_overhead_s=0.0, gemm_half_tokens=0.0, enabled=False)
+DEFAULT = Fidelity()
+
+
+def moe_imbalance(mean_tokens: np.ndarray, ranks: int, skew: float = 0.0) -> np.ndarray:
+    """Expected busiest-rank load over the mean under random routing, plus `skew`.
+
+    Examples
+    --------
+    >>> round(float(moe_imbalance(np.array(64.0), 8)), 3)
+    1.255
+    """
+    mu = np.maximum(np.asarray(mean_tokens, dtype=float), 1e-9)
+    if ranks <= 1:
+        return np.asarray(np.ones_like(mu) * (1 + skew))
+    return np.asarray(1 + np.sqrt(2 * math.log(ranks) / mu) + skew)
+
+
+_BOUNDS = {
+    "launch_per_layer_s": (0.0, 1e-2),
+    "step_overhead_s": (0.0, 1.0),
+    "gemm_half_tokens": (0.0, 1e5),
+    "moe_skew": (0.0, 10.0),
+    "accepted_tokens_per_step": (1.0, 16.0),
+    "draft_tokens": (0, 64),
+    "hbm_scale": (0.1, 1.5),
+    "compute_scale": (0.1, 1.5),
+}
+
+
+def load_profile(path: str | Path) -> Fidelity:
+    """A calibration profile (YAML written by ``topo calibrate``), checked against bounds."""
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise LayoutError(Problem(str(p), 0, "", f"cannot read the profile: {e}")) from None
+    params = (data or {}).get("fidelity", data) if isinstance(data, dict) else None
+    if not isinstance(params, dict):
+        raise LayoutError(Problem(str(p), 1, "fidelity", "expected a mapping of parameters"))
+    known = {f.name for f in fields(Fidelity)}
+    problems = []
+    values: dict[str, Any] = {}
+    for k, v in params.items():
+        if k not in known:
+            problems.append(Problem(str(p), 1, f"fidelity.{k}", "unknown parameter"))
+            continue
+        if k == "enabled":
+            values[k] = bool(v)
+            continue
+        lo, hi = _BOUNDS[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            problems.append(
+                Problem(
+                    str(p), 1, f"fidelity.{k}", f"expected a number from {lo} to {hi}, got {v!r}"
+                )
+            )
+            continue
+        values[k] = v
+    if problems:
+        raise LayoutError(problems)
+    return Fidelity(**values)
