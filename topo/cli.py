@@ -15,6 +15,7 @@ from topo import __version__
 from topo.collectives import OPS
 from topo.commands import (
     cmd_cache,
+    cmd_calibrate,
     cmd_check,
     cmd_collective,
     cmd_evaluate,
@@ -23,6 +24,7 @@ from topo.commands import (
     cmd_layouts,
     cmd_lifecycle,
     cmd_limits,
+    cmd_measure,
     cmd_memory,
     cmd_moe,
     cmd_place,
@@ -34,6 +36,7 @@ from topo.commands import (
     cmd_serve,
     cmd_show,
     cmd_sweep,
+    cmd_validate,
 )
 from topo.errors import LayoutError, TopoError
 from topo.models import DTYPE_BYTES
@@ -453,6 +456,46 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--seq-len", type=int, required=True)
     sp.add_argument("--dtype", default="bf16", choices=sorted(DTYPE_BYTES))
     sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "calibrate",
+        "Fit the loss-term parameters to measurements; write a calibration profile.",
+        "topo calibrate measurements.yaml --accelerator h100-sxm -o h100.profile.yaml",
+        cmd_calibrate,
+    )
+    sp.add_argument("measurements", help="a measurements YAML file, or nccl-tests output")
+    sp.add_argument("--layout", help="the layout an nccl-tests output was measured on")
+    sp.add_argument("--accelerator", help="use only the points measured on this accelerator")
+    sp.add_argument("-o", "--output", required=True, metavar="PROFILE", help="where to write")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "validate",
+        "Predicted against measured for every point; median and 90th-percentile errors.",
+        "topo validate validation/public_serving.yaml --calibration h100.profile.yaml",
+        cmd_validate,
+    )
+    sp.add_argument("measurements", help="a measurements YAML file, or nccl-tests output")
+    sp.add_argument("--layout", help="the layout an nccl-tests output was measured on")
+    fid = sp.add_mutually_exclusive_group()
+    fid.add_argument("--calibration", metavar="PROFILE", help="a profile from topo calibrate")
+    fid.add_argument("--clean", action="store_true", help="the clean roofline: no loss terms")
+    sp.add_argument("--markdown", metavar="FILE", help="also write a Markdown report")
+    sp.add_argument("--title", default="topo validation report", help="the report's title")
+    sp.add_argument(
+        "--notes", metavar="FILE", help="Markdown to include in the report (the analysis)"
+    )
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "measure",
+        "Time GEMMs and HBM copies on this machine's GPU (needs PyTorch with CUDA).",
+        "topo measure -o measurements.yaml",
+        cmd_measure,
+    )
+    sp.add_argument("-o", "--output", default="measurements.yaml", metavar="FILE")
+    sp.add_argument("--accelerator", help="catalogue name of this GPU (default: from its name)")
+    sp.add_argument("--quick", action="store_true", help="fewer shapes and repetitions")
 
     sp = command(
         "schema",

@@ -52,6 +52,7 @@ from topo.units import UnitError, parse_quantity
 
 __all__ = [
     "cmd_cache",
+    "cmd_calibrate",
     "cmd_check",
     "cmd_collective",
     "cmd_evaluate",
@@ -59,6 +60,7 @@ __all__ = [
     "cmd_gallery",
     "cmd_layouts",
     "cmd_lifecycle",
+    "cmd_measure",
     "cmd_limits",
     "cmd_memory",
     "cmd_moe",
@@ -71,6 +73,7 @@ __all__ = [
     "cmd_serve",
     "cmd_show",
     "cmd_sweep",
+    "cmd_validate",
 ]
 
 
@@ -92,6 +95,10 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -630,4 +637,72 @@ def cmd_memory(args: argparse.Namespace) -> int:
         dtype=args.dtype,
     )
     print(_json(data) if args.json else format_memory(data))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from topo.calibrate import calibrate, for_accelerator, load_measurements, write_profile
+
+    points = load_measurements(args.measurements, layout=args.layout or "")
+    if args.accelerator:
+        points = for_accelerator(points, args.accelerator)
+        if not points:
+            msg = f"{args.measurements}: no measurements on accelerator {args.accelerator!r}"
+            raise TopoError(msg)
+    result = calibrate(points)
+    out = Path(args.output)
+    _atomic_write(out, lambda p: write_profile(result, p, str(args.measurements)))
+    if args.json:
+        print(_json(result))
+    else:
+        for name in result["fitted"]:
+            err = result["uncertainty"][name]
+            pm = f" +/- {err:.3g}" if err is not None else ""
+            if name in result["at_bound"]:
+                pm += " (at its bound)"
+            print(f"{name:<20} {result['fidelity'][name]:.4g}{pm}")
+        print(
+            f"{result['points']} points, rms log error {result['rms_log_error']:.3f}; wrote {out}"
+        )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from topo.calibrate import (
+        format_validation,
+        load_measurements,
+        validate,
+        validation_markdown,
+    )
+
+    points = load_measurements(args.measurements, layout=args.layout or "")
+    data = validate(points, _fidelity(args))
+    if args.markdown:
+        command = "topo validate " + " ".join(
+            [str(args.measurements)]
+            + ([f"--calibration {args.calibration}"] if args.calibration else [])
+            + (["--clean"] if args.clean else [])
+            + [f"--markdown {args.markdown}"]
+            + ([f"--notes {args.notes}"] if args.notes else [])
+        )
+        notes = ""
+        if args.notes:
+            try:
+                notes = Path(args.notes).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                msg = f"{args.notes}: cannot read the notes: {e}"
+                raise TopoError(msg) from None
+        text = validation_markdown(data, command=command, title=args.title, notes=notes)
+        _atomic_write(Path(args.markdown), lambda p: _write_text(p, text))
+    print(_json(data) if args.json else format_validation(data))
+    return 0
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from topo.measure import measure
+
+    out = Path(args.output)
+    text = measure(accelerator=args.accelerator, quick=args.quick)
+    _atomic_write(out, lambda p: _write_text(p, text))
+    print(f"wrote {out}")
     return 0

@@ -350,12 +350,23 @@ def bound_of(d: dict[str, np.ndarray], i: int = 0) -> str:
 
 
 def prefill(
-    layout: Layout, model: Model, plan: Plan, workload: Workload, comm: CommModel | None = None
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    comm: CommModel | None = None,
+    prompts: float = 1.0,
 ) -> dict[str, Any]:
-    """One prompt per attention rank, through every stage: time, tokens/s, bound."""
+    """`prompts` prompts per attention rank in one step, through every stage.
+
+    Returns the time, tokens/s and the binding term; weights are read once per step
+    whatever the number of prompts (a static batch's context phase).
+    """
     hw = _hw(layout, workload)
     s = _shape(model, plan)
-    T = float(max(workload.input_tokens, 1))
+    n = float(max(prompts, 1.0))
+    T1 = float(max(workload.input_tokens, 1))
+    T = n * T1
     b_w, b_kv = dtype_bytes(workload.weights), dtype_bytes(workload.kv)
     tokens_block = T * s["dp_in_block"]
     w_bytes = (
@@ -363,10 +374,22 @@ def prefill(
     ) * b_w
     kv_bytes = T * model.kv_bytes_per_token(b_kv) / plan.pp / s["kv_shard"]  # written once
     # Causal attention: token t attends to t tokens; the mean is T / 2.
-    flops = 2 * T * s["matmul"] + 2 * tokens_block * s["expert_matmul"]
-    flops += T * model.attention_flops_per_token(T / 2) / plan.pp / plan.tp
+    dense_flops = 2 * T * s["matmul"]
+    expert_flops = 2 * tokens_block * s["expert_matmul"]
+    attn_flops = T * model.attention_flops_per_token(T1 / 2) / plan.pp / plan.tp
+    flops = dense_flops + expert_flops + attn_flops
+    f = workload.losses
+    expert_rows = 1.0
+    if model.moe:  # tokens per expert that some token selects
+        share = max(float(experts_touched_share(model, np.array(tokens_block))), 1e-12)
+        k, E = model.moe["experts_per_token"], model.moe["experts"]
+        expert_rows = max(tokens_block * k / E / share, 1.0)
     t_mem = (w_bytes + kv_bytes) / hw.bw
-    t_c = flops / hw.flops
+    t_c = (
+        dense_flops / float(f.gemm_efficiency(np.array(T)))
+        + expert_flops / float(f.gemm_efficiency(np.array(expert_rows)))
+        + attn_flops
+    ) / hw.flops
     t_comm = 0.0
     t_hop = 0.0
     if comm is not None and not workload.ideal:
@@ -381,7 +404,6 @@ def prefill(
             t_hop = float(CommModel.time(comm.pp_hop, act))
     roof = max(t_mem, t_c)
     t_stage = max(roof, t_comm) if workload.overlap == "full" else roof + t_comm
-    f = workload.losses
     if f.enabled:  # one step's fixed costs: launches of the stage's layers, the host
         t_stage += f.step_overhead_s + f.launch_per_layer_s * s["layers"]
     terms = {"memory": t_mem, "compute": t_c, "communication": t_comm}

@@ -1,0 +1,530 @@
+"""Measurements, calibration and validation: topo's numbers against what was measured.
+
+A measurements file (YAML) lists points of four kinds, each with its source::
+
+    measurements:
+      - {kind: gemm, accelerator: h100-sxm, m: 8192, n: 8192, k: 8192, dtype: bf16,
+         time: 1.378 ms, source: "..."}
+      - {kind: bandwidth, accelerator: h100-sxm, bytes: 8 GB, time: 5.33 ms,
+         source: "device-to-device copy: bytes read + written"}
+      - {kind: collective, layout: dgx-h100, op: all-reduce, gpus: 8, bytes: 1 GB,
+         time: 5.9 ms}
+      - {kind: serving, layout: dgx-h100, model: llama-3-70b, plan: {tp: 8}, batch: 64,
+         input: 1024, output: 128, metric: time_per_output_token, value: 22 ms, source: "..."}
+
+nccl-tests' text output can be read directly (:func:`parse_nccl_tests`).
+``calibrate`` fits the loss-term parameters of :mod:`topo.fidelity` by least squares on
+the log error (bounded, deterministic coordinate search) with uncertainties from the
+curvature; ``validate`` compares predictions with every point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from topo.errors import LayoutError, Problem, TopoError
+from topo.fidelity import DEFAULT, Fidelity
+from topo.units import UnitError, parse_quantity
+
+__all__ = [
+    "FIT_BOUNDS",
+    "calibrate",
+    "load_measurements",
+    "parse_nccl_tests",
+    "predict",
+    "validate",
+]
+
+KINDS = ("gemm", "bandwidth", "collective", "serving")
+# time_per_output_token: one decode step at `batch` (mean context input + output / 2);
+# tokens_per_s_per_gpu: batch / step time / GPUs (continuous batching, steady decode);
+# static_batch_tokens_per_s_per_gpu: batch x output over the time of a whole static batch
+#   (context phase of `batch` prompts, then output - 1 decode steps), per GPU;
+# prefill_time: time to first token of `batch` prompts run together.
+METRICS = (
+    "time_per_output_token",
+    "tokens_per_s_per_gpu",
+    "static_batch_tokens_per_s_per_gpu",
+    "prefill_time",
+)
+_RATE_METRICS = ("tokens_per_s_per_gpu", "static_batch_tokens_per_s_per_gpu")
+# Parameters calibrate fits, with their bounds.
+FIT_BOUNDS = {
+    "hbm_scale": (0.5, 1.2),
+    "compute_scale": (0.5, 1.2),
+    "step_overhead_s": (0.0, 20e-3),
+    "launch_per_layer_s": (0.0, 200e-6),
+}
+
+_NCCL_OPS = {
+    "all_reduce": "all-reduce",
+    "all_gather": "all-gather",
+    "reduce_scatter": "reduce-scatter",
+    "alltoall": "all-to-all",
+    "sendrecv": "p2p",
+    "broadcast": "broadcast",
+}
+
+
+def parse_nccl_tests(text: str, *, layout: str = "", gpus: int = 0) -> list[dict[str, Any]]:
+    """Points from nccl-tests output (``all_reduce_perf`` and friends), out-of-place times.
+
+    Examples
+    --------
+    >>> out = '''# nThread 1 nGpus 8 minBytes 8 maxBytes 1073741824
+    ... # Using devices
+    ... #       size         count      type   redop    root     time   algbw   busbw #wrong
+    ...   1073741824     268435456     float     sum      -1   5932.1  181.01  316.77      0
+    ... '''
+    >>> parse_nccl_tests(out, layout="dgx-h100")[0]["time_s"]
+    0.0059321
+    """
+    op = "all-reduce"
+    m = re.search(
+        r"\b(all_reduce|all_gather|reduce_scatter|alltoall|sendrecv|broadcast)_perf", text
+    )
+    if m:
+        op = _NCCL_OPS[m.group(1)]
+    n = gpus
+    g = re.search(r"nGpus\s+(\d+)", text)
+    ranks = re.search(r"nRanks\s+(\d+)", text)
+    if not n and ranks:
+        n = int(ranks.group(1))
+    elif not n and g:
+        n = int(g.group(1))
+    points = []
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#") or not parts[0].isdigit():
+            continue
+        try:
+            size = float(parts[0])
+            time_us = float(parts[5])
+            algbw = float(parts[6])
+            busbw = float(parts[7])
+        except (ValueError, IndexError):
+            continue
+        points.append(
+            {
+                "kind": "collective",
+                "layout": layout,
+                "op": op,
+                "gpus": n,
+                "bytes": size,
+                "time_s": time_us * 1e-6,
+                "algbw_bytes_per_s": algbw * 1e9,
+                "busbw_bytes_per_s": busbw * 1e9,
+                "source": "nccl-tests output",
+            }
+        )
+    return points
+
+
+def _q(entry: dict[str, Any], key: str, kind: str, where: str, problems: list[Problem]) -> Any:
+    try:
+        return parse_quantity(entry[key], kind)
+    except KeyError:
+        problems.append(Problem(where, 0, key, f"missing ({kind})"))
+    except UnitError as e:
+        problems.append(Problem(where, 0, key, str(e)))
+    return None
+
+
+def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, Any]]:
+    """Points of a measurements YAML file (or nccl-tests text, run on `layout`), in SI."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise LayoutError(Problem(str(p), 0, "", f"cannot read: {err}")) from None
+    if "busbw" in text and "#" in text and "measurements" not in text:
+        if not layout:
+            raise LayoutError(
+                Problem(str(p), 1, "layout", "nccl-tests output: name its layout with --layout")
+            )
+        return parse_nccl_tests(text, layout=layout)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise LayoutError(Problem(str(p), 0, "", f"not valid YAML: {err}")) from None
+    items = data.get("measurements") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise LayoutError(Problem(str(p), 1, "measurements", "expected a list of points"))
+    out: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    for i, e in enumerate(items):
+        where = f"{p}: measurements[{i}]"
+        if not isinstance(e, dict) or e.get("kind") not in KINDS:
+            problems.append(Problem(where, 0, "kind", f"expected one of {', '.join(KINDS)}"))
+            continue
+        pt = dict(e)
+        if e["kind"] == "serving":
+            if e.get("metric") not in METRICS:
+                problems.append(
+                    Problem(where, 0, "metric", f"expected one of {', '.join(METRICS)}")
+                )
+                continue
+            kind = "time" if e["metric"] not in _RATE_METRICS else None
+            if kind:
+                pt["value"] = _q(e, "value", kind, where, problems)
+            elif not isinstance(e.get("value"), (int, float)):
+                problems.append(Problem(where, 0, "value", "expected tokens/s as a number"))
+        else:
+            pt["time_s"] = _q(e, "time", "time", where, problems)
+            if e["kind"] in ("bandwidth", "collective"):
+                pt["bytes"] = _q(e, "bytes", "data", where, problems)
+        out.append(pt)
+    if problems:
+        raise LayoutError(problems)
+    return out
+
+
+def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, Any]:
+    """The number topo predicts for one measured point, and the term that dominates it."""
+    from topo.build import build_graph, gpu_nodes
+    from topo.catalogue import load_catalogue
+    from topo.collectives import collective
+    from topo.layout import load_layout
+    from topo.perf import decode, prefill
+
+    kind = point["kind"]
+    if kind == "gemm":
+        acc = load_catalogue().accelerator(point["accelerator"])
+        dtype = point.get("dtype", "bf16")
+        if dtype not in acc.peak_flop_per_s:
+            msg = f"{acc.name} has no published {dtype} peak"
+            raise TopoError(msg)
+        flops = 2.0 * point["m"] * point["n"] * point["k"]
+        rate = (
+            acc.peak_flop_per_s[dtype]
+            * min(1.0, acc.efficiency.compute * fidelity.compute_scale)
+            * fidelity.gemm_efficiency(np.array(point["m"]))
+        )
+        return {"value": flops / float(rate), "term": "compute"}
+    if kind == "bandwidth":
+        acc = load_catalogue().accelerator(point["accelerator"])
+        if acc.hbm_bandwidth_bytes_per_s is None:
+            msg = f"{acc.name} has no published HBM bandwidth"
+            raise TopoError(msg)
+        bw = acc.hbm_bandwidth_bytes_per_s * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale)
+        return {"value": point["bytes"] / bw, "term": "hbm"}
+    if kind == "collective":
+        G = build_graph(load_layout(point["layout"]))
+        r = collective(G, point["op"], gpu_nodes(G)[: point["gpus"]], point["bytes"])
+        return {"value": r.time_s, "term": "alpha" if r.alpha_s > r.beta_s else "beta"}
+    prep = _prepared(point)
+    w = dataclasses.replace(prep["workload"], fidelity=fidelity)
+    d = decode(
+        prep["layout"],
+        prep["model"],
+        prep["plan"],
+        np.array([float(point["batch"])]),
+        w,
+        prep["comm"],
+    )
+    terms = {k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication", "overhead")}
+    term = max(terms, key=lambda k: terms[k])
+    metric = point["metric"]
+    if metric == "time_per_output_token":
+        return {"value": float(d["tpot"][0]), "term": term}
+    world = prep["plan"].world
+    if metric == "tokens_per_s_per_gpu":
+        return {"value": float(d["tokens_per_s"][0]) / world, "term": term}
+    prompts = float(point["batch"]) / prep["plan"].dp
+    pre = prefill(prep["layout"], prep["model"], prep["plan"], w, prep["comm"], prompts=prompts)
+    if metric == "prefill_time":
+        return {"value": float(pre["time_s"]), "term": "prefill " + pre["bound"]}
+    steps = max(w.output_tokens - 1, 0)
+    total = float(pre["time_s"]) + steps * float(d["tpot"][0])
+    value = float(point["batch"]) * w.output_tokens / total / world
+    term = "prefill " + pre["bound"] if pre["time_s"] > total / 2 else term
+    return {"value": value, "term": term}
+
+
+_PREPARED: dict[str, dict[str, Any]] = {}
+
+
+def _prepared(point: dict[str, Any]) -> dict[str, Any]:
+    """Layout, model, plan and collectives of a serving point, built once."""
+    from topo.build import build_graph
+    from topo.evaluate import check_plan
+    from topo.layout import load_layout
+    from topo.models import load_model
+    from topo.perf import Workload, comm_model
+    from topo.place import Plan, place
+    from topo.routing import Fabric
+
+    key = repr(sorted((k, str(v)) for k, v in point.items()))
+    if key not in _PREPARED:
+        layout = load_layout(point["layout"])
+        model = load_model(point["model"])
+        plan = Plan(**{k: int(v) for k, v in (point.get("plan") or {}).items()})
+        check_plan(model, plan)
+        G = build_graph(layout)
+        comm = comm_model(Fabric(G), place(G, plan))
+        w = Workload(
+            input_tokens=int(point.get("input", 1024)),
+            output_tokens=int(point.get("output", 128)),
+            weights=point.get("weights", "bf16"),
+            kv=point.get("kv", "bf16"),
+        )
+        _PREPARED[key] = {
+            "layout": layout,
+            "model": model,
+            "plan": plan,
+            "comm": comm,
+            "workload": w,
+        }
+    return _PREPARED[key]
+
+
+def _measured(point: dict[str, Any]) -> float:
+    return float(point["value"] if point["kind"] == "serving" else point["time_s"])
+
+
+def validate(points: list[dict[str, Any]], fidelity: Fidelity = DEFAULT) -> dict[str, Any]:
+    """Predicted against measured for every point, with median and 90th-percentile errors."""
+    rows = []
+    for pt in points:
+        pred = predict(pt, fidelity)
+        meas = _measured(pt)
+        err = pred["value"] / meas - 1 if meas else math.inf
+        rows.append(
+            {
+                "kind": pt["kind"],
+                "what": _label(pt),
+                "measured": meas,
+                "predicted": pred["value"],
+                "error": err,
+                "dominant_term": pred["term"],
+                "source": pt.get("source", ""),
+            }
+        )
+    errs = np.array([abs(r["error"]) for r in rows]) if rows else np.zeros(0)
+    return {
+        "points": rows,
+        "median_abs_error": float(np.median(errs)) if len(errs) else None,
+        "p90_abs_error": float(np.percentile(errs, 90)) if len(errs) else None,
+        "fidelity": fidelity.to_dict(),
+    }
+
+
+def _label(pt: dict[str, Any]) -> str:
+    if pt["kind"] == "serving":
+        plan = "x".join(f"{k}{v}" for k, v in (pt.get("plan") or {}).items())
+        return (
+            f"{pt['model']} {pt.get('weights', 'bf16')} {pt['layout']} {plan} "
+            f"B={pt['batch']} {pt.get('input', 1024)}/{pt.get('output', 128)}: {pt['metric']}"
+        )
+    if pt["kind"] == "collective":
+        return f"{pt['op']} {pt['bytes']:.3g} B on {pt['gpus']} GPUs of {pt['layout']}"
+    if pt["kind"] == "gemm":
+        return f"GEMM {pt['m']}x{pt['n']}x{pt['k']} {pt.get('dtype', 'bf16')}"
+    return f"copy of {pt['bytes']:.3g} B"
+
+
+def calibrate(
+    points: list[dict[str, Any]], *, start: Fidelity = DEFAULT, iterations: int = 60
+) -> dict[str, Any]:
+    """Fit :data:`FIT_BOUNDS`' parameters to the points: least squares on the log error.
+
+    Levenberg-Marquardt on parameters scaled to [0, 1] within their bounds, a forward-
+    difference Jacobian, steps clipped to the bounds and a fixed iteration budget, so the
+    same points always give the same profile. Uncertainties are one standard error from
+    the Gauss-Newton covariance, sigma^2 (J^T J)^-1 with sigma^2 the residual variance.
+    """
+    if not points:
+        msg = "calibrate: no measurements"
+        raise TopoError(msg)
+    meas = np.array([_measured(p) for p in points])
+    if np.any(meas <= 0):
+        msg = "calibrate: every measured value must be > 0"
+        raise TopoError(msg)
+    names = [n for n in FIT_BOUNDS if _sensitive(points, n)]
+    if not names:
+        msg = (
+            "calibrate: these points depend on no calibrated parameter (collectives are not fitted)"
+        )
+        raise TopoError(msg)
+    lo = np.array([FIT_BOUNDS[n][0] for n in names])
+    span = np.array([FIT_BOUNDS[n][1] - FIT_BOUNDS[n][0] for n in names])
+
+    def fid(u: np.ndarray) -> Fidelity:
+        values: dict[str, Any] = {n: float(lo[i] + span[i] * u[i]) for i, n in enumerate(names)}
+        return dataclasses.replace(start, **values)
+
+    def resid(u: np.ndarray) -> np.ndarray:
+        f = fid(u)
+        pred = np.array([predict(p, f)["value"] for p in points])
+        return np.asarray(np.log(pred / meas))
+
+    def jac(u: np.ndarray, r: np.ndarray) -> np.ndarray:
+        J = np.empty((len(points), len(names)))
+        for i in range(len(names)):
+            h = 1e-6 if u[i] < 1 - 1e-6 else -1e-6
+            v = u.copy()
+            v[i] += h
+            J[:, i] = (resid(v) - r) / h
+        return J
+
+    u = np.clip(
+        np.array([(getattr(start, n) - lo[i]) / span[i] for i, n in enumerate(names)]), 0, 1
+    )
+    r = resid(u)
+    cost = float(r @ r)
+    lam = 1e-3
+    J = jac(u, r)
+    for _ in range(iterations):
+        A = J.T @ J
+        g = J.T @ r
+        step = np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-12), -g)
+        v = np.clip(u + step, 0.0, 1.0)
+        rv = resid(v)
+        cv = float(rv @ rv)
+        if cv < cost:
+            done = cost - cv < 1e-14 * max(cost, 1e-30) or np.max(np.abs(v - u)) < 1e-10
+            u, r, cost = v, rv, cv
+            lam = max(lam / 3, 1e-9)
+            if done:
+                break
+            J = jac(u, r)
+        else:
+            lam *= 4
+            if lam > 1e8:
+                break
+    dof = max(len(points) - len(names), 1)
+    sigma2 = cost / dof
+    # Parameters pinned at a bound carry no curvature: no standard error for them.
+    # So do those the points no longer depend on (an efficiency scaled past 100%).
+    free = [
+        i
+        for i in range(len(names))
+        if 1e-9 < u[i] < 1 - 1e-9 and float(np.max(np.abs(J[:, i]))) > 1e-9
+    ]
+    errors: dict[str, float | None] = {n: None for n in names}
+    if free:
+        Jf = J[:, free]
+        cov = np.linalg.pinv(Jf.T @ Jf) * sigma2
+        for j, i in enumerate(free):
+            errors[names[i]] = float(math.sqrt(max(cov[j, j], 0.0)) * span[i])
+    return {
+        "fidelity": fid(u).to_dict(),
+        "fitted": names,
+        "uncertainty": errors,
+        "at_bound": [names[i] for i in range(len(names)) if not 1e-9 < u[i] < 1 - 1e-9],
+        "rms_log_error": math.sqrt(cost / len(points)),
+        "points": len(points),
+    }
+
+
+def _sensitive(points: list[dict[str, Any]], name: str) -> bool:
+    """Whether any point's prediction depends on parameter `name`."""
+    kinds = {p["kind"] for p in points}
+    need = {
+        "hbm_scale": {"bandwidth", "serving"},
+        "compute_scale": {"gemm", "serving"},
+        "step_overhead_s": {"serving"},
+        "launch_per_layer_s": {"serving"},
+    }
+    return bool(kinds & need[name])
+
+
+def for_accelerator(points: list[dict[str, Any]], accelerator: str) -> list[dict[str, Any]]:
+    """The points measured on `accelerator` (component points by name, the rest by layout)."""
+    from topo.catalogue import load_catalogue
+    from topo.layout import load_layout
+
+    want = load_catalogue().accelerator(accelerator).name
+    out = []
+    for p in points:
+        if "accelerator" in p:
+            name = load_catalogue().accelerator(p["accelerator"]).name
+        else:
+            name = load_layout(p["layout"]).accelerator.name
+        if name == want:
+            out.append(p)
+    return out
+
+
+def write_profile(result: dict[str, Any], path: Path, measurements: str) -> None:
+    """A calibration profile: the fitted parameters, their uncertainties and provenance."""
+    doc = {
+        "fidelity": result["fidelity"],
+        "fitted": result["fitted"],
+        "uncertainty": result["uncertainty"],
+        "at_bound": result["at_bound"],
+        "rms_log_error": result["rms_log_error"],
+        "points": result["points"],
+        "measurements": measurements,
+    }
+    path.write_text(
+        "# topo calibration profile: use with --calibration on evaluate, sweep, plan, serve\n"
+        + yaml.safe_dump(doc, sort_keys=False),
+        encoding="utf-8",
+    )
+
+
+def _fmt(v: float, pt: str) -> str:
+    if pt.endswith("tokens_per_s_per_gpu"):
+        return f"{v:,.0f} tok/s/GPU"
+    if v >= 1:
+        return f"{v:.3g} s"
+    if v >= 1e-3:
+        return f"{v * 1e3:.3g} ms"
+    return f"{v * 1e6:.3g} us"
+
+
+def format_validation(data: dict[str, Any]) -> str:
+    """The validation table for a terminal: one line per point, then the statistics."""
+    lines = [f"{'point':<70} {'measured':>16} {'topo':>16} {'error':>8}  dominant term"]
+    for r in data["points"]:
+        unit = r["what"]
+        lines.append(
+            f"{r['what'][:70]:<70} {_fmt(r['measured'], unit):>16} "
+            f"{_fmt(r['predicted'], unit):>16} {r['error']:>+8.1%}  {r['dominant_term']}"
+        )
+    lines.append(
+        f"{len(data['points'])} points: median |error| {data['median_abs_error']:.1%}, "
+        f"90th percentile {data['p90_abs_error']:.1%}"
+    )
+    return "\n".join(lines)
+
+
+def validation_markdown(data: dict[str, Any], *, command: str, title: str, notes: str = "") -> str:
+    """A Markdown report of a validation run: statistics, the table, the sources."""
+    rows = data["points"]
+    sources = sorted({r["source"] for r in rows if r["source"]})
+    out = [
+        f"# {title}",
+        "",
+        f"Generated by `{command}`; do not edit by hand.",
+        "",
+        f"- points: {len(rows)}",
+        f"- median absolute error: {data['median_abs_error']:.1%}",
+        f"- 90th-percentile absolute error: {data['p90_abs_error']:.1%}",
+        f"- signed median error: {float(np.median([r['error'] for r in rows])):+.1%} "
+        "(positive: topo predicts more than was measured)",
+        "",
+        *([notes.strip(), ""] if notes else []),
+        "## Every point",
+        "",
+        "| point | measured | topo | error | dominant term | source |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        src = sources.index(r["source"]) + 1 if r["source"] else ""
+        out.append(
+            f"| {r['what']} | {_fmt(r['measured'], r['what'])} | "
+            f"{_fmt(r['predicted'], r['what'])} | {r['error']:+.1%} | {r['dominant_term']} | "
+            f"[{src}] |"
+        )
+    out += ["", "## Sources", ""]
+    out += [f"{i}. {s}" for i, s in enumerate(sources, 1)]
+    return "\n".join(out) + "\n"
