@@ -276,3 +276,21 @@ def test_bundled_validation_set_loads() -> None:
     pts = load_measurements(root / "validation" / "public_serving.yaml")
     assert len(pts) >= 30
     assert all(p.get("source") for p in pts)
+
+
+def test_validation_report_is_current(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VALIDATION.md is what its own command regenerates from validation/."""
+    import shlex
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    committed = (root / "VALIDATION.md").read_text()
+    argv = shlex.split(committed.split("`")[1])
+    assert argv[:2] == ["topo", "validate"]
+    shutil.copytree(root / "validation", tmp_path / "validation")
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = _cli(capsys, *argv[1:])
+    assert code == 0
+    assert (tmp_path / "VALIDATION.md").read_text() == committed

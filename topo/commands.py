@@ -667,6 +667,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+_DEFAULT_TITLE = "topo validation report"
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from topo.calibrate import (
         format_validation,
@@ -684,6 +687,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             + (["--clean"] if args.clean else [])
             + [f"--markdown {args.markdown}"]
             + ([f"--notes {args.notes}"] if args.notes else [])
+            + ([f'--title "{args.title}"'] if args.title != _DEFAULT_TITLE else [])
         )
         notes = ""
         if args.notes:
