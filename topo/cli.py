@@ -17,6 +17,7 @@ from topo.commands import (
     cmd_cache,
     cmd_calibrate,
     cmd_check,
+    cmd_compare,
     cmd_collective,
     cmd_evaluate,
     cmd_export,
@@ -35,6 +36,7 @@ from topo.commands import (
     cmd_schema,
     cmd_serve,
     cmd_show,
+    cmd_study,
     cmd_sweep,
     cmd_validate,
 )
@@ -335,8 +337,10 @@ def _parser() -> argparse.ArgumentParser:
         "topo plot tradeoff dgx-h100 --model llama-3-70b --compare dgx-h200 -o trade.png",
         cmd_plot,
     )
-    sp.add_argument("figure", choices=("roofline", "tradeoff", "links", "limits"))
+    sp.add_argument("figure", choices=("roofline", "tradeoff", "links", "limits", "study"))
     layout_args(sp)
+    sp.add_argument("--x", help="study: the objective across (default: the study's first)")
+    sp.add_argument("--y", help="study: the objective up (default: the study's second)")
     sp.add_argument(
         "-o",
         "--output",
@@ -455,6 +459,41 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--tokens-per-batch", type=int, required=True)
     sp.add_argument("--seq-len", type=int, required=True)
     sp.add_argument("--dtype", default="bf16", choices=sorted(DTYPE_BYTES))
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "compare",
+        "Rack designs side by side: best plan under the objectives, tokens/s, cost, physics.",
+        "topo compare gb200-nvl72-x16 dgx-h100-superpod --model deepseek-v3 --slo-tpot-ms 50",
+        cmd_compare,
+    )
+    sp.add_argument("layouts", nargs="+", metavar="LAYOUT", help="layout files or bundled names")
+    model_args(sp, plan=False)
+    sp.add_argument("--slo-tpot-ms", type=float, help="most time per output token [ms]")
+    sp.add_argument("--slo-ttft-ms", type=float, help="most time to first token [ms]")
+    sp.add_argument(
+        "--max-replica-gpus", type=int, help="largest model replica the plan search tries"
+    )
+    sp.add_argument(
+        "--cost",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a TCO input (topo/data/costs.yaml), e.g. usd_per_kwh=0.12; repeatable",
+    )
+    sp.add_argument("--plot", metavar="FILE", help="also draw the comparison")
+
+    sp = command(
+        "study",
+        "Assess every design a study file names; write tables and the Pareto front.",
+        "topo study study.yaml -o results --workers 4",
+        cmd_study,
+    )
+    sp.add_argument("study", help="a study YAML file")
+    sp.add_argument("-o", "--output", required=True, metavar="FOLDER", help="results folder")
+    sp.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    sp.add_argument(
+        "--dask", metavar="ADDRESS", help="a Dask scheduler's address, or 'local' for a local one"
+    )
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(

@@ -53,6 +53,7 @@ from topo.units import UnitError, parse_quantity
 __all__ = [
     "cmd_cache",
     "cmd_calibrate",
+    "cmd_compare",
     "cmd_check",
     "cmd_collective",
     "cmd_evaluate",
@@ -72,6 +73,7 @@ __all__ = [
     "cmd_schema",
     "cmd_serve",
     "cmd_show",
+    "cmd_study",
     "cmd_sweep",
     "cmd_validate",
 ]
@@ -437,6 +439,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from topo.plot import plot_limits, plot_links, plot_roofline, plot_tradeoff
 
     out = _figure_out(args.output)
+    if args.figure == "study":
+        from topo.plot import plot_study
+
+        data = _study_results(args.layout)
+        objs = data["objectives"]
+        fig, _ = plot_study(data, args.x or objs[0], args.y or objs[1])
+        _save(fig, out)
+        return 0
     layout = _load(args)
     if args.figure == "limits":
         fig, _ = plot_limits(check_limits(layout).to_dict())
@@ -710,3 +720,145 @@ def cmd_measure(args: argparse.Namespace) -> int:
     _atomic_write(out, lambda p: _write_text(p, text))
     print(f"wrote {out}")
     return 0
+
+
+def _study_results(path: str) -> dict[str, Any]:
+    p = Path(path)
+    f = p / "results.json" if p.is_dir() else p
+    try:
+        data: dict[str, Any] = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        msg = f"{f}: not a study's results.json ({e})"
+        raise TopoError(msg) from None
+    if not isinstance(data, dict) or "designs" not in data or "pareto" not in data:
+        msg = f"{f}: not a study's results.json (no designs or pareto)"
+        raise TopoError(msg)
+    return data
+
+
+def _costs(items: list[str] | None) -> dict[str, float]:
+    from topo.design import cost_defaults
+
+    known = {*cost_defaults()["defaults"], "accelerator_usd"}
+    out: dict[str, float] = {}
+    for item in items or []:
+        key, _, value = item.partition("=")
+        if key not in known:
+            msg = f"--cost: unknown input {key!r}; known: {', '.join(sorted(known))}"
+            raise TopoError(msg)
+        try:
+            out[key] = float(value)
+        except ValueError:
+            msg = f"--cost {key}: expected a number, got {value!r}"
+            raise TopoError(msg) from None
+    return out
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from topo.design import compare
+
+    w = _workload(args)
+    designs = [
+        {
+            "layout": name,
+            "model": args.model,
+            "input": w.input_tokens,
+            "output": w.output_tokens,
+            "context": w.context,
+            "weights": w.weights,
+            "kv": w.kv,
+            "gpu_hour_usd": w.gpu_hour_usd,
+            "compute": w.compute,
+            "overlap": w.overlap,
+            "fidelity": w.fidelity.to_dict(),
+            "slo_tpot_s": args.slo_tpot_ms / 1e3 if args.slo_tpot_ms else None,
+            "slo_ttft_s": args.slo_ttft_ms / 1e3 if args.slo_ttft_ms else None,
+            "max_replica_gpus": args.max_replica_gpus or 0,
+            "costs": _costs(args.cost),
+        }
+        for name in args.layouts
+    ]
+    load_model(args.model)  # a bad model name is an input error before any work
+    for name in args.layouts:
+        load_layout(name)
+    data = compare(designs)
+    if args.plot:
+        from topo.plot import plot_compare
+
+        fig, _ = plot_compare(data)
+        _save(fig, _figure_out(args.plot))
+    print(_json(data) if args.json else format_compare(data))
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from topo.study import format_study, load_study, run_study
+
+    study = load_study(args.study)
+    if args.workers < 1:
+        msg = f"--workers must be >= 1, got {args.workers}"
+        raise TopoError(msg)
+    summary = run_study(study, Path(args.output), workers=args.workers, dask=args.dask)
+    print(_json(summary) if args.json else format_study(summary))
+    return 0
+
+
+def format_compare(data: dict[str, Any]) -> str:
+    """One column per design, one row per figure."""
+    rows = data["designs"]
+
+    def f(v: Any, fmt: str) -> str:
+        return "-" if v is None else fmt.format(v)
+
+    table: list[tuple[str, list[str]]] = [
+        ("GPUs", [f(r.get("gpus"), "{:,}") for r in rows]),
+        ("scale-up domain", [f(r.get("domain_gpus"), "{:,} GPUs") for r in rows]),
+        (
+            "HBM bandwidth, all GPUs",
+            [f(_tb(r.get("hbm_bandwidth_bytes_per_s")), "{:,.0f} TB/s") for r in rows],
+        ),
+        ("best plan", [_plan(r.get("plan")) for r in rows]),
+        ("batch", [f(r.get("batch"), "{:,}") for r in rows]),
+        ("latency floor", [f(_ms(r.get("latency_floor_s")), "{:.2f} ms") for r in rows]),
+        (
+            "time per output token",
+            [f(_ms(r.get("time_per_output_token_s")), "{:.1f} ms") for r in rows],
+        ),
+        (
+            "time to first token",
+            [f(_ms(r.get("time_to_first_token_s")), "{:.0f} ms") for r in rows],
+        ),
+        ("bound", [f(r.get("bound"), "{}") for r in rows]),
+        ("tokens/s per GPU", [f(r.get("tokens_per_s_per_gpu"), "{:,.0f}") for r in rows]),
+        ("tokens/s per kW", [f(r.get("tokens_per_s_per_kw"), "{:,.0f}") for r in rows]),
+        ("$/M tokens (GPU-hour)", [f(r.get("usd_per_million_gpu_hour"), "${:.4f}") for r in rows]),
+        ("$/M tokens (TCO)", [f(r.get("usd_per_million_tco"), "${:.4f}") for r in rows]),
+        ("TCO per GPU-hour", [f(r.get("tco_usd_per_gpu_hour"), "${:.2f}") for r in rows]),
+        ("physical checks", ["pass" if r.get("physical_ok") else "FAIL" for r in rows]),
+        ("binding limit", [f(r.get("binding_limit"), "{}") for r in rows]),
+        ("its margin", [f(r.get("binding_margin"), "{:+.1%}") for r in rows]),
+        ("feasible", ["yes" if r["feasible"] else "NO: " + "; ".join(r["reasons"]) for r in rows]),
+    ]
+    head = [r["layout"] for r in rows]
+    w0 = max(len(k) for k, _ in table)
+    widths = [max(len(h), *(len(v[i]) for _, v in table)) for i, h in enumerate(head)]
+    lines = [" " * w0 + "  " + "  ".join(h.rjust(wd) for h, wd in zip(head, widths, strict=True))]
+    for k, vals in table:
+        lines.append(
+            k.ljust(w0) + "  " + "  ".join(v.rjust(wd) for v, wd in zip(vals, widths, strict=True))
+        )
+    if data["best"]:
+        lines.append(f"best by TCO cost per token: {data['best']}")
+    return "\n".join(lines)
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else v * 1e3
+
+
+def _tb(v: float | None) -> float | None:
+    return None if v is None else v / 1e12
+
+
+def _plan(p: dict[str, int] | None) -> str:
+    return "-" if not p else " x ".join(f"{k} {v}" for k, v in p.items())

@@ -9,6 +9,7 @@ they render headless without global state.
 from __future__ import annotations
 
 from topo.plot._style import save
+from topo.plot.design import plot_compare, plot_study
 from topo.plot.economics import plot_cache, plot_lifecycle, plot_price, plot_serving
 from topo.plot.elevation import plot_elevation
 from topo.plot.limits import plot_limits
@@ -19,6 +20,7 @@ from topo.plot.tradeoff import plot_tradeoff
 
 __all__ = [
     "plot_cache",
+    "plot_compare",
     "plot_elevation",
     "plot_lifecycle",
     "plot_limits",
@@ -26,6 +28,7 @@ __all__ = [
     "plot_price",
     "plot_roofline",
     "plot_serving",
+    "plot_study",
     "plot_topology",
     "plot_tradeoff",
     "save",

@@ -1,0 +1,268 @@
+"""Rack designs side by side: total cost of ownership, one design assessed whole, comparisons.
+
+A *design* is a layout (bundled name or file) with optional variations — scale-up domain
+size, NIC speed, cable medium, power budget, ... — plus the model and workload it serves
+and the service-level objectives it must meet. :func:`assess` gives one flat row per
+design: physical checks and the limit that binds, the best plan under the objectives,
+tokens/s per GPU and per kW, and cost per million output tokens by GPU-hour price and by
+total cost of ownership (:func:`tco`). Designs are plain dicts, so studies can ship them to
+other processes or a Dask cluster (:mod:`topo.study`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from topo.errors import TopoError
+from topo.fidelity import DEFAULT, Fidelity
+from topo.layout import Layout, load_layout
+from topo.physical import LimitsReport, _with_trays, apply_vary, check_limits
+from topo.units import UnitError, parse_quantity
+
+__all__ = ["DESIGN_KEYS", "apply_design", "assess", "compare", "cost_defaults", "tco"]
+
+# Variations a design may carry beyond those of ``topo limits --vary``.
+DESIGN_KEYS = ("domain_gpus", "nic", "racks", "cluster_gpus")
+
+
+@cache
+def cost_defaults() -> dict[str, Any]:
+    """The cost inputs of ``topo/data/costs.yaml`` (every one an assumption; see the file)."""
+    text = resources.files("topo").joinpath("data/costs.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def _cost(costs: dict[str, Any], key: str) -> float:
+    if key not in costs:
+        msg = f"cost input {key!r} is missing"
+        raise TopoError(msg)
+    return float(costs[key])
+
+
+def apply_design(layout: Layout, vary: dict[str, Any]) -> Layout:
+    """The layout with a design's variations applied (domain size, NIC, racks, limits)."""
+    out = layout
+    for key in sorted(vary, key=lambda k: (k != "domain_gpus", k)):
+        value = vary[key]
+        if key == "domain_gpus":
+            if out.scale_up.domain != "rack" or out.scale_up.racks_per_domain != 1:
+                msg = f"domain_gpus: {layout.name} is not a one-rack switched domain"
+                raise TopoError(msg)
+            per_tray = next(d.gpus for d in out.rack.devices if d.kind == "compute_tray")
+            n = int(value)
+            if n < per_tray or n % per_tray:
+                msg = f"domain_gpus: {n} is not a multiple of the {per_tray} GPUs of a tray"
+                raise TopoError(msg)
+            total = out.n_gpus
+            out = _with_trays(out, n // per_tray)
+            if "racks" not in vary and "cluster_gpus" not in vary:
+                racks = max(1, total // n)  # keep the cluster's size
+                out = dataclasses.replace(
+                    out, cluster=dataclasses.replace(out.cluster, racks=racks)
+                )
+        elif key == "nic":
+            try:
+                bw = parse_quantity(str(value), "bandwidth")
+            except UnitError as e:
+                msg = f"nic: {e}"
+                raise TopoError(msg) from None
+            out = dataclasses.replace(
+                out, scale_out=dataclasses.replace(out.scale_out, nic_bandwidth_bytes_per_s=bw)
+            )
+        elif key == "racks":
+            out = dataclasses.replace(
+                out, cluster=dataclasses.replace(out.cluster, racks=int(value))
+            )
+        elif key == "cluster_gpus":
+            racks = max(1, math.ceil(int(value) / out.rack.gpus))
+            out = dataclasses.replace(out, cluster=dataclasses.replace(out.cluster, racks=racks))
+        else:
+            out = apply_vary(out, key, str(value))
+    return out
+
+
+def tco(
+    layout: Layout, limits: LimitsReport, costs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Cost of owning and running the cluster, per GPU-hour, with its parts.
+
+    Capital: accelerators (with their share of servers), switch trays, scale-up cables or
+    optics, scale-out NIC ports, the rack and its cooling per kW, amortised over the
+    hardware's life; the building's cost per watt over its own life; energy = IT power x
+    PUE x price per kWh. All at 100% use: the cost of an hour whether busy or not.
+    """
+    c = {**cost_defaults()["defaults"], **(costs or {})}
+    acc = layout.accelerator.name
+    prices = cost_defaults()["accelerator_usd"]
+    if acc not in prices and "accelerator_usd" not in c:
+        msg = f"no price for accelerator {acc}; give --cost accelerator_usd=..."
+        raise TopoError(msg)
+    gpus = layout.n_gpus
+    racks = layout.cluster.racks
+    per_rack_gpus = layout.rack.gpus
+    switch_trays = sum(d.count for d in layout.rack.devices if d.kind == "switch_tray")
+    links = per_rack_gpus * layout.scale_up.links_per_gpu
+    medium = layout.scale_up.medium
+    optical = medium == "optical"
+    nic_gbps = layout.scale_out.nic_bandwidth_bytes_per_s * 8 / 1e9
+    power_w = limits.totals.get("power_w") or 0.0
+    accel = float(c.get("accelerator_usd", prices.get(acc, 0.0)))
+    capex = {
+        "accelerators": gpus * accel * (1 + _cost(c, "server_overhead_fraction")),
+        "switch_trays": racks * switch_trays * _cost(c, "switch_tray_usd"),
+        "scale_up_cables": racks
+        * links
+        * (
+            2 * _cost(c, "optic_usd_per_100g") * _lane_hundreds(layout)
+            if optical
+            else _cost(c, "copper_link_usd")
+        ),
+        "scale_out": gpus
+        * (
+            _cost(c, "nic_usd_per_100g") * nic_gbps / 100
+            + 2 * _cost(c, "optic_usd_per_100g") * nic_gbps / 100
+            + _cost(c, "switch_port_usd_per_100g") * nic_gbps / 100 * 2  # leaf + spine
+        )
+        if layout.scale_out.topology != "none"
+        else 0.0,
+        "racks_and_cooling": racks
+        * (_cost(c, "rack_usd") + _cost(c, "cooling_usd_per_kw") * power_w / 1e3),
+    }
+    hw_hours = _cost(c, "hardware_life_years") * 8766
+    dc_hours = _cost(c, "facility_life_years") * 8766
+    it_w = power_w * racks
+    per_hour = {
+        "hardware": sum(capex.values()) / hw_hours,
+        "facility": _cost(c, "facility_usd_per_w") * it_w / dc_hours,
+        "energy": it_w / 1e3 * _cost(c, "pue") * _cost(c, "usd_per_kwh"),
+    }
+    total = sum(per_hour.values())
+    return {
+        "capex_usd": capex,
+        "capex_total_usd": sum(capex.values()),
+        "per_hour_usd": per_hour,
+        "usd_per_gpu_hour": total / gpus if gpus else math.inf,
+        "it_power_w": it_w,
+        "inputs": c,
+    }
+
+
+def _lane_hundreds(layout: Layout) -> float:
+    """A scale-up link's bandwidth in units of 100 Gb/s (what optics are priced by)."""
+    return layout.scale_up.link.bandwidth_bytes_per_s * 8 / 100e9
+
+
+def assess(design: dict[str, Any]) -> dict[str, Any]:
+    """One design, assessed whole: a flat JSON-ready row (see the module notes)."""
+    from topo.build import build_graph
+    from topo.models import load_model
+    from topo.perf import Workload, comm_model, prefill
+    from topo.place import place
+    from topo.plan import candidate_plans, rank, search
+    from topo.routing import Fabric
+    from topo.stats import summarize
+
+    base = load_layout(design["layout"])
+    vary = dict(design.get("vary") or {})
+    row: dict[str, Any] = {"id": design.get("id", ""), "layout": base.name, **vary}
+    row["model"] = design["model"]
+    reasons: list[str] = []
+    try:
+        layout = apply_design(base, vary)
+    except TopoError as e:
+        return {**row, "feasible": False, "reasons": [str(e)]}
+    limits = check_limits(layout)
+    binding = limits.binding
+    row.update(
+        {
+            "gpus": layout.n_gpus,
+            "domain_gpus": layout.gpus_per_domain,
+            "racks": layout.cluster.racks,
+            "nic_gbps": round(layout.scale_out.nic_bandwidth_bytes_per_s * 8 / 1e9, 6),
+            "cable": layout.scale_up.medium,
+            "physical_ok": limits.ok,
+            "binding_limit": binding.name if binding else None,
+            "binding_margin": binding.margin if binding else None,
+            "rack_power_w": limits.totals.get("power_w"),
+            "margins": {c.name: c.margin for c in limits.checks if c.margin is not None},
+        }
+    )
+    if not limits.ok and design.get("physical", True):
+        reasons += [f"{c.name}: over by {-c.margin:.1%}" for c in limits.checks if c.ok is False]
+    model = load_model(design["model"])
+    w = Workload(
+        input_tokens=int(design.get("input", 1024)),
+        output_tokens=int(design.get("output", 256)),
+        context=design.get("context"),
+        weights=design.get("weights", "bf16"),
+        kv=design.get("kv", design.get("weights", "bf16")),
+        gpu_hour_usd=float(design.get("gpu_hour_usd", 2.0)),
+        compute=design.get("compute"),
+        overlap=design.get("overlap", "none"),
+        fidelity=Fidelity(**design["fidelity"]) if design.get("fidelity") else DEFAULT,
+    )
+    G = build_graph(layout)
+    s = summarize(layout, G)
+    row["hbm_bandwidth_bytes_per_s"] = s["hbm_bandwidth_bytes_per_s"]
+    cost = tco(layout, limits, design.get("costs"))
+    row["tco_usd_per_gpu_hour"] = cost["usd_per_gpu_hour"]
+    row["capex_usd"] = cost["capex_total_usd"]
+    slo_tpot = design.get("slo_tpot_s")
+    slo_ttft = design.get("slo_ttft_s")
+    cap = int(design.get("max_replica_gpus", 0)) or None
+    plans = candidate_plans(layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus))
+    rows = search(layout, G, model, w, plans=plans, strategies=("packed",))
+    ok_rows = [r for r in rows if slo_tpot is None or r.time_per_output_token_s <= slo_tpot]
+    best = None
+    fabric = Fabric(G)
+    ttft = None
+    for r in rank(ok_rows, "throughput"):
+        if slo_ttft is None:
+            best = r
+            break
+        pre = prefill(layout, model, r.plan, w, comm_model(fabric, place(G, r.plan)))
+        if pre["time_s"] <= slo_ttft:
+            best, ttft = r, float(pre["time_s"])
+            break
+    if not rows:
+        reasons.append("no plan fits in memory")
+    elif best is None:
+        reasons.append("no plan meets the service-level objectives")
+    if best is not None:
+        if ttft is None:
+            pre = prefill(layout, model, best.plan, w, comm_model(fabric, place(G, best.plan)))
+            ttft = float(pre["time_s"])
+        tps = best.tokens_per_s_per_gpu
+        gpu_w = (row["rack_power_w"] or 0.0) / layout.rack.gpus
+        row.update(
+            {
+                "plan": best.to_dict()["plan"],
+                "batch": best.batch,
+                "bound": best.bound,
+                "latency_floor_s": best.latency_floor_s,
+                "time_per_output_token_s": best.time_per_output_token_s,
+                "time_to_first_token_s": ttft,
+                "tokens_per_s_per_gpu": tps,
+                "tokens_per_s_per_kw": tps / gpu_w * 1e3 if gpu_w else None,
+                "usd_per_million_gpu_hour": w.gpu_hour_usd / 3600 / tps * 1e6,
+                "usd_per_million_tco": cost["usd_per_gpu_hour"] / 3600 / tps * 1e6,
+            }
+        )
+    row["feasible"] = not reasons
+    row["reasons"] = reasons
+    return row
+
+
+def compare(designs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several designs assessed the same way; the best feasible one by TCO cost per token."""
+    rows = [assess(d) for d in designs]
+    feasible = [r for r in rows if r["feasible"]]
+    best = min(feasible, key=lambda r: r["usd_per_million_tco"]) if feasible else None
+    return {"designs": rows, "best": best["layout"] if best else None}

@@ -1,0 +1,398 @@
+"""Design-space studies: every combination a study file names, assessed, with a Pareto front.
+
+A study file (YAML)::
+
+    name: domain-vs-nic
+    layouts: [gb200-nvl72]              # bundled names or files
+    vary:                               # every combination of these
+      domain_gpus: [8, 16, 36, 72, 144, 288, 576]
+      nic: ["400 Gb/s", "800 Gb/s", "1600 Gb/s"]
+    cluster_gpus: 1152                  # optional: the cluster's size, kept fixed
+    models: [deepseek-v3]
+    workloads: [{input: 1024, output: 256, weights: fp8}]
+    objectives: [usd_per_million_tco, tokens_per_s_per_gpu, tokens_per_s_per_kw]
+    constraints: {slo_tpot_ms: 50, slo_ttft_ms: 2000, physical: true}
+    max_replica_gpus: 576               # optional: largest model replica the plan search tries
+    costs: {usd_per_kwh: 0.12}          # optional: TCO inputs (topo/data/costs.yaml)
+
+``run_study`` assesses each design (:func:`topo.design.assess`) serially, on local
+processes or on a Dask cluster, appending each result to ``results.jsonl`` as it comes (a
+rerun skips what is there), then writes ``results.json``, ``results.csv`` and the summary.
+Results are sorted by design id and carry no timing, so every mode gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from topo._yaml import Located, load_located
+from topo.design import DESIGN_KEYS, assess
+from topo.errors import LayoutError, Problem, TopoError
+from topo.physical import VARY_KEYS
+
+__all__ = ["OBJECTIVES", "load_study", "pareto_front", "run_study", "study_designs"]
+
+# Objective -> +1 when more is better, -1 when less is.
+OBJECTIVES = {
+    "usd_per_million_tco": -1,
+    "usd_per_million_gpu_hour": -1,
+    "tokens_per_s_per_gpu": +1,
+    "tokens_per_s_per_kw": +1,
+    "time_per_output_token_s": -1,
+    "time_to_first_token_s": -1,
+}
+_TOP_KEYS = {
+    "name",
+    "layouts",
+    "vary",
+    "cluster_gpus",
+    "models",
+    "workloads",
+    "objectives",
+    "constraints",
+    "max_replica_gpus",
+    "costs",
+}
+_WORKLOAD_KEYS = {"input", "output", "context", "weights", "kv", "gpu_hour_usd"}
+_CONSTRAINT_KEYS = {"slo_tpot_ms", "slo_ttft_ms", "physical"}
+
+
+def load_study(path: str | Path) -> dict[str, Any]:
+    """A study file, checked: every problem named with its file, line and key."""
+    from topo.layout import load_layout
+    from topo.models import load_model
+
+    doc = load_located(path)
+    d = doc.data
+    problems: list[Problem] = []
+    if not isinstance(d, dict):
+        raise LayoutError(doc.problem((), "expected a mapping (name, layouts, vary, models, ...)"))
+    for k in d:
+        if k not in _TOP_KEYS:
+            problems.append(doc.problem((k,), f"unknown key; expected one of {sorted(_TOP_KEYS)}"))
+
+    def names(key: str, check: Callable[[str], object]) -> list[str]:
+        v = d.get(key)
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+            problems.append(doc.problem((key,), "expected a non-empty list of names"))
+            return []
+        for i, x in enumerate(v):
+            try:
+                check(x)
+            except TopoError as e:
+                problems.append(doc.problem((key, i), str(e).split("\n")[0]))
+        return list(v)
+
+    layouts = names("layouts", load_layout)
+    models = names("models", load_model)
+    vary = d.get("vary") or {}
+    if not isinstance(vary, dict):
+        problems.append(doc.problem(("vary",), "expected a mapping of key: [values]"))
+        vary = {}
+    for k, v in vary.items():
+        if k not in DESIGN_KEYS and k not in VARY_KEYS:
+            known = sorted({*DESIGN_KEYS, *VARY_KEYS})
+            problems.append(doc.problem(("vary", k), f"unknown key; expected one of {known}"))
+        if not isinstance(v, list) or not v:
+            problems.append(doc.problem(("vary", k), "expected a non-empty list of values"))
+    workloads = d.get("workloads") or [{}]
+    if not isinstance(workloads, list) or not all(isinstance(w, dict) for w in workloads):
+        problems.append(doc.problem(("workloads",), "expected a list of mappings"))
+        workloads = [{}]
+    for i, w in enumerate(workloads):
+        for k in w:
+            if k not in _WORKLOAD_KEYS:
+                problems.append(
+                    doc.problem(
+                        ("workloads", i, k), f"unknown key; expected {sorted(_WORKLOAD_KEYS)}"
+                    )
+                )
+    objectives = d.get("objectives") or ["usd_per_million_tco", "tokens_per_s_per_gpu"]
+    if not isinstance(objectives, list) or len(objectives) < 2:
+        problems.append(doc.problem(("objectives",), "expected a list of two or more objectives"))
+        objectives = []
+    for i, o in enumerate(objectives):
+        if o not in OBJECTIVES:
+            problems.append(doc.problem(("objectives", i), f"expected one of {sorted(OBJECTIVES)}"))
+    constraints = d.get("constraints") or {}
+    if not isinstance(constraints, dict):
+        problems.append(doc.problem(("constraints",), "expected a mapping"))
+        constraints = {}
+    for k, v in constraints.items():
+        if k not in _CONSTRAINT_KEYS:
+            problems.append(
+                doc.problem(("constraints", k), f"unknown key; expected {sorted(_CONSTRAINT_KEYS)}")
+            )
+        elif k != "physical" and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
+            problems.append(
+                doc.problem(("constraints", k), f"expected milliseconds > 0, got {v!r}")
+            )
+    _check_int(doc, d, "cluster_gpus", problems)
+    _check_int(doc, d, "max_replica_gpus", problems)
+    costs = d.get("costs") or {}
+    if not isinstance(costs, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in costs.values()
+    ):
+        problems.append(doc.problem(("costs",), "expected a mapping of cost inputs to numbers"))
+        costs = {}
+    if problems:
+        raise LayoutError(problems)
+    return {
+        "name": str(d.get("name", Path(path).stem)),
+        "layouts": layouts,
+        "vary": vary,
+        "cluster_gpus": d.get("cluster_gpus"),
+        "models": models,
+        "workloads": workloads,
+        "objectives": objectives,
+        "constraints": constraints,
+        "max_replica_gpus": d.get("max_replica_gpus"),
+        "costs": costs,
+    }
+
+
+def _check_int(doc: Located, d: dict[str, Any], key: str, problems: list[Problem]) -> None:
+    v = d.get(key)
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+        problems.append(doc.problem((key,), f"expected a whole number >= 1, got {v!r}"))
+
+
+def study_designs(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every design of a study, in a fixed order, each with a stable id."""
+    keys = sorted(study["vary"])
+    combos = list(itertools.product(*(study["vary"][k] for k in keys))) if keys else [()]
+    c = study["constraints"]
+    designs = []
+    n = 0
+    for layout in study["layouts"]:
+        for combo in combos:
+            vary = dict(zip(keys, combo, strict=True))
+            if study.get("cluster_gpus"):
+                vary["cluster_gpus"] = study["cluster_gpus"]
+            for model in study["models"]:
+                for w in study["workloads"]:
+                    n += 1
+                    designs.append(
+                        {
+                            "id": f"d{n:05d}",
+                            "layout": layout,
+                            "vary": vary,
+                            "model": model,
+                            **w,
+                            "slo_tpot_s": c["slo_tpot_ms"] / 1e3 if "slo_tpot_ms" in c else None,
+                            "slo_ttft_s": c["slo_ttft_ms"] / 1e3 if "slo_ttft_ms" in c else None,
+                            "physical": bool(c.get("physical", True)),
+                            "max_replica_gpus": study.get("max_replica_gpus") or 0,
+                            "costs": study.get("costs") or {},
+                        }
+                    )
+    return designs
+
+
+def pareto_front(rows: list[dict[str, Any]], objectives: list[str]) -> list[str]:
+    """Ids of the feasible designs no other feasible design beats on every objective."""
+    pts = [
+        (r["id"], [OBJECTIVES[o] * float(r[o]) for o in objectives])
+        for r in rows
+        if r["feasible"] and all(r.get(o) is not None for o in objectives)
+    ]
+    front = []
+    for i, a in pts:
+        dominated = any(
+            all(x >= y for x, y in zip(b, a, strict=True)) and b != a for j, b in pts if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return sorted(front)
+
+
+def _dominates(a: dict[str, Any], b: dict[str, Any], objectives: list[str]) -> bool:
+    va = [OBJECTIVES[o] * float(a[o]) for o in objectives]
+    vb = [OBJECTIVES[o] * float(b[o]) for o in objectives]
+    return all(x >= y for x, y in zip(va, vb, strict=True)) and va != vb
+
+
+def _fingerprint(study: dict[str, Any]) -> str:
+    text = json.dumps(study, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _execute(
+    designs: list[dict[str, Any]], workers: int, dask: str | None
+) -> Iterator[dict[str, Any]]:
+    """Results as they complete (any order)."""
+    if dask:
+        try:
+            from dask.distributed import Client, LocalCluster, as_completed
+        except ImportError:
+            msg = "--dask needs Dask distributed: pip install 'topo[dask]'"
+            raise TopoError(msg) from None
+        cluster = None
+        if dask == "local":
+            cluster = LocalCluster(
+                n_workers=max(workers, 2),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(dask)
+        try:
+            futures = client.map(assess, designs, pure=False)
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed as done
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = [pool.submit(assess, d) for d in designs]
+            for f in done(futs):
+                yield f.result()
+        return
+    for d in designs:
+        yield assess(d)
+
+
+def run_study(
+    study: dict[str, Any],
+    out: Path,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Assess every design not yet in `out`/results.jsonl; write the tables; the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    fp = _fingerprint(study)
+    meta = out / "study.json"
+    if meta.is_file():
+        old = json.loads(meta.read_text(encoding="utf-8"))
+        if old.get("fingerprint") != fp:
+            msg = f"{out}: holds results of another study; use another folder"
+            raise TopoError(msg)
+    else:
+        meta.write_text(json.dumps({"fingerprint": fp, "study": study}, indent=1, default=str))
+    designs = study_designs(study)
+    log = out / "results.jsonl"
+    done: dict[str, dict[str, Any]] = {}
+    if log.is_file():
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by an interrupted run
+            done[r["id"]] = r
+    todo = [d for d in designs if d["id"] not in done]
+    start = time.monotonic()
+    with log.open("a", encoding="utf-8") as f:
+        for k, r in enumerate(_execute(todo, workers, dask), 1):
+            f.write(json.dumps(r, sort_keys=True) + "\n")
+            f.flush()
+            done[r["id"]] = r
+            elapsed = time.monotonic() - start
+            if progress and elapsed > 3:
+                rate = k / elapsed
+                left = (len(todo) - k) / rate if rate else 0
+                print(
+                    f"\r{k}/{len(todo)} designs, {rate:.2f}/s, ~{left:.0f} s left",
+                    end="" if k < len(todo) else "\n",
+                    file=sys.stderr,
+                )
+    rows = [done[d["id"]] for d in designs]
+    objectives = study["objectives"]
+    front = pareto_front(rows, objectives)
+    by_id = {r["id"]: r for r in rows}
+    feasible = [r for r in rows if r["feasible"]]
+    summary = {
+        "study": study["name"],
+        "designs": rows,
+        "objectives": objectives,
+        "pareto": front,
+        "dominates": {
+            i: sum(1 for r in feasible if _dominates(by_id[i], r, objectives)) for i in front
+        },
+        "feasible": len(feasible),
+    }
+    (out / "results.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    (out / "results.csv").write_text(_csv(rows))
+    return summary
+
+
+_CSV_COLUMNS = (
+    "id",
+    "layout",
+    "model",
+    "domain_gpus",
+    "nic_gbps",
+    "cable",
+    "gpus",
+    "racks",
+    "feasible",
+    "physical_ok",
+    "binding_limit",
+    "binding_margin",
+    "plan",
+    "batch",
+    "bound",
+    "time_per_output_token_s",
+    "time_to_first_token_s",
+    "tokens_per_s_per_gpu",
+    "tokens_per_s_per_kw",
+    "usd_per_million_gpu_hour",
+    "usd_per_million_tco",
+    "tco_usd_per_gpu_hour",
+    "reasons",
+)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(_CSV_COLUMNS)
+    for r in rows:
+        cells = []
+        for c in _CSV_COLUMNS:
+            v = r.get(c)
+            if c == "plan" and isinstance(v, dict):
+                v = "x".join(f"{k}{n}" for k, n in v.items())
+            elif c == "reasons":
+                v = "; ".join(v or [])
+            cells.append("" if v is None else v)
+        w.writerow(cells)
+    return buf.getvalue()
+
+
+def format_study(summary: dict[str, Any]) -> str:
+    """The summary for a terminal: counts, then the Pareto front with what each dominates."""
+    rows = {r["id"]: r for r in summary["designs"]}
+    objs = summary["objectives"]
+    lines = [
+        f"study {summary['study']}: {len(rows)} designs, {summary['feasible']} feasible; "
+        f"Pareto front on {', '.join(objs)}: {len(summary['pareto'])}",
+    ]
+    for i in summary["pareto"]:
+        r = rows[i]
+        vals = ", ".join(f"{o} {r[o]:.4g}" for o in objs)
+        lines.append(
+            f"  {i} {r['layout']} domain {r['domain_gpus']} nic {r['nic_gbps']:g} Gb/s "
+            f"{r['model']}: {vals}; dominates {summary['dominates'][i]}"
+        )
+    bad = [r for r in rows.values() if not r["feasible"]]
+    if bad:
+        lines.append(f"infeasible: {len(bad)}, e.g. {bad[0]['id']}: {bad[0]['reasons'][0]}")
+    return "\n".join(lines)
