@@ -195,7 +195,9 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         }
     )
     if not limits.ok and design.get("physical", True):
-        reasons += [f"{c.name}: over by {-c.margin:.1%}" for c in limits.checks if c.ok is False]
+        reasons += [
+            f"{c.name}: over by {-(c.margin or 0.0):.1%}" for c in limits.checks if c.ok is False
+        ]
     model = load_model(design["model"])
     w = Workload(
         input_tokens=int(design.get("input", 1024)),

@@ -232,24 +232,27 @@ def _execute(
     """Results as they complete (any order)."""
     if dask:
         try:
-            from dask.distributed import Client, LocalCluster, as_completed
+            import importlib
+
+            dd: Any = importlib.import_module("dask.distributed")  # untyped library
         except ImportError:
             msg = "--dask needs Dask distributed: pip install 'topo[dask]'"
             raise TopoError(msg) from None
-        cluster = None
+        cluster: Any = None
+        client: Any
         if dask == "local":
-            cluster = LocalCluster(
+            cluster = dd.LocalCluster(
                 n_workers=max(workers, 2),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
             )
-            client = Client(cluster)
+            client = dd.Client(cluster)
         else:
-            client = Client(dask)
+            client = dd.Client(dask)
         try:
             futures = client.map(assess, designs, pure=False)
-            for fut in as_completed(futures):
+            for fut in dd.as_completed(futures):
                 yield fut.result()
         finally:
             client.close()
@@ -257,7 +260,8 @@ def _execute(
                 cluster.close()
         return
     if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor, as_completed as done
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import as_completed as done
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futs = [pool.submit(assess, d) for d in designs]
@@ -308,10 +312,9 @@ def run_study(
             if progress and elapsed > 3:
                 rate = k / elapsed
                 left = (len(todo) - k) / rate if rate else 0
-                print(
-                    f"\r{k}/{len(todo)} designs, {rate:.2f}/s, ~{left:.0f} s left",
-                    end="" if k < len(todo) else "\n",
-                    file=sys.stderr,
+                sys.stderr.write(
+                    f"\r{k}/{len(todo)} designs, {rate:.2f}/s, ~{left:.0f} s left"
+                    + ("" if k < len(todo) else "\n")
                 )
     rows = [done[d["id"]] for d in designs]
     objectives = study["objectives"]
