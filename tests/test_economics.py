@@ -246,7 +246,7 @@ def test_commands(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa
         )
         == 0
     )
-    s = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    s = json.loads(capsys.readouterr().out)  # "wrote FILE" goes to stderr
     for key in (
         "policy",
         "interval_s",
@@ -275,7 +275,7 @@ def test_commands(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa
         )
         == 0
     )
-    p = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    p = json.loads(capsys.readouterr().out)  # "wrote FILE" goes to stderr
     assert {"rows", "kv_crossover_context", "no_compute_bound_context"} <= set(p)
     assert (
         main(["cache", "dgx-h100", "--model", "llama-3-70b", "--prefix", "100000", "--json"]) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -415,7 +416,8 @@ def _save(fig: Any, out: Path) -> None:
         tmp.with_suffix(out.suffix).replace(tmp)
 
     _atomic_write(out, write)
-    print(f"wrote {out}")
+    # On stderr, so that --json output stays one JSON document.
+    print(f"wrote {out}", file=sys.stderr)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

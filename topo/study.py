@@ -372,7 +372,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
         for c in _CSV_COLUMNS:
             v = r.get(c)
             if c == "plan" and isinstance(v, dict):
-                v = "x".join(f"{k}{n}" for k, n in v.items())
+                v = "x".join(f"{k}{v[k]}" for k in ("tp", "ep", "pp", "dp") if k in v)
             elif c == "reasons":
                 v = "; ".join(v or [])
             cells.append("" if v is None else v)

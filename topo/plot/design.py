@@ -58,30 +58,42 @@ def plot_compare(data: dict[str, Any]) -> tuple[Any, Any]:
     return fig, axes
 
 
+_LABELS = {
+    "usd_per_million_tco": "USD per million output tokens (TCO)",
+    "usd_per_million_gpu_hour": "USD per million output tokens (GPU-hour price)",
+    "tokens_per_s_per_gpu": "output tokens/s per GPU",
+    "tokens_per_s_per_kw": "output tokens/s per kW",
+    "time_per_output_token_s": "time per output token [s]",
+    "time_to_first_token_s": "time to first token [s]",
+}
+
+
 def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
-    """Every design of a study on two objectives; feasible ones, the Pareto front joined."""
+    """Left: every design on two objectives, the Pareto front joined. Right: tokens/s per
+    GPU against scale-up domain size, one line per NIC speed, infeasible designs crossed."""
     rows = data["designs"]
     front_ids = set(data["pareto"])
-    fig = figure(10, 6.5)
-    ax = fig.subplots()
-    feas = [r for r in rows if r["feasible"] and r.get(x) is not None and r.get(y) is not None]
-    bad = [r for r in rows if not r["feasible"] and r.get(x) is not None and r.get(y) is not None]
+    fig = figure(15, 6.5)
+    ax, ax2 = fig.subplots(1, 2)
+    have = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
+    feas = [r for r in have if r["feasible"]]
+    bad = [r for r in have if not r["feasible"]]
     ax.scatter(
         [r[x] for r in feas],
         [r[y] for r in feas],
-        s=28,
+        s=30,
         color=OK_COLOR,
-        alpha=0.6,
+        alpha=0.7,
         label=f"feasible ({len(feas)})",
     )
     if bad:
         ax.scatter(
             [r[x] for r in bad],
             [r[y] for r in bad],
-            s=28,
+            s=30,
             marker="x",
             color=FAIL_COLOR,
-            label=f"infeasible: physics or objectives ({len(bad)})",
+            label=f"infeasible ({len(bad)}): would do this if it could be built",
         )
     front = sorted((r for r in feas if r["id"] in front_ids), key=lambda r: r[x])
     if front:
@@ -90,19 +102,84 @@ def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
             [r[y] for r in front],
             "-o",
             color="#333333",
-            ms=7,
+            ms=9,
             mfc="none",
             label=f"Pareto front ({len(front)})",
         )
         for r in front:
             ax.annotate(
-                _short(r), (r[x], r[y]), textcoords="offset points", xytext=(6, 4), fontsize=7
+                _short(r), (r[x], r[y]), textcoords="offset points", xytext=(8, 6), fontsize=8
             )
-    ax.set_xlabel(x.replace("_", " "))
-    ax.set_ylabel(y.replace("_", " "))
+    if (
+        all(r[y] > 0 for r in have)
+        and have
+        and max(r[y] for r in have) > 5 * min(r[y] for r in have)
+    ):
+        ax.set_yscale("log")
+    ax.set_xlabel(_LABELS.get(x, x))
+    ax.set_ylabel(_LABELS.get(y, y))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    ax.set_title(f"study {data.get('study', '')}: {len(rows)} designs", fontweight="bold")
+    ax.set_title("designs on the objectives", fontsize=10)
+    nics = sorted({r.get("nic_gbps") for r in rows if r.get("nic_gbps") is not None})
+    cmap = ["#4C72B0", "#DD8452", "#8172B3", "#937860", "#DA8BC3"]
+    for k, nic in enumerate(nics):
+        pts = sorted(
+            (r for r in rows if r.get("nic_gbps") == nic and r.get("tokens_per_s_per_gpu")),
+            key=lambda r: r["domain_gpus"],
+        )
+        if not pts:
+            continue
+        color = cmap[k % len(cmap)]
+        ax2.plot(
+            [r["domain_gpus"] for r in pts],
+            [r["tokens_per_s_per_gpu"] for r in pts],
+            "-o",
+            color=color,
+            ms=5,
+            label=f"{nic:g} Gb/s NIC",
+        )
+        nb = [r for r in pts if not r["feasible"]]
+        ax2.scatter(
+            [r["domain_gpus"] for r in nb],
+            [r["tokens_per_s_per_gpu"] for r in nb],
+            marker="x",
+            s=80,
+            color=FAIL_COLOR,
+            zorder=3,
+        )
+    if any(not r["feasible"] for r in rows):
+        first_bad = min(
+            (r for r in rows if not r["feasible"] and r.get("domain_gpus")),
+            key=lambda r: r["domain_gpus"],
+            default=None,
+        )
+        if first_bad is not None:
+            ax2.axvline(first_bad["domain_gpus"], color=FAIL_COLOR, ls=":", lw=1)
+            ax2.annotate(
+                f"x infeasible from {first_bad['domain_gpus']} GPUs:\n" + first_bad["reasons"][0],
+                (first_bad["domain_gpus"], 0.04),
+                xycoords=("data", "axes fraction"),
+                xytext=(6, 0),
+                textcoords="offset points",
+                fontsize=8,
+                color=FAIL_COLOR,
+            )
+    ax2.set_xscale("log", base=2)
+    doms = sorted({r["domain_gpus"] for r in rows if r.get("domain_gpus")})
+    if doms:
+        ax2.set_xticks(doms, [str(d) for d in doms])
+        ax2.minorticks_off()
+    ax2.set_xlabel("scale-up domain [GPUs]")
+    ax2.set_ylabel("output tokens/s per GPU (best plan under the objectives)")
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8, loc="upper left")
+    ax2.set_title("what the domain size buys", fontsize=10)
+    models = sorted({r["model"] for r in rows})
+    fig.suptitle(
+        f"study {data.get('study', '')}: {len(rows)} designs, {', '.join(models)}",
+        fontweight="bold",
+    )
     return fig, ax
 
 

@@ -1,0 +1,203 @@
+"""Design comparison, TCO and studies: numbers against written-out arithmetic, and parity."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from topo.cli import main
+from topo.design import apply_design, assess, cost_defaults, tco
+from topo.errors import LayoutError, TopoError
+from topo.layout import load_layout
+from topo.physical import check_limits
+from topo.study import load_study, pareto_front, run_study, study_designs
+
+SMALL = {
+    "name": "small",
+    "layouts": ["gb200-nvl72"],
+    "vary": {"domain_gpus": [8, 72, 144], "nic": ["400 Gb/s", "1600 Gb/s"]},
+    "cluster_gpus": 144,
+    "models": ["llama-3.1-8b"],
+    "workloads": [{"input": 1024, "output": 256}],
+    "objectives": ["usd_per_million_tco", "time_per_output_token_s"],
+    "constraints": {"slo_tpot_ms": 50},
+    "max_replica_gpus": 8,
+}
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_tco_arithmetic() -> None:
+    layout = load_layout("gb200-nvl72")
+    limits = check_limits(layout)
+    c = cost_defaults()["defaults"]
+    t = tco(layout, limits)
+    # 72 GPUs x $40,000 x 1.35 (servers); 9 switch trays x $30,000; 1,296 copper links x $50.
+    assert t["capex_usd"]["accelerators"] == pytest.approx(72 * 40000 * 1.35)
+    assert t["capex_usd"]["switch_trays"] == pytest.approx(9 * 30000)
+    assert t["capex_usd"]["scale_up_cables"] == pytest.approx(72 * 18 * 50)
+    # 400 Gb/s per GPU: NIC 4 x 250, optics 2 x 4 x 100, switch ports 2 x 4 x 150.
+    assert t["capex_usd"]["scale_out"] == pytest.approx(72 * (1000 + 800 + 1200))
+    power = limits.totals["power_w"]
+    assert t["capex_usd"]["racks_and_cooling"] == pytest.approx(50000 + 300 * power / 1e3)
+    hw = sum(t["capex_usd"].values()) / (5 * 8766)
+    dc = 10 * power / (15 * 8766)
+    energy = power / 1e3 * 1.25 * 0.08
+    assert t["usd_per_gpu_hour"] == pytest.approx((hw + dc + energy) / 72)
+    assert c["pue"] == 1.25
+    # Overrides win, and a dearer kWh costs more.
+    assert tco(layout, limits, {"usd_per_kwh": 0.16})["usd_per_gpu_hour"] > t["usd_per_gpu_hour"]
+
+
+def test_apply_design_domain_nic_and_cluster() -> None:
+    base = load_layout("gb200-nvl72")
+    d = apply_design(base, {"domain_gpus": 16, "nic": "800 Gb/s", "cluster_gpus": 144})
+    assert d.gpus_per_domain == 16
+    assert d.n_gpus == 144
+    assert d.scale_out.nic_bandwidth_bytes_per_s == 100e9
+    kept = apply_design(base, {"domain_gpus": 8})
+    assert kept.n_gpus == 72  # the cluster keeps its size: 9 racks of 8
+    with pytest.raises(TopoError, match="multiple"):
+        apply_design(base, {"domain_gpus": 6})
+    with pytest.raises(TopoError, match="one-rack"):
+        apply_design(load_layout("dgx-h100"), {"domain_gpus": 16})
+
+
+def test_assess_metrics_are_consistent() -> None:
+    r = assess({"layout": "dgx-h100", "model": "llama-3.1-8b", "slo_tpot_s": 0.05})
+    assert r["feasible"], r["reasons"]
+    assert r["time_per_output_token_s"] <= 0.05
+    tps = r["tokens_per_s_per_gpu"]
+    assert r["usd_per_million_gpu_hour"] == pytest.approx(2.0 / 3600 / tps * 1e6)
+    assert r["usd_per_million_tco"] == pytest.approx(r["tco_usd_per_gpu_hour"] / 3600 / tps * 1e6)
+    gpu_w = r["rack_power_w"] / 8
+    assert r["tokens_per_s_per_kw"] == pytest.approx(tps / gpu_w * 1e3)
+    tight = assess({"layout": "dgx-h100", "model": "llama-3.1-8b", "slo_tpot_s": 1e-5})
+    assert not tight["feasible"]
+    assert tight["reasons"] == ["no plan meets the service-level objectives"]
+
+
+def test_pareto_front() -> None:
+    rows = [
+        {"id": "a", "feasible": True, "usd_per_million_tco": 1.0, "tokens_per_s_per_gpu": 10.0},
+        {"id": "b", "feasible": True, "usd_per_million_tco": 2.0, "tokens_per_s_per_gpu": 20.0},
+        {"id": "c", "feasible": True, "usd_per_million_tco": 2.0, "tokens_per_s_per_gpu": 5.0},
+        {"id": "d", "feasible": False, "usd_per_million_tco": 0.1, "tokens_per_s_per_gpu": 99.0},
+    ]
+    assert pareto_front(rows, ["usd_per_million_tco", "tokens_per_s_per_gpu"]) == ["a", "b"]
+
+
+def test_study_designs_and_bad_files(tmp_path: Path) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(SMALL))
+    study = load_study(f)
+    designs = study_designs(study)
+    assert len(designs) == 6
+    assert [d["id"] for d in designs] == [f"d{i:05d}" for i in range(1, 7)]
+    assert designs[0]["vary"] == {"domain_gpus": 8, "nic": "400 Gb/s", "cluster_gpus": 144}
+    bad = dict(SMALL, vary={"domain_size": [8]}, objectives=["speed", "tokens_per_s_per_gpu"])
+    f.write_text(yaml.safe_dump(bad, sort_keys=False))
+    with pytest.raises(LayoutError) as e:
+        load_study(f)
+    text = str(e.value)
+    assert "vary.domain_size" in text
+    assert "objectives[0]" in text
+    assert f"{f}:" in text
+
+
+def test_study_is_resumable_and_deterministic(tmp_path: Path) -> None:
+    study = dict(SMALL)
+    a = run_study(study, tmp_path / "a", progress=False)
+    assert len(a["designs"]) == 6
+    # The physics: a 144-GPU domain does not fit the rack; the smaller ones do.
+    by_dom = {r["domain_gpus"]: r for r in a["designs"]}
+    assert not by_dom[144]["feasible"]
+    assert "rack space" in by_dom[144]["reasons"][0]
+    assert by_dom[72]["feasible"]
+    assert a["pareto"]
+    # Resume: a rerun skips what is done (the log does not grow) and writes the same bytes.
+    log = (tmp_path / "a" / "results.jsonl").read_text()
+    first = (tmp_path / "a" / "results.json").read_bytes()
+    run_study(study, tmp_path / "a", progress=False)
+    assert (tmp_path / "a" / "results.jsonl").read_text() == log
+    assert (tmp_path / "a" / "results.json").read_bytes() == first
+    # An interrupted run (half the log) completes to the same result.
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "study.json").write_text((tmp_path / "a" / "study.json").read_text())
+    (half / "results.jsonl").write_text("".join(log.splitlines(keepends=True)[:3]) + '{"id": "d0')
+    run_study(study, half, progress=False)
+    assert (half / "results.json").read_bytes() == first
+    assert (half / "results.csv").read_text() == (tmp_path / "a" / "results.csv").read_text()
+    # Multi-process gives the same bytes.
+    run_study(study, tmp_path / "p", workers=2, progress=False)
+    assert (tmp_path / "p" / "results.json").read_bytes() == first
+    with pytest.raises(TopoError, match="another study"):
+        run_study(dict(SMALL, name="other"), tmp_path / "a", progress=False)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs dask")
+def test_study_on_a_local_dask_cluster_equals_serial(tmp_path: Path) -> None:
+    serial = run_study(dict(SMALL), tmp_path / "s", progress=False)
+    run_study(dict(SMALL), tmp_path / "d", dask="local", workers=2, progress=False)
+    assert (tmp_path / "d" / "results.json").read_bytes() == (
+        tmp_path / "s" / "results.json"
+    ).read_bytes()
+    assert serial["designs"]
+
+
+def test_compare_study_plot_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "c.png"
+    code, out, _ = _cli(
+        capsys, "compare", "dgx-h100", "dgx-b200", "--model", "llama-3.1-8b",
+        "--slo-tpot-ms", "50", "--json", "--plot", str(png),
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out)
+    assert [r["layout"] for r in data["designs"]] == ["dgx-h100", "dgx-b200"]
+    assert data["best"] in ("dgx-h100", "dgx-b200")
+    assert png.stat().st_size > 10_000
+    code, out, _ = _cli(capsys, "compare", "dgx-h100-superpod", "--model", "llama-3.1-8b")
+    assert code == 0
+    assert "NO: power vs rack budget" in out  # infeasible, shown with why
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(SMALL))
+    code, out, _ = _cli(capsys, "study", str(f), "-o", str(tmp_path / "r"))
+    assert code == 0
+    assert "Pareto front" in out
+    assert (tmp_path / "r" / "results.csv").read_text().startswith("id,layout,model")
+    code, _, _ = _cli(capsys, "plot", "study", str(tmp_path / "r"), "-o", str(tmp_path / "s.png"))
+    assert code == 0
+    assert (tmp_path / "s.png").stat().st_size > 10_000
+
+
+def test_compare_study_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(capsys, "compare", "dgx-h100", "--model", "gpt-9")
+    assert code == 2
+    assert "gpt-9" in err
+    code, _, err = _cli(capsys, "compare", "dgx-h100", "--model", "llama-3.1-8b", "--cost", "x=1")
+    assert code == 2
+    assert "unknown input" in err
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\nlayouts: [nowhere]\nmodels: [llama-3.1-8b]\n")
+    code, _, err = _cli(capsys, "study", str(f), "-o", str(tmp_path / "r"))
+    assert code == 2
+    assert "layouts[0]" in err
+    assert not (tmp_path / "r").exists()
+    code, _, err = _cli(capsys, "plot", "study", str(tmp_path), "-o", str(tmp_path / "x.png"))
+    assert code == 2
+    assert "results.json" in err
+
+
+def test_bundled_study_file_loads() -> None:
+    root = Path(__file__).resolve().parents[1]
+    study = load_study(root / "layouts" / "studies" / "deepseek-domain-nic.yaml")
+    assert len(study_designs(study)) == 7 * 3
