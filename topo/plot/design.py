@@ -69,8 +69,11 @@ _LABELS = {
 
 
 def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
-    """Left: every design on two objectives, the Pareto front joined. Right: tokens/s per
-    GPU against scale-up domain size, one line per NIC speed, infeasible designs crossed."""
+    """A study's designs: on two objectives, and against scale-up domain size.
+
+    Left: every design on objectives `x` and `y`, the Pareto front joined. Right: tokens/s
+    per GPU against domain size, one line per NIC speed, infeasible designs crossed.
+    """
     rows = data["designs"]
     front_ids = set(data["pareto"])
     fig = figure(15, 6.5)
