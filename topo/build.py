@@ -15,6 +15,7 @@ Node ids are readable and stable: ``r3/gpu17`` (GPU 17 of rack 3), ``r0/sw5``
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, replace
 
 import networkx as nx
@@ -52,10 +53,20 @@ def _elevation(layout: Layout, rack: int) -> list[_Slot]:
     return slots
 
 
+_GPUS: weakref.WeakKeyDictionary[nx.Graph, tuple[int, tuple[str, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def gpu_nodes(G: nx.Graph) -> list[str]:
-    """GPU node ids in rank order (the ``index`` attribute)."""
-    gpus = [(a["index"], n) for n, a in G.nodes(data=True) if a["kind"] == "gpu"]
-    return [n for _, n in sorted(gpus)]
+    """GPU node ids in rank order (the ``index`` attribute); kept while the graph's size is."""
+    n = G.number_of_nodes()
+    hit = _GPUS.get(G)
+    if hit is None or hit[0] != n:
+        gpus = [(a["index"], node) for node, a in G.nodes(data=True) if a["kind"] == "gpu"]
+        hit = (n, tuple(node for _, node in sorted(gpus)))
+        _GPUS[G] = hit
+    return list(hit[1])
 
 
 def _add_node(G: nx.Graph, node: str, kind: str, **attrs: float | int | str) -> None:

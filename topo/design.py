@@ -167,7 +167,6 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     from topo.place import place
     from topo.plan import candidate_plans, rank, search
     from topo.routing import Fabric
-    from topo.stats import summarize
 
     base = load_layout(design["layout"])
     vary = dict(design.get("vary") or {})
@@ -211,8 +210,9 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         fidelity=Fidelity(**design["fidelity"]) if design.get("fidelity") else DEFAULT,
     )
     G = build_graph(layout)
-    s = summarize(layout, G)
-    row["hbm_bandwidth_bytes_per_s"] = s["hbm_bandwidth_bytes_per_s"]
+    row["hbm_bandwidth_bytes_per_s"] = layout.n_gpus * (
+        layout.accelerator.hbm_bandwidth_bytes_per_s or 0.0
+    )
     cost = tco(layout, limits, design.get("costs"))
     row["tco_usd_per_gpu_hour"] = cost["usd_per_gpu_hour"]
     row["capex_usd"] = cost["capex_total_usd"]

@@ -160,8 +160,7 @@ def _packed_gpus(G: nx.Graph, plan: Plan) -> tuple[list[str], int]:
     """GPUs for ranks 0..world-1, blocks kept inside domains and racks where they fit."""
     gpus = gpu_nodes(G)
     block = max(plan.tp, plan.ep)
-    domain_size = sum(1 for g in gpus if G.nodes[g]["domain"] == G.nodes[gpus[0]]["domain"])
-    rack_size = sum(1 for g in gpus if G.nodes[g]["rack"] == G.nodes[gpus[0]]["rack"])
+    _, _, domain_size, rack_size = _attrs(G)
     out: list[str] = []
     skipped = 0
     i = 0
@@ -238,6 +237,27 @@ _BW: weakref.WeakKeyDictionary[nx.Graph, tuple[dict[str, float], dict[str, float
 )
 
 
+_ATTRS: weakref.WeakKeyDictionary[nx.Graph, tuple[dict[str, Any], dict[str, Any], int, int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _attrs(G: nx.Graph) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+    """Each GPU's domain and rack, and the GPUs of the first domain and rack, once per graph."""
+    if G not in _ATTRS:
+        gpus = gpu_nodes(G)
+        dom = {g: G.nodes[g]["domain"] for g in gpus}
+        rack = {g: G.nodes[g]["rack"] for g in gpus}
+        d0, r0 = dom[gpus[0]], rack[gpus[0]]
+        _ATTRS[G] = (
+            dom,
+            rack,
+            sum(1 for g in gpus if dom[g] == d0),
+            sum(1 for g in gpus if rack[g] == r0),
+        )
+    return _ATTRS[G]
+
+
 def _bandwidths(G: nx.Graph) -> tuple[dict[str, float], dict[str, float]]:
     """Per-GPU scale-up and scale-out bandwidth, computed once per graph."""
     if G not in _BW:
@@ -256,15 +276,16 @@ def _report(
     bw: tuple[dict[str, float], dict[str, float]],
 ) -> GroupReport:
     up, out = bw
-    domains = max(len({G.nodes[g]["domain"] for g in grp}) for grp in groups)
-    racks = max(len({G.nodes[g]["rack"] for g in grp}) for grp in groups)
+    dom, rack, _, _ = _attrs(G)
+    domains = max(len({dom[g] for g in grp}) for grp in groups)
+    racks = max(len({rack[g] for g in grp}) for grp in groups)
     size = len(groups[0])
     worst = float("inf")
     where = "none"
     for grp in groups:
         if len(grp) < 2:
             continue
-        crosses = len({G.nodes[g]["domain"] for g in grp}) > 1
+        crosses = len({dom[g] for g in grp}) > 1
         least = min((out if crosses else up)[g] for g in grp)
         if least < worst or where == "none":
             worst, where = least, "scale_out" if crosses else "scale_up"
