@@ -118,7 +118,11 @@ def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
         and have
         and max(r[y] for r in have) > 5 * min(r[y] for r in have)
     ):
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel(_LABELS.get(x, x))
     ax.set_ylabel(_LABELS.get(y, y))
     ax.grid(alpha=0.3)
