@@ -201,3 +201,19 @@ def test_bundled_study_file_loads() -> None:
     root = Path(__file__).resolve().parents[1]
     study = load_study(root / "layouts" / "studies" / "deepseek-domain-nic.yaml")
     assert len(study_designs(study)) == 7 * 3
+
+
+def test_bigger_domains_pay_off_for_moe_until_physics_binds(tmp_path: Path) -> None:
+    """DeepSeek-V3 at 10 ms per token: a 72-GPU domain gives many times the tokens/s per GPU
+    of an 8-GPU one (expert parallelism stays on NVLink); 144 GPUs no longer fit the rack."""
+    root = Path(__file__).resolve().parents[1]
+    study = load_study(root / "layouts" / "studies" / "deepseek-domain-nic.yaml")
+    study = {**study, "vary": {"domain_gpus": [8, 72, 144], "nic": ["400 Gb/s"]}}
+    s = run_study(study, tmp_path / "r", progress=False)
+    by_dom = {r["domain_gpus"]: r for r in s["designs"]}
+    assert by_dom[72]["tokens_per_s_per_gpu"] > 5 * by_dom[8]["tokens_per_s_per_gpu"]
+    assert by_dom[8]["feasible"]
+    assert by_dom[72]["feasible"]
+    assert not by_dom[144]["feasible"]
+    assert by_dom[144]["reasons"][0].startswith("rack space")
+    assert s["pareto"] == [by_dom[72]["id"]]
