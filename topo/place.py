@@ -19,11 +19,13 @@ Two strategies:
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
 from topo.build import gpu_nodes
 from topo.errors import PlacementError
@@ -223,13 +225,34 @@ def place(G: nx.Graph, plan: Plan, *, strategy: str = "packed") -> Placement:
             ranks, skipped = gpu_nodes(G)[: plan.world], 0
     else:
         ranks = _naive_gpus(G)[: plan.world]
-    groups = {
-        k: tuple(tuple(ranks[r] for r in grp) for grp in grps)
-        for k, grps in group_order(plan).items()
-    }
-    bw = _bandwidths(G)
-    reports = tuple(_report(G, k, groups[k], bw) for k in GROUP_KINDS)
+    orders = _order_arrays(plan)
+    names = np.empty(len(ranks), dtype=object)
+    names[:] = ranks
+    groups = {k: tuple(map(tuple, names[o].tolist())) for k, o in orders.items()}
+    up, out = _bandwidths(G)
+    dom, rack, _, _ = _attrs(G)
+    per_rank = (
+        np.array([dom[g] for g in ranks]),
+        np.array([rack[g] for g in ranks]),
+        np.array([up[g] for g in ranks], dtype=float),
+        np.array([out[g] for g in ranks], dtype=float),
+    )
+    reports = tuple(_report(k, orders[k], groups[k], per_rank) for k in GROUP_KINDS)
     return Placement(plan, strategy, tuple(ranks), groups, reports, total, skipped)
+
+
+@functools.lru_cache(maxsize=8192)
+def _order_arrays(plan: Plan) -> dict[str, np.ndarray]:
+    """:func:`group_order` as (groups x size) rank arrays, once per plan."""
+    return {k: np.array(v, dtype=np.int64) for k, v in group_order(plan).items()}
+
+
+def _distinct_per_row(a: np.ndarray) -> np.ndarray:
+    """How many different values each row of `a` holds."""
+    if a.shape[1] < 2:
+        return np.ones(a.shape[0], dtype=np.int64)
+    srt = np.sort(a, axis=1)
+    return np.asarray(1 + (srt[:, 1:] != srt[:, :-1]).sum(axis=1))
 
 
 _BW: weakref.WeakKeyDictionary[nx.Graph, tuple[dict[str, float], dict[str, float]]] = (
@@ -270,25 +293,23 @@ def _bandwidths(G: nx.Graph) -> tuple[dict[str, float], dict[str, float]]:
 
 
 def _report(
-    G: nx.Graph,
     kind: str,
+    order: np.ndarray,
     groups: tuple[tuple[str, ...], ...],
-    bw: tuple[dict[str, float], dict[str, float]],
+    per_rank: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> GroupReport:
-    up, out = bw
-    dom, rack, _, _ = _attrs(G)
-    domains = max(len({dom[g] for g in grp}) for grp in groups)
-    racks = max(len({rack[g] for g in grp}) for grp in groups)
-    size = len(groups[0])
+    dom, rack, up, out = per_rank
+    spans = _distinct_per_row(dom[order])
+    domains = int(spans.max())
+    racks = int(_distinct_per_row(rack[order]).max())
+    size = order.shape[1]
     worst = float("inf")
     where = "none"
-    for grp in groups:
-        if len(grp) < 2:
-            continue
-        crosses = len({dom[g] for g in grp}) > 1
-        least = min((out if crosses else up)[g] for g in grp)
-        if least < worst or where == "none":
-            worst, where = least, "scale_out" if crosses else "scale_up"
+    if size >= 2:
+        crosses = spans > 1
+        least = np.where(crosses, out[order].min(axis=1), up[order].min(axis=1))
+        i = int(np.argmin(least))  # the first group with the least bandwidth
+        worst, where = float(least[i]), "scale_out" if crosses[i] else "scale_up"
     return GroupReport(
         kind=kind,
         size=size,
