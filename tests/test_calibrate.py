@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,31 @@ def test_validate_statistics() -> None:
         ({"kind": "serving", "metric": "speed", "value": 1}, "metric"),
         ({"kind": "gemm", "m": 1, "n": 1, "k": 1}, "time"),
         ({"kind": "bandwidth", "time": "1 ms", "bytes": "8 furlongs"}, "bytes"),
+        (
+            {
+                "kind": "serving",
+                "layout": "dgx-h100",
+                "model": "llama-2-7b",
+                "value": "1 ms",
+                "metric": "prefill_time",
+            },
+            "batch",
+        ),
+        (
+            {
+                "kind": "serving",
+                "layout": "dgx-h100",
+                "model": "gpt-9",
+                "batch": 1,
+                "value": "1 ms",
+                "metric": "prefill_time",
+            },
+            "model",
+        ),
+        (
+            {"kind": "gemm", "accelerator": "h900", "m": 1, "n": 1, "k": 1, "time": "1 ms"},
+            "accelerator",
+        ),
     ],
 )
 def test_bad_measurements(tmp_path: Path, entry: dict[str, Any], key: str) -> None:
@@ -181,6 +207,7 @@ def test_bad_measurements(tmp_path: Path, entry: dict[str, Any], key: str) -> No
     with pytest.raises(LayoutError) as e:
         load_measurements(f)
     assert "measurements[0]" in str(e.value)
+    assert re.search(rf"{re.escape(str(f))}:[2-9]: measurements\[0\]", str(e.value))
     assert key in str(e.value)
 
 

@@ -192,6 +192,11 @@ def test_compare_study_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 2
     assert "layouts[0]" in err
     assert not (tmp_path / "r").exists()
+    (tmp_path / "afile").write_text("")
+    f.write_text(yaml.safe_dump(SMALL))
+    code, _, err = _cli(capsys, "study", str(f), "-o", str(tmp_path / "afile"))
+    assert code == 2
+    assert "not a folder" in err
     code, _, err = _cli(capsys, "plot", "study", str(tmp_path), "-o", str(tmp_path / "x.png"))
     assert code == 2
     assert "results.json" in err

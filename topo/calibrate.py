@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from topo._yaml import Located, Path_, load_located
 from topo.errors import LayoutError, Problem, TopoError
 from topo.fidelity import DEFAULT, Fidelity
 from topo.units import UnitError, parse_quantity
@@ -127,18 +128,134 @@ def parse_nccl_tests(text: str, *, layout: str = "", gpus: int = 0) -> list[dict
     return points
 
 
-def _q(entry: dict[str, Any], key: str, kind: str, where: str, problems: list[Problem]) -> Any:
+def _q(doc: Located, path: Path_, key: str, kind: str, problems: list[Problem]) -> Any:
+    entry = doc_get(doc, path)
+    if key not in entry:
+        problems.append(doc.problem((*path, key), f"missing; expected a {kind}"))
+        return None
     try:
         return parse_quantity(entry[key], kind)
-    except KeyError:
-        problems.append(Problem(where, 0, key, f"missing ({kind})"))
     except UnitError as e:
-        problems.append(Problem(where, 0, key, str(e)))
+        problems.append(doc.problem((*path, key), str(e)))
     return None
 
 
+def doc_get(doc: Located, path: Path_) -> Any:
+    """The value at `path` of a located document."""
+    v = doc.data
+    for k in path:
+        v = v[k]
+    return v
+
+
+def _whole(
+    doc: Located, path: Path_, key: str, problems: list[Problem], *, required: bool, least: int = 1
+) -> None:
+    entry = doc_get(doc, path)
+    if key not in entry:
+        if required:
+            problems.append(
+                doc.problem((*path, key), f"missing; expected a whole number >= {least}")
+            )
+        return
+    v = entry[key]
+    if isinstance(v, bool) or not isinstance(v, int) or v < least:
+        problems.append(doc.problem((*path, key), f"expected a whole number >= {least}, got {v!r}"))
+
+
+def _name(
+    doc: Located,
+    path: Path_,
+    key: str,
+    problems: list[Problem],
+    choices: Any = None,
+    resolve: Any = None,
+) -> Any:
+    """Check a name field; with `resolve`, look it up and return what it names."""
+    entry = doc_get(doc, path)
+    v = entry.get(key)
+    if not isinstance(v, str) or not v:
+        problems.append(doc.problem((*path, key), "missing; expected a name"))
+    elif choices is not None and v not in choices:
+        problems.append(doc.problem((*path, key), f"expected one of {', '.join(choices)}"))
+    elif resolve is not None:
+        try:
+            return resolve(v)
+        except TopoError as e:
+            problems.append(doc.problem((*path, key), str(e).splitlines()[0]))
+    return None
+
+
+def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str, Any]:
+    """One point's fields checked; the point in SI units."""
+    from topo.catalogue import load_catalogue
+    from topo.collectives import OPS
+    from topo.evaluate import check_plan
+    from topo.layout import load_layout
+    from topo.models import DTYPE_BYTES, load_model
+    from topo.place import Plan
+
+    e = doc_get(doc, path)
+    pt = dict(e)
+    kind = e["kind"]
+    accelerator = load_catalogue().accelerator
+    if kind == "serving":
+        _name(doc, path, "layout", problems, resolve=load_layout)
+        model = _name(doc, path, "model", problems, resolve=load_model)
+        _whole(doc, path, "batch", problems, required=True)
+        _whole(doc, path, "input", problems, required=False)
+        _whole(doc, path, "output", problems, required=False)
+        for key in ("weights", "kv"):
+            if key in e:
+                _name(doc, path, key, problems, sorted(DTYPE_BYTES))
+        plan = e.get("plan", {})
+        if not isinstance(plan, dict):
+            problems.append(doc.problem((*path, "plan"), "expected a mapping like {tp: 8}"))
+        else:
+            for k in plan:
+                if k not in ("tp", "ep", "pp", "dp"):
+                    problems.append(doc.problem((*path, "plan", k), "expected tp, ep, pp or dp"))
+                else:
+                    _whole(doc, (*path, "plan"), k, problems, required=True)
+            ok = all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in plan.values()
+            )
+            if model is not None and ok and set(plan) <= {"tp", "ep", "pp", "dp"}:
+                try:
+                    check_plan(model, Plan(**plan))
+                except TopoError as err:
+                    problems.append(doc.problem((*path, "plan"), str(err).splitlines()[0]))
+        if e.get("metric") not in METRICS:
+            problems.append(doc.problem((*path, "metric"), f"expected one of {', '.join(METRICS)}"))
+            return pt
+        if e["metric"] in _RATE_METRICS:
+            v = e.get("value")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                problems.append(doc.problem((*path, "value"), "expected tokens/s as a number > 0"))
+        else:
+            pt["value"] = _q(doc, path, "value", "time", problems)
+        return pt
+    pt["time_s"] = _q(doc, path, "time", "time", problems)
+    if kind == "gemm":
+        _name(doc, path, "accelerator", problems, resolve=accelerator)
+        for key in ("m", "n", "k"):
+            _whole(doc, path, key, problems, required=True)
+    elif kind == "bandwidth":
+        _name(doc, path, "accelerator", problems, resolve=accelerator)
+        pt["bytes"] = _q(doc, path, "bytes", "data", problems)
+    else:
+        _name(doc, path, "layout", problems, resolve=load_layout)
+        _name(doc, path, "op", problems, OPS)
+        _whole(doc, path, "gpus", problems, required=True, least=2)
+        pt["bytes"] = _q(doc, path, "bytes", "data", problems)
+    return pt
+
+
 def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, Any]]:
-    """Points of a measurements YAML file (or nccl-tests text, run on `layout`), in SI."""
+    """Points of a measurements YAML file (or nccl-tests text, run on `layout`), in SI.
+
+    Every problem is reported at once, with its file, line and key.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -150,37 +267,19 @@ def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, A
                 Problem(str(p), 1, "layout", "nccl-tests output: name its layout with --layout")
             )
         return parse_nccl_tests(text, layout=layout)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise LayoutError(Problem(str(p), 0, "", f"not valid YAML: {err}")) from None
-    items = data.get("measurements") if isinstance(data, dict) else None
+    doc = load_located(p, text=text)
+    items = doc.data.get("measurements") if isinstance(doc.data, dict) else None
     if not isinstance(items, list):
-        raise LayoutError(Problem(str(p), 1, "measurements", "expected a list of points"))
+        raise LayoutError(doc.problem(("measurements",), "expected a list of points"))
     out: list[dict[str, Any]] = []
     problems: list[Problem] = []
     for i, e in enumerate(items):
-        where = f"{p}: measurements[{i}]"
         if not isinstance(e, dict) or e.get("kind") not in KINDS:
-            problems.append(Problem(where, 0, "kind", f"expected one of {', '.join(KINDS)}"))
+            problems.append(
+                doc.problem(("measurements", i, "kind"), f"expected one of {', '.join(KINDS)}")
+            )
             continue
-        pt = dict(e)
-        if e["kind"] == "serving":
-            if e.get("metric") not in METRICS:
-                problems.append(
-                    Problem(where, 0, "metric", f"expected one of {', '.join(METRICS)}")
-                )
-                continue
-            kind = "time" if e["metric"] not in _RATE_METRICS else None
-            if kind:
-                pt["value"] = _q(e, "value", kind, where, problems)
-            elif not isinstance(e.get("value"), (int, float)):
-                problems.append(Problem(where, 0, "value", "expected tokens/s as a number"))
-        else:
-            pt["time_s"] = _q(e, "time", "time", where, problems)
-            if e["kind"] in ("bandwidth", "collective"):
-                pt["bytes"] = _q(e, "bytes", "data", where, problems)
-        out.append(pt)
+        out.append(_check_point(doc, ("measurements", i), problems))
     if problems:
         raise LayoutError(problems)
     return out

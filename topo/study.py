@@ -281,6 +281,9 @@ def run_study(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Assess every design not yet in `out`/results.jsonl; write the tables; the summary."""
+    if out.exists() and not out.is_dir():
+        msg = f"{out}: exists and is not a folder; -o names the results folder"
+        raise TopoError(msg)
     out.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(study)
     meta = out / "study.json"
