@@ -222,3 +222,17 @@ def test_bigger_domains_pay_off_for_moe_until_physics_binds(tmp_path: Path) -> N
     assert not by_dom[144]["feasible"]
     assert by_dom[144]["reasons"][0].startswith("rack space")
     assert s["pareto"] == [by_dom[72]["id"]]
+
+
+def test_a_design_without_the_compute_dtype_is_infeasible_with_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Rubin Ultra's catalogue entry has fp8 and fp4 peaks only: bf16 weights cannot run.
+    r = assess({"layout": "kyber-nvl576", "model": "llama-3.1-8b"})
+    assert not r["feasible"]
+    assert "no published bf16 peak" in r["reasons"][0]
+    code, _, err = _cli(capsys, "evaluate", "kyber-nvl576", "--model", "llama-3.1-8b")
+    assert code == 2
+    assert "--compute" in err
+    ok = assess({"layout": "kyber-nvl576", "model": "llama-3.1-8b", "weights": "fp8"})
+    assert ok["feasible"], ok["reasons"]

@@ -220,7 +220,10 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     slo_ttft = design.get("slo_ttft_s")
     cap = int(design.get("max_replica_gpus", 0)) or None
     plans = candidate_plans(layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus))
-    rows = search(layout, G, model, w, plans=plans, strategies=("packed",))
+    try:
+        rows = search(layout, G, model, w, plans=plans, strategies=("packed",))
+    except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
+        return {**row, "feasible": False, "reasons": [*reasons, str(e)]}
     ok_rows = [r for r in rows if slo_tpot is None or r.time_per_output_token_s <= slo_tpot]
     best = None
     fabric = Fabric(G)

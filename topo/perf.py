@@ -169,7 +169,16 @@ def _compute_dtype(layout: Layout, w: Workload) -> str:
             )
             raise TopoError(msg)
         return w.compute
-    return w.weights if w.weights in peaks else "bf16"
+    if w.weights in peaks:
+        return w.weights
+    if "bf16" in peaks:
+        return "bf16"
+    wanted = w.weights if w.weights == "bf16" else f"{w.weights} or bf16"
+    msg = (
+        f"{layout.accelerator.name} has no published {wanted} peak; "
+        f"give --compute (has: {', '.join(peaks)})"
+    )
+    raise TopoError(msg)
 
 
 @dataclass(frozen=True, slots=True)

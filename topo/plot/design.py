@@ -31,7 +31,7 @@ def plot_compare(data: dict[str, Any]) -> tuple[Any, Any]:
             if not isinstance(v, (int, float)):
                 ax.barh(yi, span, color="none", edgecolor=NA_COLOR, hatch="//", height=0.6)
                 why = (r.get("reasons") or ["n/a"])[0]
-                ax.text(span * 0.02, yi, why[:48], va="center", fontsize=7, color="#555555")
+                ax.text(span * 0.02, yi, why[:64], va="center", fontsize=7, color="#555555")
                 continue
             good = r["feasible"] and (key != "binding_margin" or v >= 0)
             ax.barh(yi, v, color=OK_COLOR if good else FAIL_COLOR, height=0.6)
