@@ -236,3 +236,26 @@ def test_a_design_without_the_compute_dtype_is_infeasible_with_why(
     assert "--compute" in err
     ok = assess({"layout": "kyber-nvl576", "model": "llama-3.1-8b", "weights": "fp8"})
     assert ok["feasible"], ok["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"vary": {"domain_gpus": [7]}}, "vary.domain_gpus[0]"),
+        ({"vary": {"nic": ["fast"]}}, "vary.nic[0]"),
+        ({"vary": {"cable": ["optical", "rope"]}}, "vary.cable[1]"),
+        ({"workloads": [{"input": -5}]}, "workloads[0]"),
+        ({"workloads": [{"weights": "fp3"}]}, "workloads[0]"),
+        ({"costs": {"nonsense": 1}}, "costs.nonsense"),
+        ({"constraints": {"slo_tpot_ms": "fast"}}, "constraints.slo_tpot_ms"),
+    ],
+)
+def test_bad_study_values_are_input_errors(
+    tmp_path: Path, change: dict[str, object], where: str
+) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({**SMALL, **change}, sort_keys=False))
+    with pytest.raises(LayoutError) as e:
+        load_study(f)
+    assert f"{f}:" in str(e.value)
+    assert where in str(e.value)

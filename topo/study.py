@@ -144,6 +144,8 @@ def load_study(path: str | Path) -> dict[str, Any]:
     ):
         problems.append(doc.problem(("costs",), "expected a mapping of cost inputs to numbers"))
         costs = {}
+    if not problems:
+        _check_values(doc, layouts, vary, workloads, costs, problems)
     if problems:
         raise LayoutError(problems)
     return {
@@ -158,6 +160,49 @@ def load_study(path: str | Path) -> dict[str, Any]:
         "max_replica_gpus": d.get("max_replica_gpus"),
         "costs": costs,
     }
+
+
+def _check_values(
+    doc: Located,
+    layouts: list[str],
+    vary: dict[str, Any],
+    workloads: list[dict[str, Any]],
+    costs: dict[str, Any],
+    problems: list[Problem],
+) -> None:
+    """Each variation applied alone to each layout, each workload and cost input checked."""
+    from topo.design import apply_design, cost_defaults
+    from topo.layout import load_layout
+    from topo.perf import Workload
+
+    bases = [load_layout(name) for name in layouts]
+    for key, values in vary.items():
+        for j, value in enumerate(values):
+            for base in bases:
+                try:
+                    apply_design(base, {key: value})
+                except TopoError as e:
+                    problems.append(doc.problem(("vary", key, j), f"{base.name}: {e}"))
+                    break
+    for i, w in enumerate(workloads):
+        fields = {
+            "input": "input_tokens",
+            "output": "output_tokens",
+            "context": "context",
+            "weights": "weights",
+            "kv": "kv",
+            "gpu_hour_usd": "gpu_hour_usd",
+        }
+        try:
+            Workload(**{fields[k]: v for k, v in w.items()}).check()
+        except (TopoError, TypeError, ValueError) as e:
+            problems.append(doc.problem(("workloads", i), str(e).splitlines()[0]))
+    known = {*cost_defaults()["defaults"], "accelerator_usd"}
+    for k in costs:
+        if k not in known:
+            problems.append(
+                doc.problem(("costs", k), f"unknown cost input; known: {sorted(known)}")
+            )
 
 
 def _check_int(doc: Located, d: dict[str, Any], key: str, problems: list[Problem]) -> None:
