@@ -259,3 +259,24 @@ def test_bad_study_values_are_input_errors(
         load_study(f)
     assert f"{f}:" in str(e.value)
     assert where in str(e.value)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "mixtral-8x7b"])
+def test_leaving_out_replica_plans_keeps_the_best(model: str) -> None:
+    """Plans that only add copies of the tp x ep block do per GPU what one copy does."""
+    from topo.build import build_graph
+    from topo.models import load_model
+    from topo.perf import Workload
+    from topo.plan import candidate_plans, rank, search
+
+    layout = load_layout("gb200-nvl72")
+    G = build_graph(layout)
+    m = load_model(model)
+    w = Workload()
+    every = candidate_plans(layout, m)
+    fewer = candidate_plans(layout, m, replicas=False)
+    assert len(fewer) < len(every)
+    assert all(p.tp * p.dp <= max(p.tp, p.ep) for p in fewer)
+    best_all = rank(search(layout, G, m, w, plans=every, strategies=("packed",)), "throughput")
+    best_few = rank(search(layout, G, m, w, plans=fewer, strategies=("packed",)), "throughput")
+    assert best_few[0].tokens_per_s_per_gpu == pytest.approx(best_all[0].tokens_per_s_per_gpu)

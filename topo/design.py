@@ -219,7 +219,9 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     slo_tpot = design.get("slo_tpot_s")
     slo_ttft = design.get("slo_ttft_s")
     cap = int(design.get("max_replica_gpus", 0)) or None
-    plans = candidate_plans(layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus))
+    plans = candidate_plans(
+        layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus), replicas=False
+    )
     try:
         rows = search(layout, G, model, w, plans=plans, strategies=("packed",))
     except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it

@@ -70,8 +70,15 @@ def _powers(limit: int) -> list[int]:
     return out
 
 
-def candidate_plans(layout: Layout, model: Model, *, max_gpus: int | None = None) -> list[Plan]:
-    """The plans the search tries (see the module notes)."""
+def candidate_plans(
+    layout: Layout, model: Model, *, max_gpus: int | None = None, replicas: bool = True
+) -> list[Plan]:
+    """The plans the search tries (see the module notes).
+
+    With ``replicas=False`` plans whose data-parallel degree only adds copies of the
+    tp x ep block (tp x dp > max(tp, ep)) are left out: per GPU they do what the plan with
+    one copy does, so a search for the best tokens/s per GPU need not place them.
+    """
     total = max_gpus or layout.n_gpus
     domain = layout.gpus_per_domain
     tps = sorted(
@@ -86,6 +93,8 @@ def candidate_plans(layout: Layout, model: Model, *, max_gpus: int | None = None
                 eps = _powers(min(tp * dp, model.moe["experts"])) if model.moe else [1]
                 for ep in eps:
                     plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
+                    if not replicas and tp * dp > max(tp, ep):
+                        continue
                     if plan.world <= total:
                         try:
                             plan.check()
