@@ -60,6 +60,7 @@ TERMS = {
     "step_overhead_s": (0.0, 5e-3),
     "gemm_half_tokens": (0.0, 256.0),
     "moe_skew": (0.0, 1.0),
+    "prefill_chunk_tokens": (0.0, 2048.0),
 }
 
 
@@ -95,3 +96,41 @@ def test_profiles(tmp_path) -> None:  # noqa: ANN001
     assert "fidelity.step_overhead: unknown parameter" in str(e.value)
     assert "fidelity.hbm_scale: expected a number from 0.1 to 1.5" in str(e.value)
     assert isinstance(DEFAULT, Fidelity)
+
+
+def test_chunked_prefill_adds_the_chunk_to_every_step() -> None:
+    # Llama-3-70B TP8, batch 32: a 512-token chunk per step adds 2 x 512 x matmul weights / 8
+    # FLOPs per GPU (plus attention over half the prompt) at the GEMM's efficiency.
+    w0 = Workload(input_tokens=1024, output_tokens=128)
+    f = dataclasses.replace(DEFAULT, prefill_chunk_tokens=512.0)
+    w1 = Workload(input_tokens=1024, output_tokens=128, fidelity=f)
+    d0 = decode(H100, LLAMA, Plan(tp=8), np.array([32.0]), w0)
+    d1 = decode(H100, LLAMA, Plan(tp=8), np.array([32.0]), w1)
+    p = LLAMA.params
+    matmul = (p.non_expert - p.embedding - p.norms) / 8
+    attn = 512 * LLAMA.attention_flops_per_token(512) / 8
+    assert d1["flops_per_gpu"][0] - d0["flops_per_gpu"][0] == pytest.approx(2 * 512 * matmul + attn)
+    assert d1["tpot"][0] > d0["tpot"][0]
+    assert d1["kv_bytes_per_gpu"][0] - d0["kv_bytes_per_gpu"][0] == pytest.approx(
+        512 * LLAMA.kv_bytes_per_token(2) / 8
+    )
+
+
+def test_fidelity_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from topo.cli import main
+
+    base = ["evaluate", "dgx-h100", "--model", "llama-3-70b", "--tp", "8", "--batch", "8"]
+    assert main([*base, "--json"]) == 0
+    t0 = json.loads(capsys.readouterr().out)["decode"]["time_per_output_token_s"]
+    assert main([*base, "--accepted-tokens", "1.8", "--draft-tokens", "1", "--json"]) == 0
+    t1 = json.loads(capsys.readouterr().out)["decode"]["time_per_output_token_s"]
+    assert t1 < t0  # 1.8 tokens per step for a little more work per step
+    assert main([*base, "--prefill-chunk", "256", "--json"]) == 0
+    t2 = json.loads(capsys.readouterr().out)["decode"]["time_per_output_token_s"]
+    assert t2 > t0
+    assert main([*base, "--accepted-tokens", "3"]) == 2
+    assert "--draft-tokens" in capsys.readouterr().err
+    assert main([*base, "--prefill-chunk", "-1"]) == 2
+    assert "--prefill-chunk" in capsys.readouterr().err

@@ -242,6 +242,25 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--calibration", metavar="PROFILE", help="loss-term parameters from topo calibrate"
         )
+        sp.add_argument(
+            "--accepted-tokens",
+            type=float,
+            metavar="A",
+            help="speculative decoding / MTP: tokens each step emits per sequence (default 1)",
+        )
+        sp.add_argument(
+            "--draft-tokens",
+            type=int,
+            metavar="K",
+            help="speculative decoding: draft tokens each step verifies per sequence (default 0)",
+        )
+        sp.add_argument(
+            "--prefill-chunk",
+            type=float,
+            metavar="TOKENS",
+            help="chunked prefill: prompt tokens each attention rank adds to every decode "
+            "step (default 0: prefill runs apart)",
+        )
         sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(

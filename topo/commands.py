@@ -7,6 +7,7 @@ raised as :class:`topo.errors.TopoError` and printed by :func:`topo.cli.main`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -231,9 +232,26 @@ def _fidelity(args: argparse.Namespace) -> Any:
 
     if getattr(args, "clean", False):
         return CLEAN
-    if getattr(args, "calibration", None):
-        return load_profile(args.calibration)
-    return DEFAULT
+    f = load_profile(args.calibration) if getattr(args, "calibration", None) else DEFAULT
+    changes: dict[str, Any] = {}
+    for flag, field, lo, hi in (
+        ("accepted_tokens", "accepted_tokens_per_step", 1.0, 16.0),
+        ("draft_tokens", "draft_tokens", 0, 64),
+        ("prefill_chunk", "prefill_chunk_tokens", 0.0, 1e6),
+    ):
+        v = getattr(args, flag, None)
+        if v is None:
+            continue
+        if not lo <= v <= hi:
+            msg = f"--{flag.replace('_', '-')} must be from {lo:g} to {hi:g}, got {v:g}"
+            raise TopoError(msg)
+        changes[field] = v
+    if changes.get("accepted_tokens_per_step", 1.0) > 1 + changes.get(
+        "draft_tokens", f.draft_tokens
+    ):
+        msg = "--accepted-tokens cannot exceed 1 + --draft-tokens (the tokens a step verifies)"
+        raise TopoError(msg)
+    return dataclasses.replace(f, **changes) if changes else f
 
 
 def _workload(args: argparse.Namespace) -> Workload:

@@ -14,6 +14,10 @@ Defaults, and where they come from:
   the accelerator's measured fraction (H100 0.81, ``measured_microbenchmarks.md``).
 - ``moe_skew`` 0: extra load on the busiest expert-parallel rank beyond random routing,
   whose expected maximum is modelled as mean + sqrt(2 mean ln ranks).
+- ``prefill_chunk_tokens`` 0: prompt tokens each attention rank prefills inside every decode
+  step (chunked prefill mixing prompts into decode batches, as vLLM and SGLang do when
+  prefill and decode share GPUs; e.g. 512). 0 models prefill on other GPUs or other steps.
+  The chunk's matmul rows, attention over half the prompt and KV writes join the step.
 - ``accepted_tokens_per_step`` 1 and ``draft_tokens`` 0: speculative decoding or
   multi-token prediction off (DeepSeek-V3 MTP: ~1.8 tokens per step, 85-90% acceptance).
 """
@@ -42,6 +46,7 @@ class Fidelity:
     moe_skew: float = 0.0
     accepted_tokens_per_step: float = 1.0
     draft_tokens: int = 0
+    prefill_chunk_tokens: float = 0.0
     hbm_scale: float = 1.0  # calibrated multiplier on the achievable HBM fraction
     compute_scale: float = 1.0  # calibrated multiplier on the achievable FLOP/s fraction
     enabled: bool = True
@@ -83,6 +88,7 @@ _BOUNDS = {
     "moe_skew": (0.0, 10.0),
     "accepted_tokens_per_step": (1.0, 16.0),
     "draft_tokens": (0, 64),
+    "prefill_chunk_tokens": (0.0, 1e6),
     "hbm_scale": (0.1, 1.5),
     "compute_scale": (0.1, 1.5),
 }

@@ -265,14 +265,22 @@ def decode(
     S = workload.mean_context
     per_rank = B / plan.dp  # sequences per attention rank in one micro-batch
     tokens_block = per_rank * s["dp_in_block"]  # tokens meeting one copy of the experts
-    w_bytes = (s["non_expert"] + experts_touched_share(model, tokens_block) * s["routed"]) * b_w
-    w_bytes = w_bytes + per_rank * model.d_model * b_w / plan.tp / plan.pp  # embedding rows
-    kv_bytes = per_rank * model.kv_bytes(S, b_kv) / plan.pp / s["kv_shard"]
     f = workload.losses
     verify = 1 + f.draft_tokens  # tokens a sequence runs through per step (speculation)
-    dense_flops = 2 * per_rank * verify * s["matmul"]
-    expert_flops = 2 * tokens_block * verify * s["expert_matmul"]
+    # Chunked prefill: prompt tokens each attention rank adds to every step.
+    chunk = f.prefill_chunk_tokens if f.enabled else 0.0
+    touching = tokens_block + chunk * s["dp_in_block"]
+    w_bytes = (s["non_expert"] + experts_touched_share(model, touching) * s["routed"]) * b_w
+    w_bytes = w_bytes + per_rank * model.d_model * b_w / plan.tp / plan.pp  # embedding rows
+    kv_bytes = per_rank * model.kv_bytes(S, b_kv) / plan.pp / s["kv_shard"]
+    rows = per_rank * verify + chunk  # matmul rows per attention rank
+    dense_flops = 2 * rows * s["matmul"]
+    expert_flops = 2 * (tokens_block * verify + chunk * s["dp_in_block"]) * s["expert_matmul"]
     attn_flops = per_rank * verify * model.attention_flops_per_token(S) / plan.pp / plan.tp
+    if chunk:
+        half = workload.input_tokens / 2
+        attn_flops = attn_flops + chunk * model.attention_flops_per_token(half) / plan.pp / plan.tp
+        kv_bytes = kv_bytes + chunk * model.kv_bytes_per_token(b_kv) / plan.pp / s["kv_shard"]
     flops = dense_flops + expert_flops + attn_flops
     imbalance = np.ones_like(B)
     if f.enabled and model.moe and s["block"] > 1:
@@ -291,7 +299,7 @@ def decode(
     t_w = w_bytes / hw.bw
     t_kv = kv_bytes / hw.bw
     t_c = (
-        dense_flops / f.gemm_efficiency(per_rank * verify)
+        dense_flops / f.gemm_efficiency(rows)
         + expert_flops * imbalance / f.gemm_efficiency(expert_rows)
         + attn_flops
     ) / hw.flops
@@ -301,7 +309,9 @@ def decode(
     if f.enabled:
         t_over = t_over + f.step_overhead_s + f.launch_per_layer_s * s["layers"]
     if comm is not None and not workload.ideal:
-        act = per_rank * model.d_model * ACT_BYTES
+        act = (
+            (per_rank * verify + chunk) * model.d_model * ACT_BYTES
+        )  # rows through the TP all-reduce
         if plan.tp > 1:
             t_comm = t_comm + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act)
         if s["block"] > 1 and plan.ep > 1 and model.moe:
