@@ -61,6 +61,7 @@ TERMS = {
     "gemm_half_tokens": (0.0, 256.0),
     "moe_skew": (0.0, 1.0),
     "prefill_chunk_tokens": (0.0, 2048.0),
+    "context_cv": (0.0, 2.0),
 }
 
 
@@ -75,7 +76,7 @@ def test_each_loss_term_only_adds_time(term: str, share: float, more: float, mod
     lo, hi = TERMS[term]
     a = lo + share * (hi - lo)
     b = a + more * (hi - a)
-    m, plan = (LLAMA, Plan(tp=8)) if model == "llama" else (DSV3, Plan(tp=8, ep=8))
+    m, plan = (LLAMA, Plan(tp=2, dp=4)) if model == "llama" else (DSV3, Plan(tp=1, ep=8, dp=8))
     f1 = dataclasses.replace(CLEAN, enabled=True, **{term: a})
     f2 = dataclasses.replace(CLEAN, enabled=True, **{term: b})
     t1 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=f1))["tpot"]
@@ -132,5 +133,20 @@ def test_fidelity_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert t2 > t0
     assert main([*base, "--accepted-tokens", "3"]) == 2
     assert "--draft-tokens" in capsys.readouterr().err
+    assert main([*base, "--context-cv", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["decode"]["time_per_output_token_s"] == t0  # dp 1
     assert main([*base, "--prefill-chunk", "-1"]) == 2
     assert "--prefill-chunk" in capsys.readouterr().err
+
+
+def test_uneven_contexts_over_dp_ranks() -> None:
+    # Llama-3-70B tp 2 x dp 4, batch 64 (16 per rank), cv 1: KV time x (1 + sqrt(2 ln 4 / 16)).
+    f = dataclasses.replace(CLEAN, enabled=True, context_cv=1.0)
+    w0 = Workload(fidelity=dataclasses.replace(CLEAN, enabled=True))
+    d0 = decode(H100, LLAMA, Plan(tp=2, dp=4), np.array([64.0]), w0)
+    d1 = decode(H100, LLAMA, Plan(tp=2, dp=4), np.array([64.0]), Workload(fidelity=f))
+    factor = 1 + np.sqrt(2 * np.log(4) / 16)
+    assert d1["kv"][0] == pytest.approx(d0["kv"][0] * factor)
+    one = decode(H100, LLAMA, Plan(tp=8), np.array([64.0]), Workload(fidelity=f))
+    clean = decode(H100, LLAMA, Plan(tp=8), np.array([64.0]), w0)
+    assert one["kv"][0] == pytest.approx(clean["kv"][0])  # one attention rank: no wait

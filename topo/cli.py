@@ -261,6 +261,13 @@ def _parser() -> argparse.ArgumentParser:
             help="chunked prefill: prompt tokens each attention rank adds to every decode "
             "step (default 0: prefill runs apart)",
         )
+        sp.add_argument(
+            "--context-cv",
+            type=float,
+            metavar="CV",
+            help="spread of context lengths (std / mean); data-parallel attention waits for "
+            "the rank with the most KV (default 0: equal contexts)",
+        )
         sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(

@@ -238,6 +238,7 @@ def _fidelity(args: argparse.Namespace) -> Any:
         ("accepted_tokens", "accepted_tokens_per_step", 1.0, 16.0),
         ("draft_tokens", "draft_tokens", 0, 64),
         ("prefill_chunk", "prefill_chunk_tokens", 0.0, 1e6),
+        ("context_cv", "context_cv", 0.0, 10.0),
     ):
         v = getattr(args, flag, None)
         if v is None:

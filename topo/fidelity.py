@@ -18,6 +18,11 @@ Defaults, and where they come from:
   step (chunked prefill mixing prompts into decode batches, as vLLM and SGLang do when
   prefill and decode share GPUs; e.g. 512). 0 models prefill on other GPUs or other steps.
   The chunk's matmul rows, attention over half the prompt and KV writes join the step.
+- ``context_cv`` 0: spread of context lengths (standard deviation / mean) across the
+  sequences of a step. With data-parallel attention the step waits for the rank holding the
+  most KV: mean + sqrt(2 ln dp) standard deviations of a rank's sum, i.e. the KV time x
+  (1 + cv sqrt(2 ln dp / sequences per rank)). 0 (equal contexts) unless given; chat traces
+  have cv near 1 (assumed).
 - ``accepted_tokens_per_step`` 1 and ``draft_tokens`` 0: speculative decoding or
   multi-token prediction off (DeepSeek-V3 MTP: ~1.8 tokens per step, 85-90% acceptance).
 """
@@ -47,6 +52,7 @@ class Fidelity:
     accepted_tokens_per_step: float = 1.0
     draft_tokens: int = 0
     prefill_chunk_tokens: float = 0.0
+    context_cv: float = 0.0
     hbm_scale: float = 1.0  # calibrated multiplier on the achievable HBM fraction
     compute_scale: float = 1.0  # calibrated multiplier on the achievable FLOP/s fraction
     enabled: bool = True
@@ -89,6 +95,7 @@ _BOUNDS = {
     "accepted_tokens_per_step": (1.0, 16.0),
     "draft_tokens": (0, 64),
     "prefill_chunk_tokens": (0.0, 1e6),
+    "context_cv": (0.0, 10.0),
     "hbm_scale": (0.1, 1.5),
     "compute_scale": (0.1, 1.5),
 }

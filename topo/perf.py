@@ -298,6 +298,11 @@ def decode(
         )
     t_w = w_bytes / hw.bw
     t_kv = kv_bytes / hw.bw
+    if f.enabled and f.context_cv > 0 and plan.dp > 1:
+        # Data-parallel attention: the step waits for the rank holding the most KV.
+        t_kv = t_kv * (
+            1 + f.context_cv * np.sqrt(2 * math.log(plan.dp) / np.maximum(per_rank, 1e-9))
+        )
     t_c = (
         dense_flops / f.gemm_efficiency(rows)
         + expert_flops * imbalance / f.gemm_efficiency(expert_rows)
