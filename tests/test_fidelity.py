@@ -150,3 +150,36 @@ def test_uneven_contexts_over_dp_ranks() -> None:
     one = decode(H100, LLAMA, Plan(tp=8), np.array([64.0]), Workload(fidelity=f))
     clean = decode(H100, LLAMA, Plan(tp=8), np.array([64.0]), w0)
     assert one["kv"][0] == pytest.approx(clean["kv"][0])  # one attention rank: no wait
+
+
+def test_overlap_per_term(capsys: pytest.CaptureFixture[str]) -> None:
+    from topo.build import build_graph
+    from topo.cli import main
+    from topo.perf import comm_model
+    from topo.place import place
+    from topo.routing import Fabric
+
+    G = build_graph(H100)
+    plan = Plan(tp=2, ep=8, dp=4)
+    comm = comm_model(Fabric(G), place(G, plan))
+    b = np.array([64.0])
+
+    def step(overlap: str) -> dict[str, np.ndarray]:
+        return decode(H100, DSV3, plan, b, Workload(weights="fp8", overlap=overlap), comm)
+
+    none, full = step("none"), step("full")
+    both = step("tp=full,ep=full")
+    ep_only = step("tp=none,ep=full")
+    assert both["tpot"][0] == pytest.approx(full["tpot"][0])
+    assert full["tpot"][0] <= ep_only["tpot"][0] <= none["tpot"][0]
+    # Each hidden collective leaves the roof; the other adds: with the roof longer than
+    # either collective, ep-only + tp-only = 2 roof + both collectives + 2 overheads.
+    tp_only = step("tp=full,ep=none")
+    roof = max(none["weights"][0] + none["kv"][0], none["compute"][0])
+    over = none["overhead"][0]
+    comm_all = none["communication"][0]
+    assert none["tpot"][0] == pytest.approx(roof + comm_all + over)
+    assert full["tpot"][0] == pytest.approx(max(roof, comm_all) + over)
+    assert ep_only["tpot"][0] + tp_only["tpot"][0] == pytest.approx(2 * roof + comm_all + 2 * over)
+    assert main(["evaluate", "dgx-h100", "--model", "llama-3-70b", "--overlap", "tp=half"]) == 2
+    assert "--overlap" in capsys.readouterr().err

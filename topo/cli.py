@@ -224,9 +224,10 @@ def _parser() -> argparse.ArgumentParser:
         )
         sp.add_argument(
             "--overlap",
-            choices=("none", "full"),
             default="none",
-            help="communication overlapped with compute (default none)",
+            metavar="none|full|tp=..,ep=..",
+            help="collectives hidden behind compute: none (default, as serving engines run "
+            "them), full, or per term, e.g. tp=none,ep=full",
         )
         sp.add_argument(
             "--ideal",

@@ -67,7 +67,7 @@ class Workload:
     kv: str = "bf16"
     compute: str | None = None  # default: the weights' dtype if the chip has it, else bf16
     gpu_hour_usd: float = 2.0
-    overlap: str = "none"  # "none" | "full"
+    overlap: str = "none"  # "none" | "full" | per term, e.g. "tp=none,ep=full"
     ideal: bool = False  # peak FLOP/s and bandwidth, no communication (the seed's formulas)
     hbm_usable: float = 0.9  # share of HBM for weights, KV and activations
     fidelity: Fidelity = DEFAULT  # loss terms (topo.fidelity); CLEAN: the clean roofline
@@ -84,6 +84,29 @@ class Workload:
             return float(self.context)
         return self.input_tokens + self.output_tokens / 2
 
+    @property
+    def overlapped(self) -> dict[str, bool]:
+        """Which collectives hide behind compute: ``{"tp": ..., "ep": ...}``.
+
+        ``none`` (the default: serving engines run TP all-reduces and EP all-to-alls in
+        line with the layers), ``full``, or per term: ``tp=none,ep=full`` (e.g. two-batch
+        overlap of expert-parallel dispatch and combine). Pipeline hops always overlap.
+        """
+        if self.overlap in ("none", "full"):
+            v = self.overlap == "full"
+            return {"tp": v, "ep": v}
+        out = {"tp": False, "ep": False}
+        for part in self.overlap.split(","):
+            key, _, value = part.strip().partition("=")
+            if key not in out or value not in ("none", "full"):
+                msg = (
+                    "--overlap must be none, full or per term like tp=none,ep=full; "
+                    f"got {self.overlap!r}"
+                )
+                raise TopoError(msg)
+            out[key] = value == "full"
+        return out
+
     def check(self) -> None:
         """Raise :class:`TopoError` for impossible values."""
         for name in ("input_tokens", "output_tokens"):
@@ -94,9 +117,7 @@ class Workload:
         if self.context is not None and not 0 <= self.context <= 100_000_000:
             msg = f"--context must be from 0 to 1e8 tokens, got {self.context}"
             raise TopoError(msg)
-        if self.overlap not in ("none", "full"):
-            msg = f"--overlap must be none or full, got {self.overlap!r}"
-            raise TopoError(msg)
+        self.overlapped  # noqa: B018 - parses, raising on a bad setting
         if not (self.gpu_hour_usd >= 0 and math.isfinite(self.gpu_hour_usd)):
             msg = f"--gpu-hour-usd must be a price >= 0, got {self.gpu_hour_usd}"
             raise TopoError(msg)
@@ -308,28 +329,29 @@ def decode(
         + expert_flops * imbalance / f.gemm_efficiency(expert_rows)
         + attn_flops
     ) / hw.flops
-    t_comm = np.zeros_like(B)
+    t_tp = np.zeros_like(B)
+    t_ep = np.zeros_like(B)
     t_hop = np.zeros_like(B)
     t_over = np.zeros_like(B)
     if f.enabled:
         t_over = t_over + f.step_overhead_s + f.launch_per_layer_s * s["layers"]
     if comm is not None and not workload.ideal:
-        act = (
-            (per_rank * verify + chunk) * model.d_model * ACT_BYTES
-        )  # rows through the TP all-reduce
+        # Rows through the TP all-reduce: every token of the step, chunk included.
+        act = (per_rank * verify + chunk) * model.d_model * ACT_BYTES
         if plan.tp > 1:
-            t_comm = t_comm + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act)
+            t_tp = t_tp + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act)
         if s["block"] > 1 and plan.ep > 1 and model.moe:
             k = model.moe["experts_per_token"]
             a2a = CommModel.time(
                 comm.ep_all_to_all,
                 per_rank / plan.tp * verify * k * model.d_model * ACT_BYTES * imbalance,
             )
-            t_comm = t_comm + 2 * s["moe_layers"] * a2a
+            t_ep = t_ep + 2 * s["moe_layers"] * a2a
         if plan.pp > 1:
             t_hop = CommModel.time(comm.pp_hop, act)
+    t_comm = t_tp + t_ep
     roof = np.maximum(t_w + t_kv, t_c)
-    t_stage = np.maximum(roof, t_comm) if workload.overlap == "full" else roof + t_comm
+    t_stage = _with_comm(roof, t_tp, t_ep, workload.overlapped)
     t_stage = t_stage + t_over
     # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
     tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
@@ -373,6 +395,15 @@ def bound_of(d: dict[str, np.ndarray], i: int = 0) -> str:
     return max(terms, key=lambda k: terms[k])
 
 
+def _with_comm(
+    roof: np.ndarray, t_tp: np.ndarray, t_ep: np.ndarray, overlapped: dict[str, bool]
+) -> np.ndarray:
+    """A stage's time: overlapped collectives hide behind the roof, the others add to it."""
+    hidden = t_tp * overlapped["tp"] + t_ep * overlapped["ep"]
+    exposed = t_tp * (not overlapped["tp"]) + t_ep * (not overlapped["ep"])
+    return np.asarray(np.maximum(roof, hidden) + exposed)
+
+
 def prefill(
     layout: Layout,
     model: Model,
@@ -414,20 +445,22 @@ def prefill(
         + expert_flops / float(f.gemm_efficiency(np.array(expert_rows)))
         + attn_flops
     ) / hw.flops
-    t_comm = 0.0
+    t_tp = 0.0
+    t_ep = 0.0
     t_hop = 0.0
     if comm is not None and not workload.ideal:
         act = T * model.d_model * ACT_BYTES
         if plan.tp > 1:
-            t_comm += 2 * s["layers"] * float(CommModel.time(comm.tp_all_reduce, act))
+            t_tp = 2 * s["layers"] * float(CommModel.time(comm.tp_all_reduce, act))
         if s["block"] > 1 and plan.ep > 1 and model.moe:
             k = model.moe["experts_per_token"]
             m = T / plan.tp * k * model.d_model * ACT_BYTES
-            t_comm += 2 * s["moe_layers"] * float(CommModel.time(comm.ep_all_to_all, m))
+            t_ep = 2 * s["moe_layers"] * float(CommModel.time(comm.ep_all_to_all, m))
         if plan.pp > 1:
             t_hop = float(CommModel.time(comm.pp_hop, act))
+    t_comm = t_tp + t_ep
     roof = max(t_mem, t_c)
-    t_stage = max(roof, t_comm) if workload.overlap == "full" else roof + t_comm
+    t_stage = float(_with_comm(np.array(roof), np.array(t_tp), np.array(t_ep), workload.overlapped))
     if f.enabled:  # one step's fixed costs: launches of the stage's layers, the host
         t_stage += f.step_overhead_s + f.launch_per_layer_s * s["layers"]
     terms = {"memory": t_mem, "compute": t_c, "communication": t_comm}
