@@ -317,7 +317,9 @@ def test_validation_report_is_current(
     argv = shlex.split(committed.split("`")[1])
     assert argv[:2] == ["topo", "validate"]
     shutil.copytree(root / "validation", tmp_path / "validation")
+    (tmp_path / "figures").mkdir()
     monkeypatch.chdir(tmp_path)
     code, _, _ = _cli(capsys, *argv[1:])
     assert code == 0
     assert (tmp_path / "VALIDATION.md").read_text() == committed
+    assert (tmp_path / "figures" / "validation-public-serving.png").stat().st_size > 10_000

@@ -548,6 +548,7 @@ def _parser() -> argparse.ArgumentParser:
     fid.add_argument("--clean", action="store_true", help="the clean roofline: no loss terms")
     sp.add_argument("--markdown", metavar="FILE", help="also write a Markdown report")
     sp.add_argument("--title", default="topo validation report", help="the report's title")
+    sp.add_argument("--plot", metavar="FILE", help="also draw predicted against measured")
     sp.add_argument(
         "--notes", metavar="FILE", help="Markdown to include in the report (the analysis)"
     )

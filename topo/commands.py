@@ -718,6 +718,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             + (["--clean"] if args.clean else [])
             + [f"--markdown {args.markdown}"]
             + ([f"--notes {args.notes}"] if args.notes else [])
+            + ([f"--plot {args.plot}"] if args.plot else [])
             + ([f'--title "{args.title}"'] if args.title != _DEFAULT_TITLE else [])
         )
         notes = ""
@@ -729,6 +730,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 raise TopoError(msg) from None
         text = validation_markdown(data, command=command, title=args.title, notes=notes)
         _atomic_write(Path(args.markdown), lambda p: _write_text(p, text))
+    if args.plot:
+        from topo.plot import plot_validation
+
+        fig, _ = plot_validation(data)
+        _save(fig, _figure_out(args.plot))
     print(_json(data) if args.json else format_validation(data))
     return 0
 

@@ -9,7 +9,7 @@ they render headless without global state.
 from __future__ import annotations
 
 from topo.plot._style import save
-from topo.plot.design import plot_compare, plot_study
+from topo.plot.design import plot_compare, plot_study, plot_validation
 from topo.plot.economics import plot_cache, plot_lifecycle, plot_price, plot_serving
 from topo.plot.elevation import plot_elevation
 from topo.plot.limits import plot_limits
@@ -31,5 +31,6 @@ __all__ = [
     "plot_study",
     "plot_topology",
     "plot_tradeoff",
+    "plot_validation",
     "save",
 ]

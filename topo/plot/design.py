@@ -6,7 +6,7 @@ from typing import Any
 
 from topo.plot._style import FAIL_COLOR, NA_COLOR, OK_COLOR, figure
 
-__all__ = ["plot_compare", "plot_study"]
+__all__ = ["plot_compare", "plot_study", "plot_validation"]
 
 _PANELS = (
     ("tokens_per_s_per_gpu", "output tokens/s per GPU", "{:,.0f}"),
@@ -195,3 +195,42 @@ def _short(r: dict[str, Any]) -> str:
     if r.get("nic_gbps"):
         parts.append(f"{r['nic_gbps']:g}G NIC")
     return ", ".join(parts)
+
+
+def plot_validation(data: dict[str, Any]) -> tuple[Any, Any]:
+    """Predicted against measured for every point of ``topo validate``, by metric."""
+    rows = data["points"]
+    metrics = sorted({r["what"].rsplit(": ", 1)[-1] for r in rows})
+    fig = figure(6.5 * len(metrics), 6.2)
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics, strict=True):
+        pts = [r for r in rows if r["what"].endswith(metric)]
+        x = [r["measured"] for r in pts]
+        y = [r["predicted"] for r in pts]
+        lo, hi = min(x + y) / 1.5, max(x + y) * 1.5
+        ax.fill_between(
+            [lo, hi],
+            [lo / 1.15, hi / 1.15],
+            [lo * 1.15, hi * 1.15],
+            color=OK_COLOR,
+            alpha=0.15,
+            label="within 15%",
+        )
+        ax.plot([lo, hi], [lo, hi], color="#333333", lw=0.8, label="topo = measured")
+        ax.scatter(x, y, s=26, color="#4C72B0", zorder=3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        unit = "tokens/s per GPU" if "tokens_per_s" in metric else "s"
+        ax.set_xlabel(f"measured [{unit}]")
+        ax.set_ylabel(f"topo [{unit}]")
+        ax.set_title(metric.replace("_", " "), fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(
+        f"topo against {len(rows)} measurements: median |error| "
+        f"{data['median_abs_error']:.0%}, 90th percentile {data['p90_abs_error']:.0%}",
+        fontweight="bold",
+    )
+    return fig, axes
