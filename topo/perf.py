@@ -29,6 +29,7 @@ Reference: ``reference/seed_formulas.md`` claims 1-3, 5-7 and 10.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,15 +143,20 @@ class CommModel:
         return np.asarray(np.min([a + b * m for a, b in lines], axis=0))
 
 
-_CACHE: dict[tuple[int, str, tuple[str, ...]], tuple[tuple[float, float], ...]] = {}
+# Per fabric (weakly held: a fabric's lines go with it, and a new fabric never sees the
+# lines of an old one that happened to have the same id).
+_CACHE: weakref.WeakKeyDictionary[
+    Fabric, dict[tuple[str, tuple[str, ...]], tuple[tuple[float, float], ...]]
+] = weakref.WeakKeyDictionary()
 
 
 def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[tuple[float, float], ...]:
     """Alpha and beta-per-byte of every algorithm of `op` on `gpus` (link loads are linear)."""
     if len(gpus) < 2:
         return ()
-    key = (id(fabric), op, gpus)
-    if key not in _CACHE:
+    cache = _CACHE.setdefault(fabric, {})
+    key = (op, gpus)
+    if key not in cache:
         ref = 1e9
         out = []
         r = collective(fabric, op, list(gpus), ref)
@@ -158,8 +164,8 @@ def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[tuple[float,
         for algorithm in r.alternatives:
             alt = collective(fabric, op, list(gpus), ref, algorithm=algorithm)
             out.append((alt.alpha_s, alt.beta_s / ref))
-        _CACHE[key] = tuple(out)
-    return _CACHE[key]
+        cache[key] = tuple(out)
+    return cache[key]
 
 
 def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
