@@ -323,3 +323,22 @@ def test_validation_report_is_current(
     assert code == 0
     assert (tmp_path / "VALIDATION.md").read_text() == committed
     assert (tmp_path / "figures" / "validation-public-serving.png").stat().st_size > 10_000
+
+
+def test_collective_calibration_from_nccl_sizes() -> None:
+    """Fit the collectives' bandwidth share and per-call latency from a size sweep."""
+    truth = dataclasses.replace(DEFAULT, comm_bw_scale=0.7, comm_latency_s=15e-6)
+    pts = [
+        {"kind": "collective", "layout": "dgx-h100", "op": "all-reduce", "gpus": 8, "bytes": b}
+        for b in (8.0, 65536.0, 1048576.0, 16777216.0, 268435456.0, 4294967296.0)
+    ]
+    for p in pts:
+        p["time_s"] = predict(p, truth)["value"]
+    r = calibrate(pts)
+    assert r["fitted"] == ["comm_bw_scale", "comm_latency_s"]
+    assert r["fidelity"]["comm_bw_scale"] == pytest.approx(0.7, rel=0.05)
+    assert r["fidelity"]["comm_latency_s"] == pytest.approx(15e-6, rel=0.05)
+    # The default share is the measured 370 / 450 GB/s of an 8 x H100 all-reduce.
+    big = predict(pts[-1])["value"]
+    link_rate = predict(pts[-1], dataclasses.replace(DEFAULT, comm_bw_scale=1.0))["value"]
+    assert big / link_rate == pytest.approx(1 / 0.82, rel=0.01)

@@ -62,6 +62,8 @@ FIT_BOUNDS = {
     "compute_scale": (0.5, 1.2),
     "step_overhead_s": (0.0, 20e-3),
     "launch_per_layer_s": (0.0, 200e-6),
+    "comm_bw_scale": (0.2, 1.0),
+    "comm_latency_s": (0.0, 200e-6),
 }
 
 _NCCL_OPS = {
@@ -317,7 +319,8 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
     if kind == "collective":
         G = build_graph(load_layout(point["layout"]))
         r = collective(G, point["op"], gpu_nodes(G)[: point["gpus"]], point["bytes"])
-        return {"value": r.time_s, "term": "alpha" if r.alpha_s > r.beta_s else "beta"}
+        value = float(fidelity.comm_time(r.alpha_s, r.beta_s))
+        return {"value": value, "term": "latency" if r.alpha_s > r.beta_s else "bandwidth"}
     prep = _prepared(point)
     w = dataclasses.replace(prep["workload"], fidelity=fidelity)
     d = decode(
@@ -531,6 +534,8 @@ def _sensitive(points: list[dict[str, Any]], name: str) -> bool:
         "compute_scale": {"gemm", "serving"},
         "step_overhead_s": {"serving"},
         "launch_per_layer_s": {"serving"},
+        "comm_bw_scale": {"collective"},
+        "comm_latency_s": {"collective"},
     }
     return bool(kinds & need[name])
 

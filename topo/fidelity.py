@@ -23,6 +23,11 @@ Defaults, and where they come from:
   most KV: mean + sqrt(2 ln dp) standard deviations of a rank's sum, i.e. the KV time x
   (1 + cv sqrt(2 ln dp / sequences per rank)). 0 (equal contexts) unless given; chat traces
   have cv near 1 (assumed).
+- ``comm_bw_scale`` 0.82 and ``comm_latency_s`` 0: collectives in a step reach 0.82 of the
+  link-rate bandwidth topo's collective model gives (an 8 x H100 NVLink all-reduce reaches
+  ~370 of 450 GB/s, JAX scaling book GPU chapter, via ``measured_microbenchmarks.md``) and
+  pay ``comm_latency_s`` per call on top of topo's alpha (which already holds ~10 us of
+  call overhead). Both are fitted by ``topo calibrate`` from nccl-tests output.
 - ``accepted_tokens_per_step`` 1 and ``draft_tokens`` 0: speculative decoding or
   multi-token prediction off (DeepSeek-V3 MTP: ~1.8 tokens per step, 85-90% acceptance).
 """
@@ -53,6 +58,8 @@ class Fidelity:
     draft_tokens: int = 0
     prefill_chunk_tokens: float = 0.0
     context_cv: float = 0.0
+    comm_bw_scale: float = 0.82
+    comm_latency_s: float = 0.0
     hbm_scale: float = 1.0  # calibrated multiplier on the achievable HBM fraction
     compute_scale: float = 1.0  # calibrated multiplier on the achievable FLOP/s fraction
     enabled: bool = True
@@ -60,6 +67,12 @@ class Fidelity:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
         return asdict(self)
+
+    def comm_time(self, alpha: Any, beta: Any) -> Any:
+        """A collective's time from topo's alpha and beta (link-rate) parts."""
+        if not self.enabled:
+            return alpha + beta
+        return alpha + self.comm_latency_s + beta / self.comm_bw_scale
 
     def gemm_efficiency(self, tokens: np.ndarray) -> np.ndarray:
         """Share of the achievable FLOP/s a GEMM with `tokens` rows reaches."""
@@ -69,7 +82,13 @@ class Fidelity:
         return np.asarray(t / (t + self.gemm_half_tokens))
 
 
-CLEAN = Fidelity(launch_per_layer_s=0.0, step_overhead_s=0.0, gemm_half_tokens=0.0, enabled=False)
+CLEAN = Fidelity(
+    launch_per_layer_s=0.0,
+    step_overhead_s=0.0,
+    gemm_half_tokens=0.0,
+    comm_bw_scale=1.0,
+    enabled=False,
+)
 DEFAULT = Fidelity()
 
 
@@ -96,6 +115,8 @@ _BOUNDS = {
     "draft_tokens": (0, 64),
     "prefill_chunk_tokens": (0.0, 1e6),
     "context_cv": (0.0, 10.0),
+    "comm_bw_scale": (0.05, 1.0),
+    "comm_latency_s": (0.0, 1e-2),
     "hbm_scale": (0.1, 1.5),
     "compute_scale": (0.1, 1.5),
 }

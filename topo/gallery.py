@@ -142,7 +142,7 @@ def build_gallery(out: str | Path = "figures") -> list[Path]:
     for job in JOBS:
         args = [*job[:-1], str(folder / job[-1])]
         # Commands that print a report as well as the figure: keep the console quiet.
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             code = main(args)
         if code != 0:
             msg = f"gallery: topo {' '.join(args)} failed"

@@ -135,11 +135,21 @@ class CommModel:
     pp_hop: tuple[tuple[float, float], ...]
 
     @staticmethod
-    def time(lines: tuple[tuple[float, float], ...], nbytes: np.ndarray | float) -> np.ndarray:
-        """Time [s] of `nbytes` [B per GPU] on the fastest algorithm."""
+    def time(
+        lines: tuple[tuple[float, float], ...],
+        nbytes: np.ndarray | float,
+        losses: Fidelity | None = None,
+    ) -> np.ndarray:
+        """Time [s] of `nbytes` [B per GPU] on the fastest algorithm.
+
+        With `losses`, each algorithm pays their per-call latency and reaches their share
+        of its link-rate bandwidth (:meth:`topo.fidelity.Fidelity.comm_time`).
+        """
         m = np.asarray(nbytes, dtype=float)
         if not lines:
             return np.zeros_like(m)
+        if losses is not None:
+            return np.asarray(np.min([losses.comm_time(a, b * m) for a, b in lines], axis=0))
         return np.asarray(np.min([a + b * m for a, b in lines], axis=0))
 
 
@@ -345,16 +355,17 @@ def decode(
         # Rows through the TP all-reduce: every token of the step, chunk included.
         act = (per_rank * verify + chunk) * model.d_model * ACT_BYTES
         if plan.tp > 1:
-            t_tp = t_tp + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act)
+            t_tp = t_tp + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act, f)
         if s["block"] > 1 and plan.ep > 1 and model.moe:
             k = model.moe["experts_per_token"]
             a2a = CommModel.time(
                 comm.ep_all_to_all,
                 per_rank / plan.tp * verify * k * model.d_model * ACT_BYTES * imbalance,
+                f,
             )
             t_ep = t_ep + 2 * s["moe_layers"] * a2a
         if plan.pp > 1:
-            t_hop = CommModel.time(comm.pp_hop, act)
+            t_hop = CommModel.time(comm.pp_hop, act, f)
     t_comm = t_tp + t_ep
     roof = np.maximum(t_w + t_kv, t_c)
     t_stage = _with_comm(roof, t_tp, t_ep, workload.overlapped)
@@ -457,13 +468,13 @@ def prefill(
     if comm is not None and not workload.ideal:
         act = T * model.d_model * ACT_BYTES
         if plan.tp > 1:
-            t_tp = 2 * s["layers"] * float(CommModel.time(comm.tp_all_reduce, act))
+            t_tp = 2 * s["layers"] * float(CommModel.time(comm.tp_all_reduce, act, f))
         if s["block"] > 1 and plan.ep > 1 and model.moe:
             k = model.moe["experts_per_token"]
             m = T / plan.tp * k * model.d_model * ACT_BYTES
-            t_ep = 2 * s["moe_layers"] * float(CommModel.time(comm.ep_all_to_all, m))
+            t_ep = 2 * s["moe_layers"] * float(CommModel.time(comm.ep_all_to_all, m, f))
         if plan.pp > 1:
-            t_hop = float(CommModel.time(comm.pp_hop, act))
+            t_hop = float(CommModel.time(comm.pp_hop, act, f))
     t_comm = t_tp + t_ep
     roof = max(t_mem, t_c)
     t_stage = float(_with_comm(np.array(roof), np.array(t_tp), np.array(t_ep), workload.overlapped))
