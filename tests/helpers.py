@@ -46,3 +46,12 @@ def tray_layout(
         p = Path(d) / "t.yaml"
         p.write_text(yaml.safe_dump(doc), encoding="utf-8")
         return load_layout(p)
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """Run ``topo ARGV`` through main(); its exit status, stdout and stderr."""
+    from topo.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,6 @@ from topo.calibrate import (
     predict,
     validate,
 )
-from topo.cli import main
 from topo.errors import LayoutError
 from topo.fidelity import DEFAULT, Fidelity, load_profile
 from topo.layout import load_layout
@@ -211,12 +211,6 @@ def test_bad_measurements(tmp_path: Path, entry: dict[str, Any], key: str) -> No
     assert key in str(e.value)
 
 
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_calibrate_and_validate_commands(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -234,25 +228,27 @@ def test_calibrate_and_validate_commands(
     m = tmp_path / "m.yaml"
     m.write_text(yaml.safe_dump({"measurements": pts}))
     prof = tmp_path / "p.yaml"
-    code, out, _ = _cli(capsys, "calibrate", str(m), "--accelerator", "h100-sxm", "-o", str(prof))
+    code, out, _ = run_cli(
+        capsys, "calibrate", str(m), "--accelerator", "h100-sxm", "-o", str(prof)
+    )
     assert code == 0
     assert "hbm_scale" in out
     assert prof.is_file()
     f = load_profile(prof)
     assert f.hbm_scale == pytest.approx(0.85, rel=0.05)
     assert f.step_overhead_s == pytest.approx(1.5e-3, rel=0.05)
-    code, out, _ = _cli(capsys, "validate", str(m), "--calibration", str(prof), "--json")
+    code, out, _ = run_cli(capsys, "validate", str(m), "--calibration", str(prof), "--json")
     assert code == 0
     assert json.loads(out)["median_abs_error"] < 0.01
     md = tmp_path / "V.md"
-    code, out, _ = _cli(capsys, "validate", str(m), "--markdown", str(md))
+    code, out, _ = run_cli(capsys, "validate", str(m), "--markdown", str(md))
     assert code == 0
     assert "median |error|" in out
     text = md.read_text()
     assert "median absolute error:" in text
     assert "| point |" in text
     # The profile drives evaluate.
-    code, out, _ = _cli(
+    code, out, _ = run_cli(
         capsys,
         "evaluate",
         "dgx-h100",
@@ -276,23 +272,23 @@ def test_calibrate_validate_measure_bad_input(
     bad = tmp_path / "bad.yaml"
     bad.write_text("measurements: [{kind: gemm, m: 1, n: 1, k: 1, time: fast}]\n")
     out = tmp_path / "p.yaml"
-    code, _, err = _cli(capsys, "calibrate", str(bad), "-o", str(out))
+    code, _, err = run_cli(capsys, "calibrate", str(bad), "-o", str(out))
     assert code == 2
     assert "time" in err
     assert not out.exists()
-    code, _, err = _cli(capsys, "validate", str(tmp_path / "none.yaml"))
+    code, _, err = run_cli(capsys, "validate", str(tmp_path / "none.yaml"))
     assert code == 2
     assert "cannot read" in err
     good = tmp_path / "g.yaml"
     good.write_text(
         "measurements: [{kind: bandwidth, accelerator: h100-sxm, bytes: 8 GB, time: 3 ms}]\n"
     )
-    code, _, err = _cli(capsys, "calibrate", str(good), "--accelerator", "b200", "-o", str(out))
+    code, _, err = run_cli(capsys, "calibrate", str(good), "--accelerator", "b200", "-o", str(out))
     assert code == 2
     assert "no measurements" in err
     assert not out.exists()
     if importlib.util.find_spec("torch") is None:
-        code, _, err = _cli(capsys, "measure", "-o", str(tmp_path / "m.yaml"))
+        code, _, err = run_cli(capsys, "measure", "-o", str(tmp_path / "m.yaml"))
         assert code == 2
         assert "PyTorch" in err
         assert not (tmp_path / "m.yaml").exists()
@@ -319,7 +315,7 @@ def test_validation_report_is_current(
     shutil.copytree(root / "validation", tmp_path / "validation")
     (tmp_path / "figures").mkdir()
     monkeypatch.chdir(tmp_path)
-    code, _, _ = _cli(capsys, *argv[1:])
+    code, _, _ = run_cli(capsys, *argv[1:])
     assert code == 0
     assert (tmp_path / "VALIDATION.md").read_text() == committed
     assert (tmp_path / "figures" / "validation-public-serving.png").stat().st_size > 10_000

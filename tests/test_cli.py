@@ -9,16 +9,13 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from helpers import bundled_doc
+from helpers import bundled_doc, run_cli
 
-from topo.cli import main
 from topo.layout import bundled_layouts
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 def test_show_json_nvl72(capsys: pytest.CaptureFixture[str]) -> None:

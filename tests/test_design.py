@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_cli
 
-from topo.cli import main
 from topo.design import apply_design, assess, cost_defaults, tco
 from topo.errors import LayoutError, TopoError
 from topo.layout import load_layout
@@ -27,12 +27,6 @@ SMALL = {
     "constraints": {"slo_tpot_ms": 50},
     "max_replica_gpus": 8,
 }
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_tco_arithmetic() -> None:
@@ -156,7 +150,7 @@ def test_study_on_a_local_dask_cluster_equals_serial(tmp_path: Path) -> None:
 
 def test_compare_study_plot_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     png = tmp_path / "c.png"
-    code, out, _ = _cli(
+    code, out, _ = run_cli(
         capsys, "compare", "dgx-h100", "dgx-b200", "--model", "llama-3.1-8b",
         "--slo-tpot-ms", "50", "--json", "--plot", str(png),
     )  # fmt: skip
@@ -165,39 +159,43 @@ def test_compare_study_plot_commands(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert [r["layout"] for r in data["designs"]] == ["dgx-h100", "dgx-b200"]
     assert data["best"] in ("dgx-h100", "dgx-b200")
     assert png.stat().st_size > 10_000
-    code, out, _ = _cli(capsys, "compare", "dgx-h100-superpod", "--model", "llama-3.1-8b")
+    code, out, _ = run_cli(capsys, "compare", "dgx-h100-superpod", "--model", "llama-3.1-8b")
     assert code == 0
     assert "NO: power vs rack budget" in out  # infeasible, shown with why
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(SMALL))
-    code, out, _ = _cli(capsys, "study", str(f), "-o", str(tmp_path / "r"))
+    code, out, _ = run_cli(capsys, "study", str(f), "-o", str(tmp_path / "r"))
     assert code == 0
     assert "Pareto front" in out
     assert (tmp_path / "r" / "results.csv").read_text().startswith("id,layout,model")
-    code, _, _ = _cli(capsys, "plot", "study", str(tmp_path / "r"), "-o", str(tmp_path / "s.png"))
+    code, _, _ = run_cli(
+        capsys, "plot", "study", str(tmp_path / "r"), "-o", str(tmp_path / "s.png")
+    )
     assert code == 0
     assert (tmp_path / "s.png").stat().st_size > 10_000
 
 
 def test_compare_study_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _cli(capsys, "compare", "dgx-h100", "--model", "gpt-9")
+    code, _, err = run_cli(capsys, "compare", "dgx-h100", "--model", "gpt-9")
     assert code == 2
     assert "gpt-9" in err
-    code, _, err = _cli(capsys, "compare", "dgx-h100", "--model", "llama-3.1-8b", "--cost", "x=1")
+    code, _, err = run_cli(
+        capsys, "compare", "dgx-h100", "--model", "llama-3.1-8b", "--cost", "x=1"
+    )
     assert code == 2
     assert "unknown input" in err
     f = tmp_path / "s.yaml"
     f.write_text("name: x\nlayouts: [nowhere]\nmodels: [llama-3.1-8b]\n")
-    code, _, err = _cli(capsys, "study", str(f), "-o", str(tmp_path / "r"))
+    code, _, err = run_cli(capsys, "study", str(f), "-o", str(tmp_path / "r"))
     assert code == 2
     assert "layouts[0]" in err
     assert not (tmp_path / "r").exists()
     (tmp_path / "afile").write_text("")
     f.write_text(yaml.safe_dump(SMALL))
-    code, _, err = _cli(capsys, "study", str(f), "-o", str(tmp_path / "afile"))
+    code, _, err = run_cli(capsys, "study", str(f), "-o", str(tmp_path / "afile"))
     assert code == 2
     assert "not a folder" in err
-    code, _, err = _cli(capsys, "plot", "study", str(tmp_path), "-o", str(tmp_path / "x.png"))
+    code, _, err = run_cli(capsys, "plot", "study", str(tmp_path), "-o", str(tmp_path / "x.png"))
     assert code == 2
     assert "results.json" in err
 
@@ -233,7 +231,7 @@ def test_a_design_without_the_compute_dtype_is_infeasible_with_why(
     r = assess({"layout": "kyber-nvl576", "model": "llama-3.1-8b"})
     assert not r["feasible"]
     assert "no published bf16 peak" in r["reasons"][0]
-    code, _, err = _cli(capsys, "evaluate", "kyber-nvl576", "--model", "llama-3.1-8b")
+    code, _, err = run_cli(capsys, "evaluate", "kyber-nvl576", "--model", "llama-3.1-8b")
     assert code == 2
     assert "--compute" in err
     ok = assess({"layout": "kyber-nvl576", "model": "llama-3.1-8b", "weights": "fp8"})

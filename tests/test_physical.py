@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from topo.errors import TopoError
 from topo.layout import load_layout
-from topo.physical import _with_trays, apply_vary, check_limits, largest_domain, reach_m
+from topo.physical import apply_vary, check_limits, largest_domain, reach_m, with_trays
 
 NVL72 = load_layout("gb200-nvl72")
 
@@ -158,8 +158,8 @@ def test_a_larger_power_budget_never_turns_pass_into_fail(budget: float, more: f
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 60))
 def test_a_larger_domain_never_needs_fewer_cables_or_less_power(n: int) -> None:
-    a = by_name(check_limits(_with_trays(NVL72, n)))
-    b = by_name(check_limits(_with_trays(NVL72, n + 1)))
+    a = by_name(check_limits(with_trays(NVL72, n)))
+    b = by_name(check_limits(with_trays(NVL72, n + 1)))
     assert b["cables: backplane pairs"].value >= a["cables: backplane pairs"].value
     assert b["power vs rack budget"].value >= a["power vs rack budget"].value
     assert b["mass vs frame rating"].value >= a["mass vs frame rating"].value

@@ -764,9 +764,9 @@ def _study_results(path: str) -> dict[str, Any]:
 
 
 def _costs(items: list[str] | None) -> dict[str, float]:
-    from topo.design import cost_defaults
+    from topo.design import cost_inputs
 
-    known = {*cost_defaults()["defaults"], "accelerator_usd"}
+    known = cost_inputs()
     out: dict[str, float] = {}
     for item in items or []:
         key, _, value = item.partition("=")

@@ -22,10 +22,20 @@ import yaml
 from topo.errors import TopoError
 from topo.fidelity import DEFAULT, Fidelity
 from topo.layout import Layout, load_layout
-from topo.physical import LimitsReport, _with_trays, apply_vary, check_limits
+from topo.perf import Workload
+from topo.physical import LimitsReport, apply_vary, check_limits, with_trays
 from topo.units import UnitError, parse_quantity
 
-__all__ = ["DESIGN_KEYS", "apply_design", "assess", "compare", "cost_defaults", "tco"]
+__all__ = [
+    "DESIGN_KEYS",
+    "apply_design",
+    "assess",
+    "compare",
+    "cost_defaults",
+    "cost_inputs",
+    "design_workload",
+    "tco",
+]
 
 # Variations a design may carry beyond those of ``topo limits --vary``.
 DESIGN_KEYS = ("domain_gpus", "nic", "racks", "cluster_gpus")
@@ -61,7 +71,7 @@ def apply_design(layout: Layout, vary: dict[str, Any]) -> Layout:
                 msg = f"domain_gpus: {n} is not a multiple of the {per_tray} GPUs of a tray"
                 raise TopoError(msg)
             total = out.n_gpus
-            out = _with_trays(out, n // per_tray)
+            out = with_trays(out, n // per_tray)
             if "racks" not in vary and "cluster_gpus" not in vary:
                 racks = max(1, total // n)  # keep the cluster's size
                 out = dataclasses.replace(
@@ -159,11 +169,31 @@ def _lane_hundreds(layout: Layout) -> float:
     return layout.scale_up.link.bandwidth_bytes_per_s * 8 / 100e9
 
 
+def design_workload(design: dict[str, Any]) -> Workload:
+    """The :class:`topo.perf.Workload` a design (or a study's workload entry) names."""
+    return Workload(
+        input_tokens=int(design.get("input", 1024)),
+        output_tokens=int(design.get("output", 256)),
+        context=design.get("context"),
+        weights=design.get("weights", "bf16"),
+        kv=design.get("kv", design.get("weights", "bf16")),
+        gpu_hour_usd=float(design.get("gpu_hour_usd", 2.0)),
+        compute=design.get("compute"),
+        overlap=design.get("overlap", "none"),
+        fidelity=Fidelity(**design["fidelity"]) if design.get("fidelity") else DEFAULT,
+    )
+
+
+def cost_inputs() -> set[str]:
+    """The names a ``--cost`` or a study's ``costs:`` may set."""
+    return {*cost_defaults()["defaults"], "accelerator_usd"}
+
+
 def assess(design: dict[str, Any]) -> dict[str, Any]:
     """One design, assessed whole: a flat JSON-ready row (see the module notes)."""
     from topo.build import build_graph
     from topo.models import load_model
-    from topo.perf import Workload, comm_model, prefill
+    from topo.perf import comm_model, prefill
     from topo.place import place
     from topo.plan import candidate_plans, rank, search
     from topo.routing import Fabric
@@ -198,17 +228,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
             f"{c.name}: over by {-(c.margin or 0.0):.1%}" for c in limits.checks if c.ok is False
         ]
     model = load_model(design["model"])
-    w = Workload(
-        input_tokens=int(design.get("input", 1024)),
-        output_tokens=int(design.get("output", 256)),
-        context=design.get("context"),
-        weights=design.get("weights", "bf16"),
-        kv=design.get("kv", design.get("weights", "bf16")),
-        gpu_hour_usd=float(design.get("gpu_hour_usd", 2.0)),
-        compute=design.get("compute"),
-        overlap=design.get("overlap", "none"),
-        fidelity=Fidelity(**design["fidelity"]) if design.get("fidelity") else DEFAULT,
-    )
+    w = design_workload(design)
     G = build_graph(layout)
     row["hbm_bandwidth_bytes_per_s"] = layout.n_gpus * (
         layout.accelerator.hbm_bandwidth_bytes_per_s or 0.0

@@ -35,7 +35,15 @@ from topo.errors import TopoError
 from topo.layout import Device, Layout
 from topo.units import UnitError, parse_quantity
 
-__all__ = ["Check", "LimitsReport", "check_limits", "largest_domain", "reach_m"]
+__all__ = [
+    "Check",
+    "LimitsReport",
+    "apply_vary",
+    "check_limits",
+    "largest_domain",
+    "reach_m",
+    "with_trays",
+]
 
 CP_PG25 = 3920.0  # J/(kg K), PG25 at 25 C (cooling.pg25_properties)
 RHO_PG25 = 1021.5  # kg/m^3
@@ -537,7 +545,7 @@ def apply_vary(layout: Layout, key: str, value: str) -> Layout:
     return dataclasses.replace(layout, rack=dataclasses.replace(rack, **changes))
 
 
-def _with_trays(layout: Layout, n: int) -> Layout:
+def with_trays(layout: Layout, n: int) -> Layout:
     """The rack with `n` compute trays of its design, and the switch trays they need."""
     rack, su = layout.rack, layout.scale_up
     computes = [d for d in rack.devices if d.kind == "compute_tray"]
@@ -601,7 +609,7 @@ def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
     together = 0
     failed_first: dict[str, int] = {}
     for n in range(1, max_trays + 1):
-        report = check_limits(_with_trays(layout, n))
+        report = check_limits(with_trays(layout, n))
         gpus = n * per_tray
         fams: dict[str, bool] = {}
         for c in report.checks:

@@ -171,9 +171,8 @@ def _check_values(
     problems: list[Problem],
 ) -> None:
     """Each variation applied alone to each layout, each workload and cost input checked."""
-    from topo.design import apply_design, cost_defaults
+    from topo.design import apply_design, cost_inputs, design_workload
     from topo.layout import load_layout
-    from topo.perf import Workload
 
     bases = [load_layout(name) for name in layouts]
     for key, values in vary.items():
@@ -185,19 +184,11 @@ def _check_values(
                     problems.append(doc.problem(("vary", key, j), f"{base.name}: {e}"))
                     break
     for i, w in enumerate(workloads):
-        fields = {
-            "input": "input_tokens",
-            "output": "output_tokens",
-            "context": "context",
-            "weights": "weights",
-            "kv": "kv",
-            "gpu_hour_usd": "gpu_hour_usd",
-        }
         try:
-            Workload(**{fields[k]: v for k, v in w.items()}).check()
+            design_workload(w).check()
         except (TopoError, TypeError, ValueError) as e:
             problems.append(doc.problem(("workloads", i), str(e).splitlines()[0]))
-    known = {*cost_defaults()["defaults"], "accelerator_usd"}
+    known = cost_inputs()
     for k in costs:
         if k not in known:
             problems.append(
