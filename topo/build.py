@@ -166,6 +166,8 @@ def build_graph(layout: Layout) -> nx.Graph:
         wraparound=layout.scale_up.wraparound,
         scale_up_overhead=layout.scale_up.collective_overhead_s,
         scale_out_overhead=layout.scale_out.collective_overhead_s,
+        scale_up_link=layout.scale_up.link.name,
+        scale_out_link=layout.scale_out.link.name,
         hbm_capacity_bytes=layout.accelerator.hbm_capacity_bytes,
     )
     su = layout.scale_up

@@ -297,28 +297,29 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
 
     kind = point["kind"]
     if kind == "gemm":
+        from topo.kernels import gemm_time
+        from topo.models import dtype_bytes
+
         acc = load_catalogue().accelerator(point["accelerator"])
         dtype = point.get("dtype", "bf16")
         if dtype not in acc.peak_flop_per_s:
             msg = f"{acc.name} has no published {dtype} peak"
             raise TopoError(msg)
-        flops = 2.0 * point["m"] * point["n"] * point["k"]
-        rate = (
-            acc.peak_flop_per_s[dtype]
-            * min(1.0, acc.efficiency.compute * fidelity.compute_scale)
-            * fidelity.gemm_efficiency(np.array(point["m"]))
-        )
-        return {"value": flops / float(rate), "term": "compute"}
+        b = dtype_bytes(dtype)
+        t = gemm_time(acc, dtype, point["m"], point["n"], point["k"], weight_bytes=b, act_bytes=b)
+        return {"value": float(t), "term": "kernel"}
     if kind == "bandwidth":
+        from topo.kernels import hbm_fraction
+
         acc = load_catalogue().accelerator(point["accelerator"])
         if acc.hbm_bandwidth_bytes_per_s is None:
             msg = f"{acc.name} has no published HBM bandwidth"
             raise TopoError(msg)
-        bw = acc.hbm_bandwidth_bytes_per_s * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale)
+        bw = acc.hbm_bandwidth_bytes_per_s * min(1.0, hbm_fraction(acc) * fidelity.hbm_scale)
         return {"value": point["bytes"] / bw, "term": "hbm"}
     if kind == "collective":
-        G = build_graph(load_layout(point["layout"]))
-        r = collective(G, point["op"], gpu_nodes(G)[: point["gpus"]], point["bytes"])
+        G = _graph(point["layout"])
+        r = collective(G, point["op"], G.gpus[: point["gpus"]], point["bytes"])
         value = float(fidelity.comm_time(r.alpha_s, r.beta_s))
         return {"value": value, "term": "latency" if r.alpha_s > r.beta_s else "bandwidth"}
     prep = _prepared(point)
@@ -351,6 +352,18 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
 
 
 _PREPARED: dict[str, dict[str, Any]] = {}
+_GRAPHS: dict[str, Any] = {}
+
+
+def _graph(layout: str) -> Any:
+    """The graph of a layout, built once per process (collective points share a few)."""
+    from topo.build import build_graph
+    from topo.layout import load_layout
+    from topo.routing import Fabric
+
+    if layout not in _GRAPHS:
+        _GRAPHS[layout] = Fabric(build_graph(load_layout(layout)))
+    return _GRAPHS[layout]
 
 
 def _prepared(point: dict[str, Any]) -> dict[str, Any]:
@@ -387,34 +400,80 @@ def _prepared(point: dict[str, Any]) -> dict[str, Any]:
     return _PREPARED[key]
 
 
+def _series_key(pt: dict[str, Any]) -> tuple[str, str, str]:
+    return (str(pt.get("source", "")).split(" ")[0], pt["accelerator"], pt.get("dtype", "bf16"))
+
+
+def _excluded_series(points: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
+    """GEMM series that are not hardware figures (:func:`topo.kernels.series_exclusion`)."""
+    from topo.catalogue import load_catalogue
+    from topo.kernels import series_exclusion
+
+    cat = load_catalogue()
+    chips = {p["accelerator"] for p in points if p["kind"] == "gemm"}
+    peaks = {c: dict(cat.accelerator(c).peak_flop_per_s) for c in chips}
+    return series_exclusion(points, peaks)
+
+
+def _model_is_moe(name: str) -> bool:
+    from topo.models import load_model
+
+    return load_model(name).moe is not None
+
+
 def _measured(point: dict[str, Any]) -> float:
     return float(point["value"] if point["kind"] == "serving" else point["time_s"])
 
 
 def validate(points: list[dict[str, Any]], fidelity: Fidelity = DEFAULT) -> dict[str, Any]:
     """Predicted against measured for every point, with median and 90th-percentile errors."""
+    excluded = _excluded_series(points)
     rows = []
     for pt in points:
         pred = predict(pt, fidelity)
         meas = _measured(pt)
         err = pred["value"] / meas - 1 if meas else math.inf
-        rows.append(
-            {
-                "kind": pt["kind"],
-                "what": _label(pt),
-                "measured": meas,
-                "predicted": pred["value"],
-                "error": err,
-                "dominant_term": pred["term"],
-                "source": pt.get("source", ""),
-            }
-        )
-    errs = np.array([abs(r["error"]) for r in rows]) if rows else np.zeros(0)
+        row = {
+            "kind": pt["kind"],
+            "what": _label(pt),
+            "measured": meas,
+            "predicted": pred["value"],
+            "error": err,
+            "dominant_term": pred["term"],
+            "source": pt.get("source", ""),
+        }
+        for key in ("engine", "date", "model"):
+            if key in pt:
+                row[key] = str(pt[key])
+        if pt["kind"] == "serving":
+            row["model_kind"] = "moe" if _model_is_moe(pt["model"]) else "dense"
+        why = excluded.get(_series_key(pt)) if pt["kind"] == "gemm" else None
+        if why:  # kept in the list, left out of the error statistics
+            row["excluded"] = why
+            row["error_if_included"] = err
+            row["error"] = None
+        rows.append(row)
     return {
         "points": rows,
-        "median_abs_error": float(np.median(errs)) if len(errs) else None,
-        "p90_abs_error": float(np.percentile(errs, 90)) if len(errs) else None,
+        **_stats(rows),
+        "by_kind": {k: _stats([r for r in rows if r["kind"] == k]) for k in _kinds(rows)},
+        "excluded": sum(1 for r in rows if r.get("excluded")),
         "fidelity": fidelity.to_dict(),
+    }
+
+
+def _kinds(rows: list[dict[str, Any]]) -> list[str]:
+    return sorted({r["kind"] for r in rows})
+
+
+def _stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Points counted, median and 90th-percentile |error|, signed median (excluded left out)."""
+    e = np.array([r["error"] for r in rows if r["error"] is not None], dtype=float)
+    return {
+        "counted": len(e),
+        "median_abs_error": float(np.median(np.abs(e))) if len(e) else None,
+        "p90_abs_error": float(np.percentile(np.abs(e), 90)) if len(e) else None,
+        "signed_median_error": float(np.median(e)) if len(e) else None,
     }
 
 
@@ -590,13 +649,21 @@ def format_validation(data: dict[str, Any]) -> str:
     lines = [f"{'point':<70} {'measured':>16} {'topo':>16} {'error':>8}  dominant term"]
     for r in data["points"]:
         unit = r["what"]
+        err = f"{r['error']:>+8.1%}" if r["error"] is not None else f"{'excl.':>8}"
         lines.append(
             f"{r['what'][:70]:<70} {_fmt(r['measured'], unit):>16} "
-            f"{_fmt(r['predicted'], unit):>16} {r['error']:>+8.1%}  {r['dominant_term']}"
+            f"{_fmt(r['predicted'], unit):>16} {err}  {r['dominant_term']}"
         )
+    for kind, st in data.get("by_kind", {}).items():
+        if len(data.get("by_kind", {})) > 1 and st["counted"]:
+            lines.append(
+                f"{kind}: {st['counted']} points, median |error| {st['median_abs_error']:.1%}, "
+                f"90th percentile {st['p90_abs_error']:.1%}"
+            )
+    excluded = f" ({data['excluded']} excluded by rule)" if data.get("excluded") else ""
     lines.append(
-        f"{len(data['points'])} points: median |error| {data['median_abs_error']:.1%}, "
-        f"90th percentile {data['p90_abs_error']:.1%}"
+        f"{len(data['points'])} points{excluded}: median |error| "
+        f"{data['median_abs_error']:.1%}, 90th percentile {data['p90_abs_error']:.1%}"
     )
     return "\n".join(lines)
 

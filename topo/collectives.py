@@ -26,6 +26,14 @@ Algorithms (M is the per-GPU buffer, n the group size):
 Inside a switched domain and on a non-blocking fat tree these reproduce the textbook
 factors: (n-1)/n M / B for all-gather, reduce-scatter and all-to-all, 2(n-1)/n M / B
 for ring all-reduce (B the per-GPU bandwidth per direction).
+
+What a call costs (the default; ``clean=True`` gives the bare link-rate alpha + beta):
+the per-call latency measured on the fabric's link (nccl-tests' smallest-message time)
+or the bare alpha if larger, plus each phase's beta over the share of link-rate time the
+measurements reach at that message size (:func:`topo.kernels.collective_efficiency`).
+The phases of a hierarchical collective are pipelined in chunks (``PIPELINE_CHUNK``):
+the slowest phase plus the others' time over the number of chunks. ``topo collective``
+and the communication term of ``topo evaluate`` both call :func:`charge`.
 """
 
 from __future__ import annotations
@@ -37,9 +45,24 @@ import networkx as nx
 import numpy as np
 
 from topo.errors import PlacementError
+from topo.kernels import collective_basis, collective_efficiency
 from topo.routing import Fabric, LinkLoads, all_to_all_loads, pair_loads
 
-__all__ = ["BUS_FACTOR", "OPS", "CollectiveResult", "Phase", "collective", "link_loads"]
+__all__ = [
+    "BUS_FACTOR",
+    "OPS",
+    "PIPELINE_CHUNK",
+    "CollectiveResult",
+    "Phase",
+    "charge",
+    "collective",
+    "link_loads",
+]
+
+# Chunk size in which hierarchical phases pipeline (order of NCCL's chunks; assumed), and
+# the most chunks in flight counted.
+PIPELINE_CHUNK = 512 * 1024
+PIPELINE_DEPTH = 8
 
 OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "p2p", "broadcast")
 
@@ -93,6 +116,8 @@ class CollectiveResult:
     racks_spanned: int
     phases: list[Phase]
     alternatives: dict[str, float] = field(default_factory=dict)  # algorithm -> time [s]
+    clean_time_s: float = 0.0  # bare link-rate alpha + beta
+    basis: str = "link rate"  # where the latency and bandwidth share come from
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (the link loads are left out)."""
@@ -121,6 +146,8 @@ class CollectiveResult:
                 for p in self.phases
             ],
             "alternatives_s": self.alternatives,
+            "clean_time_s": self.clean_time_s,
+            "basis": self.basis,
         }
 
 
@@ -220,6 +247,66 @@ def _hierarchical(op: str, fabric: Fabric, parts: list[np.ndarray], M: float) ->
     return phases
 
 
+def _phase_op(name: str, op: str) -> str:
+    for known in ("reduce-scatter", "all-gather", "all-reduce"):
+        if known in name:
+            return known
+    return op
+
+
+def _phase_link(fabric: Fabric, crosses: bool) -> str:
+    return fabric.out_link if crosses else fabric.up_link
+
+
+def charge(
+    op: str,
+    nbytes: Any,
+    alpha_bare: float,
+    phases: list[tuple[str, Any, str]],
+    latency_link: str,
+    *,
+    pipelined: bool = False,
+) -> tuple[Any, Any]:
+    """Measured (alpha, beta) of one call from its bare parts; vectorised over `nbytes`.
+
+    `phases` are (phase name, bare beta [s], link name). Alpha is the measured per-call
+    latency of `latency_link` or the bare alpha if larger; each phase's beta is divided by
+    the share of link-rate time measured at this message size; pipelined phases cost the
+    slowest plus the rest over the chunks in flight.
+    """
+    M = np.asarray(nbytes, dtype=float)
+    latency, _ = collective_efficiency(latency_link, op, M)
+    alpha = np.maximum(alpha_bare, latency)
+    parts = [
+        np.asarray(beta) / collective_efficiency(link, _phase_op(name, op), M)[1]
+        for name, beta, link in phases
+    ]
+    if not parts:
+        return alpha, np.zeros_like(M)
+    total = np.sum(parts, axis=0)
+    if pipelined and len(parts) > 1:
+        worst = np.max(parts, axis=0)
+        chunks = np.clip(M / PIPELINE_CHUNK, 1.0, PIPELINE_DEPTH)
+        return alpha, worst + (total - worst) / chunks
+    return alpha, total
+
+
+def _charged(
+    op: str, fabric: Fabric, algorithm: str, phases: list[Phase], M: float
+) -> tuple[float, float]:
+    crosses = any(p.crosses_domains for p in phases)
+    alpha_bare = sum(p.alpha_s for p in phases) + _overhead(fabric, phases)
+    a, b = charge(
+        op,
+        M,
+        alpha_bare,
+        [(p.name, p.beta_s, _phase_link(fabric, p.crosses_domains)) for p in phases],
+        _phase_link(fabric, crosses),
+        pipelined=algorithm == "hierarchical",
+    )
+    return float(a), float(b)
+
+
 def collective(
     G: nx.Graph | Fabric,
     op: str,
@@ -227,6 +314,7 @@ def collective(
     bytes_per_gpu: float,
     *,
     algorithm: str = "auto",
+    clean: bool = False,
 ) -> CollectiveResult:
     """Time one collective among `gpus` (in group order) with a per-GPU buffer of `bytes_per_gpu`.
 
@@ -245,6 +333,8 @@ def collective(
         ``auto`` (the fastest that applies), ``ring``, ``direct``, ``hierarchical``,
         or the only one an op has (``direct`` all-to-all, ``pipelined chain``
         broadcast, ``pairwise`` p2p).
+    clean
+        The bare link-rate alpha + beta (no measured latency or bandwidth share).
 
     Raises
     ------
@@ -290,15 +380,18 @@ def collective(
     if not candidates:
         msg = f"{op} has no algorithm {algorithm!r} (try auto or {flat_name})"
         raise PlacementError(msg)
-    totals = {
-        k: sum(p.alpha_s + p.beta_s for p in v) + _overhead(fabric, v)
+    bare = {
+        k: (sum(p.alpha_s for p in v) + _overhead(fabric, v), sum(p.beta_s for p in v))
         for k, v in candidates.items()
     }
+    parts = bare if clean else {k: _charged(op, fabric, k, v, M) for k, v in candidates.items()}
+    totals = {k: a + b for k, (a, b) in parts.items()}
     best = min(totals, key=lambda k: totals[k])
     phases = candidates[best]
-    alpha = sum(p.alpha_s for p in phases) + _overhead(fabric, phases)
-    beta = sum(p.beta_s for p in phases)
+    alpha, beta = parts[best]
     time_s = alpha + beta
+    crosses = any(p.crosses_domains for p in phases)
+    basis = "link rate (clean)" if clean else collective_basis(_phase_link(fabric, crosses), op)
     worst = max(phases, key=lambda p: p.beta_s)
     algbw = M / time_s if time_s > 0 else 0.0
     return CollectiveResult(
@@ -316,6 +409,8 @@ def collective(
         racks_spanned=len(set(fabric.rack[members].tolist())),
         phases=phases,
         alternatives={k: v for k, v in totals.items() if k != best},
+        clean_time_s=sum(bare[best]),
+        basis=basis,
     )
 
 

@@ -58,7 +58,7 @@ class Fidelity:
     draft_tokens: int = 0
     prefill_chunk_tokens: float = 0.0
     context_cv: float = 0.0
-    comm_bw_scale: float = 0.82
+    comm_bw_scale: float = 1.0
     comm_latency_s: float = 0.0
     hbm_scale: float = 1.0  # calibrated multiplier on the achievable HBM fraction
     compute_scale: float = 1.0  # calibrated multiplier on the achievable FLOP/s fraction

@@ -51,6 +51,8 @@ class Fabric:
         self.topology = str(G.graph.get("scale_up_topology", "switched"))
         self.overhead_up_s = float(G.graph.get("scale_up_overhead", 10e-6))
         self.overhead_out_s = float(G.graph.get("scale_out_overhead", 20e-6))
+        self.up_link = str(G.graph.get("scale_up_link", ""))  # catalogue names, for the
+        self.out_link = str(G.graph.get("scale_out_link", ""))  # measured efficiencies
         # Position of each GPU among its domain's GPUs, and the domain's GPUs.
         self.members: dict[int, list[int]] = {}
         for i, d in enumerate(self.domain.tolist()):

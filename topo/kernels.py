@@ -1,0 +1,367 @@
+"""The kernel cost layer: every kernel costed from measured component data.
+
+A serving step is a list of kernels (GEMMs by shape, grouped expert GEMMs, attention,
+norms and other elementwise kernels, collectives). Each kernel takes
+
+    t = max(floor, bytes / achievable HBM bandwidth, FLOPs / (peak x efficiency(shape)))
+
+so it never takes less than its memory or compute floor at the measured rates, and small
+kernels cost what the shortest measured kernel of their chip cost (launch and tail).
+
+The measured data live in ``topo/data/kernel_tables.yaml``, written by
+``validation/derive_tables.py`` from ``validation/components.yaml`` (published GEMM,
+HBM, nccl-tests/rccl-tests, attention and DeepEP measurements, each with its source):
+
+- **GEMM efficiency** per chip and dtype: the fraction of the dense peak measured at
+  each (m, n, k), interpolated in log space (inverse-distance weights over log2 m, n, k;
+  exact at measured shapes). Rows below the smallest measured m keep that m's rate down
+  to one 64-row tensor-core tile and fall linearly below it (a tile computes 64 rows
+  whatever m is). Chips of one die share points (H100, H200 and H800 have the same SMs
+  and clocks). A chip without data for a dtype uses the nearest measured chip of the
+  same vendor, else the nearest by peak, and says so (:func:`gemm_basis`); fp16 uses
+  bf16 rows, int8 fp8 rows, and fp4 the chip's fp8 rows (no fp4 GEMM was measured).
+- **Kernel floor** per chip: the shortest GEMM measured on it.
+- **HBM**: the fraction of peak bandwidth a streaming copy reaches (BabelStream).
+- **Collectives** per scale-up link and op: a per-call latency (the smallest-message
+  time) and the share of topo's link-rate time reached at each message size
+  (nccl-tests and XLA sweeps); see :func:`collective_efficiency`.
+- **Attention**: decode attention streams its KV at the HBM rate above and computes at
+  the measured fraction of FlashMLA's dense decode kernel when compute-bound; prefill
+  attention at the fraction FlashAttention-3 (Hopper) or fmha-sm100 (Blackwell)
+  reached, by sequence length.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "TILE_ROWS",
+    "Tables",
+    "attention_fraction",
+    "collective_efficiency",
+    "gemm_basis",
+    "gemm_efficiency",
+    "gemm_time",
+    "hbm_fraction",
+    "kernel_floor",
+    "series_exclusion",
+    "tables",
+]
+
+TILE_ROWS = 64.0  # rows of one tensor-core tile (Hopper wgmma m64, Blackwell tcgen05 m64)
+_M_GRID = np.linspace(0.0, 24.0, 193)  # log2 m of the cached efficiency curves
+
+
+@dataclass(frozen=True)
+class GemmTable:
+    """Measured GEMM points of one die and dtype: log2 shapes and log fraction of peak."""
+
+    name: str
+    dtype: str
+    members: tuple[str, ...]
+    shape: np.ndarray  # (P, 3): log2 m, n, k
+    log_fraction: np.ndarray  # (P,)
+    sources: tuple[str, ...]
+
+    @property
+    def m_low(self) -> float:
+        """log2 of the smallest measured m."""
+        return float(self.shape[:, 0].min())
+
+
+@dataclass(frozen=True)
+class CollectiveCurve:
+    """One link and op: per-call latency and achieved share of link-rate time by size."""
+
+    link: str
+    op: str
+    latency_s: float
+    log2_bytes: np.ndarray
+    share: np.ndarray
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Everything in ``kernel_tables.yaml``, ready to use."""
+
+    gemm: dict[tuple[str, str], GemmTable]
+    floor_s: dict[str, float]
+    vendor: dict[str, str]
+    hbm: dict[str, float]
+    collectives: dict[tuple[str, str], CollectiveCurve]
+    attention: dict[str, Any]
+    raw: dict[str, Any]
+
+
+@functools.cache
+def tables() -> Tables:
+    """The shipped kernel tables (read once)."""
+    import yaml
+
+    text = resources.files("topo.data").joinpath("kernel_tables.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    return _make_tables(raw)
+
+
+def _make_tables(raw: dict[str, Any]) -> Tables:
+    gemm: dict[tuple[str, str], GemmTable] = {}
+    for t in raw["gemm"]:
+        pts = np.array([p[:4] for p in t["points"]], dtype=float)
+        table = GemmTable(
+            name=t["die"],
+            dtype=t["dtype"],
+            members=tuple(t["members"]),
+            shape=np.log2(pts[:, :3]),
+            log_fraction=np.log(pts[:, 3]),
+            sources=tuple(t["sources"]),
+        )
+        for member in t["members"]:
+            gemm[(member, t["dtype"])] = table
+    curves = {}
+    for c in raw["collectives"]:
+        pts = np.array(c["points"], dtype=float)
+        curves[(c["link"], c["op"])] = CollectiveCurve(
+            link=c["link"],
+            op=c["op"],
+            latency_s=float(c["latency_s"]),
+            log2_bytes=np.log2(pts[:, 0]),
+            share=pts[:, 1],
+            sources=tuple(c["sources"]),
+        )
+    return Tables(
+        gemm=gemm,
+        floor_s={k: float(v) for k, v in raw["kernel_floor_s"].items()},
+        vendor=dict(raw["vendors"]),
+        hbm={k: float(v["fraction"]) for k, v in raw["hbm"].items()},
+        collectives=curves,
+        attention=raw["attention"],
+        raw=raw,
+    )
+
+
+# --- which chip's data stands in for a chip without its own ---------------------------
+
+_DTYPE_ROWS = {"fp16": "bf16", "int8": "fp8", "fp4": "fp8", "int4": "fp8", "fp6": "fp8"}
+
+
+def _stand_in(acc: Any, dtype: str) -> tuple[str, str]:
+    """(chip, dtype) whose GEMM points apply to `acc` at `dtype`.
+
+    The chip's own rows of the dtype; else of the dtype it stands for (fp16 -> bf16,
+    int8 and fp4 -> fp8); else those rows on the measured chip of the same vendor whose
+    dense bf16 peak is nearest, else on the nearest chip of any vendor.
+    """
+    t = tables()
+    if (acc.name, dtype) in t.gemm:
+        return acc.name, dtype
+    rows = _DTYPE_ROWS.get(dtype, dtype)
+    if (acc.name, rows) in t.gemm:
+        return acc.name, rows
+    measured = sorted({c for c, d in t.gemm if d == rows})
+    if not measured:
+        rows = "bf16"
+        measured = sorted({c for c, d in t.gemm if d == rows})
+    same = [c for c in measured if t.vendor.get(c) == acc.vendor] or measured
+    peak = float(acc.peak_flop_per_s.get("bf16") or max(acc.peak_flop_per_s.values()))
+
+    def distance(chip: str) -> float:
+        return abs(math.log(float(t.raw["bf16_peaks"][chip]) / peak))
+
+    return min(same, key=distance), rows
+
+
+def gemm_basis(acc: Any, dtype: str) -> str:
+    """Where the GEMM efficiencies of `acc` at `dtype` come from, in words."""
+    chip, rows = _stand_in(acc, dtype)
+    table = tables().gemm[(chip, rows)]
+    own = chip == acc.name and rows == dtype
+    what = f"{len(table.log_fraction)} measured {rows} GEMMs on {'/'.join(table.members)}"
+    if own:
+        return what
+    return f"{what} (no {dtype} GEMM measured on {acc.name}: nearest measured data)"
+
+
+def _idw(table: GemmTable, q: np.ndarray) -> np.ndarray:
+    """Log fraction at query shapes (Q, 3) in log2: inverse-distance weights, power 4."""
+    d2 = ((q[:, None, :] - table.shape[None, :, :]) ** 2).sum(axis=2)
+    exact = d2 < 1e-12
+    w = 1.0 / np.maximum(d2, 1e-12) ** 2
+    est = (w * table.log_fraction[None, :]).sum(axis=1) / w.sum(axis=1)
+    hit = exact.any(axis=1)
+    if hit.any():
+        est[hit] = table.log_fraction[exact[hit].argmax(axis=1)]
+    return np.asarray(est)
+
+
+def _direct_fraction(table: GemmTable, m: np.ndarray, n: float, k: float) -> np.ndarray:
+    lo, hi = table.shape.min(axis=0), table.shape.max(axis=0)
+    lm = np.log2(np.maximum(m, 1e-9))
+    q = np.empty((len(lm), 3))
+    q[:, 0] = np.clip(lm, lo[0], hi[0])
+    q[:, 1] = np.clip(math.log2(max(n, 1.0)), lo[1], hi[1])
+    q[:, 2] = np.clip(math.log2(max(k, 1.0)), lo[2], hi[2])
+    frac = np.exp(_idw(table, q))
+    # Below the smallest measured m: the same rate per row down to one tile, then the
+    # tile's time whatever the rows (the rate falls with m).
+    below = lm < table.m_low
+    if below.any():
+        mm = m[below]
+        frac[below] = frac[below] * mm / np.maximum(mm, TILE_ROWS)
+    return np.asarray(np.minimum(frac, 1.0))
+
+
+@functools.lru_cache(maxsize=4096)
+def _curve(chip: str, rows: str, n: float, k: float) -> np.ndarray:
+    table = tables().gemm[(chip, rows)]
+    return _direct_fraction(table, 2.0**_M_GRID, n, k)
+
+
+def gemm_efficiency(acc: Any, dtype: str, m: Any, n: float, k: float) -> np.ndarray:
+    """Fraction of the dense `dtype` peak a GEMM of m x n x k reaches on `acc`."""
+    chip, rows = _stand_in(acc, dtype)
+    mm = np.asarray(m, dtype=float)
+    flat = np.atleast_1d(mm).ravel()
+    if flat.size <= 8:  # exact (validation, single points)
+        out = _direct_fraction(tables().gemm[(chip, rows)], np.maximum(flat, 1e-9), n, k)
+    else:
+        curve = _curve(chip, rows, float(n), float(k))
+        lm = np.log2(np.maximum(flat, 1.0))
+        out = np.exp(np.interp(lm, _M_GRID, np.log(np.maximum(curve, 1e-12))))
+        out = np.where(flat < 1.0, out * np.maximum(flat, 0.0), out)
+    return np.asarray(out.reshape(mm.shape))
+
+
+def kernel_floor(acc: Any) -> float:
+    """The shortest time a kernel takes on `acc` [s]: its shortest measured GEMM."""
+    t = tables()
+    if acc.name in t.floor_s:
+        return t.floor_s[acc.name]
+    chip, _ = _stand_in(acc, "bf16")
+    return t.floor_s.get(chip, min(t.floor_s.values()))
+
+
+def hbm_fraction(acc: Any) -> float:
+    """Share of peak HBM bandwidth a streaming copy reaches on `acc` (or its stand-in)."""
+    t = tables()
+    if acc.name in t.hbm:
+        return t.hbm[acc.name]
+    same = [c for c in t.hbm if t.vendor.get(c) == acc.vendor]
+    if same:
+        return min(t.hbm[c] for c in same)
+    return float(np.median(list(t.hbm.values())))
+
+
+def gemm_time(
+    acc: Any,
+    dtype: str,
+    m: Any,
+    n: float,
+    k: float,
+    *,
+    weight_bytes: float,
+    act_bytes: float = 2.0,
+    groups: float = 1.0,
+    hbm_bw: float | None = None,
+) -> np.ndarray:
+    """Time [s] of `groups` GEMMs of m x n x k run as one (grouped) kernel.
+
+    Weights (n x k per group, `weight_bytes` per element) stream from HBM once;
+    activations in and out at `act_bytes`. The efficiency is that of the whole kernel's
+    rows (groups x m: a grouped GEMM fills the GPU like one GEMM of all its rows).
+    """
+    mm = np.asarray(m, dtype=float)
+    peak = acc.peak_flop_per_s.get(dtype) or acc.peak_flop_per_s["bf16"]
+    bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
+    flops = 2.0 * groups * mm * n * k
+    nbytes = groups * (n * k * weight_bytes + mm * (k + n) * act_bytes)
+    eff = gemm_efficiency(acc, dtype, groups * mm, n, k)
+    t_c = flops / (peak * np.maximum(eff, 1e-12))
+    return np.asarray(np.maximum(np.maximum(nbytes / bw, t_c), kernel_floor(acc)))
+
+
+def attention_fraction(acc: Any, kind: str, seq: float | None = None) -> tuple[float, str]:
+    """Fraction of the dense bf16 peak an attention kernel reaches, and its source.
+
+    ``kind``: ``decode`` (compute-bound decode, FlashMLA dense) or ``prefill`` (causal
+    forward at `seq` tokens).
+    """
+    att = tables().attention
+    fam = att["families"].get(acc.name) or att["families"].get(
+        _stand_in(acc, "bf16")[0], "hopper"
+    )
+    entry = att[kind][fam]
+    if kind == "prefill" and "by_seq" in entry:
+        xs = np.log2([p[0] for p in entry["by_seq"]])
+        ys = [p[1] for p in entry["by_seq"]]
+        s = math.log2(max(seq or 4096.0, 1.0))
+        return float(np.interp(s, xs, ys)), entry["source"]
+    return float(entry["fraction"]), entry["source"]
+
+
+def _curve_for(link: str, op: str) -> CollectiveCurve:
+    c = tables().collectives
+    fallback = tables().raw["collective_fallback"]
+    for key in ((link, op), (link, "all-reduce"), (fallback, op), (fallback, "all-reduce")):
+        if key in c:
+            return c[key]
+    return next(iter(c.values()))
+
+
+def collective_efficiency(link: str, op: str, nbytes: Any) -> tuple[float, np.ndarray]:
+    """(per-call latency [s], share of the link-rate time reached) for `nbytes` per GPU.
+
+    Links or ops without measurements use the link's all-reduce curve, else that of
+    ``collective_fallback`` in the tables (documented there).
+    """
+    c = _curve_for(link, op)
+    lb = np.log2(np.maximum(np.asarray(nbytes, dtype=float), 1.0))
+    return c.latency_s, np.asarray(np.interp(lb, c.log2_bytes, c.share))
+
+
+def collective_basis(link: str, op: str) -> str:
+    """Where a collective's latency and bandwidth share come from, in words."""
+    c = _curve_for(link, op)
+    if (c.link, c.op) == (link, op):
+        return f"measured {op} on {link} ({len(c.share)} sizes)"
+    return f"no {op} measured on {link}: {c.op} on {c.link}"
+
+
+def series_exclusion(points: list[dict[str, Any]], peaks: dict[str, dict[str, float]]) -> dict:
+    """Series of GEMM points that are not hardware figures, by a fixed rule.
+
+    A series is one source (its first word: repository@commit) on one chip and dtype. It
+    is excluded when (1) any point runs above the chip's dense peak (physically
+    impossible), or (2) its median fraction of peak is below a quarter of the same
+    source's bf16 median on the same chip (the library missed its fast path). Returns
+    ``{(source, chip, dtype): reason}``.
+    """
+    series: dict[tuple[str, str, str], list[float]] = {}
+    for p in points:
+        if p.get("kind") != "gemm":
+            continue
+        key = (str(p.get("source", "")).split(" ")[0], p["accelerator"], p.get("dtype", "bf16"))
+        peak = peaks.get(p["accelerator"], {}).get(key[2])
+        if not peak:
+            continue
+        frac = 2.0 * p["m"] * p["n"] * p["k"] / p["time_s"] / peak
+        series.setdefault(key, []).append(frac)
+    out = {}
+    for key, fr in series.items():
+        if max(fr) > 1.0:
+            out[key] = f"runs above the dense peak ({max(fr):.2f} x peak): not a hardware figure"
+            continue
+        base = series.get((key[0], key[1], "bf16"))
+        if key[2] != "bf16" and base and np.median(fr) < np.median(base) / 4:
+            out[key] = (
+                f"median {np.median(fr):.3f} of peak, under a quarter of the same source's "
+                f"bf16 median {np.median(base):.3f}: a missed fast path, not the hardware"
+            )
+    return out

@@ -1,0 +1,307 @@
+"""Derive topo's kernel tables (``topo/data/kernel_tables.yaml``) from the component set.
+
+Run from the repository root (topo installed)::
+
+    python validation/derive_tables.py                 # writes topo/data/kernel_tables.yaml
+    python validation/derive_tables.py --check         # exit 1 if the shipped file differs
+
+Input: ``validation/components.yaml`` (published GEMM, HBM, collective, attention and
+DeepEP measurements, each with its source). Every number written comes from a point of
+that file by the rules below; nothing is fitted to end-to-end serving results.
+
+- GEMM: each point's fraction of its chip's dense peak, ``2mnk / time / peak``. Chips of
+  one die pool their points (H100 SXM, H200 and H800 share SMs and clocks). Series that
+  are not hardware figures are left out by :func:`topo.kernels.series_exclusion` (above
+  the dense peak; or a quarter of the same source's bf16 median).
+- Kernel floor: the shortest GEMM measured on the die.
+- HBM: bytes moved over time over peak, median of the chip's copy/triad points. The
+  H800 has the H100's HBM3 and takes its value.
+- Collectives, per scale-up link and op: the latency is the shortest measured time; the
+  share at each size is topo's link-rate beta over (measured - latency), the geometric
+  mean of the points in each power-of-two bin, capped at 2 (an NVSwitch that reduces in
+  the switch beats the ring's link-rate time).
+- Attention: FlashMLA dense decode (H800) for compute-bound decode; FlashAttention-3
+  causal forward by sequence length (H100, head dim 128) and fmha-sm100 forward (B200)
+  for prefill; FlashAttention-2 ROCm (MI300X) for CDNA3.
+- DeepEP: the share of link rate its normal kernels reach inside a node (NVLink) and
+  across nodes (RDMA), and the latency of its low-latency kernels by EP size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from topo.build import build_graph, gpu_nodes
+from topo.calibrate import load_measurements
+from topo.catalogue import load_catalogue
+from topo.collectives import collective
+from topo.kernels import series_exclusion
+from topo.layout import load_layout
+from topo.routing import Fabric
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "validation" / "components.yaml"
+OUT = ROOT / "topo" / "data" / "kernel_tables.yaml"
+DIES = {"h100-sxm": ["h100-sxm", "h200", "h800"], "b200": ["b200"], "gb200": ["gb200"]}
+DIES["mi300x"] = ["mi300x"]
+SHARE_CAP = 2.0
+
+
+def _die(chip: str) -> str:
+    return next((d for d, members in DIES.items() if chip in members), chip)
+
+
+def _gemm(points: list[dict[str, Any]], peaks: dict[str, dict[str, float]]) -> tuple[list, dict]:
+    excluded = series_exclusion(points, peaks)
+    groups: dict[tuple[str, str], list[list[Any]]] = defaultdict(list)
+    sources: dict[tuple[str, str], list[str]] = defaultdict(list)
+    floors: dict[str, float] = {}
+    for p in points:
+        if p["kind"] != "gemm":
+            continue
+        dtype = p.get("dtype", "bf16")
+        src = str(p.get("source", "")).split(" ")[0]
+        if (src, p["accelerator"], dtype) in excluded:
+            continue
+        die = _die(p["accelerator"])
+        key = (die, dtype)
+        label = f"{src} ({p['accelerator']} {dtype})"
+        if label not in sources[key]:
+            sources[key].append(label)
+        frac = 2.0 * p["m"] * p["n"] * p["k"] / p["time_s"] / peaks[p["accelerator"]][dtype]
+        groups[key].append([p["m"], p["n"], p["k"], float(f"{frac:.5g}"), sources[key].index(label)])
+        floors[die] = min(floors.get(die, math.inf), p["time_s"])
+    out = []
+    for (die, dtype), pts in sorted(groups.items()):
+        # One point per shape: the geometric mean where sources repeat a shape.
+        by_shape: dict[tuple[int, int, int], list[list[Any]]] = defaultdict(list)
+        for row in pts:
+            by_shape[(row[0], row[1], row[2])].append(row)
+        merged = []
+        for shape, rows in sorted(by_shape.items()):
+            f = math.exp(float(np.mean([math.log(r[3]) for r in rows])))
+            merged.append([*shape, float(f"{f:.5g}"), rows[0][4]])
+        out.append(
+            {
+                "die": die,
+                "dtype": dtype,
+                "members": list(DIES.get(die, [die])),
+                "sources": sources[(die, dtype)],
+                "points": merged,
+            }
+        )
+    floor_by_chip = {c: floors[d] for d, members in DIES.items() if d in floors for c in members}
+    excl = [
+        {"source": k[0], "accelerator": k[1], "dtype": k[2], "reason": v}
+        for k, v in sorted(excluded.items())
+    ]
+    return out, {"floors": floor_by_chip, "excluded": excl}
+
+
+def _hbm(points: list[dict[str, Any]]) -> dict[str, Any]:
+    cat = load_catalogue()
+    fr: dict[str, list[float]] = defaultdict(list)
+    for p in points:
+        if p["kind"] == "bandwidth":
+            peak = cat.accelerator(p["accelerator"]).hbm_bandwidth_bytes_per_s
+            fr[p["accelerator"]].append(p["bytes"] / p["time_s"] / peak)
+    out = {
+        c: {"fraction": float(f"{np.median(v):.4g}"), "points": len(v), "basis": "BabelStream copy/triad"}
+        for c, v in sorted(fr.items())
+    }
+    if "h100-sxm" in out:
+        out["h800"] = {**out["h100-sxm"], "basis": "as h100-sxm (same HBM3, 3.35 TB/s)"}
+    return out
+
+
+def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    fabrics: dict[str, tuple[Fabric, list[str], str]] = {}
+    rows: dict[tuple[str, str], list[tuple[float, float, float, str]]] = defaultdict(list)
+    for p in points:
+        if p["kind"] != "collective":
+            continue
+        if p["layout"] not in fabrics:
+            layout = load_layout(p["layout"])
+            G = build_graph(layout)
+            fabrics[p["layout"]] = (Fabric(G), gpu_nodes(G), layout.scale_up.link.name)
+        fabric, gpus, link = fabrics[p["layout"]]
+        r = collective(fabric, p["op"], gpus[: p["gpus"]], p["bytes"], clean=True)
+        src = str(p.get("source", "")).split(" ")[0]
+        rows[(link, p["op"])].append((p["bytes"], r.beta_s, p["time_s"], f"{src} ({p['layout']})"))
+    out = []
+    for (link, op), pts in sorted(rows.items()):
+        latency = min(t for _, _, t, _ in pts)
+        bins: dict[int, list[float]] = defaultdict(list)
+        for nbytes, beta, t, _ in pts:
+            share = beta / (t - latency) if t > latency else SHARE_CAP
+            bins[round(math.log2(nbytes))].append(math.log(min(max(share, 1e-4), SHARE_CAP)))
+        curve = [
+            [float(2**b), float(f"{math.exp(float(np.mean(v))):.4g}")] for b, v in sorted(bins.items())
+        ]
+        out.append(
+            {
+                "link": link,
+                "op": op,
+                "latency_s": float(f"{latency:.4g}"),
+                "points": curve,
+                "sources": sorted({s for *_, s in pts}),
+            }
+        )
+    return out
+
+
+def _value(text: str) -> float:
+    return float(str(text).split()[0])
+
+
+def _attention_and_moe(other: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    cat = load_catalogue()
+
+    def bf16(chip: str) -> float:
+        return cat.accelerator(chip).peak_flop_per_s["bf16"] / 1e12
+
+    fa3 = [
+        o
+        for o in other
+        if o.get("kernel") == "flashattention-3 forward"
+        and o.get("head_dim") == 128
+        and "lower" in str(o.get("mask", ""))
+    ]
+    mla = next(
+        o
+        for o in other
+        if o.get("kernel") == "flashmla-dense-decode" and "compute" in str(o.get("regime"))
+    )
+    fmha = next(
+        o for o in other if "fmha-sm100" in str(o.get("kernel")) and o.get("regime") == "forward"
+    )
+    fa2_rocm = next(o for o in other if o.get("kernel") == "flashattention-2 (ROCm)")
+    attention = {
+        "families": {
+            "h100-sxm": "hopper",
+            "h200": "hopper",
+            "h800": "hopper",
+            "b200": "blackwell",
+            "gb200": "blackwell",
+            "mi300x": "cdna3",
+        },
+        "decode": {
+            fam: {
+                "fraction": round(_value(mla["value"]) / bf16("h800"), 4),
+                "source": mla["source"].split(" ")[0]
+                + " FlashMLA dense decode, compute-bound, H800"
+                + ("" if fam == "hopper" else f" (no {fam} dense decode measured)"),
+            }
+            for fam in ("hopper", "blackwell", "cdna3")
+        },
+        "prefill": {
+            "hopper": {
+                "by_seq": [
+                    [o["seqlen"], round(_value(o["value"]) / bf16("h100-sxm"), 4)]
+                    for o in sorted(fa3, key=lambda o: o["seqlen"])
+                ],
+                "source": "FlashAttention-3 causal forward, head dim 128, H100 (arXiv:2407.08608)",
+            },
+            "blackwell": {
+                "fraction": round(_value(fmha["value"]) / bf16("b200"), 4),
+                "source": "deepseek-ai/FlashMLA README: fmha-sm100 dense MHA prefill forward, B200",
+            },
+            "cdna3": {
+                "fraction": round(_value(fa2_rocm["value"]) / bf16("mi300x"), 4),
+                "source": "Azure AI benchmarking guide: FlashAttention-2 ROCm, MI300X",
+            },
+        },
+    }
+    nvl = cat.accelerator("h800").scale_up_bandwidth_bytes_per_s / 1e9
+    nic = cat.accelerator("h800").scale_out_bandwidth_bytes_per_s / 1e9
+    normal = defaultdict(list)
+    low = []
+    for o in other:
+        if o.get("kind") not in ("moe-dispatch", "moe-combine") or o.get("accelerator") != "h800":
+            continue
+        if str(o.get("mode", "")).startswith("normal"):
+            domain = "nvlink" if "NVLink" in str(o.get("domain")) else "rdma"
+            normal[domain].append(_value(o["value"]) / (nvl if domain == "nvlink" else nic))
+        elif str(o.get("mode", "")).startswith("low-latency"):
+            low.append([o["kind"], o["ep_ranks"], _value(o["value"]) * 1e-6])
+    moe = {
+        "normal_share": {k: round(float(np.median(v)), 4) for k, v in sorted(normal.items())},
+        "low_latency": {
+            "tokens_per_rank": 128,
+            "hidden": 7168,
+            "topk": 8,
+            "points": sorted(low),
+        },
+        "source": "deepseek-ai/DeepEP@0297fc80 docs/legacy.md (H800, CX7 400 Gb/s)",
+    }
+    return attention, moe
+
+
+def derive(source: Path = SOURCE) -> dict[str, Any]:
+    points = load_measurements(source)
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    cat = load_catalogue()
+    chips = {p["accelerator"] for p in points if "accelerator" in p}
+    peaks = {c: dict(cat.accelerator(c).peak_flop_per_s) for c in chips}
+    gemm, extra = _gemm(points, peaks)
+    attention, moe = _attention_and_moe(raw.get("other") or [])
+    measured = sorted({c for t in gemm for c in t["members"]})
+    return {
+        "note": (
+            "Generated by validation/derive_tables.py from validation/components.yaml; "
+            "do not edit by hand. Fractions are of the dense peak of each chip and dtype."
+        ),
+        "gemm": gemm,
+        "gemm_excluded": extra["excluded"],
+        "kernel_floor_s": {c: float(f"{v:.4g}") for c, v in sorted(extra["floors"].items())},
+        "vendors": {c: cat.accelerator(c).vendor for c in measured},
+        "bf16_peaks": {c: cat.accelerator(c).peak_flop_per_s["bf16"] for c in measured},
+        "hbm": _hbm(points),
+        "collectives": _collectives(points),
+        "collective_fallback": "nvlink4",
+        "attention": attention,
+        "moe_all_to_all": moe,
+    }
+
+
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _dump(data: dict[str, Any]) -> str:
+    head = "# topo kernel tables: measured component efficiencies (see topo/kernels.py).\n"
+    body = yaml.dump(
+        data, Dumper=_NoAliases, sort_keys=False, width=100, default_flow_style=None
+    )
+    return head + body
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--source", type=Path, default=SOURCE)
+    ap.add_argument("-o", "--output", type=Path, default=OUT)
+    ap.add_argument("--check", action="store_true", help="exit 1 if the output would change")
+    args = ap.parse_args(argv)
+    text = _dump(derive(args.source))
+    if args.check:
+        same = args.output.is_file() and args.output.read_text(encoding="utf-8") == text
+        print("kernel tables are current" if same else f"{args.output} is out of date")
+        return 0 if same else 1
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
