@@ -28,7 +28,7 @@ __all__ = [
     "make_link",
 ]
 
-DEFAULT_EFFICIENCY = {"hbm": 0.9, "compute": 0.8, "link": 0.82, "basis": "topo default"}
+DEFAULT_EFFICIENCY = {"hbm": 0.85, "compute": 0.8, "basis": "topo default"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,6 @@ class Efficiency:
 
     hbm: float
     compute: float
-    link: float
     basis: str
 
 
@@ -98,7 +97,7 @@ def make_accelerator(d: dict[str, Any]) -> Accelerator | list[str]:
         links_per_gpu=d.get("links_per_gpu"),
         scale_out_bandwidth_bytes_per_s=d.get("scale_out_bandwidth"),
         power_w=d.get("power"),
-        efficiency=Efficiency(eff["hbm"], eff["compute"], eff["link"], eff["basis"]),
+        efficiency=Efficiency(eff["hbm"], eff["compute"], eff["basis"]),
         confidence=d.get("confidence", "low"),
         sources=tuple(d.get("sources", ())),
         notes=d.get("notes", ""),

@@ -365,3 +365,158 @@ def series_exclusion(points: list[dict[str, Any]], peaks: dict[str, dict[str, fl
                 f"bf16 median {np.median(base):.3f}: a missed fast path, not the hardware"
             )
     return out
+
+
+# --- the kernels of one step ------------------------------------------------------------
+
+# Elementwise kernels per layer as fused serving engines launch them (assumed: residual
+# add + RMSNorm before attention and before the FFN, and the gated activation; MoE layers
+# add routing (softmax/top-k) and the permute and unpermute of tokens).
+ELEMENTWISE_PER_LAYER = 3
+ELEMENTWISE_PER_MOE_LAYER = 3
+ACT = 2.0  # activations in bf16
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One GEMM of a layer as one GPU runs it: n x k weights, `groups` of them."""
+
+    name: str
+    kind: str  # "gemm" or "moe_gemm"
+    n: float
+    k: float
+    per_stage: float  # how many times a stage runs it per step (layers of its kind)
+    groups: float = 1.0
+    weight_bytes: float | None = None  # None: the weights' dtype
+
+
+def layer_gemms(model: Any, plan: Any) -> list[Gemm]:
+    """Every GEMM a GPU of one pipeline stage runs per step, with its shape (experts apart).
+
+    Attention: fused QKV and the output projection (MLA as served: the replicated down
+    projections, q up, the absorbed per-head key and value maps, output). Dense FFN:
+    fused gate/up and down, split ``tp`` ways. MoE layers: the router and the shared
+    experts; routed experts are :func:`moe_gemms`. The LM head once per step.
+    """
+    p = model.params
+    tp, pp = plan.tp, plan.pp
+    layers = model.layers / pp
+    dense = p.dense_layers / pp
+    moe = p.moe_layers / pp
+    D, H = model.d_model, model.heads
+    out: list[Gemm] = []
+    if model.mla:
+        m = model.mla
+        qk = m["qk_nope_head_dim"] + m["qk_rope_head_dim"]
+        q_lora = m.get("q_lora_rank") or 0
+        down = (q_lora or 0) + m["kv_lora_rank"] + m["qk_rope_head_dim"]
+        out.append(Gemm("attention down (q, kv latents)", "gemm", down, D, layers))
+        if q_lora:
+            out.append(Gemm("q up", "gemm", H * qk / tp, q_lora, layers))
+        else:
+            out.append(Gemm("q", "gemm", H * qk / tp, D, layers))
+        out.append(
+            Gemm(
+                "absorbed key map",
+                "gemm",
+                m["kv_lora_rank"],
+                m["qk_nope_head_dim"],
+                layers,
+                groups=H / tp,
+            )
+        )
+        out.append(
+            Gemm("absorbed value map", "gemm", m["v_head_dim"], m["kv_lora_rank"], layers, H / tp)
+        )
+        out.append(Gemm("attention out", "gemm", D, H * m["v_head_dim"] / tp, layers))
+    else:
+        kv = max(model.kv_heads / tp, 1.0)
+        out.append(Gemm("qkv", "gemm", (H / tp + 2 * kv) * model.head_dim, D, layers))
+        out.append(Gemm("attention out", "gemm", D, H * model.head_dim / tp, layers))
+    up = 2 if model.gated else 1
+    if dense:
+        out.append(Gemm("ffn up", "gemm", up * model.ffn / tp, D, dense))
+        out.append(Gemm("ffn down", "gemm", D, model.ffn / tp, dense))
+    if moe:
+        out.append(Gemm("router", "gemm", p.experts, D, moe, weight_bytes=ACT))
+        shared = model.moe.get("shared_experts", 0) * model.moe["expert_ffn"]
+        if shared:
+            out.append(Gemm("shared expert up", "gemm", up * shared / tp, D, moe))
+            out.append(Gemm("shared expert down", "gemm", D, shared / tp, moe))
+    out.append(Gemm("lm head", "gemm", model.vocab / tp, D, 1.0 / pp))
+    return out
+
+
+def moe_gemms(model: Any, plan: Any) -> list[Gemm]:
+    """The grouped expert GEMMs of one MoE layer on one GPU (n, k of one local expert)."""
+    if not model.moe:
+        return []
+    block = max(plan.tp, plan.ep)
+    split = block / plan.ep  # tensor-parallel ways of each expert
+    f = model.moe["expert_ffn"] / split
+    up = 2 if model.gated else 1
+    moe = model.params.moe_layers / plan.pp
+    return [
+        Gemm("expert up", "moe_gemm", up * f, model.d_model, moe),
+        Gemm("expert down", "moe_gemm", model.d_model, f, moe),
+    ]
+
+
+def step_kernels(
+    acc: Any,
+    model: Any,
+    plan: Any,
+    *,
+    dtype: str,
+    weight_bytes: float,
+    rows: np.ndarray,
+    expert_rows: np.ndarray,
+    experts_touched: np.ndarray,
+    kv_bytes: np.ndarray,
+    attn_flops: np.ndarray,
+    attention: str,
+    prefill_seq: float | None = None,
+    hbm_bw: float | None = None,
+) -> dict[str, np.ndarray]:
+    """Time of one stage-step by kernel class [s], vectorised over the batch.
+
+    rows: matmul rows per GPU (tokens per attention rank); expert_rows: rows per touched
+    local expert (busiest GPU); experts_touched: local experts some token selects;
+    kv_bytes, attn_flops: per GPU for the stage's layers; attention: decode or prefill.
+    Returns ``gemm``, ``moe_gemm``, ``attention``, ``elementwise`` (each an array).
+    """
+    rows = np.asarray(rows, dtype=float)
+    bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
+    floor = kernel_floor(acc)
+    out = {k: np.zeros_like(rows) for k in ("gemm", "moe_gemm", "attention", "elementwise")}
+    for g in layer_gemms(model, plan):
+        wb = weight_bytes if g.weight_bytes is None else g.weight_bytes
+        gd = dtype if g.weight_bytes is None else "bf16"
+        t = gemm_time(acc, gd, rows, g.n, g.k, weight_bytes=wb, groups=g.groups, hbm_bw=bw)
+        out["gemm"] = out["gemm"] + g.per_stage * t
+    for g in moe_gemms(model, plan):
+        t = gemm_time(
+            acc,
+            dtype,
+            expert_rows,
+            g.n,
+            g.k,
+            weight_bytes=weight_bytes,
+            groups=np.maximum(experts_touched, 1e-9),
+            hbm_bw=bw,
+        )
+        out["moe_gemm"] = out["moe_gemm"] + g.per_stage * t
+    layers = model.layers / plan.pp
+    moe_layers = model.params.moe_layers / plan.pp
+    peak = acc.peak_flop_per_s.get("bf16") or max(acc.peak_flop_per_s.values())
+    frac, _ = attention_fraction(acc, attention, prefill_seq)
+    per_layer_kv = np.asarray(kv_bytes) / max(layers, 1e-9)
+    per_layer_fl = np.asarray(attn_flops) / max(layers, 1e-9)
+    t_att = np.maximum(np.maximum(per_layer_kv / bw, per_layer_fl / (peak * frac)), floor)
+    out["attention"] = layers * t_att
+    ew_bytes = rows * model.d_model * ACT * 3  # read input and residual, write output
+    t_ew = np.maximum(ew_bytes / bw, floor)
+    out["elementwise"] = (
+        layers * ELEMENTWISE_PER_LAYER * t_ew + moe_layers * ELEMENTWISE_PER_MOE_LAYER * t_ew
+    )
+    return out

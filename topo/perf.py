@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from topo.collectives import collective
+from topo.collectives import charge, collective
 from topo.errors import TopoError
 from topo.fidelity import CLEAN, DEFAULT, Fidelity, moe_imbalance
+from topo.kernels import hbm_fraction, step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
 from topo.place import Placement, Plan
@@ -55,6 +56,7 @@ __all__ = [
 ]
 
 ACT_BYTES = 2.0  # activations travel in bf16
+KERNEL_CLASSES = ("gemm", "moe_gemm", "attention", "elementwise")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,42 +128,65 @@ class Workload:
             dtype_bytes(getattr(self, name))
 
 
+# One algorithm of a collective on a group, linear in the message size M:
+# (op, bare alpha [s], ((phase name, bare beta per byte [s/B], link), ...), latency link,
+#  pipelined phases).
+Line = tuple[str, float, tuple[tuple[str, float, str], ...], str, bool]
+
+
 @dataclass(frozen=True, slots=True)
 class CommModel:
-    """Linear costs of the plan's collectives: time(M) = min over algorithms of a + b M."""
+    """The plan's collectives: every algorithm's bare alpha and per-byte phase betas.
 
-    tp_all_reduce: tuple[tuple[float, float], ...]
-    ep_all_to_all: tuple[tuple[float, float], ...]
-    pp_hop: tuple[tuple[float, float], ...]
+    :meth:`time` charges them as :func:`topo.collectives.collective` does (measured
+    latency and bandwidth share by size), so a step pays what ``topo collective`` prints.
+    """
+
+    tp_all_reduce: tuple[Line, ...]
+    ep_all_to_all: tuple[Line, ...]
+    pp_hop: tuple[Line, ...]
 
     @staticmethod
     def time(
-        lines: tuple[tuple[float, float], ...],
+        lines: tuple[Line, ...],
         nbytes: np.ndarray | float,
         losses: Fidelity | None = None,
     ) -> np.ndarray:
         """Time [s] of `nbytes` [B per GPU] on the fastest algorithm.
 
-        With `losses`, each algorithm pays their per-call latency and reaches their share
-        of its link-rate bandwidth (:meth:`topo.fidelity.Fidelity.comm_time`).
+        Without `losses` (or with them off): the bare link-rate alpha + beta. With them:
+        the measured charge of :func:`topo.collectives.charge`, then the calibration's
+        extra latency and bandwidth scale (:meth:`topo.fidelity.Fidelity.comm_time`).
         """
         m = np.asarray(nbytes, dtype=float)
         if not lines:
             return np.zeros_like(m)
-        if losses is not None:
-            return np.asarray(np.min([losses.comm_time(a, b * m) for a, b in lines], axis=0))
-        return np.asarray(np.min([a + b * m for a, b in lines], axis=0))
+        out = []
+        for op, alpha, phases, latency_link, pipelined in lines:
+            if losses is None or not losses.enabled:
+                out.append(alpha + sum(b for _, b, _ in phases) * m)
+                continue
+            a, b = charge(
+                op,
+                m,
+                alpha,
+                [(name, beta * m, link) for name, beta, link in phases],
+                latency_link,
+                pipelined=pipelined,
+            )
+            out.append(losses.comm_time(a, b))
+        return np.asarray(np.min(out, axis=0))
 
 
 # Per fabric (weakly held: a fabric's lines go with it, and a new fabric never sees the
 # lines of an old one that happened to have the same id).
-_CACHE: weakref.WeakKeyDictionary[
-    Fabric, dict[tuple[str, tuple[str, ...]], tuple[tuple[float, float], ...]]
-] = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[Fabric, dict[tuple[str, tuple[str, ...]], tuple[Line, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[tuple[float, float], ...]:
-    """Alpha and beta-per-byte of every algorithm of `op` on `gpus` (link loads are linear)."""
+def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Line, ...]:
+    """Every algorithm of `op` on `gpus` as bare alpha and per-byte phase betas."""
     if len(gpus) < 2:
         return ()
     cache = _CACHE.setdefault(fabric, {})
@@ -169,17 +194,25 @@ def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[tuple[float,
     if key not in cache:
         ref = 1e9
         out = []
-        r = collective(fabric, op, list(gpus), ref)
-        out.append((r.alpha_s, r.beta_s / ref))
-        for algorithm in r.alternatives:
-            alt = collective(fabric, op, list(gpus), ref, algorithm=algorithm)
-            out.append((alt.alpha_s, alt.beta_s / ref))
+        r = collective(fabric, op, list(gpus), ref, clean=True)
+        results = [r] + [
+            collective(fabric, op, list(gpus), ref, algorithm=a, clean=True)
+            for a in r.alternatives
+        ]
+        for res in results:
+            crosses = any(p.crosses_domains for p in res.phases)
+            phases = tuple(
+                (p.name, p.beta_s / ref, fabric.out_link if p.crosses_domains else fabric.up_link)
+                for p in res.phases
+            )
+            latency_link = fabric.out_link if crosses else fabric.up_link
+            out.append((op, res.alpha_s, phases, latency_link, res.algorithm == "hierarchical"))
         cache[key] = tuple(out)
     return cache[key]
 
 
 def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
-    """The plan's collectives as linear costs, from its first group of each kind."""
+    """The plan's collectives, from its first group of each kind."""
     g = placement.groups
     stages = g["pp"][0]
     hop = (stages[0], stages[1]) if len(stages) > 1 else ()
@@ -335,11 +368,11 @@ def decode(
         )
     t_w = w_bytes / hw.bw
     t_kv = kv_bytes / hw.bw
+    cv_factor = np.ones_like(B)
     if f.enabled and f.context_cv > 0 and plan.dp > 1:
         # Data-parallel attention: the step waits for the rank holding the most KV.
-        t_kv = t_kv * (
-            1 + f.context_cv * np.sqrt(2 * math.log(plan.dp) / np.maximum(per_rank, 1e-9))
-        )
+        cv_factor = 1 + f.context_cv * np.sqrt(2 * math.log(plan.dp) / np.maximum(per_rank, 1e-9))
+        t_kv = t_kv * cv_factor
     t_c = (
         dense_flops / f.gemm_efficiency(rows)
         + expert_flops * imbalance / f.gemm_efficiency(expert_rows)
@@ -348,9 +381,33 @@ def decode(
     t_tp = np.zeros_like(B)
     t_ep = np.zeros_like(B)
     t_hop = np.zeros_like(B)
-    t_over = np.zeros_like(B)
-    if f.enabled:
-        t_over = t_over + f.step_overhead_s + f.launch_per_layer_s * s["layers"]
+    roof = np.maximum(t_w + t_kv, t_c)
+    body = roof  # the stage's compute and memory time before collectives
+    kern: dict[str, np.ndarray] = {}
+    if f.enabled and not workload.ideal:
+        # The kernel layer: every GEMM, attention and elementwise kernel at its measured
+        # efficiency (topo.kernels); the roofline terms above stay as the explanation.
+        E, k_sel = (model.moe["experts"], model.moe["experts_per_token"]) if model.moe else (1, 0)
+        local = E / plan.ep if model.moe else 0.0
+        routed = (tokens_block * verify + chunk * s["dp_in_block"]) * k_sel / plan.ep
+        local_touched = local * experts_touched_share(model, tokens_block * verify + chunk)
+        kern = step_kernels(
+            layout.accelerator,
+            model,
+            plan,
+            dtype=_compute_dtype(layout, workload),
+            weight_bytes=b_w,
+            rows=rows,
+            expert_rows=routed * imbalance / np.maximum(local_touched, 1e-9),
+            experts_touched=local_touched,
+            kv_bytes=kv_bytes * cv_factor,
+            attn_flops=attn_flops,
+            attention="decode",
+            hbm_bw=hw.bw,
+        )
+        body = np.maximum(sum(kern.values(), np.zeros_like(B)), roof)
+    fixed = f.step_overhead_s + f.launch_per_layer_s * s["layers"] if f.enabled else 0.0
+    t_over = body - roof + fixed
     if comm is not None and not workload.ideal:
         # Rows through the TP all-reduce: every token of the step, chunk included.
         act = (per_rank * verify + chunk) * model.d_model * ACT_BYTES
@@ -367,9 +424,7 @@ def decode(
         if plan.pp > 1:
             t_hop = CommModel.time(comm.pp_hop, act, f)
     t_comm = t_tp + t_ep
-    roof = np.maximum(t_w + t_kv, t_c)
-    t_stage = _with_comm(roof, t_tp, t_ep, workload.overlapped)
-    t_stage = t_stage + t_over
+    t_stage = _with_comm(body, t_tp, t_ep, workload.overlapped) + fixed
     # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
     tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
     # Floor: the weights one step's tokens pass through, over the peak bandwidth of the
@@ -396,6 +451,11 @@ def decode(
         "flops_per_gpu": flops,
         "floor": floor,
         "floor_all_weights": floor_all,
+        # Time of a step by kernel class (zeros on the clean roofline).
+        **{
+            f"kernel_{k}": plan.pp * kern.get(k, np.zeros_like(B))
+            for k in KERNEL_CLASSES
+        },
     }
 
 
@@ -462,6 +522,29 @@ def prefill(
         + expert_flops / float(f.gemm_efficiency(np.array(expert_rows)))
         + attn_flops
     ) / hw.flops
+    body = max(t_mem, t_c)
+    kern: dict[str, np.ndarray] = {}
+    if f.enabled and not workload.ideal:
+        k_sel = model.moe["experts_per_token"] if model.moe else 0
+        local = model.moe["experts"] / plan.ep if model.moe else 0.0
+        local_touched = local * float(experts_touched_share(model, np.array(tokens_block)))
+        routed = tokens_block * k_sel / plan.ep
+        kern = step_kernels(
+            layout.accelerator,
+            model,
+            plan,
+            dtype=_compute_dtype(layout, workload),
+            weight_bytes=b_w,
+            rows=np.array([T]),
+            expert_rows=np.array([routed / max(local_touched, 1e-9)]),
+            experts_touched=np.array([local_touched]),
+            kv_bytes=np.array([kv_bytes]),
+            attn_flops=np.array([attn_flops]),
+            attention="prefill",
+            prefill_seq=T1,
+            hbm_bw=hw.bw,
+        )
+        body = max(body, float(sum(float(v[0]) for v in kern.values())))
     t_tp = 0.0
     t_ep = 0.0
     t_hop = 0.0
@@ -476,12 +559,18 @@ def prefill(
         if plan.pp > 1:
             t_hop = float(CommModel.time(comm.pp_hop, act, f))
     t_comm = t_tp + t_ep
-    roof = max(t_mem, t_c)
-    t_stage = float(_with_comm(np.array(roof), np.array(t_tp), np.array(t_ep), workload.overlapped))
+    t_stage = float(_with_comm(np.array(body), np.array(t_tp), np.array(t_ep), workload.overlapped))
     if f.enabled:  # one step's fixed costs: launches of the stage's layers, the host
         t_stage += f.step_overhead_s + f.launch_per_layer_s * s["layers"]
     terms = {"memory": t_mem, "compute": t_c, "communication": t_comm}
+    if kern:  # with the kernel layer, the kernels' own time says what binds
+        terms = {
+            "memory": t_mem,
+            "compute": max(t_c, body - t_mem) if body > t_mem else t_c,
+            "communication": t_comm,
+        }
     return {
+        "kernels_s": {k: plan.pp * float(v[0]) for k, v in kern.items()},
         "time_s": plan.pp * t_stage + (plan.pp - 1) * t_hop,
         # Stages work on different prompts at once: one prompt per rank per stage time.
         "tokens_per_s": plan.dp * T / (t_stage + t_hop),

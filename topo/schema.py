@@ -66,9 +66,6 @@ EFFICIENCY = Obj(
         "compute": Number(
             "achievable fraction of peak dense FLOP/s", maximum=1.0, exclusive_minimum=True
         ),
-        "link": Number(
-            "achievable fraction of link bandwidth", maximum=1.0, exclusive_minimum=True
-        ),
         "basis": String("what the fractions are based on"),
     },
     description="achievable fractions of peak (defaults; calibrate to override)",
