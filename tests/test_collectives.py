@@ -32,53 +32,53 @@ def first(G, n):  # noqa: ANN001, ANN201
 
 
 def test_all_to_all_inside_nvl72() -> None:
-    r = collective(NVL72, "all-to-all", first(NVL72, 72), GB)
+    r = collective(NVL72, "all-to-all", first(NVL72, 72), GB, clean=True)
     assert r.beta_s == pytest.approx(71 / 72 * GB / 900e9, rel=1e-9)
     assert (r.racks_spanned, r.domains_spanned) == (1, 1)
     assert r.busiest_link["bandwidth_bytes_per_s"] == 50e9  # one NVLink 5 link to a plane
 
 
 def test_all_to_all_across_two_racks() -> None:
-    r = collective(X16, "all-to-all", first(X16, 144), GB)
+    r = collective(X16, "all-to-all", first(X16, 144), GB, clean=True)
     # Half of each GPU's buffer goes to the other rack through its 400 Gb/s NIC.
     assert r.beta_s == pytest.approx(72 / 144 * GB / 50e9, rel=0.01)
     assert r.racks_spanned == 2
-    inside = collective(NVL72, "all-to-all", first(NVL72, 72), GB)
+    inside = collective(NVL72, "all-to-all", first(NVL72, 72), GB, clean=True)
     # (W_up / W_out) x (M - 1) / M = 18 x 1/2 = 9 (x 72/71 for the NVLink part's own share).
     assert r.beta_s / inside.beta_s == pytest.approx(9 * 72 / 71, rel=0.01)
 
 
 def test_ring_all_reduce_dgx_h100() -> None:
-    r = collective(DGX, "all-reduce", first(DGX, 8), GB, algorithm="ring")
+    r = collective(DGX, "all-reduce", first(DGX, 8), GB, algorithm="ring", clean=True)
     assert r.beta_s == pytest.approx(2 * 7 / 8 * GB / 450e9, rel=1e-9)
     assert r.time_s > r.beta_s
     assert r.bus_bandwidth_bytes_per_s == pytest.approx(r.algorithm_bandwidth_bytes_per_s * 1.75)
-    auto = collective(DGX, "all-reduce", first(DGX, 8), GB)
+    auto = collective(DGX, "all-reduce", first(DGX, 8), GB, clean=True)
     assert auto.beta_s == pytest.approx(r.beta_s, rel=1e-9)  # direct: same bytes per link
 
 
 @pytest.mark.parametrize("op", ["all-gather", "reduce-scatter"])
 def test_ring_textbook_factor(op: str) -> None:
-    r = collective(NVL72, op, first(NVL72, 72), GB, algorithm="ring")
+    r = collective(NVL72, op, first(NVL72, 72), GB, algorithm="ring", clean=True)
     assert r.beta_s == pytest.approx(71 / 72 * GB / 900e9, rel=1e-9)
 
 
 def test_non_blocking_fat_tree_reproduces_textbook() -> None:
     # One GPU from each of 16 racks (the same rail): 16 GPUs on the NIC fabric only.
     gpus = [f"r{r}/gpu0" for r in range(16)]
-    a2a = collective(X16, "all-to-all", gpus, GB)
+    a2a = collective(X16, "all-to-all", gpus, GB, clean=True)
     assert a2a.beta_s == pytest.approx(15 / 16 * GB / 50e9, rel=1e-9)
-    ring = collective(X16, "all-reduce", gpus, GB, algorithm="ring")
+    ring = collective(X16, "all-reduce", gpus, GB, algorithm="ring", clean=True)
     assert ring.beta_s == pytest.approx(2 * 15 / 16 * GB / 50e9, rel=1e-9)
     # GPUs on different rails meet through the spines: still non-blocking.
     mixed = [f"r{r}/gpu{r % 4}" for r in range(16)]
-    assert collective(X16, "all-to-all", mixed, GB).beta_s == pytest.approx(
+    assert collective(X16, "all-to-all", mixed, GB, clean=True).beta_s == pytest.approx(
         15 / 16 * GB / 50e9, rel=1e-9
     )
 
 
 def test_torus_all_to_all_is_bisection_bound() -> None:
-    r = collective(TPU, "all-to-all", first(TPU, 64), GB)
+    r = collective(TPU, "all-to-all", first(TPU, 64), GB, clean=True)
     # Halving the 4x4x4 torus in x cuts 2 x 16 links (wraparound) = 32 links of 100 GB/s
     # each way. All-to-all sends 32 x 32 x (1 GB / 64) = 16 GB across: 16 GB / 3.2 TB/s.
     bisection = 2 * 16 * 100e9
@@ -87,8 +87,8 @@ def test_torus_all_to_all_is_bisection_bound() -> None:
 
 
 def test_full_mesh_direct_uses_every_link() -> None:
-    ring = collective(MI, "all-reduce", first(MI, 8), GB, algorithm="ring")
-    direct = collective(MI, "all-reduce", first(MI, 8), GB, algorithm="direct")
+    ring = collective(MI, "all-reduce", first(MI, 8), GB, algorithm="ring", clean=True)
+    direct = collective(MI, "all-reduce", first(MI, 8), GB, algorithm="direct", clean=True)
     # A ring uses one 64 GB/s link of seven; direct sends 1/8 GB down each link, twice.
     assert ring.beta_s == pytest.approx(2 * 7 / 8 * GB / 64e9, rel=1e-9)
     assert direct.beta_s == pytest.approx(2 * GB / 8 / 64e9, rel=1e-9)
@@ -96,7 +96,7 @@ def test_full_mesh_direct_uses_every_link() -> None:
 
 
 def test_hierarchical_all_reduce_across_racks() -> None:
-    r = collective(X16, "all-reduce", first(X16, 144), GB)
+    r = collective(X16, "all-reduce", first(X16, 144), GB, clean=True)
     assert r.algorithm == "hierarchical"
     # RS and AG inside each NVL72 (71/72 GB at 900 GB/s each), AR of 1/72 GB shards
     # across the two racks over 400 Gb/s NICs: 2 x 1/2 x (1/72 GB) / 50 GB/s.
@@ -111,19 +111,19 @@ def test_hierarchical_all_reduce_across_racks() -> None:
 
 
 def test_p2p_and_broadcast() -> None:
-    p2p = collective(X16, "p2p", ["r0/gpu0", "r1/gpu0"], GB)
+    p2p = collective(X16, "p2p", ["r0/gpu0", "r1/gpu0"], GB, clean=True)
     assert p2p.beta_s == pytest.approx(GB / 50e9)
     assert p2p.bus_bandwidth_bytes_per_s == p2p.algorithm_bandwidth_bytes_per_s
-    b = collective(NVL72, "broadcast", first(NVL72, 8), GB)
+    b = collective(NVL72, "broadcast", first(NVL72, 8), GB, clean=True)
     assert b.beta_s == pytest.approx(GB / 900e9)  # pipelined: each hop carries M once
     assert b.phases[0].steps == 7
 
 
 def test_alpha_counts_steps_and_overheads() -> None:
-    r = collective(DGX, "all-reduce", first(DGX, 8), 1.0, algorithm="ring")
+    r = collective(DGX, "all-reduce", first(DGX, 8), 1.0, algorithm="ring", clean=True)
     # 14 ring steps x (GPU -> switch -> GPU: 2 x 0.5 us) + 10 us call overhead.
     assert r.alpha_s == pytest.approx(14 * 1e-6 + 10e-6)
-    r = collective(X16, "all-to-all", first(X16, 144), 1.0)
+    r = collective(X16, "all-to-all", first(X16, 144), 1.0, clean=True)
     # NIC -> leaf -> spine -> leaf -> NIC: 4 hops of 1 us, + 20 us across domains.
     assert r.alpha_s == pytest.approx(4e-6 + 20e-6)
 

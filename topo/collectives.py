@@ -31,8 +31,8 @@ What a call costs (the default; ``clean=True`` gives the bare link-rate alpha + 
 the per-call latency measured on the fabric's link (nccl-tests' smallest-message time)
 or the bare alpha if larger, plus each phase's beta over the share of link-rate time the
 measurements reach at that message size (:func:`topo.kernels.collective_efficiency`).
-The phases of a hierarchical collective are pipelined in chunks (``PIPELINE_CHUNK``):
-the slowest phase plus the others' time over the number of chunks. ``topo collective``
+The phases of a hierarchical collective are pipelined: the slowest phase plus the others'
+time over the chunks in flight (``PIPELINE_DEPTH``). ``topo collective``
 and the communication term of ``topo evaluate`` both call :func:`charge`.
 """
 
@@ -51,7 +51,7 @@ from topo.routing import Fabric, LinkLoads, all_to_all_loads, pair_loads
 __all__ = [
     "BUS_FACTOR",
     "OPS",
-    "PIPELINE_CHUNK",
+    "PIPELINE_DEPTH",
     "CollectiveResult",
     "Phase",
     "charge",
@@ -59,9 +59,8 @@ __all__ = [
     "link_loads",
 ]
 
-# Chunk size in which hierarchical phases pipeline (order of NCCL's chunks; assumed), and
-# the most chunks in flight counted.
-PIPELINE_CHUNK = 512 * 1024
+# Chunks in flight when the phases of a hierarchical collective pipeline (assumed; NCCL
+# keeps several chunks per channel in flight).
 PIPELINE_DEPTH = 8
 
 OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "p2p", "broadcast")
@@ -266,6 +265,7 @@ def charge(
     latency_link: str,
     *,
     pipelined: bool = False,
+    gpus: int = 8,
 ) -> tuple[Any, Any]:
     """Measured (alpha, beta) of one call from its bare parts; vectorised over `nbytes`.
 
@@ -275,10 +275,10 @@ def charge(
     slowest plus the rest over the chunks in flight.
     """
     M = np.asarray(nbytes, dtype=float)
-    latency, _ = collective_efficiency(latency_link, op, M)
+    latency, _ = collective_efficiency(latency_link, op, M, gpus)
     alpha = np.maximum(alpha_bare, latency)
     parts = [
-        np.asarray(beta) / collective_efficiency(link, _phase_op(name, op), M)[1]
+        np.asarray(beta) / collective_efficiency(link, _phase_op(name, op), M, gpus)[1]
         for name, beta, link in phases
     ]
     if not parts:
@@ -286,13 +286,12 @@ def charge(
     total = np.sum(parts, axis=0)
     if pipelined and len(parts) > 1:
         worst = np.max(parts, axis=0)
-        chunks = np.clip(M / PIPELINE_CHUNK, 1.0, PIPELINE_DEPTH)
-        return alpha, worst + (total - worst) / chunks
+        return alpha, worst + (total - worst) / PIPELINE_DEPTH
     return alpha, total
 
 
 def _charged(
-    op: str, fabric: Fabric, algorithm: str, phases: list[Phase], M: float
+    op: str, fabric: Fabric, algorithm: str, phases: list[Phase], M: float, n: int
 ) -> tuple[float, float]:
     crosses = any(p.crosses_domains for p in phases)
     alpha_bare = sum(p.alpha_s for p in phases) + _overhead(fabric, phases)
@@ -303,6 +302,7 @@ def _charged(
         [(p.name, p.beta_s, _phase_link(fabric, p.crosses_domains)) for p in phases],
         _phase_link(fabric, crosses),
         pipelined=algorithm == "hierarchical",
+        gpus=n,
     )
     return float(a), float(b)
 
@@ -384,14 +384,16 @@ def collective(
         k: (sum(p.alpha_s for p in v) + _overhead(fabric, v), sum(p.beta_s for p in v))
         for k, v in candidates.items()
     }
-    parts = bare if clean else {k: _charged(op, fabric, k, v, M) for k, v in candidates.items()}
+    parts = bare if clean else {k: _charged(op, fabric, k, v, M, n) for k, v in candidates.items()}
     totals = {k: a + b for k, (a, b) in parts.items()}
     best = min(totals, key=lambda k: totals[k])
     phases = candidates[best]
     alpha, beta = parts[best]
     time_s = alpha + beta
     crosses = any(p.crosses_domains for p in phases)
-    basis = "link rate (clean)" if clean else collective_basis(_phase_link(fabric, crosses), op)
+    basis = (
+        "link rate (clean)" if clean else collective_basis(_phase_link(fabric, crosses), op, n)
+    )
     worst = max(phases, key=lambda p: p.beta_s)
     algbw = M / time_s if time_s > 0 else 0.0
     return CollectiveResult(

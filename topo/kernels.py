@@ -82,6 +82,8 @@ class CollectiveCurve:
 
     link: str
     op: str
+    gpus: int
+    runtime: str
     latency_s: float
     log2_bytes: np.ndarray
     share: np.ndarray
@@ -96,7 +98,7 @@ class Tables:
     floor_s: dict[str, float]
     vendor: dict[str, str]
     hbm: dict[str, float]
-    collectives: dict[tuple[str, str], CollectiveCurve]
+    collectives: dict[tuple[str, str], list[CollectiveCurve]]
     attention: dict[str, Any]
     raw: dict[str, Any]
 
@@ -125,17 +127,19 @@ def _make_tables(raw: dict[str, Any]) -> Tables:
         )
         for member in t["members"]:
             gemm[(member, t["dtype"])] = table
-    curves = {}
+    curves: dict[tuple[str, str], list[CollectiveCurve]] = {}
     for c in raw["collectives"]:
         pts = np.array(c["points"], dtype=float)
-        curves[(c["link"], c["op"])] = CollectiveCurve(
+        curves.setdefault((c["link"], c["op"]), []).append(CollectiveCurve(
             link=c["link"],
             op=c["op"],
+            gpus=int(c["gpus"]),
+            runtime=str(c["runtime"]),
             latency_s=float(c["latency_s"]),
             log2_bytes=np.log2(pts[:, 0]),
             share=pts[:, 1],
             sources=tuple(c["sources"]),
-        )
+        ))
     return Tables(
         gemm=gemm,
         floor_s={k: float(v) for k, v in raw["kernel_floor_s"].items()},
@@ -306,32 +310,39 @@ def attention_fraction(acc: Any, kind: str, seq: float | None = None) -> tuple[f
     return float(entry["fraction"]), entry["source"]
 
 
-def _curve_for(link: str, op: str) -> CollectiveCurve:
+def _curve_for(link: str, op: str, gpus: int) -> CollectiveCurve:
+    """The measured curve for `op` on `link` nearest in group size (see the fallbacks)."""
     c = tables().collectives
     fallback = tables().raw["collective_fallback"]
     for key in ((link, op), (link, "all-reduce"), (fallback, op), (fallback, "all-reduce")):
         if key in c:
-            return c[key]
-    return next(iter(c.values()))
+            return min(c[key], key=lambda cv: (abs(math.log(cv.gpus / max(gpus, 2))), -cv.gpus))
+    return next(iter(c.values()))[0]
 
 
-def collective_efficiency(link: str, op: str, nbytes: Any) -> tuple[float, np.ndarray]:
+def collective_efficiency(
+    link: str, op: str, nbytes: Any, gpus: int = 8
+) -> tuple[float, np.ndarray]:
     """(per-call latency [s], share of the link-rate time reached) for `nbytes` per GPU.
 
-    Links or ops without measurements use the link's all-reduce curve, else that of
-    ``collective_fallback`` in the tables (documented there).
+    From the curve of `op` on `link` measured with the nearest group size; links or ops
+    without measurements use the link's all-reduce curve, else the curves of
+    ``collective_fallback`` in the tables (NVLink 4: the best-measured fabric).
     """
-    c = _curve_for(link, op)
+    c = _curve_for(link, op, gpus)
     lb = np.log2(np.maximum(np.asarray(nbytes, dtype=float), 1.0))
-    return c.latency_s, np.asarray(np.interp(lb, c.log2_bytes, c.share))
+    # Log-log interpolation: a share that at most doubles per doubling of size never
+    # gives a larger message a shorter time.
+    return c.latency_s, np.asarray(np.exp(np.interp(lb, c.log2_bytes, np.log(c.share))))
 
 
-def collective_basis(link: str, op: str) -> str:
+def collective_basis(link: str, op: str, gpus: int = 8) -> str:
     """Where a collective's latency and bandwidth share come from, in words."""
-    c = _curve_for(link, op)
+    c = _curve_for(link, op, gpus)
+    what = f"{c.op} on {c.gpus} GPUs of {c.link} ({len(c.share)} sizes, {c.runtime} timings)"
     if (c.link, c.op) == (link, op):
-        return f"measured {op} on {link} ({len(c.share)} sizes)"
-    return f"no {op} measured on {link}: {c.op} on {c.link}"
+        return f"measured {what}"
+    return f"no {op} measured on {link}: {what}"
 
 
 def series_exclusion(points: list[dict[str, Any]], peaks: dict[str, dict[str, float]]) -> dict:

@@ -130,8 +130,8 @@ class Workload:
 
 # One algorithm of a collective on a group, linear in the message size M:
 # (op, bare alpha [s], ((phase name, bare beta per byte [s/B], link), ...), latency link,
-#  pipelined phases).
-Line = tuple[str, float, tuple[tuple[str, float, str], ...], str, bool]
+#  pipelined phases, group size).
+Line = tuple[str, float, tuple[tuple[str, float, str], ...], str, bool, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +145,7 @@ class CommModel:
     tp_all_reduce: tuple[Line, ...]
     ep_all_to_all: tuple[Line, ...]
     pp_hop: tuple[Line, ...]
+    ep_domains: int = 1  # scale-up domains the expert-parallel block spans
 
     @staticmethod
     def time(
@@ -162,7 +163,7 @@ class CommModel:
         if not lines:
             return np.zeros_like(m)
         out = []
-        for op, alpha, phases, latency_link, pipelined in lines:
+        for op, alpha, phases, latency_link, pipelined, n in lines:
             if losses is None or not losses.enabled:
                 out.append(alpha + sum(b for _, b, _ in phases) * m)
                 continue
@@ -173,6 +174,7 @@ class CommModel:
                 [(name, beta * m, link) for name, beta, link in phases],
                 latency_link,
                 pipelined=pipelined,
+                gpus=n,
             )
             out.append(losses.comm_time(a, b))
         return np.asarray(np.min(out, axis=0))
@@ -206,7 +208,8 @@ def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Line, ...]:
                 for p in res.phases
             )
             latency_link = fabric.out_link if crosses else fabric.up_link
-            out.append((op, res.alpha_s, phases, latency_link, res.algorithm == "hierarchical"))
+            pipelined = res.algorithm == "hierarchical"
+            out.append((op, res.alpha_s, phases, latency_link, pipelined, len(gpus)))
         cache[key] = tuple(out)
     return cache[key]
 
@@ -220,7 +223,49 @@ def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
         tp_all_reduce=_lines(fabric, "all-reduce", g["tp"][0]),
         ep_all_to_all=_lines(fabric, "all-to-all", _block(placement)),
         pp_hop=_lines(fabric, "p2p", hop),
+        ep_domains=len({int(fabric.domain[fabric.index[gpu]]) for gpu in _block(placement)}),
     )
+
+
+def dispatch_bytes(weights: str) -> float:
+    """Bytes per element of dispatched activations: FP8 when the experts run in FP8 or
+    below (DeepEP and the engines built on it quantise before sending), else BF16."""
+    return 1.0 if dtype_bytes(weights) <= 1.0 else ACT_BYTES
+
+
+def expert_all_to_all(
+    comm: CommModel,
+    model: Model,
+    ep: int,
+    tokens: np.ndarray | float,
+    weights: str,
+    losses: Fidelity | None,
+) -> np.ndarray:
+    """Time [s] of one MoE layer's dispatch plus combine for `tokens` tokens per GPU.
+
+    As DeepEP-style engines run it: each token goes once to every distinct GPU holding
+    one of its k experts (uniform routing: ep (1 - (1 - 1/ep)^k) GPUs), dispatch in FP8
+    when the experts are FP8 (:func:`dispatch_bytes`), combine in BF16; across scale-up
+    domains one copy per destination domain crosses the scale-out fabric and is forwarded
+    inside it, so the bytes on the scale-out links shrink by distinct domains over
+    distinct remote GPUs.
+    """
+    t = np.asarray(tokens, dtype=float)
+    if not model.moe or ep < 2:
+        return np.zeros_like(t)
+    k = model.moe["experts_per_token"]
+    ranks = ep * (1 - (1 - 1 / ep) ** k)
+    scale = 1.0
+    nodes = comm.ep_domains
+    if nodes > 1:
+        per_node = ep / nodes
+        remote_ranks = ranks * (ep - per_node) / ep
+        remote_nodes = (nodes - 1) * (1 - (1 - 1 / nodes) ** k)
+        scale = min(1.0, remote_nodes / max(remote_ranks, 1e-12))
+    per_token = ranks * model.d_model * scale
+    out = CommModel.time(comm.ep_all_to_all, t * per_token * dispatch_bytes(weights), losses)
+    back = CommModel.time(comm.ep_all_to_all, t * per_token * ACT_BYTES, losses)
+    return np.asarray(out + back)
 
 
 def _block(placement: Placement) -> tuple[str, ...]:
@@ -414,13 +459,9 @@ def decode(
         if plan.tp > 1:
             t_tp = t_tp + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act, f)
         if s["block"] > 1 and plan.ep > 1 and model.moe:
-            k = model.moe["experts_per_token"]
-            a2a = CommModel.time(
-                comm.ep_all_to_all,
-                per_rank / plan.tp * verify * k * model.d_model * ACT_BYTES * imbalance,
-                f,
-            )
-            t_ep = t_ep + 2 * s["moe_layers"] * a2a
+            tokens = per_rank / plan.tp * verify * imbalance
+            a2a = expert_all_to_all(comm, model, plan.ep, tokens, workload.weights, f)
+            t_ep = t_ep + s["moe_layers"] * a2a
         if plan.pp > 1:
             t_hop = CommModel.time(comm.pp_hop, act, f)
     t_comm = t_tp + t_ep
@@ -553,9 +594,8 @@ def prefill(
         if plan.tp > 1:
             t_tp = 2 * s["layers"] * float(CommModel.time(comm.tp_all_reduce, act, f))
         if s["block"] > 1 and plan.ep > 1 and model.moe:
-            k = model.moe["experts_per_token"]
-            m = T / plan.tp * k * model.d_model * ACT_BYTES
-            t_ep = 2 * s["moe_layers"] * float(CommModel.time(comm.ep_all_to_all, m, f))
+            a2a = expert_all_to_all(comm, model, plan.ep, T / plan.tp, workload.weights, f)
+            t_ep = s["moe_layers"] * float(a2a)
         if plan.pp > 1:
             t_hop = float(CommModel.time(comm.pp_hop, act, f))
     t_comm = t_tp + t_ep

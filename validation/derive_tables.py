@@ -16,10 +16,13 @@ that file by the rules below; nothing is fitted to end-to-end serving results.
 - Kernel floor: the shortest GEMM measured on the die.
 - HBM: bytes moved over time over peak, median of the chip's copy/triad points. The
   H800 has the H100's HBM3 and takes its value.
-- Collectives, per scale-up link and op: the latency is the shortest measured time; the
-  share at each size is topo's link-rate beta over (measured - latency), the geometric
-  mean of the points in each power-of-two bin, capped at 2 (an NVSwitch that reduces in
-  the switch beats the ring's link-rate time).
+- Collectives, per scale-up link, op and group size: from the library sweeps
+  (nccl-tests, rccl-tests) where there are any, else from XLA's table (whose times hold
+  XLA's runtime overhead). The latency is the shortest measured time; the share at each
+  size is topo's link-rate beta over (measured - latency), the geometric mean of the
+  points in each power-of-two bin (capped at 2: an NVSwitch that reduces in the switch
+  beats the ring's link-rate time), made to rise with size and never to give a shorter
+  time for a larger message (:func:`_monotone`).
 - Attention: FlashMLA dense decode (H800) for compute-bound decode; FlashAttention-3
   causal forward by sequence length (H100, head dim 128) and fmha-sm100 forward (B200)
   for prefill; FlashAttention-2 ROCm (MI300X) for CDNA3.
@@ -122,9 +125,14 @@ def _hbm(points: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _runtime(source: str) -> str:
+    """The software a collective point timed: XLA's runtime, or a library sweep."""
+    return "xla" if "openxla" in source else "library"
+
+
 def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     fabrics: dict[str, tuple[Fabric, list[str], str]] = {}
-    rows: dict[tuple[str, str], list[tuple[float, float, float, str]]] = defaultdict(list)
+    rows: dict[tuple[str, str, int, str], list[tuple[float, float, float, str]]] = defaultdict(list)
     for p in points:
         if p["kind"] != "collective":
             continue
@@ -134,28 +142,58 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
             fabrics[p["layout"]] = (Fabric(G), gpu_nodes(G), layout.scale_up.link.name)
         fabric, gpus, link = fabrics[p["layout"]]
         r = collective(fabric, p["op"], gpus[: p["gpus"]], p["bytes"], clean=True)
-        src = str(p.get("source", "")).split(" ")[0]
-        rows[(link, p["op"])].append((p["bytes"], r.beta_s, p["time_s"], f"{src} ({p['layout']})"))
+        src = str(p.get("source", ""))
+        key = (link, p["op"], p["gpus"], _runtime(src))
+        rows[key].append((p["bytes"], r.beta_s, p["time_s"], f"{src.split(' ')[0]} ({p['layout']})"))
     out = []
-    for (link, op), pts in sorted(rows.items()):
+    for (link, op, n, runtime), pts in sorted(rows.items()):
+        if runtime == "xla" and (link, op, n, "library") in rows:
+            continue  # the library sweep is what engines call; XLA adds its runtime
         latency = min(t for _, _, t, _ in pts)
         bins: dict[int, list[float]] = defaultdict(list)
         for nbytes, beta, t, _ in pts:
             share = beta / (t - latency) if t > latency else SHARE_CAP
             bins[round(math.log2(nbytes))].append(math.log(min(max(share, 1e-4), SHARE_CAP)))
-        curve = [
-            [float(2**b), float(f"{math.exp(float(np.mean(v))):.4g}")] for b, v in sorted(bins.items())
-        ]
+        sizes = [2.0**b for b in sorted(bins)]
+        shares = _monotone(
+            sizes, [float(np.mean(bins[b])) for b in sorted(bins)], [len(bins[b]) for b in sorted(bins)]
+        )
         out.append(
             {
                 "link": link,
                 "op": op,
+                "gpus": n,
+                "runtime": runtime,
                 "latency_s": float(f"{latency:.4g}"),
-                "points": curve,
+                "points": [[m, float(f"{v:.4g}")] for m, v in zip(sizes, shares)],
                 "sources": sorted({s for *_, s in pts}),
             }
         )
     return out
+
+
+def _monotone(sizes: list[float], log_shares: list[float], weights: list[int]) -> list[float]:
+    """Shares that rise with size and times that never fall with it.
+
+    Pool-adjacent-violators on the log shares (the least-squares non-decreasing fit,
+    weighted by points per bin), then, from the largest size down, no smaller message
+    takes longer beyond the latency than a larger one (share >= next share x size ratio).
+    """
+    blocks = [[v, w, 1] for v, w in zip(log_shares, weights)]
+    i = 0
+    while i < len(blocks) - 1:
+        if blocks[i][0] > blocks[i + 1][0]:
+            v1, w1, n1 = blocks[i]
+            v2, w2, n2 = blocks[i + 1]
+            blocks[i] = [(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, n1 + n2]
+            del blocks[i + 1]
+            i = max(i - 1, 0)
+        else:
+            i += 1
+    shares = [math.exp(v) for v, _, n in blocks for _ in range(n)]
+    for j in range(len(shares) - 2, -1, -1):
+        shares[j] = max(shares[j], shares[j + 1] * sizes[j] / sizes[j + 1])
+    return shares
 
 
 def _value(text: str) -> float:

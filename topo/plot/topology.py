@@ -79,6 +79,16 @@ def _legend(
             )
             for b in (lo, hi)
         ]
+    elif hi > 0:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="#555555",
+                linewidth=_width(hi, lo, hi),
+                label=f"{human(hi, 'bandwidth')} per direction (every link)",
+            )
+        )
     handles += extra or []
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False
