@@ -203,19 +203,11 @@ def test_place_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "needs 16 GPUs; the layout has 8" in err
 
 
+ARGS_X16_A2A = ("collective", "gb200-nvl72-x16", "--op", "all-to-all", "--gpus", "144")
+
+
 def test_collective_command(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys,
-        "collective",
-        "gb200-nvl72-x16",
-        "--op",
-        "all-to-all",
-        "--gpus",
-        "144",
-        "--bytes",
-        "1 GB",
-        "--json",
-    )
+    code, out, _ = run(capsys, *ARGS_X16_A2A, "--bytes", "1 GB", "--json")
     assert code == 0
     c = json.loads(out)
     for key in (
@@ -234,8 +226,15 @@ def test_collective_command(capsys: pytest.CaptureFixture[str]) -> None:
     ):
         assert key in c
     assert c["racks_spanned"] == 2
-    assert c["beta_s"] == pytest.approx(0.5e9 / 50e9, rel=0.01)
     assert set(c["busiest_link"]) == {"u", "v", "bytes", "bandwidth_bytes_per_s"}
+    # At link rate (--clean) half of the 1 GB leaves each GPU over its 400 Gb/s NIC.
+    code, out, _ = run(capsys, *ARGS_X16_A2A, "--json", "--clean")
+    bare = json.loads(out)
+    assert bare["beta_s"] == pytest.approx(0.5e9 / 50e9, rel=0.01)
+    assert bare["time_s"] == pytest.approx(c["clean_time_s"])
+    # The default charge reaches a measured share below the link rate: longer.
+    assert c["beta_s"] > bare["beta_s"]
+    assert "no all-to-all measured on ib-ndr" in c["basis"]
     code, out, _ = run(capsys, "collective", "dgx-h100", "--op", "all-reduce", "--gpus", "8")
     assert code == 0
     assert "busbw" in out

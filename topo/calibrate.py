@@ -306,20 +306,30 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
             msg = f"{acc.name} has no published {dtype} peak"
             raise TopoError(msg)
         b = dtype_bytes(dtype)
-        t = gemm_time(acc, dtype, point["m"], point["n"], point["k"], weight_bytes=b, act_bytes=b)
+        t = gemm_time(
+            acc,
+            dtype,
+            point["m"],
+            point["n"],
+            point["k"],
+            weight_bytes=b,
+            act_bytes=b,
+            hbm_bw=acc.hbm_bandwidth_bytes_per_s * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale),
+            compute_scale=fidelity.compute_scale,
+        )
         return {"value": float(t), "term": "kernel"}
     if kind == "bandwidth":
-        from topo.kernels import hbm_fraction
-
         acc = load_catalogue().accelerator(point["accelerator"])
         if acc.hbm_bandwidth_bytes_per_s is None:
             msg = f"{acc.name} has no published HBM bandwidth"
             raise TopoError(msg)
-        bw = acc.hbm_bandwidth_bytes_per_s * min(1.0, hbm_fraction(acc) * fidelity.hbm_scale)
+        bw = acc.hbm_bandwidth_bytes_per_s * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale)
         return {"value": point["bytes"] / bw, "term": "hbm"}
     if kind == "collective":
         G = _graph(point["layout"])
-        r = collective(G, point["op"], G.gpus[: point["gpus"]], point["bytes"])
+        r = collective(
+            G, point["op"], G.gpus[: point["gpus"]], point["bytes"], clean=not fidelity.enabled
+        )
         value = float(fidelity.comm_time(r.alpha_s, r.beta_s))
         return {"value": value, "term": "latency" if r.alpha_s > r.beta_s else "bandwidth"}
     prep = _prepared(point)

@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = command(
         "collective",
-        "Time a collective on the links it crosses (alpha + beta from link loads).",
+        "Time a collective: measured latency and bandwidth share on the links it crosses.",
         'topo collective gb200-nvl72-x16 --op all-to-all --gpus 144 --bytes "1 GB"',
         cmd_collective,
     )
@@ -145,6 +145,12 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         choices=("auto", "ring", "direct", "hierarchical", "pipelined chain", "pairwise"),
         help="default: the fastest that applies",
+    )
+    sp.add_argument(
+        "--clean",
+        action="store_true",
+        help="bare link-rate alpha + beta (default: measured latency and bandwidth share, "
+        "what topo evaluate charges)",
     )
     sp.add_argument("--json", action="store_true", help="print JSON")
 
@@ -178,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
         "--weight-bytes", type=float, default=1.0, help="bytes per expert weight (default 1, fp8)"
     )
     sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
+    sp.add_argument(
+        "--clean", action="store_true", help="bare link-rate times (default: measured charge)"
+    )
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     def model_args(

@@ -187,7 +187,9 @@ def cmd_collective(args: argparse.Namespace) -> int:
         raise TopoError(msg)
     # The group as a plan would place a data-parallel group of that size.
     group = list(place(G, Plan(dp=args.gpus), strategy=args.strategy).ranks)
-    result = collective(G, args.op, group, _size(args.bytes, "--bytes"), algorithm=args.algorithm)
+    result = collective(
+        G, args.op, group, _size(args.bytes, "--bytes"), algorithm=args.algorithm, clean=args.clean
+    )
     data = result.to_dict()
     print(_json(data) if args.json else format_collective(data, G.graph["layout"]))
     return 0
@@ -221,6 +223,7 @@ def cmd_moe(args: argparse.Namespace) -> int:
         combine_bytes=args.combine_bytes,
         expert_bytes=expert,
         strategy=args.strategy,
+        clean=args.clean,
     )
     data = result.to_dict()
     print(_json(data) if args.json else format_moe(data, G.graph["layout"]))

@@ -272,8 +272,9 @@ def gemm_time(
     *,
     weight_bytes: float,
     act_bytes: float = 2.0,
-    groups: float = 1.0,
+    groups: Any = 1.0,
     hbm_bw: float | None = None,
+    compute_scale: float = 1.0,
 ) -> np.ndarray:
     """Time [s] of `groups` GEMMs of m x n x k run as one (grouped) kernel.
 
@@ -286,7 +287,7 @@ def gemm_time(
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
     flops = 2.0 * groups * mm * n * k
     nbytes = groups * (n * k * weight_bytes + mm * (k + n) * act_bytes)
-    eff = gemm_efficiency(acc, dtype, groups * mm, n, k)
+    eff = np.minimum(gemm_efficiency(acc, dtype, groups * mm, n, k) * compute_scale, 1.0)
     t_c = flops / (peak * np.maximum(eff, 1e-12))
     return np.asarray(np.maximum(np.maximum(nbytes / bw, t_c), kernel_floor(acc)))
 
@@ -488,6 +489,7 @@ def step_kernels(
     attention: str,
     prefill_seq: float | None = None,
     hbm_bw: float | None = None,
+    compute_scale: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Time of one stage-step by kernel class [s], vectorised over the batch.
 
@@ -503,7 +505,17 @@ def step_kernels(
     for g in layer_gemms(model, plan):
         wb = weight_bytes if g.weight_bytes is None else g.weight_bytes
         gd = dtype if g.weight_bytes is None else "bf16"
-        t = gemm_time(acc, gd, rows, g.n, g.k, weight_bytes=wb, groups=g.groups, hbm_bw=bw)
+        t = gemm_time(
+            acc,
+            gd,
+            rows,
+            g.n,
+            g.k,
+            weight_bytes=wb,
+            groups=g.groups,
+            hbm_bw=bw,
+            compute_scale=compute_scale,
+        )
         out["gemm"] = out["gemm"] + g.per_stage * t
     for g in moe_gemms(model, plan):
         t = gemm_time(
@@ -515,12 +527,14 @@ def step_kernels(
             weight_bytes=weight_bytes,
             groups=np.maximum(experts_touched, 1e-9),
             hbm_bw=bw,
+            compute_scale=compute_scale,
         )
         out["moe_gemm"] = out["moe_gemm"] + g.per_stage * t
     layers = model.layers / plan.pp
     moe_layers = model.params.moe_layers / plan.pp
     peak = acc.peak_flop_per_s.get("bf16") or max(acc.peak_flop_per_s.values())
     frac, _ = attention_fraction(acc, attention, prefill_seq)
+    frac = min(frac * compute_scale, 1.0)
     per_layer_kv = np.asarray(kv_bytes) / max(layers, 1e-9)
     per_layer_fl = np.asarray(attn_flops) / max(layers, 1e-9)
     t_att = np.maximum(np.maximum(per_layer_kv / bw, per_layer_fl / (peak * frac)), floor)

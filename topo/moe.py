@@ -75,6 +75,7 @@ def moe_all_to_all(
     combine_bytes: float = 2.0,
     expert_bytes: float | None = None,
     strategy: str = "packed",
+    clean: bool = False,
 ) -> MoEResult:
     """Cost one MoE layer's dispatch and combine on the first EP group of `ep` GPUs.
 
@@ -91,6 +92,9 @@ def moe_all_to_all(
         Bytes of one expert's weights, to say how many experts one domain holds.
     strategy
         ``packed`` or ``naive`` (see :func:`topo.place.place`).
+    clean
+        Bare link-rate times (default: the measured charge of
+        :func:`topo.collectives.collective`).
 
     Raises
     ------
@@ -121,8 +125,8 @@ def moe_all_to_all(
     in_rack = np.array([np.sum(rack == r) for r in rack])
     n = len(members)
     if n > 1:
-        dispatch = collective(fabric, "all-to-all", group, m_dispatch)
-        combine = collective(fabric, "all-to-all", group, m_combine)
+        dispatch = collective(fabric, "all-to-all", group, m_dispatch, clean=clean)
+        combine = collective(fabric, "all-to-all", group, m_combine, clean=clean)
         t_d, t_c, busiest = dispatch.time_s, combine.time_s, dispatch.busiest_link
     else:
         t_d, t_c, busiest = 0.0, 0.0, {}
@@ -135,7 +139,7 @@ def moe_all_to_all(
         ref_size = min(ep, domain_size)
         if ref_size > 1:
             inside = [fabric.gpus[i] for i in fabric.members[int(fabric.domain[0])][:ref_size]]
-            ref = collective(fabric, "all-to-all", inside, m_dispatch)
+            ref = collective(fabric, "all-to-all", inside, m_dispatch, clean=clean)
             slowdown = t_d / ref.time_s if ref.time_s > 0 else None
     hbm = float(G.graph.get("hbm_capacity_bytes", 0.0)) * domain_size
     return MoEResult(

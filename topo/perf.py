@@ -449,6 +449,7 @@ def decode(
             attn_flops=attn_flops,
             attention="decode",
             hbm_bw=hw.bw,
+            compute_scale=f.compute_scale,
         )
         body = np.maximum(sum(kern.values(), np.zeros_like(B)), roof)
     fixed = f.step_overhead_s + f.launch_per_layer_s * s["layers"] if f.enabled else 0.0
@@ -584,6 +585,7 @@ def prefill(
             attention="prefill",
             prefill_seq=T1,
             hbm_bw=hw.bw,
+            compute_scale=f.compute_scale,
         )
         body = max(body, float(sum(float(v[0]) for v in kern.values())))
     t_tp = 0.0

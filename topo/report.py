@@ -199,7 +199,10 @@ def format_collective(c: dict[str, Any], layout: str) -> str:
         f"   busbw {format_quantity(c['bus_bandwidth_bytes_per_s'], 'bandwidth')}",
         f"  busiest     {link['u']} -> {link['v']}: {format_quantity(link['bytes'], 'data')} "
         f"at {format_quantity(link['bandwidth_bytes_per_s'], 'bandwidth')}",
+        f"  basis       {c['basis']}; link rate alone "
+        f"{format_quantity(c['clean_time_s'], 'time')} (--clean)",
         "",
+        "  phases at link rate:",
     ]
     rows = [
         (
