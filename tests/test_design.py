@@ -207,7 +207,7 @@ def test_bundled_study_file_loads() -> None:
 
 
 def test_bigger_domains_pay_off_for_moe_until_physics_binds(tmp_path: Path) -> None:
-    """DeepSeek-V3 at 10 ms per token: a 72-GPU domain gives many times the tokens/s per GPU
+    """DeepSeek-V3 at 15 ms per token: a 72-GPU domain gives many times the tokens/s per GPU
     of an 8-GPU one (expert parallelism stays on NVLink); 144 GPUs no longer fit the rack."""
     root = Path(__file__).resolve().parents[1]
     study = load_study(root / "layouts" / "studies" / "deepseek-domain-nic.yaml")

@@ -259,7 +259,7 @@ def test_commands(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa
         "tokens_per_s_per_gpu",
     ):
         assert key in s
-    assert 0.01 <= s["interval_s"] <= 0.04
+    assert 0.01 <= s["interval_s"] <= 0.1
     assert (
         main(
             [

@@ -59,6 +59,7 @@ def evaluate(
     out_cost = usd_per_s / float(d["tokens_per_s"][0]) * 1e6
     in_cost = usd_per_s / pre["tokens_per_s"] * 1e6
     acc = layout.accelerator
+    kernels = _kernel_breakdown(d, workload)
     return {
         "model": model.name,
         "layout": layout.name,
@@ -83,6 +84,8 @@ def evaluate(
             "breakdown_s": {
                 k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication", "overhead")
             },
+            "kernels_s": kernels,
+            "dominant_kernel_class": max(kernels, key=lambda k: kernels[k]) if kernels else None,
             "moe_imbalance": float(d["moe_imbalance"][0]),
             "per_gpu_stage_step": {
                 "weight_bytes": float(d["weight_bytes_per_gpu"][0]),
@@ -111,9 +114,39 @@ def evaluate(
             "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
             "flops": 1.0 if workload.ideal else acc.efficiency.compute,
         },
+        "efficiency_basis": _basis(layout, G, workload),
         "overlap": workload.overlap,
         "ideal": workload.ideal,
         "fidelity": workload.losses.to_dict(),
+    }
+
+
+def _kernel_breakdown(d: dict[str, np.ndarray], workload: Workload) -> dict[str, float]:
+    """Time of one decode step by kernel class [s] ({} on the clean roofline)."""
+    from topo.perf import KERNEL_CLASSES
+
+    if not workload.losses.enabled:
+        return {}
+    out = {k: float(d[f"kernel_{k}"][0]) for k in KERNEL_CLASSES}
+    if not any(out.values()):
+        return {}
+    out["communication"] = float(d["communication"][0])
+    out["host"] = workload.losses.step_overhead_s * (out["gemm"] > 0)
+    return out
+
+
+def _basis(layout: Layout, G: nx.Graph, workload: Workload) -> dict[str, str]:
+    """Where the kernel and collective efficiencies come from, in words."""
+    from topo.kernels import collective_basis, gemm_basis
+
+    if not workload.losses.enabled:
+        return {"all": "clean roofline: catalogue fractions, link-rate collectives"}
+    acc = layout.accelerator
+    dtype = _compute_dtype(layout, workload)
+    return {
+        "gemm": gemm_basis(acc, dtype),
+        "hbm": acc.efficiency.basis,
+        "collectives": collective_basis(str(G.graph.get("scale_up_link", "")), "all-reduce"),
     }
 
 

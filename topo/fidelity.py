@@ -50,9 +50,9 @@ __all__ = ["CLEAN", "DEFAULT", "Fidelity", "load_profile", "moe_imbalance"]
 class Fidelity:
     """The loss terms' parameters (see the module notes for their sources)."""
 
-    launch_per_layer_s: float = 12e-6
-    step_overhead_s: float = 0.5e-3
-    gemm_half_tokens: float = 16.0
+    launch_per_layer_s: float = 0.0
+    step_overhead_s: float = 0.0
+    gemm_half_tokens: float = 0.0
     moe_skew: float = 0.0
     accepted_tokens_per_step: float = 1.0
     draft_tokens: int = 0

@@ -185,6 +185,21 @@ def format_placement(p: dict[str, Any], layout: str) -> str:
     return "\n".join(lines)
 
 
+def _kernel_lines(e: dict[str, Any], t: Any) -> list[tuple[str, str]]:
+    """The decode step by kernel class, and where the efficiencies come from."""
+    k = e["decode"].get("kernels_s") or {}
+    if not k:
+        return []
+    names = {"gemm": "GEMMs", "moe_gemm": "expert GEMMs", "attention": "attention"}
+    names |= {"elementwise": "norms etc.", "communication": "collectives", "host": "host"}
+    parts = ", ".join(f"{names.get(c, c)} {t(v)}" for c, v in k.items() if v > 0)
+    basis = e.get("efficiency_basis", {})
+    return [
+        ("  by kernel", f"{parts}; {names.get(e['decode']['dominant_kernel_class'], '')} dominate"),
+        ("  measured on", basis.get("gemm", "")),
+    ]
+
+
 def format_collective(c: dict[str, Any], layout: str) -> str:
     """The text of ``topo collective``."""
     link = c["busiest_link"]
@@ -317,6 +332,7 @@ def format_evaluate(e: dict[str, Any]) -> str:
             ("  compute", t(br["compute"])),
             ("  communication", t(br["communication"]) + f" (overlap {e['overlap']})"),
             ("  fixed overheads", t(br.get("overhead", 0.0)) + " (launches, host; --clean: off)"),
+            *_kernel_lines(e, t),
             (
                 "latency floor",
                 f"{t(e['latency_floor_s'])} (touched weights over the peak HBM "
