@@ -194,7 +194,10 @@ def test_evaluate_keys_and_bound() -> None:
         "overhead",
     }
     # HBM: the median of BabelStream copy and triad, 2.90 and 2.97 of 3.35 TB/s.
-    assert e["efficiency"] == {"hbm": pytest.approx((2.90 + 2.97) / 2 / 3.35, rel=1e-3), "flops": 0.81}
+    assert e["efficiency"] == {
+        "hbm": pytest.approx((2.90 + 2.97) / 2 / 3.35, rel=1e-3),
+        "flops": 0.81,
+    }
     k = e["decode"]["kernels_s"]
     assert set(k) == {"gemm", "moe_gemm", "attention", "elementwise", "communication", "host"}
     assert e["decode"]["dominant_kernel_class"] == max(k, key=lambda c: k[c])

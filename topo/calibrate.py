@@ -289,10 +289,8 @@ def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, A
 
 def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, Any]:
     """The number topo predicts for one measured point, and the term that dominates it."""
-    from topo.build import build_graph, gpu_nodes
     from topo.catalogue import load_catalogue
     from topo.collectives import collective
-    from topo.layout import load_layout
     from topo.perf import decode, prefill
 
     kind = point["kind"]
@@ -306,6 +304,7 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
             msg = f"{acc.name} has no published {dtype} peak"
             raise TopoError(msg)
         b = dtype_bytes(dtype)
+        peak_bw = acc.hbm_bandwidth_bytes_per_s or 0.0
         t = gemm_time(
             acc,
             dtype,
@@ -314,7 +313,7 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
             point["k"],
             weight_bytes=b,
             act_bytes=b,
-            hbm_bw=acc.hbm_bandwidth_bytes_per_s * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale),
+            hbm_bw=peak_bw * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale),
             compute_scale=fidelity.compute_scale,
         )
         return {"value": float(t), "term": "kernel"}

@@ -380,20 +380,18 @@ def collective(
     if not candidates:
         msg = f"{op} has no algorithm {algorithm!r} (try auto or {flat_name})"
         raise PlacementError(msg)
-    bare = {
+    bare: dict[str, tuple[float, float]] = {
         k: (sum(p.alpha_s for p in v) + _overhead(fabric, v), sum(p.beta_s for p in v))
         for k, v in candidates.items()
     }
-    parts = bare if clean else {k: _charged(op, fabric, k, v, M, n) for k, v in candidates.items()}
-    totals = {k: a + b for k, (a, b) in parts.items()}
+    costs = bare if clean else {k: _charged(op, fabric, k, v, M, n) for k, v in candidates.items()}
+    totals = {k: a + b for k, (a, b) in costs.items()}
     best = min(totals, key=lambda k: totals[k])
     phases = candidates[best]
-    alpha, beta = parts[best]
+    alpha, beta = costs[best]
     time_s = alpha + beta
     crosses = any(p.crosses_domains for p in phases)
-    basis = (
-        "link rate (clean)" if clean else collective_basis(_phase_link(fabric, crosses), op, n)
-    )
+    basis = "link rate (clean)" if clean else collective_basis(_phase_link(fabric, crosses), op, n)
     worst = max(phases, key=lambda p: p.beta_s)
     algbw = M / time_s if time_s > 0 else 0.0
     return CollectiveResult(

@@ -130,16 +130,18 @@ def _make_tables(raw: dict[str, Any]) -> Tables:
     curves: dict[tuple[str, str], list[CollectiveCurve]] = {}
     for c in raw["collectives"]:
         pts = np.array(c["points"], dtype=float)
-        curves.setdefault((c["link"], c["op"]), []).append(CollectiveCurve(
-            link=c["link"],
-            op=c["op"],
-            gpus=int(c["gpus"]),
-            runtime=str(c["runtime"]),
-            latency_s=float(c["latency_s"]),
-            log2_bytes=np.log2(pts[:, 0]),
-            share=pts[:, 1],
-            sources=tuple(c["sources"]),
-        ))
+        curves.setdefault((c["link"], c["op"]), []).append(
+            CollectiveCurve(
+                link=c["link"],
+                op=c["op"],
+                gpus=int(c["gpus"]),
+                runtime=str(c["runtime"]),
+                latency_s=float(c["latency_s"]),
+                log2_bytes=np.log2(pts[:, 0]),
+                share=pts[:, 1],
+                sources=tuple(c["sources"]),
+            )
+        )
     return Tables(
         gemm=gemm,
         floor_s={k: float(v) for k, v in raw["kernel_floor_s"].items()},
@@ -299,9 +301,7 @@ def attention_fraction(acc: Any, kind: str, seq: float | None = None) -> tuple[f
     forward at `seq` tokens).
     """
     att = tables().attention
-    fam = att["families"].get(acc.name) or att["families"].get(
-        _stand_in(acc, "bf16")[0], "hopper"
-    )
+    fam = att["families"].get(acc.name) or att["families"].get(_stand_in(acc, "bf16")[0], "hopper")
     entry = att[kind][fam]
     if kind == "prefill" and "by_seq" in entry:
         xs = np.log2([p[0] for p in entry["by_seq"]])
@@ -346,7 +346,9 @@ def collective_basis(link: str, op: str, gpus: int = 8) -> str:
     return f"no {op} measured on {link}: {what}"
 
 
-def series_exclusion(points: list[dict[str, Any]], peaks: dict[str, dict[str, float]]) -> dict:
+def series_exclusion(
+    points: list[dict[str, Any]], peaks: dict[str, dict[str, float]]
+) -> dict[tuple[str, str, str], str]:
     """Series of GEMM points that are not hardware figures, by a fixed rule.
 
     A series is one source (its first word: repository@commit) on one chip and dtype. It

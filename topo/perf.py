@@ -38,7 +38,7 @@ import numpy as np
 from topo.collectives import charge, collective
 from topo.errors import TopoError
 from topo.fidelity import CLEAN, DEFAULT, Fidelity, moe_imbalance
-from topo.kernels import hbm_fraction, step_kernels
+from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
 from topo.place import Placement, Plan
@@ -198,8 +198,7 @@ def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Line, ...]:
         out = []
         r = collective(fabric, op, list(gpus), ref, clean=True)
         results = [r] + [
-            collective(fabric, op, list(gpus), ref, algorithm=a, clean=True)
-            for a in r.alternatives
+            collective(fabric, op, list(gpus), ref, algorithm=a, clean=True) for a in r.alternatives
         ]
         for res in results:
             crosses = any(p.crosses_domains for p in res.phases)
@@ -228,8 +227,10 @@ def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
 
 
 def dispatch_bytes(weights: str) -> float:
-    """Bytes per element of dispatched activations: FP8 when the experts run in FP8 or
-    below (DeepEP and the engines built on it quantise before sending), else BF16."""
+    """Bytes per element of dispatched activations: FP8 with FP8 (or narrower) experts.
+
+    DeepEP and the engines built on it quantise before sending; otherwise BF16.
+    """
     return 1.0 if dtype_bytes(weights) <= 1.0 else ACT_BYTES
 
 
@@ -494,10 +495,7 @@ def decode(
         "floor": floor,
         "floor_all_weights": floor_all,
         # Time of a step by kernel class (zeros on the clean roofline).
-        **{
-            f"kernel_{k}": plan.pp * kern.get(k, np.zeros_like(B))
-            for k in KERNEL_CLASSES
-        },
+        **{f"kernel_{k}": plan.pp * kern.get(k, np.zeros_like(B)) for k in KERNEL_CLASSES},
     }
 
 
