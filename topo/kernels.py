@@ -311,11 +311,15 @@ def attention_fraction(acc: Any, kind: str, seq: float | None = None) -> tuple[f
     return float(entry["fraction"]), entry["source"]
 
 
+_SCALE_OUT_PREFIXES = ("ib-", "eth-", "roce", "pcie")
+
+
 def _curve_for(link: str, op: str, gpus: int) -> CollectiveCurve:
     """The measured curve for `op` on `link` nearest in group size (see the fallbacks)."""
     c = tables().collectives
-    fallback = tables().raw["collective_fallback"]
-    for key in ((link, op), (link, "all-reduce"), (fallback, op), (fallback, "all-reduce")):
+    fb = tables().raw["collective_fallback"]
+    other = fb["scale_out"] if link.startswith(_SCALE_OUT_PREFIXES) else fb["scale_up"]
+    for key in ((link, op), (other, op), (link, "all-reduce"), (other, "all-reduce")):
         if key in c:
             return min(c[key], key=lambda cv: (abs(math.log(cv.gpus / max(gpus, 2))), -cv.gpus))
     return next(iter(c.values()))[0]
@@ -326,9 +330,10 @@ def collective_efficiency(
 ) -> tuple[float, np.ndarray]:
     """(per-call latency [s], share of the link-rate time reached) for `nbytes` per GPU.
 
-    From the curve of `op` on `link` measured with the nearest group size; links or ops
-    without measurements use the link's all-reduce curve, else the curves of
-    ``collective_fallback`` in the tables (NVLink 4: the best-measured fabric).
+    From the curve of `op` on `link` measured with the nearest group size. A link without
+    that op uses the op on ``collective_fallback`` (scale-out links, named ``ib-``,
+    ``eth-``, ``roce``, ``pcie``: InfiniBand NDR as DeepEP measured it; scale-up links:
+    NVLink 4, the best-measured fabric), then the all-reduce curves.
     """
     c = _curve_for(link, op, gpus)
     lb = np.log2(np.maximum(np.asarray(nbytes, dtype=float), 1.0))

@@ -241,29 +241,33 @@ def expert_all_to_all(
     tokens: np.ndarray | float,
     weights: str,
     losses: Fidelity | None,
+    *,
+    low_latency: bool = False,
 ) -> np.ndarray:
     """Time [s] of one MoE layer's dispatch plus combine for `tokens` tokens per GPU.
 
-    As DeepEP-style engines run it: each token goes once to every distinct GPU holding
-    one of its k experts (uniform routing: ep (1 - (1 - 1/ep)^k) GPUs), dispatch in FP8
-    when the experts are FP8 (:func:`dispatch_bytes`), combine in BF16; across scale-up
-    domains one copy per destination domain crosses the scale-out fabric and is forwarded
-    inside it, so the bytes on the scale-out links shrink by distinct domains over
-    distinct remote GPUs.
+    As DeepEP-style engines run it: dispatch in FP8 when the experts are FP8
+    (:func:`dispatch_bytes`), combine in BF16. Inside one scale-up domain each token goes
+    once to every distinct GPU holding one of its k experts (uniform routing:
+    ep (1 - (1 - 1/ep)^k) GPUs). Across domains the normal (throughput) kernels send one
+    copy per destination domain over the scale-out fabric and forward it inside, so the
+    scale-out bytes shrink by distinct domains over distinct remote GPUs; the
+    low-latency kernels (decode) send one copy per selected expert straight to its GPU.
     """
     t = np.asarray(tokens, dtype=float)
     if not model.moe or ep < 2:
         return np.zeros_like(t)
     k = model.moe["experts_per_token"]
-    ranks = ep * (1 - (1 - 1 / ep) ** k)
-    scale = 1.0
+    copies = ep * (1 - (1 - 1 / ep) ** k)  # distinct GPUs per token
     nodes = comm.ep_domains
-    if nodes > 1:
+    if nodes > 1 and low_latency:
+        copies = float(k)
+    elif nodes > 1:
         per_node = ep / nodes
-        remote_ranks = ranks * (ep - per_node) / ep
+        remote_ranks = copies * (ep - per_node) / ep
         remote_nodes = (nodes - 1) * (1 - (1 - 1 / nodes) ** k)
-        scale = min(1.0, remote_nodes / max(remote_ranks, 1e-12))
-    per_token = ranks * model.d_model * scale
+        copies *= min(1.0, remote_nodes / max(remote_ranks, 1e-12))
+    per_token = copies * model.d_model
     out = CommModel.time(comm.ep_all_to_all, t * per_token * dispatch_bytes(weights), losses)
     back = CommModel.time(comm.ep_all_to_all, t * per_token * ACT_BYTES, losses)
     return np.asarray(out + back)
@@ -462,7 +466,9 @@ def decode(
             t_tp = t_tp + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act, f)
         if s["block"] > 1 and plan.ep > 1 and model.moe:
             tokens = per_rank / plan.tp * verify * imbalance
-            a2a = expert_all_to_all(comm, model, plan.ep, tokens, workload.weights, f)
+            a2a = expert_all_to_all(
+                comm, model, plan.ep, tokens, workload.weights, f, low_latency=True
+            )
             t_ep = t_ep + s["moe_layers"] * a2a
         if plan.pp > 1:
             t_hop = CommModel.time(comm.pp_hop, act, f)

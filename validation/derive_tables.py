@@ -172,6 +172,61 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _deepep_curves(other: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scale-out all-to-all as DeepEP's kernels run it, from its H800 + CX7 points.
+
+    Each internode point gives the RDMA bandwidth per GPU it reached (normal kernels:
+    "bottleneck bandwidth"; low-latency kernels: the RDMA figure) over the 400 Gb/s NIC's
+    link rate, capped at 1 (DeepEP's counting includes some NVLink-forwarded bytes), at
+    the bytes each GPU sends: normal kernels one copy per destination node (4,096 tokens,
+    expected distinct remote nodes of 8 uniform picks), low-latency kernels one copy per
+    selected expert (128 tokens x 8). The latency is the smallest low-latency time less
+    its transfer at the reached rate.
+    """
+    nic = load_catalogue().accelerator("h800").scale_out_bandwidth_bytes_per_s
+    pts: list[tuple[float, float]] = []
+    excess: list[float] = []
+    for o in other:
+        if o.get("accelerator") != "h800" or o.get("kind") not in ("moe-dispatch", "moe-combine"):
+            continue
+        ep = int(o.get("ep_ranks") or 0)
+        if ep < 16:
+            continue  # inside one node: NVLink, measured by the nccl-tests and XLA curves
+        b = 1.0 if o["kind"] == "moe-dispatch" else 2.0
+        hidden, k = o["hidden"], o["topk"]
+        mode = str(o.get("mode", ""))
+        if mode.startswith("normal"):
+            nodes = ep // 8
+            remote = (nodes - 1) * (1 - (1 - 1 / nodes) ** k)
+            nbytes = o["tokens_per_batch"] * remote * hidden * b
+            bw = _value(o["value"]) * 1e9
+        elif mode.startswith("low-latency"):
+            nbytes = o["tokens_per_rank"] * k * hidden * b
+            bw = _value(o["value2"]) * 1e9
+            excess.append(_value(o["value"]) * 1e-6 - nbytes / bw)
+        else:
+            continue
+        pts.append((nbytes, min(bw / nic, 1.0)))
+    bins: dict[int, list[float]] = defaultdict(list)
+    for nbytes, share in pts:
+        bins[round(math.log2(nbytes))].append(math.log(share))
+    sizes = [2.0**b for b in sorted(bins)]
+    shares = _monotone(
+        sizes, [float(np.mean(bins[b])) for b in sorted(bins)], [len(bins[b]) for b in sorted(bins)]
+    )
+    return [
+        {
+            "link": "ib-ndr",
+            "op": "all-to-all",
+            "gpus": 16,
+            "runtime": "deepep",
+            "latency_s": float(f"{max(min(excess), 0.0):.4g}"),
+            "points": [[m, float(f"{v:.4g}")] for m, v in zip(sizes, shares, strict=True)],
+            "sources": ["deepseek-ai/DeepEP@0297fc80 docs/legacy.md (H800 + CX7, internode)"],
+        }
+    ]
+
+
 def _monotone(sizes: list[float], log_shares: list[float], weights: list[int]) -> list[float]:
     """Shares that rise with size and times that never fall with it.
 
@@ -303,8 +358,8 @@ def derive(source: Path = SOURCE) -> dict[str, Any]:
         "vendors": {c: cat.accelerator(c).vendor for c in measured},
         "bf16_peaks": {c: cat.accelerator(c).peak_flop_per_s["bf16"] for c in measured},
         "hbm": _hbm(points),
-        "collectives": _collectives(points),
-        "collective_fallback": "nvlink4",
+        "collectives": _collectives(points) + _deepep_curves(raw.get("other") or []),
+        "collective_fallback": {"scale_up": "nvlink4", "scale_out": "ib-ndr"},
         "attention": attention,
         "moe_all_to_all": moe,
     }
