@@ -287,11 +287,14 @@ def gemm_time(
     mm = np.asarray(m, dtype=float)
     peak = acc.peak_flop_per_s.get(dtype) or acc.peak_flop_per_s["bf16"]
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
-    flops = 2.0 * groups * mm * n * k
-    nbytes = groups * (n * k * weight_bytes + mm * (k + n) * act_bytes)
-    eff = np.minimum(gemm_efficiency(acc, dtype, groups * mm, n, k) * compute_scale, 1.0)
-    t_c = flops / (peak * np.maximum(eff, 1e-12))
-    return np.asarray(np.maximum(np.maximum(nbytes / bw, t_c), kernel_floor(acc)))
+    rows = groups * mm
+    eff = gemm_efficiency(acc, dtype, rows, n, k)
+    if compute_scale != 1.0:
+        eff = np.minimum(eff * compute_scale, 1.0)
+    # memory: weights once per group, activations in and out; compute at the efficiency
+    t_m = (groups * (n * k * weight_bytes) + rows * ((k + n) * act_bytes)) / bw
+    t_c = rows * (2.0 * n * k / peak) / np.maximum(eff, 1e-12)
+    return np.asarray(np.maximum(np.maximum(t_m, t_c), kernel_floor(acc)))
 
 
 def attention_fraction(acc: Any, kind: str, seq: float | None = None) -> tuple[float, str]:
