@@ -1,17 +1,30 @@
-"""What real systems lose against the clean roofline, as named, documented terms.
+"""What real systems lose against the clean roofline: where every default comes from.
 
-Each term only ever adds time (or, for speculative decoding, divides it by the tokens a
-step emits); turning them all off (:data:`CLEAN`) gives back the clean roofline exactly.
+The default step is a sum of kernels costed by :mod:`topo.kernels` from measured
+component data (``topo/data/kernel_tables.yaml``, derived by
+``validation/derive_tables.py`` from ``validation/components.yaml``):
 
-Defaults, and where they come from:
+- GEMMs at the fraction of peak measured for their shape (XLA's GEMM tables for H100,
+  B200 and MI300X; cuBLASLt/hipBLASLt square shapes from Azure's benchmarks; DeepGEMM's
+  FP8 shapes on H800), grouped expert GEMMs at the rate of all their rows, every kernel
+  at least the shortest GEMM measured on its chip (launch and tail: 4.99 us on H100).
+  This replaces the old assumed ``gemm_half_tokens`` (skinny GEMMs) and
+  ``launch_per_layer_s`` (12 us of launches per layer): both now default to 0 and stay
+  only as parameters ``topo calibrate`` can fit to a user's engine.
+- HBM at the BabelStream copy/triad fraction (the catalogue's ``efficiency.hbm``).
+- Attention: decode streams KV at that rate and computes at FlashMLA's measured fraction;
+  prefill at FlashAttention-3 / fmha-sm100's fraction by sequence length.
+- Collectives at the per-call latency and share of link rate measured by size
+  (nccl-tests, rccl-tests, XLA; DeepEP for expert all-to-all across nodes). This
+  replaces the assumed 0.82 share: ``comm_bw_scale`` is now 1 (a calibration multiplier
+  on the measured share) and ``comm_latency_s`` 0 (extra latency per call).
 
-- ``launch_per_layer_s`` 12 us: a transformer layer runs ~8 kernels; with graph capture a
-  launch costs ~1.5 us (assumed, order of magnitude of CUDA graph replay per kernel).
-- ``step_overhead_s`` 0.5 ms: scheduling, sampling and the host round trip of one decode
-  step (assumed; serving engines report 0.2-2 ms).
-- ``gemm_half_tokens`` 16: a skinny GEMM with m token rows reaches m / (m + 16) of the
-  achievable FLOP/s (tensor-core tiles are 64-128 rows; assumed). Large square GEMMs reach
-  the accelerator's measured fraction (H100 0.81, ``measured_microbenchmarks.md``).
+The parameters below, and their defaults:
+
+- ``step_overhead_s`` 0: host time per step not hidden by the engine (scheduling,
+  sampling on the CPU). No component measures it; CUDA-graph engines overlap it with the
+  GPU. Calibrate it for an engine that does not (e.g. eager-mode runs).
+- ``launch_per_layer_s`` 0 and ``gemm_half_tokens`` 0: see above (calibration only).
 - ``moe_skew`` 0: extra load on the busiest expert-parallel rank beyond random routing,
   whose expected maximum is modelled as mean + sqrt(2 mean ln ranks).
 - ``prefill_chunk_tokens`` 0: prompt tokens each attention rank prefills inside every decode
@@ -23,13 +36,13 @@ Defaults, and where they come from:
   most KV: mean + sqrt(2 ln dp) standard deviations of a rank's sum, i.e. the KV time x
   (1 + cv sqrt(2 ln dp / sequences per rank)). 0 (equal contexts) unless given; chat traces
   have cv near 1 (assumed).
-- ``comm_bw_scale`` 0.82 and ``comm_latency_s`` 0: collectives in a step reach 0.82 of the
-  link-rate bandwidth topo's collective model gives (an 8 x H100 NVLink all-reduce reaches
-  ~370 of 450 GB/s, JAX scaling book GPU chapter, via ``measured_microbenchmarks.md``) and
-  pay ``comm_latency_s`` per call on top of topo's alpha (which already holds ~10 us of
-  call overhead). Both are fitted by ``topo calibrate`` from nccl-tests output.
+- ``hbm_scale`` and ``compute_scale`` 1: calibration multipliers on the measured HBM
+  fraction and on every kernel's measured compute efficiency.
 - ``accepted_tokens_per_step`` 1 and ``draft_tokens`` 0: speculative decoding or
   multi-token prediction off (DeepSeek-V3 MTP: ~1.8 tokens per step, 85-90% acceptance).
+
+``CLEAN`` turns all of it off: the seed's roofline at the catalogue's fractions, with
+link-rate collectives.
 """
 
 from __future__ import annotations
