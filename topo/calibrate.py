@@ -227,6 +227,20 @@ def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str
                     check_plan(model, Plan(**plan))
                 except TopoError as err:
                     problems.append(doc.problem((*path, "plan"), str(err).splitlines()[0]))
+        acc_tok = e.get("accepted_tokens", 1.0)
+        if isinstance(acc_tok, bool) or not isinstance(acc_tok, (int, float)) or acc_tok < 1:
+            problems.append(
+                doc.problem((*path, "accepted_tokens"), "expected tokens per step, a number >= 1")
+            )
+        if "draft_tokens" in e:
+            _whole(doc, path, "draft_tokens", problems, required=True, least=0)
+        if "overlap" in e:
+            from topo.perf import Workload
+
+            try:
+                Workload(overlap=str(e["overlap"])).check()
+            except TopoError as err:
+                problems.append(doc.problem((*path, "overlap"), str(err)))
         if e.get("metric") not in METRICS:
             problems.append(doc.problem((*path, "metric"), f"expected one of {', '.join(METRICS)}"))
             return pt
@@ -281,6 +295,12 @@ def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, A
                 doc.problem(("measurements", i, "kind"), f"expected one of {', '.join(KINDS)}")
             )
             continue
+        lay = e.get("layout")
+        if isinstance(lay, str) and lay.endswith((".yaml", ".yml")) and not Path(lay).is_file():
+            near = p.parent / lay  # a layout path is relative to the measurements file
+            if near.is_file():
+                e = {**e, "layout": str(near)}
+                doc.data["measurements"][i] = e
         out.append(_check_point(doc, ("measurements", i), problems))
     if problems:
         raise LayoutError(problems)
@@ -291,7 +311,7 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
     """The number topo predicts for one measured point, and the term that dominates it."""
     from topo.catalogue import load_catalogue
     from topo.collectives import collective
-    from topo.perf import decode, prefill
+    from topo.perf import KERNEL_CLASSES, decode, prefill
 
     kind = point["kind"]
     if kind == "gemm":
@@ -332,7 +352,16 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
         value = float(fidelity.comm_time(r.alpha_s, r.beta_s))
         return {"value": value, "term": "latency" if r.alpha_s > r.beta_s else "bandwidth"}
     prep = _prepared(point)
-    w = dataclasses.replace(prep["workload"], fidelity=fidelity)
+    # Scenario facts a point may state: speculative decoding (mean tokens accepted per
+    # step, draft tokens verified) and which collectives overlap compute (two-batch overlap).
+    spec = dataclasses.replace(
+        fidelity,
+        accepted_tokens_per_step=float(point.get("accepted_tokens", 1.0)),
+        draft_tokens=int(point.get("draft_tokens", 0)),
+    )
+    w = dataclasses.replace(
+        prep["workload"], fidelity=spec, overlap=str(point.get("overlap", "none"))
+    )
     d = decode(
         prep["layout"],
         prep["model"],
@@ -342,6 +371,9 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
         prep["comm"],
     )
     terms = {k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication", "overhead")}
+    kernels = {k: float(d[f"kernel_{k}"][0]) for k in KERNEL_CLASSES}
+    if any(kernels.values()):  # the kernel class that takes longest, or the collectives
+        terms = {**kernels, "communication": terms["communication"]}
     term = max(terms, key=lambda k: terms[k])
     metric = point["metric"]
     if metric == "time_per_output_token":
@@ -677,32 +709,83 @@ def format_validation(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _group_table(rows: list[dict[str, Any]], key: Any, title: str) -> list[str]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["error"] is not None:
+            groups.setdefault(key(r), []).append(r)
+    out = [f"| {title} | points | median abs. error | 90th percentile | signed median |"]
+    out.append("|---|---:|---:|---:|---:|")
+    for name in sorted(groups):
+        st = _stats(groups[name])
+        out.append(
+            f"| {name} | {st['counted']} | {st['median_abs_error']:.1%} | "
+            f"{st['p90_abs_error']:.1%} | {st['signed_median_error']:+.1%} |"
+        )
+    return out
+
+
+def _generation(r: dict[str, Any]) -> str:
+    """Engine and year of a serving point (its generation), e.g. 'TensorRT-LLM 2023'."""
+    engine = str(r.get("engine", "unstated")).split(" v")[0].split(" (")[0]
+    year = str(r.get("date", ""))[:4] or "undated"
+    return f"{engine} {year}"
+
+
 def validation_markdown(data: dict[str, Any], *, command: str, title: str, notes: str = "") -> str:
-    """A Markdown report of a validation run: statistics, the table, the sources."""
+    """A Markdown report of a validation run: statistics, groups, the table, the sources."""
     rows = data["points"]
+    counted = [r for r in rows if r["error"] is not None]
     sources = sorted({r["source"] for r in rows if r["source"]})
+    serving = [r for r in counted if r["kind"] == "serving"]
+    modern = sum(1 for r in serving if str(r.get("date", ""))[:4] >= "2024")
+    moe = sum(1 for r in serving if r.get("model_kind") == "moe")
+    engines = sorted({str(r.get("engine", "")).split(" v")[0] for r in serving if r.get("engine")})
     out = [
         f"# {title}",
         "",
         f"Generated by `{command}`; do not edit by hand.",
         "",
-        f"- points: {len(rows)}",
+        f"- points: {len(counted)}",
         f"- median absolute error: {data['median_abs_error']:.1%}",
         f"- 90th-percentile absolute error: {data['p90_abs_error']:.1%}",
-        f"- signed median error: {float(np.median([r['error'] for r in rows])):+.1%} "
+        f"- signed median error: {data['signed_median_error']:+.1%} "
         "(positive: topo predicts more than was measured)",
-        "",
-        *([notes.strip(), ""] if notes else []),
+    ]
+    if serving:
+        out += [
+            f"- from 2024 or later: {modern}; on MoE models: {moe}; "
+            f"engines: {', '.join(engines) or 'unstated'}",
+            "- defaults only: nothing fitted to these points (`topo/fidelity.py`)",
+        ]
+    if data.get("excluded"):
+        out.append(f"- left out by the documented rule: {data['excluded']}")
+    out += ["", *([notes.strip(), ""] if notes else [])]
+    if serving:
+        out += ["## By engine generation", ""]
+        out += _group_table(counted, _generation, "engine and year")
+        out += ["", "## By model kind", ""]
+        out += _group_table(counted, lambda r: r.get("model_kind", r["kind"]), "model kind")
+        out += ["", "## By metric", ""]
+        out += _group_table(counted, lambda r: r["what"].rsplit(": ", 1)[-1], "metric")
+        out.append("")
+    elif len(data.get("by_kind", {})) > 1:
+        out += ["## By kind", ""]
+        out += _group_table(counted, lambda r: r["kind"], "kind")
+        out.append("")
+    out += [
         "## Every point",
         "",
-        "| point | measured | topo | error | dominant term | source |",
-        "|---|---:|---:|---:|---|---|",
+        "| point | engine | measured | topo | error | dominant term | source |",
+        "|---|---|---:|---:|---:|---|---|",
     ]
     for r in rows:
         src = sources.index(r["source"]) + 1 if r["source"] else ""
+        err = f"{r['error']:+.1%}" if r["error"] is not None else "excluded"
+        engine = f"{r.get('engine', '')} {str(r.get('date', ''))}".strip()
         out.append(
-            f"| {r['what']} | {_fmt(r['measured'], r['what'])} | "
-            f"{_fmt(r['predicted'], r['what'])} | {r['error']:+.1%} | {r['dominant_term']} | "
+            f"| {r['what']} | {engine} | {_fmt(r['measured'], r['what'])} | "
+            f"{_fmt(r['predicted'], r['what'])} | {err} | {r['dominant_term']} | "
             f"[{src}] |"
         )
     out += ["", "## Sources", ""]
