@@ -80,7 +80,9 @@ def _gemm(points: list[dict[str, Any]], peaks: dict[str, dict[str, float]]) -> t
         if label not in sources[key]:
             sources[key].append(label)
         frac = 2.0 * p["m"] * p["n"] * p["k"] / p["time_s"] / peaks[p["accelerator"]][dtype]
-        groups[key].append([p["m"], p["n"], p["k"], float(f"{frac:.5g}"), sources[key].index(label)])
+        groups[key].append(
+            [p["m"], p["n"], p["k"], float(f"{frac:.5g}"), sources[key].index(label)]
+        )
         floors[die] = min(floors.get(die, math.inf), p["time_s"])
     out = []
     for (die, dtype), pts in sorted(groups.items()):
@@ -117,7 +119,11 @@ def _hbm(points: list[dict[str, Any]]) -> dict[str, Any]:
             peak = cat.accelerator(p["accelerator"]).hbm_bandwidth_bytes_per_s
             fr[p["accelerator"]].append(p["bytes"] / p["time_s"] / peak)
     out = {
-        c: {"fraction": float(f"{np.median(v):.4g}"), "points": len(v), "basis": "BabelStream copy/triad"}
+        c: {
+            "fraction": float(f"{np.median(v):.4g}"),
+            "points": len(v),
+            "basis": "BabelStream copy/triad",
+        }
         for c, v in sorted(fr.items())
     }
     if "h100-sxm" in out:
@@ -144,7 +150,9 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         r = collective(fabric, p["op"], gpus[: p["gpus"]], p["bytes"], clean=True)
         src = str(p.get("source", ""))
         key = (link, p["op"], p["gpus"], _runtime(src))
-        rows[key].append((p["bytes"], r.beta_s, p["time_s"], f"{src.split(' ')[0]} ({p['layout']})"))
+        rows[key].append(
+            (p["bytes"], r.beta_s, p["time_s"], f"{src.split(' ')[0]} ({p['layout']})")
+        )
     out = []
     for (link, op, n, runtime), pts in sorted(rows.items()):
         if runtime == "xla" and (link, op, n, "library") in rows:
@@ -156,7 +164,9 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
             bins[round(math.log2(nbytes))].append(math.log(min(max(share, 1e-4), SHARE_CAP)))
         sizes = [2.0**b for b in sorted(bins)]
         shares = _monotone(
-            sizes, [float(np.mean(bins[b])) for b in sorted(bins)], [len(bins[b]) for b in sorted(bins)]
+            sizes,
+            [float(np.mean(bins[b])) for b in sorted(bins)],
+            [len(bins[b]) for b in sorted(bins)],
         )
         out.append(
             {
@@ -372,9 +382,7 @@ class _NoAliases(yaml.SafeDumper):
 
 def _dump(data: dict[str, Any]) -> str:
     head = "# topo kernel tables: measured component efficiencies (see topo/kernels.py).\n"
-    body = yaml.dump(
-        data, Dumper=_NoAliases, sort_keys=False, width=100, default_flow_style=None
-    )
+    body = yaml.dump(data, Dumper=_NoAliases, sort_keys=False, width=100, default_flow_style=None)
     return head + body
 
 
@@ -396,5 +404,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
