@@ -247,8 +247,10 @@ def _hierarchical(op: str, fabric: Fabric, parts: list[np.ndarray], M: float) ->
 
 
 def _phase_op(name: str, op: str) -> str:
-    """The op whose measurements a phase is charged by: a hierarchical collective's
-    phases run as collectives of their own; other algorithms' phases are the call's op.
+    """The op whose measurements a phase is charged by.
+
+    A hierarchical collective's phases run as collectives of their own; the phases of
+    the other algorithms are parts of the call's op.
     """
     if "domain" not in name:
         return op
