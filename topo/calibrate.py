@@ -346,8 +346,15 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
         return {"value": point["bytes"] / bw, "term": "hbm"}
     if kind == "collective":
         G = _graph(point["layout"])
+        from topo.kernels import point_runtime
+
         r = collective(
-            G, point["op"], G.gpus[: point["gpus"]], point["bytes"], clean=not fidelity.enabled
+            G,
+            point["op"],
+            G.gpus[: point["gpus"]],
+            point["bytes"],
+            clean=not fidelity.enabled,
+            runtime=point_runtime(point),
         )
         value = float(fidelity.comm_time(r.alpha_s, r.beta_s))
         return {"value": value, "term": "latency" if r.alpha_s > r.beta_s else "bandwidth"}

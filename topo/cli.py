@@ -152,6 +152,14 @@ def _parser() -> argparse.ArgumentParser:
         help="bare link-rate alpha + beta (default: measured latency and bandwidth share, "
         "what topo evaluate charges)",
     )
+    sp.add_argument(
+        "--runtime",
+        choices=("serving", "library", "engine", "xla"),
+        default="serving",
+        help="whose measured timings: serving (default, what topo evaluate charges: the "
+        "faster of an engine's own all-reduce and the library), library (nccl-tests), "
+        "engine, xla",
+    )
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(

@@ -45,7 +45,7 @@ import networkx as nx
 import numpy as np
 
 from topo.errors import PlacementError
-from topo.kernels import collective_basis, collective_efficiency
+from topo.kernels import collective_basis, collective_efficiency, has_engine_curve
 from topo.routing import Fabric, LinkLoads, all_to_all_loads, pair_loads
 
 __all__ = [
@@ -273,19 +273,45 @@ def charge(
     *,
     pipelined: bool = False,
     gpus: int = 8,
+    runtime: str = "serving",
 ) -> tuple[Any, Any]:
     """Measured (alpha, beta) of one call from its bare parts; vectorised over `nbytes`.
 
     `phases` are (phase name, bare beta [s], link name). Alpha is the measured per-call
     latency of `latency_link` or the bare alpha if larger; each phase's beta is divided by
     the share of link-rate time measured at this message size; pipelined phases cost the
-    slowest plus the rest over the chunks in flight.
+    slowest plus the rest over the chunks in flight. `runtime`: whose timings apply --
+    ``library`` (nccl-tests, rccl-tests), ``engine`` (a serving engine's own all-reduce
+    kernel), ``xla``, or ``serving`` (the default: what a serving engine pays, the faster
+    of its own all-reduce kernel and the library at each size, inside a scale-up domain).
     """
+    if runtime != "serving":
+        return _charge_with(op, nbytes, alpha_bare, phases, latency_link, pipelined, gpus, runtime)
+    a, b = _charge_with(op, nbytes, alpha_bare, phases, latency_link, pipelined, gpus, "library")
+    if op == "all-reduce" and has_engine_curve(latency_link, op):
+        a2, b2 = _charge_with(
+            op, nbytes, alpha_bare, phases, latency_link, pipelined, gpus, "engine"
+        )
+        pick = np.asarray(a2 + b2) < np.asarray(a + b)
+        a, b = np.where(pick, a2, a), np.where(pick, b2, b)
+    return a, b
+
+
+def _charge_with(
+    op: str,
+    nbytes: Any,
+    alpha_bare: float,
+    phases: list[tuple[str, Any, str]],
+    latency_link: str,
+    pipelined: bool,
+    gpus: int,
+    runtime: str,
+) -> tuple[Any, Any]:
     M = np.asarray(nbytes, dtype=float)
-    latency, _ = collective_efficiency(latency_link, op, M, gpus)
+    latency, _ = collective_efficiency(latency_link, op, M, gpus, runtime)
     alpha = np.maximum(alpha_bare, latency)
     parts = [
-        np.asarray(beta) / collective_efficiency(link, _phase_op(name, op), M, gpus)[1]
+        np.asarray(beta) / collective_efficiency(link, _phase_op(name, op), M, gpus, runtime)[1]
         for name, beta, link in phases
     ]
     if not parts:
@@ -298,10 +324,12 @@ def charge(
 
 
 def _charged(
-    op: str, fabric: Fabric, algorithm: str, phases: list[Phase], M: float, n: int
+    op: str, fabric: Fabric, algorithm: str, phases: list[Phase], M: float, n: int, runtime: str
 ) -> tuple[float, float]:
     crosses = any(p.crosses_domains for p in phases)
-    alpha_bare = sum(p.alpha_s for p in phases) + _overhead(fabric, phases)
+    # The measured per-call latency replaces the layout's assumed call overhead; the
+    # steps' hop latencies stay (they grow with the group, beyond what was measured).
+    alpha_bare = sum(p.alpha_s for p in phases)
     a, b = charge(
         op,
         M,
@@ -310,8 +338,25 @@ def _charged(
         _phase_link(fabric, crosses),
         pipelined=algorithm == "hierarchical",
         gpus=n,
+        runtime=runtime,
     )
     return float(a), float(b)
+
+
+def _basis(
+    fabric: Fabric, algorithm: str, phases: list[Phase], op: str, M: float, n: int, runtime: str
+) -> str:
+    """Which measured timings charged the call, in words."""
+    crosses = any(p.crosses_domains for p in phases)
+    link = _phase_link(fabric, crosses)
+    if runtime != "serving":
+        return f"{runtime}: " + collective_basis(link, op, n, runtime)
+    which = "library"
+    if op == "all-reduce" and has_engine_curve(link, op):
+        lib = sum(_charged(op, fabric, algorithm, phases, M, n, "library"))
+        eng = sum(_charged(op, fabric, algorithm, phases, M, n, "engine"))
+        which = "engine" if eng < lib else "library"
+    return f"serving, {which} kernel: " + collective_basis(link, op, n, which)
 
 
 def collective(
@@ -322,6 +367,7 @@ def collective(
     *,
     algorithm: str = "auto",
     clean: bool = False,
+    runtime: str = "serving",
 ) -> CollectiveResult:
     """Time one collective among `gpus` (in group order) with a per-GPU buffer of `bytes_per_gpu`.
 
@@ -342,6 +388,9 @@ def collective(
         broadcast, ``pairwise`` p2p).
     clean
         The bare link-rate alpha + beta (no measured latency or bandwidth share).
+    runtime
+        Whose measured timings charge the call (:func:`charge`): ``serving`` (default,
+        what ``topo evaluate`` charges), ``library``, ``engine`` or ``xla``.
 
     Raises
     ------
@@ -391,14 +440,17 @@ def collective(
         k: (sum(p.alpha_s for p in v) + _overhead(fabric, v), sum(p.beta_s for p in v))
         for k, v in candidates.items()
     }
-    costs = bare if clean else {k: _charged(op, fabric, k, v, M, n) for k, v in candidates.items()}
+    costs = (
+        bare
+        if clean
+        else {k: _charged(op, fabric, k, v, M, n, runtime) for k, v in candidates.items()}
+    )
     totals = {k: a + b for k, (a, b) in costs.items()}
     best = min(totals, key=lambda k: totals[k])
     phases = candidates[best]
     alpha, beta = costs[best]
     time_s = alpha + beta
-    crosses = any(p.crosses_domains for p in phases)
-    basis = "link rate (clean)" if clean else collective_basis(_phase_link(fabric, crosses), op, n)
+    basis = "link rate (clean)" if clean else _basis(fabric, best, phases, op, M, n, runtime)
     worst = max(phases, key=lambda p: p.beta_s)
     algbw = M / time_s if time_s > 0 else 0.0
     return CollectiveResult(

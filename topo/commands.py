@@ -188,7 +188,13 @@ def cmd_collective(args: argparse.Namespace) -> int:
     # The group as a plan would place a data-parallel group of that size.
     group = list(place(G, Plan(dp=args.gpus), strategy=args.strategy).ranks)
     result = collective(
-        G, args.op, group, _size(args.bytes, "--bytes"), algorithm=args.algorithm, clean=args.clean
+        G,
+        args.op,
+        group,
+        _size(args.bytes, "--bytes"),
+        algorithm=args.algorithm,
+        clean=args.clean,
+        runtime=args.runtime,
     )
     data = result.to_dict()
     print(_json(data) if args.json else format_collective(data, G.graph["layout"]))

@@ -46,6 +46,8 @@ __all__ = [
     "Tables",
     "attention_fraction",
     "collective_efficiency",
+    "has_engine_curve",
+    "point_runtime",
     "gemm_basis",
     "gemm_efficiency",
     "gemm_time",
@@ -317,19 +319,63 @@ def attention_fraction(acc: Any, kind: str, seq: float | None = None) -> tuple[f
 _SCALE_OUT_PREFIXES = ("ib-", "eth-", "roce", "pcie")
 
 
-def _curve_for(link: str, op: str, gpus: int) -> CollectiveCurve:
-    """The measured curve for `op` on `link` nearest in group size (see the fallbacks)."""
+# Which measured curves a runtime prefers, in order ("deepep" is a library too).
+RUNTIMES = {
+    "library": ("library", "deepep", "xla", "engine"),
+    "xla": ("xla", "library", "deepep", "engine"),
+    "engine": ("engine", "library", "deepep", "xla"),
+}
+
+
+def point_runtime(point: dict[str, Any]) -> str:
+    """The software a measured collective ran.
+
+    Its ``runtime`` field, else ``xla`` for XLA's tables and ``library`` (nccl-tests,
+    rccl-tests) otherwise.
+    """
+    if point.get("runtime") in RUNTIMES:
+        return str(point["runtime"])
+    return "xla" if "openxla" in str(point.get("source", "")) else "library"
+
+
+def _curve_for(link: str, op: str, gpus: int, runtime: str = "library") -> CollectiveCurve:
+    """The measured curve for `op` on `link`.
+
+    The runtime's preferred kind of timing, then the nearest group size; without one, the
+    fallbacks of :func:`collective_efficiency`.
+    """
     c = tables().collectives
     fb = tables().raw["collective_fallback"]
     other = fb["scale_out"] if link.startswith(_SCALE_OUT_PREFIXES) else fb["scale_up"]
+    order = RUNTIMES.get(runtime, RUNTIMES["library"])
+
+    def nearest(curves: list[CollectiveCurve]) -> CollectiveCurve:
+        return min(curves, key=lambda cv: (abs(math.log(cv.gpus / max(gpus, 2))), -cv.gpus))
+
+    if runtime == "engine":  # an engine kernel measured on the stand-in link beats none
+        for key in ((link, op), (other, op)):
+            engine = [cv for cv in c.get(key, []) if cv.runtime == "engine"]
+            if engine:
+                return nearest(engine)
     for key in ((link, op), (other, op), (link, "all-reduce"), (other, "all-reduce")):
         if key in c:
-            return min(c[key], key=lambda cv: (abs(math.log(cv.gpus / max(gpus, 2))), -cv.gpus))
+            curves = c[key]
+            best = min(order.index(cv.runtime) for cv in curves)
+            return nearest([cv for cv in curves if order.index(cv.runtime) == best])
     return next(iter(c.values()))[0]
 
 
+def has_engine_curve(link: str, op: str) -> bool:
+    """Whether an engine's own kernel was measured for `op` on `link` (or its stand-in)."""
+    c = tables().collectives
+    other = tables().raw["collective_fallback"]["scale_up"]
+    if link.startswith(_SCALE_OUT_PREFIXES):
+        return False
+    return any(cv.runtime == "engine" for key in ((link, op), (other, op)) for cv in c.get(key, []))
+
+
 def collective_efficiency(
-    link: str, op: str, nbytes: Any, gpus: int = 8
+    link: str, op: str, nbytes: Any, gpus: int = 8, runtime: str = "library"
 ) -> tuple[float, np.ndarray]:
     """(per-call latency [s], share of the link-rate time reached) for `nbytes` per GPU.
 
@@ -338,16 +384,16 @@ def collective_efficiency(
     ``eth-``, ``roce``, ``pcie``: InfiniBand NDR as DeepEP measured it; scale-up links:
     NVLink 4, the best-measured fabric), then the all-reduce curves.
     """
-    c = _curve_for(link, op, gpus)
+    c = _curve_for(link, op, gpus, runtime)
     lb = np.log2(np.maximum(np.asarray(nbytes, dtype=float), 1.0))
     # Log-log interpolation: a share that at most doubles per doubling of size never
     # gives a larger message a shorter time.
     return c.latency_s, np.asarray(np.exp(np.interp(lb, c.log2_bytes, np.log(c.share))))
 
 
-def collective_basis(link: str, op: str, gpus: int = 8) -> str:
+def collective_basis(link: str, op: str, gpus: int = 8, runtime: str = "library") -> str:
     """Where a collective's latency and bandwidth share come from, in words."""
-    c = _curve_for(link, op, gpus)
+    c = _curve_for(link, op, gpus, runtime)
     what = f"{c.op} on {c.gpus} GPUs of {c.link} ({len(c.share)} sizes, {c.runtime} timings)"
     if (c.link, c.op) == (link, op):
         return f"measured {what}"

@@ -129,9 +129,9 @@ class Workload:
 
 
 # One algorithm of a collective on a group, linear in the message size M:
-# (op, bare alpha [s], ((phase name, bare beta per byte [s/B], link), ...), latency link,
-#  pipelined phases, group size).
-Line = tuple[str, float, tuple[tuple[str, float, str], ...], str, bool, int]
+# (op, bare alpha [s], the steps' hop latencies [s], ((phase name, bare beta per byte
+#  [s/B], link), ...), latency link, pipelined phases, group size).
+Line = tuple[str, float, float, tuple[tuple[str, float, str], ...], str, bool, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,14 +163,14 @@ class CommModel:
         if not lines:
             return np.zeros_like(m)
         out = []
-        for op, alpha, phases, latency_link, pipelined, n in lines:
+        for op, alpha, hops, phases, latency_link, pipelined, n in lines:
             if losses is None or not losses.enabled:
                 out.append(alpha + sum(b for _, b, _ in phases) * m)
                 continue
             a, b = charge(
                 op,
                 m,
-                alpha,
+                hops,
                 [(name, beta * m, link) for name, beta, link in phases],
                 latency_link,
                 pipelined=pipelined,
@@ -208,7 +208,8 @@ def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Line, ...]:
             )
             latency_link = fabric.out_link if crosses else fabric.up_link
             pipelined = res.algorithm == "hierarchical"
-            out.append((op, res.alpha_s, phases, latency_link, pipelined, len(gpus)))
+            hops = sum(p.alpha_s for p in res.phases)
+            out.append((op, res.alpha_s, hops, phases, latency_link, pipelined, len(gpus)))
         cache[key] = tuple(out)
     return cache[key]
 

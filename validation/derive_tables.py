@@ -16,9 +16,9 @@ that file by the rules below; nothing is fitted to end-to-end serving results.
 - Kernel floor: the shortest GEMM measured on the die.
 - HBM: bytes moved over time over peak, median of the chip's copy/triad points. The
   H800 has the H100's HBM3 and takes its value.
-- Collectives, per scale-up link, op and group size: from the library sweeps
-  (nccl-tests, rccl-tests) where there are any, else from XLA's table (whose times hold
-  XLA's runtime overhead). The latency is the shortest measured time; the share at each
+- Collectives, per scale-up link, op, group size and runtime: library sweeps
+  (nccl-tests, rccl-tests), XLA's table (whose times hold XLA's runtime overhead) and the
+  serving engines' own all-reduce kernels (``validation/engine_allreduce.yaml``). The latency is the shortest measured time; the share at each
   size is topo's link-rate beta over (measured - latency), the geometric mean of the
   points in each power-of-two bin (capped at 2: an NVSwitch that reduces in the switch
   beats the ring's link-rate time), made to rise with size and never to give a shorter
@@ -46,12 +46,14 @@ from topo.build import build_graph, gpu_nodes
 from topo.calibrate import load_measurements
 from topo.catalogue import load_catalogue
 from topo.collectives import collective
-from topo.kernels import series_exclusion
+from topo.kernels import point_runtime, series_exclusion
 from topo.layout import load_layout
 from topo.routing import Fabric
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "validation" / "components.yaml"
+# Serving engines' own all-reduce kernels (one-shot/two-shot over NVLink), measured apart.
+ENGINE = ROOT / "validation" / "engine_allreduce.yaml"
 OUT = ROOT / "topo" / "data" / "kernel_tables.yaml"
 DIES = {"h100-sxm": ["h100-sxm", "h200", "h800"], "b200": ["b200"], "gb200": ["gb200"]}
 DIES["mi300x"] = ["mi300x"]
@@ -131,9 +133,9 @@ def _hbm(points: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _runtime(source: str) -> str:
-    """The software a collective point timed: XLA's runtime, or a library sweep."""
-    return "xla" if "openxla" in source else "library"
+def _runtime(point: dict[str, Any]) -> str:
+    """The software a collective point timed (see :func:`topo.kernels.point_runtime`)."""
+    return point_runtime(point)
 
 
 def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -149,14 +151,12 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fabric, gpus, link = fabrics[p["layout"]]
         r = collective(fabric, p["op"], gpus[: p["gpus"]], p["bytes"], clean=True)
         src = str(p.get("source", ""))
-        key = (link, p["op"], p["gpus"], _runtime(src))
+        key = (link, p["op"], p["gpus"], _runtime(p))
         rows[key].append(
             (p["bytes"], r.beta_s, p["time_s"], f"{src.split(' ')[0]} ({p['layout']})")
         )
     out = []
     for (link, op, n, runtime), pts in sorted(rows.items()):
-        if runtime == "xla" and (link, op, n, "library") in rows:
-            continue  # the library sweep is what engines call; XLA adds its runtime
         latency = min(t for _, _, t, _ in pts)
         bins: dict[int, list[float]] = defaultdict(list)
         for nbytes, beta, t, _ in pts:
@@ -182,44 +182,58 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _h800_nodes(nodes: int) -> Fabric:
+    """A cluster of `nodes` H800 nodes (the dgx-h800 layout repeated), as a routing fabric."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp())
+    p = d / f"h800-x{nodes}.yaml"
+    p.write_text(f"extends: dgx-h800\nname: h800-x{nodes}\ncluster: {{racks: {nodes}}}\n")
+    return Fabric(build_graph(load_layout(p)))
+
+
 def _deepep_curves(other: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The scale-out all-to-all as DeepEP's kernels run it, from its H800 + CX7 points.
 
-    Each internode point gives the RDMA bandwidth per GPU it reached (normal kernels:
-    "bottleneck bandwidth"; low-latency kernels: the RDMA figure) over the 400 Gb/s NIC's
-    link rate, capped at 1 (DeepEP's counting includes some NVLink-forwarded bytes), at
-    the bytes each GPU sends: normal kernels one copy per destination node (4,096 tokens,
-    expected distinct remote nodes of 8 uniform picks), low-latency kernels one copy per
-    selected expert (128 tokens x 8). The latency is the smallest low-latency time less
-    its transfer at the reached rate.
+    Each internode point is set up as topo runs it (``perf.expert_all_to_all``): the
+    low-latency kernels send each token once per selected expert (128 tokens x top-8 per
+    GPU), the normal kernels once per destination node (4,096 tokens). The time is the
+    published latency (low-latency) or the bytes crossing the NICs over the published
+    RDMA bandwidth (normal). Topo's bare all-to-all on a cluster of that many H800 nodes
+    gives beta; the latency is the smallest time beyond beta, and each point's share of
+    link rate is beta over (time - latency), binned and made monotone as the others.
     """
-    nic = load_catalogue().accelerator("h800").scale_out_bandwidth_bytes_per_s
-    pts: list[tuple[float, float]] = []
-    excess: list[float] = []
+    rows: list[tuple[float, float, float]] = []  # (bytes per GPU, bare beta, time)
     for o in other:
         if o.get("accelerator") != "h800" or o.get("kind") not in ("moe-dispatch", "moe-combine"):
             continue
         ep = int(o.get("ep_ranks") or 0)
         if ep < 16:
             continue  # inside one node: NVLink, measured by the nccl-tests and XLA curves
+        nodes = ep // 8
         b = 1.0 if o["kind"] == "moe-dispatch" else 2.0
         hidden, k = o["hidden"], o["topk"]
         mode = str(o.get("mode", ""))
+        remote_nodes = (nodes - 1) * (1 - (1 - 1 / nodes) ** k)
         if mode.startswith("normal"):
-            nodes = ep // 8
-            remote = (nodes - 1) * (1 - (1 - 1 / nodes) ** k)
-            nbytes = o["tokens_per_batch"] * remote * hidden * b
-            bw = _value(o["value"]) * 1e9
+            ranks = ep * (1 - (1 - 1 / ep) ** k)
+            remote_ranks = ranks * (ep - 8) / ep
+            copies = ranks * min(1.0, remote_nodes / remote_ranks)
+            nbytes = o["tokens_per_batch"] * copies * hidden * b
+            t = o["tokens_per_batch"] * remote_nodes * hidden * b / (_value(o["value"]) * 1e9)
         elif mode.startswith("low-latency"):
             nbytes = o["tokens_per_rank"] * k * hidden * b
-            bw = _value(o["value2"]) * 1e9
-            excess.append(_value(o["value"]) * 1e-6 - nbytes / bw)
+            t = _value(o["value"]) * 1e-6
         else:
             continue
-        pts.append((nbytes, min(bw / nic, 1.0)))
+        fabric = _h800_nodes(nodes)
+        r = collective(fabric, "all-to-all", fabric.gpus[:ep], nbytes, clean=True)
+        rows.append((nbytes, r.beta_s, t))
+    latency = max(min(t - beta for _, beta, t in rows), 0.0)
     bins: dict[int, list[float]] = defaultdict(list)
-    for nbytes, share in pts:
-        bins[round(math.log2(nbytes))].append(math.log(share))
+    for nbytes, beta, t in rows:
+        share = beta / (t - latency) if t > latency else SHARE_CAP
+        bins[round(math.log2(nbytes))].append(math.log(min(max(share, 1e-4), SHARE_CAP)))
     sizes = [2.0**b for b in sorted(bins)]
     shares = _monotone(
         sizes, [float(np.mean(bins[b])) for b in sorted(bins)], [len(bins[b]) for b in sorted(bins)]
@@ -230,7 +244,7 @@ def _deepep_curves(other: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "op": "all-to-all",
             "gpus": 16,
             "runtime": "deepep",
-            "latency_s": float(f"{max(min(excess), 0.0):.4g}"),
+            "latency_s": float(f"{latency:.4g}"),
             "points": [[m, float(f"{v:.4g}")] for m, v in zip(sizes, shares, strict=True)],
             "sources": ["deepseek-ai/DeepEP@0297fc80 docs/legacy.md (H800 + CX7, internode)"],
         }
@@ -348,8 +362,10 @@ def _attention_and_moe(other: list[dict[str, Any]]) -> tuple[dict[str, Any], dic
     return attention, moe
 
 
-def derive(source: Path = SOURCE) -> dict[str, Any]:
+def derive(source: Path = SOURCE, engine: Path = ENGINE) -> dict[str, Any]:
+    """The kernel tables from the component set and the engine all-reduce timings."""
     points = load_measurements(source)
+    engine_points = load_measurements(engine) if engine.is_file() else []
     raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     cat = load_catalogue()
     chips = {p["accelerator"] for p in points if "accelerator" in p}
@@ -368,7 +384,8 @@ def derive(source: Path = SOURCE) -> dict[str, Any]:
         "vendors": {c: cat.accelerator(c).vendor for c in measured},
         "bf16_peaks": {c: cat.accelerator(c).peak_flop_per_s["bf16"] for c in measured},
         "hbm": _hbm(points),
-        "collectives": _collectives(points) + _deepep_curves(raw.get("other") or []),
+        "collectives": _collectives(points + engine_points)
+        + _deepep_curves(raw.get("other") or []),
         "collective_fallback": {"scale_up": "nvlink4", "scale_out": "ib-ndr"},
         "attention": attention,
         "moe_all_to_all": moe,
@@ -387,12 +404,14 @@ def _dump(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write (or with --check, compare) the kernel tables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--source", type=Path, default=SOURCE)
+    ap.add_argument("--engine", type=Path, default=ENGINE)
     ap.add_argument("-o", "--output", type=Path, default=OUT)
     ap.add_argument("--check", action="store_true", help="exit 1 if the output would change")
     args = ap.parse_args(argv)
-    text = _dump(derive(args.source))
+    text = _dump(derive(args.source, args.engine))
     if args.check:
         same = args.output.is_file() and args.output.read_text(encoding="utf-8") == text
         print("kernel tables are current" if same else f"{args.output} is out of date")
