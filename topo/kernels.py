@@ -352,11 +352,16 @@ def _curve_for(link: str, op: str, gpus: int, runtime: str = "library") -> Colle
     def nearest(curves: list[CollectiveCurve]) -> CollectiveCurve:
         return min(curves, key=lambda cv: (abs(math.log(cv.gpus / max(gpus, 2))), -cv.gpus))
 
-    if runtime == "engine":  # an engine kernel measured on the stand-in link beats none
-        for key in ((link, op), (other, op)):
-            engine = [cv for cv in c.get(key, []) if cv.runtime == "engine"]
-            if engine:
-                return nearest(engine)
+    if runtime == "engine":  # an engine kernel measured on a link of the same family
+        engine = [
+            cv
+            for (lk, o), curves in c.items()
+            if o == op and _family(lk) == _family(link)
+            for cv in curves
+            if cv.runtime == "engine"
+        ]
+        if engine:
+            return nearest(engine)
     for key in ((link, op), (other, op), (link, "all-reduce"), (other, "all-reduce")):
         if key in c:
             curves = c[key]
@@ -365,13 +370,21 @@ def _curve_for(link: str, op: str, gpus: int, runtime: str = "library") -> Colle
     return next(iter(c.values()))[0]
 
 
+def _family(link: str) -> str:
+    """A link's family: its name without the generation (nvlink4 -> nvlink)."""
+    return link.rstrip("0123456789").rstrip("-")
+
+
 def has_engine_curve(link: str, op: str) -> bool:
-    """Whether an engine's own kernel was measured for `op` on `link` (or its stand-in)."""
+    """Whether an engine's own kernel was measured for `op` on `link` or on a link of the
+    same family (NVLink 4 stands in for NVLink 5: same one-shot kernels, faster links)."""
     c = tables().collectives
-    other = tables().raw["collective_fallback"]["scale_up"]
-    if link.startswith(_SCALE_OUT_PREFIXES):
-        return False
-    return any(cv.runtime == "engine" for key in ((link, op), (other, op)) for cv in c.get(key, []))
+    return any(
+        cv.runtime == "engine"
+        for (lk, o), curves in c.items()
+        if o == op and _family(lk) == _family(link)
+        for cv in curves
+    )
 
 
 def collective_efficiency(
