@@ -234,6 +234,16 @@ def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str
             )
         if "draft_tokens" in e:
             _whole(doc, path, "draft_tokens", problems, required=True, least=0)
+        if "attention_kernel" in e:
+            from topo.perf import ATTENTION_KERNELS
+
+            if e["attention_kernel"] not in ATTENTION_KERNELS:
+                problems.append(
+                    doc.problem(
+                        (*path, "attention_kernel"),
+                        f"expected one of {', '.join(ATTENTION_KERNELS)}",
+                    )
+                )
         if "overlap" in e:
             from topo.perf import Workload
 
@@ -437,6 +447,7 @@ def _prepared(point: dict[str, Any]) -> dict[str, Any]:
             output_tokens=int(point.get("output", 128)),
             weights=point.get("weights", "bf16"),
             kv=point.get("kv", "bf16"),
+            attention_kernel=str(point.get("attention_kernel", "grouped")),
         )
         _PREPARED[key] = {
             "layout": layout,

@@ -280,6 +280,14 @@ def _parser() -> argparse.ArgumentParser:
             "step (default 0: prefill runs apart)",
         )
         sp.add_argument(
+            "--attention-kernel",
+            choices=("grouped", "per-query-head"),
+            default="grouped",
+            help="decode attention of GQA models: grouped (default: each KV head read once "
+            "for its query heads) or per-query-head (read once per query head, as engines "
+            "without a grouped kernel do)",
+        )
+        sp.add_argument(
             "--context-cv",
             type=float,
             metavar="CV",

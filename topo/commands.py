@@ -276,6 +276,7 @@ def _workload(args: argparse.Namespace) -> Workload:
         overlap=args.overlap,
         ideal=args.ideal,
         fidelity=_fidelity(args),
+        attention_kernel=getattr(args, "attention_kernel", "grouped"),
     )
     w.check()
     return w

@@ -57,6 +57,7 @@ __all__ = [
 
 ACT_BYTES = 2.0  # activations travel in bf16
 KERNEL_CLASSES = ("gemm", "moe_gemm", "attention", "elementwise")
+ATTENTION_KERNELS = ("grouped", "per-query-head")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,12 @@ class Workload:
     overlap: str = "none"  # "none" | "full" | per term, e.g. "tp=none,ep=full"
     ideal: bool = False  # peak FLOP/s and bandwidth, no communication (the seed's formulas)
     hbm_usable: float = 0.9  # share of HBM for weights, KV and activations
+    # Decode attention of GQA models: "grouped" (one read of each KV head serves all the
+    # query heads that share it: XQA, FlashInfer, FlashAttention) or "per-query-head" (a
+    # masked-MHA kernel that reads each KV head once per query head, as engines did for
+    # GQA before their grouped kernels: TensorRT-LLM before v0.7.1, and after for shapes
+    # its XQA kernels do not cover).
+    attention_kernel: str = "grouped"
     fidelity: Fidelity = DEFAULT  # loss terms (topo.fidelity); CLEAN: the clean roofline
 
     @property
@@ -126,6 +133,12 @@ class Workload:
             raise TopoError(msg)
         for name in ("weights", "kv"):
             dtype_bytes(getattr(self, name))
+        if self.attention_kernel not in ATTENTION_KERNELS:
+            msg = (
+                f"--attention-kernel must be one of {', '.join(ATTENTION_KERNELS)}, "
+                f"got {self.attention_kernel!r}"
+            )
+            raise TopoError(msg)
 
 
 # One algorithm of a collective on a group, linear in the message size M:
@@ -274,6 +287,18 @@ def expert_all_to_all(
     return np.asarray(out + back)
 
 
+def _kv_rereads(model: Model, plan: Plan, workload: Workload) -> float:
+    """Times decode attention reads each KV head: query heads per KV head on a GPU for a
+    per-query-head kernel on a GQA model, else once."""
+    if workload.attention_kernel != "per-query-head" or model.mla or workload.ideal:
+        return 1.0
+    if not workload.losses.enabled:
+        return 1.0
+    q = model.heads / plan.tp
+    kv = max(model.kv_heads / plan.tp, 1.0)
+    return max(q / kv, 1.0)
+
+
 def _block(placement: Placement) -> tuple[str, ...]:
     """The GPUs holding one copy of every expert: the EP group, or the TP group if larger."""
     plan = placement.plan
@@ -397,6 +422,7 @@ def decode(
     w_bytes = (s["non_expert"] + experts_touched_share(model, touching) * s["routed"]) * b_w
     w_bytes = w_bytes + per_rank * model.d_model * b_w / plan.tp / plan.pp  # embedding rows
     kv_bytes = per_rank * model.kv_bytes(S, b_kv) / plan.pp / s["kv_shard"]
+    kv_bytes = kv_bytes * _kv_rereads(model, plan, workload)
     rows = per_rank * verify + chunk  # matmul rows per attention rank
     dense_flops = 2 * rows * s["matmul"]
     expert_flops = 2 * (tokens_block * verify + chunk * s["dp_in_block"]) * s["expert_matmul"]
