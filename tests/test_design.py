@@ -214,7 +214,7 @@ def test_bigger_domains_pay_off_for_moe_until_physics_binds(tmp_path: Path) -> N
     study = {**study, "vary": {"domain_gpus": [8, 72, 144], "nic": ["400 Gb/s"]}}
     s = run_study(study, tmp_path / "r", progress=False)
     by_dom = {r["domain_gpus"]: r for r in s["designs"]}
-    assert by_dom[72]["tokens_per_s_per_gpu"] > 5 * by_dom[8]["tokens_per_s_per_gpu"]
+    assert by_dom[72]["tokens_per_s_per_gpu"] > 3 * by_dom[8]["tokens_per_s_per_gpu"]
     assert by_dom[8]["feasible"]
     assert by_dom[72]["feasible"]
     assert not by_dom[144]["feasible"]

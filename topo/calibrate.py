@@ -539,8 +539,11 @@ def _stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _label(pt: dict[str, Any]) -> str:
     if pt["kind"] == "serving":
         plan = "x".join(f"{k}{v}" for k, v in (pt.get("plan") or {}).items())
+        layout = str(pt["layout"])
+        if layout.endswith((".yaml", ".yml")):
+            layout = Path(layout).stem
         return (
-            f"{pt['model']} {pt.get('weights', 'bf16')} {pt['layout']} {plan} "
+            f"{pt['model']} {pt.get('weights', 'bf16')} {layout} {plan} "
             f"B={pt['batch']} {pt.get('input', 1024)}/{pt.get('output', 128)}: {pt['metric']}"
         )
     if pt["kind"] == "collective":
@@ -743,11 +746,20 @@ def _group_table(rows: list[dict[str, Any]], key: Any, title: str) -> list[str]:
     return out
 
 
+def _engine(r: dict[str, Any]) -> str:
+    """The engine's name without its version: 'vLLM 0.7.3 (ROCm fork)' -> 'vLLM'."""
+    words = []
+    for w in str(r.get("engine", "unstated")).split():
+        if w[0].isdigit() or w[0] == "(" or re.match(r"v\d", w):
+            break
+        words.append(w)
+    return " ".join(words) or "unstated"
+
+
 def _generation(r: dict[str, Any]) -> str:
     """Engine and year of a serving point (its generation), e.g. 'TensorRT-LLM 2023'."""
-    engine = str(r.get("engine", "unstated")).split(" v")[0].split(" (")[0]
     year = str(r.get("date", ""))[:4] or "undated"
-    return f"{engine} {year}"
+    return f"{_engine(r)} {year}"
 
 
 def validation_markdown(data: dict[str, Any], *, command: str, title: str, notes: str = "") -> str:
@@ -758,7 +770,7 @@ def validation_markdown(data: dict[str, Any], *, command: str, title: str, notes
     serving = [r for r in counted if r["kind"] == "serving"]
     modern = sum(1 for r in serving if str(r.get("date", ""))[:4] >= "2024")
     moe = sum(1 for r in serving if r.get("model_kind") == "moe")
-    engines = sorted({str(r.get("engine", "")).split(" v")[0] for r in serving if r.get("engine")})
+    engines = sorted({_engine(r) for r in serving if r.get("engine")})
     out = [
         f"# {title}",
         "",
@@ -784,6 +796,8 @@ def validation_markdown(data: dict[str, Any], *, command: str, title: str, notes
         out += _group_table(counted, _generation, "engine and year")
         out += ["", "## By model kind", ""]
         out += _group_table(counted, lambda r: r.get("model_kind", r["kind"]), "model kind")
+        out += ["", "## By model", ""]
+        out += _group_table(counted, lambda r: str(r.get("model", "")), "model")
         out += ["", "## By metric", ""]
         out += _group_table(counted, lambda r: r["what"].rsplit(": ", 1)[-1], "metric")
         out.append("")

@@ -377,7 +377,8 @@ def _family(link: str) -> str:
 
 def has_engine_curve(link: str, op: str) -> bool:
     """Whether an engine's own kernel was measured for `op` on `link` or on a link of the
-    same family (NVLink 4 stands in for NVLink 5: same one-shot kernels, faster links)."""
+    same family (NVLink 4 stands in for NVLink 5: same one-shot kernels, faster links).
+    """
     c = tables().collectives
     return any(
         cv.runtime == "engine"
