@@ -376,8 +376,9 @@ def _family(link: str) -> str:
 
 
 def has_engine_curve(link: str, op: str) -> bool:
-    """Whether an engine's own kernel was measured for `op` on `link` or on a link of the
-    same family (NVLink 4 stands in for NVLink 5: same one-shot kernels, faster links).
+    """Whether an engine's own kernel was measured for `op` on `link` or its family.
+
+    NVLink 4 stands in for NVLink 5: the same one-shot kernels on faster links.
     """
     c = tables().collectives
     return any(

@@ -288,8 +288,9 @@ def expert_all_to_all(
 
 
 def _kv_rereads(model: Model, plan: Plan, workload: Workload) -> float:
-    """Times decode attention reads each KV head: query heads per KV head on a GPU for a
-    per-query-head kernel on a GQA model, else once.
+    """Times decode attention reads each KV head.
+
+    Query heads per KV head on a GPU for a per-query-head kernel on a GQA model, else once.
     """
     if workload.attention_kernel != "per-query-head" or model.mla or workload.ideal:
         return 1.0
