@@ -491,6 +491,9 @@ def link_loads(
     """
     fabric = G if isinstance(G, Fabric) else Fabric(G)
     result = collective(fabric, op, gpus, bytes_per_gpu, algorithm=algorithm)
+    # A link cannot move its bytes faster than its rate: where a measured share beats
+    # topo's link-rate time (counting artefacts, switch reductions) the duration is that.
+    duration = max(result.time_s, result.clean_time_s)
     members = np.array([fabric.index[g] for g in gpus], dtype=np.int64)
     n = len(members)
     M = float(bytes_per_gpu)
@@ -530,9 +533,7 @@ def link_loads(
                 "bandwidth_bytes_per_s": a["bandwidth"],
                 "kind": a["kind"],
                 "medium": a["medium"],
-                "utilisation": nbytes / (a["bandwidth"] * result.time_s)
-                if result.time_s > 0
-                else 0.0,
+                "utilisation": nbytes / (a["bandwidth"] * duration) if result.time_s > 0 else 0.0,
             }
         )
     return {

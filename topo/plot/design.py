@@ -204,7 +204,7 @@ def plot_validation(data: dict[str, Any]) -> tuple[Any, Any]:
     fig = figure(6.5 * len(metrics), 6.2)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics, strict=True):
-        pts = [r for r in rows if r["what"].endswith(metric)]
+        pts = [r for r in rows if r["what"].rsplit(": ", 1)[-1] == metric]
         x = [r["measured"] for r in pts]
         y = [r["predicted"] for r in pts]
         lo, hi = min(x + y) / 1.5, max(x + y) * 1.5
