@@ -331,7 +331,10 @@ def format_evaluate(e: dict[str, Any]) -> str:
             ("  weights / KV", f"{t(br['weights'])} / {t(br['kv'])}"),
             ("  compute", t(br["compute"])),
             ("  communication", t(br["communication"]) + f" (overlap {e['overlap']})"),
-            ("  fixed overheads", t(br.get("overhead", 0.0)) + " (launches, host; --clean: off)"),
+            (
+                "  beyond the roofline",
+                t(br.get("overhead", 0.0)) + " (kernel shapes and floors, host; --clean: off)",
+            ),
             *_kernel_lines(e, t),
             (
                 "latency floor",
