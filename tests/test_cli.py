@@ -236,7 +236,10 @@ def test_collective_command(capsys: pytest.CaptureFixture[str]) -> None:
     # The default charge: the share of link rate DeepEP's internode kernels reached at
     # this size (from the scale-out curve of the kernel tables).
     _, share = collective_efficiency("ib-ndr", "all-to-all", 1e9, 144)
-    assert c["beta_s"] == pytest.approx(bare["beta_s"] / float(share), rel=1e-6)
+    assert c["transfer_s"] == pytest.approx(bare["beta_s"] / float(share), rel=1e-6)
+    assert c["beta_s"] == pytest.approx(bare["beta_s"])  # the link-rate parts are kept
+    assert c["time_s"] == pytest.approx(c["latency_s"] + c["transfer_s"])
+    assert c["time_s"] >= c["beta_s"]  # never charged below the link rate
     assert "all-to-all on 16 GPUs of ib-ndr" in c["basis"]
     assert "deepep" in c["basis"]
     code, out, _ = run(capsys, "collective", "dgx-h100", "--op", "all-reduce", "--gpus", "8")

@@ -366,8 +366,8 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
             clean=not fidelity.enabled,
             runtime=point_runtime(point),
         )
-        value = float(fidelity.comm_time(r.alpha_s, r.beta_s))
-        return {"value": value, "term": "latency" if r.alpha_s > r.beta_s else "bandwidth"}
+        value = float(fidelity.comm_time(r.latency_s, r.transfer_s))
+        return {"value": value, "term": "latency" if r.latency_s > r.transfer_s else "bandwidth"}
     prep = _prepared(point)
     # Scenario facts a point may state: speculative decoding (mean tokens accepted per
     # step, draft tokens verified) and which collectives overlap compute (two-batch overlap).

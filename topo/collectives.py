@@ -33,7 +33,9 @@ or the bare alpha if larger, plus each phase's beta over the share of link-rate 
 measurements reach at that message size (:func:`topo.kernels.collective_efficiency`).
 The phases of a hierarchical collective are pipelined: the slowest phase plus the others'
 time over the chunks in flight (``PIPELINE_DEPTH``). ``topo collective``
-and the communication term of ``topo evaluate`` both call :func:`charge`.
+and the communication term of ``topo evaluate`` both call :func:`charge`. A result keeps
+both: ``alpha_s`` and ``beta_s`` are the link-rate model's parts, ``latency_s`` and
+``transfer_s`` what the call is charged, ``time_s`` their sum.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class CollectiveResult:
     alternatives: dict[str, float] = field(default_factory=dict)  # algorithm -> time [s]
     clean_time_s: float = 0.0  # bare link-rate alpha + beta
     basis: str = "link rate"  # where the latency and bandwidth share come from
+    latency_s: float = 0.0  # what the call pays: measured per-call latency (or alpha)
+    transfer_s: float = 0.0  # and its transfer at the measured share of link rate
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (the link loads are left out)."""
@@ -146,6 +150,8 @@ class CollectiveResult:
             ],
             "alternatives_s": self.alternatives,
             "clean_time_s": self.clean_time_s,
+            "latency_s": self.latency_s,
+            "transfer_s": self.transfer_s,
             "basis": self.basis,
         }
 
@@ -448,8 +454,9 @@ def collective(
     totals = {k: a + b for k, (a, b) in costs.items()}
     best = min(totals, key=lambda k: totals[k])
     phases = candidates[best]
-    alpha, beta = costs[best]
-    time_s = alpha + beta
+    latency, transfer = costs[best]
+    time_s = latency + transfer
+    alpha, beta = bare[best]
     basis = "link rate (clean)" if clean else _basis(fabric, best, phases, op, M, n, runtime)
     worst = max(phases, key=lambda p: p.beta_s)
     algbw = M / time_s if time_s > 0 else 0.0
@@ -470,6 +477,8 @@ def collective(
         alternatives={k: v for k, v in totals.items() if k != best},
         clean_time_s=sum(bare[best]),
         basis=basis,
+        latency_s=latency,
+        transfer_s=transfer,
     )
 
 

@@ -208,14 +208,16 @@ def format_collective(c: dict[str, Any], layout: str) -> str:
         f"{c['gpus']} GPUs ({c['domains_spanned']} domain(s), {c['racks_spanned']} rack(s))",
         "",
         f"  algorithm   {c['algorithm']}",
-        f"  time        {format_quantity(c['time_s'], 'time')} = alpha "
+        f"  time        {format_quantity(c['time_s'], 'time')} = latency "
+        f"{format_quantity(c['latency_s'], 'time')} + transfer "
+        f"{format_quantity(c['transfer_s'], 'time')}",
+        f"  link rate   {format_quantity(c['clean_time_s'], 'time')} = alpha "
         f"{format_quantity(c['alpha_s'], 'time')} + beta {format_quantity(c['beta_s'], 'time')}",
         f"  algbw       {format_quantity(c['algorithm_bandwidth_bytes_per_s'], 'bandwidth')}"
         f"   busbw {format_quantity(c['bus_bandwidth_bytes_per_s'], 'bandwidth')}",
         f"  busiest     {link['u']} -> {link['v']}: {format_quantity(link['bytes'], 'data')} "
         f"at {format_quantity(link['bandwidth_bytes_per_s'], 'bandwidth')}",
-        f"  basis       {c['basis']}; link rate alone "
-        f"{format_quantity(c['clean_time_s'], 'time')} (--clean)",
+        f"  basis       {c['basis']}",
         "",
         "  phases at link rate:",
     ]

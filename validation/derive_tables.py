@@ -20,8 +20,8 @@ that file by the rules below; nothing is fitted to end-to-end serving results.
   (nccl-tests, rccl-tests), XLA's table (whose times hold XLA's runtime overhead) and the
   serving engines' own all-reduce kernels (``validation/engine_allreduce.yaml``). The latency is the shortest measured time; the share at each
   size is topo's link-rate beta over (measured - latency), the geometric mean of the
-  points in each power-of-two bin (capped at 2: an NVSwitch that reduces in the switch
-  beats the ring's link-rate time), made to rise with size and never to give a shorter
+  points in each power-of-two bin (capped at 1: a call is never charged less than topo's
+  link-rate time, though NVSwitch reductions and DeepEP's counting can beat it), made to rise with size and never to give a shorter
   time for a larger message (:func:`_monotone`).
 - Attention: FlashMLA dense decode (H800) for compute-bound decode; FlashAttention-3
   causal forward by sequence length (H100, head dim 128) and fmha-sm100 forward (B200)
@@ -57,7 +57,7 @@ ENGINE = ROOT / "validation" / "engine_allreduce.yaml"
 OUT = ROOT / "topo" / "data" / "kernel_tables.yaml"
 DIES = {"h100-sxm": ["h100-sxm", "h200", "h800"], "b200": ["b200"], "gb200": ["gb200"]}
 DIES["mi300x"] = ["mi300x"]
-SHARE_CAP = 2.0
+SHARE_CAP = 1.0
 
 
 def _die(chip: str) -> str:
