@@ -287,6 +287,24 @@ def expert_all_to_all(
     return np.asarray(out + back)
 
 
+def _local_experts(
+    model: Model, plan: Plan, meeting: np.ndarray, imbalance: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows per touched expert on the busiest GPU, and the GPU's experts some token selects.
+
+    `meeting`: tokens that meet one copy of the experts (an EP block) in a step; each GPU
+    holds E / ep experts and receives k / ep of the block's selections (times the busiest
+    rank's `imbalance`).
+    """
+    meeting = np.asarray(meeting, dtype=float)
+    if not model.moe:
+        return np.zeros_like(meeting), np.zeros_like(meeting)
+    k, E = model.moe["experts_per_token"], model.moe["experts"]
+    touched = E / plan.ep * experts_touched_share(model, meeting)
+    rows = meeting * k / plan.ep * imbalance / np.maximum(touched, 1e-9)
+    return np.asarray(rows), np.asarray(touched)
+
+
 def _kv_rereads(model: Model, plan: Plan, workload: Workload) -> float:
     """Times decode attention reads each KV head.
 
@@ -469,10 +487,8 @@ def decode(
     if f.enabled and not workload.ideal:
         # The kernel layer: every GEMM, attention and elementwise kernel at its measured
         # efficiency (topo.kernels); the roofline terms above stay as the explanation.
-        E, k_sel = (model.moe["experts"], model.moe["experts_per_token"]) if model.moe else (1, 0)
-        local = E / plan.ep if model.moe else 0.0
-        routed = (tokens_block * verify + chunk * s["dp_in_block"]) * k_sel / plan.ep
-        local_touched = local * experts_touched_share(model, tokens_block * verify + chunk)
+        meeting = tokens_block * verify + chunk * s["dp_in_block"]
+        expert_rows, local_touched = _local_experts(model, plan, meeting, imbalance)
         kern = step_kernels(
             layout.accelerator,
             model,
@@ -480,7 +496,7 @@ def decode(
             dtype=_compute_dtype(layout, workload),
             weight_bytes=b_w,
             rows=rows,
-            expert_rows=routed * imbalance / np.maximum(local_touched, 1e-9),
+            expert_rows=expert_rows,
             experts_touched=local_touched,
             kv_bytes=kv_bytes * cv_factor,
             attn_flops=attn_flops,
@@ -603,10 +619,7 @@ def prefill(
     body = max(t_mem, t_c)
     kern: dict[str, np.ndarray] = {}
     if f.enabled and not workload.ideal:
-        k_sel = model.moe["experts_per_token"] if model.moe else 0
-        local = model.moe["experts"] / plan.ep if model.moe else 0.0
-        local_touched = local * float(experts_touched_share(model, np.array(tokens_block)))
-        routed = tokens_block * k_sel / plan.ep
+        rows_e, touched_e = _local_experts(model, plan, np.array([tokens_block]), 1.0)
         kern = step_kernels(
             layout.accelerator,
             model,
@@ -614,8 +627,8 @@ def prefill(
             dtype=_compute_dtype(layout, workload),
             weight_bytes=b_w,
             rows=np.array([T]),
-            expert_rows=np.array([routed / max(local_touched, 1e-9)]),
-            experts_touched=np.array([local_touched]),
+            expert_rows=rows_e,
+            experts_touched=touched_e,
             kv_bytes=np.array([kv_bytes]),
             attn_flops=np.array([attn_flops]),
             attention="prefill",
