@@ -44,6 +44,22 @@ def test_claim_8_light_load_wait_is_half_the_interval() -> None:
     assert r["ttft_s"]["mean"] == pytest.approx(0.012 + 0.05, rel=0.02)
 
 
+def test_pipelined_trains_depart_every_stage() -> None:
+    """With pp = 2 a micro-batch departs every stage time: the light-load wait is half of
+    it, while each request still gets a token once per time per token (2 stages)."""
+    base = setup(tau=0.024)
+    two = ServeSetup(
+        seats=64, interval_s=0.012, step_s=base.step_s, prefill_s=0.05, gpus=8, trains=2
+    )
+    r = simulate(two, rate_per_s=1.0, output_tokens=32, requests=20_000, seed=3)
+    assert r["interval_s"] == 0.012
+    assert r["time_per_output_token_s"] == pytest.approx(0.024)
+    assert r["wait_s"]["mean"] == pytest.approx(0.012 / 2, rel=0.03)
+    assert r["wait_s"]["p99"] <= 0.012
+    # End to end: wait + prefill + 31 tokens at 24 ms.
+    assert r["e2e_s"]["mean"] == pytest.approx(0.006 + 0.05 + 31 * 0.024, rel=0.01)
+
+
 def test_claim_8_drain_times() -> None:
     # HBM capacity / bandwidth: H100 80/3.35 = 23.9 ms, H200 141/4.8 = 29.4 ms, B200 180/8.
     for name, ms in (("dgx-h100", 23.9), ("dgx-h200", 29.4), ("dgx-b200", 22.5)):

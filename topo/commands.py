@@ -553,10 +553,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     d = decode(layout, model, plan, B, w, comm)
     setup = ServeSetup(
         seats=seats,
-        interval_s=float(d["tpot"][-1]),
+        # With pp stages a micro-batch departs every stage time: time per token / pp.
+        interval_s=float(d["tpot"][-1]) / plan.pp,
         step_s=tuple(float(x) for x in d["tpot"]),
         prefill_s=float(prefill(layout, model, plan, w, comm)["time_s"]),
         gpus=plan.world,
+        trains=plan.pp,
     )
     result = simulate(
         setup,

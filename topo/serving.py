@@ -6,8 +6,14 @@ departure with a free seat, prefills, then takes one token per departure; its se
 freed after its last token. With equal lengths every request holds its seat for the same
 ``D`` departures, so FIFO boarding is exact with the recursion
 ``b_i = max(ceil(a_i / tau), b_{i-1}, b_{i-seats} + D)`` (seat i is the one request
-i - seats frees). ``continuous``: a step starts as soon as the last ends, its length the
-decode step time at the current batch; new sequences join at each step boundary.
+i - seats frees). With pipeline parallelism, ``trains`` micro-batches are in flight and a
+train departs every stage time (time per token / trains): a request rides its own train,
+one token per time per token; the recursion runs over all departures with the seats of
+every train (exact while seats are free; at full load an approximation, as a freed seat may
+belong to another train than the next departure).
+
+``continuous``: a step starts as soon as the last ends, its length the decode step time at
+the current batch; new sequences join at each step boundary.
 
 Reference: ``reference/seed_formulas.md``, claim 8 (mean wait tau / 2 at light load).
 """
@@ -32,11 +38,12 @@ POLICIES = ("train", "continuous")
 class ServeSetup:
     """What the simulation needs from the roofline engine (times in s)."""
 
-    seats: int  # the batch that fits in HBM
-    interval_s: float  # decode step time at `seats` (the train timetable)
+    seats: int  # the batch that fits in HBM (per micro-batch)
+    interval_s: float  # time between departures at `seats`: time per token / trains
     step_s: tuple[float, ...]  # decode step time at batch 1..seats (continuous batching)
     prefill_s: float  # prefill of one prompt
     gpus: int
+    trains: int = 1  # micro-batches in flight (pipeline stages)
 
 
 def _stats(x: np.ndarray) -> dict[str, float]:
@@ -50,12 +57,16 @@ def _stats(x: np.ndarray) -> dict[str, float]:
 
 
 def _train(arrivals: np.ndarray, setup: ServeSetup, output: int) -> dict[str, Any]:
-    tau = setup.interval_s
-    # Departures a request needs: its first token after prefill, then one a step.
-    hold = max(1, math.ceil((setup.prefill_s + max(output - 1, 0) * tau) / tau - 1e-12))
+    tau = setup.interval_s  # between departures
+    trains = max(1, setup.trains)
+    tpot = tau * trains  # a request's own train comes round once per token
+    # Departures of its own train a request needs: its first token after prefill, then
+    # one a step; on the timetable of all trains that is `trains` times as many.
+    own = max(1, math.ceil((setup.prefill_s + max(output - 1, 0) * tpot) / tpot - 1e-12))
+    hold = own * trains
     first = np.ceil(arrivals / tau - 1e-12).astype(np.int64)
     board = first.tolist()
-    seats = setup.seats
+    seats = setup.seats * trains
     prev = -1
     for i in range(len(board)):
         b = board[i]
@@ -70,17 +81,17 @@ def _train(arrivals: np.ndarray, setup: ServeSetup, output: int) -> dict[str, An
     boarded = np.asarray(board, dtype=np.int64) * tau
     wait = boarded - arrivals
     ttft = wait + setup.prefill_s
-    end = ttft + max(output - 1, 0) * tau
+    end = ttft + max(output - 1, 0) * tpot
     makespan = float(boarded[-1] + hold * tau) if len(boarded) else 0.0
-    busy = len(arrivals) * hold  # seat-departures used
+    busy = len(arrivals) * own  # seat-departures used
     departures = max(1, math.ceil(makespan / tau))
     return {
         "wait": wait,
         "ttft": ttft,
         "e2e": end,
-        "tpot": tau,
+        "tpot": tpot,
         "interval": tau,
-        "utilisation": busy / (departures * seats),
+        "utilisation": busy / (departures * setup.seats),
         "makespan": makespan,
     }
 
