@@ -13,13 +13,14 @@ The measured data live in ``topo/data/kernel_tables.yaml``, written by
 HBM, nccl-tests/rccl-tests, attention and DeepEP measurements, each with its source):
 
 - **GEMM efficiency** per chip and dtype: the fraction of the dense peak measured at
-  each (m, n, k), interpolated in log space (inverse-distance weights over log2 m, n, k;
-  exact at measured shapes). Rows below the smallest measured m keep that m's rate down
-  to one 64-row tensor-core tile and fall linearly below it (a tile computes 64 rows
-  whatever m is). Chips of one die share points (H100, H200 and H800 have the same SMs
-  and clocks). A chip without data for a dtype uses the nearest measured chip of the
-  same vendor, else the nearest by peak, and says so (:func:`gemm_basis`); fp16 uses
-  bf16 rows, int8 fp8 rows, and fp4 the chip's fp8 rows (no fp4 GEMM was measured).
+  each (m, n, k), interpolated in log space (a local linear fit over log2 m, n, k weighted
+  by inverse distance; exact at measured shapes, inside the measured box). Rows below the
+  smallest measured m keep that m's rate down to one 64-row tensor-core tile and fall
+  linearly below it (a tile computes 64 rows whatever m is). Chips of one die share
+  points (H100, H200 and H800 have the same SMs and clocks). A chip without data for a
+  dtype uses the nearest measured chip of the same vendor, else the nearest by peak, and
+  says so (:func:`gemm_basis`); fp16 uses bf16 rows, int8 fp8 rows, and fp4 the chip's
+  fp8 rows (no fp4 GEMM was measured).
 - **Kernel floor** per chip: the shortest GEMM measured on it.
 - **HBM**: the fraction of peak bandwidth a streaming copy reaches (BabelStream).
 - **Collectives** per scale-up link and op: a per-call latency (the smallest-message
@@ -53,6 +54,7 @@ __all__ = [
     "gemm_time",
     "hbm_fraction",
     "kernel_floor",
+    "leave_one_out",
     "series_exclusion",
     "tables",
 ]
@@ -197,16 +199,63 @@ def gemm_basis(acc: Any, dtype: str) -> str:
     return f"{what} (no {dtype} GEMM measured on {acc.name}: nearest measured data)"
 
 
-def _idw(table: GemmTable, q: np.ndarray) -> np.ndarray:
-    """Log fraction at query shapes (Q, 3) in log2: inverse-distance weights, power 4."""
-    d2 = ((q[:, None, :] - table.shape[None, :, :]) ** 2).sum(axis=2)
+def _interp(table: GemmTable, q: np.ndarray) -> np.ndarray:
+    """Log fraction at query shapes (Q, 3) in log2 space; exact at measured shapes.
+
+    Tables that span m, n and k (at least 20 points, 3 distinct values on each axis: the
+    XLA grids, H100 FP8 from cuBLASLt and DeepGEMM) take a local linear fit: each query
+    fits a plane through the measured points weighted by 1 / distance^6 (a little ridge
+    keeps it stable), so it follows the local slope along m, n and k. Left out in turn, a
+    point of the full grids is predicted to a few percent (inverse-distance averaging of
+    neighbours: ~20%). Sparse tables (a handful of square shapes) cannot fix a slope per
+    axis and take inverse-distance weights (power 4) instead.
+    """
+    diff = table.shape[None, :, :] - q[:, None, :]  # (Q, P, 3)
+    d2 = (diff**2).sum(axis=2)
     exact = d2 < 1e-12
-    w = 1.0 / np.maximum(d2, 1e-12) ** 2
-    est = (w * table.log_fraction[None, :]).sum(axis=1) / w.sum(axis=1)
     hit = exact.any(axis=1)
+    spans = len(table.log_fraction) >= 20 and all(
+        len(np.unique(table.shape[:, i])) >= 3 for i in range(3)
+    )
+    if not spans:
+        wi = 1.0 / np.maximum(d2, 1e-12) ** 2
+        est = (wi * table.log_fraction[None, :]).sum(axis=1) / wi.sum(axis=1)
+        if hit.any():
+            est[hit] = table.log_fraction[exact[hit].argmax(axis=1)]
+        return np.asarray(est)
+    w = 1.0 / np.maximum(d2, 1e-12) ** 3
+    X = np.concatenate([np.ones(diff.shape[:2] + (1,)), diff], axis=2)  # (Q, P, 4)
+    A = np.einsum("qpi,qp,qpj->qij", X, w, X)
+    A = A + 1e-3 * w.sum(axis=1)[:, None, None] * np.eye(4)[None]
+    b = np.einsum("qpi,qp,p->qi", X, w, table.log_fraction)
+    est = np.linalg.solve(A, b[..., None])[:, 0, 0]
+    est = np.minimum(est, table.log_fraction.max())  # never above the best measured
     if hit.any():
         est[hit] = table.log_fraction[exact[hit].argmax(axis=1)]
     return np.asarray(est)
+
+
+def leave_one_out(table: GemmTable) -> np.ndarray:
+    """Each measured point's time predicted from the others: error (predicted / measured - 1).
+
+    The honest accuracy of the interpolation between measured shapes (at a measured shape
+    the tables are exact by construction).
+    """
+    P = len(table.log_fraction)
+    out = np.empty(P)
+    for i in range(P):
+        keep = np.arange(P) != i
+        rest = GemmTable(
+            table.name,
+            table.dtype,
+            table.members,
+            table.shape[keep],
+            table.log_fraction[keep],
+            table.sources,
+        )
+        est = float(_interp(rest, table.shape[i : i + 1])[0])
+        out[i] = math.exp(table.log_fraction[i] - est) - 1.0  # time goes as 1 / fraction
+    return out
 
 
 def _direct_fraction(table: GemmTable, m: np.ndarray, n: float, k: float) -> np.ndarray:
@@ -216,7 +265,7 @@ def _direct_fraction(table: GemmTable, m: np.ndarray, n: float, k: float) -> np.
     q[:, 0] = np.clip(lm, lo[0], hi[0])
     q[:, 1] = np.clip(math.log2(max(n, 1.0)), lo[1], hi[1])
     q[:, 2] = np.clip(math.log2(max(k, 1.0)), lo[2], hi[2])
-    frac = np.exp(_idw(table, q))
+    frac = np.exp(_interp(table, q))
     # Below the smallest measured m: the same rate per row down to one tile, then the
     # tile's time whatever the rows (the rate falls with m).
     below = lm < table.m_low
