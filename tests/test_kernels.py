@@ -252,3 +252,30 @@ def test_node_dedup_shrinks_scale_out_bytes() -> None:
         2 * float(CommModel.time(comm.ep_all_to_all, tokens * 8 * hidden * 2.0))
     )
     assert normal < ll
+
+
+def test_hierarchical_phases_pipeline() -> None:
+    """An all-reduce over two NVL72 racks: its phases (reduce-scatter in each rack, the
+    shards across racks, all-gather in each rack) overlap in chunks, so the call costs the
+    slowest phase plus the others over PIPELINE_DEPTH, not their sum."""
+    from topo.collectives import PIPELINE_DEPTH, charge
+
+    G = build_graph(load_layout("gb200-nvl72-x16"))
+    fabric = Fabric(G)
+    gpus = gpu_nodes(G)[:144]
+    r = collective(fabric, "all-reduce", gpus, 1e9, algorithm="hierarchical")
+    assert [p.name for p in r.phases] == [
+        "reduce-scatter in domain",
+        "all-reduce across domains",
+        "all-gather in domain",
+    ]
+    parts = []
+    for p in r.phases:
+        link = fabric.out_link if p.crosses_domains else fabric.up_link
+        op = p.name.split(" ")[0]
+        _, b = charge(op, 1e9, 0.0, [(p.name, p.beta_s, link)], link, gpus=144)
+        parts.append(float(b))
+    worst = max(parts)
+    want = worst + (sum(parts) - worst) / PIPELINE_DEPTH
+    assert r.transfer_s == pytest.approx(want, rel=1e-6)
+    assert r.transfer_s < sum(parts)
