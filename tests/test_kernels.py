@@ -279,3 +279,13 @@ def test_hierarchical_phases_pipeline() -> None:
     want = worst + (sum(parts) - worst) / PIPELINE_DEPTH
     assert r.transfer_s == pytest.approx(want, rel=1e-6)
     assert r.transfer_s < sum(parts)
+
+
+def test_a_chip_without_bf16_still_runs_every_kernel() -> None:
+    """Rubin Ultra lists FP8 and FP4 peaks only: the router GEMM and attention run at its
+    widest precision instead of failing on a missing bf16 peak."""
+    layout = load_layout("kyber-nvl576")
+    assert "bf16" not in layout.accelerator.peak_flop_per_s
+    d = decode(layout, DSV3, Plan(tp=1, ep=64, dp=64), np.array([64.0]), Workload(weights="fp4"))
+    assert float(d["tpot"][0]) > float(d["floor"][0]) > 0
+    assert float(d["kernel_moe_gemm"][0]) > 0

@@ -336,7 +336,8 @@ def gemm_time(
     rows (groups x m: a grouped GEMM fills the GPU like one GEMM of all its rows).
     """
     mm = np.asarray(m, dtype=float)
-    peak = acc.peak_flop_per_s.get(dtype) or acc.peak_flop_per_s["bf16"]
+    peaks = acc.peak_flop_per_s
+    peak = peaks.get(dtype) or peaks.get("bf16") or max(peaks.values())
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
     rows = groups * mm
     eff = gemm_efficiency(acc, dtype, rows, n, k)
@@ -624,7 +625,8 @@ def step_kernels(
     out = {k: np.zeros_like(rows) for k in ("gemm", "moe_gemm", "attention", "elementwise")}
     for g in layer_gemms(model, plan):
         wb = weight_bytes if g.weight_bytes is None else g.weight_bytes
-        gd = dtype if g.weight_bytes is None else "bf16"
+        # Router weights stay 16-bit: a bf16 GEMM where the chip has a bf16 peak.
+        gd = dtype if g.weight_bytes is None or "bf16" not in acc.peak_flop_per_s else "bf16"
         t = gemm_time(
             acc,
             gd,
