@@ -98,6 +98,7 @@ def evaluate(
             "tokens_per_s": pre["tokens_per_s"],
             "bound": pre["bound"],
             "prompt_tokens": workload.input_tokens,
+            "kernels_s": pre.get("kernels_s", {}),
         },
         "latency_floor_s": float(d["floor"][0]),
         # The reference's convention: every weight, the whole input embedding included.
@@ -137,16 +138,20 @@ def _kernel_breakdown(d: dict[str, np.ndarray], workload: Workload) -> dict[str,
 
 def _basis(layout: Layout, G: nx.Graph, workload: Workload) -> dict[str, str]:
     """Where the kernel and collective efficiencies come from, in words."""
-    from topo.kernels import collective_basis, gemm_basis
+    from topo.kernels import collective_basis, gemm_basis, has_engine_curve
 
     if not workload.losses.enabled:
         return {"all": "clean roofline: catalogue fractions, link-rate collectives"}
     acc = layout.accelerator
     dtype = _compute_dtype(layout, workload)
+    link = str(G.graph.get("scale_up_link", ""))
     return {
         "gemm": gemm_basis(acc, dtype),
         "hbm": acc.efficiency.basis,
-        "collectives": collective_basis(str(G.graph.get("scale_up_link", "")), "all-reduce"),
+        "collectives": collective_basis(link, "all-reduce", 8, "library")
+        + (
+            "; engines' own all-reduce where faster" if has_engine_curve(link, "all-reduce") else ""
+        ),
     }
 
 

@@ -197,6 +197,7 @@ def _kernel_lines(e: dict[str, Any], t: Any) -> list[tuple[str, str]]:
     return [
         ("  by kernel", f"{parts}; {names.get(e['decode']['dominant_kernel_class'], '')} dominate"),
         ("  measured on", basis.get("gemm", "")),
+        ("  collectives", basis.get("collectives", "")),
     ]
 
 
