@@ -159,7 +159,9 @@ def test_compare_study_plot_commands(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert [r["layout"] for r in data["designs"]] == ["dgx-h100", "dgx-b200"]
     assert data["best"] in ("dgx-h100", "dgx-b200")
     assert png.stat().st_size > 10_000
-    code, out, _ = run_cli(capsys, "compare", "dgx-h100-superpod", "--model", "llama-3.1-8b")
+    tight = tmp_path / "tight-pod.yaml"
+    tight.write_text("extends: dgx-h100-superpod\nname: tight-pod\nrack: {power_budget: 30 kW}\n")
+    code, out, _ = run_cli(capsys, "compare", str(tight), "--model", "llama-3.1-8b")
     assert code == 0
     assert "NO: power vs rack budget" in out  # infeasible, shown with why
     f = tmp_path / "s.yaml"

@@ -426,7 +426,8 @@ def cmd_limits(args: argparse.Namespace) -> int:
     data = largest_domain(layout)
     data["varied"] = list(args.vary or [])
     print(_json(data) if args.json else format_limits(data))
-    return 0
+    # As `topo check`: exit 1 when the layout's domain is larger than its limits allow.
+    return 1 if data["current_domain_size"] > data["max_domain_size"] else 0
 
 
 def _figure_out(path: str) -> Path:

@@ -161,6 +161,19 @@ def check_plan(model: Model, plan: Plan) -> None:
     if plan.tp > model.heads:
         msg = f"tp {plan.tp} is more than {model.name}'s {model.heads} attention heads"
         raise PlacementError(msg)
+    if model.heads % plan.tp:
+        msg = (
+            f"tp {plan.tp} does not divide {model.name}'s {model.heads} attention heads "
+            "(each tensor-parallel rank holds whole heads)"
+        )
+        raise PlacementError(msg)
+    kv = model.kv_heads
+    if not model.mla and kv % plan.tp and plan.tp % kv:
+        msg = (
+            f"tp {plan.tp} and {model.name}'s {kv} KV heads: each rank needs whole KV heads "
+            "(tp must divide them, or be a multiple of them to replicate them)"
+        )
+        raise PlacementError(msg)
     if plan.pp > model.layers:
         msg = f"pp {plan.pp} is more than {model.name}'s {model.layers} layers"
         raise PlacementError(msg)

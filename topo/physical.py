@@ -603,6 +603,7 @@ def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
             "binding": "tray",
             "binding_all": ["tray"],
             "by_limit": {},
+            "current_domain_size": layout.gpus_per_domain,
             "note": "the domain is one tray's board: it does not grow with the rack",
         }
     by_limit: dict[str, int] = {}

@@ -1,0 +1,67 @@
+"""Bundled data that must be true, and plans and limits users act on (issue 13, part)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+from topo.layout import bundled_layouts, load_layout
+from topo.physical import check_limits
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", sorted(bundled_layouts()))
+def test_every_bundled_layout_passes_its_own_check(name: str) -> None:
+    checks = check_limits(load_layout(name)).to_dict()
+    failed = [c["name"] for c in checks["checks"] if c.get("ok") is False]
+    assert not failed, failed
+
+
+def test_the_readme_layout_passes_its_check(tmp_path: Path) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## The layout format") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block
+    path = tmp_path / "my-nvl72.yaml"
+    path.write_text(block.group(1), encoding="utf-8")
+    checks = check_limits(load_layout(path)).to_dict()
+    assert not [c["name"] for c in checks["checks"] if c.get("ok") is False]
+
+
+def test_dgx_power_is_wall_power() -> None:
+    """A DGX H100's 10.2 kW is its AC input: four in a rack draw 40.8 kW, not / 0.95."""
+    checks = check_limits(load_layout("dgx-h100-superpod")).to_dict()["checks"]
+    power = next(c for c in checks if c["name"] == "power vs rack budget")
+    assert power["value"] == pytest.approx(4 * 10.2e3)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tp", "3"], "tp 3 does not divide llama-3-70b's 64 attention heads"),
+        (["--tp", "16"], None),  # 16 ranks replicate the 8 KV heads: allowed
+    ],
+)
+def test_a_plan_the_model_cannot_run_is_an_input_error(
+    argv: list[str], message: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = "dgx-h100-superpod" if "16" in argv else "dgx-h100"
+    code, _, err = run_cli(capsys, "evaluate", layout, "--model", "llama-3-70b", *argv)
+    if message is None:
+        assert code == 0, err
+    else:
+        assert code == 2
+        assert message in err
+        assert "internal error" not in err
+
+
+def test_limits_exits_1_above_the_largest_domain(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "limits", "gb200-nvl72", "--vary", "max_mass=1000 kg")
+    assert code == 1
+    assert "(now 72;" in out
+    code, _, _ = run_cli(capsys, "limits", "gb200-nvl72")
+    assert code == 0
