@@ -65,3 +65,12 @@ def test_limits_exits_1_above_the_largest_domain(capsys: pytest.CaptureFixture[s
     assert "(now 72;" in out
     code, _, _ = run_cli(capsys, "limits", "gb200-nvl72")
     assert code == 0
+
+
+def test_no_option_prefix_matching(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--out 2048` is an unknown option (exit 2), not a silent `--output 2048`."""
+    args = ("evaluate", "dgx-h100", "--model", "llama-3-70b", "--tp", "8", "--out", "2048")
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2
+    assert "unrecognized arguments: --out 2048" in err
+    assert not out

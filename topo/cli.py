@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         "can do, where its bottleneck is, and whether it can be built.",
         epilog="Example: topo show gb200-nvl72   (topo layouts lists the bundled layouts)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # `--out 2048` must not silently mean `--output`
     )
     p.add_argument("--version", action="version", version=f"topo {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
             description=help_,
             epilog=f"Example:\n  {example}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            allow_abbrev=False,
         )
         sp.set_defaults(func=func)
         return sp
