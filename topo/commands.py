@@ -239,9 +239,11 @@ def cmd_moe(args: argparse.Namespace) -> int:
 def _fidelity(args: argparse.Namespace) -> Any:
     from topo.fidelity import CLEAN, DEFAULT, load_profile
 
-    if getattr(args, "clean", False):
-        return CLEAN
-    f = load_profile(args.calibration) if getattr(args, "calibration", None) else DEFAULT
+    clean = bool(getattr(args, "clean", False))
+    if clean:
+        f = CLEAN
+    else:
+        f = load_profile(args.calibration) if getattr(args, "calibration", None) else DEFAULT
     changes: dict[str, Any] = {}
     for flag, field, lo, hi in (
         ("accepted_tokens", "accepted_tokens_per_step", 1.0, 16.0),
@@ -252,6 +254,8 @@ def _fidelity(args: argparse.Namespace) -> Any:
         v = getattr(args, flag, None)
         if v is None:
             continue
+        if clean and field not in ("accepted_tokens_per_step", "draft_tokens"):
+            continue  # --clean turns the loss terms off; speculation still composes
         if not lo <= v <= hi:
             msg = f"--{flag.replace('_', '-')} must be from {lo:g} to {hi:g}, got {v:g}"
             raise TopoError(msg)

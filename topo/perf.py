@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -84,8 +84,17 @@ class Workload:
 
     @property
     def losses(self) -> Fidelity:
-        """The loss terms in force: none in ideal mode."""
-        return CLEAN if self.ideal else self.fidelity
+        """The loss terms in force: none in ideal mode (speculative decoding still counts)."""
+        if not self.ideal:
+            return self.fidelity
+        f = self.fidelity
+        if f.accepted_tokens_per_step == 1.0 and f.draft_tokens == 0:
+            return CLEAN
+        return replace(
+            CLEAN,
+            accepted_tokens_per_step=f.accepted_tokens_per_step,
+            draft_tokens=f.draft_tokens,
+        )
 
     @property
     def mean_context(self) -> float:
