@@ -92,3 +92,21 @@ def test_speculation_composes_with_ideal_and_clean(
     assert code == 0
     spec = json.loads(out)["decode"]["time_per_output_token_s"]
     assert spec == pytest.approx(one / 1.8, rel=0.02)
+
+
+def test_open_mesh_routes_only_over_links_that_exist(tmp_path: Path) -> None:
+    """A 4 x 4 x 4 mesh without wraparound: every route goes the direct way, so a cut
+    through the middle of a line crosses one link, not a ring's two. A 1 GB all-gather
+    over all 64 chips is bisection-bound: twice the torus's time, never ~0."""
+    from topo.build import build_graph, gpu_nodes
+    from topo.collectives import collective
+
+    path = tmp_path / "open.yaml"
+    path.write_text("extends: tpu-v5p-4x4x4\nname: tpu-open\nscale_up: {wraparound: false}\n")
+    open_g = build_graph(load_layout(path))
+    ring_g = build_graph(load_layout("tpu-v5p-4x4x4"))
+    o = collective(open_g, "all-gather", gpu_nodes(open_g), 1e9, clean=True)
+    r = collective(ring_g, "all-gather", gpu_nodes(ring_g), 1e9, clean=True)
+    assert o.beta_s == pytest.approx(2 * r.beta_s, rel=0.01)
+    # The busiest link exists in the open mesh's graph.
+    assert open_g.has_edge(o.busiest_link["u"], o.busiest_link["v"])

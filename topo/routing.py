@@ -49,6 +49,7 @@ class Fabric:
         self.domain = np.array([G.nodes[g]["domain"] for g in self.gpus], dtype=np.int64)
         self.rack = np.array([G.nodes[g]["rack"] for g in self.gpus], dtype=np.int64)
         self.topology = str(G.graph.get("scale_up_topology", "switched"))
+        self.wraparound = True
         self.overhead_up_s = float(G.graph.get("scale_up_overhead", 10e-6))
         self.overhead_out_s = float(G.graph.get("scale_out_overhead", 20e-6))
         self.up_link = str(G.graph.get("scale_up_link", ""))  # catalogue names, for the
@@ -95,6 +96,9 @@ class Fabric:
         elif self.topology == "torus":
             dims = tuple(int(x) for x in str(G.graph["torus_dims"]).split(","))
             self.dims = dims
+            # An open mesh (wraparound: false) has no links from one end of a ring to the
+            # other: routes go the direct way along each dimension.
+            self.wraparound = str(G.graph.get("wraparound", True)).lower() not in ("false", "0")
             self.coords = np.array(
                 [[int(c) for c in G.nodes[g]["coords"].split(",")] for g in self.gpus],
                 dtype=np.int64,
@@ -311,15 +315,22 @@ def _route_torus(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarr
     dom = f.domain[src]
     hops = np.zeros(len(src), dtype=np.int64)
     for dim, size in enumerate(dims):
-        delta = (target[:, dim] - cur[:, dim]) % size
-        fwd = delta < size - delta
-        tie = (2 * delta == size) & (delta > 0)
-        for sign, mask, steps, frac in (
-            (0, fwd & ~tie, delta, 1.0),
-            (1, ~fwd & ~tie & (delta > 0), size - delta, 1.0),
-            (0, tie, delta, 0.5),
-            (1, tie, size - delta, 0.5),
-        ):
+        if f.wraparound:
+            delta = (target[:, dim] - cur[:, dim]) % size
+            fwd = delta < size - delta
+            tie = (2 * delta == size) & (delta > 0)
+            ways: list[tuple[int, np.ndarray, np.ndarray, float]] = [
+                (0, fwd & ~tie, delta, 1.0),
+                (1, ~fwd & ~tie & (delta > 0), size - delta, 1.0),
+                (0, tie, delta, 0.5),
+                (1, tie, size - delta, 0.5),
+            ]
+            dim_hops = np.minimum(delta, size - delta)
+        else:  # open mesh: the direct way, never round the end
+            diff = target[:, dim] - cur[:, dim]
+            ways = [(0, diff > 0, diff, 1.0), (1, diff < 0, -diff, 1.0)]
+            dim_hops = np.abs(diff)
+        for sign, mask, steps, frac in ways:
             if not mask.any():
                 continue
             rows = np.nonzero(mask)[0]
@@ -334,7 +345,7 @@ def _route_torus(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarr
                     (node, np.full_like(node, dim), np.full_like(node, sign)),
                     w[live] * frac,
                 )
-        hops += np.minimum(delta, size - delta)
+        hops += dim_hops
         cur[:, dim] = target[:, dim]
     if len(hops):
         loads.max_hops = max(loads.max_hops, int(hops.max()))
