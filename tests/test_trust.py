@@ -110,3 +110,20 @@ def test_open_mesh_routes_only_over_links_that_exist(tmp_path: Path) -> None:
     assert o.beta_s == pytest.approx(2 * r.beta_s, rel=0.01)
     # The busiest link exists in the open mesh's graph.
     assert open_g.has_edge(o.busiest_link["u"], o.busiest_link["v"])
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "hint"),
+    [
+        ("10 kw", "power", 'did you mean "10 kW"?'),
+        ("400G", "bitrate", 'did you mean "400 Gb/s"?'),
+        ("5 gb/s", "bandwidth", 'did you mean "5 GB/s" or "5 Gb/s"?'),
+        ("80 gib", "data", 'did you mean "80 GiB"?'),
+    ],
+)
+def test_unit_errors_suggest_the_spelling(text: str, kind: str, hint: str) -> None:
+    from topo.units import UnitError, parse_quantity
+
+    with pytest.raises(UnitError) as e:
+        parse_quantity(text, kind)
+    assert hint in str(e.value)

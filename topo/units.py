@@ -260,7 +260,8 @@ def parse_quantity(text: object, kind: str) -> float:
         raise UnitError(msg)
     hit = _UNITS.get(unit)
     if hit is None:
-        msg = f"expected {_expected(kind)}, got {_short(text)} (unknown unit {unit!r})"
+        hint = _suggest(m.group("num"), unit, kind)
+        msg = f"expected {_expected(kind)}, got {_short(text)} (unknown unit {unit!r}{hint})"
         raise UnitError(msg)
     unit_kind, factor = hit
     if unit_kind != kind:
@@ -283,6 +284,26 @@ def parse_quantity(text: object, kind: str) -> float:
         msg = f"expected a finite {kind.replace('_', ' ')}, got {_short(text)}"
         raise UnitError(msg)
     return value
+
+
+def _suggest(num: str, unit: str, kind: str) -> str:
+    """A hint for a unit in the wrong case or in network shorthand, else ''.
+
+    "10 kw" -> '; did you mean "10 kW"?'; "400G" for a link -> "400 Gb/s".
+    """
+    fits = {kind} | {b for a, b in _CONVERTIBLE if a == kind}
+    best: dict[tuple[str, float], str] = {}  # one spelling per unit: "kW" over "KW"
+    for u, (k, factor) in _UNITS.items():
+        if u.lower() == unit.lower() and k in fits:
+            have = best.get((k, factor))
+            if have is None or (have.isupper() and not u.isupper()):
+                best[(k, factor)] = u
+    same = sorted(best.values())
+    if not same and unit.upper() in ("K", "M", "G", "T") and fits & {"bandwidth", "bitrate"}:
+        same = [f"{unit.upper()}b/s"]
+    if not same:
+        return ""
+    return "; did you mean " + " or ".join(f'"{num} {u}"' for u in same) + "?"
 
 
 def _short(value: object, limit: int = 40) -> str:
