@@ -127,3 +127,29 @@ def test_unit_errors_suggest_the_spelling(text: str, kind: str, hint: str) -> No
     with pytest.raises(UnitError) as e:
         parse_quantity(text, kind)
     assert hint in str(e.value)
+
+
+def test_catalogue_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, _ = run_cli(capsys, "catalogue")
+    assert code == 0
+    assert "h800" in out
+    assert "nvlink4" in out
+    code, out, _ = run_cli(capsys, "catalogue", "--json")
+    data = json.loads(out)
+    h100 = next(a for a in data["accelerators"] if a["name"] == "h100-sxm")
+    assert h100["peak_flop_per_s"]["bf16"] == pytest.approx(989.4e12)
+    assert h100["hbm_bandwidth_bytes_per_s"] == pytest.approx(3.35e12)
+    nv = next(k for k in data["links"] if k["name"] == "nvlink5")
+    assert nv["bandwidth_bytes_per_s"] == pytest.approx(50e9)
+    # A user file overrides a part field by field; a missing one is a clear input error.
+    f = tmp_path / "parts.yaml"
+    f.write_text("accelerators:\n  - name: h100-sxm\n    hbm_bandwidth: 4 TB/s\n")
+    code, out, err = run_cli(capsys, "catalogue", "--catalogue", str(f), "--json")
+    assert code == 0, err
+    mine = next(a for a in json.loads(out)["accelerators"] if a["name"] == "h100-sxm")
+    assert mine["hbm_bandwidth_bytes_per_s"] == pytest.approx(4e12)
+    code, _, err = run_cli(capsys, "catalogue", "--catalogue", str(tmp_path / "none.yaml"))
+    assert code == 2
+    assert "none.yaml" in err

@@ -16,6 +16,7 @@ from topo.collectives import OPS
 from topo.commands import (
     cmd_cache,
     cmd_calibrate,
+    cmd_catalogue,
     cmd_check,
     cmd_collective,
     cmd_compare,
@@ -104,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
 
     sp = command("layouts", "List the bundled layouts, one line each.", "topo layouts", cmd_layouts)
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = command(
+        "catalogue",
+        "List the hardware catalogue: accelerators (peaks, memory, efficiencies) and links.",
+        "topo catalogue --catalogue my-parts.yaml",
+        cmd_catalogue,
+    )
+    sp.add_argument(
+        "--catalogue",
+        action="append",
+        metavar="FILE",
+        help="an extra catalogue file (accelerators, links); repeatable",
+    )
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(

@@ -134,6 +134,76 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    from topo.catalogue import load_catalogue
+    from topo.kernels import gemm_basis
+    from topo.units import format_quantity
+
+    cat = load_catalogue(tuple(args.catalogue or ()))
+    accs: list[dict[str, Any]] = []
+    for name in sorted(cat.accelerators):
+        a = cat.accelerator(name)
+        accs.append(
+            {
+                "name": a.name,
+                "vendor": a.vendor,
+                "description": a.description,
+                "peak_flop_per_s": dict(a.peak_flop_per_s),
+                "hbm_capacity_bytes": a.hbm_capacity_bytes,
+                "hbm_bandwidth_bytes_per_s": a.hbm_bandwidth_bytes_per_s,
+                "scale_up_bandwidth_bytes_per_s": a.scale_up_bandwidth_bytes_per_s,
+                "scale_up_link": a.scale_up_link,
+                "scale_out_bandwidth_bytes_per_s": a.scale_out_bandwidth_bytes_per_s,
+                "efficiency": {"hbm": a.efficiency.hbm, "compute": a.efficiency.compute},
+                "gemm_tables": gemm_basis(a, "bf16" if "bf16" in a.peak_flop_per_s else "fp8"),
+                "confidence": a.confidence,
+            }
+        )
+    links: list[dict[str, Any]] = []
+    for name in sorted(cat.links):
+        k = cat.link(name)
+        links.append(
+            {
+                "name": k.name,
+                "description": k.description,
+                "bandwidth_bytes_per_s": k.bandwidth_bytes_per_s,
+                "lanes": k.lanes,
+                "latency_s": k.latency_s,
+                "medium": k.medium,
+            }
+        )
+    data = {"accelerators": accs, "links": links}
+    if args.json:
+        print(_json(data))
+        return 0
+
+    def q(v: Any, kind: str) -> str:
+        return "-" if v is None else format_quantity(float(v), kind)
+
+    lines = ["accelerators (dense peaks; bandwidths per direction)", ""]
+    head = f"  {'name':<12} {'bf16':>13} {'fp8':>13} {'fp4':>13} {'HBM':>9} {'HBM bw':>11}"
+    lines += [head + f" {'scale-up':>11}  efficiency (HBM, FLOP/s)"]
+    for r in accs:
+        p = r["peak_flop_per_s"]
+        lines.append(
+            f"  {r['name']:<12} {q(p.get('bf16'), 'compute'):>13} {q(p.get('fp8'), 'compute'):>13}"
+            f" {q(p.get('fp4'), 'compute'):>13} {q(r['hbm_capacity_bytes'], 'data'):>9}"
+            f" {q(r['hbm_bandwidth_bytes_per_s'], 'bandwidth'):>11}"
+            f" {q(r['scale_up_bandwidth_bytes_per_s'], 'bandwidth'):>11}"
+            f"  {r['efficiency']['hbm']:.2f}, {r['efficiency']['compute']:.2f}"
+        )
+    lines += ["", "links (one link, per direction)", ""]
+    lines.append(f"  {'name':<14} {'bandwidth':>11} {'lanes':>5} {'latency':>9}  medium")
+    for r in links:
+        lines.append(
+            f"  {r['name']:<14} {q(r['bandwidth_bytes_per_s'], 'bandwidth'):>11}"
+            f" {r['lanes'] if r['lanes'] is not None else '-':>5}"
+            f" {q(r['latency_s'], 'time'):>9}  {r['medium']}"
+        )
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_layouts(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for name, path in bundled_layouts().items():
