@@ -115,7 +115,7 @@ def test_more_seats_never_raise_waiting(seats: int, extra: int, rate: float) -> 
 
 
 def test_bad_serving_input() -> None:
-    with pytest.raises(TopoError, match="--rate must be a positive"):
+    with pytest.raises(TopoError, match="--rate must be from 1e-9 to 1e9"):
         simulate(setup(), rate_per_s=0, output_tokens=8)
     with pytest.raises(TopoError, match="--policy must be one of"):
         simulate(setup(), rate_per_s=1, output_tokens=8, policy="fifo")

@@ -153,3 +153,50 @@ def test_catalogue_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code, _, err = run_cli(capsys, "catalogue", "--catalogue", str(tmp_path / "none.yaml"))
     assert code == 2
     assert "none.yaml" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["compare", "dgx-h100", "--model", "llama-3-70b", "--cost", "usd_per_kwh=nan"],
+         "--cost usd_per_kwh: expected a finite number"),
+        (["compare", "dgx-h100", "--model", "llama-3-70b", "--cost", "hardware_life_years=0"],
+         "--cost hardware_life_years: expected a number above 0"),
+        (["serve", "dgx-h100", "--model", "llama-3-70b", "--rate", "1", "--seed", "-1"],
+         "--seed must be a whole number"),
+        (["serve", "dgx-h100", "--model", "llama-3-70b", "--rate", "5e-324", "--requests", "5"],
+         "--rate must be from 1e-9 to 1e9"),
+        (["evaluate", "dgx-h100", "--model", "llama-3-70b", "--gpu-hour-usd", "1e308"],
+         "--gpu-hour-usd must be a price from 0 to 1e6"),
+        (["schema", "-o", "."], "expected a file name to write"),
+    ],
+)  # fmt: skip
+def test_bad_numbers_and_paths_are_input_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert "internal error" not in err
+
+
+def test_gallery_into_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "figures"
+    f.write_text("keep me")
+    code, _, err = run_cli(capsys, "gallery", "-o", str(f))
+    assert code == 2
+    assert "expected a folder" in err
+    assert f.read_text() == "keep me"
+
+
+def test_study_costs_are_checked_at_load(tmp_path: Path) -> None:
+    from topo.errors import LayoutError
+    from topo.study import load_study
+
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        "name: s\nlayouts: [dgx-h100]\nmodels: [llama-3.1-8b]\ncosts: {hardware_life_years: 0}\n"
+    )
+    with pytest.raises(LayoutError) as e:
+        load_study(f)
+    assert "costs.hardware_life_years: expected a number above 0" in str(e.value)

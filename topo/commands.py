@@ -87,6 +87,9 @@ def _json(data: Any) -> str:
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then rename: no half files."""
+    if not str(path) or str(path) in (".", "..") or path.is_dir():
+        msg = f"{str(path)!r}: expected a file name to write, got a folder or nothing"
+        raise TopoError(msg)
     folder = path.parent if str(path.parent) else Path()
     if not folder.is_dir():
         msg = f"{path}: the folder {folder} does not exist"
@@ -595,6 +598,10 @@ def cmd_gallery(args: argparse.Namespace) -> int:
 
     from topo.gallery import build_gallery
 
+    out = Path(args.output)
+    if not str(args.output) or (out.exists() and not out.is_dir()):
+        msg = f"gallery -o {args.output!r}: expected a folder (it holds many figures)"
+        raise TopoError(msg)
     t0 = time.perf_counter()
     files = build_gallery(args.output)
     print(f"{len(files)} figures in {args.output}/ ({time.perf_counter() - t0:.1f} s)")
@@ -851,7 +858,7 @@ def _study_results(path: str) -> dict[str, Any]:
 
 
 def _costs(items: list[str] | None) -> dict[str, float]:
-    from topo.design import cost_inputs
+    from topo.design import cost_inputs, cost_problem
 
     known = cost_inputs()
     out: dict[str, float] = {}
@@ -865,6 +872,10 @@ def _costs(items: list[str] | None) -> dict[str, float]:
         except ValueError:
             msg = f"--cost {key}: expected a number, got {value!r}"
             raise TopoError(msg) from None
+        why = cost_problem(key, out[key])
+        if why:
+            msg = f"--cost {key}: {why}"
+            raise TopoError(msg)
     return out
 
 

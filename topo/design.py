@@ -189,6 +189,24 @@ def cost_inputs() -> set[str]:
     return {*cost_defaults()["defaults"], "accelerator_usd"}
 
 
+# Inputs that divide (lives, power usage effectiveness) must be above zero; prices may be 0.
+_POSITIVE_COSTS = ("hardware_life_years", "facility_life_years", "pue")
+
+
+def cost_problem(key: str, value: Any) -> str | None:
+    """Why a cost input's value cannot be used (None when it can)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"expected a number, got {value!r}"
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or v > 1e12:
+        return f"expected a finite number from 0 to 1e12, got {value!r}"
+    if key in _POSITIVE_COSTS and v <= 0:
+        return f"expected a number above 0 (it divides), got {value!r}"
+    if key == "pue" and v < 1:
+        return f"expected a power usage effectiveness >= 1, got {value!r}"
+    return None
+
+
 def assess(design: dict[str, Any]) -> dict[str, Any]:
     """One design, assessed whole: a flat JSON-ready row (see the module notes)."""
     from topo.build import build_graph

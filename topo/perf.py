@@ -137,8 +137,8 @@ class Workload:
             msg = f"--context must be from 0 to 1e8 tokens, got {self.context}"
             raise TopoError(msg)
         self.overlapped  # noqa: B018 - parses, raising on a bad setting
-        if not (self.gpu_hour_usd >= 0 and math.isfinite(self.gpu_hour_usd)):
-            msg = f"--gpu-hour-usd must be a price >= 0, got {self.gpu_hour_usd}"
+        if not 0 <= self.gpu_hour_usd <= 1e6:
+            msg = f"--gpu-hour-usd must be a price from 0 to 1e6, got {self.gpu_hour_usd}"
             raise TopoError(msg)
         for name in ("weights", "kv"):
             dtype_bytes(getattr(self, name))

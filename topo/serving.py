@@ -170,8 +170,11 @@ def simulate(
     if policy not in POLICIES:
         msg = f"--policy must be one of {', '.join(POLICIES)}, got {policy!r}"
         raise TopoError(msg)
-    if not (rate_per_s > 0 and math.isfinite(rate_per_s)):
-        msg = f"--rate must be a positive number of requests per second, got {rate_per_s}"
+    if not (1e-9 <= rate_per_s <= 1e9):
+        msg = f"--rate must be from 1e-9 to 1e9 requests per second, got {rate_per_s}"
+        raise TopoError(msg)
+    if not 0 <= seed < 2**63:
+        msg = f"--seed must be a whole number from 0 to 2^63 - 1, got {seed}"
         raise TopoError(msg)
     if not 1 <= requests <= 10_000_000:
         msg = f"--requests must be from 1 to 10,000,000, got {requests}"

@@ -171,7 +171,7 @@ def _check_values(
     problems: list[Problem],
 ) -> None:
     """Each variation applied alone to each layout, each workload and cost input checked."""
-    from topo.design import apply_design, cost_inputs, design_workload
+    from topo.design import apply_design, cost_inputs, cost_problem, design_workload
     from topo.layout import load_layout
 
     bases = [load_layout(name) for name in layouts]
@@ -194,6 +194,8 @@ def _check_values(
             problems.append(
                 doc.problem(("costs", k), f"unknown cost input; known: {sorted(known)}")
             )
+        elif why := cost_problem(k, costs[k]):
+            problems.append(doc.problem(("costs", k), why))
 
 
 def _check_int(doc: Located, d: dict[str, Any], key: str, problems: list[Problem]) -> None:
