@@ -200,3 +200,44 @@ def test_study_costs_are_checked_at_load(tmp_path: Path) -> None:
     with pytest.raises(LayoutError) as e:
         load_study(f)
     assert "costs.hardware_life_years: expected a number above 0" in str(e.value)
+
+
+def test_serve_states_the_hbm_drain(capsys: pytest.CaptureFixture[str]) -> None:
+    """Beside the interval: the seed's HBM drain (80 GB / 3.35 TB/s = 23.9 ms on H100) and
+    what sets the interval."""
+    import json
+
+    args = ("serve", "dgx-h100", "--model", "llama-3-70b", "--rate", "1", "--requests", "50")
+    code, out, _ = run_cli(capsys, *args, "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert s["hbm_drain_s"] == pytest.approx(80e9 / 3.35e12)
+    assert s["interval_over_drain"] == pytest.approx(s["interval_s"] / s["hbm_drain_s"])
+    assert s["interval_set_by"].split(":")[0] in ("HBM drain", "compute", "communication")
+    code, out, _ = run_cli(capsys, *args)
+    assert "HBM drain 23.88 ms" in out
+
+
+def test_huge_numbers_and_deep_nesting_are_refused(tmp_path: Path) -> None:
+    from topo.errors import LayoutError
+
+    big = tmp_path / "big.yaml"
+    big.write_text("extends: dgx-h100\nname: big\nnotes: 1" + "0" * 5000 + "\n")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("extends: dgx-h100\nname: deep\nnotes: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(LayoutError, match=r"big.yaml:3: a number with over 1,000 digits"):
+        load_layout(big)
+    with pytest.raises(LayoutError, match="nested too deeply"):
+        load_layout(deep)
+
+
+def test_written_files_follow_the_umask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "s.json"
+        assert run_cli(capsys, "schema", "-o", str(out))[0] == 0
+        assert out.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)

@@ -9,6 +9,7 @@ aliases are followed under a budget, so an alias bomb is refused before it grows
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,8 +179,14 @@ def load_located(source: str | Path, *, text: str | None = None) -> Located:
             raise LayoutError(Problem(file, 0, "", msg)) from None
     if "\x00" in text:
         raise LayoutError(Problem(file, 0, "", "not a text file (contains NUL bytes)"))
+    long_number = re.search(r"\d{1000,}", text)
+    if long_number:  # Python refuses to read integers of over 4,300 digits
+        line = text.count("\n", 0, long_number.start()) + 1
+        raise LayoutError(Problem(file, line, "", "a number with over 1,000 digits; refused"))
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise LayoutError(Problem(file, 1, "", "nested too deeply; refused")) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 0

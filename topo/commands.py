@@ -26,7 +26,7 @@ from topo.evaluate import check_fits, evaluate, roofline_data, sweep
 from topo.layout import Layout, bundled_layouts, load_layout
 from topo.models import Model, load_model
 from topo.moe import moe_all_to_all
-from topo.perf import Workload, comm_model, decode, memory, prefill
+from topo.perf import Workload, bound_of, comm_model, decode, memory, prefill
 from topo.physical import apply_vary, check_limits, largest_domain
 from topo.place import Plan, place
 from topo.plan import candidate_plans, pareto, rank, search
@@ -96,8 +96,11 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise TopoError(msg)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     os.close(fd)
+    umask = os.umask(0)  # read the process's umask (mkstemp makes 0600 files)
+    os.umask(umask)
     try:
         write(Path(tmp))
+        Path(tmp).chmod(0o666 & ~umask)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -650,11 +653,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         policy=args.policy,
         seed=args.seed,
     )
+    acc = layout.accelerator
+    drain = acc.hbm_capacity_bytes / (acc.hbm_bandwidth_bytes_per_s or 1.0)
+    i = len(B) - 1
+    bound = bound_of(d, i)
+    set_by = {
+        "memory": "HBM drain: the batch that fills HBM reads it once a step",
+        "compute": "compute: the batch that fills HBM is compute-bound",
+        "communication": "communication: collectives take most of the step",
+        "overhead": "kernel floors and launches",
+    }[bound]
     result = {
         "model": model.name,
         "layout": layout.name,
         "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
         **result,
+        # The seed's rule: departures every ~20 ms, the time to read all of HBM once.
+        "hbm_drain_s": drain,
+        "interval_set_by": set_by,
+        "interval_over_drain": result["interval_s"] / drain,
     }
     if args.plot:
         from topo.plot import plot_serving

@@ -555,8 +555,17 @@ def format_serve(s: dict[str, Any]) -> str:
     rows = [
         ("seats (batch that fits)", f"{s['seats']:,}"),
         ("interval" if s["policy"] == "train" else "mean step", _t(s["interval_s"])),
-        ("prefill", _t(s["prefill_s"])),
     ]
+    if "hbm_drain_s" in s:
+        rows.append(
+            (
+                "  set by",
+                f"{s['interval_set_by']}; HBM drain {_t(s['hbm_drain_s'])} "
+                f"(capacity / bandwidth; the seed's ~20 ms), interval "
+                f"{s['interval_over_drain']:.2f}x it",
+            )
+        )
+    rows.append(("prefill", _t(s["prefill_s"])))
     for key, label in (
         ("wait_s", "wait"),
         ("ttft_s", "time to first token"),
