@@ -241,3 +241,28 @@ def test_written_files_follow_the_umask(tmp_path: Path, capsys: pytest.CaptureFi
         assert out.stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(old)
+
+
+def test_plan_under_an_slo_searches_the_batch() -> None:
+    """The largest batch that meets 30 ms on the step model, not the power of two below."""
+    import numpy as np
+
+    from topo.build import build_graph
+    from topo.models import load_model
+    from topo.perf import Workload, comm_model, decode, memory
+    from topo.place import Plan, place
+    from topo.plan import largest_batch_within, rank, search
+    from topo.routing import Fabric
+
+    layout = load_layout("dgx-h100")
+    G = build_graph(layout)
+    model = load_model("llama-3-70b")
+    plan, w = Plan(tp=4), Workload()
+    comm = comm_model(Fabric(G), place(G, plan))
+    top = memory(layout, model, plan, 1, w)["max_batch"]
+    b = largest_batch_within(layout, model, plan, w, comm, top, 0.030)
+    t = decode(layout, model, plan, np.array([b, b + 1.0]), w, comm)["tpot"]
+    assert t[0] <= 0.030 < t[1]
+    assert b & (b - 1)  # not a power of two here
+    best = rank(search(layout, G, model, w, max_latency_s=0.030), "throughput")[0]
+    assert best.time_per_output_token_s >= 0.95 * 0.030

@@ -23,7 +23,15 @@ from topo.perf import Workload, bound_of, comm_model, decode, memory
 from topo.place import Plan, place
 from topo.routing import Fabric
 
-__all__ = ["OBJECTIVES", "PlanRow", "candidate_plans", "pareto", "rank", "search"]
+__all__ = [
+    "OBJECTIVES",
+    "PlanRow",
+    "candidate_plans",
+    "largest_batch_within",
+    "pareto",
+    "rank",
+    "search",
+]
 
 OBJECTIVES = ("throughput", "latency", "cost")
 
@@ -104,6 +112,38 @@ def candidate_plans(
     return plans
 
 
+def largest_batch_within(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    comm: Any,
+    max_batch: int,
+    max_latency_s: float,
+) -> int:
+    """The largest batch (up to `max_batch`) whose time per token meets the limit; 0: none.
+
+    Two vectorised passes on the step model: 256 batches spread geometrically, then every
+    whole batch between the last that meets the limit and the first that does not.
+    """
+    if max_batch < 1:
+        return 0
+    grid = np.unique(np.round(np.geomspace(1, max_batch, 256)))
+    t = decode(layout, model, plan, grid, workload, comm)["tpot"]
+    ok = np.nonzero(t <= max_latency_s)[0]
+    if not len(ok):
+        return 0
+    k = int(ok[-1])
+    lo = int(grid[k])
+    hi = int(grid[k + 1]) if k + 1 < len(grid) else lo
+    if hi <= lo + 1:
+        return lo
+    fine = np.arange(lo, hi + 1, dtype=float)
+    t = decode(layout, model, plan, fine, workload, comm)["tpot"]
+    ok = np.nonzero(t <= max_latency_s)[0]
+    return int(fine[ok[-1]]) if len(ok) else lo
+
+
 def search(
     layout: Layout,
     G: nx.Graph,
@@ -136,9 +176,18 @@ def search(
                 continue
             seen.add(key)
             comm = comm_model(fabric, placement)
-            d = decode(layout, model, plan, bs, workload, comm)
+            run = bs
+            if max_latency_s is not None and not batches:
+                # Not only powers of two: the largest batch that meets the latency limit.
+                top = largest_batch_within(
+                    layout, model, plan, workload, comm, max_b, max_latency_s
+                )
+                if top:
+                    run = np.unique(np.append(bs, float(top)))
+            d = decode(layout, model, plan, run, workload, comm)
+            bs_run = run
             usd = plan.world * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
-            for i, b in enumerate(bs):
+            for i, b in enumerate(bs_run):
                 tpot = float(d["tpot"][i])
                 if max_latency_s is not None and tpot > max_latency_s:
                     continue
