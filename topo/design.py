@@ -261,7 +261,9 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus), replicas=False
     )
     try:
-        rows = search(layout, G, model, w, plans=plans, strategies=("packed",))
+        rows = search(
+            layout, G, model, w, plans=plans, strategies=("packed",), refine_latency_s=slo_tpot
+        )
     except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
         return {**row, "feasible": False, "reasons": [*reasons, str(e)]}
     ok_rows = [r for r in rows if slo_tpot is None or r.time_per_output_token_s <= slo_tpot]

@@ -154,8 +154,15 @@ def search(
     batches: list[int] | None = None,
     strategies: tuple[str, ...] = ("packed", "naive"),
     max_latency_s: float | None = None,
+    refine_latency_s: float | None = None,
 ) -> list[PlanRow]:
-    """Every plan x strategy x batch that fits in memory (and the latency limit)."""
+    """Every plan x strategy x batch that fits in memory (and the latency limit).
+
+    Batches are powers of two up to the memory limit, plus, under a latency limit
+    (`max_latency_s`, or `refine_latency_s` to add the batch without filtering rows), the
+    largest batch that meets it.
+    """
+    target = max_latency_s if max_latency_s is not None else refine_latency_s
     workload.check()
     fabric = Fabric(G)
     rows: list[PlanRow] = []
@@ -177,11 +184,9 @@ def search(
             seen.add(key)
             comm = comm_model(fabric, placement)
             run = bs
-            if max_latency_s is not None and not batches:
+            if target is not None and not batches:
                 # Not only powers of two: the largest batch that meets the latency limit.
-                top = largest_batch_within(
-                    layout, model, plan, workload, comm, max_b, max_latency_s
-                )
+                top = largest_batch_within(layout, model, plan, workload, comm, max_b, target)
                 if top:
                     run = np.unique(np.append(bs, float(top)))
             d = decode(layout, model, plan, run, workload, comm)

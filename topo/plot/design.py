@@ -123,6 +123,12 @@ def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    else:  # plain numbers, no offset: designs that all sit at an SLO read as such
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        lo, hi = ax.get_ylim()
+        if hi - lo < 1e-3 * max(abs(hi), 1e-30):
+            mid = (hi + lo) / 2
+            ax.set_ylim(mid * 0.9, mid * 1.1)
     ax.set_xlabel(_LABELS.get(x, x))
     ax.set_ylabel(_LABELS.get(y, y))
     ax.grid(alpha=0.3)
