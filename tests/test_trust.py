@@ -266,3 +266,19 @@ def test_plan_under_an_slo_searches_the_batch() -> None:
     assert b & (b - 1)  # not a power of two here
     best = rank(search(layout, G, model, w, max_latency_s=0.030), "throughput")[0]
     assert best.time_per_output_token_s >= 0.95 * 0.030
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "dgx-h100", "--model", "llama-3-70b", "--calibration", "/dev/zero"],
+        ["validate", "/dev/zero"],
+        ["show", "dgx-h100", "--catalogue", "/dev/zero"],
+    ],
+)
+def test_endless_files_are_refused_at_the_limit(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert "/dev/zero: larger than" in err

@@ -19,7 +19,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 
 from topo.errors import LayoutError, Problem
 
-__all__ = ["Located", "Path_", "format_path", "load_located"]
+__all__ = ["Located", "Path_", "format_path", "load_located", "read_text_limited"]
 
 Path_ = tuple[str | int, ...]
 
@@ -155,6 +155,32 @@ class _TooBig(Exception):
     pass
 
 
+def read_text_limited(source: str | Path, limit: int = MAX_FILE_BYTES) -> str:
+    """A text file's contents, reading at most `limit` bytes.
+
+    ``/dev/zero`` is refused at once, not read to the end of memory.
+
+    Raises
+    ------
+    LayoutError
+        If the file cannot be read, is larger than `limit`, or is not UTF-8.
+    """
+    file = str(source)
+    try:
+        with Path(source).open("rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as e:
+        raise LayoutError(Problem(file, 0, "", f"cannot read: {e.strerror or e}")) from None
+    if len(raw) > limit:
+        msg = f"larger than {limit // 1024} KiB; refused"
+        raise LayoutError(Problem(file, 0, "", msg))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        msg = f"not UTF-8 text (byte {e.start})"
+        raise LayoutError(Problem(file, 0, "", msg)) from None
+
+
 def load_located(source: str | Path, *, text: str | None = None) -> Located:
     """Read a YAML file (or `text` named `source`) into :class:`Located` data.
 
@@ -165,18 +191,7 @@ def load_located(source: str | Path, *, text: str | None = None) -> Located:
     """
     file = str(source)
     if text is None:
-        try:
-            raw = Path(source).read_bytes()[: MAX_FILE_BYTES + 1]
-        except OSError as e:
-            raise LayoutError(Problem(file, 0, "", f"cannot read: {e.strerror or e}")) from None
-        if len(raw) > MAX_FILE_BYTES:
-            msg = f"larger than {MAX_FILE_BYTES // 1024} KiB; refused"
-            raise LayoutError(Problem(file, 0, "", msg))
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            msg = f"not UTF-8 text (byte {e.start})"
-            raise LayoutError(Problem(file, 0, "", msg)) from None
+        text = read_text_limited(source)
     if "\x00" in text:
         raise LayoutError(Problem(file, 0, "", "not a text file (contains NUL bytes)"))
     long_number = re.search(r"\d{1000,}", text)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from topo._yaml import Located, Path_, load_located
+from topo._yaml import Located, Path_, load_located, read_text_limited
 from topo.errors import LayoutError, Problem, TopoError
 from topo.fidelity import DEFAULT, Fidelity
 from topo.units import UnitError, parse_quantity
@@ -283,10 +283,7 @@ def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, A
     Every problem is reported at once, with its file, line and key.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise LayoutError(Problem(str(p), 0, "", f"cannot read: {err}")) from None
+    text = read_text_limited(p, 16 * 1024 * 1024)  # thousands of points, never unbounded
     if "busbw" in text and "#" in text and "measurements" not in text:
         if not layout:
             raise LayoutError(

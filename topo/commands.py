@@ -834,11 +834,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
         notes = ""
         if args.notes:
-            try:
-                notes = Path(args.notes).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                msg = f"{args.notes}: cannot read the notes: {e}"
-                raise TopoError(msg) from None
+            from topo._yaml import read_text_limited
+
+            notes = read_text_limited(args.notes)
         text = validation_markdown(data, command=command, title=args.title, notes=notes)
         _atomic_write(Path(args.markdown), lambda p: _write_text(p, text))
     if args.plot:

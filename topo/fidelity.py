@@ -139,10 +139,13 @@ def load_profile(path: str | Path) -> Fidelity:
     """A calibration profile (YAML written by ``topo calibrate``), checked against bounds."""
     import yaml
 
+    from topo._yaml import read_text_limited
+
     p = Path(path)
+    text = read_text_limited(p)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError) as e:
         raise LayoutError(Problem(str(p), 0, "", f"cannot read the profile: {e}")) from None
     params = (data or {}).get("fidelity", data) if isinstance(data, dict) else None
     if not isinstance(params, dict):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from topo._fields import BAD, Ctx, did_you_mean
-from topo._yaml import load_located
+from topo._yaml import load_located, read_text_limited
 from topo.errors import LayoutError, Problem
 from topo.schema import MODEL, MODEL_FILE
 
@@ -351,11 +351,7 @@ def load_model(name_or_path: str | Path) -> Model:
     except (OSError, ValueError):
         is_file = False
     if is_file:
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise LayoutError(Problem(str(p), 0, "", f"cannot read: {e}")) from None
-        return _read(text, str(p), single=True)[0]
+        return _read(read_text_limited(p), str(p), single=True)[0]
     names = sorted(table)
     msg = (
         f"unknown model {str(name_or_path)[:80]!r}{did_you_mean(key[:80], names)} "
