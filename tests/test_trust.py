@@ -282,3 +282,19 @@ def test_endless_files_are_refused_at_the_limit(
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
     assert "/dev/zero: larger than" in err
+
+
+def test_nccl_tests_errors_name_file_and_row(tmp_path: Path) -> None:
+    from topo.calibrate import load_measurements
+    from topo.errors import LayoutError
+
+    head = "# all_reduce_perf\n#  size count type redop root time algbw busbw #wrong\n"
+    f = tmp_path / "ar.txt"
+    f.write_text(
+        head.replace("\n#", "\n# nThread 1 nGpus 8\n#", 1) + "  1024 256 float sum -1 0 0 0 0\n"
+    )
+    with pytest.raises(LayoutError, match=r"ar.txt:4: time: expected a time above 0"):
+        load_measurements(f, layout="dgx-h100")
+    f.write_text(head + "  2048 512 float sum -1 12.0 0.1 0.2 0\n")
+    with pytest.raises(LayoutError, match=r"ar.txt:1: nGpus: no 'nGpus' or 'nRanks' line"):
+        load_measurements(f, layout="dgx-h100")

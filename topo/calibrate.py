@@ -103,7 +103,7 @@ def parse_nccl_tests(text: str, *, layout: str = "", gpus: int = 0) -> list[dict
     elif not n and g:
         n = int(g.group(1))
     points = []
-    for line in text.splitlines():
+    for row, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts or parts[0].startswith("#") or not parts[0].isdigit():
             continue
@@ -125,9 +125,33 @@ def parse_nccl_tests(text: str, *, layout: str = "", gpus: int = 0) -> list[dict
                 "algbw_bytes_per_s": algbw * 1e9,
                 "busbw_bytes_per_s": busbw * 1e9,
                 "source": "nccl-tests output",
+                "row": row,
             }
         )
     return points
+
+
+def _check_nccl(points: list[dict[str, Any]], file: str, layout: str) -> None:
+    """nccl-tests rows topo can use: a group size, sizes and times above zero."""
+    problems = []
+    if not points:
+        problems.append(Problem(file, 1, "", "nccl-tests output with no result rows"))
+    elif points[0]["gpus"] < 2:
+        msg = "no 'nGpus' or 'nRanks' line: the group size is unknown (at least 2 GPUs)"
+        problems.append(Problem(file, 1, "nGpus", msg))
+    for pt in points:
+        for key, v in (("time", pt["time_s"]), ("size", pt["bytes"])):
+            if not (math.isfinite(v) and v > 0):
+                msg = f"expected a {key} above 0, got {v:g}"
+                problems.append(Problem(file, pt["row"], key, msg))
+    if problems:
+        raise LayoutError(problems)
+    from topo.layout import load_layout
+
+    try:
+        load_layout(layout)
+    except TopoError as e:
+        raise LayoutError(Problem(file, 0, "--layout", str(e).splitlines()[0])) from None
 
 
 def _q(doc: Located, path: Path_, key: str, kind: str, problems: list[Problem]) -> Any:
@@ -289,7 +313,9 @@ def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, A
             raise LayoutError(
                 Problem(str(p), 1, "layout", "nccl-tests output: name its layout with --layout")
             )
-        return parse_nccl_tests(text, layout=layout)
+        points = parse_nccl_tests(text, layout=layout)
+        _check_nccl(points, str(p), layout)
+        return points
     doc = load_located(p, text=text)
     items = doc.data.get("measurements") if isinstance(doc.data, dict) else None
     if not isinstance(items, list):
