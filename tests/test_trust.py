@@ -298,3 +298,13 @@ def test_nccl_tests_errors_name_file_and_row(tmp_path: Path) -> None:
     f.write_text(head + "  2048 512 float sum -1 12.0 0.1 0.2 0\n")
     with pytest.raises(LayoutError, match=r"ar.txt:1: nGpus: no 'nGpus' or 'nRanks' line"):
         load_measurements(f, layout="dgx-h100")
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".pdf"])
+def test_vector_figures_are_reproducible(
+    suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+    for out in (a, b):
+        assert run_cli(capsys, "plot", "limits", "gb200-nvl72", "-o", str(out))[0] == 0
+    assert a.read_bytes() == b.read_bytes()

@@ -43,7 +43,17 @@ def save(fig: Any, path: str | Path) -> None:
     if fmt not in FORMATS:
         msg = f"{p}: the figure format follows the file name: .png, .svg or .pdf, got {fmt!r}"
         raise TopoError(msg)
-    fig.savefig(p, format=fmt[1:], dpi=150 if fmt == ".png" else None)
+    import matplotlib
+
+    # Reproducible output: no date in SVG/PDF metadata, fixed SVG element ids.
+    metadata = {".svg": {"Date": None}, ".pdf": {"CreationDate": None, "ModDate": None}}
+    with matplotlib.rc_context({"svg.hashsalt": "topo"}):
+        fig.savefig(
+            p,
+            format=fmt[1:],
+            dpi=150 if fmt == ".png" else None,
+            metadata=metadata.get(fmt),
+        )
 
 
 def human(value: float, kind: str) -> str:
