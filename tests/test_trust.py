@@ -308,3 +308,22 @@ def test_vector_figures_are_reproducible(
     for out in (a, b):
         assert run_cli(capsys, "plot", "limits", "gb200-nvl72", "-o", str(out))[0] == 0
     assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("vary: {racks: [100000000]}\n", "vary.racks[0]: dgx-h100: 800,000,000 GPUs"),
+        ("cluster_gpus: 1000000000000\n", "cluster_gpus: 1,000,000,000,000 GPUs"),
+    ],
+)
+def test_studies_cannot_bypass_the_gpu_limit(tmp_path: Path, extra: str, message: str) -> None:
+    from topo.errors import LayoutError
+    from topo.study import load_study
+
+    f = tmp_path / "s.yaml"
+    f.write_text("name: s\nlayouts: [dgx-h100]\nmodels: [llama-3.1-8b]\n" + extra)
+    with pytest.raises(LayoutError) as e:
+        load_study(f)
+    assert message in str(e.value)
+    assert "topo models at most 262,144" in str(e.value)

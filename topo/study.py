@@ -68,7 +68,7 @@ _CONSTRAINT_KEYS = {"slo_tpot_ms", "slo_ttft_ms", "physical"}
 
 def load_study(path: str | Path) -> dict[str, Any]:
     """A study file, checked: every problem named with its file, line and key."""
-    from topo.layout import load_layout
+    from topo.layout import MAX_GPUS, load_layout
     from topo.models import load_model
 
     doc = load_located(path)
@@ -137,6 +137,9 @@ def load_study(path: str | Path) -> dict[str, Any]:
                 doc.problem(("constraints", k), f"expected milliseconds > 0, got {v!r}")
             )
     _check_int(doc, d, "cluster_gpus", problems)
+    if isinstance(d.get("cluster_gpus"), int) and d["cluster_gpus"] > MAX_GPUS:
+        msg = f"{d['cluster_gpus']:,} GPUs; topo models at most {MAX_GPUS:,}"
+        problems.append(doc.problem(("cluster_gpus",), msg))
     _check_int(doc, d, "max_replica_gpus", problems)
     costs = d.get("costs") or {}
     if not isinstance(costs, dict) or not all(
@@ -172,16 +175,21 @@ def _check_values(
 ) -> None:
     """Each variation applied alone to each layout, each workload and cost input checked."""
     from topo.design import apply_design, cost_inputs, cost_problem, design_workload
-    from topo.layout import load_layout
+    from topo.layout import MAX_GPUS, load_layout
 
     bases = [load_layout(name) for name in layouts]
     for key, values in vary.items():
         for j, value in enumerate(values):
             for base in bases:
                 try:
-                    apply_design(base, {key: value})
+                    lay = apply_design(base, {key: value})
                 except TopoError as e:
                     problems.append(doc.problem(("vary", key, j), f"{base.name}: {e}"))
+                    break
+                if lay.n_gpus > MAX_GPUS or (key == "cluster_gpus" and value > MAX_GPUS):
+                    msg = f"{base.name}: {max(lay.n_gpus, value if key == 'cluster_gpus' else 0):,}"
+                    msg += f" GPUs; topo models at most {MAX_GPUS:,}"
+                    problems.append(doc.problem(("vary", key, j), msg))
                     break
     for i, w in enumerate(workloads):
         try:
