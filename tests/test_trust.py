@@ -327,3 +327,16 @@ def test_studies_cannot_bypass_the_gpu_limit(tmp_path: Path, extra: str, message
         load_study(f)
     assert message in str(e.value)
     assert "topo models at most 262,144" in str(e.value)
+
+
+def test_moe_says_what_latency_and_shares_take_away() -> None:
+    """Two NVL72 racks: at link rate dispatch is 18 (M-1)/M x 72/71 = 9.13x the in-rack
+    all-to-all; charged as measured it is less (latency and the NVLink share narrow it)."""
+    from topo.build import build_graph
+    from topo.moe import moe_all_to_all
+
+    G = build_graph(load_layout("gb200-nvl72-x16"))
+    r = moe_all_to_all(G, hidden=7168, topk=8, tokens_per_gpu=128, ep=144)
+    assert r.slowdown_at_link_rate == pytest.approx(18 * 0.5 * 72 / 71, rel=0.02)
+    assert r.slowdown_vs_one_domain is not None
+    assert r.slowdown_vs_one_domain < r.slowdown_at_link_rate

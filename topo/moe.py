@@ -58,6 +58,9 @@ class MoEResult:
     largest_ep_in_domain: int
     domain_hbm_capacity_bytes: float
     largest_layer_experts_in_domain: int | None  # experts of the given size one domain holds
+    # The same ratio at link rate alone (bandwidth only): what per-call latencies and the
+    # measured shares of link rate change at this message size.
+    slowdown_at_link_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -134,6 +137,7 @@ def moe_all_to_all(
     up = max(per_gpu_bandwidth(G, "scale_up"), default=0.0)
     out = max(per_gpu_bandwidth(G, "scale_out"), default=0.0)
     slowdown = None
+    at_link_rate = None
     if n > 1:
         # The same per-GPU buffer as an all-to-all inside one domain (of up to ep GPUs).
         ref_size = min(ep, domain_size)
@@ -141,6 +145,9 @@ def moe_all_to_all(
             inside = [fabric.gpus[i] for i in fabric.members[int(fabric.domain[0])][:ref_size]]
             ref = collective(fabric, "all-to-all", inside, m_dispatch, clean=clean)
             slowdown = t_d / ref.time_s if ref.time_s > 0 else None
+            if ref.beta_s > 0:  # beta_s is the link-rate part in either mode
+                bare = dispatch.beta_s / ref.beta_s
+                at_link_rate = float(bare)
     hbm = float(G.graph.get("hbm_capacity_bytes", 0.0)) * domain_size
     return MoEResult(
         ep=ep,
@@ -160,6 +167,7 @@ def moe_all_to_all(
         dispatch_busiest_link=busiest,
         per_byte_slowdown_cross_domain=up / out if out > 0 else None,
         slowdown_vs_one_domain=slowdown,
+        slowdown_at_link_rate=at_link_rate,
         largest_ep_in_domain=domain_size,
         domain_hbm_capacity_bytes=hbm,
         largest_layer_experts_in_domain=int(hbm // expert_bytes) if expert_bytes else None,

@@ -279,7 +279,13 @@ def format_moe(m: dict[str, Any], layout: str) -> str:
                 "-"
                 if slow is None
                 else f"dispatch takes {slow:.2f}x an all-to-all of "
-                "the same buffer inside one domain",
+                "the same buffer inside one domain"
+                + (
+                    f"; {m['slowdown_at_link_rate']:.2f}x at link rate alone (per-call "
+                    "latencies and measured shares of link rate make the difference)"
+                    if m.get("slowdown_at_link_rate")
+                    else ""
+                ),
             ),
             (
                 "largest EP in a domain",
