@@ -340,3 +340,13 @@ def test_moe_says_what_latency_and_shares_take_away() -> None:
     assert r.slowdown_at_link_rate == pytest.approx(18 * 0.5 * 72 / 71, rel=0.02)
     assert r.slowdown_vs_one_domain is not None
     assert r.slowdown_vs_one_domain < r.slowdown_at_link_rate
+
+
+def test_plan_notation_says_ep_shares_the_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    """tp 1 x ep 8 x pp 2 x dp 8 uses 16 GPUs: ep runs over the tp x dp GPUs of a stage."""
+    code, out, _ = run_cli(
+        capsys, "evaluate", "dgx-h100-superpod", "--model", "deepseek-v3", "--weights", "fp8",
+        "--tp", "1", "--ep", "8", "--pp", "2", "--dp", "8", "--batch", "8",
+    )  # fmt: skip
+    assert code == 0
+    assert "(16 GPUs; ep 8 runs over the tp x dp = 8 GPUs of a stage, packed)" in out

@@ -324,7 +324,13 @@ def format_evaluate(e: dict[str, Any]) -> str:
     br = d["breakdown_s"]
     lines = [
         f"{e['model']} on {e['layout']}: tp {p['tp']} x ep {p['ep']} x pp {p['pp']} x dp "
-        f"{p['dp']} ({e['gpus']} GPUs, {e['strategy']}), batch {e['batch']}, context "
+        f"{p['dp']} ({e['gpus']} GPUs"
+        + (
+            f"; ep {p['ep']} runs over the tp x dp = {p['tp'] * p['dp']} GPUs of a stage"
+            if p["ep"] > 1
+            else ""
+        )
+        + f", {e['strategy']}), batch {e['batch']}, context "
         f"{e['context']:,.0f}, weights {e['dtypes']['weights']}, KV {e['dtypes']['kv']}"
         + (" [ideal: peak, no communication]" if e["ideal"] else ""),
         "",
