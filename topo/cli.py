@@ -72,14 +72,17 @@ def _parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
-    def layout_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("layout", help="a layout file, or the name of a bundled layout")
+    def catalogue_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--catalogue",
             action="append",
             metavar="FILE",
             help="an extra catalogue file (accelerators, links); repeatable",
         )
+
+    def layout_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("layout", help="a layout file, or the name of a bundled layout")
+        catalogue_arg(sp)
 
     sp = command(
         "show",
@@ -113,12 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         "topo catalogue --catalogue my-parts.yaml",
         cmd_catalogue,
     )
-    sp.add_argument(
-        "--catalogue",
-        action="append",
-        metavar="FILE",
-        help="an extra catalogue file (accelerators, links); repeatable",
-    )
+    catalogue_arg(sp)
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(
