@@ -350,3 +350,12 @@ def test_plan_notation_says_ep_shares_the_stage(capsys: pytest.CaptureFixture[st
     )  # fmt: skip
     assert code == 0
     assert "(16 GPUs; ep 8 runs over the tp x dp = 8 GPUs of a stage, packed)" in out
+
+
+def test_echoed_values_are_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(
+        capsys, "evaluate", "dgx-h100", "--model", "llama-3-70b", "--weights", "q" * 3000
+    )
+    assert code == 2
+    assert "q" * 200 + "..." in err
+    assert "q" * 201 not in err

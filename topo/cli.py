@@ -7,9 +7,10 @@ file, line and key), 1 on an internal error (reported in one line, never a trace
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from topo import __version__
 from topo.collectives import OPS
@@ -47,8 +48,16 @@ from topo.models import DTYPE_BYTES
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with echoed values cut to 200 characters in its usage errors."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"'([^']{200})[^']+'", r"'\1...'", message)
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="topo",
         description="Model GPU clusters for LLM serving and training: what a rack layout "
         "can do, where its bottleneck is, and whether it can be built.",
