@@ -146,8 +146,7 @@ def moe_all_to_all(
             ref = collective(fabric, "all-to-all", inside, m_dispatch, clean=clean)
             slowdown = t_d / ref.time_s if ref.time_s > 0 else None
             if ref.beta_s > 0:  # beta_s is the link-rate part in either mode
-                bare = dispatch.beta_s / ref.beta_s
-                at_link_rate = float(bare)
+                at_link_rate = dispatch.beta_s / ref.beta_s
     hbm = float(G.graph.get("hbm_capacity_bytes", 0.0)) * domain_size
     return MoEResult(
         ep=ep,

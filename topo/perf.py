@@ -296,6 +296,44 @@ def expert_all_to_all(
     return np.asarray(out + back)
 
 
+def _kernels(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    hw: _Hw,
+    meeting: np.ndarray,
+    imbalance: np.ndarray | float,
+    rows: np.ndarray,
+    kv_bytes: np.ndarray,
+    attn_flops: np.ndarray,
+    attention: str,
+    prefill_seq: float | None = None,
+) -> dict[str, np.ndarray]:
+    """One stage-step's kernel times by class (:func:`topo.kernels.step_kernels`).
+
+    For decode or prefill; experts are those the step's `meeting` tokens touch on the
+    busiest GPU.
+    """
+    expert_rows, touched = _local_experts(model, plan, meeting, imbalance)
+    return step_kernels(
+        layout.accelerator,
+        model,
+        plan,
+        dtype=_compute_dtype(layout, workload),
+        weight_bytes=dtype_bytes(workload.weights),
+        rows=rows,
+        expert_rows=expert_rows,
+        experts_touched=touched,
+        kv_bytes=kv_bytes,
+        attn_flops=attn_flops,
+        attention=attention,
+        prefill_seq=prefill_seq,
+        hbm_bw=hw.bw,
+        compute_scale=workload.losses.compute_scale,
+    )
+
+
 def _local_experts(
     model: Model, plan: Plan, meeting: np.ndarray, imbalance: np.ndarray | float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -497,22 +535,10 @@ def decode(
         # The kernel layer: every GEMM, attention and elementwise kernel at its measured
         # efficiency (topo.kernels); the roofline terms above stay as the explanation.
         meeting = tokens_block * verify + chunk * s["dp_in_block"]
-        expert_rows, local_touched = _local_experts(model, plan, meeting, imbalance)
-        kern = step_kernels(
-            layout.accelerator,
-            model,
-            plan,
-            dtype=_compute_dtype(layout, workload),
-            weight_bytes=b_w,
-            rows=rows,
-            expert_rows=expert_rows,
-            experts_touched=local_touched,
-            kv_bytes=kv_bytes * cv_factor,
-            attn_flops=attn_flops,
-            attention="decode",
-            hbm_bw=hw.bw,
-            compute_scale=f.compute_scale,
-        )
+        kern = _kernels(
+            layout, model, plan, workload, hw, meeting, imbalance, rows, kv_bytes * cv_factor,
+            attn_flops, "decode",
+        )  # fmt: skip
         body = np.maximum(sum(kern.values(), np.zeros_like(B)), roof)
     fixed = f.step_overhead_s + f.launch_per_layer_s * s["layers"] if f.enabled else 0.0
     t_over = body - roof + fixed
@@ -628,23 +654,10 @@ def prefill(
     body = max(t_mem, t_c)
     kern: dict[str, np.ndarray] = {}
     if f.enabled and not workload.ideal:
-        rows_e, touched_e = _local_experts(model, plan, np.array([tokens_block]), 1.0)
-        kern = step_kernels(
-            layout.accelerator,
-            model,
-            plan,
-            dtype=_compute_dtype(layout, workload),
-            weight_bytes=b_w,
-            rows=np.array([T]),
-            expert_rows=rows_e,
-            experts_touched=touched_e,
-            kv_bytes=np.array([kv_bytes]),
-            attn_flops=np.array([attn_flops]),
-            attention="prefill",
-            prefill_seq=T1,
-            hbm_bw=hw.bw,
-            compute_scale=f.compute_scale,
-        )
+        kern = _kernels(
+            layout, model, plan, workload, hw, np.array([tokens_block]), 1.0, np.array([T]),
+            np.array([kv_bytes]), np.array([attn_flops]), "prefill", prefill_seq=T1,
+        )  # fmt: skip
         body = max(body, float(sum(float(v[0]) for v in kern.values())))
     t_tp = 0.0
     t_ep = 0.0

@@ -133,11 +133,6 @@ def _hbm(points: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _runtime(point: dict[str, Any]) -> str:
-    """The software a collective point timed (see :func:`topo.kernels.point_runtime`)."""
-    return point_runtime(point)
-
-
 def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     fabrics: dict[str, tuple[Fabric, list[str], str]] = {}
     rows: dict[tuple[str, str, int, str], list[tuple[float, float, float, str]]] = defaultdict(list)
@@ -151,7 +146,7 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fabric, gpus, link = fabrics[p["layout"]]
         r = collective(fabric, p["op"], gpus[: p["gpus"]], p["bytes"], clean=True)
         src = str(p.get("source", ""))
-        key = (link, p["op"], p["gpus"], _runtime(p))
+        key = (link, p["op"], p["gpus"], point_runtime(p))
         rows[key].append(
             (p["bytes"], r.beta_s, p["time_s"], f"{src.split(' ')[0]} ({p['layout']})")
         )
