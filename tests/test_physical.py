@@ -163,3 +163,69 @@ def test_a_larger_domain_never_needs_fewer_cables_or_less_power(n: int) -> None:
     assert b["cables: backplane pairs"].value >= a["cables: backplane pairs"].value
     assert b["power vs rack budget"].value >= a["power vs rack budget"].value
     assert b["mass vs frame rating"].value >= a["mass vs frame rating"].value
+
+
+def test_vary_power_shelves_adds_capacity_space_and_mass() -> None:
+    """NVL72 has 4 + 4 shelves of 33 kW, 1 U and 15 kg each (the layout's elevation)."""
+    base = by_name(check_limits(NVL72))
+    base_mass = check_limits(NVL72).totals["mass_kg"]
+    for n in (0, 3, 10):
+        varied = apply_vary(NVL72, "power_shelves", str(n))
+        shelves = [d for d in varied.rack.devices if d.kind == "power_shelf"]
+        assert sum(d.count for d in shelves) == n
+        r = check_limits(varied)
+        c = by_name(r)
+        # Installed capacity over N+N redundancy: n x 33 kW / 2.
+        assert c["power vs shelves"].limit == pytest.approx(n * 33e3 / 2)
+        # 37 U used with 8 shelves (2 ToR + 8 shelves + 18 compute + 9 switch trays).
+        assert c["rack space"].value == 2 + n + 18 + 9
+        assert base["rack space"].value == 37
+        assert r.totals["mass_kg"] == pytest.approx(base_mass + (n - 8) * 15)
+        # The load does not change with the shelves.
+        assert c["power vs rack budget"].value == base["power vs rack budget"].value
+    # None left: the rack has no capacity at all and the check fails (not "not checked").
+    zero = by_name(check_limits(apply_vary(NVL72, "power_shelves", "0")))["power vs shelves"]
+    assert zero.ok is False
+
+    # 3 shelves carry 3 x 33 / 2 = 49.5 kW. A rack of t trays draws (t x 5.4 kW + s x 1.3 kW
+    # switch trays, s = ceil(t x 4 GPUs x 18 links / 144 ports), + 2 x 0.4 kW ToR) / 0.95:
+    # 7 trays (4 switch trays) 46.1 kW fit, 8 trays (4) 51.8 kW do not: 28 GPUs.
+    def load_kw(trays: int) -> float:
+        switch_trays = math.ceil(trays * 4 * 18 / 144)
+        return (trays * 5.4 + switch_trays * 1.3 + 2 * 0.4) / 0.95
+
+    lim = largest_domain(apply_vary(NVL72, "power_shelves", "3"))
+    trays = max(t for t in range(1, 19) if load_kw(t) <= 3 * 33 / 2)
+    assert trays == 7
+    assert lim["by_limit"]["power"] == 4 * trays
+
+
+def test_power_shelves_in_a_design_study() -> None:
+    from topo.design import apply_design
+
+    lay = apply_design(NVL72, {"power_shelves": 10, "power_budget": "200 kW"})
+    c = by_name(check_limits(lay))
+    assert c["power vs shelves"].limit == pytest.approx(10 * 33e3 / 2)
+    assert c["power vs rack budget"].limit == 200e3
+
+
+@pytest.mark.parametrize("value", ["-1", "2.5", "two", "", "1001", "1e3", "True"])
+def test_bad_power_shelves_is_an_input_error(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import run_cli
+
+    code, out, err = run_cli(capsys, "limits", "gb200-nvl72", "--vary", f"power_shelves={value}")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert "power_shelves: expected a whole number of shelves from 0 to 1000" in lines[0]
+    assert out == ""
+
+
+def test_power_shelves_needs_a_shelf_to_copy(capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers import run_cli
+
+    code, _, err = run_cli(capsys, "limits", "dgx-h100", "--vary", "power_shelves=2")
+    assert code == 2
+    assert "dgx-h100 has no power_shelf in its rack to copy" in err

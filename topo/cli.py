@@ -382,7 +382,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="change one input: power_budget, busbar_voltage, busbar_current, "
         "liquid, liquid_flow, air, max_mass, floor_rating, tray_power, height_u, "
-        "cable (copper|active_copper|optical), rear_clearance; repeatable",
+        "cable (copper|active_copper|optical), rear_clearance, power_shelves (a count); "
+        "repeatable",
     )
     sp.add_argument("--json", action="store_true", help="print JSON")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "check_limits",
     "largest_domain",
     "reach_m",
+    "with_power_shelves",
     "with_trays",
 ]
 
@@ -278,17 +280,20 @@ def check_limits(layout: Layout) -> LimitsReport:
         missing_power or "rack.power_budget",
     )
     shelves = [d for d in rack.devices if d.kind == "power_shelf"]
-    installed = sum(d.count * (d.capacity_w or 0) for d in shelves) if shelves else None
-    if installed == 0 or any(d.capacity_w is None for d in shelves):
+    # None: no shelves described; 0: every shelf taken away (--vary power_shelves=0).
+    installed: float | None = sum(d.count * (d.capacity_w or 0) for d in shelves)
+    if not shelves or any(d.capacity_w is None for d in shelves):
         installed = None
+    n_shelves = sum(d.count for d in shelves)
     add(
         "power vs shelves",
         power_w,
-        installed / rack.power_redundancy if installed else None,
+        installed / rack.power_redundancy if installed is not None else None,
         "W",
         "power",
-        f"installed {installed / 1e3:.0f} kW / redundancy {rack.power_redundancy:g}"
-        if installed
+        f"{n_shelves} shelves, installed {installed / 1e3:.0f} kW / redundancy "
+        f"{rack.power_redundancy:g}"
+        if installed is not None
         else "",
         missing_power or "power shelves with capacity",
     )
@@ -498,7 +503,36 @@ VARY_KEYS: dict[str, str] = {
     "height_u": "count",
     "cable": "medium",
     "rear_clearance": "length",
+    "power_shelves": "shelves",
 }
+MAX_SHELVES = 1000  # the most devices one elevation line may hold (schema: count)
+
+
+def with_power_shelves(layout: Layout, n: int) -> Layout:
+    """The rack with `n` power shelves of its own shelf design.
+
+    The shelves keep the layout's split between its power_shelf lines (4 + 4 in an NVL72
+    becomes 5 + 5 at 10); a line may drop to none, so that capacity, height and mass
+    all follow the count. Raises :class:`TopoError` if the rack has no power shelf.
+    """
+    rack = layout.rack
+    shelves = [d for d in rack.devices if d.kind == "power_shelf"]
+    if not shelves:
+        msg = (
+            f"--vary power_shelves: {layout.name} has no power_shelf in its rack to copy "
+            "(add one with its capacity, height_u and mass)"
+        )
+        raise TopoError(msg)
+    total = sum(d.count for d in shelves)
+    left = n
+    devices = []
+    for d in rack.devices:
+        if d.kind == "power_shelf":
+            share = left if d is shelves[-1] else min(left, round(n * d.count / total))
+            left -= share
+            d = dataclasses.replace(d, count=share)
+        devices.append(d)
+    return dataclasses.replace(layout, rack=dataclasses.replace(rack, devices=tuple(devices)))
 
 
 def apply_vary(layout: Layout, key: str, value: str) -> Layout:
@@ -508,6 +542,14 @@ def apply_vary(layout: Layout, key: str, value: str) -> Layout:
         raise TopoError(msg)
     kind = VARY_KEYS[key]
     rack, su = layout.rack, layout.scale_up
+    if kind == "shelves":
+        if not re.fullmatch(r"[0-9]{1,4}", value.strip()) or int(value) > MAX_SHELVES:
+            msg = (
+                f"--vary power_shelves: expected a whole number of shelves from 0 to "
+                f"{MAX_SHELVES}, got {value[:200]!r}"
+            )
+            raise TopoError(msg)
+        return with_power_shelves(layout, int(value))
     try:
         if kind == "medium":
             if value not in ("copper", "active_copper", "optical"):
