@@ -281,4 +281,8 @@ def test_leaving_out_replica_plans_keeps_the_best(model: str) -> None:
     assert all(p.tp * p.dp <= max(p.tp, p.ep) for p in fewer)
     best_all = rank(search(layout, G, m, w, plans=every, strategies=("packed",)), "throughput")
     best_few = rank(search(layout, G, m, w, plans=fewer, strategies=("packed",)), "throughput")
-    assert best_few[0].tokens_per_s_per_gpu == pytest.approx(best_all[0].tokens_per_s_per_gpu)
+    # Equal but for the whole-batch rounding at the memory limit (c copies hold c x the
+    # batch of one, give or take a sequence).
+    assert best_few[0].tokens_per_s_per_gpu == pytest.approx(
+        best_all[0].tokens_per_s_per_gpu, rel=1e-4
+    )

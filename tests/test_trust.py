@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -359,3 +361,91 @@ def test_echoed_values_are_cut(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2
     assert "q" * 200 + "..." in err
     assert "q" * 201 not in err
+
+
+def test_plans_are_not_only_powers_of_two() -> None:
+    """A 72-GPU rack runs plans on all 72 GPUs: dp 9 x tp 8, ep 72, tp 1 x dp 72."""
+    from topo.models import load_model
+    from topo.place import Plan
+    from topo.plan import candidate_plans
+
+    plans = set(candidate_plans(load_layout("gb200-nvl72"), load_model("deepseek-v3")))
+    for p in (Plan(8, 8, 1, 9), Plan(1, 72, 1, 72), Plan(4, 72, 1, 18), Plan(1, 9, 1, 9)):
+        assert p in plans, p
+    # tp must split DeepSeek-V3's 128 heads whole: 3, 6, 9, 12, 24, 72 never appear.
+    assert {p.tp for p in plans} == {1, 2, 4, 8, 16, 32, 64}
+    llama = candidate_plans(load_layout("gb200-nvl72"), load_model("llama-3-70b"))
+    assert max(p.world for p in llama) == 72  # 8 x 9, not 64
+
+
+def test_an_ep_that_does_not_divide_the_experts_holds_the_ceiling() -> None:
+    """ep 72 over 256 experts: the busiest GPU holds ceil(256 / 72) = 4 experts."""
+    from topo.models import load_model
+    from topo.perf import Workload, memory
+    from topo.place import Plan
+
+    m = load_model("deepseek-v3")
+    p = m.params
+    got = memory(load_layout("gb200-nvl72"), m, Plan(1, 72, 1, 72), 1, Workload(weights="fp8"))
+    # fp8: one byte per parameter; everything but the routed experts, plus 4 experts x 58
+    # MoE layers.
+    expected = p.non_expert + 4 * p.expert * p.moe_layers
+    assert got["weights_bytes_per_gpu"] == pytest.approx(expected)
+    assert p.expert == 3 * 7168 * 2048  # gate, up, down of one expert
+
+
+def test_plan_search_takes_the_batch_at_the_memory_limit() -> None:
+    """Throughput rises with batch: the search's best sits at a plan's memory limit."""
+    from topo.build import build_graph
+    from topo.models import load_model
+    from topo.perf import Workload, memory
+    from topo.place import Plan
+    from topo.plan import search
+
+    layout = load_layout("dgx-h100")
+    m = load_model("llama-3-70b")
+    w = Workload()
+    plan = Plan(8, 1, 1, 1)
+    rows = search(layout, build_graph(layout), m, w, plans=[plan], strategies=("packed",))
+    top = memory(layout, m, plan, 1, w)["max_batch"]
+    assert top & (top - 1)  # not a power of two
+    assert max(r.batch for r in rows) == top
+    # and no batch below dp: a replica without a sequence is idle
+    rows = search(layout, build_graph(layout), m, w, plans=[Plan(4, 1, 1, 2)])
+    assert min(r.batch for r in rows) == 2
+
+
+def test_plan_table_folds_copies_of_one_block(capsys: pytest.CaptureFixture[str]) -> None:
+    """Plans that differ only in copies of one tp x pp block show once, with the copies."""
+    code, out, _ = run_cli(capsys, "plan", "dgx-h100-superpod", "--model", "llama-3-70b")
+    assert code == 0
+    assert re.search(r"^\s+8x1x1x1-32\s+packed\s+8-256\s+1-32\s", out, re.M)
+    assert "dp a-b: the same plan with more copies" in out
+    code, out, _ = run_cli(capsys, "plan", "dgx-h100-superpod", "--model", "llama-3-70b", "--json")
+    data = json.loads(out)
+    for part in ("ranked", "pareto"):
+        keys = [_block_key(r) for r in data[part]]
+        assert len(keys) == len(set(keys)), part  # each block and batch shown once
+
+
+def _block_key(r: dict[str, Any]) -> tuple[Any, ...]:
+    """A row's plan block and batch per copy; checks the copies it lists on the way."""
+    p = r["plan"]
+    rep = r.get("replicas", {"dp": [p["dp"]], "gpus": [r["gpus"]], "batch": [r["batch"]]})
+    assert rep["gpus"] == [p["tp"] * p["pp"] * d for d in rep["dp"]]
+    # c copies run c x the batch of one copy
+    assert [b * rep["dp"][0] for b in rep["batch"]] == [rep["batch"][0] * d for d in rep["dp"]]
+    unit = max(p["tp"], p["ep"]) // p["tp"]
+    copies = rep["dp"][0] // unit
+    return (p["tp"], p["ep"], p["pp"], r["strategy"], rep["batch"][0] / copies)
+
+
+def test_compare_counts_the_gpus_a_plan_leaves_idle() -> None:
+    """A 72-GPU rack is judged by tokens/s over its 72 GPUs, and its best plan uses them."""
+    from topo.design import assess
+
+    row = assess(
+        {"layout": "gb200-nvl72", "model": "deepseek-v3", "weights": "fp8", "slo_tpot_s": 0.01}
+    )
+    assert row["gpus_busy"] == 72
+    assert row["plan"]["tp"] * row["plan"]["pp"] * row["plan"]["dp"] == 72

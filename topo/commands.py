@@ -29,7 +29,7 @@ from topo.moe import moe_all_to_all
 from topo.perf import Workload, bound_of, comm_model, decode, memory, prefill
 from topo.physical import apply_vary, check_limits, largest_domain
 from topo.place import Plan, place
-from topo.plan import candidate_plans, pareto, rank, search
+from topo.plan import PlanRow, candidate_plans, collapse_replicas, pareto, rank, search
 from topo.report import (
     format_cache,
     format_check,
@@ -407,6 +407,7 @@ def _choose_plan(
             msg = "no plan matches the degrees given"
             raise TopoError(msg)
         check_fits(memory(layout, model, smallest, batch, w), smallest, batch)
+        return smallest  # fits, but the batch leaves data-parallel ranks idle
     return rank(rows, "throughput")[0].plan
 
 
@@ -459,14 +460,33 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
         raise TopoError(msg)
     ranked = rank(rows, args.objective)
+
+    groups = collapse_replicas(ranked)
+    copies = {id(first): same for first, same in groups}
+
+    def folded(rs: list[PlanRow]) -> list[dict[str, Any]]:
+        out = []
+        for first in rs:
+            same = copies[id(first)]
+            d = first.to_dict()
+            if len(same) > 1:
+                same = sorted(same, key=lambda r: r.gpus)
+                d["replicas"] = {
+                    "dp": [r.plan.dp for r in same],
+                    "gpus": [r.gpus for r in same],
+                    "batch": [r.batch for r in same],
+                }
+            out.append(d)
+        return out
+
     data = {
         "model": model.name,
         "layout": layout.name,
         "objective": args.objective,
         "configurations": len(rows),
         "best": ranked[0].to_dict(),
-        "ranked": [r.to_dict() for r in ranked[: args.top]],
-        "pareto": [r.to_dict() for r in pareto(rows)],
+        "ranked": folded([first for first, _ in groups[: args.top]]),
+        "pareto": folded(pareto([first for first, _ in groups])),
     }
     print(_json(data) if args.json else format_plan(data))
     return 0

@@ -213,7 +213,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     from topo.models import load_model
     from topo.perf import comm_model, prefill
     from topo.place import place
-    from topo.plan import candidate_plans, rank, search
+    from topo.plan import PlanRow, candidate_plans, rank, search
     from topo.routing import Fabric
 
     base = load_layout(design["layout"])
@@ -270,7 +270,17 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     best = None
     fabric = Fabric(G)
     ttft = None
-    for r in rank(ok_rows, "throughput"):
+    n = layout.n_gpus
+
+    def busy(r: PlanRow) -> float:
+        """Share of the layout's GPUs that copies of the plan keep busy (the rest idle)."""
+        return (n // r.gpus) * r.gpus / n
+
+    # Ranked by tokens/s over all the layout's GPUs: a 64-GPU plan on a 72-GPU rack
+    # leaves 8 GPUs idle, and they cost as much as the busy ones.
+    for r in sorted(
+        rank(ok_rows, "throughput"), key=lambda r: -r.tokens_per_s_per_gpu * busy(r)
+    ):
         if slo_ttft is None:
             best = r
             break
@@ -286,7 +296,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         if ttft is None:
             pre = prefill(layout, model, best.plan, w, comm_model(fabric, place(G, best.plan)))
             ttft = float(pre["time_s"])
-        tps = best.tokens_per_s_per_gpu
+        tps = best.tokens_per_s_per_gpu * busy(best)
         gpu_w = (row["rack_power_w"] or 0.0) / layout.rack.gpus
         row.update(
             {
@@ -296,6 +306,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
                 "latency_floor_s": best.latency_floor_s,
                 "time_per_output_token_s": best.time_per_output_token_s,
                 "time_to_first_token_s": ttft,
+                "gpus_busy": n // best.gpus * best.gpus,
                 "tokens_per_s_per_gpu": tps,
                 "tokens_per_s_per_kw": tps / gpu_w * 1e3 if gpu_w else None,
                 "usd_per_million_gpu_hour": w.gpu_hour_usd / 3600 / tps * 1e6,

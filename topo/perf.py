@@ -340,15 +340,16 @@ def _local_experts(
     """Rows per touched expert on the busiest GPU, and the GPU's experts some token selects.
 
     `meeting`: tokens that meet one copy of the experts (an EP block) in a step; each GPU
-    holds E / ep experts and receives k / ep of the block's selections (times the busiest
-    rank's `imbalance`).
+    holds ceil(E / ep) experts and receives that share of the block's selections (times the
+    busiest rank's `imbalance`).
     """
     meeting = np.asarray(meeting, dtype=float)
     if not model.moe:
         return np.zeros_like(meeting), np.zeros_like(meeting)
     k, E = model.moe["experts_per_token"], model.moe["experts"]
-    touched = E / plan.ep * experts_touched_share(model, meeting)
-    rows = meeting * k / plan.ep * imbalance / np.maximum(touched, 1e-9)
+    held = math.ceil(E / plan.ep)  # the busiest GPU's experts
+    touched = held * experts_touched_share(model, meeting)
+    rows = meeting * k * held / E * imbalance / np.maximum(touched, 1e-9)
     return np.asarray(rows), np.asarray(touched)
 
 
@@ -447,14 +448,20 @@ def _shape(model: Model, plan: Plan) -> dict[str, float]:
     p = model.params
     block = max(plan.tp, plan.ep)
     kv_shard = 1 if model.mla else min(plan.tp, model.kv_heads)
+    # An ep that does not divide the experts leaves the busiest GPU ceil(E / ep) of them
+    # (the slots DeepSeek fills with redundant experts): it holds and runs that many.
+    uneven = 1.0
+    if model.moe:
+        E = model.moe["experts"]
+        uneven = math.ceil(E / plan.ep) * plan.ep / E
     return {
         "block": block,
         "kv_shard": kv_shard,
         "dp_in_block": block / plan.tp,
         "non_expert": (p.non_expert - p.embedding) / plan.pp / plan.tp,
-        "routed": p.routed / plan.pp / block,
+        "routed": p.routed / plan.pp / block * uneven,
         "matmul": (p.non_expert - p.embedding - p.norms) / plan.pp / plan.tp,
-        "expert_matmul": p.expert * p.experts_per_token * p.moe_layers / plan.pp / block,
+        "expert_matmul": p.expert * p.experts_per_token * p.moe_layers / plan.pp / block * uneven,
         "moe_layers": p.moe_layers / plan.pp,
         "layers": model.layers / plan.pp,
     }

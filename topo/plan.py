@@ -10,6 +10,7 @@ configuration once placements are built.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import networkx as nx
 import numpy as np
 
 from topo.errors import TopoError
+from topo.evaluate import check_plan
 from topo.layout import Layout
 from topo.models import Model
 from topo.perf import Workload, bound_of, comm_model, decode, memory
@@ -27,6 +29,7 @@ __all__ = [
     "OBJECTIVES",
     "PlanRow",
     "candidate_plans",
+    "collapse_replicas",
     "largest_batch_within",
     "pareto",
     "rank",
@@ -78,10 +81,61 @@ def _powers(limit: int) -> list[int]:
     return out
 
 
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small) | {n // d for d in small})
+
+
+def _sizes(total: int, domain: int) -> list[int]:
+    """GPU counts a plan may occupy: each divisor of the domain, whole domains, powers of two.
+
+    Whole domains are every count up to 64 domains, then powers of two of domains, and
+    the whole cluster; so a 72-GPU rack runs plans on 72 GPUs, not only on 64.
+    """
+    domains = max(total // domain, 1)
+    ks = set(range(1, min(domains, 64) + 1)) | set(_powers(domains)) | {domains}
+    sizes = set(_divisors(domain)) | {k * domain for k in ks} | set(_powers(total))
+    return sorted(s for s in sizes if s <= total)
+
+
+def _tp_degrees(model: Model, domain: int) -> list[int]:
+    """Tensor-parallel degrees inside one domain that split heads (and KV heads) whole."""
+    out = []
+    for t in range(1, min(domain, model.heads) + 1):
+        if model.heads % t:
+            continue
+        kv = model.kv_heads
+        if not model.mla and kv % t and t % kv:
+            continue
+        out.append(t)
+    return out
+
+
+def _ep_degrees(model: Model, ranks: int, domain: int) -> list[int]:
+    """Expert-parallel degrees over `ranks` GPUs (tp x dp of one stage).
+
+    Each must divide the ranks. Kept: those that split the experts evenly, the whole
+    stage, and whole domains (a GPU then holds ceil(E / ep) experts, as DeepSeek's
+    redundant experts do).
+    """
+    if not model.moe:
+        return [1]
+    experts = int(model.moe["experts"])
+    return [
+        e
+        for e in _divisors(ranks)
+        if e <= experts and (experts % e == 0 or e == ranks or e % domain == 0)
+    ]
+
+
 def candidate_plans(
     layout: Layout, model: Model, *, max_gpus: int | None = None, replicas: bool = True
 ) -> list[Plan]:
     """The plans the search tries (see the module notes).
+
+    TP: every degree up to the domain that splits the heads whole; PP: powers of two up
+    to 16 and the layers; DP: whatever makes tp x pp x dp one of :func:`_sizes` (a divisor
+    of the domain, whole domains, a power of two); EP: :func:`_ep_degrees`.
 
     With ``replicas=False`` plans whose data-parallel degree only adds copies of the
     tp x ep block (tp x dp > max(tp, ep)) are left out: per GPU they do what the plan with
@@ -89,26 +143,22 @@ def candidate_plans(
     """
     total = max_gpus or layout.n_gpus
     domain = layout.gpus_per_domain
-    tps = sorted(
-        {t for t in _powers(domain) if t <= model.heads}
-        | ({domain} if domain <= model.heads else set())
-    )
+    sizes = _sizes(total, domain)
     pps = [p for p in _powers(16) if p <= model.layers]
     plans = []
-    for tp in tps:
+    for tp in _tp_degrees(model, domain):
         for pp in pps:
-            for dp in _powers(total // (tp * pp)):
-                eps = _powers(min(tp * dp, model.moe["experts"])) if model.moe else [1]
-                for ep in eps:
+            dps = sorted({s // (tp * pp) for s in sizes if s % (tp * pp) == 0})
+            for dp in dps:
+                for ep in _ep_degrees(model, tp * dp, domain):
                     plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
                     if not replicas and tp * dp > max(tp, ep):
                         continue
-                    if plan.world <= total:
-                        try:
-                            plan.check()
-                        except TopoError:
-                            continue
-                        plans.append(plan)
+                    try:
+                        check_plan(model, plan)
+                    except TopoError:
+                        continue
+                    plans.append(plan)
     return plans
 
 
@@ -123,25 +173,29 @@ def largest_batch_within(
 ) -> int:
     """The largest batch (up to `max_batch`) whose time per token meets the limit; 0: none.
 
-    Two vectorised passes on the step model: 256 batches spread geometrically, then every
-    whole batch between the last that meets the limit and the first that does not.
+    Batches are whole multiples of dp (each data-parallel rank runs whole sequences). Two
+    vectorised passes on the step model: 256 batches spread geometrically, then every
+    multiple between the last that meets the limit and the first that does not.
     """
-    if max_batch < 1:
+    top = max_batch // plan.dp
+    if top < 1:
         return 0
-    grid = np.unique(np.round(np.geomspace(1, max_batch, 256)))
-    t = decode(layout, model, plan, grid, workload, comm)["tpot"]
-    ok = np.nonzero(t <= max_latency_s)[0]
+
+    def tpot(per_rank: np.ndarray) -> np.ndarray:
+        return np.asarray(decode(layout, model, plan, per_rank * plan.dp, workload, comm)["tpot"])
+
+    grid = np.unique(np.round(np.geomspace(1, top, 256)))
+    ok = np.nonzero(tpot(grid) <= max_latency_s)[0]
     if not len(ok):
         return 0
     k = int(ok[-1])
     lo = int(grid[k])
     hi = int(grid[k + 1]) if k + 1 < len(grid) else lo
-    if hi <= lo + 1:
-        return lo
-    fine = np.arange(lo, hi + 1, dtype=float)
-    t = decode(layout, model, plan, fine, workload, comm)["tpot"]
-    ok = np.nonzero(t <= max_latency_s)[0]
-    return int(fine[ok[-1]]) if len(ok) else lo
+    if hi > lo + 1:
+        fine = np.arange(lo, hi + 1, dtype=float)
+        ok = np.nonzero(tpot(fine) <= max_latency_s)[0]
+        lo = int(fine[ok[-1]]) if len(ok) else lo
+    return lo * plan.dp
 
 
 def search(
@@ -158,9 +212,9 @@ def search(
 ) -> list[PlanRow]:
     """Every plan x strategy x batch that fits in memory (and the latency limit).
 
-    Batches are powers of two up to the memory limit, plus, under a latency limit
-    (`max_latency_s`, or `refine_latency_s` to add the batch without filtering rows), the
-    largest batch that meets it.
+    Batches are dp x (powers of two up to the memory limit, and the limit itself), plus,
+    under a latency limit (`max_latency_s`, or `refine_latency_s` to add the batch without
+    filtering rows), the largest batch that meets it.
     """
     target = max_latency_s if max_latency_s is not None else refine_latency_s
     workload.check()
@@ -172,8 +226,16 @@ def search(
         if not mem1["fits"]:
             continue
         max_b = mem1["max_batch"]
-        bs = np.array(batches if batches else _powers(max(max_b, 1)), dtype=float)
-        bs = bs[bs <= max_b]
+        if batches:
+            bs = np.unique(np.array(batches, dtype=float))
+        else:
+            # Per data-parallel rank: powers of two and the most that fits (throughput
+            # rises with batch, so without a latency limit a plan's best is at its
+            # memory limit, not at a power of two); whole sequences on every rank.
+            top = max_b // plan.dp
+            bs = np.unique(np.array([*_powers(top), top], dtype=float)) * plan.dp
+        # Every data-parallel rank needs a sequence: fewer leave whole replicas idle.
+        bs = bs[(bs <= max_b) & (bs >= plan.dp)]
         if not len(bs):
             continue
         for strategy in strategies:
@@ -187,7 +249,7 @@ def search(
             if target is not None and not batches:
                 # Not only powers of two: the largest batch that meets the latency limit.
                 top = largest_batch_within(layout, model, plan, workload, comm, max_b, target)
-                if top:
+                if top >= plan.dp:
                     run = np.unique(np.append(bs, float(top)))
             d = decode(layout, model, plan, run, workload, comm)
             bs_run = run
@@ -232,8 +294,49 @@ def pareto(rows: list[PlanRow]) -> list[PlanRow]:
     """The rows no other row beats on both latency and tokens/s per GPU, fastest first."""
     front: list[PlanRow] = []
     best = -1.0
-    for r in sorted(rows, key=lambda r: (r.time_per_output_token_s, -r.tokens_per_s_per_gpu)):
+    for r in sorted(
+        rows, key=lambda r: (r.time_per_output_token_s, -r.tokens_per_s_per_gpu, r.gpus)
+    ):
         if r.tokens_per_s_per_gpu > best:
             front.append(r)
             best = r.tokens_per_s_per_gpu
     return front
+
+
+def _replica_key(r: PlanRow) -> tuple[Any, ...] | None:
+    p = r.plan
+    unit = max(p.tp, p.ep) // p.tp  # data-parallel ranks of one tp x ep block
+    if p.dp % unit:
+        return None
+    copies = p.dp // unit
+    return (
+        p.tp,
+        p.ep,
+        p.pp,
+        unit,
+        r.strategy,
+        r.batch / copies,
+        f"{r.time_per_output_token_s:.6g}",
+        f"{r.tokens_per_s_per_gpu:.6g}",
+        r.bound,
+    )
+
+
+def collapse_replicas(rows: list[PlanRow]) -> list[tuple[PlanRow, list[PlanRow]]]:
+    """Rows that differ only in copies of one tp x ep x pp block, folded into the first.
+
+    Order is kept (rank first). A plan with dp = c x (max(tp, ep) / tp) is c copies of its
+    block; at c times the batch it has the same time per token and tokens/s per GPU, so a
+    table shows it once, with the copies that exist.
+    """
+    out: list[tuple[PlanRow, list[PlanRow]]] = []
+    where: dict[tuple[Any, ...], int] = {}
+    for r in rows:
+        key = _replica_key(r)
+        if key is not None and key in where:
+            out[where[key]][1].append(r)
+            continue
+        if key is not None:
+            where[key] = len(out)
+        out.append((r, [r]))
+    return out

@@ -441,13 +441,19 @@ def format_sweep(s: dict[str, Any]) -> str:
 def format_plan(d: dict[str, Any]) -> str:
     """The text of ``topo plan``."""
 
+    def span(r: dict[str, Any], key: str) -> str:
+        values = r.get("replicas", {}).get(key) or [r[key]]
+        return f"{values[0]:,}" if len(values) == 1 else f"{values[0]:,}-{values[-1]:,}"
+
     def row(r: dict[str, Any]) -> tuple[str, ...]:
         p = r["plan"]
+        dps = r.get("replicas", {}).get("dp") or [p["dp"]]
+        dp = str(dps[0]) if len(dps) == 1 else f"{dps[0]}-{dps[-1]}"
         return (
-            f"{p['tp']}x{p['ep']}x{p['pp']}x{p['dp']}",
+            f"{p['tp']}x{p['ep']}x{p['pp']}x{dp}",
             r["strategy"],
-            str(r["gpus"]),
-            str(r["batch"]),
+            span(r, "gpus"),
+            span(r, "batch"),
             format_quantity(r["time_per_output_token_s"], "time"),
             f"{r['tokens_per_s_per_gpu']:,.1f}",
             f"${r['usd_per_million_output_tokens']:,.3f}",
@@ -472,6 +478,12 @@ def format_plan(d: dict[str, Any]) -> str:
     lines += _table(head, [row(r) for r in d["ranked"]])
     lines += ["", "Pareto front (time per token against tokens/s per GPU):", ""]
     lines += _table(head, [row(r) for r in d["pareto"]])
+    if any("replicas" in r for r in (*d["ranked"], *d["pareto"])):
+        lines += [
+            "",
+            "dp a-b: the same plan with more copies of its tp x ep x pp block (GPUs and batch "
+            "grow with the copies; time per token and tokens/s per GPU do not).",
+        ]
     return "\n".join(lines)
 
 
