@@ -449,3 +449,39 @@ def test_compare_counts_the_gpus_a_plan_leaves_idle() -> None:
     )
     assert row["gpus_busy"] == 72
     assert row["plan"]["tp"] * row["plan"]["pp"] * row["plan"]["dp"] == 72
+
+
+def test_floor_is_the_plans_own_per_token_and_per_step(capsys: pytest.CaptureFixture[str]) -> None:
+    """With data-parallel attention each tp group reads its own dense weights; with
+    speculation a step emits several tokens. The floor shown is the plan's, labelled."""
+    from topo.models import load_model
+
+    m = load_model("deepseek-v3")
+    p = m.params
+    bw = load_layout("gb200-nvl72").accelerator.hbm_bandwidth_bytes_per_s
+    code, out, _ = run_cli(
+        capsys, "evaluate", "gb200-nvl72", "--model", "deepseek-v3", "--weights", "fp8",
+        "--tp", "4", "--ep", "72", "--dp", "18", "--batch", "468",
+        "--draft-tokens", "2", "--accepted-tokens", "2", "--json",
+    )  # fmt: skip
+    assert code == 0
+    d = json.loads(out)
+    tokens = 468  # meet one copy of the experts (18 attention ranks x 26)
+    share = 1 - (1 - 8 / 256) ** tokens
+    dense = (p.non_expert - p.embedding) / 4  # over the tp group, not the 72 GPUs
+    experts = share * 4 * p.expert * p.moe_layers  # ceil(256 / 72) = 4 experts a GPU
+    rows = 26 * m.d_model / 4  # embedding rows of one rank's sequences
+    step = (dense + experts + rows) * 1 / bw  # fp8: one byte a parameter
+    assert d["latency_floor_step_s"] == pytest.approx(step, rel=1e-9)
+    assert d["latency_floor_s"] == pytest.approx(step / 2, rel=1e-9)
+    assert d["latency_floor_basis"]["dense_weights_gpus"] == 4
+    code, out, _ = run_cli(
+        capsys, "evaluate", "gb200-nvl72", "--model", "deepseek-v3", "--weights", "fp8",
+        "--tp", "4", "--ep", "72", "--dp", "18", "--batch", "468",
+        "--draft-tokens", "2", "--accepted-tokens", "2",
+    )  # fmt: skip
+    line = next(x for x in out.splitlines() if "latency floor" in x)
+    assert "per token = " in line
+    assert "per step / 2 tokens" in line
+    assert "dense weights over tp 4 GPUs, experts over 72" in line
+    assert "data-parallel attention" in line

@@ -101,6 +101,8 @@ def evaluate(
             "kernels_s": pre.get("kernels_s", {}),
         },
         "latency_floor_s": float(d["floor"][0]),
+        "latency_floor_step_s": float(d["floor_step"][0]),
+        "latency_floor_basis": _floor_basis(model, plan, workload),
         # The reference's convention: every weight, the whole input embedding included.
         "latency_floor_all_weights_s": float(d["floor_all_weights"][0]),
         "critical_batch": critical_batches(layout, model, plan, workload),
@@ -151,6 +153,22 @@ def _basis(layout: Layout, G: nx.Graph, workload: Workload) -> dict[str, str]:
         "collectives": collective_basis(link, "all-reduce", 8, "library")
         + (
             "; engines' own all-reduce where faster" if has_engine_curve(link, "all-reduce") else ""
+        ),
+    }
+
+
+def _floor_basis(model: Model, plan: Plan, workload: Workload) -> dict[str, Any]:
+    """Whose bandwidth the floor of this plan uses, and the tokens a step emits."""
+    block = max(plan.tp, plan.ep) if model.moe else plan.tp
+    return {
+        "dense_weights_gpus": plan.tp,
+        "expert_weights_gpus": block if model.moe else None,
+        "tokens_per_step": workload.losses.accepted_tokens_per_step,
+        "note": (
+            "data-parallel attention: each of the "
+            f"{block // plan.tp} tp groups of an EP block holds its own dense weights"
+            if block > plan.tp
+            else ""
         ),
     }
 
@@ -242,6 +260,8 @@ def sweep(
         "gpus": n,
         "context": workload.mean_context,
         "latency_floor_s": float(d["floor"][0]),
+        "latency_floor_step_s": float(d["floor_step"][0]),
+        "latency_floor_basis": _floor_basis(model, plan, workload),
         # The reference's convention: every weight, the whole input embedding included.
         "latency_floor_all_weights_s": float(d["floor_all_weights"][0]),
         "critical_batch": critical_batches(layout, model, plan, workload),

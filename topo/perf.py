@@ -566,14 +566,20 @@ def decode(
     t_stage = _with_comm(body, t_tp, t_ep, workload.overlapped) + fixed
     # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
     tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
-    # Floor: the weights one step's tokens pass through, over the peak bandwidth of the
-    # GPUs that hold one copy of them (the TP group, or the EP block for experts). A token
-    # passes through one row of the input embedding, not the table.
+    # Floor of one step: the weights its tokens pass through, over the peak bandwidth of
+    # the GPUs that hold one copy of them -- the TP group for attention and dense layers
+    # (with data-parallel attention each TP group holds its own copy), the EP block for
+    # experts. A token passes through one row of the input embedding, not the table.
+    # Per token it is the step's floor over the tokens a step emits.
     p = model.params
+    experts = experts_touched_share(model, tokens_block) * s["routed"] * plan.pp
+    dense = (p.non_expert - p.embedding) / plan.tp
+    floor_step = (dense + experts) * b_w / hw.bw_peak
+    floor_step = floor_step + per_rank * model.d_model * b_w / (plan.tp * hw.bw_peak)
+    # The seed's rule: the touched weights over the bandwidth of all the block's GPUs.
     touched = p.non_expert + experts_touched_share(model, tokens_block) * p.routed
-    floor = (touched - p.embedding) * b_w / (s["block"] * hw.bw_peak)
-    floor = floor + per_rank * model.d_model * b_w / (plan.tp * hw.bw_peak)
     floor_all = touched * b_w / (s["block"] * hw.bw_peak)
+    floor = floor_step / f.accepted_tokens_per_step
     return {
         "batch": B,
         "tpot": tpot,
@@ -589,6 +595,7 @@ def decode(
         "kv_bytes_per_gpu": kv_bytes,
         "flops_per_gpu": flops,
         "floor": floor,
+        "floor_step": floor_step,
         "floor_all_weights": floor_all,
         # Time of a step by kernel class (zeros on the clean roofline).
         **{f"kernel_{k}": plan.pp * kern.get(k, np.zeros_like(B)) for k in KERNEL_CLASSES},

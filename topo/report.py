@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from topo.units import format_quantity
@@ -351,11 +351,7 @@ def format_evaluate(e: dict[str, Any]) -> str:
                 t(br.get("overhead", 0.0)) + " (kernel shapes and floors, host; --clean: off)",
             ),
             *_kernel_lines(e, t),
-            (
-                "latency floor",
-                f"{t(e['latency_floor_s'])} (touched weights over the peak HBM "
-                "bandwidth of the GPUs holding them)",
-            ),
+            ("latency floor", _floor_text(e, t)),
             (
                 "tokens/s",
                 f"{d['tokens_per_s']:,.0f} per instance, {d['tokens_per_s_per_gpu']:,.1f} per GPU"
@@ -436,6 +432,22 @@ def format_sweep(s: dict[str, Any]) -> str:
     head = ("batch", "per token", "tok/s/user", "tok/s/GPU", "$/M out", "bound", "")
     lines += _table(head, rows, left=0)
     return "\n".join(lines)
+
+
+def _floor_text(e: dict[str, Any], t: Callable[[float], str]) -> str:
+    """The plan's latency floor, per token and per step, and whose bandwidth it uses."""
+    basis = e.get("latency_floor_basis") or {}
+    tokens = basis.get("tokens_per_step", 1.0)
+    text = t(e["latency_floor_s"]) + " per token"
+    if tokens != 1:
+        text += f" = {t(e['latency_floor_step_s'])} per step / {tokens:g} tokens"
+    holders = f"dense weights over tp {basis.get('dense_weights_gpus', '?')} GPUs"
+    if basis.get("expert_weights_gpus"):
+        holders += f", experts over {basis['expert_weights_gpus']}"
+    text += f" for this plan (touched weights at peak HBM bandwidth: {holders})"
+    if basis.get("note"):
+        text += f"; {basis['note']}"
+    return text
 
 
 def format_plan(d: dict[str, Any]) -> str:
