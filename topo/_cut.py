@@ -61,7 +61,8 @@ def cut_flow(
     def terminal(s: int) -> list[float]:
         into_v = (su == s) & (sv == 0)
         into_u = (sv == s) & (su == 0)
-        w = np.bincount(v[into_v], capacity[into_v], minlength=n)
+        w = np.zeros(n)
+        w += np.bincount(v[into_v], capacity[into_v], minlength=n)
         w += np.bincount(u[into_u], capacity[into_u], minlength=n)
         return [float(x) for x in w]
 
