@@ -79,7 +79,84 @@ def test_optics_cost_about_20_kw() -> None:
     after = check_limits(optical).totals["power_w"]
     # 72 GPUs x 36 lanes x 200 Gb/s = 4.5 x 1.6T modules a GPU, both ends: 648 x 30 W.
     assert (after - before) * 0.95 == pytest.approx(648 * 30, rel=1e-9)
-    assert by_name(check_limits(optical))["cables: optical reach"].limit == 50.0
+    # 200 Gb/s lanes: no multimode optics at that rate, single-mode DR reaches 500 m.
+    assert by_name(check_limits(optical))["cables: optical reach"].limit == 500.0
+
+
+def _nvl72_pair_metres() -> float:
+    """Pair-metres of the NVL72 spine from its elevation (layouts/gb200-nvl72.yaml).
+
+    48 U: 2 ToR, 4 shelves, 10 compute trays at U42..33, 9 switch trays at U32..24, 8
+    compute trays at U23..16. Each tray's 4 GPUs x 18 links x 2 lanes x 2 directions run
+    the mean distance to the 9 switch trays (1 U = 44.45 mm) plus 0.15 m of slack.
+    """
+    switch_u = range(24, 33)
+    compute_u = [*range(33, 43), *range(16, 24)]
+    return sum(
+        4 * 18 * 2 * 2 * (sum(abs(c - s) for s in switch_u) / 9 * 0.04445 + 0.15) for c in compute_u
+    )
+
+
+def test_optical_cables_use_optical_geometry(write_layout: Callable[..., Path]) -> None:
+    """Copper: 6.7 mm, 16 pairs, 150 g/m; optical: 3.0 mm, 16 fibres, 7.5 g/m; both bend at
+    10 x OD + 25 mm (topo/data/cables.yaml and its sources)."""
+    doc = bundled_doc("gb200-nvl72")
+    doc["scale_up"]["medium"] = "optical"
+    from_yaml = check_limits(load_layout(write_layout(doc)))
+    from_vary = check_limits(apply_vary(NVL72, "cable", "optical"))
+    copper = check_limits(NVL72)
+    pair_m = _nvl72_pair_metres()
+    spine_mm2 = 450 * 60 * 0.7
+    for r in (from_yaml, from_vary):
+        c = by_name(r)
+        # Fill: 5,184 fibres (one per lane per direction) of pi/4 x 3.0^2 / 16 = 0.44 mm^2.
+        assert c["cables: backplane pairs"].value == 5184
+        assert c["cables: backplane pairs"].limit == math.floor(
+            spine_mm2 / (math.pi / 4 * 3.0**2 / 16)
+        )
+        assert c["cables: bend radius"].value == pytest.approx(10 * 3.0e-3 + 0.025)  # 55 mm
+        assert r.totals["cable_mass_kg"] == pytest.approx(pair_m / 16 * 0.0075)
+        assert c["cables: optical reach"].limit == 500.0
+        assert "optical figures" in c["cables: bend radius"].note
+    cu = by_name(copper)
+    assert cu["cables: backplane pairs"].limit == math.floor(
+        spine_mm2 / (math.pi / 4 * 6.7**2 / 16)
+    )
+    assert cu["cables: bend radius"].value == pytest.approx(10 * 6.7e-3 + 0.025)  # 92 mm
+    assert copper.totals["cable_mass_kg"] == pytest.approx(pair_m / 16 * 0.15)  # 26.9 kg
+    # The frame carries the difference: the rest of the rack is the same.
+    lighter = pair_m / 16 * (0.15 - 0.0075)
+    assert by_name(from_vary)["mass vs frame rating"].value == pytest.approx(
+        cu["mass vs frame rating"].value - lighter
+    )
+
+
+def test_optical_reach_follows_the_lane_rate(write_layout: Callable[..., Path]) -> None:
+    """Multimode optics reach 50 m at 100G-PAM4 lanes; above, single-mode DR 500 m."""
+    doc = bundled_doc("gb200-nvl72")
+    doc["scale_up"]["medium"] = "optical"
+    doc["scale_up"]["link"] = {"name": "nvlink5", "lane_rate": "100 Gb/s", "bandwidth": "25 GB/s"}
+    c = by_name(check_limits(load_layout(write_layout(doc))))
+    assert c["cables: optical reach"].limit == 50.0
+    # Longest run: compute tray at U42 to switch tray at U24, 18 U, + 0.15 m slack.
+    assert c["cables: optical reach"].value == pytest.approx(18 * 0.04445 + 0.15)
+    assert reach_m("optical", 200e9) == 500.0
+    assert reach_m("optical", 400e9) == 500.0  # beyond the last class: its reach
+
+
+def test_a_layouts_own_cable_figures_win(write_layout: Callable[..., Path]) -> None:
+    doc = bundled_doc("gb200-nvl72")
+    doc["scale_up"]["medium"] = "optical"
+    doc["scale_up"]["cable"] = {"diameter": "4 mm", "reach": "20 m"}
+    lay = load_layout(write_layout(doc))
+    c = by_name(check_limits(lay))
+    assert c["cables: bend radius"].value == pytest.approx(10 * 4e-3 + 0.025)
+    assert c["cables: optical reach"].limit == 20.0
+    assert "the layout gives diameter, reach" in c["cables: bend radius"].note
+    # Varying the medium swaps the whole cable: back to copper's own figures.
+    back = by_name(check_limits(apply_vary(lay, "cable", "copper")))
+    assert back["cables: bend radius"].value == pytest.approx(10 * 6.7e-3 + 0.025)
+    assert back["cables: copper reach"].limit == 1.0
 
 
 def test_doubled_domain_fails_naming_each_limit(write_layout: Callable[..., Path]) -> None:

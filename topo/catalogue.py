@@ -1,4 +1,4 @@
-"""The hardware catalogue: accelerators and links by name.
+"""The hardware catalogue: accelerators and links by name, and cable media.
 
 The only reader of ``topo/data/*.yaml``. Those files hold facts copied from the
 project's reference sheet, each entry with its sources. A user adds or overrides
@@ -8,6 +8,7 @@ entries with catalogue files of their own (same format) or inline in a layout.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,13 +17,15 @@ from typing import Any
 from topo._fields import BAD, Ctx, did_you_mean
 from topo._yaml import Located, load_located
 from topo.errors import LayoutError, Problem, TopoError
-from topo.schema import CATALOGUE_FILE
+from topo.schema import CABLES_FILE, CATALOGUE_FILE
 
 __all__ = [
     "Accelerator",
+    "CableMedium",
     "Catalogue",
     "Efficiency",
     "Link",
+    "cable_media",
     "load_catalogue",
     "make_accelerator",
     "make_link",
@@ -76,6 +79,84 @@ class Link:
     sources: tuple[str, ...] = ()
     notes: str = ""
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CableMedium:
+    """One cable medium's figures in SI units (m, kg/m, W), from ``topo/data/cables.yaml``.
+
+    ``pairs`` counts signal channels in one cable (a differential pair, or a fibre);
+    ``port_w_per_1600g`` is module power at each end per 1.6 Tb/s of bandwidth.
+    """
+
+    name: str
+    description: str
+    diameter_m: float
+    pairs: int
+    bend_factor: float
+    connector_depth_m: float
+    mass_kg_per_m: float
+    reach_model: str  # "interpolate" | "steps"
+    reach_points: tuple[tuple[float, float], ...]  # (lane rate [bit/s], reach [m]), rising
+    port_w_per_1600g: float
+    sources: tuple[str, ...] = ()
+
+    def reach_m(self, lane_rate_bits_per_s: float | None) -> float | None:
+        """How far one lane at this rate goes [m].
+
+        "interpolate": log-log between the points, the first point's reach below it and
+        the last segment's slope beyond the last. "steps": the first class whose lane
+        rate reaches the given one (the last class beyond it; the first when unknown).
+        """
+        pts = self.reach_points
+        if self.reach_model == "steps":
+            if lane_rate_bits_per_s is None:
+                return pts[0][1]
+            return next((m for r, m in pts if lane_rate_bits_per_s <= r * (1 + 1e-9)), pts[-1][1])
+        if lane_rate_bits_per_s is None:
+            return None
+        rate = lane_rate_bits_per_s
+        if rate <= pts[0][0] or len(pts) == 1:
+            return pts[0][1]
+        i = next((i for i in range(1, len(pts)) if rate <= pts[i][0]), len(pts) - 1)
+        (r0, m0), (r1, m1) = pts[i - 1], pts[i]
+        slope = math.log(m1 / m0) / math.log(r1 / r0)
+        return float(m0 * (rate / r0) ** slope)
+
+
+@functools.cache
+def cable_media() -> dict[str, CableMedium]:
+    """The cable media of ``topo/data/cables.yaml`` (copper, active_copper, optical).
+
+    Raises
+    ------
+    LayoutError
+        If the bundled file is broken (a packaging error, reported plainly).
+    """
+    fname = "cables.yaml"
+    text = (resources.files("topo") / "data" / fname).read_text(encoding="utf-8")
+    located = load_located(f"topo/data/{fname}", text=text)
+    ctx = Ctx(located)
+    checked = CABLES_FILE.check(located.data, (), ctx)
+    if checked is BAD or ctx.problems:
+        raise LayoutError(ctx.problems or [located.problem((), "not a cables file")])
+    out: dict[str, CableMedium] = {}
+    for name, m in checked["media"].items():
+        points = tuple(sorted((p["lane_rate"], p["reach"]) for p in m["reach"]))
+        out[name] = CableMedium(
+            name=name,
+            description=m.get("description", ""),
+            diameter_m=m["diameter"],
+            pairs=m["pairs"],
+            bend_factor=float(m["bend_factor"]),
+            connector_depth_m=m["connector_depth"],
+            mass_kg_per_m=m["mass"],
+            reach_model=m["reach_model"],
+            reach_points=points,
+            port_w_per_1600g=m["port_power"],
+            sources=tuple(m.get("sources", ())),
+        )
+    return out
 
 
 def make_accelerator(d: dict[str, Any]) -> Accelerator | list[str]:

@@ -123,13 +123,17 @@ class Rack:
 
 @dataclass(frozen=True, slots=True)
 class Cable:
-    """The scale-up cables: geometry, mass and (optionally) reach."""
+    """The scale-up cables as the layout gives them; None takes the medium's figure.
 
-    diameter_m: float = 6.7e-3
-    pairs: int = 16
-    bend_factor: float = 10.0
-    connector_depth_m: float = 0.025
-    mass_kg_per_m: float = 0.15
+    The media's own geometry, mass and reach are in ``topo/data/cables.yaml``
+    (:func:`topo.catalogue.cable_media`); ``physical.cable_geometry`` combines the two.
+    """
+
+    diameter_m: float | None = None
+    pairs: int | None = None
+    bend_factor: float | None = None
+    connector_depth_m: float | None = None
+    mass_kg_per_m: float | None = None
     reach_m: float | None = None
 
 
@@ -572,11 +576,11 @@ def _assemble(
             wrap_medium=up.get("wrap_medium", medium),
             cable_slack_m=up.get("cable_slack", 0.15),
             cable=Cable(
-                diameter_m=cable.get("diameter", 6.7e-3),
-                pairs=cable.get("pairs", 16),
-                bend_factor=cable.get("bend_factor", 10.0),
-                connector_depth_m=cable.get("connector_depth", 0.025),
-                mass_kg_per_m=cable.get("mass", 0.15),
+                diameter_m=cable.get("diameter"),
+                pairs=cable.get("pairs"),
+                bend_factor=cable.get("bend_factor"),
+                connector_depth_m=cable.get("connector_depth"),
+                mass_kg_per_m=cable.get("mass"),
                 reach_m=cable.get("reach"),
             ),
             collective_overhead_s=up.get("collective_overhead", 10e-6),

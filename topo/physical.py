@@ -16,11 +16,15 @@ Models and worked NVL72 numbers: ``reference/physical_limits.md`` (sections 1-6)
   coolant flow = Q_liquid / (c_p rho dT) with PG25 (3.92 kJ/kg K, 1021.5 kg/m^3).
 - Mass: devices + frame + scale-up cables + coolant against the frame's rating; over
   the footprint plus the rack's share of the aisle against the floor rating.
-- Cables: pairs = GPUs x links x lanes x 2 directions (NVL72: 5,184); the bundle
-  ``pairs x (pi/4 OD^2 / pairs per cable) / packing`` against the spine's area; GPU links
-  against switch ports; ``bend_factor x OD + connector`` against the rear clearance; the
-  longest run (vertical + across racks + slack) against the medium's reach at the lane
-  rate (passive copper ~ 200 m Gb/s / lane rate: 2 m at 100G, 1 m at 200G).
+- Cables: pairs = GPUs x links x lanes x 2 directions (NVL72: 5,184; a fibre per lane
+  and direction in optics); the bundle ``pairs x (pi/4 OD^2 / pairs per cable) / packing``
+  against the spine's area; GPU links against switch ports; ``bend_factor x OD +
+  connector`` against the rear clearance; the longest run (vertical + across racks +
+  slack) against the medium's reach at the lane rate (passive copper ~ 200 m Gb/s / lane
+  rate: 2 m at 100G, 1 m at 200G; optics 50 m multimode to 100G lanes, 500 m above).
+  Each medium has its own cable (``topo/data/cables.yaml``: copper 6.7 mm, 16 pairs,
+  150 g/m; optical 3 mm, 16 fibres, 7.5 g/m; both 10 x OD bend + 25 mm connector) and
+  port power; the layout's ``scale_up.cable`` overrides it figure by figure.
 """
 
 from __future__ import annotations
@@ -32,14 +36,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from topo.build import RACK_UNIT_M
+from topo.catalogue import cable_media
 from topo.errors import TopoError
-from topo.layout import Device, Layout
+from topo.layout import Cable, Device, Layout
 from topo.units import UnitError, parse_quantity
 
 __all__ = [
+    "CableGeometry",
     "Check",
     "LimitsReport",
     "apply_vary",
+    "cable_geometry",
     "check_limits",
     "largest_domain",
     "reach_m",
@@ -51,35 +58,75 @@ CP_PG25 = 3920.0  # J/(kg K), PG25 at 25 C (cooling.pg25_properties)
 RHO_PG25 = 1021.5  # kg/m^3
 CPU_W = 300.0  # assumed host CPU power when a compute tray gives none
 NIC_W = 25.0  # assumed NIC power
-# Module power per 1.6 Tb/s of scale-up bandwidth per end (optics.pluggable_vs_cpo: ~30 W
-# pluggable; retimed active copper assumed at 12 W).
-PORT_W_PER_1600G = {"optical": 30.0, "active_copper": 12.0}
 
 
 def reach_m(medium: str, lane_rate_bits_per_s: float | None) -> float | None:
-    """How far a medium carries one lane [m] (None: not a cable).
+    """How far a medium carries one lane [m] (None: not a cable, or the rate is unknown).
 
-    Passive copper halves with each doubling of the lane rate: 25G ~7 m, 100G ~2 m,
-    200G ~1 m (``reach.copper_vs_lane_rate``), i.e. about 200 m Gb/s / rate above 100G.
-    Active copper ~7 m (``reach.aec_band``), optics 50 m multimode (``reach.optics_classes``).
+    From ``topo/data/cables.yaml``: passive copper halves with each doubling of the lane
+    rate, 25G ~7 m, 100G ~2 m, 200G ~1 m (about 200 m Gb/s / rate above 100G); active
+    copper ~7 m; optics 50 m multimode up to 100G lanes, 500 m single-mode (DR) above.
 
     Examples
     --------
     >>> reach_m("copper", 200e9), reach_m("copper", 100e9), reach_m("optical", 200e9)
-    (1.0, 2.0, 50.0)
+    (1.0, 2.0, 500.0)
+    >>> reach_m("optical", 100e9), reach_m("active_copper", 200e9), reach_m("pcb", 200e9)
+    (50.0, 7.0, None)
     """
-    if medium == "pcb":
+    media = cable_media()
+    return media[medium].reach_m(lane_rate_bits_per_s) if medium in media else None
+
+
+@dataclass(frozen=True, slots=True)
+class CableGeometry:
+    """The scale-up cable a check uses: the layout's figures over its medium's (SI)."""
+
+    medium: str
+    diameter_m: float
+    pairs: int
+    bend_factor: float
+    connector_depth_m: float
+    mass_kg_per_m: float
+    reach_m: float | None
+    port_w_per_1600g: float
+    given: tuple[str, ...]  # the figures the layout gave itself
+
+
+def cable_geometry(layout: Layout) -> CableGeometry | None:
+    """The scale-up cable of the layout's medium (None for board traces).
+
+    Each figure the layout's ``scale_up.cable`` leaves out comes from the medium's entry
+    in ``topo/data/cables.yaml``, so an optical domain is checked with fibre's 3 mm
+    diameter, bend and mass, not copper's.
+    """
+    su = layout.scale_up
+    media = cable_media()
+    if su.medium not in media:
         return None
-    if medium == "optical":
-        return 50.0
-    if medium == "active_copper":
-        return 7.0
-    gbps = (lane_rate_bits_per_s or 100e9) / 1e9
-    if gbps >= 100:
-        return 200.0 / gbps
-    # Between 25G (7 m) and 100G (2 m): log-linear.
-    t = (math.log(gbps) - math.log(25)) / (math.log(100) - math.log(25))
-    return float(math.exp(math.log(7) + t * (math.log(2) - math.log(7)))) if gbps > 25 else 7.0
+    m = media[su.medium]
+    c = su.cable
+    mine = {
+        "diameter": c.diameter_m,
+        "pairs": c.pairs,
+        "bend_factor": c.bend_factor,
+        "connector_depth": c.connector_depth_m,
+        "mass": c.mass_kg_per_m,
+        "reach": c.reach_m,
+    }
+    return CableGeometry(
+        medium=su.medium,
+        diameter_m=m.diameter_m if c.diameter_m is None else c.diameter_m,
+        pairs=m.pairs if c.pairs is None else c.pairs,
+        bend_factor=m.bend_factor if c.bend_factor is None else c.bend_factor,
+        connector_depth_m=m.connector_depth_m
+        if c.connector_depth_m is None
+        else c.connector_depth_m,
+        mass_kg_per_m=m.mass_kg_per_m if c.mass_kg_per_m is None else c.mass_kg_per_m,
+        reach_m=c.reach_m if c.reach_m is not None else m.reach_m(su.link.lane_rate_bits_per_s),
+        port_w_per_1600g=m.port_w_per_1600g,
+        given=tuple(k for k, v in mine.items() if v is not None),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +302,11 @@ def check_limits(layout: Layout) -> LimitsReport:
         it_w += d.count * p
         if note:
             assumed.append(note)
+    # The scale-up cable: the layout's figures over its medium's (none inside a tray).
+    geom = cable_geometry(layout) if su.domain != "tray" else None
     port_w = 0.0
-    if su.medium in PORT_W_PER_1600G and su.domain != "tray":
-        port_w = (
-            2 * rack.gpus * _scale_up_bits_per_gpu(layout) / 1.6e12 * PORT_W_PER_1600G[su.medium]
-        )
+    if geom is not None and geom.port_w_per_1600g:
+        port_w = 2 * rack.gpus * _scale_up_bits_per_gpu(layout) / 1.6e12 * geom.port_w_per_1600g
         it_w += port_w
     power_w: float | None = None if unknown else it_w / rack.conversion_efficiency
     note = (
@@ -360,14 +407,16 @@ def check_limits(layout: Layout) -> LimitsReport:
 
     # ---- mass and floor
     longest, pair_m = _cable_runs(layout)
-    cabled = su.domain != "tray" and su.medium != "pcb"
-    cable_kg = pair_m / su.cable.pairs * su.cable.mass_kg_per_m if cabled else 0.0
+    cable_kg = pair_m / geom.pairs * geom.mass_kg_per_m if geom is not None else 0.0
     masses = [d.count * d.mass_kg for d in rack.devices if d.mass_kg is not None]
     no_mass = [d.name for d in rack.devices if d.mass_kg is None]
     mass: float | None = None
     if not no_mass and rack.frame_mass_kg is not None:
         mass = sum(masses) + rack.frame_mass_kg + cable_kg + (rack.cooling.coolant_mass_kg or 0)
-    mnote = f"devices + frame + {cable_kg:.0f} kg of scale-up cable" + (
+    mnote = (
+        f"devices + frame + {cable_kg:.0f} kg of scale-up cable"
+        + (f" ({geom.medium}, {geom.mass_kg_per_m * 1e3:g} g/m)" if geom is not None else "")
+    ) + (
         f" + {rack.cooling.coolant_mass_kg:g} kg coolant"
         if rack.cooling.coolant_mass_kg
         else " (coolant not given)"
@@ -407,13 +456,18 @@ def check_limits(layout: Layout) -> LimitsReport:
 
     # ---- cables
     lanes = su.link.lanes
-    if not cabled:
+    if geom is None:
         why = "the domain is one board" if su.domain == "tray" else "board traces (pcb)"
         for name in ("cables: backplane pairs", "cables: bend radius", "cables: copper reach"):
             checks.append(Check(name, R, None, None, "", "count", f"not applicable: {why}"))
     else:
+        # One pair (copper) or fibre (optics) per lane per direction.
+        chan = "fibre" if geom.medium == "optical" else "pair"
+        figures = f"{geom.medium} figures" + (
+            f"; the layout gives {', '.join(geom.given)}" if geom.given else ""
+        )
         pairs = int(rack.gpus * su.links_per_gpu * lanes * 2) if lanes else None
-        area_pair = math.pi / 4 * su.cable.diameter_m**2 / su.cable.pairs
+        area_pair = math.pi / 4 * geom.diameter_m**2 / geom.pairs
         capacity = (
             rack.backplane_width_m * rack.backplane_depth_m * rack.packing_fraction / area_pair
         )
@@ -423,25 +477,24 @@ def check_limits(layout: Layout) -> LimitsReport:
             math.floor(capacity),
             "pairs",
             "count",
-            f"{area_pair * 1e6:.2f} mm^2 a pair ({su.cable.diameter_m * 1e3:g} mm cables of "
-            f"{su.cable.pairs} pairs) at {rack.packing_fraction:g} packing in "
-            f"{rack.backplane_width_m * 1e3:.0f} x {rack.backplane_depth_m * 1e3:.0f} mm",
+            f"{area_pair * 1e6:.2f} mm^2 a {chan} ({geom.diameter_m * 1e3:g} mm cables of "
+            f"{geom.pairs} {chan}s) at {rack.packing_fraction:g} packing in "
+            f"{rack.backplane_width_m * 1e3:.0f} x {rack.backplane_depth_m * 1e3:.0f} mm "
+            f"({figures})",
             "link lanes",
         )
-        bend = su.cable.bend_factor * su.cable.diameter_m + su.cable.connector_depth_m
+        bend = geom.bend_factor * geom.diameter_m + geom.connector_depth_m
         add(
             "cables: bend radius",
             bend,
             rack.rear_clearance_m,
             "m",
             "length",
-            f"{su.cable.bend_factor:g} x {su.cable.diameter_m * 1e3:g} mm + "
-            f"{su.cable.connector_depth_m * 1e3:g} mm connector",
+            f"{geom.bend_factor:g} x {geom.diameter_m * 1e3:g} mm + "
+            f"{geom.connector_depth_m * 1e3:g} mm connector ({figures})",
         )
         rate = su.link.lane_rate_bits_per_s
-        reach = su.cable.reach_m or (
-            reach_m(su.medium, rate) if rate or su.medium != "copper" else None
-        )
+        reach = geom.reach_m
         add(
             "cables: copper reach" if su.medium == "copper" else f"cables: {su.medium} reach",
             longest,
@@ -449,7 +502,8 @@ def check_limits(layout: Layout) -> LimitsReport:
             "m",
             "length",
             f"longest run (vertical + across racks + {su.cable_slack_m:g} m slack) at "
-            + (f"{rate / 1e9:g} Gb/s a lane" if rate else "an unknown lane rate"),
+            + (f"{rate / 1e9:g} Gb/s a lane" if rate else "an unknown lane rate")
+            + f" ({figures})",
             "the link's lane rate (or scale_up.cable.reach)",
         )
     ports = [d for d in rack.devices if d.kind == "switch_tray"]
@@ -555,7 +609,9 @@ def apply_vary(layout: Layout, key: str, value: str) -> Layout:
             if value not in ("copper", "active_copper", "optical"):
                 msg = f"--vary cable: expected copper, active_copper or optical, got {value!r}"
                 raise TopoError(msg)
-            return dataclasses.replace(layout, scale_up=dataclasses.replace(su, medium=value))
+            # The layout's cable figures described its old cable: take the new medium's.
+            new_su = dataclasses.replace(su, medium=value, cable=Cable())
+            return dataclasses.replace(layout, scale_up=new_su)
         if kind == "count":
             return dataclasses.replace(layout, rack=dataclasses.replace(rack, height_u=int(value)))
         q = parse_quantity(value, kind)

@@ -27,6 +27,7 @@ __all__ = [
     "MODEL",
     "MODEL_FILE",
     "ACCELERATOR",
+    "CABLES_FILE",
     "CATALOGUE_FILE",
     "DEVICE_KINDS",
     "DTYPES",
@@ -130,6 +131,55 @@ CATALOGUE_FILE = Obj(
         "links": ListOf(LINK, max_items=500),
     },
     description="a topo catalogue file: accelerators and links",
+)
+
+_REACH_POINT = Obj(
+    {
+        "lane_rate": Quantity("bitrate", "signalling rate of one lane"),
+        "reach": Quantity("length", "how far the medium carries it"),
+    },
+    required=("lane_rate", "reach"),
+)
+
+CABLE_MEDIUM = Obj(
+    {
+        "description": String("what it is"),
+        "diameter": Quantity("length", "outer diameter of one cable"),
+        "pairs": Integer("signal channels in one cable", minimum=1, maximum=1024),
+        "bend_factor": Number("minimum bend radius in cable diameters", minimum=1, maximum=100),
+        "connector_depth": Quantity(
+            "length", "depth of a connector and its boot", exclusive_minimum=False
+        ),
+        "mass": Quantity("linear_mass", "mass of one cable per metre"),
+        "reach_model": String("how reach goes between points", choices=("interpolate", "steps")),
+        "reach": ListOf(_REACH_POINT, min_items=1, max_items=20, description="reach by lane rate"),
+        "port_power": Quantity(
+            "power",
+            "module power at each end per 1.6 Tb/s of bandwidth",
+            exclusive_minimum=False,
+        ),
+        "sources": _SOURCES,
+    },
+    required=(
+        "diameter",
+        "pairs",
+        "bend_factor",
+        "connector_depth",
+        "mass",
+        "reach_model",
+        "reach",
+        "port_power",
+    ),
+    description="one cable medium",
+)
+
+CABLES_FILE = Obj(
+    {
+        "schema_version": Integer("file format version", minimum=1, maximum=1),
+        "media": MapOf(CABLE_MEDIUM, keys=("copper", "active_copper", "optical")),
+    },
+    required=("media",),
+    description="topo's cable media (topo/data/cables.yaml)",
 )
 
 DEVICE = Obj(
@@ -268,27 +318,37 @@ SCALE_UP = Obj(
         ),
         "cable": Obj(
             {
-                "diameter": Quantity("length", "outer diameter of one cable", default="6.7 mm"),
+                "diameter": Quantity(
+                    "length", "outer diameter of one cable (default: the medium's, cables.yaml)"
+                ),
                 "pairs": Integer(
-                    "differential pairs in one cable", minimum=1, maximum=1024, default=16
+                    "signal channels in one cable: differential pairs, or fibres in optics "
+                    "(default: the medium's)",
+                    minimum=1,
+                    maximum=1024,
                 ),
                 "bend_factor": Number(
-                    "minimum bend radius in cable diameters", minimum=1, maximum=100, default=10.0
+                    "minimum bend radius in cable diameters (default: the medium's)",
+                    minimum=1,
+                    maximum=100,
                 ),
                 "connector_depth": Quantity(
                     "length",
-                    "depth of a connector and its boot",
+                    "depth of a connector and its boot (default: the medium's)",
                     exclusive_minimum=False,
-                    default="25 mm",
                 ),
-                "mass": Quantity("linear_mass", "mass of one cable per metre", default="150 g/m"),
+                "mass": Quantity(
+                    "linear_mass", "mass of one cable per metre (default: the medium's)"
+                ),
                 "reach": Quantity(
                     "length",
                     "longest run the medium carries at the lane rate "
                     "(default: from the medium and lane rate)",
                 ),
             },
-            description="the scale-up cables",
+            description="the scale-up cables; unset keys take the medium's figures "
+            "(topo/data/cables.yaml: copper 6.7 mm, 16 pairs, 10x bend, 150 g/m; "
+            "optical 3 mm, 16 fibres, 10x bend, 7.5 g/m)",
         ),
         "collective_overhead": Quantity(
             "time",
