@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
@@ -485,3 +486,41 @@ def test_floor_is_the_plans_own_per_token_and_per_step(capsys: pytest.CaptureFix
     assert "per step / 2 tokens" in line
     assert "dense weights over tp 4 GPUs, experts over 72" in line
     assert "data-parallel attention" in line
+
+
+def test_one_spelling_for_output_files(capsys: pytest.CaptureFixture[str]) -> None:
+    """-o / --output-file (a folder: --output-dir) writes; --output is the tokens generated."""
+    from topo.cli import _parser
+
+    parser = _parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sp in subs.choices.items():
+        for action in sp._actions:
+            if action.dest == "output":
+                assert action.option_strings[0] == "-o", name
+                assert action.option_strings[1] in ("--output-file", "--output-dir"), name
+            if "--output" in action.option_strings:
+                assert action.dest == "output_tokens", name
+    base = ["--model", "llama-3-70b", "--tp", "8", "--batch", "1", "--json"]
+    _, a, _ = run_cli(capsys, "evaluate", "dgx-h100", *base, "--output", "256")
+    _, b, _ = run_cli(capsys, "evaluate", "dgx-h100", *base, "--output-tokens", "256")
+    assert json.loads(a) == json.loads(b)
+
+
+@pytest.mark.parametrize(
+    ("argv", "wrong"),
+    [
+        (["links", "dgx-h100", "--batch", "4"], "--batch does not apply"),
+        (["limits", "dgx-h100", "--model", "llama-3-70b"], "--model does not apply"),
+        (["roofline", "dgx-h100", "--model", "llama-3-70b", "--gpus", "4"], "--gpus does not"),
+        (["tradeoff", "dgx-h100", "--model", "llama-3-70b", "--x=a"], "--x does not apply"),
+    ],
+)
+def test_plot_refuses_options_of_other_figures(
+    argv: list[str], wrong: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "f.png"
+    code, _, err = run_cli(capsys, "plot", *argv, "-o", str(out))
+    assert code == 2
+    assert wrong in err
+    assert not out.exists()

@@ -114,7 +114,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=("graphml", "json"),
         help="default: from the file name (.graphml, else json)",
     )
-    sp.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
+    sp.add_argument(
+        "-o", "--output-file", dest="output", required=True, metavar="FILE", help="where to write"
+    )
 
     sp = command("layouts", "List the bundled layouts, one line each.", "topo layouts", cmd_layouts)
     sp.add_argument("--json", action="store_true", help="print JSON")
@@ -226,7 +228,6 @@ def _parser() -> argparse.ArgumentParser:
         *,
         plan: bool = True,
         required: bool = True,
-        output_flag: str = "--output",
         context: bool = True,
     ) -> None:
         sp.add_argument("--model", required=required, help="a catalogue model name or a YAML file")
@@ -241,7 +242,8 @@ def _parser() -> argparse.ArgumentParser:
             sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
         sp.add_argument("--input", type=int, default=1024, help="prompt tokens (default 1024)")
         sp.add_argument(
-            output_flag,
+            "--output",
+            "--output-tokens",
             dest="output_tokens",
             type=int,
             default=128,
@@ -402,7 +404,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "-o",
-        "--output",
+        "--output-file",
+        dest="output",
         required=True,
         metavar="FILE",
         help="the figure; its format follows the name: .png, .svg or .pdf",
@@ -420,12 +423,15 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--y", help="study: the objective up (default: the study's second)")
     sp.add_argument(
         "-o",
-        "--output",
+        "--output-file",
+        dest="output",
         required=True,
         metavar="FILE",
         help="the figure; its format follows the name: .png, .svg or .pdf",
     )
-    model_args(sp, required=False, output_flag="--output-tokens")
+    first = len(sp._actions)
+    model_args(sp, required=False)
+    modelled = [o for a in sp._actions[first:] for o in a.option_strings]
     sp.add_argument(
         "--batch",
         default="1,2,4,8,16,32,64,128,256,512,1024",
@@ -440,6 +446,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--op", choices=OPS, default="all-to-all", help="links: the collective")
     sp.add_argument("--gpus", type=int, default=8, help="links: group size")
     sp.add_argument("--bytes", default="1 GB", metavar="SIZE", help="links: per-GPU buffer")
+    # Options that belong to some figures only: given to another, they are refused.
+    links = ["--op", "--gpus", "--bytes", "--strategy"]
+    applies = {
+        "roofline": [*modelled, "--batch"],
+        "tradeoff": [*modelled, "--batch", "--compare"],
+        "links": links,
+        "limits": [],
+        "study": ["--x", "--y"],
+    }
+    sp.set_defaults(
+        figure_options=applies,
+        figure_model_options=modelled,
+        figure_specific=sorted({o for opts in applies.values() for o in opts}),
+    )
 
     sp = command(
         "gallery",
@@ -449,7 +469,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "-o",
-        "--output",
+        "--output-dir",
+        dest="output",
         default="figures",
         metavar="FOLDER",
         help="where to write (default figures)",
@@ -566,7 +587,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd_study,
     )
     sp.add_argument("study", help="a study YAML file")
-    sp.add_argument("-o", "--output", required=True, metavar="FOLDER", help="results folder")
+    sp.add_argument(
+        "-o", "--output-dir", dest="output", required=True, metavar="FOLDER", help="results folder"
+    )
     sp.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
     sp.add_argument(
         "--dask", metavar="ADDRESS", help="a Dask scheduler's address, or 'local' for a local one"
@@ -582,7 +605,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("measurements", help="a measurements YAML file, or nccl-tests output")
     sp.add_argument("--layout", help="the layout an nccl-tests output was measured on")
     sp.add_argument("--accelerator", help="use only the points measured on this accelerator")
-    sp.add_argument("-o", "--output", required=True, metavar="PROFILE", help="where to write")
+    sp.add_argument(
+        "-o",
+        "--output-file",
+        dest="output",
+        required=True,
+        metavar="PROFILE",
+        help="where to write",
+    )
     sp.add_argument("--json", action="store_true", help="print JSON")
 
     sp = command(
@@ -610,7 +640,9 @@ def _parser() -> argparse.ArgumentParser:
         "topo measure -o measurements.yaml",
         cmd_measure,
     )
-    sp.add_argument("-o", "--output", default="measurements.yaml", metavar="FILE")
+    sp.add_argument(
+        "-o", "--output-file", dest="output", default="measurements.yaml", metavar="FILE"
+    )
     sp.add_argument("--accelerator", help="catalogue name of this GPU (default: from its name)")
     sp.add_argument("--quick", action="store_true", help="fewer shapes and repetitions")
 
@@ -620,17 +652,22 @@ def _parser() -> argparse.ArgumentParser:
         "topo schema -o layout.schema.json",
         cmd_schema,
     )
-    sp.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead")
+    sp.add_argument(
+        "-o", "--output-file", dest="output", metavar="FILE", help="write to FILE instead"
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``topo`` command line; returns the exit status."""
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)
         return int(e.code) if isinstance(e.code, int) else 2
+    # The options the user typed (not defaults), for commands that refuse some of them.
+    args.given_options = sorted({a.split("=", 1)[0] for a in argv if a.startswith("-")})
     try:
         return int(args.func(args))
     except LayoutError as e:

@@ -87,14 +87,17 @@ def _json(data: Any) -> str:
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary file in the same folder, then rename: no half files."""
-    if not str(path) or str(path) in (".", "..") or path.is_dir():
-        msg = f"{str(path)!r}: expected a file name to write, got a folder or nothing"
-        raise TopoError(msg)
     folder = path.parent if str(path.parent) else Path()
-    if not folder.is_dir():
-        msg = f"{path}: the folder {folder} does not exist"
-        raise TopoError(msg)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:  # a name too long, a read-only folder, no permission: OSError anywhere here
+        if not str(path) or str(path) in (".", "..") or path.is_dir():
+            msg = f"{str(path)!r}: expected a file name to write, got a folder or nothing"
+            raise TopoError(msg)
+        if not folder.is_dir():
+            msg = f"{path}: the folder {folder} does not exist"
+            raise TopoError(msg)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    except OSError as e:
+        raise TopoError(_cannot_write(path, e)) from None
     os.close(fd)
     umask = os.umask(0)  # read the process's umask (mkstemp makes 0600 files)
     os.umask(umask)
@@ -102,9 +105,17 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(Path(tmp))
         Path(tmp).chmod(0o666 & ~umask)
         Path(tmp).replace(path)
+    except OSError as e:  # a full disk, a target that cannot be replaced
+        Path(tmp).unlink(missing_ok=True)
+        raise TopoError(_cannot_write(path, e)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _cannot_write(path: Path, e: OSError) -> str:
+    shown = str(path) if len(str(path)) <= 200 else str(path)[:200] + "..."
+    return f"{shown}: cannot write: {e.strerror or e}"
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -567,9 +578,26 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_other_figures_options(args: argparse.Namespace) -> None:
+    """`topo plot links --batch 4` is a mistake, not a request to ignore --batch."""
+    takes = args.figure_options[args.figure]
+    wrong = [o for o in args.given_options if o in args.figure_specific and o not in takes]
+    if wrong:
+        them = ", ".join(wrong)
+        own = [o for o in takes if o not in args.figure_model_options]
+        if len(own) < len(takes):
+            own = ["--model and its workload and plan options", *own]
+        msg = (
+            f"topo plot {args.figure}: {them} {'does' if len(wrong) == 1 else 'do'} not apply "
+            f"to this figure; it takes {', '.join(own) if own else 'only the layout and -o'}"
+        )
+        raise TopoError(msg)
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from topo.plot import plot_limits, plot_links, plot_roofline, plot_tradeoff
 
+    _refuse_other_figures_options(args)
     out = _figure_out(args.output)
     if args.figure == "study":
         from topo.plot import plot_study
@@ -622,9 +650,13 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from topo.gallery import build_gallery
 
     out = Path(args.output)
-    if not str(args.output) or (out.exists() and not out.is_dir()):
-        msg = f"gallery -o {args.output!r}: expected a folder (it holds many figures)"
-        raise TopoError(msg)
+    try:
+        if not str(args.output) or (out.exists() and not out.is_dir()):
+            msg = f"gallery -o {args.output!r}: expected a folder (it holds many figures)"
+            raise TopoError(msg)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a name too long, no permission
+        raise TopoError(_cannot_write(out, e)) from None
     t0 = time.perf_counter()
     files = build_gallery(args.output)
     print(f"{len(files)} figures in {args.output}/ ({time.perf_counter() - t0:.1f} s)")
