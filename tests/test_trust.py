@@ -524,3 +524,111 @@ def test_plot_refuses_options_of_other_figures(
     assert code == 2
     assert wrong in err
     assert not out.exists()
+
+
+_MY = """name: my
+accelerator: {acc}
+rack:
+  devices:
+    - {{kind: compute_tray, count: 2, gpus: 4}}
+    - {{kind: switch_tray, count: 1, switch_chips: 2, ports: 144}}
+scale_up:
+  topology: switched{link}
+scale_out:
+  nic_bandwidth: 400 Gb/s
+  link: ib-ndr
+"""
+_NVL5 = "\n  links_per_gpu: 18\n  link: nvlink5"
+_X1 = """accelerators:
+  - name: x1
+    peak_compute: {bf16: 1 PFLOP/s}
+    hbm_capacity: 80 GB
+    power: lots
+"""
+
+
+@pytest.mark.parametrize(
+    ("acc", "link", "parts", "expected"),
+    [
+        # A malformed entry: the layout's line and key, then the catalogue's.
+        (
+            "x1",
+            _NVL5,
+            _X1,
+            "my.yaml:2: accelerator: catalogue entry 'x1' is invalid: {d}/parts.yaml:5: "
+            "accelerators[0].power: expected a power like \"132 kW\", got 'lots'",
+        ),
+        # An inline entry based on the bad one.
+        (
+            "{name: x1, power: 1 kW}",
+            _NVL5,
+            _X1,
+            "my.yaml:2: accelerator: catalogue entry 'x1' is invalid: {d}/parts.yaml:5:",
+        ),
+        # An incomplete new entry.
+        (
+            "x2",
+            _NVL5,
+            "accelerators:\n  - name: x2\n    hbm_capacity: 80 GB\n",
+            "my.yaml:2: accelerator: catalogue entry 'x2' is invalid: {d}/parts.yaml:2: "
+            "accelerators[0]: missing keys peak_compute",
+        ),
+        # The layout names no link: the accelerator's scale_up_link is a bad entry.
+        (
+            "x3",
+            "\n  links_per_gpu: 18",
+            "accelerators:\n  - name: x3\n    peak_compute: {bf16: 1 PFLOP/s}\n"
+            "    hbm_capacity: 80 GB\n    scale_up_link: l3\n"
+            "links:\n  - name: l3\n    bandwidth: 10 GB/x\n",
+            "my.yaml:7: scale_up.link: accelerator 'x3' at {d}/parts.yaml:2 names 'l3': "
+            "catalogue entry 'l3' is invalid: {d}/parts.yaml:8: links[0].bandwidth:",
+        ),
+        # ... or one that does not exist.
+        (
+            "x4",
+            "\n  links_per_gpu: 18",
+            "accelerators:\n  - name: x4\n    peak_compute: {bf16: 1 PFLOP/s}\n"
+            "    hbm_capacity: 80 GB\n    scale_up_link: nolink\n",
+            "my.yaml:7: scale_up.link: accelerator 'x4' at {d}/parts.yaml:2 names 'nolink': "
+            "unknown link 'nolink'",
+        ),
+        # A good entry that lacks what the layout leaves to it.
+        (
+            "x5",
+            "\n  link: nvlink5",
+            "accelerators:\n  - name: x5\n    peak_compute: {bf16: 1 PFLOP/s}\n"
+            "    hbm_capacity: 80 GB\n",
+            "my.yaml:7: scale_up: missing key 'links_per_gpu' (x5 at {d}/parts.yaml:2 has no "
+            "default)",
+        ),
+        # An unknown name.
+        (
+            "x6",
+            _NVL5,
+            _X1,
+            "my.yaml:2: accelerator: unknown accelerator 'x6'",
+        ),
+    ],
+)
+def test_catalogue_errors_name_the_layout_line(
+    acc: str,
+    link: str,
+    parts: str,
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    my = tmp_path / "my.yaml"
+    my.write_text(_MY.format(acc=acc, link=link), encoding="utf-8")
+    (tmp_path / "parts.yaml").write_text(parts, encoding="utf-8")
+    code, out, err = run_cli(capsys, "show", str(my), "--catalogue", str(tmp_path / "parts.yaml"))
+    lines = err.strip().splitlines()
+    assert code == 2
+    assert out == ""
+    if acc == "x6":  # the unused bad entry x1 is still an error of its own file
+        assert len(lines) == 2
+        assert lines[1].startswith(f"error: {tmp_path}/parts.yaml:5: accelerators[0].power")
+    else:
+        assert len(lines) == 1
+    assert lines[0].startswith(f"error: {tmp_path}/")
+    assert expected.format(d=tmp_path) in lines[0]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from topo._fields import BAD, Ctx, did_you_mean
-from topo._yaml import Located, load_located
+from topo._yaml import Located, format_path, load_located
 from topo.errors import LayoutError, Problem, TopoError
 from topo.schema import CABLES_FILE, CATALOGUE_FILE
 
@@ -218,6 +218,12 @@ class Catalogue:
     aliases: dict[str, dict[str, str]] = field(
         default_factory=lambda: {"accelerators": {}, "links": {}}
     )
+    # Where each entry of a user's catalogue file is: (section, name) -> (file, line).
+    where: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    # Entries of a user's file that failed their checks, by (section, name or alias),
+    # and every problem found in the files (``load_catalogue(strict=False)`` keeps them).
+    bad: dict[tuple[str, str], list[Problem]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
 
     def add(self, section: str, entry: dict[str, Any]) -> None:
         """Add or override (field by field) one entry of `section`."""
@@ -234,6 +240,16 @@ class Catalogue:
         if key in table:
             return key
         return self.aliases[section].get(key)
+
+    def origin(self, section: str, name: str) -> str:
+        """``" at parts.yaml:5"`` for an entry from a user's catalogue file, else ``""``."""
+        key = self.canonical(section, name)
+        at = self.where.get((section, key)) if key else None
+        return f" at {at[0]}:{at[1]}" if at else ""
+
+    def invalid(self, section: str, name: str) -> list[Problem]:
+        """The problems of a user's catalogue entry called `name` that failed its checks."""
+        return self.bad.get((section, name.strip().lower()), [])
 
     def names(self, section: str) -> list[str]:
         """Entry names of `section`, sorted."""
@@ -279,30 +295,81 @@ class Catalogue:
         return made
 
 
-def _read_into(cat: Catalogue, located: Located, problems: list[Problem]) -> None:
+def _entry_problems(
+    located: Located, problems: list[Problem]
+) -> dict[tuple[str, int], list[Problem]]:
+    """The problems of `located` that belong to one entry, by (section, index)."""
+    out: dict[tuple[str, int], list[Problem]] = {}
+    data = located.data if isinstance(located.data, dict) else {}
+    for section in ("accelerators", "links"):
+        entries = data.get(section)
+        for i in range(len(entries) if isinstance(entries, list) else 0):
+            prefix = format_path((section, i))
+            mine = [
+                p
+                for p in problems
+                if p.file == located.file
+                and (p.key == prefix or p.key.startswith((prefix + ".", prefix + "[")))
+            ]
+            if mine:
+                out[(section, i)] = mine
+    return out
+
+
+def _read_into(
+    cat: Catalogue, located: Located, problems: list[Problem], *, user: bool = False
+) -> None:
+    """Check one catalogue file and add its good entries to `cat`.
+
+    A user's file (`user`) also records where each entry is, and which entries failed
+    their checks with their problems, so that a layout naming one can say so.
+    """
     ctx = Ctx(located)
     checked = CATALOGUE_FILE.check(located.data, (), ctx)
-    problems.extend(ctx.problems)
-    if checked is BAD or ctx.problems:
+    found = list(ctx.problems)
+    if checked is BAD:
+        problems.extend(found)
         return
     makers = (("accelerators", make_accelerator), ("links", make_link))
+    by_entry = _entry_problems(located, found)
     for section, make in makers:
-        for i, entry in enumerate(checked.get(section, [])):
+        entries = checked.get(section)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if (section, i) in by_entry or not isinstance(entry, dict):
+                continue
             if "name" not in entry:
-                problems.append(located.problem((section, i), "missing key 'name'"))
+                found.append(located.problem((section, i), "missing key 'name'"))
                 continue
             base = cat.canonical(section, entry["name"])
             merged = {**getattr(cat, section).get(base or "", {}), **entry}
             made = make(merged)
             if isinstance(made, list):
-                problems.append(
+                by_entry[(section, i)] = [
                     located.problem(
                         (section, i),
                         f"missing keys {', '.join(made)} (a new entry must be complete)",
                     )
-                )
+                ]
+                found.extend(by_entry[(section, i)])
                 continue
             cat.add(section, entry)
+            if user:
+                key = cat.canonical(section, entry["name"]) or entry["name"]
+                cat.where[(section, key)] = located.where((section, i))
+    problems.extend(found)
+    if not user:
+        return
+    data = located.data if isinstance(located.data, dict) else {}
+    for (section, i), mine in by_entry.items():
+        raw = data[section][i]
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            continue
+        names: list[Any] = [raw["name"]]
+        if isinstance(raw.get("aliases"), list):
+            names += raw["aliases"]
+        for name in names:
+            if isinstance(name, str):
+                cat.bad[(section, name.strip().lower())] = mine
 
 
 @functools.cache
@@ -319,13 +386,19 @@ def _bundled() -> Catalogue:
     return cat
 
 
-def load_catalogue(files: tuple[str | Path, ...] | list[str | Path] = ()) -> Catalogue:
+def load_catalogue(
+    files: tuple[str | Path, ...] | list[str | Path] = (), *, strict: bool = True
+) -> Catalogue:
     """The bundled catalogue, extended or overridden by the given catalogue files.
+
+    With ``strict=False`` a file's good entries are kept and its problems returned in
+    ``Catalogue.problems`` (those of one entry also in ``Catalogue.bad``), so that a
+    layout can name the line that refers to a bad entry.
 
     Raises
     ------
     LayoutError
-        With every problem found in the files.
+        With every problem found in the files (only when `strict`).
     """
     base = _bundled()
     cat = Catalogue(
@@ -340,7 +413,8 @@ def load_catalogue(files: tuple[str | Path, ...] | list[str | Path] = ()) -> Cat
         except LayoutError as e:
             problems.extend(e.problems)
             continue
-        _read_into(cat, located, problems)
-    if problems:
+        _read_into(cat, located, problems, user=True)
+    if problems and strict:
         raise LayoutError(problems)
+    cat.problems = problems
     return cat

@@ -322,15 +322,26 @@ def _resolve_entry(
     section: str,
     cat: Catalogue,
     ctx: Ctx,
+    via: str = "",
 ) -> Any:
-    """A catalogue name or inline entry -> Accelerator / Link (or BAD)."""
+    """A catalogue name or inline entry -> Accelerator / Link (or BAD).
+
+    A name whose entry in a user's catalogue file failed its checks is reported at the
+    layout's `path`, with the catalogue file's own line; `via` says how the layout came
+    to name it when it does not do so itself ("accelerator 'x' names 'y': ").
+    """
     make = make_accelerator if section == "accelerators" else make_link
     if value is BAD or value is None:
+        return BAD
+    name = value if isinstance(value, str) else value.get("name")
+    if isinstance(name, str) and (bad := cat.invalid(section, name)):
+        for p in bad:
+            ctx.error(path, f"{via}catalogue entry {name!r} is invalid: {p}")
         return BAD
     if isinstance(value, str):
         key = cat.canonical(section, value)
         if key is None:
-            return ctx.error(path, cat.unknown(section, value))
+            return ctx.error(path, via + cat.unknown(section, value))
         return make(getattr(cat, section)[key])
     if any(v is BAD for v in value.values()):
         return BAD
@@ -369,8 +380,13 @@ def _clean(d: Any) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not BAD} if isinstance(d, dict) else {}
 
 
-def _cross_check(lay: dict[str, Any], acc: Accelerator, ctx: Ctx) -> dict[str, Any]:
-    """Checks between sections; returns derived values for the dataclasses."""
+def _cross_check(
+    lay: dict[str, Any], acc: Accelerator, ctx: Ctx, acc_at: str = ""
+) -> dict[str, Any]:
+    """Checks between sections; returns derived values for the dataclasses.
+
+    `acc_at` says where a user's catalogue file gives the accelerator (" at parts.yaml:5").
+    """
     out: dict[str, Any] = {}
     rack = _clean(lay["rack"])
     devices = [_device(_clean(d)) for d in rack.get("devices", []) if isinstance(d, dict)]
@@ -416,7 +432,7 @@ def _cross_check(lay: dict[str, Any], acc: Accelerator, ctx: Ctx) -> dict[str, A
     topology = su.get("topology")
     links = su.get("links_per_gpu") or acc.links_per_gpu
     if links is None:
-        ctx.error(("scale_up",), f"missing key 'links_per_gpu' ({acc.name} has no default)")
+        ctx.error(("scale_up",), f"missing key 'links_per_gpu' ({acc.name}{acc_at} has no default)")
         links = 1
     switches = 0
     if topology == "switched":
@@ -453,7 +469,9 @@ def _cross_check(lay: dict[str, Any], acc: Accelerator, ctx: Ctx) -> dict[str, A
     so = _clean(lay.get("scale_out", {}))
     nic = so.get("nic_bandwidth") or acc.scale_out_bandwidth_bytes_per_s
     if nic is None and so.get("topology", "rail_fat_tree") != "none":
-        ctx.error(("scale_out",), f"missing key 'nic_bandwidth' ({acc.name} has no default)")
+        ctx.error(
+            ("scale_out",), f"missing key 'nic_bandwidth' ({acc.name}{acc_at} has no default)"
+        )
     out.update(
         devices=tuple(devices),
         domain=domain,
@@ -493,23 +511,41 @@ def load_layout(name_or_path: str | Path, *, catalogue: tuple[str | Path, ...] =
         raise LayoutError(ctx.problems)
     # Catalogue files named in the layout are relative to it.
     files = [path.parent / f for f in lay.get("catalogue", []) if f is not BAD]
-    try:
-        cat = load_catalogue((*files, *catalogue))
-    except LayoutError as e:
-        raise LayoutError(ctx.problems + e.problems) from None
+    cat = load_catalogue((*files, *catalogue), strict=False)
+    named = {p for bad in cat.bad.values() for p in bad}
+    if any(p not in named for p in cat.problems):
+        # A file that cannot be read, or a problem no entry owns: nothing to resolve against.
+        raise LayoutError(ctx.problems + cat.problems)
     acc = _resolve_entry(lay.get("accelerator"), ("accelerator",), "accelerators", cat, ctx)
+    # " at parts.yaml:5" after the accelerator's name when a user's catalogue file gives it.
+    acc_at = cat.origin("accelerators", acc.name) if acc is not BAD else ""
     up = _clean(lay.get("scale_up"))
     link_name = up.get("link") or (acc.scale_up_link if acc is not BAD else None)
     up_link: Any = BAD
     if "link" in up or link_name:
-        up_link = _resolve_entry(link_name, ("scale_up", "link"), "links", cat, ctx)
+        via = "" if "link" in up else f"accelerator {acc.name!r}{acc_at} names {link_name!r}: "
+        up_link = _resolve_entry(link_name, ("scale_up", "link"), "links", cat, ctx, via)
     elif acc is not BAD and "scale_up" in lay:
-        ctx.error(("scale_up",), f"missing key 'link' ({acc.name} has no default scale-up link)")
+        ctx.error(
+            ("scale_up",), f"missing key 'link' ({acc.name}{acc_at} has no default scale-up link)"
+        )
     out = _clean(lay.get("scale_out"))
     out_link = _resolve_entry(out.get("link", "ib-ndr"), ("scale_out", "link"), "links", cat, ctx)
+    # Bad entries the layout does not name are still errors of their catalogue file.
+    told = {
+        p
+        for section, value in (
+            ("accelerators", lay.get("accelerator")),
+            ("links", link_name),
+            ("links", out.get("link", "ib-ndr")),
+        )
+        if isinstance(name := value.get("name") if isinstance(value, dict) else value, str)
+        for p in cat.invalid(section, name)
+    }
+    ctx.problems.extend(p for p in cat.problems if p not in told)
     if ctx.problems or acc is BAD:
         raise LayoutError(sorted(ctx.problems, key=lambda p: (p.file, p.line)))
-    derived = _cross_check(lay, acc, ctx)
+    derived = _cross_check(lay, acc, ctx, acc_at)
     if ctx.problems:
         raise LayoutError(sorted(ctx.problems, key=lambda p: (p.file, p.line)))
     return _assemble(lay, path, acc, up_link, out_link, derived)
