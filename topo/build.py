@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass, replace
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -104,12 +105,23 @@ class _Wire:
     length_m: float | None = None  # None: from the two nodes' positions
 
 
-def _add_link(G: nx.Graph, a: str, b: str, n_links: int, wire: _Wire, layout: Layout) -> None:
-    """Add `n_links` links of `wire` between `a` and `b`, bundling parallel links in one edge."""
+_Edges = dict[tuple[str, str], dict[str, Any]]
+
+
+def _add_link(
+    G: nx.Graph, edges: _Edges, a: str, b: str, n_links: int, wire: _Wire, layout: Layout
+) -> None:
+    """Add `n_links` links of `wire` between `a` and `b`, bundling parallel links in one edge.
+
+    The edge goes into `edges` (in the order it is first added); :func:`build_graph`
+    adds them all to `G` at the end, in one call.
+    """
     if n_links <= 0 or a == b:
         return
-    if G.has_edge(a, b):
-        e = G.edges[a, b]
+    e = edges.get((a, b))
+    if e is None:
+        e = edges.get((b, a))
+    if e is not None:
         e["links"] += n_links
         e["lanes"] += n_links * wire.lanes_per_link
         e["bandwidth"] += n_links * wire.bandwidth_per_link
@@ -117,18 +129,16 @@ def _add_link(G: nx.Graph, a: str, b: str, n_links: int, wire: _Wire, layout: La
     length = wire.length_m
     if length is None:
         length = _cable_m(G.nodes[a], G.nodes[b], layout)
-    G.add_edge(
-        a,
-        b,
-        kind=wire.kind,
-        bandwidth=n_links * wire.bandwidth_per_link,
-        latency=wire.latency_s,
-        medium=wire.medium,
-        length=length,
-        lanes=n_links * wire.lanes_per_link,
-        links=n_links,
-        link=wire.link,
-    )
+    edges[a, b] = {
+        "kind": wire.kind,
+        "bandwidth": n_links * wire.bandwidth_per_link,
+        "latency": wire.latency_s,
+        "medium": wire.medium,
+        "length": length,
+        "lanes": n_links * wire.lanes_per_link,
+        "links": n_links,
+        "link": wire.link,
+    }
 
 
 def build_graph(layout: Layout) -> nx.Graph:
@@ -197,9 +207,12 @@ def build_graph(layout: Layout) -> nx.Graph:
             )
             index += 1
         tray_domain += 1
-    _build_scale_up(G, layout, slots)
+    edges: _Edges = {}
+    _build_scale_up(G, edges, layout, slots)
     if layout.scale_out.topology == "rail_fat_tree":
-        _build_fat_tree(G, layout)
+        _build_fat_tree(G, edges, layout)
+    # In one call, each attribute dict dropped once copied (less peak memory).
+    G.add_edges_from((a, b, edges.pop((a, b))) for a, b in list(edges))
     return G
 
 
@@ -210,7 +223,7 @@ def _domains(G: nx.Graph) -> dict[int, list[str]]:
     return out
 
 
-def _build_scale_up(G: nx.Graph, layout: Layout, slots: list[_Slot]) -> None:
+def _build_scale_up(G: nx.Graph, edges: _Edges, layout: Layout, slots: list[_Slot]) -> None:
     su = layout.scale_up
     wire = _Wire(
         kind="scale_up",
@@ -230,14 +243,14 @@ def _build_scale_up(G: nx.Graph, layout: Layout, slots: list[_Slot]) -> None:
                     # The remainder spread over the planes, the same for every GPU (DGX
                     # H100: 5+4+4+5), so any two GPUs meet with all their links.
                     n = base + (k * extra // n_sw != (k + 1) * extra // n_sw)
-                    _add_link(G, g, sw, n, wire, layout)
+                    _add_link(G, edges, g, sw, n, wire, layout)
         elif su.topology == "torus":
-            _build_torus(G, layout, gpus, wire)
+            _build_torus(G, edges, layout, gpus, wire)
         else:  # full mesh
             per_pair = su.links_per_gpu // max(len(gpus) - 1, 1)
             for i, a in enumerate(gpus):
                 for b in gpus[i + 1 :]:
-                    _add_link(G, a, b, per_pair, wire, layout)
+                    _add_link(G, edges, a, b, per_pair, wire, layout)
 
 
 def _switch_nodes(
@@ -271,7 +284,7 @@ def _switch_nodes(
     return ids
 
 
-def _build_torus(G: nx.Graph, layout: Layout, gpus: list[str], wire: _Wire) -> None:
+def _build_torus(G: nx.Graph, edges: _Edges, layout: Layout, gpus: list[str], wire: _Wire) -> None:
     su = layout.scale_up
     dims = su.dims
     per_dir = max(1, su.links_per_gpu // (2 * len(dims)))
@@ -292,10 +305,10 @@ def _build_torus(G: nx.Graph, layout: Layout, gpus: list[str], wire: _Wire) -> N
                 nxt[d] = 0
             # A ring of 2 closes onto the same neighbour: the wrap adds a second link.
             w = replace(wire, medium=su.wrap_medium) if wrap else wire
-            _add_link(G, g, at[tuple(nxt)], per_dir, w, layout)
+            _add_link(G, edges, g, at[tuple(nxt)], per_dir, w, layout)
 
 
-def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
+def _build_fat_tree(G: nx.Graph, edges: _Edges, layout: Layout) -> None:
     so = layout.scale_out
     nic = so.nic_bandwidth_bytes_per_s
     port = so.link.bandwidth_bytes_per_s
@@ -321,7 +334,7 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
             _add_node(G, leaf, "leaf", index=len(leaves), rail=rail)
             members = gpus[j : j + down]
             for g in members:
-                _add_link(G, g, leaf, 1, nic_wire, layout)
+                _add_link(G, edges, g, leaf, 1, nic_wire, layout)
             need = math.ceil(len(members) * nic / so.oversubscription / port - 1e-9)
             leaves.append((leaf, min(need, so.leaf_radix - len(members))))
     if len(leaves) < 2:
@@ -332,7 +345,7 @@ def _build_fat_tree(G: nx.Graph, layout: Layout) -> None:
     cursor = 0  # deal uplinks to spines in turn, across leaves, so spines fill evenly
     for leaf, n_up in leaves:
         for _ in range(n_up):
-            _add_link(G, leaf, f"fabric/spine{cursor % n_spines}", 1, port_wire, layout)
+            _add_link(G, edges, leaf, f"fabric/spine{cursor % n_spines}", 1, port_wire, layout)
             cursor += 1
 
 

@@ -21,10 +21,11 @@ __all__ = ["bisection_bandwidth", "per_gpu_bandwidth", "summarize"]
 
 def per_gpu_bandwidth(G: nx.Graph, kind: str) -> list[float]:
     """Per GPU, the summed bandwidth [B/s, per direction] of its `kind` edges."""
-    out = []
-    for g in gpu_nodes(G):
-        out.append(sum(a["bandwidth"] for _, _, a in G.edges(g, data=True) if a["kind"] == kind))
-    return out
+    adj = G.adj
+    # The GPU's edges in G.edges(g) order, summed by sum() as before: the same floats.
+    return [
+        sum([a["bandwidth"] for a in adj[g].values() if a["kind"] == kind]) for g in gpu_nodes(G)
+    ]
 
 
 def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> dict[str, Any]:
@@ -168,9 +169,9 @@ def _links_table(G: nx.Graph) -> list[dict[str, Any]]:
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for _, _, a in G.edges(data=True):
         key = (a["kind"], a["medium"], a["link"])
-        r = rows.setdefault(
-            key,
-            {
+        r = rows.get(key)
+        if r is None:
+            r = rows[key] = {
                 "kind": a["kind"],
                 "medium": a["medium"],
                 "link": a["link"],
@@ -180,8 +181,7 @@ def _links_table(G: nx.Graph) -> list[dict[str, Any]]:
                 "bandwidth_bytes_per_s": 0.0,
                 "length_m": 0.0,
                 "longest_m": 0.0,
-            },
-        )
+            }
         r["edges"] += 1
         r["links"] += a["links"]
         r["lanes"] += a["lanes"]
@@ -198,9 +198,8 @@ def summarize(layout: Layout, G: nx.Graph) -> dict[str, Any]:
     kinds = Counter(a["kind"] for _, a in G.nodes(data=True))
     up = per_gpu_bandwidth(G, "scale_up")
     out = per_gpu_bandwidth(G, "scale_out")
-    degree = [
-        sum(1 for _, _, a in G.edges(g, data=True) if a["kind"] == "scale_up") for g in gpu_nodes(G)
-    ]
+    adj = G.adj
+    degree = [sum(1 for a in adj[g].values() if a["kind"] == "scale_up") for g in gpu_nodes(G)]
     bis = bisection_bandwidth(G)
     up_bw = max(up, default=0.0)
     out_bw = max(out, default=0.0)
