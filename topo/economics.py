@@ -19,6 +19,12 @@ from topo.layout import Layout
 from topo.models import Model, dtype_bytes
 from topo.perf import CommModel, Workload, critical_batches, decode, memory, prefill
 from topo.place import Plan
+from topo.published import (
+    FIVE_MINUTES_S,
+    five_minutes_against_hbm,
+    long_context_tier,
+    published_prices,
+)
 from topo.units import parse_quantity
 
 __all__ = ["cache_tiers", "lifecycle", "price", "training_memory"]
@@ -102,6 +108,9 @@ def price(
     largest = max(batches)
     p = model.params
     att_per_ctx = model.attention_flops_per_token(1.0)
+    att_equals_linear = 2 * 2 * (p.active - p.embedding) / att_per_ctx
+    facts = published_prices()
+    band = facts["output_over_input"]
     return {
         "model": model.name,
         "layout": layout.name,
@@ -116,15 +125,28 @@ def price(
         # The seed's closed form, without attention FLOPs or efficiencies.
         "no_compute_bound_context_seed": 2 * p.active / (ridge * kv_tok) if ridge else None,
         # Prefill attention FLOPs equal linear FLOPs at this prompt length (causal).
-        "prefill_attention_equals_linear_tokens": 2 * 2 * (p.active - p.embedding) / att_per_ctx,
+        "prefill_attention_equals_linear_tokens": att_equals_linear,
         "attention_kind": model.attention_kind,
         "decode_attention_intensity_flop_per_byte": att_per_ctx
         / (model.kv_bytes_per_token(dtype_bytes(workload.kv))),
         "list_price_output_over_input": {
-            "low": 4.0,
-            "high": 8.0,
-            "source": "seed_formulas.md claim 10",
+            "low": float(band["low"]),
+            "high": float(band["high"]),
+            "source": band["source"],
+            "examples": band["examples"],
         },
+        "published_faster_tiers": facts["faster_tiers"],
+        # The seed's >200k tier against where decode really stops being compute-bound.
+        "long_context_tier": long_context_tier(
+            layout,
+            model,
+            plan,
+            workload,
+            compute_bound_until=crit["context_limit"],
+            attention_equals_linear_tokens=att_equals_linear,
+            fallback_context=contexts[0],
+            comm=comm,
+        ),
     }
 
 
@@ -223,6 +245,8 @@ def cache_tiers(
     acc = layout.accelerator
     tiers = []
     for t in _tiers():
+        capex: float | None = None
+        life: float | None = None
         if t["name"] == "hbm":
             cap = acc.hbm_capacity_bytes * n
             read = write = math.inf
@@ -232,8 +256,8 @@ def cache_tiers(
             cap = parse_quantity(t["capacity_per_gpu"], "data") * n
             read = parse_quantity(t["read_per_gpu"], "bandwidth") * n
             write = parse_quantity(t["write_per_gpu"], "bandwidth") * n
-            capex = float(t["usd_per_gb"])
-            price_gb_h = capex / (float(t["life_years"]) * 8760)
+            capex, life = float(t["usd_per_gb"]), float(t["life_years"])
+            price_gb_h = capex / (life * 8760)
             note = t["note"]
         reload_s = kv / read
         write_s = kv / write
@@ -246,8 +270,18 @@ def cache_tiers(
                 "usd_per_gb_hour": price_gb_h,
                 "note": note,
                 "holds": cap >= kv,
+                # The assumed inputs (None for HBM, priced by the GPU-hour).
+                "read_bytes_per_s_per_gpu": None if math.isinf(read) else read / n,
+                "write_bytes_per_s_per_gpu": None if math.isinf(write) else write / n,
+                "usd_per_gb": capex,
+                "life_years": life,
             }
         )
+
+    def keep(t: dict[str, Any], secs: float) -> tuple[float, float]:
+        """(storage, transfer) dollars: GB-hours rented, GPU time writing and reloading."""
+        return kv / 1e9 * t["usd_per_gb_hour"] * secs / 3600, (t["reload_s"] + t["write_s"]) * usd_s
+
     choice: dict[str, str] = {}
     why: dict[str, str] = {}
     costs: dict[str, dict[str, float]] = {}
@@ -256,10 +290,7 @@ def cache_tiers(
         best, best_usd = "recompute", recompute_usd
         costs[label] = {}
         for t in tiers:
-            usd = (
-                kv / 1e9 * t["usd_per_gb_hour"] * secs / 3600
-                + (t["reload_s"] + t["write_s"]) * usd_s
-            )
+            usd = sum(keep(t, secs))
             costs[label][t["name"]] = usd
             if t["holds"] and t["reload_s"] < recompute and usd < best_usd:
                 best, best_usd = t["name"], usd
@@ -269,6 +300,7 @@ def cache_tiers(
             f"reload it once, against ${recompute_usd:.4f} to recompute "
             f"({recompute:.2f} s of prefill on {n} GPUs)"
         )
+    cache_prices = published_prices()["prompt_cache"]
     return {
         "model": model.name,
         "layout": layout.name,
@@ -283,19 +315,30 @@ def cache_tiers(
         # Published structure: 5-minute write at 1.25x base input, 1 hour at 2x, reads 0.1x.
         # Priced at cost (the input price = our prefill cost), the write premiums pay for:
         "published": {
-            "write_5m": 1.25,
-            "write_1h": 2.0,
-            "read": 0.1,
-            "source": "Anthropic pricing page (seed_formulas.md claim 15)",
-            "premium_5m_usd": 0.25 * recompute_usd,
-            "premium_1h_usd": 1.0 * recompute_usd,
-            "read_usd": 0.1 * recompute_usd,
+            "write_5m": cache_prices["write_5m"],
+            "write_1h": cache_prices["write_1h"],
+            "read": cache_prices["read"],
+            "source": cache_prices["source"],
+            "premium_5m_usd": (cache_prices["write_5m"] - 1) * recompute_usd,
+            "premium_1h_usd": (cache_prices["write_1h"] - 1) * recompute_usd,
+            "read_usd": cache_prices["read"] * recompute_usd,
             "hbm_5m_usd": costs.get("5m", {}).get("hbm"),
             "hbm_1h_usd": costs.get("1h", {}).get("hbm"),
             "reading": "a premium at or above a tier's cost for the duration can pay for "
             "that tier; the 5-minute premium against HBM rent, the 1-hour one "
-            "against a cheaper tier, is the reading in seed_formulas.md claim 15",
+            "against a cheaper tier, is the seed's reading",
         },
+        # The seed's "5 minutes = HBM", checked: the cheapest place for 300 s and, when it
+        # is not HBM, the input that decides it.
+        "five_minutes": five_minutes_against_hbm(
+            tiers,
+            {t["name"]: keep(t, FIVE_MINUTES_S) for t in tiers},
+            kv_bytes=kv,
+            usd_per_s=usd_s,
+            recompute_s=recompute,
+            recompute_usd=recompute_usd,
+            gpu_hour_usd=workload.gpu_hour_usd,
+        ),
     }
 
 
@@ -327,16 +370,26 @@ def lifecycle(
     n_fit = G * (C / 6) ** (BETA / (ALPHA + BETA))
     n_rule = math.sqrt(C / (6 * TOKENS_PER_PARAM))
     target = chinchilla_loss(params, tokens)
-    # Inference-aware: minimise 6 N D + 2 N D_inf at the same loss (Sardana et al.).
+    # Inference-aware: minimise 6 N D + 2 N_act D_inf at the same loss (Sardana et al.),
+    # the active share of the parameters held as given (1 for a dense model).
+    share = n_act / params
     grid = np.logspace(math.log10(params) - 2, math.log10(params) + 1, 2000)
     left = target - E_LOSS - A_FIT / grid**ALPHA
     ok = left > 0
     d_need = np.where(ok, (B_FIT / np.where(ok, left, 1.0)) ** (1 / BETA), np.inf)
-    total = 6 * grid * d_need + 2 * grid * inference_tokens
+    total = 6 * grid * d_need + 2 * grid * share * inference_tokens
     k = int(np.argmin(total))
     pre, inf = C, 2 * n_act * inference_tokens
     parts = {"pretraining": pre, "rl": rl_flops, "inference": inf}
     whole = sum(parts.values())
+    # The same split at the optimum: its own pre-training and inference, the same RL.
+    n_opt, d_opt = float(grid[k]), float(d_need[k])
+    parts_opt = {
+        "pretraining": 6 * n_opt * d_opt,
+        "rl": rl_flops,
+        "inference": 2 * n_opt * share * inference_tokens,
+    }
+    whole_opt = sum(parts_opt.values())
     return {
         "params": params,
         "tokens": tokens,
@@ -350,10 +403,13 @@ def lifecycle(
         "overtraining_ratio": tokens / (TOKENS_PER_PARAM * params),
         "loss": target,
         "inference_aware": {
-            "params": float(grid[k]),
-            "tokens": float(d_need[k]),
+            "params": n_opt,
+            "tokens": d_opt,
             "total_flops": float(total[k]),
-            "saving_vs_given": 1 - float(total[k]) / (C + 2 * params * inference_tokens),
+            "saving_vs_given": 1 - float(total[k]) / (C + inf),
+            "tokens_per_param": d_opt / n_opt,
+            "compute": parts_opt,
+            "balance": {k2: v / whole_opt for k2, v in parts_opt.items()},
         },
         "compute": parts,
         "balance": {k2: v / whole for k2, v in parts.items()} if whole else {},

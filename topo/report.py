@@ -645,21 +645,101 @@ def format_price(d: dict[str, Any]) -> str:
     ]
     lines += _table(("context", "batch", "$/M out", "$/M in", "bound"), rows, left=0)
     limit = d["no_compute_bound_context"]
+    seed = d["no_compute_bound_context_seed"]
     lines += [
         "",
         f"  KV reads pass weight reads at context {d['kv_crossover_context']:,.0f} "
         f"(batch {d['kv_crossover_batch']})",
         "  no batch is compute-bound above "
         + ("-" if limit is None else f"{limit:,.0f} tokens")
-        + f" (seed's closed form: {d['no_compute_bound_context_seed']:,.0f})",
+        + ("" if seed is None else f" (seed's closed form: {seed:,.0f})"),
         f"  prefill attention FLOPs equal linear FLOPs at "
         f"{d['prefill_attention_equals_linear_tokens']:,.0f} prompt tokens",
         f"  decode attention intensity {d['decode_attention_intensity_flop_per_byte']:.0f} "
         "FLOP/byte of KV",
     ]
+    if "long_context_tier" in d:
+        lines += ["", *_long_context_lines(d)]
+    lines += _faster_tier_lines(d)
+    lines += _list_price_lines(d)
     for other in d.get("compare", []):
         lines += ["", format_price(other)]
     return "\n".join(lines)
+
+
+def _wrap(text: str) -> list[str]:
+    """A long sentence as indented lines of at most 100 characters."""
+    import textwrap
+
+    return textwrap.wrap(text, 98, initial_indent="  ", subsequent_indent="    ")
+
+
+def _long_context_lines(d: dict[str, Any]) -> list[str]:
+    """The published long-context tier beside where decode stops being compute-bound."""
+    lc = d["long_context_tier"]
+    tier = lc["published"][0]
+    until = lc["compute_bound_until_tokens"]
+    where = (
+        "decode is never compute-bound here"
+        if until == 0
+        else "decode is compute-bound at every context here"
+        if until is None
+        else f"decode stops being compute-bound at {until:,.0f} tokens"
+    )
+    return [
+        *_wrap(
+            f"long context: {where} ({lc['definition']}); {tier['model']} "
+            f"({tier['provider']}) charges {lc['tier_input_multiple']:g}x input and "
+            f"{lc['tier_output_multiple']:g}x output above {lc['threshold_tokens']:,.0f} "
+            f"tokens (source: {tier['source']})"
+        ),
+        *_wrap(lc["reading"]),
+    ]
+
+
+def _faster_tier_lines(d: dict[str, Any]) -> list[str]:
+    """The price multiple of each faster tier, beside the published ones."""
+    tiers = d.get("faster_tiers") or []
+    if not tiers:
+        return []
+    first = next(r for r in d["rows"] if r["fits"])
+    base = max(r["batch"] for r in d["rows"] if r["context"] == first["context"] and r["fits"])
+    parts = [
+        f"{t['speedup']:g}x faster at {t['price_multiple']:.2f}x the price (batch {t['batch']})"
+        if t["reachable"]
+        else f"{t['speedup']:g}x not reachable on these chips"
+        for t in tiers
+    ]
+    pub = [
+        f"{p['name']} {p['speedup']:g}x at {p['price_multiple']:g}x"
+        if p.get("speedup")
+        else f"{p['name']} {p['price_multiple']:g}x"
+        for p in d.get("published_faster_tiers", [])
+    ]
+    text = (
+        f"faster tiers from batch {base:,} at {first['context']:,.0f} tokens: "
+        + "; ".join(parts)
+        + (f" (published: {'; '.join(pub)})" if pub else "")
+    )
+    return _wrap(text)
+
+
+def _list_price_lines(d: dict[str, Any]) -> list[str]:
+    """Modelled output/input cost at the largest batch, beside the list-price band."""
+    band = d.get("list_price_output_over_input")
+    if not band:
+        return []
+    ratios = [
+        f"{r['decode_to_prefill_cost_ratio']:.1f}x at {r['context']:,.0f}"
+        for r in d["rows"]
+        if r.get("is_max_batch") and r.get("decode_to_prefill_cost_ratio")
+    ]
+    text = (
+        f"output over input cost at the largest batch: {', '.join(ratios) or '-'} tokens; "
+        f"list prices charge output {band['low']:g}-{band['high']:g}x input "
+        f"(source: {band['source']})"
+    )
+    return _wrap(text)
 
 
 def format_cache(d: dict[str, Any]) -> str:
@@ -683,7 +763,37 @@ def format_cache(d: dict[str, Any]) -> str:
     lines += _table(("tier", "reload", "$/GB-hour", "holds", "assumption"), rows, last_left=True)
     lines += [""]
     lines += [f"  {k}: {v}" for k, v in d["why"].items()]
+    if "five_minutes" in d:
+        lines += ["", *_five_minutes_lines(d["five_minutes"])]
     return "\n".join(lines)
+
+
+_FLIP_UNITS = {"B/s": "bandwidth", "USD/GB": "", "USD/GPU-hour": "", "s": "time"}
+
+
+def _flip_value(v: float, unit: str) -> str:
+    kind = _FLIP_UNITS.get(unit, "")
+    if kind:
+        return format_quantity(v, kind)
+    return f"${v:,.4g}" + ("/GB" if unit == "USD/GB" else " per GPU-hour")
+
+
+def _five_minutes_lines(f: dict[str, Any]) -> list[str]:
+    """The seed's "5 minutes = HBM" against the cheapest choice, and what decides it."""
+    lines = _wrap(f["reading"])
+    flips = f["flip_points"]
+    if flips:
+        said = [
+            f"{x['input']} (assumed {_flip_value(x['assumed'], x['unit'])}; HBM wins "
+            f"{x['direction']} {_flip_value(x['flips_at'], x['unit'])})"
+            for x in flips
+        ]
+        lines += _wrap(
+            "the assumption that decides it: "
+            + said[0]
+            + ("; then " + "; ".join(said[1:]) if len(said) > 1 else "")
+        )
+    return lines
 
 
 def format_lifecycle(d: dict[str, Any]) -> str:
@@ -710,6 +820,11 @@ def format_lifecycle(d: dict[str, Any]) -> str:
                 f"tokens for the same loss ({ia['saving_vs_given']:+.1%} compute saved)",
             ),
             ("compute split", ", ".join(f"{k} {v:.0%}" for k, v in d["balance"].items())),
+            (
+                "split at the optimum",
+                ", ".join(f"{k} {v:.0%}" for k, v in ia["balance"].items())
+                + f" ({ia['tokens_per_param']:,.0f} tokens per parameter)",
+            ),
         ]
     )
     return "\n".join([*lines, "", "  " + d["balance_note"]])
