@@ -355,3 +355,244 @@ def test_commands(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa
     ):
         assert main(argv) == 2
         assert match in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the seed's rules, stated
+# Llama-3-70B (meta-llama params.json): L=80, D=8192, F=28672, N_q=64, K=8, H=128, V=128256.
+# H100 SXM: 989.4e12 FLOP/s bf16 dense, 3.35e12 B/s; $2 per GPU-hour; 8 GPUs (tp 8).
+L_, D_, F_, NQ, K_, H_, V_ = 80, 8192, 28672, 64, 8, 128, 128256
+N_TOTAL = 3 * D_ * F_ * L_ + L_ * (2 * D_ * NQ * H_ + 2 * D_ * K_ * H_) + 2 * V_ * D_  # 70.55e9
+N_LINEAR = N_TOTAL - V_ * D_  # the input embedding is a lookup: no FLOPs, one row read
+W_READ = 2 * N_LINEAR  # bf16 weight bytes a decode step reads
+KV_TOK = 2 * L_ * K_ * H_ * 2  # 327,680 B of bf16 KV per token
+F_ATT = 4 * L_ * NQ * H_  # decode attention FLOPs per token of context (QK^T and AV)
+C_H100, BW_H100, N_GPU, USD_S = 989.4e12, 3.35e12, 8, 8 * 2.0 / 3600
+USABLE = 8 * 72e9 - 141.1e9  # topo keeps 10% of HBM free (test_claim_13_long_context)
+
+
+def _fit(S: float) -> int:
+    """Sequences of S tokens (plus the one decoded) that fit next to the weights."""
+    return int(USABLE // ((S + 1) * KV_TOK + 8 * 8192 * 2 * 8))
+
+
+def _step_s(B: np.ndarray, S: float) -> np.ndarray:
+    """The seed's roofline step (claim 2): max(FLOPs / C, bytes / BW) over 8 GPUs."""
+    flops = B * (2 * N_LINEAR + S * F_ATT) / (N_GPU * C_H100)
+    reads = (W_READ + B * S * KV_TOK) / (N_GPU * BW_H100)
+    return np.maximum(flops, reads)
+
+
+def test_claim_13_long_context_tier_beside_where_decode_stops_being_compute_bound() -> None:
+    p = price(H100, LLAMA, Plan(tp=8), Workload(ideal=True), contexts=[1000], batches=[1, 8])
+    lc = p["long_context_tier"]
+    # An unbounded batch is compute-bound while (2 N + S F_att) / C >= S kv / BW:
+    # S* = 2 N / (I kv - F_att), I = C / BW = 295.3; the seed's form drops F_att (1,458).
+    s_star = 2 * N_LINEAR / (C_H100 / BW_H100 * KV_TOK - F_ATT)
+    assert s_star == pytest.approx(1476, abs=1)
+    assert lc["compute_bound_until_tokens"] == pytest.approx(s_star, rel=1e-4)
+    assert lc["reference_context"] == lc["compute_bound_until_tokens"]
+    # Gemini 2.5 Pro above 200k: input $1.25 -> $2.50, output $10 -> $15.
+    assert lc["threshold_tokens"] == 200_000
+    assert (lc["tier_input_multiple"], lc["tier_output_multiple"]) == (2.50 / 1.25, 15 / 10)
+    assert "ai.google.dev" in lc["published"][0]["source"]
+    # At 200k: 6 sequences fit (the seed's 7 on all 640 GB), memory-bound, KV reads
+    # B S kv against the weight reads.
+    b_tier, b_ref = _fit(200_000), _fit(s_star)
+    assert (b_tier, b_ref) == (6, 896)
+    at, ref = lc["at_threshold"], lc["at_reference"]
+    assert (at["max_batch"], ref["max_batch"]) == (b_tier, b_ref)
+    assert at["bound"] == "memory"
+    assert at["kv_over_weights"] == pytest.approx(b_tier * 200_000 * KV_TOK / W_READ, rel=1e-3)
+    # Output: GPU time per token t_step(B) / B at each context, each at its largest batch.
+    per_tok_tier = _step_s(np.array([b_tier]), 200_000)[0] / b_tier
+    per_tok_ref = _step_s(np.array([b_ref]), s_star)[0] / b_ref
+    assert lc["output_cost_multiple"] == pytest.approx(per_tok_tier / per_tok_ref, rel=2e-3)
+    assert at["usd_per_million_output_tokens"] == pytest.approx(
+        USD_S * per_tok_tier * 1e6, rel=2e-3
+    )
+    # Input: causal prefill FLOPs per token 2 N + F_att T / 2 (compute-bound at both).
+    want_in = (2 * N_LINEAR + F_ATT * 200_000 / 2) / (2 * N_LINEAR + F_ATT * s_star / 2)
+    assert lc["input_cost_multiple"] == pytest.approx(want_in, rel=2e-3)
+    assert "6 sequences fit in HBM against 896" in lc["reading"]
+    assert "not for the switch from compute to memory, which comes at 1,476" in lc["reading"]
+
+
+def test_long_context_tier_that_does_not_fit() -> None:
+    # tp 2: 2 x 80 GB x 0.9 = 144 GB; fp8 weights take 70.6 GB, leaving 73.4 GB; a
+    # 200k-token sequence of fp32 KV is 200,000 x 2 x 80 x 8 x 128 x 4 B = 131 GB.
+    w = Workload(ideal=True, weights="fp8", kv="fp32")
+    p = price(H100, LLAMA, Plan(tp=2), w, contexts=[1000], batches=[1])
+    lc = p["long_context_tier"]
+    assert not lc["at_threshold"]["fits"]
+    assert lc["output_cost_multiple"] is None
+    assert "does not fit" in lc["reading"]
+
+
+def test_faster_tiers_and_list_price_band_in_text(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["price", "dgx-h100", "--model", "llama-3-70b", "--ideal", "--context", "1000"]
+    assert main(argv) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # Largest batch at 1,000 tokens, then the largest batch x times faster on the same chips.
+    b0 = _fit(1000)
+    B = np.arange(1, b0 + 1, dtype=float)
+    t = _step_s(B, 1000)
+    for x, tier in zip((1.25, 1.5, 2.0, 3.0), data["faster_tiers"], strict=True):
+        k = int(np.nonzero(t <= t[-1] / x)[0][-1])
+        multiple = (t[k] / B[k]) / (t[-1] / b0)
+        assert tier["batch"] == k + 1
+        assert tier["price_multiple"] == pytest.approx(multiple, rel=1e-3)
+        assert f"{x:g}x faster at {multiple:.2f}x the price (batch {k + 1})" in text
+    assert f"faster tiers from batch {b0:,} at 1,000 tokens" in text
+    assert "fast mode, Claude Opus 4.6 2.5x at 6x" in text  # $30/$150 against $5/$25
+    # The list-price band, output 4-8x input (OpenAI), beside decode / prefill at b0:
+    # decode (2 N + S F_att) / C a token when compute-bound, prefill (2 N + F_att T / 2) / C.
+    prefill_per_token_s = (2 * N_LINEAR + F_ATT * 1000 / 2) / (N_GPU * C_H100)
+    ratio = t[-1] / b0 / prefill_per_token_s
+    assert f"output over input cost at the largest batch: {ratio:.1f}x at 1,000 tokens" in text
+    assert "list prices charge output 4-8x input" in text
+    assert data["list_price_output_over_input"]["low"] == 4.0
+    assert data["list_price_output_over_input"]["high"] == 8.0
+    # The long-context line and the sentence on what the tier pays for.
+    s_star = 2 * N_LINEAR / (C_H100 / BW_H100 * KV_TOK - F_ATT)
+    assert f"decode stops being compute-bound at {s_star:,.0f} tokens" in text
+    assert "Gemini 2.5 Pro (Google) charges 2x input and 1.5x output above 200,000 tokens" in text
+    assert f"{_fit(200_000)} sequences fit in HBM" in text
+    assert "the tier pays for the batch the KV cache crowds out of HBM" in text
+    assert set(data["long_context_tier"]) >= {"at_threshold", "reading", "definition"}
+
+
+# Host DRAM as topo/data/memory_tiers.yaml assumes it: 50 GB/s per GPU each way, $5/GB over
+# 4 years. HBM rented with the GPU: $2 / 80 GB an hour = $0.025 per GB-hour (claim 15).
+DRAM_BW, DRAM_USD_GB_H = 50e9, 5.0 / (4 * 8760)
+
+
+def test_claim_15_five_minutes_is_not_hbm_and_what_decides_it() -> None:
+    r = cache_tiers(H100, LLAMA, Plan(tp=8), Workload(), prefix_tokens=100_000, durations=["1h"])
+    f = r["five_minutes"]
+    gb = 100_000 * KV_TOK / 1e9  # 32.8 GB
+    hbm = gb * 0.025 * 300 / 3600  # $0.068
+    storage = gb * DRAM_USD_GB_H * 300 / 3600
+    transfer = 2 * gb * 1e9 / (N_GPU * DRAM_BW) * USD_S  # write out and read back: 164 ms
+    assert f["hbm_usd"] == pytest.approx(hbm)
+    assert (f["cheapest"], f["agrees"]) == ("host-dram", False)
+    assert f["cheapest_usd"] == pytest.approx(storage + transfer)
+    # HBM is cheaper than host DRAM while its rent over t stays below the round trip.
+    below = transfer / (gb * (0.025 - DRAM_USD_GB_H) / 3600)
+    assert f["hbm_cheapest_below_s"] == pytest.approx(below)
+    assert below == pytest.approx(3.2, abs=0.05)
+    # Each input alone moved to where HBM ties:
+    flips = {x["input"]: x for x in f["flip_points"]}
+    bw = DRAM_BW * transfer / (hbm - storage)  # ~0.54 GB/s per GPU
+    usd_gb = (hbm - transfer) / (gb * 300 / 3600) * 4 * 8760  # ~$867/GB
+    gpu_h = 2.0 * storage / (hbm - transfer)  # ~$0.012 per GPU-hour
+    assert flips["host-dram read and write bandwidth per GPU"]["flips_at"] == pytest.approx(bw)
+    assert flips["host-dram price per GB"]["flips_at"] == pytest.approx(usd_gb)
+    assert flips["the GPU-hour price, which sets HBM rent"]["flips_at"] == pytest.approx(gpu_h)
+    # The deciding one needs the smallest change: the bandwidth (93x) before the price (173x).
+    assert f["deciding_assumption"]["input"] == "host-dram read and write bandwidth per GPU"
+    assert f["deciding_assumption"]["factor"] == pytest.approx(bw / DRAM_BW)
+    assert "against the seed's '5 minutes = HBM'" in f["reading"]
+
+
+def _tier(name: str, *, usd_gb_h: float, reload_s: float, bw: float | None) -> dict[str, object]:
+    return {
+        "name": name,
+        "holds": True,
+        "reload_s": reload_s,
+        "write_s": reload_s,
+        "usd_per_gb_hour": usd_gb_h,
+        "read_bytes_per_s_per_gpu": bw,
+        "usd_per_gb": None if bw is None else 5.0,
+        "life_years": None if bw is None else 4.0,
+    }
+
+
+def test_five_minutes_hbm_or_recompute() -> None:
+    from topo.published import five_minutes_against_hbm
+
+    # 10 GB: HBM at $0.025/GB-hour for 300 s = $0.0208; a slow tier moving it in 100 s
+    # each way on $0.01/s of GPUs costs $2 of GPU time: HBM is cheapest, as the seed says.
+    hbm = _tier("hbm", usd_gb_h=0.025, reload_s=0.0, bw=None)
+    slow = _tier("slow", usd_gb_h=1e-4, reload_s=100.0, bw=1e8)
+    parts = {"hbm": (10 * 0.025 / 12, 0.0), "slow": (10 * 1e-4 / 12, 200 * 0.01)}
+    kw = {"kv_bytes": 10e9, "usd_per_s": 0.01, "gpu_hour_usd": 2.0}
+    f = five_minutes_against_hbm([hbm, slow], parts, recompute_s=500.0, recompute_usd=5.0, **kw)
+    assert (f["cheapest"], f["agrees"], f["flip_points"]) == ("hbm", True, [])
+    assert "as the seed's '5 minutes = HBM' has it" in f["reading"]
+    # Recompute at $0.01 beats HBM's $0.0208; HBM wins only under 0.01 / (0.0208 / 300) s,
+    # or if the prefill took longer than 0.0208 / 0.01 = 2.08 s instead of 1 s.
+    f = five_minutes_against_hbm(
+        [hbm], {"hbm": parts["hbm"]}, recompute_s=1.0, recompute_usd=0.01, **kw
+    )
+    assert f["cheapest"] == "recompute"
+    assert f["hbm_cheapest_below_s"] == pytest.approx(0.01 / (10 * 0.025 / 12 / 300))
+    assert f["deciding_assumption"]["flips_at"] == pytest.approx(10 * 0.025 / 12 / 0.01)
+
+
+def test_cache_text_says_five_minutes_is_not_hbm(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["cache", "dgx-h100", "--model", "llama-3-70b", "--prefix", "100000"]
+    assert main(argv) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    gb = 100_000 * KV_TOK / 1e9
+    hbm = gb * 0.025 * 300 / 3600
+    dram = gb * DRAM_USD_GB_H * 300 / 3600 + 2 * gb * 1e9 / (N_GPU * DRAM_BW) * USD_S
+    assert (
+        f"for 5 minutes host-dram (${dram:.4f}) is cheaper than HBM (${hbm:.4f}), against the "
+        "seed's '5 minutes = HBM'; HBM is cheaper than host-dram only under 3.2 s" in text
+    )
+    assert "the assumption that decides it: host-dram read and write bandwidth per GPU" in text
+    assert "(assumed 50 GB/s; HBM wins below 536.4 MB/s)" in text
+    assert main([*argv, "--json"]) == 0
+    assert "five_minutes" in json.loads(capsys.readouterr().out)
+
+
+def _optimum(params: float, tokens: float, d_inf: float, share: float) -> tuple[float, float]:
+    """Minimise 6 N D + 2 share N D_inf at the loss of (params, tokens): golden section."""
+    target = 1.69 + 406.4 / params**0.34 + 410.7 / tokens**0.28
+
+    def d_of(n: float) -> float:
+        return float((410.7 / (target - 1.69 - 406.4 / n**0.34)) ** (1 / 0.28))
+
+    def cost(log_n: float) -> float:
+        n = 10**log_n
+        return 6 * n * d_of(n) + 2 * share * n * d_inf
+
+    lo = np.log10(params) - 2
+    while target - 1.69 - 406.4 / (10**lo) ** 0.34 <= 0:
+        lo += 0.01
+    hi, g = np.log10(params) + 1, (5**0.5 - 1) / 2
+    for _ in range(200):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        lo, hi = (lo, b) if cost(a) < cost(b) else (a, hi)
+    n = 10 ** ((lo + hi) / 2)
+    return n, d_of(n)
+
+
+@pytest.mark.parametrize("active", [None, 2e9])
+def test_claim_14_split_at_the_inference_aware_optimum(active: float | None) -> None:
+    r = lifecycle(params=8e9, tokens=15e12, inference_tokens=1e13, active_params=active)
+    share = (active or 8e9) / 8e9
+    n, d = _optimum(8e9, 15e12, 1e13, share)
+    ia = r["inference_aware"]
+    assert ia["params"] == pytest.approx(n, rel=0.01)  # topo searches a grid of 2,000 sizes
+    pre, inf = 6 * n * d, 2 * share * n * 1e13
+    assert ia["balance"]["pretraining"] == pytest.approx(pre / (pre + inf), abs=0.002)
+    assert ia["balance"]["inference"] == pytest.approx(inf / (pre + inf), abs=0.002)
+    assert ia["compute"]["rl"] == 0.0
+    # The model given: 6 N D = 7.2e23 against 2 N_act D_inf.
+    assert r["compute"]["inference"] == pytest.approx(2 * (active or 8e9) * 1e13)
+
+
+def test_lifecycle_text_has_the_split_at_the_optimum(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["lifecycle", "--params", "8e9", "--tokens", "15e12", "--inference-tokens", "1e13"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    n, d = _optimum(8e9, 15e12, 1e13, 1.0)
+    pre, inf = 6 * n * d, 2 * n * 1e13
+    want = f"pretraining {pre / (pre + inf):.0%}, rl 0%, inference {inf / (pre + inf):.0%}"
+    line = next(x for x in out.splitlines() if "split at the optimum" in x)
+    assert want in line  # 62% / 38%: a 13B model on 5.5T tokens instead of 8B on 15T
