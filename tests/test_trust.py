@@ -632,3 +632,22 @@ def test_catalogue_errors_name_the_layout_line(
         assert len(lines) == 1
     assert lines[0].startswith(f"error: {tmp_path}/")
     assert expected.format(d=tmp_path) in lines[0]
+
+
+def test_latency_limit_prunes_only_plans_that_cannot_meet_it() -> None:
+    """Plans skipped as too slow before placement are exactly those no batch saves."""
+    from topo.build import build_graph
+    from topo.models import load_model
+    from topo.perf import Workload
+    from topo.plan import search
+
+    layout = load_layout("dgx-h100-superpod")
+    G = build_graph(layout)
+    m = load_model("llama-3-70b")
+    limit = 0.020
+    kept = search(layout, G, m, Workload(), max_latency_s=limit, strategies=("packed",))
+    every = search(layout, G, m, Workload(), refine_latency_s=limit, strategies=("packed",))
+    assert kept
+    assert sorted(map(repr, kept)) == sorted(
+        repr(r) for r in every if r.time_per_output_token_s <= limit
+    )

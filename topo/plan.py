@@ -238,6 +238,12 @@ def search(
         bs = bs[(bs <= max_b) & (bs >= plan.dp)]
         if not len(bs):
             continue
+        if max_latency_s is not None:
+            # Communication only adds time: a plan too slow without it at its smallest
+            # batch meets the limit at none, wherever it is placed.
+            bare = decode(layout, model, plan, np.array([float(plan.dp)]), workload, None)
+            if float(bare["tpot"][0]) > max_latency_s:
+                continue
         for strategy in strategies:
             placement = place(G, plan, strategy=strategy)
             key = (plan, placement.ranks)
