@@ -94,3 +94,29 @@ def test_example_runs_and_prints_what_it_shows(
     for prev, a in zip(argv, argv[1:], strict=False):
         if prev in OUTPUTS and code == 0:
             assert any(Path(a).parent.glob(Path(a).stem + "*")), a
+
+
+def _python_blocks() -> list[str]:
+    return [
+        block
+        for doc in DOCS
+        for block in re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    ]
+
+
+@pytest.mark.parametrize("block", _python_blocks(), ids=lambda b: b.splitlines()[0][:40])
+def test_python_example_runs_and_its_numbers_are_true(block: str) -> None:
+    """Each line `expression   # number` evaluates to that number (to the digits shown)."""
+    scope: dict[str, object] = {}
+    checked = 0
+    for line in block.splitlines():
+        code, _, comment = line.partition("  #")
+        value = re.fullmatch(r"\s*([-+]?\d[\d.]*(?:e[-+]?\d+)?)\s*", comment)
+        if value and "=" not in code and not code.lstrip().startswith(("from", "import")):
+            got = eval(code.strip(), scope)  # noqa: S307 - the README's own example
+            digits = len(value.group(1).split("e")[0].replace(".", "").lstrip("-+"))
+            assert float(got) == pytest.approx(float(value.group(1)), rel=10 ** (1 - digits))
+            checked += 1
+        else:
+            exec(code, scope)  # noqa: S102 - the README's own example
+    assert checked or "#" not in block

@@ -651,3 +651,24 @@ def test_latency_limit_prunes_only_plans_that_cannot_meet_it() -> None:
     assert sorted(map(repr, kept)) == sorted(
         repr(r) for r in every if r.time_per_output_token_s <= limit
     )
+
+
+def test_a_special_file_target_is_written_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o /dev/null` or a pipe: written in place, never renamed over (that replaced
+    /dev/zero with a JSON file when run as root)."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    code, _, err = run_cli(capsys, "schema", "-o", str(fifo))
+    reader.join(timeout=30)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert json.loads(got[0])["title"]

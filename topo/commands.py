@@ -86,17 +86,25 @@ def _json(data: Any) -> str:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: no half files."""
-    folder = path.parent if str(path.parent) else Path()
-    try:  # a name too long, a read-only folder, no permission: OSError anywhere here
-        if not str(path) or str(path) in (".", "..") or path.is_dir():
-            msg = f"{str(path)!r}: expected a file name to write, got a folder or nothing"
-            raise TopoError(msg)
-        if not folder.is_dir():
-            msg = f"{path}: the folder {folder} does not exist"
-            raise TopoError(msg)
+    """Write through a temporary file in the same folder, then rename: no half files.
+
+    A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a
+    pipe) is written in place: renaming over it would replace the device with a file.
+    """
+    folder = _check_output(path)
+    try:
+        special = path.exists() and not path.is_file()
+    except OSError:
+        special = False
+    if special:
+        try:
+            write(path)
+        except OSError as e:
+            raise TopoError(_cannot_write(path, e)) from None
+        return
+    try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    except OSError as e:
+    except OSError as e:  # a read-only folder, no permission
         raise TopoError(_cannot_write(path, e)) from None
     os.close(fd)
     umask = os.umask(0)  # read the process's umask (mkstemp makes 0600 files)
@@ -111,6 +119,21 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _check_output(path: Path) -> Path:
+    """The folder `path` will be written in; refused if `path` cannot be a new file there."""
+    folder = path.parent if str(path.parent) else Path()
+    try:  # a name too long: OSError from the checks themselves
+        if not str(path) or str(path) in (".", "..") or path.is_dir():
+            msg = f"{str(path)!r}: expected a file name to write, got a folder or nothing"
+            raise TopoError(msg)
+        if not folder.is_dir():
+            msg = f"{path}: the folder {folder} does not exist"
+            raise TopoError(msg)
+    except OSError as e:
+        raise TopoError(_cannot_write(path, e)) from None
+    return folder
 
 
 def _cannot_write(path: Path, e: OSError) -> str:
@@ -541,10 +564,10 @@ def cmd_limits(args: argparse.Namespace) -> int:
     return 1 if data["current_domain_size"] > data["max_domain_size"] else 0
 
 
-def _figure_out(path: str) -> Path:
+def _figure_out(path: str, flag: str = "-o") -> Path:
     out = Path(path)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        msg = f"-o {path}: the format follows the file name: .png, .svg or .pdf"
+        msg = f"{flag} {path[:200]}: the format follows the file name: .png, .svg or .pdf"
         raise TopoError(msg)
     return out
 
@@ -738,7 +761,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
         fig, _ = plot_serving([result, {**result, **second}])
-        _save(fig, _figure_out(args.plot))
+        _save(fig, _figure_out(args.plot, "--plot"))
     if not args.json:
         result.pop("ttft_samples_s")
     print(_json(result) if args.json else format_serve(result))
@@ -768,7 +791,7 @@ def cmd_price(args: argparse.Namespace) -> int:
         from topo.plot import plot_price
 
         fig, _ = plot_price(results)
-        _save(fig, _figure_out(args.plot))
+        _save(fig, _figure_out(args.plot, "--plot"))
     print(_json(data) if args.json else format_price(data))
     return 0
 
@@ -791,7 +814,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
         from topo.plot import plot_cache
 
         fig, _ = plot_cache(data)
-        _save(fig, _figure_out(args.plot))
+        _save(fig, _figure_out(args.plot, "--plot"))
     print(_json(data) if args.json else format_cache(data))
     return 0
 
@@ -810,7 +833,7 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
         from topo.plot import plot_lifecycle
 
         fig, _ = plot_lifecycle(data)
-        _save(fig, _figure_out(args.plot))
+        _save(fig, _figure_out(args.plot, "--plot"))
     print(_json(data) if args.json else format_lifecycle(data))
     return 0
 
@@ -872,6 +895,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         validation_markdown,
     )
 
+    # Both outputs are checked before either is written.
+    figure = _figure_out(args.plot, "--plot") if args.plot else None
+    for out in (figure, Path(args.markdown) if args.markdown else None):
+        if out is not None:
+            _check_output(out)
     points = load_measurements(args.measurements, layout=args.layout or "")
     data = validate(points, _fidelity(args))
     if args.markdown:
@@ -891,11 +919,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             notes = read_text_limited(args.notes)
         text = validation_markdown(data, command=command, title=args.title, notes=notes)
         _atomic_write(Path(args.markdown), lambda p: _write_text(p, text))
-    if args.plot:
+    if figure is not None:
         from topo.plot import plot_validation
 
         fig, _ = plot_validation(data)
-        _save(fig, _figure_out(args.plot))
+        _save(fig, figure)
     print(_json(data) if args.json else format_validation(data))
     return 0
 
@@ -978,7 +1006,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from topo.plot import plot_compare
 
         fig, _ = plot_compare(data)
-        _save(fig, _figure_out(args.plot))
+        _save(fig, _figure_out(args.plot, "--plot"))
     print(_json(data) if args.json else format_compare(data))
     return 0
 
