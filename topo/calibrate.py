@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from topo._fields import _show
 from topo._yaml import Located, Path_, load_located, read_text_limited
 from topo.errors import LayoutError, Problem, TopoError
 from topo.fidelity import DEFAULT, Fidelity
@@ -200,7 +201,9 @@ def _name(
     """Check a name field; with `resolve`, look it up and return what it names."""
     entry = doc_get(doc, path)
     v = entry.get(key)
-    if not isinstance(v, str) or not v:
+    if key in entry and (not isinstance(v, str) or not v):
+        problems.append(doc.problem((*path, key), f"expected a name, got {_show(v)}"))
+    elif not isinstance(v, str) or not v:
         problems.append(doc.problem((*path, key), "missing; expected a name"))
     elif choices is not None and v not in choices:
         problems.append(doc.problem((*path, key), f"expected one of {', '.join(choices)}"))
@@ -287,9 +290,11 @@ def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str
         return pt
     pt["time_s"] = _q(doc, path, "time", "time", problems)
     if kind == "gemm":
-        _name(doc, path, "accelerator", problems, resolve=accelerator)
+        acc = _name(doc, path, "accelerator", problems, resolve=accelerator)
         for key in ("m", "n", "k"):
             _whole(doc, path, key, problems, required=True)
+        if "dtype" in e and acc is not None:  # the dtypes the chip has a published peak for
+            _name(doc, path, "dtype", problems, sorted(acc.peak_flop_per_s))
     elif kind == "bandwidth":
         _name(doc, path, "accelerator", problems, resolve=accelerator)
         pt["bytes"] = _q(doc, path, "bytes", "data", problems)

@@ -136,37 +136,41 @@ _BOUNDS = {
 
 
 def load_profile(path: str | Path) -> Fidelity:
-    """A calibration profile (YAML written by ``topo calibrate``), checked against bounds."""
-    import yaml
+    """A calibration profile (YAML written by ``topo calibrate``), checked against bounds.
 
-    from topo._yaml import read_text_limited
+    Raises
+    ------
+    LayoutError
+        One line per problem, naming the file, line and parameter.
+    """
+    from topo._yaml import load_located
 
-    p = Path(path)
-    text = read_text_limited(p)
-    try:
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError, ValueError) as e:
-        raise LayoutError(Problem(str(p), 0, "", f"cannot read the profile: {e}")) from None
-    params = (data or {}).get("fidelity", data) if isinstance(data, dict) else None
+    doc = load_located(Path(path))
+    data = doc.data
+    # A profile holds its parameters under `fidelity:`; a bare mapping of them is read too.
+    base: tuple[str, ...] = ("fidelity",) if isinstance(data, dict) and "fidelity" in data else ()
+    params = data.get("fidelity") if base else data
     if not isinstance(params, dict):
-        raise LayoutError(Problem(str(p), 1, "fidelity", "expected a mapping of parameters"))
+        raise LayoutError(doc.problem(base or ("fidelity",), "expected a mapping of parameters"))
     known = {f.name for f in fields(Fidelity)}
     problems = []
     values: dict[str, Any] = {}
     for k, v in params.items():
+        where = (*base, k) if base else ("fidelity", k)
+        line = doc.where((*base, k))[1]
         if k not in known:
-            problems.append(Problem(str(p), 1, f"fidelity.{k}", "unknown parameter"))
+            problems.append(Problem(doc.file, line, ".".join(map(str, where)), "unknown parameter"))
             continue
         if k == "enabled":
-            values[k] = bool(v)
+            if not isinstance(v, bool):
+                msg = f"expected true or false, got {v!r:.40}"
+                problems.append(Problem(doc.file, line, ".".join(map(str, where)), msg))
+            values[k] = v
             continue
         lo, hi = _BOUNDS[k]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-            problems.append(
-                Problem(
-                    str(p), 1, f"fidelity.{k}", f"expected a number from {lo} to {hi}, got {v!r}"
-                )
-            )
+            msg = f"expected a number from {lo} to {hi}, got {v!r:.40}"
+            problems.append(Problem(doc.file, line, ".".join(map(str, where)), msg))
             continue
         values[k] = v
     if problems:

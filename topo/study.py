@@ -121,7 +121,7 @@ def load_study(path: str | Path) -> dict[str, Any]:
         problems.append(doc.problem(("objectives",), "expected a list of two or more objectives"))
         objectives = []
     for i, o in enumerate(objectives):
-        if o not in OBJECTIVES:
+        if not isinstance(o, str) or o not in OBJECTIVES:
             problems.append(doc.problem(("objectives", i), f"expected one of {sorted(OBJECTIVES)}"))
     constraints = d.get("constraints") or {}
     if not isinstance(constraints, dict):
