@@ -269,7 +269,7 @@ def test_leaving_out_replica_plans_keeps_the_best(model: str) -> None:
     from topo.build import build_graph
     from topo.models import load_model
     from topo.perf import Workload
-    from topo.plan import candidate_plans, rank, search
+    from topo.plans import candidate_plans, rank, search
 
     layout = load_layout("gb200-nvl72")
     G = build_graph(layout)

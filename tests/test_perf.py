@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from topo.build import build_graph
 from topo.errors import PlacementError
-from topo.evaluate import evaluate
+from topo.evaluation import evaluate
 from topo.layout import load_layout
 from topo.models import load_model
 from topo.perf import Workload, critical_batches, decode, experts_touched_share, memory

@@ -12,7 +12,7 @@ from topo.build import build_graph, gpu_nodes
 from topo.cli import main
 from topo.collectives import link_loads
 from topo.errors import TopoError
-from topo.evaluate import roofline_data, sweep
+from topo.evaluation import roofline_data, sweep
 from topo.layout import load_layout
 from topo.models import load_model
 from topo.perf import Workload

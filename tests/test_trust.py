@@ -254,7 +254,7 @@ def test_plan_under_an_slo_searches_the_batch() -> None:
     from topo.models import load_model
     from topo.perf import Workload, comm_model, decode, memory
     from topo.place import Plan, place
-    from topo.plan import largest_batch_within, rank, search
+    from topo.plans import largest_batch_within, rank, search
     from topo.routing import Fabric
 
     layout = load_layout("dgx-h100")
@@ -368,7 +368,7 @@ def test_plans_are_not_only_powers_of_two() -> None:
     """A 72-GPU rack runs plans on all 72 GPUs: dp 9 x tp 8, ep 72, tp 1 x dp 72."""
     from topo.models import load_model
     from topo.place import Plan
-    from topo.plan import candidate_plans
+    from topo.plans import candidate_plans
 
     plans = set(candidate_plans(load_layout("gb200-nvl72"), load_model("deepseek-v3")))
     for p in (Plan(8, 8, 1, 9), Plan(1, 72, 1, 72), Plan(4, 72, 1, 18), Plan(1, 9, 1, 9)):
@@ -401,7 +401,7 @@ def test_plan_search_takes_the_batch_at_the_memory_limit() -> None:
     from topo.models import load_model
     from topo.perf import Workload, memory
     from topo.place import Plan
-    from topo.plan import search
+    from topo.plans import search
 
     layout = load_layout("dgx-h100")
     m = load_model("llama-3-70b")
@@ -639,7 +639,7 @@ def test_latency_limit_prunes_only_plans_that_cannot_meet_it() -> None:
     from topo.build import build_graph
     from topo.models import load_model
     from topo.perf import Workload
-    from topo.plan import search
+    from topo.plans import search
 
     layout = load_layout("dgx-h100-superpod")
     G = build_graph(layout)

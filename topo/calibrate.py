@@ -219,7 +219,7 @@ def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str
     """One point's fields checked; the point in SI units."""
     from topo.catalogue import load_catalogue
     from topo.collectives import OPS
-    from topo.evaluate import check_plan
+    from topo.evaluation import check_plan
     from topo.layout import load_layout
     from topo.models import DTYPE_BYTES, load_model
     from topo.place import Plan
@@ -455,7 +455,7 @@ def _graph(layout: str) -> Any:
 def _prepared(point: dict[str, Any]) -> dict[str, Any]:
     """Layout, model, plan and collectives of a serving point, built once."""
     from topo.build import build_graph
-    from topo.evaluate import check_plan
+    from topo.evaluation import check_plan
     from topo.layout import load_layout
     from topo.models import load_model
     from topo.perf import Workload, comm_model

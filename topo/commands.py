@@ -22,14 +22,14 @@ import numpy as np
 from topo.build import build_graph
 from topo.collectives import collective, link_loads
 from topo.errors import TopoError
-from topo.evaluate import check_fits, evaluate, roofline_data, sweep
+from topo.evaluation import check_fits, evaluate, roofline_data, sweep
 from topo.layout import Layout, bundled_layouts, load_layout
 from topo.models import Model, load_model
 from topo.moe import moe_all_to_all
 from topo.perf import Workload, bound_of, comm_model, decode, memory, prefill
 from topo.physical import apply_vary, check_limits, largest_domain
 from topo.place import Plan, place
-from topo.plan import PlanRow, candidate_plans, collapse_replicas, pareto, rank, search
+from topo.plans import PlanRow, candidate_plans, collapse_replicas, pareto, rank, search
 from topo.report import (
     format_cache,
     format_check,

@@ -213,7 +213,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     from topo.models import load_model
     from topo.perf import comm_model, prefill
     from topo.place import place
-    from topo.plan import PlanRow, candidate_plans, rank, search
+    from topo.plans import PlanRow, candidate_plans, rank, search
     from topo.routing import Fabric
 
     base = load_layout(design["layout"])

@@ -14,7 +14,7 @@ _DTYPE_STYLE = {"fp4": ":", "fp8": "--", "bf16": "-", "fp16": "-", "int8": "-.",
 
 
 def plot_roofline(data: dict[str, Any]) -> tuple[Any, Any]:
-    """Draw :func:`topo.evaluate.roofline_data`'s ceilings and points (per GPU)."""
+    """Draw :func:`topo.evaluation.roofline_data`'s ceilings and points (per GPU)."""
     fig = figure(9, 6)
     ax = fig.subplots()
     bw = data["hbm_bandwidth_bytes_per_s"]

@@ -12,7 +12,7 @@ _COLORS = ["#4C72B0", "#C44E52", "#55A868", "#8172B3", "#DD8452", "#64B5CD"]
 
 
 def plot_tradeoff(sweeps: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """One curve per :func:`topo.evaluate.sweep` result: floor, critical batch, cost."""
+    """One curve per :func:`topo.evaluation.sweep` result: floor, critical batch, cost."""
     fig = figure(9.5, 6)
     ax = fig.subplots()
     for i, s in enumerate(sweeps):

@@ -1,0 +1,332 @@
+"""One plan on one layout, reported whole: ``evaluate`` (one batch) and ``sweep`` (many).
+
+Builds the placement and its collectives, runs the roofline engine of
+:mod:`topo.perf` and gathers decode, prefill, floor, critical batch, memory and cost
+into the plain data that ``topo evaluate`` and ``topo sweep`` print.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from topo.errors import PlacementError, TopoError
+from topo.layout import Layout
+from topo.models import Model
+from topo.perf import (
+    Workload,
+    _compute_dtype,
+    bound_of,
+    comm_model,
+    critical_batches,
+    decode,
+    memory,
+    prefill,
+)
+from topo.place import Plan, place
+from topo.routing import Fabric
+
+__all__ = ["check_fits", "check_plan", "evaluate", "roofline_data", "sweep"]
+
+
+def evaluate(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    plan: Plan,
+    batch: int,
+    workload: Workload,
+    *,
+    strategy: str = "packed",
+    fabric: Fabric | None = None,
+) -> dict[str, Any]:
+    """Everything ``topo evaluate`` reports for one plan and batch, as plain data."""
+    workload.check()
+    if batch < 1:
+        msg = f"--batch must be >= 1, got {batch}"
+        raise TopoError(msg)
+    check_plan(model, plan)
+    fabric = fabric or Fabric(G)
+    placement = place(G, plan, strategy=strategy)
+    comm = comm_model(fabric, placement)
+    d = decode(layout, model, plan, np.array([float(batch)]), workload, comm)
+    pre = prefill(layout, model, plan, workload, comm)
+    mem = memory(layout, model, plan, batch, workload)
+    n = plan.world
+    usd_per_s = n * workload.gpu_hour_usd / 3600
+    out_cost = usd_per_s / float(d["tokens_per_s"][0]) * 1e6
+    in_cost = usd_per_s / pre["tokens_per_s"] * 1e6
+    acc = layout.accelerator
+    kernels = _kernel_breakdown(d, workload)
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        "strategy": strategy,
+        "gpus": n,
+        "batch": batch,
+        "context": workload.mean_context,
+        "dtypes": {
+            "weights": workload.weights,
+            "kv": workload.kv,
+            "compute": _compute_dtype(layout, workload),
+        },
+        "decode": {
+            "step_time_s": float(d["tpot"][0]),
+            "time_per_output_token_s": float(d["tpot"][0]),
+            "tokens_per_s": float(d["tokens_per_s"][0]),
+            "tokens_per_s_per_gpu": float(d["tokens_per_s"][0]) / n,
+            "sequences_in_flight": plan.pp * batch,
+            "bound": bound_of(d),
+            "memory_bound_by": "weights" if d["weights"][0] >= d["kv"][0] else "kv",
+            "breakdown_s": {
+                k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication", "overhead")
+            },
+            "kernels_s": kernels,
+            "dominant_kernel_class": max(kernels, key=lambda k: kernels[k]) if kernels else None,
+            "moe_imbalance": float(d["moe_imbalance"][0]),
+            "per_gpu_stage_step": {
+                "weight_bytes": float(d["weight_bytes_per_gpu"][0]),
+                "kv_bytes": float(d["kv_bytes_per_gpu"][0]),
+                "flops": float(d["flops_per_gpu"][0]),
+            },
+        },
+        "prefill": {
+            "time_s": pre["time_s"],
+            "tokens_per_s": pre["tokens_per_s"],
+            "bound": pre["bound"],
+            "prompt_tokens": workload.input_tokens,
+            "kernels_s": pre.get("kernels_s", {}),
+        },
+        "latency_floor_s": float(d["floor"][0]),
+        "latency_floor_step_s": float(d["floor_step"][0]),
+        "latency_floor_basis": _floor_basis(model, plan, workload),
+        # The reference's convention: every weight, the whole input embedding included.
+        "latency_floor_all_weights_s": float(d["floor_all_weights"][0]),
+        "critical_batch": critical_batches(layout, model, plan, workload),
+        "memory": mem,
+        "cost": {
+            "gpu_hour_usd": workload.gpu_hour_usd,
+            "usd_per_million_output_tokens": out_cost,
+            "usd_per_million_input_tokens": in_cost,
+            "decode_to_prefill_cost_ratio": out_cost / in_cost if in_cost > 0 else None,
+        },
+        "efficiency": {
+            "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
+            "flops": 1.0 if workload.ideal else acc.efficiency.compute,
+        },
+        "efficiency_basis": _basis(layout, G, workload),
+        "overlap": workload.overlap,
+        "ideal": workload.ideal,
+        "fidelity": workload.losses.to_dict(),
+    }
+
+
+def _kernel_breakdown(d: dict[str, np.ndarray], workload: Workload) -> dict[str, float]:
+    """Time of one decode step by kernel class [s] ({} on the clean roofline)."""
+    from topo.perf import KERNEL_CLASSES
+
+    if not workload.losses.enabled:
+        return {}
+    out = {k: float(d[f"kernel_{k}"][0]) for k in KERNEL_CLASSES}
+    if not any(out.values()):
+        return {}
+    out["communication"] = float(d["communication"][0])
+    out["host"] = workload.losses.step_overhead_s * (out["gemm"] > 0)
+    return out
+
+
+def _basis(layout: Layout, G: nx.Graph, workload: Workload) -> dict[str, str]:
+    """Where the kernel and collective efficiencies come from, in words."""
+    from topo.kernels import collective_basis, gemm_basis, has_engine_curve
+
+    if not workload.losses.enabled:
+        return {"all": "clean roofline: catalogue fractions, link-rate collectives"}
+    acc = layout.accelerator
+    dtype = _compute_dtype(layout, workload)
+    link = str(G.graph.get("scale_up_link", ""))
+    return {
+        "gemm": gemm_basis(acc, dtype),
+        "hbm": acc.efficiency.basis,
+        "collectives": collective_basis(link, "all-reduce", 8, "library")
+        + (
+            "; engines' own all-reduce where faster" if has_engine_curve(link, "all-reduce") else ""
+        ),
+    }
+
+
+def _floor_basis(model: Model, plan: Plan, workload: Workload) -> dict[str, Any]:
+    """Whose bandwidth the floor of this plan uses, and the tokens a step emits."""
+    block = max(plan.tp, plan.ep) if model.moe else plan.tp
+    return {
+        "dense_weights_gpus": plan.tp,
+        "expert_weights_gpus": block if model.moe else None,
+        "tokens_per_step": workload.losses.accepted_tokens_per_step,
+        "note": (
+            "data-parallel attention: each of the "
+            f"{block // plan.tp} tp groups of an EP block holds its own dense weights"
+            if block > plan.tp
+            else ""
+        ),
+    }
+
+
+def check_plan(model: Model, plan: Plan) -> None:
+    """Raise :class:`PlacementError` for a plan the model cannot be split by."""
+    plan.check()
+    if plan.tp > model.heads:
+        msg = f"tp {plan.tp} is more than {model.name}'s {model.heads} attention heads"
+        raise PlacementError(msg)
+    if model.heads % plan.tp:
+        msg = (
+            f"tp {plan.tp} does not divide {model.name}'s {model.heads} attention heads "
+            "(each tensor-parallel rank holds whole heads)"
+        )
+        raise PlacementError(msg)
+    kv = model.kv_heads
+    if not model.mla and kv % plan.tp and plan.tp % kv:
+        msg = (
+            f"tp {plan.tp} and {model.name}'s {kv} KV heads: each rank needs whole KV heads "
+            "(tp must divide them, or be a multiple of them to replicate them)"
+        )
+        raise PlacementError(msg)
+    if plan.pp > model.layers:
+        msg = f"pp {plan.pp} is more than {model.name}'s {model.layers} layers"
+        raise PlacementError(msg)
+    if model.moe and plan.ep > model.moe["experts"]:
+        msg = f"ep {plan.ep} is more than {model.name}'s {model.moe['experts']} experts"
+        raise PlacementError(msg)
+    if not model.moe and plan.ep > 1:
+        msg = f"{model.name} has no experts: ep must be 1, got {plan.ep}"
+        raise PlacementError(msg)
+
+
+def check_fits(mem: dict[str, Any], plan: Plan, batch: int) -> None:
+    """Raise :class:`PlacementError` saying by how much a plan misses HBM."""
+    if not mem["fits"]:
+        gb = mem["over_by_bytes"] / 1e9
+        msg = (
+            f"tp {plan.tp} x ep {plan.ep} x pp {plan.pp} x dp {plan.dp} at batch {batch} "
+            f"needs {gb:.1f} GB more HBM per GPU than the usable "
+            f"{mem['usable_bytes_per_gpu'] / 1e9:.1f} GB (largest batch that fits: "
+            f"{mem['max_batch']})"
+        )
+        raise PlacementError(msg)
+
+
+def sweep(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    plan: Plan,
+    batches: list[int],
+    workload: Workload,
+    *,
+    strategy: str = "packed",
+) -> dict[str, Any]:
+    """The latency-throughput table of one plan across batches, floor and critical batch."""
+    workload.check()
+    check_plan(model, plan)
+    placement = place(G, plan, strategy=strategy)
+    comm = comm_model(Fabric(G), placement)
+    B = np.array(batches, dtype=float)
+    d = decode(layout, model, plan, B, workload, comm)
+    mem_max = memory(layout, model, plan, 1, workload)["max_batch"]
+    n = plan.world
+    usd = n * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
+    rows = [
+        {
+            "batch": int(b),
+            "time_per_output_token_s": float(d["tpot"][i]),
+            "tokens_per_s_per_user": 1.0 / float(d["tpot"][i]),
+            "tokens_per_s_per_gpu": float(d["tokens_per_s"][i]) / n,
+            "usd_per_million_output_tokens": float(usd[i]),
+            "bound": bound_of(d, i),
+            "latency_floor_s": float(d["floor"][i]),
+            "breakdown_s": {
+                k: float(d[k][i]) for k in ("weights", "kv", "compute", "communication", "overhead")
+            },
+            "fits": bool(b <= mem_max),
+        }
+        for i, b in enumerate(B)
+    ]
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        "strategy": strategy,
+        "gpus": n,
+        "context": workload.mean_context,
+        "latency_floor_s": float(d["floor"][0]),
+        "latency_floor_step_s": float(d["floor_step"][0]),
+        "latency_floor_basis": _floor_basis(model, plan, workload),
+        # The reference's convention: every weight, the whole input embedding included.
+        "latency_floor_all_weights_s": float(d["floor_all_weights"][0]),
+        "critical_batch": critical_batches(layout, model, plan, workload),
+        "max_batch": mem_max,
+        "rows": rows,
+    }
+
+
+def roofline_data(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    plan: Plan,
+    batches: list[int],
+    workload: Workload,
+    *,
+    strategy: str = "packed",
+) -> dict[str, Any]:
+    """The points a roofline figure draws: per GPU, intensity and achieved FLOP/s.
+
+    Decode at each batch and one prefill of the prompt; the ceilings are the
+    accelerator's dense peaks per dtype and its peak HBM bandwidth.
+    """
+    workload.check()
+    check_plan(model, plan)
+    comm = comm_model(Fabric(G), place(G, plan, strategy=strategy))
+    B = np.array(batches, dtype=float)
+    d = decode(layout, model, plan, B, workload, comm)
+    points = []
+    for i, b in enumerate(batches):
+        nbytes = float(d["weight_bytes_per_gpu"][i] + d["kv_bytes_per_gpu"][i])
+        flops = float(d["flops_per_gpu"][i])
+        stage_s = float(d["tpot"][i]) / plan.pp
+        points.append(
+            {
+                "phase": "decode",
+                "batch": b,
+                "bound": bound_of(d, i),
+                "intensity_flop_per_byte": flops / nbytes,
+                "flop_per_s": flops / stage_s if stage_s > 0 else 0.0,
+            }
+        )
+    pre = prefill(layout, model, plan, workload, comm)
+    stage = pre["time_s"] / plan.pp
+    points.append(
+        {
+            "phase": "prefill",
+            "tokens": workload.input_tokens,
+            "bound": pre["bound"],
+            "intensity_flop_per_byte": pre["flops_per_gpu"] / pre["bytes_per_gpu"],
+            "flop_per_s": pre["flops_per_gpu"] / stage if stage > 0 else 0.0,
+        }
+    )
+    acc = layout.accelerator
+    return {
+        "model": model.name,
+        "layout": layout.name,
+        "accelerator": acc.name,
+        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        "hbm_bandwidth_bytes_per_s": acc.hbm_bandwidth_bytes_per_s,
+        "peaks": dict(acc.peak_flop_per_s),
+        "compute_dtype": _compute_dtype(layout, workload),
+        "efficiency": {
+            "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
+            "flops": 1.0 if workload.ideal else acc.efficiency.compute,
+        },
+        "points": points,
+    }

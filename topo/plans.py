@@ -1,0 +1,348 @@
+"""Plan search: every tp x ep x pp x dp that fits the layout, both strategies, every batch.
+
+Plans are enumerated in powers of two (and the domain size for TP): TP up to the
+scale-up domain and the model's heads, PP up to 16 and the layers, DP to fill the
+GPUs, EP (MoE only) from TP up to the experts. Each plan is placed once and its
+collectives reduced to linear costs (:func:`topo.perf.comm_model`); then the batch
+axis is evaluated as one numpy array, so the search costs microseconds per
+configuration once placements are built.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from topo.errors import TopoError
+from topo.evaluation import check_plan
+from topo.layout import Layout
+from topo.models import Model
+from topo.perf import Workload, bound_of, comm_model, decode, memory
+from topo.place import Plan, place
+from topo.routing import Fabric
+
+__all__ = [
+    "OBJECTIVES",
+    "PlanRow",
+    "candidate_plans",
+    "collapse_replicas",
+    "largest_batch_within",
+    "pareto",
+    "rank",
+    "search",
+]
+
+OBJECTIVES = ("throughput", "latency", "cost")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """One plan at one batch: the numbers a ranking needs."""
+
+    plan: Plan
+    strategy: str
+    batch: int
+    gpus: int
+    time_per_output_token_s: float
+    tokens_per_s_per_gpu: float
+    usd_per_million_output_tokens: float
+    bound: str
+    latency_floor_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "plan": {
+                "tp": self.plan.tp,
+                "ep": self.plan.ep,
+                "pp": self.plan.pp,
+                "dp": self.plan.dp,
+            },
+            "strategy": self.strategy,
+            "batch": self.batch,
+            "gpus": self.gpus,
+            "time_per_output_token_s": self.time_per_output_token_s,
+            "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+            "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
+            "bound": self.bound,
+            "latency_floor_s": self.latency_floor_s,
+        }
+
+
+def _powers(limit: int) -> list[int]:
+    out, v = [], 1
+    while v <= limit:
+        out.append(v)
+        v *= 2
+    return out
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small) | {n // d for d in small})
+
+
+def _sizes(total: int, domain: int) -> list[int]:
+    """GPU counts a plan may occupy: each divisor of the domain, whole domains, powers of two.
+
+    Whole domains are every count up to 64 domains, then powers of two of domains, and
+    the whole cluster; so a 72-GPU rack runs plans on 72 GPUs, not only on 64.
+    """
+    domains = max(total // domain, 1)
+    ks = set(range(1, min(domains, 64) + 1)) | set(_powers(domains)) | {domains}
+    sizes = set(_divisors(domain)) | {k * domain for k in ks} | set(_powers(total))
+    return sorted(s for s in sizes if s <= total)
+
+
+def _tp_degrees(model: Model, domain: int) -> list[int]:
+    """Tensor-parallel degrees inside one domain that split heads (and KV heads) whole."""
+    out = []
+    for t in range(1, min(domain, model.heads) + 1):
+        if model.heads % t:
+            continue
+        kv = model.kv_heads
+        if not model.mla and kv % t and t % kv:
+            continue
+        out.append(t)
+    return out
+
+
+def _ep_degrees(model: Model, ranks: int, domain: int) -> list[int]:
+    """Expert-parallel degrees over `ranks` GPUs (tp x dp of one stage).
+
+    Each must divide the ranks. Kept: those that split the experts evenly, the whole
+    stage, and whole domains (a GPU then holds ceil(E / ep) experts, as DeepSeek's
+    redundant experts do).
+    """
+    if not model.moe:
+        return [1]
+    experts = int(model.moe["experts"])
+    return [
+        e
+        for e in _divisors(ranks)
+        if e <= experts and (experts % e == 0 or e == ranks or e % domain == 0)
+    ]
+
+
+def candidate_plans(
+    layout: Layout, model: Model, *, max_gpus: int | None = None, replicas: bool = True
+) -> list[Plan]:
+    """The plans the search tries (see the module notes).
+
+    TP: every degree up to the domain that splits the heads whole; PP: powers of two up
+    to 16 and the layers; DP: whatever makes tp x pp x dp one of :func:`_sizes` (a divisor
+    of the domain, whole domains, a power of two); EP: :func:`_ep_degrees`.
+
+    With ``replicas=False`` plans whose data-parallel degree only adds copies of the
+    tp x ep block (tp x dp > max(tp, ep)) are left out: per GPU they do what the plan with
+    one copy does, so a search for the best tokens/s per GPU need not place them.
+    """
+    total = max_gpus or layout.n_gpus
+    domain = layout.gpus_per_domain
+    sizes = _sizes(total, domain)
+    pps = [p for p in _powers(16) if p <= model.layers]
+    plans = []
+    for tp in _tp_degrees(model, domain):
+        for pp in pps:
+            dps = sorted({s // (tp * pp) for s in sizes if s % (tp * pp) == 0})
+            for dp in dps:
+                for ep in _ep_degrees(model, tp * dp, domain):
+                    plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
+                    if not replicas and tp * dp > max(tp, ep):
+                        continue
+                    try:
+                        check_plan(model, plan)
+                    except TopoError:
+                        continue
+                    plans.append(plan)
+    return plans
+
+
+def largest_batch_within(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    comm: Any,
+    max_batch: int,
+    max_latency_s: float,
+) -> int:
+    """The largest batch (up to `max_batch`) whose time per token meets the limit; 0: none.
+
+    Batches are whole multiples of dp (each data-parallel rank runs whole sequences). Two
+    vectorised passes on the step model: 256 batches spread geometrically, then every
+    multiple between the last that meets the limit and the first that does not.
+    """
+    top = max_batch // plan.dp
+    if top < 1:
+        return 0
+
+    def tpot(per_rank: np.ndarray) -> np.ndarray:
+        return np.asarray(decode(layout, model, plan, per_rank * plan.dp, workload, comm)["tpot"])
+
+    grid = np.unique(np.round(np.geomspace(1, top, 256)))
+    ok = np.nonzero(tpot(grid) <= max_latency_s)[0]
+    if not len(ok):
+        return 0
+    k = int(ok[-1])
+    lo = int(grid[k])
+    hi = int(grid[k + 1]) if k + 1 < len(grid) else lo
+    if hi > lo + 1:
+        fine = np.arange(lo, hi + 1, dtype=float)
+        ok = np.nonzero(tpot(fine) <= max_latency_s)[0]
+        lo = int(fine[ok[-1]]) if len(ok) else lo
+    return lo * plan.dp
+
+
+def search(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    workload: Workload,
+    *,
+    plans: list[Plan] | None = None,
+    batches: list[int] | None = None,
+    strategies: tuple[str, ...] = ("packed", "naive"),
+    max_latency_s: float | None = None,
+    refine_latency_s: float | None = None,
+) -> list[PlanRow]:
+    """Every plan x strategy x batch that fits in memory (and the latency limit).
+
+    Batches are dp x (powers of two up to the memory limit, and the limit itself), plus,
+    under a latency limit (`max_latency_s`, or `refine_latency_s` to add the batch without
+    filtering rows), the largest batch that meets it.
+    """
+    target = max_latency_s if max_latency_s is not None else refine_latency_s
+    workload.check()
+    fabric = Fabric(G)
+    rows: list[PlanRow] = []
+    seen: set[tuple[Any, ...]] = set()
+    for plan in plans if plans is not None else candidate_plans(layout, model):
+        mem1 = memory(layout, model, plan, 1, workload)
+        if not mem1["fits"]:
+            continue
+        max_b = mem1["max_batch"]
+        if batches:
+            bs = np.unique(np.array(batches, dtype=float))
+        else:
+            # Per data-parallel rank: powers of two and the most that fits (throughput
+            # rises with batch, so without a latency limit a plan's best is at its
+            # memory limit, not at a power of two); whole sequences on every rank.
+            top = max_b // plan.dp
+            bs = np.unique(np.array([*_powers(top), top], dtype=float)) * plan.dp
+        # Every data-parallel rank needs a sequence: fewer leave whole replicas idle.
+        bs = bs[(bs <= max_b) & (bs >= plan.dp)]
+        if not len(bs):
+            continue
+        if max_latency_s is not None:
+            # Communication only adds time: a plan too slow without it at its smallest
+            # batch meets the limit at none, wherever it is placed.
+            bare = decode(layout, model, plan, np.array([float(plan.dp)]), workload, None)
+            if float(bare["tpot"][0]) > max_latency_s:
+                continue
+        for strategy in strategies:
+            placement = place(G, plan, strategy=strategy)
+            key = (plan, placement.ranks)
+            if key in seen:  # naive == packed on this layout: report it once
+                continue
+            seen.add(key)
+            comm = comm_model(fabric, placement)
+            run = bs
+            if target is not None and not batches:
+                # Not only powers of two: the largest batch that meets the latency limit.
+                top = largest_batch_within(layout, model, plan, workload, comm, max_b, target)
+                if top >= plan.dp:
+                    run = np.unique(np.append(bs, float(top)))
+            d = decode(layout, model, plan, run, workload, comm)
+            bs_run = run
+            usd = plan.world * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
+            for i, b in enumerate(bs_run):
+                tpot = float(d["tpot"][i])
+                if max_latency_s is not None and tpot > max_latency_s:
+                    continue
+                rows.append(
+                    PlanRow(
+                        plan,
+                        strategy,
+                        int(b),
+                        plan.world,
+                        tpot,
+                        float(d["tokens_per_s"][i]) / plan.world,
+                        float(usd[i]),
+                        bound_of(d, i),
+                        float(d["floor"][i]),
+                    )
+                )
+    return rows
+
+
+def rank(rows: list[PlanRow], objective: str) -> list[PlanRow]:
+    """Best first: lowest latency, highest tokens/s per GPU, or lowest cost per token."""
+    if objective not in OBJECTIVES:
+        msg = f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
+        raise TopoError(msg)
+    if objective == "latency":
+        return sorted(
+            rows, key=lambda r: (r.time_per_output_token_s, -r.tokens_per_s_per_gpu, r.gpus)
+        )
+    if objective == "cost":
+        return sorted(
+            rows, key=lambda r: (r.usd_per_million_output_tokens, r.time_per_output_token_s, r.gpus)
+        )
+    return sorted(rows, key=lambda r: (-r.tokens_per_s_per_gpu, r.time_per_output_token_s, r.gpus))
+
+
+def pareto(rows: list[PlanRow]) -> list[PlanRow]:
+    """The rows no other row beats on both latency and tokens/s per GPU, fastest first."""
+    front: list[PlanRow] = []
+    best = -1.0
+    for r in sorted(
+        rows, key=lambda r: (r.time_per_output_token_s, -r.tokens_per_s_per_gpu, r.gpus)
+    ):
+        if r.tokens_per_s_per_gpu > best:
+            front.append(r)
+            best = r.tokens_per_s_per_gpu
+    return front
+
+
+def _replica_key(r: PlanRow) -> tuple[Any, ...] | None:
+    p = r.plan
+    unit = max(p.tp, p.ep) // p.tp  # data-parallel ranks of one tp x ep block
+    if p.dp % unit:
+        return None
+    copies = p.dp // unit
+    return (
+        p.tp,
+        p.ep,
+        p.pp,
+        unit,
+        r.strategy,
+        r.batch / copies,
+        f"{r.time_per_output_token_s:.6g}",
+        f"{r.tokens_per_s_per_gpu:.6g}",
+        r.bound,
+    )
+
+
+def collapse_replicas(rows: list[PlanRow]) -> list[tuple[PlanRow, list[PlanRow]]]:
+    """Rows that differ only in copies of one tp x ep x pp block, folded into the first.
+
+    Order is kept (rank first). A plan with dp = c x (max(tp, ep) / tp) is c copies of its
+    block; at c times the batch it has the same time per token and tokens/s per GPU, so a
+    table shows it once, with the copies that exist.
+    """
+    out: list[tuple[PlanRow, list[PlanRow]]] = []
+    where: dict[tuple[Any, ...], int] = {}
+    for r in rows:
+        key = _replica_key(r)
+        if key is not None and key in where:
+            out[where[key]][1].append(r)
+            continue
+        if key is not None:
+            where[key] = len(out)
+        out.append((r, [r]))
+    return out
