@@ -1,8 +1,17 @@
-"""Mutated layouts end in exit 0 or a clear error (exit 2): never an internal error."""
+"""Mutated inputs of every kind end in exit 0, 1 or 2: never an internal error.
+
+Layouts, model files, catalogue files, studies, measurements, nccl-tests output,
+calibration profiles and the options of every subcommand (validation/fuzz.py makes the
+cases; ``python validation/fuzz.py --cases 2000 --seed 1`` runs many more), then one
+regression test per class of bug the fuzzer found.
+"""
 
 from __future__ import annotations
 
 import copy
+import importlib.util
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +95,190 @@ def test_mutations_never_crash(
     _, err = capsys.readouterr()
     assert code in ((0, 1, 2) if command in ("check", "limits") else (0, 2)), err
     assert "internal error" not in err
+
+
+# ---------------------------------------------------------------- every input kind
+# The cases of validation/fuzz.py (which runs thousands with a seed), drawn by Hypothesis.
+_spec = importlib.util.spec_from_file_location(
+    "topo_fuzz", Path(__file__).resolve().parents[1] / "validation" / "fuzz.py"
+)
+assert _spec is not None
+assert _spec.loader is not None
+fuzz = importlib.util.module_from_spec(_spec)
+sys.modules["topo_fuzz"] = fuzz  # dataclasses look their module up by name
+_spec.loader.exec_module(fuzz)
+
+
+class _HypothesisDraw:
+    """The fuzzer's choices, drawn by Hypothesis (so a failure shrinks to a small case)."""
+
+    def __init__(self, data: st.DataObject) -> None:
+        self.data = data
+
+    def choice(self, seq: Sequence[Any]) -> Any:
+        return seq[self.data.draw(st.integers(0, len(seq) - 1))]
+
+    def integer(self, lo: int, hi: int) -> int:
+        return int(self.data.draw(st.integers(lo, hi)))
+
+
+@pytest.mark.parametrize("kind", fuzz.KINDS)
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_every_input_kind_ends_in_0_1_or_2(
+    kind: str, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Exit 0, 1 (a failed check) or 2 (a clear error); no internal error, no half file."""
+    case = fuzz.make_case(kind, _HypothesisDraw(data))
+    res = fuzz.run_case(case, tmp_path_factory.mktemp("case"), timeout_s=60)
+    assert not res.bug, f"{res.outcome} {res.problem}\n{case.describe()}\n{res.stderr}"
+    assert res.code in (0, 1, 2)
+    assert "internal error" not in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_the_fuzzer_classes_a_crash_as_a_bug(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The harness can fail: an exception in a command is an internal error to it."""
+    import topo.commands
+
+    def boom(args: Any) -> int:
+        raise ZeroDivisionError(args.command)
+
+    monkeypatch.setattr(topo.commands, "cmd_layouts", boom)
+    monkeypatch.setattr("topo.cli.cmd_layouts", boom)
+    res = fuzz.run_case(fuzz.Case("cli", ["layouts"]), tmp_path / "c")
+    assert (res.outcome, res.code) == ("internal error", 1)
+
+
+def test_the_fuzzer_sees_a_half_written_output(tmp_path: Path) -> None:
+    """A failed run that leaves its output file behind is a bug to the harness."""
+    case = fuzz.Case("cli", ["schema", "-o", "{d}/s.json", "--bogus"], outputs=["{d}/s.json"])
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "stray").write_text("x", encoding="utf-8")
+    before = fuzz._snapshot(tmp_path / "c")
+    (tmp_path / "c" / "s.json").write_text("{", encoding="utf-8")
+    assert "written by a failed run" in fuzz._output_problem(case, tmp_path / "c", 2, before)
+
+
+# ---------------------------------------------------------------- what the fuzzer found
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    _, err = capsys.readouterr()
+    assert "internal error" not in err, err
+    assert "Traceback" not in err, err
+    return code, err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["schema", "-o", "{d}/" + "x" * 300 + ".json"],
+        ["gallery", "-o", "{d}/" + "x" * 300],
+        ["lifecycle", "--params", "8e9", "--tokens", "1e12", "--plot", "{d}/" + "x" * 300 + ".png"],
+    ],
+)
+def test_an_output_name_too_long_is_an_input_error(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run(capsys, *(a.replace("{d}", str(tmp_path)) for a in argv))
+    assert code == 2
+    assert "cannot write: File name too long" in err
+    assert len(err.splitlines()) == 1
+    assert len(err) < 400  # the path is cut to 200 characters
+    assert list(tmp_path.iterdir()) == []
+
+
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "validation" / "engine_allreduce.yaml"
+
+
+def test_validate_refuses_a_bad_plot_name_before_writing_its_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    md = tmp_path / "v.md"
+    code, err = _run(capsys, "validate", str(MEASUREMENTS), "--markdown", str(md), "--plot", "-1")
+    assert code == 2
+    assert "--plot -1: the format follows the file name" in err
+    assert not md.exists()
+
+
+def test_a_gemm_dtype_must_be_one_the_chip_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = tmp_path / "m.yaml"
+    point = "{kind: gemm, accelerator: h100-sxm, m: 256, n: 256, k: 256, time: 5 us, dtype: %s}"
+    for dtype, message in (
+        ("[bf16, bf16]", "m.yaml:3: measurements[0].dtype: expected a name, got a list"),
+        ("fp4", "m.yaml:3: measurements[0].dtype: expected one of bf16, fp16, fp64, fp8, int8"),
+    ):
+        p.write_text(f"measurements:\n  - {point % dtype}\n", encoding="utf-8")
+        p.write_text(p.read_text(encoding="utf-8").replace("  - {", "  -\n    {"), "utf-8")
+        code, err = _run(capsys, "validate", str(p))
+        assert code == 2
+        assert message in err
+
+
+@pytest.mark.parametrize(
+    ("objectives", "message"),
+    [
+        ("[[usd_per_million_tco, tokens_per_s_per_gpu], tokens_per_s_per_gpu]", "objectives[0]"),
+        ("[{a: 1}, tokens_per_s_per_gpu]", "objectives[0]"),
+    ],
+)
+def test_study_objectives_are_checked_by_type(
+    objectives: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = dict(fuzz.TINY_STUDY)
+    study.pop("objectives")
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(study) + f"objectives: {objectives}\n", encoding="utf-8")
+    code, err = _run(capsys, "study", str(p), "-o", str(tmp_path / "out"))
+    assert code == 2
+    line = len(yaml.safe_dump(study).splitlines()) + 1
+    assert f"s.yaml:{line}: {message}: expected one of" in err
+
+
+def test_a_profile_that_is_not_yaml_is_one_line_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text("fidelity: &a [*a, *a]\n  hbm_scale: 0.9\n", encoding="utf-8")
+    argv = ["evaluate", "dgx-h100", "--model", "llama-3.1-8b", "--tp", "1", "--calibration"]
+    code, err = _run(capsys, *argv, str(p))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "p.yaml:2: not valid YAML" in err
+    p.write_text("fidelity:\n  hbm_scale: 0.9\n  enabled: 'no'\n", encoding="utf-8")
+    code, err = _run(capsys, *argv, str(p))
+    assert code == 2
+    assert "p.yaml:3: fidelity.enabled: expected true or false, got 'no'" in err
+
+
+def test_study_files_are_written_whole(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """study.json and results.json go through a temporary file; a broken folder is refused."""
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(fuzz.TINY_STUDY), encoding="utf-8")
+    out = tmp_path / "out"
+    code, err = _run(capsys, "study", str(p), "-o", str(out))
+    assert code == 0, err
+    assert sorted(f.name for f in out.iterdir()) == [
+        "results.csv",
+        "results.json",
+        "results.jsonl",
+        "study.json",
+    ]
+    assert oct(out.joinpath("results.json").stat().st_mode & 0o777) != oct(0o600)
+    # A rerun keeps the results; a line that is not a result is skipped, not a crash.
+    with out.joinpath("results.jsonl").open("a", encoding="utf-8") as f:
+        f.write("1\n[2]\n")
+    code, err = _run(capsys, "study", str(p), "-o", str(out))
+    assert code == 0, err
+    out.joinpath("study.json").write_text('{"fingerprint": ', encoding="utf-8")
+    code, err = _run(capsys, "study", str(p), "-o", str(out))
+    assert code == 2
+    assert "holds results of another study" in err

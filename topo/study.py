@@ -28,7 +28,9 @@ import hashlib
 import io
 import itertools
 import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -327,19 +329,26 @@ def run_study(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Assess every design not yet in `out`/results.jsonl; write the tables; the summary."""
-    if out.exists() and not out.is_dir():
-        msg = f"{out}: exists and is not a folder; -o names the results folder"
-        raise TopoError(msg)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if out.exists() and not out.is_dir():
+            msg = f"{out}: exists and is not a folder; -o names the results folder"
+            raise TopoError(msg)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a name too long, no permission
+        msg = f"{str(out)[:200]}: cannot write the results folder: {e.strerror or e}"
+        raise TopoError(msg) from None
     fp = _fingerprint(study)
     meta = out / "study.json"
     if meta.is_file():
-        old = json.loads(meta.read_text(encoding="utf-8"))
-        if old.get("fingerprint") != fp:
+        try:
+            old = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            old = None
+        if not isinstance(old, dict) or old.get("fingerprint") != fp:
             msg = f"{out}: holds results of another study; use another folder"
             raise TopoError(msg)
     else:
-        meta.write_text(json.dumps({"fingerprint": fp, "study": study}, indent=1, default=str))
+        _write(meta, json.dumps({"fingerprint": fp, "study": study}, indent=1, default=str))
     designs = study_designs(study)
     log = out / "results.jsonl"
     done: dict[str, dict[str, Any]] = {}
@@ -349,7 +358,8 @@ def run_study(
                 r = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut short by an interrupted run
-            done[r["id"]] = r
+            if isinstance(r, dict) and isinstance(r.get("id"), str):
+                done[r["id"]] = r
     todo = [d for d in designs if d["id"] not in done]
     start = time.monotonic()
     with log.open("a", encoding="utf-8") as f:
@@ -380,9 +390,32 @@ def run_study(
         },
         "feasible": len(feasible),
     }
-    (out / "results.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    (out / "results.csv").write_text(_csv(rows))
+    _write(out / "results.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    _write(out / "results.csv", _csv(rows))
     return summary
+
+
+def _write(path: Path, text: str) -> None:
+    """Write `text` through a temporary file and a rename: never a half-written file."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:  # a read-only folder
+        msg = f"{path}: cannot write: {e.strerror or e}"
+        raise TopoError(msg) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)  # read the process's umask (mkstemp makes 0600 files)
+        os.umask(umask)
+        Path(tmp).chmod(0o666 & ~umask)
+        Path(tmp).replace(path)
+    except OSError as e:  # a full disk
+        Path(tmp).unlink(missing_ok=True)
+        msg = f"{path}: cannot write: {e.strerror or e}"
+        raise TopoError(msg) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 _CSV_COLUMNS = (
