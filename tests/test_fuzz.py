@@ -282,3 +282,44 @@ def test_study_files_are_written_whole(tmp_path: Path, capsys: pytest.CaptureFix
     code, err = _run(capsys, "study", str(p), "-o", str(out))
     assert code == 2
     assert "holds results of another study" in err
+
+
+M = ["moe", "gb200-nvl72", "--model-hidden", "7168", "--topk", "8", "--tokens-per-gpu", "32"]
+L = ["lifecycle", "--params", "8e9", "--tokens", "1e12"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # Before: NaN or an overflow reached the result, and --json ended in an internal error.
+        ([*M, "--ep", "8", "--dispatch-bytes", "nan"], "--dispatch-bytes: expected a number"),
+        ([*M, "--ep", "8", "--combine-bytes", "1e308"], "above 0 and at most 64, got '1e308'"),
+        ([*M, "--ep", "8", "--weight-bytes", "nan", "--expert-ffn", "2048"], "--weight-bytes"),
+        ([*M, "--ep", "8", "--expert-ffn", "-5"], "--expert-ffn: expected a whole number from 1"),
+        ([*L, "--inference-tokens", "inf"], "--inference-tokens: expected a number from 0 to 1e21"),
+        ([*L, "--rl-flops", "1e308"], "--rl-flops: expected a number from 0 to 1e36"),
+        ([*L, "--active-params", "nan"], "--active-params: expected a number from 1e6 to 1e15"),
+        # Before: accepted, and the limit silently ignored or the table cut from the end.
+        (["plan", "dgx-h100", "--model", "llama-3.1-8b", "--max-latency-ms", "nan"], "above 0"),
+        (["plan", "dgx-h100", "--model", "llama-3.1-8b", "--top", "-1"], "--top: expected a whole"),
+        (["compare", "dgx-h100", "--model", "llama-3.1-8b", "--slo-tpot-ms", "nan"], "--slo-tpot"),
+        (["compare", "dgx-h100", "--model", "llama-3.1-8b", "--slo-ttft-ms", "-1"], "--slo-ttft"),
+        (["compare", "dgx-h100", "--model", "x", "--max-replica-gpus", "-5"], "--max-replica"),
+        # Before: a million local processes were started.
+        (["study", "s.yaml", "-o", "out", "--workers", "1000000"], "from 1 to 1024"),
+    ],
+)
+def test_option_numbers_are_range_checked_as_they_enter(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run(capsys, *argv, "--json")
+    assert code == 2
+    assert message in err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("durations", ["nan s", "0s", "1e308s", "-5m", ","])
+def test_cache_durations_are_checked(durations: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["cache", "dgx-h100", "--model", "llama-3.1-8b", "--prefix", "1000", "--tp", "1"]
+    code, err = _run(capsys, *argv, f"--durations={durations}", "--json")
+    assert code == 2
+    assert err.startswith("error: --durations: expected durations")

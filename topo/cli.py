@@ -7,6 +7,7 @@ file, line and key), 1 on an internal error (reported in one line, never a trace
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -54,6 +55,37 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         message = re.sub(r"'([^']{200})[^']+'", r"'\1...'", message)
         super().error(message)
+
+
+def _number(
+    lo: float, hi: float, *, above: bool = False, whole: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite number from `lo` (or above it) to `hi`, checked as it enters.
+
+    NaN, infinities and absurd sizes are usage errors (exit 2) here, not NaN in a result
+    or an overflow deep inside a model.
+    """
+
+    def parse(text: str) -> float:
+        try:
+            v = float(int(text)) if whole else float(text)
+        except ValueError:
+            want = "a whole number" if whole else "a number"
+            msg = f"expected {want}, got {text[:200]!r}"
+            raise argparse.ArgumentTypeError(msg) from None
+        if not (math.isfinite(v) and (v > lo if above else v >= lo) and v <= hi):
+            want = "a whole number" if whole else "a number"
+            low = f"above {_g(lo)} and at most" if above else f"from {_g(lo)} to"
+            msg = f"expected {want} {low} {_g(hi)}, got {text[:200]!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return int(v) if whole else v
+
+    return parse
+
+
+def _g(v: float) -> str:
+    """``1e+06`` -> ``1e6``: bounds as a user would type them."""
+    return re.sub(r"e\+?0*(\d)", r"e\1", f"{v:g}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -204,18 +236,26 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--ep", type=int, required=True, help="expert-parallel degree")
     sp.add_argument(
         "--dispatch-bytes",
-        type=float,
+        type=_number(0, 64, above=True),
         default=2.0,
         help="bytes per element dispatched (default 2, bf16; fp8: 1)",
     )
     sp.add_argument(
-        "--combine-bytes", type=float, default=2.0, help="bytes per element combined (default 2)"
+        "--combine-bytes",
+        type=_number(0, 64, above=True),
+        default=2.0,
+        help="bytes per element combined (default 2)",
     )
     sp.add_argument(
-        "--expert-ffn", type=int, help="expert FFN size, to count the experts one domain holds"
+        "--expert-ffn",
+        type=_number(1, 1e7, whole=True),
+        help="expert FFN size, to count the experts one domain holds",
     )
     sp.add_argument(
-        "--weight-bytes", type=float, default=1.0, help="bytes per expert weight (default 1, fp8)"
+        "--weight-bytes",
+        type=_number(0, 64, above=True),
+        default=1.0,
+        help="bytes per expert weight (default 1, fp8)",
     )
     sp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
     sp.add_argument(
@@ -357,8 +397,12 @@ def _parser() -> argparse.ArgumentParser:
     layout_args(sp)
     model_args(sp, plan=False)
     sp.add_argument("--objective", choices=("throughput", "latency", "cost"), default="throughput")
-    sp.add_argument("--max-latency-ms", type=float, help="time per output token limit")
-    sp.add_argument("--top", type=int, default=20, help="rows to list (default 20)")
+    sp.add_argument(
+        "--max-latency-ms", type=_number(0, 1e9, above=True), help="time per output token limit"
+    )
+    sp.add_argument(
+        "--top", type=_number(1, 1e6, whole=True), default=20, help="rows to list (default 20)"
+    )
 
     sp = command(
         "check",
@@ -536,11 +580,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--params", type=float, required=True, help="parameters")
     sp.add_argument("--tokens", type=float, required=True, help="training tokens")
-    sp.add_argument("--active-params", type=float, help="active parameters (MoE)")
+    sp.add_argument("--active-params", type=_number(1e6, 1e15), help="active parameters (MoE)")
     sp.add_argument(
-        "--inference-tokens", type=float, default=0.0, help="tokens served over the model's life"
+        "--inference-tokens",
+        type=_number(0, 1e21),
+        default=0.0,
+        help="tokens served over the model's life",
     )
-    sp.add_argument("--rl-flops", type=float, default=0.0, help="RL / fine-tuning FLOPs")
+    sp.add_argument("--rl-flops", type=_number(0, 1e36), default=0.0, help="RL / fine-tuning FLOPs")
     sp.add_argument("--plot", metavar="FILE", help="also draw the compute split")
     sp.add_argument("--json", action="store_true", help="print JSON")
 
@@ -567,10 +614,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("layouts", nargs="+", metavar="LAYOUT", help="layout files or bundled names")
     model_args(sp, plan=False)
-    sp.add_argument("--slo-tpot-ms", type=float, help="most time per output token [ms]")
-    sp.add_argument("--slo-ttft-ms", type=float, help="most time to first token [ms]")
     sp.add_argument(
-        "--max-replica-gpus", type=int, help="largest model replica the plan search tries"
+        "--slo-tpot-ms", type=_number(0, 1e9, above=True), help="most time per output token [ms]"
+    )
+    sp.add_argument(
+        "--slo-ttft-ms", type=_number(0, 1e9, above=True), help="most time to first token [ms]"
+    )
+    sp.add_argument(
+        "--max-replica-gpus",
+        type=_number(1, 1e7, whole=True),
+        help="largest model replica the plan search tries",
     )
     sp.add_argument(
         "--cost",
@@ -590,7 +643,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "-o", "--output-dir", dest="output", required=True, metavar="FOLDER", help="results folder"
     )
-    sp.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    sp.add_argument(
+        "--workers",
+        type=_number(1, 1024, whole=True),
+        default=1,
+        help="local processes (default 1)",
+    )
     sp.add_argument(
         "--dask", metavar="ADDRESS", help="a Dask scheduler's address, or 'local' for a local one"
     )

@@ -797,8 +797,16 @@ def cmd_price(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from topo.economics import cache_tiers
+    from topo.economics import cache_tiers, parse_duration
 
+    durations = [d for d in args.durations.split(",") if d.strip()]
+    for d in durations:  # NaN or a century of holding is no duration to price
+        if not 0 < parse_duration(d) <= 1e9:
+            msg = f"--durations: expected durations above 0 and at most 1e9 s (about 30 years), got {d[:200]!r}"
+            raise TopoError(msg)
+    if not durations:
+        msg = f"--durations: expected durations like 5m,1h,1d, got {args.durations[:200]!r}"
+        raise TopoError(msg)
     layout = _load(args)
     G = build_graph(layout)
     model = load_model(args.model)
@@ -806,7 +814,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
     held = Workload(**{**_workload_fields(w), "input_tokens": args.prefix, "output_tokens": 1})
     plan = _serving_plan(args, layout, G, model, held)
     comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
-    durations = [d for d in args.durations.split(",") if d.strip()]
     data = cache_tiers(
         layout, model, plan, w, prefix_tokens=args.prefix, durations=durations, comm=comm
     )
