@@ -802,7 +802,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
     durations = [d for d in args.durations.split(",") if d.strip()]
     for d in durations:  # NaN or a century of holding is no duration to price
         if not 0 < parse_duration(d) <= 1e9:
-            msg = f"--durations: expected durations above 0 and at most 1e9 s (about 30 years), got {d[:200]!r}"
+            msg = (
+                "--durations: expected durations above 0 and at most 1e9 s (about 30 years), "
+                f"got {d[:200]!r}"
+            )
             raise TopoError(msg)
     if not durations:
         msg = f"--durations: expected durations like 5m,1h,1d, got {args.durations[:200]!r}"
