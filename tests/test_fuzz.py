@@ -323,3 +323,14 @@ def test_cache_durations_are_checked(durations: str, capsys: pytest.CaptureFixtu
     code, err = _run(capsys, *argv, f"--durations={durations}", "--json")
     assert code == 2
     assert err.startswith("error: --durations: expected durations")
+
+
+def test_a_dask_address_that_is_not_one_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("dask.distributed")
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(fuzz.TINY_STUDY), encoding="utf-8")
+    code, err = _run(capsys, "study", str(p), "-o", str(tmp_path / "out"), "--dask", "0,0")
+    assert code == 2
+    assert err.startswith("error: --dask: cannot reach a scheduler at '0,0'")

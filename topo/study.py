@@ -297,7 +297,11 @@ def _execute(
             )
             client = dd.Client(cluster)
         else:
-            client = dd.Client(dask)
+            try:
+                client = dd.Client(dask, timeout="20s")
+            except (ValueError, TypeError, OSError) as e:  # TimeoutError is an OSError
+                msg = f"--dask: cannot reach a scheduler at {dask[:200]!r} ({e})"
+                raise TopoError(msg) from None
         try:
             futures = client.map(assess, designs, pure=False)
             for fut in dd.as_completed(futures):

@@ -193,6 +193,7 @@ BAD_OPTIONS = [
     "{d}/" + "x" * 300 + ".png",
     "{d}/missing/out.png",
 ]
+EXTREME_OPTIONS = ["nan", "inf", "-inf", "1e308", "5e-324", "1e-300", "-1", "0", "1e30", "9" * 30]
 OUTPUT_VALUES = [
     ".",
     "..",
@@ -662,6 +663,8 @@ def _value_for(opt: str, action: Any, draw: Draw) -> str:
         return str(draw.choice(OUTPUT_VALUES + BAD_OPTIONS[:6]))
     if action.choices and draw.integer(0, 3) == 0:
         return str(draw.choice(list(action.choices)))
+    if draw.integer(0, 1) == 0:  # numbers that pass a type check but not arithmetic
+        return str(draw.choice(EXTREME_OPTIONS))
     return str(draw.choice(BAD_OPTIONS))
 
 
@@ -695,6 +698,8 @@ def cli_case(draw: Draw) -> Case:
                 argv.append(opt)
             else:
                 argv += [opt, _value_for(opt, action, draw)]
+    if any(o == "--json" for o, _ in opts.get(name, [])) and draw.integer(0, 1) == 0:
+        argv.append("--json")  # JSON refuses NaN and infinities that text would print
     if name == "gallery":  # a valid folder would draw the whole gallery: keep it bad
         argv = ["gallery", "-o", draw.choice(_GALLERY_OUTPUTS)]
     outs: list[str] = []
