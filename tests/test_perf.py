@@ -128,10 +128,8 @@ def test_claim_6_pipeline_adds_capacity_not_speed() -> None:
     assert 2 * 64 * 8192 / 100e9 == pytest.approx(10.5e-6, rel=0.01)
     # With communication, the hops make pp 2 slower on the superpod.
     G = build_graph(POD)
-    t1 = evaluate(POD, G, LLAMA, Plan(tp=8), 8, Workload())["decode"]["time_per_output_token_s"]
-    t2 = evaluate(POD, G, LLAMA, Plan(tp=8, pp=2), 8, Workload())["decode"][
-        "time_per_output_token_s"
-    ]
+    t1 = evaluate(POD, G, LLAMA, Plan(tp=8), 8, Workload()).decode.time_per_output_token_s
+    t2 = evaluate(POD, G, LLAMA, Plan(tp=8, pp=2), 8, Workload()).decode.time_per_output_token_s
     assert t2 >= t1
 
 
@@ -158,7 +156,7 @@ def test_claim_10_decode_prefill_cost_ratio() -> None:
     # Ideal, long prompt (prefill compute-bound), short decode context, batch 59:
     # decode cost/token = n p t_step / B; prefill = n p (2 N' + F(T/2)) / (n C).
     w = Workload(ideal=True, input_tokens=4096, context=129)
-    e = evaluate(H100, build_graph(H100), LLAMA, TP8, 59, w)
+    e = evaluate(H100, build_graph(H100), LLAMA, TP8, 59, w).to_dict()
     p = LLAMA.params
     t_step = (141.1e9 - EMB + 59 * 129 * 327_680) / (8 * 3.35e12)
     x_prefill = 8 * 989.4e12 / (2 * (p.active - p.embedding) + 4 * 64 * 128 * 80 * 2048)
@@ -169,7 +167,7 @@ def test_claim_10_decode_prefill_cost_ratio() -> None:
 
 
 def test_evaluate_keys_and_bound() -> None:
-    e = evaluate(H100, build_graph(H100), LLAMA, TP8, 1, Workload())
+    e = evaluate(H100, build_graph(H100), LLAMA, TP8, 1, Workload()).to_dict()
     for key in (
         "model",
         "layout",

@@ -102,9 +102,9 @@ def test_roofline_and_tradeoff(tmp_path: Path) -> None:
     assert any("ridge bf16" in t.get_text() for t in ax.texts)
     assert len([p for p in data["points"] if p["phase"] == "decode"]) == 4
     save(fig, tmp_path / "r.png")
-    s1 = sweep(layout, G, model, Plan(tp=8), [1, 8, 64], Workload())
+    s1 = sweep(layout, G, model, Plan(tp=8), [1, 8, 64], Workload()).to_dict()
     h200 = load_layout("dgx-h200")
-    s2 = sweep(h200, build_graph(h200), model, Plan(tp=8), [1, 8, 64], Workload())
+    s2 = sweep(h200, build_graph(h200), model, Plan(tp=8), [1, 8, 64], Workload()).to_dict()
     fig, ax = plot_tradeoff([s1, s2])
     assert "[ms]" in ax.get_ylabel()
     assert "tokens/s per GPU" in ax.get_xlabel()

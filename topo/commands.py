@@ -7,7 +7,6 @@ raised as :class:`topo.errors.TopoError` and printed by :func:`topo.cli.main`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -22,14 +21,14 @@ import numpy as np
 from topo.build import build_graph
 from topo.collectives import collective, link_loads
 from topo.errors import TopoError
-from topo.evaluation import check_fits, evaluate, roofline_data, sweep
-from topo.layout import Layout, bundled_layouts, load_layout
-from topo.models import Model, load_model
+from topo.evaluation import roofline_data
+from topo.layout import bundled_layouts, load_layout
+from topo.models import load_model
 from topo.moe import moe_all_to_all
 from topo.perf import Workload, bound_of, comm_model, decode, memory, prefill
 from topo.physical import apply_vary, check_limits, largest_domain
 from topo.place import Plan, place
-from topo.plans import PlanRow, candidate_plans, collapse_replicas, pareto, rank, search
+from topo.plans import PlanRow, collapse_replicas, pareto, rank, search
 from topo.report import (
     format_cache,
     format_check,
@@ -48,6 +47,7 @@ from topo.report import (
     format_sweep,
 )
 from topo.routing import Fabric
+from topo.scenario import Degrees, Scenario, make_fidelity, make_workload, serving_plan
 from topo.schema import layout_json_schema
 from topo.stats import summarize
 from topo.units import UnitError, parse_quantity
@@ -346,42 +346,11 @@ def cmd_moe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fidelity(args: argparse.Namespace) -> Any:
-    from topo.fidelity import CLEAN, DEFAULT, load_profile
-
-    clean = bool(getattr(args, "clean", False))
-    if clean:
-        f = CLEAN
-    else:
-        f = load_profile(args.calibration) if getattr(args, "calibration", None) else DEFAULT
-    changes: dict[str, Any] = {}
-    for flag, field, lo, hi in (
-        ("accepted_tokens", "accepted_tokens_per_step", 1.0, 16.0),
-        ("draft_tokens", "draft_tokens", 0, 64),
-        ("prefill_chunk", "prefill_chunk_tokens", 0.0, 1e6),
-        ("context_cv", "context_cv", 0.0, 10.0),
-    ):
-        v = getattr(args, flag, None)
-        if v is None:
-            continue
-        if clean and field not in ("accepted_tokens_per_step", "draft_tokens"):
-            continue  # --clean turns the loss terms off; speculation still composes
-        if not lo <= v <= hi:
-            msg = f"--{flag.replace('_', '-')} must be from {lo:g} to {hi:g}, got {v:g}"
-            raise TopoError(msg)
-        changes[field] = v
-    if changes.get("accepted_tokens_per_step", 1.0) > 1 + changes.get(
-        "draft_tokens", f.draft_tokens
-    ):
-        msg = "--accepted-tokens cannot exceed 1 + --draft-tokens (the tokens a step verifies)"
-        raise TopoError(msg)
-    return dataclasses.replace(f, **changes) if changes else f
-
-
 def _workload(args: argparse.Namespace) -> Workload:
-    w = Workload(
-        input_tokens=args.input,
-        output_tokens=args.output_tokens,
+    """The workload the model options describe (checked by the library)."""
+    return make_workload(
+        input=args.input,
+        output=args.output_tokens,
         context=getattr(args, "context", None),
         weights=args.weights,
         kv=args.kv,
@@ -389,71 +358,43 @@ def _workload(args: argparse.Namespace) -> Workload:
         gpu_hour_usd=args.gpu_hour_usd,
         overlap=args.overlap,
         ideal=args.ideal,
-        fidelity=_fidelity(args),
         attention_kernel=getattr(args, "attention_kernel", "grouped"),
+        **_fidelity_options(args),
     )
-    w.check()
-    return w
+
+
+def _degrees(args: argparse.Namespace) -> Degrees:
+    return Degrees(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
+
+
+def _fidelity_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "clean": bool(getattr(args, "clean", False)),
+        "calibration": getattr(args, "calibration", None),
+        "accepted_tokens": getattr(args, "accepted_tokens", None),
+        "draft_tokens": getattr(args, "draft_tokens", None),
+        "prefill_chunk": getattr(args, "prefill_chunk", None),
+        "context_cv": getattr(args, "context_cv", None),
+    }
+
+
+def _scenario(args: argparse.Namespace, layout: Any = None) -> Scenario:
+    return Scenario(
+        layout if layout is not None else _load(args),
+        load_model(args.model),
+        workload=_workload(args),
+        strategy=args.strategy,
+    )
 
 
 def _workload_fields(w: Workload) -> dict[str, Any]:
     return {k: getattr(w, k) for k in Workload.__dataclass_fields__}
 
 
-def _choose_plan(
-    args: argparse.Namespace,
-    layout: Layout,
-    G: nx.Graph,
-    model: Model,
-    w: Workload,
-    batch: int,
-) -> Plan:
-    """The plan given, completed where left out by the best one for throughput that fits."""
-    given = {k: getattr(args, k) for k in ("tp", "ep", "pp", "dp") if getattr(args, k)}
-    if len(given) == 4 or (given and not model.is_moe and set(given) >= {"tp", "pp", "dp"}):
-        return Plan(**given)
-    if not model.is_moe and "ep" not in given:
-        given.setdefault("ep", 1)
-    cands = [
-        p
-        for p in candidate_plans(layout, model)
-        if all(getattr(p, k) == v for k, v in given.items())
-    ]
-    if "pp" not in given:
-        # Pipeline stages add capacity, not speed: use them only when nothing else fits.
-        flat = [p for p in cands if p.pp == 1]
-        if flat and search(
-            layout, G, model, w, plans=flat, batches=[batch], strategies=(args.strategy,)
-        ):
-            cands = flat
-    if not cands and given:
-        # The given degrees with the others at 1 (e.g. --tp 6, which no power of two gives).
-        full = {"tp": 1, "ep": 1, "pp": 1, "dp": 1, **given}
-        if full["ep"] > full["tp"] * full["dp"]:
-            full["tp"] = full["ep"]
-        return Plan(**full)
-    rows = search(layout, G, model, w, plans=cands, batches=[batch], strategies=(args.strategy,))
-    if not rows:
-        smallest = min(
-            cands, key=lambda p: memory(layout, model, p, batch, w)["over_by_bytes"], default=None
-        )
-        if smallest is None:
-            msg = "no plan matches the degrees given"
-            raise TopoError(msg)
-        check_fits(memory(layout, model, smallest, batch, w), smallest, batch)
-        return smallest  # fits, but the batch leaves data-parallel ranks idle
-    return rank(rows, "throughput")[0].plan
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    layout = _load(args)
-    G = build_graph(layout)
-    model = load_model(args.model)
-    w = _workload(args)
-    plan = _choose_plan(args, layout, G, model, w, args.batch)
-    result = evaluate(layout, G, model, plan, args.batch, w, strategy=args.strategy)
-    check_fits(result["memory"], plan, args.batch)
-    print(_json(result) if args.json else format_evaluate(result))
+    result = _scenario(args).evaluate(args.batch, **_degrees(args))
+    data = result.to_dict()
+    print(_json(data) if args.json else format_evaluate(data))
     return 0
 
 
@@ -470,13 +411,7 @@ def _batches(text: str) -> list[int]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    layout = _load(args)
-    G = build_graph(layout)
-    model = load_model(args.model)
-    w = _workload(args)
-    batches = _batches(args.batch)
-    plan = _choose_plan(args, layout, G, model, w, batches[0])
-    data = sweep(layout, G, model, plan, batches, w, strategy=args.strategy)
+    data = _scenario(args).sweep(_batches(args.batch), **_degrees(args)).to_dict()
     print(_json(data) if args.json else format_sweep(data))
     return 0
 
@@ -527,7 +462,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    text = _json(layout_json_schema()) + "\n"
+    from topo.schema import catalogue_json_schema
+
+    schema = catalogue_json_schema() if args.kind == "catalogue" else layout_json_schema()
+    text = _json(schema) + "\n"
     if args.output:
         out = Path(args.output)
 
@@ -646,22 +584,21 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if not args.model:
             msg = f"topo plot {args.figure} needs --model"
             raise TopoError(msg)
-        model = load_model(args.model)
-        w = _workload(args)
         batches = _batches(args.batch)
-        G = build_graph(layout)
-        plan = _choose_plan(args, layout, G, model, w, batches[0])
+        s = _scenario(args, layout)
+        plan = s.plan(batches[0], **_degrees(args))
         if args.figure == "roofline":
             fig, _ = plot_roofline(
-                roofline_data(layout, G, model, plan, batches, w, strategy=args.strategy)
+                roofline_data(
+                    layout, s.graph, s.model, plan, batches, s.workload, strategy=args.strategy
+                )
             )
         else:
-            sweeps = [sweep(layout, G, model, plan, batches, w, strategy=args.strategy)]
+            sweeps = [s.sweep(batches, plan=plan).to_dict()]
             for other in args.compare or []:
                 lay2 = load_layout(other, catalogue=tuple(args.catalogue or ()))
-                G2 = build_graph(lay2)
-                plan2 = _choose_plan(args, lay2, G2, model, w, batches[0])
-                sweeps.append(sweep(lay2, G2, model, plan2, batches, w, strategy=args.strategy))
+                s2 = Scenario(lay2, s.model, workload=s.workload, strategy=args.strategy)
+                sweeps.append(s2.sweep(batches, **_degrees(args)).to_dict())
             fig, _ = plot_tradeoff(sweeps)
     _save(fig, out)
     return 0
@@ -686,19 +623,6 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serving_plan(
-    args: argparse.Namespace, layout: Layout, G: nx.Graph, model: Model, w: Workload
-) -> Plan:
-    """The plan given, or the one with the most tokens/s per GPU at a batch that fits."""
-    if any(getattr(args, k) for k in ("tp", "ep", "pp", "dp")):
-        return _choose_plan(args, layout, G, model, w, 1)
-    rows = search(layout, G, model, w, strategies=(args.strategy,))
-    if not rows:
-        msg = f"{model.name} fits on no plan of {layout.name}"
-        raise TopoError(msg)
-    return rank(rows, "throughput")[0].plan
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from topo.serving import ServeSetup, simulate
 
@@ -706,7 +630,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     G = build_graph(layout)
     model = load_model(args.model)
     w = _workload(args)
-    plan = _serving_plan(args, layout, G, model, w)
+    plan = serving_plan(layout, G, model, w, strategy=args.strategy, **_degrees(args))
     comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
     seats = memory(layout, model, plan, 1, w)["max_batch"]
     B = np.arange(1, max(seats, 1) + 1, dtype=float)
@@ -783,7 +707,7 @@ def cmd_price(args: argparse.Namespace) -> int:
     )
     for name in [args.model, *(args.compare_model or [])]:
         model = load_model(name)
-        plan = _serving_plan(args, layout, G, model, longest)
+        plan = serving_plan(layout, G, model, longest, strategy=args.strategy, **_degrees(args))
         comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
         results.append(price(layout, model, plan, w, contexts=contexts, batches=batches, comm=comm))
     data = results[0] if len(results) == 1 else {**results[0], "compare": results[1:]}
@@ -815,7 +739,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     w = _workload(args)
     held = Workload(**{**_workload_fields(w), "input_tokens": args.prefix, "output_tokens": 1})
-    plan = _serving_plan(args, layout, G, model, held)
+    plan = serving_plan(layout, G, model, held, strategy=args.strategy, **_degrees(args))
     comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
     data = cache_tiers(
         layout, model, plan, w, prefix_tokens=args.prefix, durations=durations, comm=comm
@@ -911,7 +835,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if out is not None:
             _check_output(out)
     points = load_measurements(args.measurements, layout=args.layout or "")
-    data = validate(points, _fidelity(args))
+    data = validate(points, make_fidelity(**_fidelity_options(args)))
     if args.markdown:
         command = "topo validate " + " ".join(
             [str(args.measurements)]

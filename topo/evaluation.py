@@ -7,6 +7,7 @@ into the plain data that ``topo evaluate`` and ``topo sweep`` print.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import networkx as nx
@@ -16,6 +17,7 @@ from topo.errors import PlacementError, TopoError
 from topo.layout import Layout
 from topo.models import Model
 from topo.perf import (
+    CommModel,
     Workload,
     _compute_dtype,
     bound_of,
@@ -25,10 +27,31 @@ from topo.perf import (
     memory,
     prefill,
 )
-from topo.place import Plan, place
+from topo.place import Placement, Plan, place
+from topo.results import (
+    Cost,
+    CriticalBatches,
+    Decode,
+    Evaluation,
+    Floor,
+    FloorBasis,
+    Memory,
+    Prefill,
+    StageStep,
+    Sweep,
+    SweepRow,
+)
 from topo.routing import Fabric
 
-__all__ = ["check_fits", "check_plan", "evaluate", "roofline_data", "sweep"]
+__all__ = [
+    "PlanParts",
+    "check_fits",
+    "check_plan",
+    "evaluate",
+    "plan_parts",
+    "roofline_data",
+    "sweep",
+]
 
 
 def evaluate(
@@ -41,99 +64,145 @@ def evaluate(
     *,
     strategy: str = "packed",
     fabric: Fabric | None = None,
-) -> dict[str, Any]:
-    """Everything ``topo evaluate`` reports for one plan and batch, as plain data."""
+    parts: PlanParts | None = None,
+    decoded: tuple[dict[str, np.ndarray], int] | None = None,
+) -> Evaluation:
+    """Everything ``topo evaluate`` reports for one plan and batch.
+
+    `parts` (the plan's placement, collectives, prefill and critical batches) and
+    `decoded` (decode arrays and the index of `batch` in them) let a caller that asks
+    many questions of one plan (:class:`topo.scenario.Scenario`) compute them once.
+    """
     workload.check()
     if batch < 1:
         msg = f"--batch must be >= 1, got {batch}"
         raise TopoError(msg)
     check_plan(model, plan)
-    fabric = fabric or Fabric(G)
-    placement = place(G, plan, strategy=strategy)
-    comm = comm_model(fabric, placement)
-    d = decode(layout, model, plan, np.array([float(batch)]), workload, comm)
-    pre = prefill(layout, model, plan, workload, comm)
-    mem = memory(layout, model, plan, batch, workload)
+    if parts is None:
+        parts = plan_parts(layout, G, model, plan, workload, strategy=strategy, fabric=fabric)
+    d, i = decoded or (
+        decode(layout, model, plan, np.array([float(batch)]), workload, parts.comm),
+        0,
+    )
+    mem = Memory(**memory(layout, model, plan, batch, workload))
     n = plan.world
     usd_per_s = n * workload.gpu_hour_usd / 3600
-    out_cost = usd_per_s / float(d["tokens_per_s"][0]) * 1e6
-    in_cost = usd_per_s / pre["tokens_per_s"] * 1e6
+    out_cost = usd_per_s / float(d["tokens_per_s"][i]) * 1e6
+    in_cost = usd_per_s / parts.prefill.tokens_per_s * 1e6
     acc = layout.accelerator
-    kernels = _kernel_breakdown(d, workload)
-    return {
-        "model": model.name,
-        "layout": layout.name,
-        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
-        "strategy": strategy,
-        "gpus": n,
-        "batch": batch,
-        "context": workload.mean_context,
-        "dtypes": {
+    kernels = _kernel_breakdown(d, workload, i)
+    return Evaluation(
+        model=model.name,
+        layout=layout.name,
+        plan=plan,
+        strategy=strategy,
+        batch=batch,
+        context=workload.mean_context,
+        dtypes={
             "weights": workload.weights,
             "kv": workload.kv,
             "compute": _compute_dtype(layout, workload),
         },
-        "decode": {
-            "step_time_s": float(d["tpot"][0]),
-            "time_per_output_token_s": float(d["tpot"][0]),
-            "tokens_per_s": float(d["tokens_per_s"][0]),
-            "tokens_per_s_per_gpu": float(d["tokens_per_s"][0]) / n,
-            "sequences_in_flight": plan.pp * batch,
-            "bound": bound_of(d),
-            "memory_bound_by": "weights" if d["weights"][0] >= d["kv"][0] else "kv",
-            "breakdown_s": {
-                k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication", "overhead")
-            },
-            "kernels_s": kernels,
-            "dominant_kernel_class": max(kernels, key=lambda k: kernels[k]) if kernels else None,
-            "moe_imbalance": float(d["moe_imbalance"][0]),
-            "per_gpu_stage_step": {
-                "weight_bytes": float(d["weight_bytes_per_gpu"][0]),
-                "kv_bytes": float(d["kv_bytes_per_gpu"][0]),
-                "flops": float(d["flops_per_gpu"][0]),
-            },
-        },
-        "prefill": {
-            "time_s": pre["time_s"],
-            "tokens_per_s": pre["tokens_per_s"],
-            "bound": pre["bound"],
-            "prompt_tokens": workload.input_tokens,
-            "kernels_s": pre.get("kernels_s", {}),
-        },
-        "latency_floor_s": float(d["floor"][0]),
-        "latency_floor_step_s": float(d["floor_step"][0]),
-        "latency_floor_basis": _floor_basis(model, plan, workload),
-        # The reference's convention: every weight, the whole input embedding included.
-        "latency_floor_all_weights_s": float(d["floor_all_weights"][0]),
-        "critical_batch": critical_batches(layout, model, plan, workload),
-        "memory": mem,
-        "cost": {
-            "gpu_hour_usd": workload.gpu_hour_usd,
-            "usd_per_million_output_tokens": out_cost,
-            "usd_per_million_input_tokens": in_cost,
-            "decode_to_prefill_cost_ratio": out_cost / in_cost if in_cost > 0 else None,
-        },
-        "efficiency": {
+        decode=Decode(
+            step_time_s=float(d["tpot"][i]),
+            time_per_output_token_s=float(d["tpot"][i]),
+            tokens_per_s=float(d["tokens_per_s"][i]),
+            tokens_per_s_per_gpu=float(d["tokens_per_s"][i]) / n,
+            sequences_in_flight=plan.pp * batch,
+            bound=bound_of(d, i),
+            memory_bound_by="weights" if d["weights"][i] >= d["kv"][i] else "kv",
+            breakdown_s={k: float(d[k][i]) for k in TERMS},
+            kernels_s=kernels,
+            dominant_kernel_class=max(kernels, key=lambda k: kernels[k]) if kernels else None,
+            moe_imbalance=float(d["moe_imbalance"][i]),
+            per_gpu_stage_step=StageStep(
+                weight_bytes=float(d["weight_bytes_per_gpu"][i]),
+                kv_bytes=float(d["kv_bytes_per_gpu"][i]),
+                flops=float(d["flops_per_gpu"][i]),
+            ),
+        ),
+        prefill=parts.prefill,
+        floor=_floor(d, i, model, plan, workload),
+        critical_batch=parts.critical,
+        memory=mem,
+        cost=Cost(
+            gpu_hour_usd=workload.gpu_hour_usd,
+            usd_per_million_output_tokens=out_cost,
+            usd_per_million_input_tokens=in_cost,
+            decode_to_prefill_cost_ratio=out_cost / in_cost if in_cost > 0 else None,
+        ),
+        efficiency={
             "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
             "flops": 1.0 if workload.ideal else acc.efficiency.compute,
         },
-        "efficiency_basis": _basis(layout, G, workload),
-        "overlap": workload.overlap,
-        "ideal": workload.ideal,
-        "fidelity": workload.losses.to_dict(),
-    }
+        efficiency_basis=_basis(layout, G, workload),
+        overlap=workload.overlap,
+        ideal=workload.ideal,
+        fidelity=workload.losses.to_dict(),
+    )
 
 
-def _kernel_breakdown(d: dict[str, np.ndarray], workload: Workload) -> dict[str, float]:
+TERMS = ("weights", "kv", "compute", "communication", "overhead")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanParts:
+    """What one plan's questions share, whatever the batch."""
+
+    placement: Placement
+    comm: CommModel
+    prefill: Prefill
+    critical: CriticalBatches
+
+
+def plan_parts(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    *,
+    strategy: str = "packed",
+    fabric: Fabric | None = None,
+) -> PlanParts:
+    """Place the plan, reduce its collectives to costs, and run what does not need a batch."""
+    placement = place(G, plan, strategy=strategy)
+    comm = comm_model(fabric or Fabric(G), placement)
+    pre = prefill(layout, model, plan, workload, comm)
+    return PlanParts(
+        placement=placement,
+        comm=comm,
+        prefill=Prefill(
+            time_s=pre["time_s"],
+            tokens_per_s=pre["tokens_per_s"],
+            bound=pre["bound"],
+            prompt_tokens=workload.input_tokens,
+            kernels_s=pre.get("kernels_s", {}),
+        ),
+        critical=CriticalBatches(**critical_batches(layout, model, plan, workload)),
+    )
+
+
+def _floor(d: dict[str, np.ndarray], i: int, model: Model, plan: Plan, workload: Workload) -> Floor:
+    return Floor(
+        per_token_s=float(d["floor"][i]),
+        per_step_s=float(d["floor_step"][i]),
+        # The reference's convention: every weight, the whole input embedding included.
+        all_weights_s=float(d["floor_all_weights"][i]),
+        basis=_floor_basis(model, plan, workload),
+    )
+
+
+def _kernel_breakdown(d: dict[str, np.ndarray], workload: Workload, i: int = 0) -> dict[str, float]:
     """Time of one decode step by kernel class [s] ({} on the clean roofline)."""
     from topo.perf import KERNEL_CLASSES
 
     if not workload.losses.enabled:
         return {}
-    out = {k: float(d[f"kernel_{k}"][0]) for k in KERNEL_CLASSES}
+    out = {k: float(d[f"kernel_{k}"][i]) for k in KERNEL_CLASSES}
     if not any(out.values()):
         return {}
-    out["communication"] = float(d["communication"][0])
+    out["communication"] = float(d["communication"][i])
     out["host"] = workload.losses.step_overhead_s * (out["gemm"] > 0)
     return out
 
@@ -157,20 +226,20 @@ def _basis(layout: Layout, G: nx.Graph, workload: Workload) -> dict[str, str]:
     }
 
 
-def _floor_basis(model: Model, plan: Plan, workload: Workload) -> dict[str, Any]:
+def _floor_basis(model: Model, plan: Plan, workload: Workload) -> FloorBasis:
     """Whose bandwidth the floor of this plan uses, and the tokens a step emits."""
     block = max(plan.tp, plan.ep) if model.moe else plan.tp
-    return {
-        "dense_weights_gpus": plan.tp,
-        "expert_weights_gpus": block if model.moe else None,
-        "tokens_per_step": workload.losses.accepted_tokens_per_step,
-        "note": (
+    return FloorBasis(
+        dense_weights_gpus=plan.tp,
+        expert_weights_gpus=block if model.moe else None,
+        tokens_per_step=workload.losses.accepted_tokens_per_step,
+        note=(
             "data-parallel attention: each of the "
             f"{block // plan.tp} tp groups of an EP block holds its own dense weights"
             if block > plan.tp
             else ""
         ),
-    }
+    )
 
 
 def check_plan(model: Model, plan: Plan) -> None:
@@ -203,8 +272,10 @@ def check_plan(model: Model, plan: Plan) -> None:
         raise PlacementError(msg)
 
 
-def check_fits(mem: dict[str, Any], plan: Plan, batch: int) -> None:
+def check_fits(mem: Memory | dict[str, Any], plan: Plan, batch: int) -> None:
     """Raise :class:`PlacementError` saying by how much a plan misses HBM."""
+    if isinstance(mem, Memory):
+        mem = asdict(mem)
     if not mem["fits"]:
         gb = mem["over_by_bytes"] / 1e9
         msg = (
@@ -225,49 +296,47 @@ def sweep(
     workload: Workload,
     *,
     strategy: str = "packed",
-) -> dict[str, Any]:
+    parts: PlanParts | None = None,
+) -> Sweep:
     """The latency-throughput table of one plan across batches, floor and critical batch."""
     workload.check()
     check_plan(model, plan)
-    placement = place(G, plan, strategy=strategy)
-    comm = comm_model(Fabric(G), placement)
+    if parts is None:
+        parts = plan_parts(layout, G, model, plan, workload, strategy=strategy)
     B = np.array(batches, dtype=float)
-    d = decode(layout, model, plan, B, workload, comm)
+    d = decode(layout, model, plan, B, workload, parts.comm)
     mem_max = memory(layout, model, plan, 1, workload)["max_batch"]
     n = plan.world
     usd = n * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
-    rows = [
-        {
-            "batch": int(b),
-            "time_per_output_token_s": float(d["tpot"][i]),
-            "tokens_per_s_per_user": 1.0 / float(d["tpot"][i]),
-            "tokens_per_s_per_gpu": float(d["tokens_per_s"][i]) / n,
-            "usd_per_million_output_tokens": float(usd[i]),
-            "bound": bound_of(d, i),
-            "latency_floor_s": float(d["floor"][i]),
-            "breakdown_s": {
-                k: float(d[k][i]) for k in ("weights", "kv", "compute", "communication", "overhead")
-            },
-            "fits": bool(b <= mem_max),
-        }
+    rows = tuple(
+        SweepRow(
+            batch=int(b),
+            time_per_output_token_s=float(d["tpot"][i]),
+            tokens_per_s_per_user=1.0 / float(d["tpot"][i]),
+            tokens_per_s_per_gpu=float(d["tokens_per_s"][i]) / n,
+            usd_per_million_output_tokens=float(usd[i]),
+            bound=bound_of(d, i),
+            latency_floor_s=float(d["floor"][i]),
+            breakdown_s={k: float(d[k][i]) for k in TERMS},
+            fits=bool(b <= mem_max),
+        )
         for i, b in enumerate(B)
-    ]
-    return {
-        "model": model.name,
-        "layout": layout.name,
-        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
-        "strategy": strategy,
-        "gpus": n,
-        "context": workload.mean_context,
-        "latency_floor_s": float(d["floor"][0]),
-        "latency_floor_step_s": float(d["floor_step"][0]),
-        "latency_floor_basis": _floor_basis(model, plan, workload),
-        # The reference's convention: every weight, the whole input embedding included.
-        "latency_floor_all_weights_s": float(d["floor_all_weights"][0]),
-        "critical_batch": critical_batches(layout, model, plan, workload),
-        "max_batch": mem_max,
-        "rows": rows,
-    }
+    )
+    floor = _floor(d, 0, model, plan, workload)
+    return Sweep(
+        model=model.name,
+        layout=layout.name,
+        plan=plan,
+        strategy=strategy,
+        context=workload.mean_context,
+        latency_floor_s=floor.per_token_s,
+        latency_floor_step_s=floor.per_step_s,
+        latency_floor_basis=floor.basis,
+        latency_floor_all_weights_s=floor.all_weights_s,
+        critical_batch=parts.critical,
+        max_batch=mem_max,
+        rows=rows,
+    )
 
 
 def roofline_data(

@@ -1,0 +1,457 @@
+"""A scenario: a layout, its graph and network model, a model and a workload, built once.
+
+:class:`Scenario` answers many questions of one set-up cheaply: the plan the CLI would
+complete for a batch (:meth:`Scenario.plan`), an evaluation at any batch
+(:meth:`Scenario.evaluate`), a sweep. Placements, collective costs, prefill and critical
+batches are kept per plan; decode is computed for a run of batches at once and looked
+up. The same functions build what ``topo evaluate``, ``sweep``, ``plot`` and ``serve``
+print: :func:`make_workload` (the workload options), :func:`complete_plan` (a plan
+given in part) and :func:`serving_plan`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+import networkx as nx
+import numpy as np
+
+from topo.build import build_graph
+from topo.errors import TopoError
+from topo.evaluation import PlanParts, check_fits, evaluate, plan_parts, sweep
+from topo.fidelity import Fidelity
+from topo.layout import Layout, load_layout
+from topo.models import Model, load_model
+from topo.perf import Workload, decode, memory
+from topo.place import Plan
+from topo.plans import candidate_plans, rank, search
+from topo.results import Evaluation, Sweep
+from topo.routing import Fabric
+
+__all__ = [
+    "Degrees",
+    "Scenario",
+    "complete_plan",
+    "make_fidelity",
+    "make_workload",
+    "resolve_layout",
+    "resolve_model",
+    "serving_plan",
+]
+
+DEGREES = ("tp", "ep", "pp", "dp")
+
+
+class Degrees(TypedDict, total=False):
+    """Plan degrees given in part (None or absent: completed by the search)."""
+
+    tp: int | None
+    ep: int | None
+    pp: int | None
+    dp: int | None
+
+
+# Decode is computed for batches 1..TABLE at once per plan; larger batches one by one.
+TABLE = 4096
+
+
+def resolve_layout(layout: str | Path | Layout, catalogue: Sequence[str] = ()) -> Layout:
+    """A layout from a bundled name, a YAML path, or a :class:`Layout` as it is."""
+    if isinstance(layout, Layout):
+        return layout
+    return load_layout(str(layout), catalogue=tuple(catalogue))
+
+
+def resolve_model(model: str | Path | Model) -> Model:
+    """A model from a catalogue name, a YAML path, or a :class:`Model` as it is."""
+    return model if isinstance(model, Model) else load_model(str(model))
+
+
+def make_fidelity(
+    *,
+    clean: bool = False,
+    calibration: str | None = None,
+    accepted_tokens: float | None = None,
+    draft_tokens: int | None = None,
+    prefill_chunk: float | None = None,
+    context_cv: float | None = None,
+) -> Fidelity:
+    """The loss terms: the measured defaults, a calibration profile, or none (`clean`).
+
+    Speculation (`accepted_tokens` per step of `draft_tokens` drafts) composes with every
+    choice; the other terms are off on the clean roofline. Out-of-range values are
+    input errors naming the option.
+    """
+    from topo.fidelity import CLEAN, DEFAULT, load_profile
+
+    base = CLEAN if clean else (load_profile(calibration) if calibration else DEFAULT)
+    changes: dict[str, float] = {}
+    for flag, name, value, lo, hi in (
+        ("accepted-tokens", "accepted_tokens_per_step", accepted_tokens, 1.0, 16.0),
+        ("draft-tokens", "draft_tokens", draft_tokens, 0, 64),
+        ("prefill-chunk", "prefill_chunk_tokens", prefill_chunk, 0.0, 1e6),
+        ("context-cv", "context_cv", context_cv, 0.0, 10.0),
+    ):
+        if value is None:
+            continue
+        if clean and name not in ("accepted_tokens_per_step", "draft_tokens"):
+            continue  # --clean turns the loss terms off; speculation still composes
+        if not lo <= value <= hi:
+            msg = f"--{flag} must be from {lo:g} to {hi:g}, got {value:g}"
+            raise TopoError(msg)
+        changes[name] = value
+    drafts = changes.get("draft_tokens", base.draft_tokens)
+    if changes.get("accepted_tokens_per_step", 1.0) > 1 + drafts:
+        msg = "--accepted-tokens cannot exceed 1 + --draft-tokens (the tokens a step verifies)"
+        raise TopoError(msg)
+    return dataclasses.replace(base, **changes) if changes else base  # type: ignore[arg-type]
+
+
+def make_workload(
+    *,
+    input: int = 1024,  # noqa: A002 - the CLI's name for prompt tokens
+    output: int = 128,
+    context: float | None = None,
+    weights: str = "bf16",
+    kv: str = "bf16",
+    compute: str | None = None,
+    gpu_hour_usd: float = 2.0,
+    overlap: str = "none",
+    ideal: bool = False,
+    attention_kernel: str = "grouped",
+    **fidelity: Any,
+) -> Workload:
+    """A checked :class:`Workload` from the CLI's options (tokens, dtypes, price [USD/h]).
+
+    `fidelity` takes :func:`make_fidelity`'s keywords (clean, calibration,
+    accepted_tokens, draft_tokens, prefill_chunk, context_cv).
+    """
+    w = Workload(
+        input_tokens=input,
+        output_tokens=output,
+        context=context,
+        weights=weights,
+        kv=kv,
+        compute=compute,
+        gpu_hour_usd=gpu_hour_usd,
+        overlap=overlap,
+        ideal=ideal,
+        fidelity=make_fidelity(**fidelity),
+        attention_kernel=attention_kernel,
+    )
+    w.check()
+    return w
+
+
+def _given(degrees: dict[str, int | None], model: Model) -> dict[str, int]:
+    given = {k: v for k, v in degrees.items() if v}
+    if not model.is_moe and "ep" not in given and len(given) < 4:
+        given.setdefault("ep", 1)
+    return given
+
+
+def _filled(given: dict[str, int]) -> Plan:
+    """The given degrees with the others at 1 (e.g. --tp 6, which the search never tries)."""
+    full = {"tp": 1, "ep": 1, "pp": 1, "dp": 1, **given}
+    if full["ep"] > full["tp"] * full["dp"]:
+        full["tp"] = full["ep"]
+    return Plan(**full)
+
+
+def complete_plan(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    workload: Workload,
+    batch: int,
+    *,
+    strategy: str = "packed",
+    **degrees: int | None,
+) -> Plan:
+    """The plan given (`tp`, `ep`, `pp`, `dp`), completed where left out.
+
+    The best for tokens/s per GPU that fits at `batch`; pipeline stages only when nothing
+    else fits. The reference for :meth:`Scenario.plan`, which applies the same rules.
+    """
+    given = {k: v for k, v in degrees.items() if v}
+    if len(given) == 4 or (given and not model.is_moe and set(given) >= {"tp", "pp", "dp"}):
+        return Plan(**given)
+    given = _given(degrees, model)
+    cands = [p for p in candidate_plans(layout, model) if _matches(p, given)]
+    if "pp" not in given:
+        # Pipeline stages add capacity, not speed: use them only when nothing else fits.
+        flat = [p for p in cands if p.pp == 1]
+        if flat and search(
+            layout, G, model, workload, plans=flat, batches=[batch], strategies=(strategy,)
+        ):
+            cands = flat
+    if not cands and given:
+        return _filled(given)
+    rows = search(layout, G, model, workload, plans=cands, batches=[batch], strategies=(strategy,))
+    if rows:
+        return rank(rows, "throughput")[0].plan
+    return _smallest_that_fits(layout, model, workload, cands, batch)
+
+
+def _matches(plan: Plan, given: dict[str, int]) -> bool:
+    return all(getattr(plan, k) == v for k, v in given.items())
+
+
+def _smallest_that_fits(
+    layout: Layout, model: Model, workload: Workload, cands: list[Plan], batch: int
+) -> Plan:
+    """The candidate with the least memory over, if it fits (else the memory error)."""
+    smallest = min(
+        cands,
+        key=lambda p: memory(layout, model, p, batch, workload)["over_by_bytes"],
+        default=None,
+    )
+    if smallest is None:
+        msg = "no plan matches the degrees given"
+        raise TopoError(msg)
+    check_fits(memory(layout, model, smallest, batch, workload), smallest, batch)
+    return smallest  # fits, but the batch leaves data-parallel ranks idle
+
+
+def serving_plan(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    workload: Workload,
+    *,
+    strategy: str = "packed",
+    **degrees: int | None,
+) -> Plan:
+    """The plan given, or the one with the most tokens/s per GPU at a batch that fits."""
+    if any(degrees.values()):
+        return complete_plan(layout, G, model, workload, 1, strategy=strategy, **degrees)
+    rows = search(layout, G, model, workload, strategies=(strategy,))
+    if not rows:
+        msg = f"{model.name} fits on no plan of {layout.name}"
+        raise TopoError(msg)
+    return rank(rows, "throughput")[0].plan
+
+
+@dataclass
+class _Table:
+    """Decode of one plan over batches 1..n, computed once."""
+
+    decoded: dict[str, np.ndarray]
+    n: int
+
+
+class Scenario:
+    """A layout, a model and a workload, built once; questions at any batch are cheap.
+
+    >>> s = Scenario("dgx-h100", "llama-3-70b")
+    >>> r = s.evaluate(batch=1, tp=8)
+    >>> r.plan.tp, r.decode.bound
+    (8, 'memory')
+    """
+
+    layout: Layout
+    model: Model
+    workload: Workload
+    strategy: str
+    graph: nx.Graph
+    fabric: Fabric
+
+    def __init__(
+        self,
+        layout: str | Path | Layout,
+        model: str | Path | Model,
+        *,
+        catalogue: Sequence[str] = (),
+        strategy: str = "packed",
+        workload: Workload | None = None,
+        **options: Any,
+    ) -> None:
+        """`options`: :func:`make_workload`'s keywords (input, output, weights, ...)."""
+        if strategy not in ("packed", "naive"):
+            msg = f"strategy must be packed or naive, got {strategy!r}"
+            raise TopoError(msg)
+        self.layout = resolve_layout(layout, catalogue)
+        self.model = resolve_model(model)
+        self.workload = workload if workload is not None else make_workload(**options)
+        self.strategy = strategy
+        self.graph = build_graph(self.layout)
+        self.fabric = Fabric(self.graph)
+        self._parts: dict[Plan, PlanParts] = {}
+        self._tables: dict[Plan, _Table] = {}
+        self._chosen: dict[tuple[int, tuple[int | None, ...]], Plan] = {}
+        self._cands: dict[tuple[tuple[str, int], ...], list[Plan]] = {}
+        self._max_batch: dict[Plan, int] = {}
+
+    def parts(self, plan: Plan) -> PlanParts:
+        """The plan's placement, collective costs, prefill and critical batches (kept)."""
+        if plan not in self._parts:
+            self._parts[plan] = plan_parts(
+                self.layout,
+                self.graph,
+                self.model,
+                plan,
+                self.workload,
+                strategy=self.strategy,
+                fabric=self.fabric,
+            )
+        return self._parts[plan]
+
+    def plan(
+        self,
+        batch: int = 1,
+        *,
+        tp: int | None = None,
+        ep: int | None = None,
+        pp: int | None = None,
+        dp: int | None = None,
+    ) -> Plan:
+        """The plan ``topo evaluate`` would run at `batch` with these degrees given."""
+        key = (batch, (tp, ep, pp, dp))
+        if key not in self._chosen:
+            self._chosen[key] = self._complete(batch, {"tp": tp, "ep": ep, "pp": pp, "dp": dp})
+        return self._chosen[key]
+
+    def _complete(self, batch: int, degrees: dict[str, int | None]) -> Plan:
+        """:func:`complete_plan` on the scenario's kept decode tables (same rules)."""
+        given = {k: v for k, v in degrees.items() if v}
+        if len(given) == 4 or (
+            given and not self.model.is_moe and set(given) >= {"tp", "pp", "dp"}
+        ):
+            return Plan(**given)
+        given = _given(degrees, self.model)
+        key = tuple(sorted(given.items()))
+        if key not in self._cands:
+            every = candidate_plans(self.layout, self.model)
+            self._cands[key] = [p for p in every if _matches(p, given)]
+        cands = self._cands[key]
+        if "pp" not in given:
+            flat = [p for p in cands if p.pp == 1]
+            if any(self._row(p, batch) for p in flat):
+                cands = flat
+        if not cands and given:
+            return _filled(given)
+        best: tuple[tuple[float, float, int], Plan] | None = None
+        for p in cands:
+            row = self._row(p, batch)
+            if row is not None and (best is None or row < best[0]):
+                best = (row, p)
+        if best is not None:
+            return best[1]
+        return _smallest_that_fits(self.layout, self.model, self.workload, cands, batch)
+
+    def _row(self, plan: Plan, batch: int) -> tuple[float, float, int] | None:
+        """The ranking key of `plan` at `batch` (best first), or None if it cannot run it."""
+        if plan not in self._max_batch:
+            self._max_batch[plan] = memory(self.layout, self.model, plan, 1, self.workload)[
+                "max_batch"
+            ]
+        if not plan.dp <= batch <= self._max_batch[plan]:
+            return None
+        d, i = self._decoded(plan, batch)
+        tpot = float(d["tpot"][i])
+        return (-float(d["tokens_per_s"][i]) / plan.world, tpot, plan.world)
+
+    def _decoded(self, plan: Plan, batch: int) -> tuple[dict[str, np.ndarray], int]:
+        """Decode arrays holding `batch`, and its index: batches 1..n computed at once."""
+        if batch > TABLE:
+            B = np.array([float(batch)])
+            return decode(self.layout, self.model, plan, B, self.workload, self.parts(plan).comm), 0
+        table = self._tables.get(plan)
+        if table is None or batch > table.n:
+            n = max(256, 1 << (batch - 1).bit_length())
+            B = np.arange(1, n + 1, dtype=float)
+            comm = self.parts(plan).comm
+            table = _Table(decode(self.layout, self.model, plan, B, self.workload, comm), n)
+            self._tables[plan] = table
+        return table.decoded, batch - 1
+
+    def evaluate(
+        self,
+        batch: int = 1,
+        *,
+        plan: Plan | None = None,
+        tp: int | None = None,
+        ep: int | None = None,
+        pp: int | None = None,
+        dp: int | None = None,
+        check_memory: bool = True,
+    ) -> Evaluation:
+        """``topo evaluate`` at `batch`: the plan given, or completed as the CLI does.
+
+        With `check_memory` a batch that does not fit is an error (as in the CLI);
+        without it the result says so in ``memory.fits``.
+        """
+        if batch < 1:
+            msg = f"--batch must be >= 1, got {batch}"
+            raise TopoError(msg)
+        plan = plan or self.plan(batch, tp=tp, ep=ep, pp=pp, dp=dp)
+        from topo.evaluation import check_plan
+
+        check_plan(self.model, plan)
+        result = evaluate(
+            self.layout,
+            self.graph,
+            self.model,
+            plan,
+            batch,
+            self.workload,
+            strategy=self.strategy,
+            fabric=self.fabric,
+            parts=self.parts(plan),
+            decoded=self._decoded(plan, batch),
+        )
+        if check_memory:
+            check_fits(result.memory, plan, batch)
+        return result
+
+    def sweep(
+        self,
+        batches: Sequence[int],
+        *,
+        plan: Plan | None = None,
+        tp: int | None = None,
+        ep: int | None = None,
+        pp: int | None = None,
+        dp: int | None = None,
+    ) -> Sweep:
+        """``topo sweep``: one plan (completed at the smallest batch) across `batches`."""
+        bs = sorted({int(b) for b in batches})
+        if not bs or bs[0] < 1:
+            msg = f"batches must be whole numbers >= 1, got {list(batches)!r}"
+            raise TopoError(msg)
+        plan = plan or self.plan(bs[0], tp=tp, ep=ep, pp=pp, dp=dp)
+        from topo.evaluation import check_plan
+
+        check_plan(self.model, plan)
+        return sweep(
+            self.layout,
+            self.graph,
+            self.model,
+            plan,
+            bs,
+            self.workload,
+            strategy=self.strategy,
+            parts=self.parts(plan),
+        )
+
+    def records(
+        self,
+        batches: Sequence[int],
+        *,
+        tp: int | None = None,
+        ep: int | None = None,
+        pp: int | None = None,
+        dp: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """One flat row per batch (each with the plan the CLI would complete there)."""
+        return [
+            self.evaluate(int(b), tp=tp, ep=ep, pp=pp, dp=dp, check_memory=False).record()
+            for b in batches
+        ]
+
+
+ProgressCallback = Callable[[int, int], None]
