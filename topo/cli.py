@@ -706,9 +706,17 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = command(
         "schema",
-        "Print the JSON Schema of layout files (for editor completion).",
-        "topo schema -o layout.schema.json",
+        "Print the JSON Schema of layout files, or of catalogue files (for editor completion "
+        "and checks).",
+        "topo schema -o layout.schema.json\n  topo schema catalogue -o catalogue.schema.json",
         cmd_schema,
+    )
+    sp.add_argument(
+        "kind",
+        nargs="?",
+        choices=("layout", "catalogue"),
+        default="layout",
+        help="which files: layout (default) or catalogue (--catalogue files)",
     )
     sp.add_argument(
         "-o", "--output-file", dest="output", metavar="FILE", help="write to FILE instead"

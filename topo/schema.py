@@ -36,6 +36,7 @@ __all__ = [
     "LINK",
     "MEDIA",
     "NODE_ATTRS",
+    "catalogue_json_schema",
     "layout_json_schema",
 ]
 
@@ -510,6 +511,33 @@ def layout_json_schema() -> dict[str, Any]:
         "if": {"required": ["extends"]},
         "then": relaxed,
         "else": strict,
+    }
+
+
+def catalogue_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of catalogue files (``--catalogue``, ``catalogue:``).
+
+    Written from :data:`CATALOGUE_FILE`, the fields the catalogue loader checks. Every
+    entry needs a ``name``; an entry whose name is not in the bundled catalogue is a new
+    part and must be complete (an accelerator's peaks and HBM, a link's bandwidth), as the
+    loader requires; an entry with a bundled name overrides only the fields it gives.
+    """
+    from topo.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    s = CATALOGUE_FILE.schema()
+    complete = {"accelerators": ["peak_compute", "hbm_capacity"], "links": ["bandwidth"]}
+    for section, needed in complete.items():
+        known = sorted({*cat.names(section), *cat.aliases[section]})
+        entry = s["properties"][section]["items"]
+        entry["required"] = ["name"]
+        entry["if"] = {"properties": {"name": {"not": {"enum": known}}}}
+        entry["then"] = {"required": ["name", *needed]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://topo.invalid/catalogue.schema.json",
+        "title": "topo catalogue",
+        **s,
     }
 
 
