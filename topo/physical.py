@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +43,30 @@ from topo.layout import Cable, Device, Layout
 from topo.units import UnitError, parse_quantity
 
 __all__ = [
+    "CHECKS",
     "CableGeometry",
     "Check",
+    "LimitCheck",
     "LimitsReport",
+    "RackFacts",
     "apply_vary",
     "cable_geometry",
+    "check_air_heat",
+    "check_backplane_pairs",
+    "check_bend_radius",
+    "check_busbar_current",
+    "check_coolant_flow",
+    "check_floor_load",
+    "check_frame_mass",
     "check_limits",
+    "check_liquid_heat",
+    "check_power_budget",
+    "check_power_shelves",
+    "check_rack_space",
+    "check_reach",
+    "check_switch_ports",
     "largest_domain",
+    "rack_facts",
     "reach_m",
     "with_power_shelves",
     "with_trays",
@@ -256,44 +274,40 @@ def _cable_runs(layout: Layout) -> tuple[float, float]:
     return span * RACK_UNIT_M + across + slack, gpus * su.links_per_gpu * lanes * (slack + 0.3)
 
 
-def check_limits(layout: Layout) -> LimitsReport:
-    """Every physical check of one rack of the layout (all racks are alike)."""
-    rack = layout.rack
-    su = layout.scale_up
-    acc = layout.accelerator
-    checks: list[Check] = []
-    R = "rack"
+# ---------------------------------------------------------------- facts shared by the checks
+@dataclass(frozen=True, slots=True)
+class RackFacts:
+    """What the limit checks share, worked out once from one rack of a layout (SI).
 
-    def add(
-        name: str,
-        value: float | None,
-        limit: float | None,
-        unit: str,
-        kind: str,
-        note: str,
-        missing: str = "",
-    ) -> None:
-        if value is None or limit is None:
-            what = missing or ("a value" if value is None else "a limit")
-            note = f"not checked: no data for {what}" + (f" ({note})" if note else "")
-        checks.append(Check(name, R, value, limit, unit, kind, note))
+    A total is None when a device lacks the figure it needs: ``missing_power`` ("power
+    of A, B") and ``missing_mass`` name what is missing, and are "" otherwise.
+    """
 
-    # ---- rack space
-    used_u = sum(d.count * d.height_u for d in rack.devices)
-    add(
-        "rack space",
-        used_u,
-        float(rack.height_u),
-        "U",
-        "count",
-        "trays' heights against the rack's usable units",
-    )
+    used_u: float  # units the devices fill
+    devices_w: float  # devices and scale-up ports, before conversion [W]
+    port_w: float  # optics or retimers at both ends of the scale-up links [W]
+    assumed: tuple[str, ...]  # compute trays powered from the accelerator's figure
+    missing_power: str
+    power_w: float | None  # devices_w / conversion efficiency [W]
+    geometry: CableGeometry | None  # None inside a tray or on board traces
+    liquid_w: float | None  # heat into the liquid loop [W]
+    air_w: float | None  # heat into the air [W]
+    flow_m3_per_s: float | None  # coolant flow that carries liquid_w at the loop's dT
+    longest_run_m: float  # the longest scale-up cable run [m]
+    cable_mass_kg: float  # the rack's scale-up cables [kg]
+    missing_mass: str
+    mass_kg: float | None  # devices + frame + cables + coolant [kg]
 
-    # ---- power
+
+def _devices_power(layout: Layout) -> tuple[float, list[str], list[str]]:
+    """Devices' power [W], the devices whose power is unknown, and what was assumed.
+
+    Power shelves and CDUs without a power figure are left out, not unknown.
+    """
     it_w = 0.0
     unknown: list[str] = []
     assumed: list[str] = []
-    for d in rack.devices:
+    for d in layout.rack.devices:
         p, note = _tray_power(d, layout)
         if p is None:
             if d.kind not in ("power_shelf", "cdu"):
@@ -302,245 +316,344 @@ def check_limits(layout: Layout) -> LimitsReport:
         it_w += d.count * p
         if note:
             assumed.append(note)
+    return it_w, unknown, assumed
+
+
+def _port_power_w(layout: Layout, geom: CableGeometry | None) -> float:
+    """Power of the scale-up ports at both ends of every GPU's links [W].
+
+    Notes
+    -----
+    P = 2 x GPUs x scale-up bits/s a GPU / 1.6 Tb/s x the medium's W per 1.6T port.
+    """
+    if geom is None or not geom.port_w_per_1600g:
+        return 0.0
+    bits = _scale_up_bits_per_gpu(layout)
+    return 2 * layout.rack.gpus * bits / 1.6e12 * geom.port_w_per_1600g
+
+
+def _liquid_w(layout: Layout, port_w: float) -> float:
+    """Each device's liquid share of its power, and half the ports' (cold plate or air) [W]."""
+    liquid_w = 0.0
+    for d in layout.rack.devices:
+        p, _ = _tray_power(d, layout)
+        liquid_w += d.count * (p or 0.0) * d.liquid_fraction
+    if port_w:
+        liquid_w += port_w * 0.5  # optics on cold plates or in air: half assumed
+    return liquid_w
+
+
+def _mass_kg(layout: Layout, cable_kg: float) -> tuple[float | None, str]:
+    """Devices + frame + scale-up cables + coolant [kg] (None if one is unknown), what's missing."""
+    rack = layout.rack
+    no_mass = [d.name for d in rack.devices if d.mass_kg is None]
+    if no_mass:
+        return None, "mass of " + ", ".join(no_mass)
+    if rack.frame_mass_kg is None:
+        return None, "rack.frame_mass"
+    devices = sum(d.count * d.mass_kg for d in rack.devices if d.mass_kg is not None)
+    return devices + rack.frame_mass_kg + cable_kg + (rack.cooling.coolant_mass_kg or 0), ""
+
+
+def rack_facts(layout: Layout) -> RackFacts:
+    """Power, heat, cable runs and mass of one rack of the layout, for every check."""
+    rack = layout.rack
     # The scale-up cable: the layout's figures over its medium's (none inside a tray).
-    geom = cable_geometry(layout) if su.domain != "tray" else None
-    port_w = 0.0
-    if geom is not None and geom.port_w_per_1600g:
-        port_w = 2 * rack.gpus * _scale_up_bits_per_gpu(layout) / 1.6e12 * geom.port_w_per_1600g
-        it_w += port_w
-    power_w: float | None = None if unknown else it_w / rack.conversion_efficiency
+    geom = cable_geometry(layout) if layout.scale_up.domain != "tray" else None
+    devices_w, unknown, assumed = _devices_power(layout)
+    port_w = _port_power_w(layout, geom)
+    devices_w += port_w
+    power_w = None if unknown else devices_w / rack.conversion_efficiency
+    liquid_w = air_w = flow = None
+    if power_w is not None:
+        liquid_w = _liquid_w(layout, port_w)
+        air_w = power_w - liquid_w
+        flow = liquid_w / (CP_PG25 * RHO_PG25 * rack.cooling.coolant_delta_t_k)
+    longest_m, pair_m = _cable_runs(layout)
+    cable_kg = pair_m / geom.pairs * geom.mass_kg_per_m if geom is not None else 0.0
+    mass_kg, missing_mass = _mass_kg(layout, cable_kg)
+    return RackFacts(
+        used_u=sum(d.count * d.height_u for d in rack.devices),
+        devices_w=devices_w,
+        port_w=port_w,
+        assumed=tuple(assumed),
+        missing_power="power of " + ", ".join(unknown) if unknown else "",
+        power_w=power_w,
+        geometry=geom,
+        liquid_w=liquid_w,
+        air_w=air_w,
+        flow_m3_per_s=flow,
+        longest_run_m=longest_m,
+        cable_mass_kg=cable_kg,
+        missing_mass=missing_mass,
+        mass_kg=mass_kg,
+    )
+
+
+# ---------------------------------------------------------------- one function per limit
+def _check(
+    name: str,
+    value: float | None,
+    limit: float | None,
+    unit: str,
+    kind: str,
+    note: str,
+    missing: str = "",
+) -> Check:
+    """A rack check; with a side unknown, its note says "not checked: no data for X"."""
+    if value is None or limit is None:
+        what = missing or ("a value" if value is None else "a limit")
+        note = f"not checked: no data for {what}" + (f" ({note})" if note else "")
+    return Check(name, "rack", value, limit, unit, kind, note)
+
+
+def _not_applicable(name: str, unit: str, kind: str, why: str) -> Check:
+    return Check(name, "rack", None, None, unit, kind, f"not applicable: {why}")
+
+
+def check_rack_space(layout: Layout, facts: RackFacts) -> Check:
+    """Units the devices fill against the rack's usable units."""
+    note = "trays' heights against the rack's usable units"
+    return _check("rack space", facts.used_u, float(layout.rack.height_u), "U", "count", note)
+
+
+def check_power_budget(layout: Layout, facts: RackFacts) -> Check:
+    """Input power (devices and ports over the conversion efficiency) against the budget."""
+    rack = layout.rack
+    port = f" incl. {facts.port_w / 1e3:.1f} kW of {layout.scale_up.medium} ports"
     note = (
-        f"devices {it_w / 1e3:.1f} kW"
-        + (f" incl. {port_w / 1e3:.1f} kW of {su.medium} ports" if port_w else "")
+        f"devices {facts.devices_w / 1e3:.1f} kW"
+        + (port if facts.port_w else "")
         + f" / {rack.conversion_efficiency:g} conversion"
     )
-    if assumed:
-        note += "; assumed: " + "; ".join(assumed)
-    missing_power = "power of " + ", ".join(unknown) if unknown else ""
-    add(
-        "power vs rack budget",
-        power_w,
-        rack.power_budget_w,
-        "W",
-        "power",
-        note,
-        missing_power or "rack.power_budget",
+    if facts.assumed:
+        note += "; assumed: " + "; ".join(facts.assumed)
+    missing = facts.missing_power or "rack.power_budget"
+    return _check(
+        "power vs rack budget", facts.power_w, rack.power_budget_w, "W", "power", note, missing
     )
+
+
+def check_power_shelves(layout: Layout, facts: RackFacts) -> Check:
+    """Input power against the installed shelves' capacity over the redundancy (2 = N+N)."""
+    rack = layout.rack
     shelves = [d for d in rack.devices if d.kind == "power_shelf"]
     # None: no shelves described; 0: every shelf taken away (--vary power_shelves=0).
     installed: float | None = sum(d.count * (d.capacity_w or 0) for d in shelves)
     if not shelves or any(d.capacity_w is None for d in shelves):
         installed = None
-    n_shelves = sum(d.count for d in shelves)
-    add(
-        "power vs shelves",
-        power_w,
-        installed / rack.power_redundancy if installed is not None else None,
-        "W",
-        "power",
-        f"{n_shelves} shelves, installed {installed / 1e3:.0f} kW / redundancy "
-        f"{rack.power_redundancy:g}"
-        if installed is not None
-        else "",
-        missing_power or "power shelves with capacity",
-    )
-    current = power_w / rack.busbar.voltage_v if power_w and rack.busbar.voltage_v else None
-    add(
-        "power: busbar current",
-        current,
-        rack.busbar.current_a,
-        "A",
-        "current",
-        f"P / V at {rack.busbar.voltage_v:g} V" if rack.busbar.voltage_v else "",
-        missing_power or "rack.busbar",
-    )
+    note = ""
+    if installed is not None:
+        n_shelves = sum(d.count for d in shelves)
+        note = (
+            f"{n_shelves} shelves, installed {installed / 1e3:.0f} kW / redundancy "
+            f"{rack.power_redundancy:g}"
+        )
+    limit = installed / rack.power_redundancy if installed is not None else None
+    missing = facts.missing_power or "power shelves with capacity"
+    return _check("power vs shelves", facts.power_w, limit, "W", "power", note, missing)
 
-    # ---- cooling
-    liquid_w = air_w = None
-    flow = None
-    if power_w is not None:
-        liquid_w = 0.0
-        for d in rack.devices:
-            p, _ = _tray_power(d, layout)
-            liquid_w += d.count * (p or 0.0) * d.liquid_fraction
-        if port_w:
-            liquid_w += port_w * 0.5  # optics on cold plates or in air: half assumed
-        air_w = power_w - liquid_w
-        flow = liquid_w / (CP_PG25 * RHO_PG25 * rack.cooling.coolant_delta_t_k)
-    dt = rack.cooling.coolant_delta_t_k
+
+def check_busbar_current(layout: Layout, facts: RackFacts) -> Check:
+    """Busbar current P / V against its rating."""
+    busbar = layout.rack.busbar
+    volts = busbar.voltage_v
+    current = facts.power_w / volts if facts.power_w and volts else None
+    note = f"P / V at {volts:g} V" if volts else ""
+    missing = facts.missing_power or "rack.busbar"
+    return _check("power: busbar current", current, busbar.current_a, "A", "current", note, missing)
+
+
+def _no_liquid(layout: Layout, facts: RackFacts) -> bool:
+    """No device is liquid-cooled and the rack gives no liquid capacity."""
+    return facts.liquid_w == 0 and layout.rack.cooling.liquid_w is None
+
+
+def check_liquid_heat(layout: Layout, facts: RackFacts) -> Check:
+    """Heat into the liquid loop against its capacity."""
+    name = "cooling: liquid heat"
+    if _no_liquid(layout, facts):
+        return _not_applicable(name, "W", "power", "no device is liquid-cooled")
+    note = "each device's liquid share of its power"
+    missing = facts.missing_power or "rack.cooling.liquid"
+    return _check(name, facts.liquid_w, layout.rack.cooling.liquid_w, "W", "power", note, missing)
+
+
+def check_coolant_flow(layout: Layout, facts: RackFacts) -> Check:
+    """Coolant flow Q / (c_p rho dT) with PG25 against the loop's flow."""
+    name = "cooling: coolant flow"
+    if _no_liquid(layout, facts):
+        return _not_applicable(name, "W", "power", "no device is liquid-cooled")
+    cooling = layout.rack.cooling
+    dt = cooling.coolant_delta_t_k
     per_kw = 1e3 / (CP_PG25 * RHO_PG25 * dt) * 60e3  # L/min per kW
-    if liquid_w == 0 and rack.cooling.liquid_w is None:
-        for name in ("cooling: liquid heat", "cooling: coolant flow"):
-            checks.append(
-                Check(
-                    name, R, None, None, "W", "power", "not applicable: no device is liquid-cooled"
-                )
-            )
-    else:
-        add(
-            "cooling: liquid heat",
-            liquid_w,
-            rack.cooling.liquid_w,
-            "W",
-            "power",
-            "each device's liquid share of its power",
-            missing_power or "rack.cooling.liquid",
-        )
-        add(
-            "cooling: coolant flow",
-            flow,
-            rack.cooling.liquid_flow_m3_per_s,
-            "m^3/s",
-            "flow",
-            f"Q / (c_p rho dT), PG25 at dT {dt:g} K: {per_kw:.2f} L/min per kW",
-            missing_power or "rack.cooling.liquid_flow",
-        )
-    add(
-        "cooling: air heat",
-        air_w,
-        rack.cooling.air_w,
-        "W",
-        "power",
-        "devices' air share plus conversion losses",
-        missing_power or "rack.cooling.air",
+    note = f"Q / (c_p rho dT), PG25 at dT {dt:g} K: {per_kw:.2f} L/min per kW"
+    missing = facts.missing_power or "rack.cooling.liquid_flow"
+    limit = cooling.liquid_flow_m3_per_s
+    return _check(name, facts.flow_m3_per_s, limit, "m^3/s", "flow", note, missing)
+
+
+def check_air_heat(layout: Layout, facts: RackFacts) -> Check:
+    """Heat into the air (devices' air share and conversion losses) against its capacity."""
+    note = "devices' air share plus conversion losses"
+    missing = facts.missing_power or "rack.cooling.air"
+    limit = layout.rack.cooling.air_w
+    return _check("cooling: air heat", facts.air_w, limit, "W", "power", note, missing)
+
+
+def check_frame_mass(layout: Layout, facts: RackFacts) -> Check:
+    """Devices + frame + scale-up cables + coolant against the frame's rating."""
+    rack, geom = layout.rack, facts.geometry
+    note = f"devices + frame + {facts.cable_mass_kg:.0f} kg of scale-up cable"
+    if geom is not None:
+        note += f" ({geom.medium}, {geom.mass_kg_per_m * 1e3:g} g/m)"
+    coolant = rack.cooling.coolant_mass_kg
+    note += f" + {coolant:g} kg coolant" if coolant else " (coolant not given)"
+    missing = facts.missing_mass or "rack.max_mass"
+    return _check(
+        "mass vs frame rating", facts.mass_kg, rack.max_mass_kg, "kg", "mass", note, missing
     )
 
-    # ---- mass and floor
-    longest, pair_m = _cable_runs(layout)
-    cable_kg = pair_m / geom.pairs * geom.mass_kg_per_m if geom is not None else 0.0
-    masses = [d.count * d.mass_kg for d in rack.devices if d.mass_kg is not None]
-    no_mass = [d.name for d in rack.devices if d.mass_kg is None]
-    mass: float | None = None
-    if not no_mass and rack.frame_mass_kg is not None:
-        mass = sum(masses) + rack.frame_mass_kg + cable_kg + (rack.cooling.coolant_mass_kg or 0)
-    mnote = (
-        f"devices + frame + {cable_kg:.0f} kg of scale-up cable"
-        + (f" ({geom.medium}, {geom.mass_kg_per_m * 1e3:g} g/m)" if geom is not None else "")
-    ) + (
-        f" + {rack.cooling.coolant_mass_kg:g} kg coolant"
-        if rack.cooling.coolant_mass_kg
-        else " (coolant not given)"
-    )
-    missing_mass = (
-        "mass of " + ", ".join(no_mass)
-        if no_mass
-        else "rack.frame_mass"
-        if rack.frame_mass_kg is None
-        else ""
-    )
-    add(
-        "mass vs frame rating",
-        mass,
-        rack.max_mass_kg,
-        "kg",
-        "mass",
-        mnote,
-        missing_mass or "rack.max_mass",
-    )
+
+def check_floor_load(layout: Layout, facts: RackFacts) -> Check:
+    """The rack's mass over its footprint plus its share of the aisle, against the floor."""
+    rack, mass = layout.rack, facts.mass_kg
     share = rack.width_m * (rack.depth_m + layout.cluster.aisle_width_m)
+    note = f"over the footprint plus the aisle share: {share:.2f} m^2"
+    if mass:
+        note += f"; on the footprint alone {mass / (rack.width_m * rack.depth_m):,.0f} kg/m^2"
     floor = mass / share if mass is not None else None
-    add(
-        "mass: floor load",
-        floor,
-        layout.cluster.floor_rating_kg_per_m2,
-        "kg/m^2",
-        "floor_load",
-        f"over the footprint plus the aisle share: {share:.2f} m^2"
-        + (
-            f"; on the footprint alone {mass / (rack.width_m * rack.depth_m):,.0f} kg/m^2"
-            if mass
-            else ""
-        ),
-        missing_mass or "cluster.floor_rating",
-    )
+    limit = layout.cluster.floor_rating_kg_per_m2
+    missing = facts.missing_mass or "cluster.floor_rating"
+    return _check("mass: floor load", floor, limit, "kg/m^2", "floor_load", note, missing)
 
-    # ---- cables
-    lanes = su.link.lanes
+
+def _why_no_cable(layout: Layout) -> str:
+    return "the domain is one board" if layout.scale_up.domain == "tray" else "board traces (pcb)"
+
+
+def _figures(geom: CableGeometry) -> str:
+    """Where a cable check's figures come from: the medium's, and what the layout gave."""
+    given = f"; the layout gives {', '.join(geom.given)}" if geom.given else ""
+    return f"{geom.medium} figures{given}"
+
+
+def check_backplane_pairs(layout: Layout, facts: RackFacts) -> Check:
+    """Pairs (copper) or fibres (optics), one per lane and direction, against the spine.
+
+    Notes
+    -----
+    capacity = spine width x depth x packing / (pi/4 OD^2 / pairs per cable).
+    """
+    name, geom = "cables: backplane pairs", facts.geometry
     if geom is None:
-        why = "the domain is one board" if su.domain == "tray" else "board traces (pcb)"
-        for name in ("cables: backplane pairs", "cables: bend radius", "cables: copper reach"):
-            checks.append(Check(name, R, None, None, "", "count", f"not applicable: {why}"))
-    else:
-        # One pair (copper) or fibre (optics) per lane per direction.
-        chan = "fibre" if geom.medium == "optical" else "pair"
-        figures = f"{geom.medium} figures" + (
-            f"; the layout gives {', '.join(geom.given)}" if geom.given else ""
-        )
-        pairs = int(rack.gpus * su.links_per_gpu * lanes * 2) if lanes else None
-        area_pair = math.pi / 4 * geom.diameter_m**2 / geom.pairs
-        capacity = (
-            rack.backplane_width_m * rack.backplane_depth_m * rack.packing_fraction / area_pair
-        )
-        add(
-            "cables: backplane pairs",
-            pairs,
-            math.floor(capacity),
-            "pairs",
-            "count",
-            f"{area_pair * 1e6:.2f} mm^2 a {chan} ({geom.diameter_m * 1e3:g} mm cables of "
-            f"{geom.pairs} {chan}s) at {rack.packing_fraction:g} packing in "
-            f"{rack.backplane_width_m * 1e3:.0f} x {rack.backplane_depth_m * 1e3:.0f} mm "
-            f"({figures})",
-            "link lanes",
-        )
-        bend = geom.bend_factor * geom.diameter_m + geom.connector_depth_m
-        add(
-            "cables: bend radius",
-            bend,
-            rack.rear_clearance_m,
-            "m",
-            "length",
-            f"{geom.bend_factor:g} x {geom.diameter_m * 1e3:g} mm + "
-            f"{geom.connector_depth_m * 1e3:g} mm connector ({figures})",
-        )
-        rate = su.link.lane_rate_bits_per_s
-        reach = geom.reach_m
-        add(
-            "cables: copper reach" if su.medium == "copper" else f"cables: {su.medium} reach",
-            longest,
-            reach,
-            "m",
-            "length",
-            f"longest run (vertical + across racks + {su.cable_slack_m:g} m slack) at "
-            + (f"{rate / 1e9:g} Gb/s a lane" if rate else "an unknown lane rate")
-            + f" ({figures})",
-            "the link's lane rate (or scale_up.cable.reach)",
-        )
-    ports = [d for d in rack.devices if d.kind == "switch_tray"]
-    if su.topology == "switched" and ports and su.domain != "tray":
-        have = sum(d.count * (d.ports or 0) for d in ports)
-        add(
-            "switch ports",
-            rack.gpus * su.links_per_gpu,
-            have or None,
-            "ports",
-            "count",
-            "GPU links against the switch trays' ports",
-            "switch tray ports",
-        )
-    else:
-        checks.append(
-            Check(
-                "switch ports",
-                R,
-                None,
-                None,
-                "ports",
-                "count",
-                "not applicable: no switch trays in the rack",
-            )
-        )
-    totals = {
+        return _not_applicable(name, "", "count", _why_no_cable(layout))
+    rack, su = layout.rack, layout.scale_up
+    chan = "fibre" if geom.medium == "optical" else "pair"
+    lanes = su.link.lanes
+    pairs = int(rack.gpus * su.links_per_gpu * lanes * 2) if lanes else None
+    area_pair = math.pi / 4 * geom.diameter_m**2 / geom.pairs
+    capacity = rack.backplane_width_m * rack.backplane_depth_m * rack.packing_fraction / area_pair
+    note = (
+        f"{area_pair * 1e6:.2f} mm^2 a {chan} ({geom.diameter_m * 1e3:g} mm cables of "
+        f"{geom.pairs} {chan}s) at {rack.packing_fraction:g} packing in "
+        f"{rack.backplane_width_m * 1e3:.0f} x {rack.backplane_depth_m * 1e3:.0f} mm "
+        f"({_figures(geom)})"
+    )
+    return _check(name, pairs, math.floor(capacity), "pairs", "count", note, "link lanes")
+
+
+def check_bend_radius(layout: Layout, facts: RackFacts) -> Check:
+    """``bend_factor x OD + connector`` against the rear clearance."""
+    name, geom = "cables: bend radius", facts.geometry
+    if geom is None:
+        return _not_applicable(name, "", "count", _why_no_cable(layout))
+    bend = geom.bend_factor * geom.diameter_m + geom.connector_depth_m
+    note = (
+        f"{geom.bend_factor:g} x {geom.diameter_m * 1e3:g} mm + "
+        f"{geom.connector_depth_m * 1e3:g} mm connector ({_figures(geom)})"
+    )
+    return _check(name, bend, layout.rack.rear_clearance_m, "m", "length", note)
+
+
+def check_reach(layout: Layout, facts: RackFacts) -> Check:
+    """The longest run (vertical + across racks + slack) against the medium's reach."""
+    su, geom = layout.scale_up, facts.geometry
+    if geom is None:
+        return _not_applicable("cables: copper reach", "", "count", _why_no_cable(layout))
+    name = "cables: copper reach" if su.medium == "copper" else f"cables: {su.medium} reach"
+    rate = su.link.lane_rate_bits_per_s
+    note = (
+        f"longest run (vertical + across racks + {su.cable_slack_m:g} m slack) at "
+        + (f"{rate / 1e9:g} Gb/s a lane" if rate else "an unknown lane rate")
+        + f" ({_figures(geom)})"
+    )
+    missing = "the link's lane rate (or scale_up.cable.reach)"
+    return _check(name, facts.longest_run_m, geom.reach_m, "m", "length", note, missing)
+
+
+def check_switch_ports(layout: Layout, facts: RackFacts) -> Check:
+    """GPU scale-up links against the switch trays' ports (a switched domain of trays)."""
+    rack, su = layout.rack, layout.scale_up
+    trays = [d for d in rack.devices if d.kind == "switch_tray"]
+    if su.topology != "switched" or not trays or su.domain == "tray":
+        return _not_applicable("switch ports", "ports", "count", "no switch trays in the rack")
+    have = sum(d.count * (d.ports or 0) for d in trays)
+    note = "GPU links against the switch trays' ports"
+    links = rack.gpus * su.links_per_gpu
+    return _check("switch ports", links, have or None, "ports", "count", note, "switch tray ports")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCheck:
+    """One entry of :data:`CHECKS`: the limit family and the function that checks it."""
+
+    family: str  # power, cooling, mass, floor, cables, bend, reach, ports or space
+    check: Callable[[Layout, RackFacts], Check]
+
+
+# In report order: `topo check` prints the checks as they come here.
+CHECKS: tuple[LimitCheck, ...] = (
+    LimitCheck("space", check_rack_space),
+    LimitCheck("power", check_power_budget),
+    LimitCheck("power", check_power_shelves),
+    LimitCheck("power", check_busbar_current),
+    LimitCheck("cooling", check_liquid_heat),
+    LimitCheck("cooling", check_coolant_flow),
+    LimitCheck("cooling", check_air_heat),
+    LimitCheck("mass", check_frame_mass),
+    LimitCheck("floor", check_floor_load),
+    LimitCheck("cables", check_backplane_pairs),
+    LimitCheck("bend", check_bend_radius),
+    LimitCheck("reach", check_reach),
+    LimitCheck("ports", check_switch_ports),
+)
+
+
+def _totals(layout: Layout, facts: RackFacts) -> dict[str, float | None]:
+    """The report's totals: the rack's power, heat and mass, and the cluster's power."""
+    power_w = facts.power_w
+    return {
         "power_w": power_w,
-        "liquid_w": liquid_w,
-        "air_w": air_w,
-        "coolant_flow_m3_per_s": flow,
-        "mass_kg": mass,
-        "cable_mass_kg": cable_kg,
+        "liquid_w": facts.liquid_w,
+        "air_w": facts.air_w,
+        "coolant_flow_m3_per_s": facts.flow_m3_per_s,
+        "mass_kg": facts.mass_kg,
+        "cable_mass_kg": facts.cable_mass_kg,
         "cluster_power_w": power_w * layout.cluster.racks if power_w else None,
-        "gpu_power_w": (acc.power_w or 0) * rack.gpus or None,
+        "gpu_power_w": (layout.accelerator.power_w or 0) * layout.rack.gpus or None,
     }
-    return LimitsReport(layout.name, tuple(checks), totals)
+
+
+def check_limits(layout: Layout) -> LimitsReport:
+    """Every physical check of one rack of the layout (all racks are alike).
+
+    The rack's facts (:func:`rack_facts`) are worked out once; each entry of
+    :data:`CHECKS` then gives one :class:`Check`, in the order of the table.
+    """
+    facts = rack_facts(layout)
+    checks = tuple(entry.check(layout, facts) for entry in CHECKS)
+    return LimitsReport(layout.name, checks, _totals(layout, facts))
 
 
 # ---------------------------------------------------------------- the largest domain
