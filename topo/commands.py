@@ -7,28 +7,28 @@ raised as :class:`topo.errors.TopoError` and printed by :func:`topo.cli.main`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import numpy as np
 
 from topo.build import build_graph
-from topo.collectives import collective, link_loads
+from topo.collectives import link_loads
 from topo.errors import TopoError
 from topo.evaluation import roofline_data
 from topo.layout import bundled_layouts, load_layout
 from topo.models import load_model
 from topo.moe import moe_all_to_all
-from topo.perf import Workload, bound_of, comm_model, decode, memory, prefill
-from topo.physical import apply_vary, check_limits, largest_domain
+from topo.perf import Workload, comm_model
+from topo.physical import check_limits
 from topo.place import Plan, place
-from topo.plans import PlanRow, collapse_replicas, pareto, rank, search
 from topo.report import (
     format_cache,
     format_check,
@@ -79,6 +79,37 @@ __all__ = [
     "cmd_sweep",
     "cmd_validate",
 ]
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback for the library: a tqdm bar on a terminal.
+
+    Elsewhere a plain line every 10 s; nothing for work done within 2 s.
+    """
+    start = time.monotonic()
+    state: dict[str, Any] = {"bar": None, "said": start}
+
+    def tick(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - start < 2 or total <= 0:
+            return
+        if sys.stderr.isatty():
+            if state["bar"] is None:
+                from tqdm import tqdm
+
+                state["bar"] = tqdm(total=total, desc=label, unit="", leave=False)
+            bar = state["bar"]
+            bar.update(done - bar.n)
+        elif now - state["said"] >= 10:
+            state["said"] = now
+            sys.stderr.write(f"{label}: {done:,}/{total:,} ({now - start:.0f} s)\n")
+
+    try:
+        yield tick
+    finally:
+        if state["bar"] is not None:
+            state["bar"].close()
 
 
 def _json(data: Any) -> str:
@@ -290,24 +321,15 @@ def cmd_place(args: argparse.Namespace) -> int:
 
 
 def cmd_collective(args: argparse.Namespace) -> int:
-    G = build_graph(_load(args))
-    total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
-    if not 2 <= args.gpus <= total:
-        msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {args.gpus}"
-        raise TopoError(msg)
-    # The group as a plan would place a data-parallel group of that size.
-    group = list(place(G, Plan(dp=args.gpus), strategy=args.strategy).ranks)
-    result = collective(
-        G,
-        args.op,
-        group,
-        _size(args.bytes, "--bytes"),
-        algorithm=args.algorithm,
-        clean=args.clean,
-        runtime=args.runtime,
-    )
+    from topo import api
+
+    layout = _load(args)
+    result = api.collective(
+        layout, args.op, args.gpus, _size(args.bytes, "--bytes"), algorithm=args.algorithm,
+        clean=args.clean, runtime=args.runtime, strategy=args.strategy,
+    )  # fmt: skip
     data = result.to_dict()
-    print(_json(data) if args.json else format_collective(data, G.graph["layout"]))
+    print(_json(data) if args.json else format_collective(data, layout.name))
     return 0
 
 
@@ -364,7 +386,12 @@ def _workload(args: argparse.Namespace) -> Workload:
 
 
 def _degrees(args: argparse.Namespace) -> Degrees:
-    return Degrees(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
+    return Degrees(
+        tp=getattr(args, "tp", None),
+        ep=getattr(args, "ep", None),
+        pp=getattr(args, "pp", None),
+        dp=getattr(args, "dp", None),
+    )
 
 
 def _fidelity_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -383,7 +410,7 @@ def _scenario(args: argparse.Namespace, layout: Any = None) -> Scenario:
         layout if layout is not None else _load(args),
         load_model(args.model),
         workload=_workload(args),
-        strategy=args.strategy,
+        strategy=getattr(args, "strategy", "packed"),
     )
 
 
@@ -417,46 +444,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    layout = _load(args)
-    G = build_graph(layout)
-    model = load_model(args.model)
-    w = _workload(args)
+    from topo.plans import plan_search
+
+    s = _scenario(args)
     limit = args.max_latency_ms / 1e3 if args.max_latency_ms is not None else None
-    rows = search(layout, G, model, w, max_latency_s=limit)
-    if not rows:
-        msg = "no plan fits in memory" + (
-            f" within {args.max_latency_ms} ms per token" if limit else ""
-        )
-        raise TopoError(msg)
-    ranked = rank(rows, args.objective)
-
-    groups = collapse_replicas(ranked)
-    copies = {id(first): same for first, same in groups}
-
-    def folded(rs: list[PlanRow]) -> list[dict[str, Any]]:
-        out = []
-        for first in rs:
-            same = copies[id(first)]
-            d = first.to_dict()
-            if len(same) > 1:
-                same = sorted(same, key=lambda r: r.gpus)
-                d["replicas"] = {
-                    "dp": [r.plan.dp for r in same],
-                    "gpus": [r.gpus for r in same],
-                    "batch": [r.batch for r in same],
-                }
-            out.append(d)
-        return out
-
-    data = {
-        "model": model.name,
-        "layout": layout.name,
-        "objective": args.objective,
-        "configurations": len(rows),
-        "best": ranked[0].to_dict(),
-        "ranked": folded([first for first, _ in groups[: args.top]]),
-        "pareto": folded(pareto([first for first, _ in groups])),
-    }
+    with _progress("placing plans") as tick:
+        result = plan_search(
+            s.layout, s.graph, s.model, s.workload, args.objective, limit, top=args.top,
+            progress=tick,
+        )  # fmt: skip
+    data = result.to_dict()
     print(_json(data) if args.json else format_plan(data))
     return 0
 
@@ -488,15 +485,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_limits(args: argparse.Namespace) -> int:
-    layout = _load(args)
-    for item in args.vary or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            msg = f"--vary: expected KEY=VALUE, got {item!r}"
-            raise TopoError(msg)
-        layout = apply_vary(layout, key.strip(), value.strip().strip('"'))
-    data = largest_domain(layout)
-    data["varied"] = list(args.vary or [])
+    from topo import api
+
+    data = api.limits(_load(args), vary=list(args.vary or [])).to_dict()
     print(_json(data) if args.json else format_limits(data))
     # As `topo check`: exit 1 when the layout's domain is larger than its limits allow.
     return 1 if data["current_domain_size"] > data["max_domain_size"] else 0
@@ -605,8 +596,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
-    import time
-
     from topo.gallery import build_gallery
 
     out = Path(args.output)
@@ -624,54 +613,15 @@ def cmd_gallery(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from topo.serving import ServeSetup, simulate
+    from topo.api import serve_scenario
+    from topo.serving import simulate
 
-    layout = _load(args)
-    G = build_graph(layout)
-    model = load_model(args.model)
-    w = _workload(args)
-    plan = serving_plan(layout, G, model, w, strategy=args.strategy, **_degrees(args))
-    comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
-    seats = memory(layout, model, plan, 1, w)["max_batch"]
-    B = np.arange(1, max(seats, 1) + 1, dtype=float)
-    d = decode(layout, model, plan, B, w, comm)
-    setup = ServeSetup(
-        seats=seats,
-        # With pp stages a micro-batch departs every stage time: time per token / pp.
-        interval_s=float(d["tpot"][-1]) / plan.pp,
-        step_s=tuple(float(x) for x in d["tpot"]),
-        prefill_s=float(prefill(layout, model, plan, w, comm)["time_s"]),
-        gpus=plan.world,
-        trains=plan.pp,
-    )
-    result = simulate(
-        setup,
-        rate_per_s=args.rate,
-        output_tokens=w.output_tokens,
-        requests=args.requests,
-        policy=args.policy,
+    s = _scenario(args)
+    result, setup = serve_scenario(
+        s, _degrees(args), rate=args.rate, policy=args.policy, requests=args.requests,
         seed=args.seed,
-    )
-    acc = layout.accelerator
-    drain = acc.hbm_capacity_bytes / (acc.hbm_bandwidth_bytes_per_s or 1.0)
-    i = len(B) - 1
-    bound = bound_of(d, i)
-    set_by = {
-        "memory": "HBM drain: the batch that fills HBM reads it once a step",
-        "compute": "compute: the batch that fills HBM is compute-bound",
-        "communication": "communication: collectives take most of the step",
-        "overhead": "kernel floors and launches",
-    }[bound]
-    result = {
-        "model": model.name,
-        "layout": layout.name,
-        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
-        **result,
-        # The seed's rule: departures every ~20 ms, the time to read all of HBM once.
-        "hbm_drain_s": drain,
-        "interval_set_by": set_by,
-        "interval_over_drain": result["interval_s"] / drain,
-    }
+    )  # fmt: skip
+    w = s.workload
     if args.plot:
         from topo.plot import plot_serving
 
@@ -693,23 +643,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_price(args: argparse.Namespace) -> int:
-    from topo.economics import price
+    from topo.api import price_models
 
-    layout = _load(args)
-    G = build_graph(layout)
-    w = _workload(args)
     contexts = [float(c) for c in _batches(args.context_list)]
     batches = _batches(args.batch)
-    results = []
-    # The plan must hold one sequence of the longest context.
-    longest = Workload(
-        **{**_workload_fields(w), "input_tokens": int(max(contexts)), "output_tokens": 1}
-    )
-    for name in [args.model, *(args.compare_model or [])]:
-        model = load_model(name)
-        plan = serving_plan(layout, G, model, longest, strategy=args.strategy, **_degrees(args))
-        comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
-        results.append(price(layout, model, plan, w, contexts=contexts, batches=batches, comm=comm))
+    s = _scenario(args)
+    models = [s.model, *(load_model(m) for m in args.compare_model or [])]
+    results = price_models(s, models, _degrees(args), contexts=contexts, batches=batches)
     data = results[0] if len(results) == 1 else {**results[0], "compare": results[1:]}
     if args.plot:
         from topo.plot import plot_price

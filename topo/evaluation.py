@@ -145,14 +145,40 @@ def evaluate(
 TERMS = ("weights", "kv", "compute", "communication", "overhead")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlanParts:
-    """What one plan's questions share, whatever the batch."""
+    """What one plan's questions share, whatever the batch (each part made when asked)."""
 
+    layout: Layout
+    model: Model
+    plan: Plan
+    workload: Workload
     placement: Placement
     comm: CommModel
-    prefill: Prefill
-    critical: CriticalBatches
+    _prefill: Prefill | None = None
+    _critical: CriticalBatches | None = None
+
+    @property
+    def prefill(self) -> Prefill:
+        """One prompt's prefill on the plan."""
+        if self._prefill is None:
+            pre = prefill(self.layout, self.model, self.plan, self.workload, self.comm)
+            self._prefill = Prefill(
+                time_s=pre["time_s"],
+                tokens_per_s=pre["tokens_per_s"],
+                bound=pre["bound"],
+                prompt_tokens=self.workload.input_tokens,
+                kernels_s=pre.get("kernels_s", {}),
+            )
+        return self._prefill
+
+    @property
+    def critical(self) -> CriticalBatches:
+        """The critical batches (they do not depend on the batch)."""
+        if self._critical is None:
+            found = critical_batches(self.layout, self.model, self.plan, self.workload)
+            self._critical = CriticalBatches(**found)
+        return self._critical
 
 
 def plan_parts(
@@ -165,22 +191,13 @@ def plan_parts(
     strategy: str = "packed",
     fabric: Fabric | None = None,
 ) -> PlanParts:
-    """Place the plan, reduce its collectives to costs, and run what does not need a batch."""
+    """Place the plan and reduce its collectives to costs.
+
+    Prefill and critical batches follow when first asked for.
+    """
     placement = place(G, plan, strategy=strategy)
     comm = comm_model(fabric or Fabric(G), placement)
-    pre = prefill(layout, model, plan, workload, comm)
-    return PlanParts(
-        placement=placement,
-        comm=comm,
-        prefill=Prefill(
-            time_s=pre["time_s"],
-            tokens_per_s=pre["tokens_per_s"],
-            bound=pre["bound"],
-            prompt_tokens=workload.input_tokens,
-            kernels_s=pre.get("kernels_s", {}),
-        ),
-        critical=CriticalBatches(**critical_batches(layout, model, plan, workload)),
-    )
+    return PlanParts(layout, model, plan, workload, placement, comm)
 
 
 def _floor(d: dict[str, np.ndarray], i: int, model: Model, plan: Plan, workload: Workload) -> Floor:

@@ -11,6 +11,7 @@ configuration once placements are built.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,11 @@ from topo.routing import Fabric
 __all__ = [
     "OBJECTIVES",
     "PlanRow",
+    "PlanGroup",
+    "PlanSearch",
     "candidate_plans",
     "collapse_replicas",
+    "plan_search",
     "largest_batch_within",
     "pareto",
     "rank",
@@ -209,6 +213,7 @@ def search(
     strategies: tuple[str, ...] = ("packed", "naive"),
     max_latency_s: float | None = None,
     refine_latency_s: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[PlanRow]:
     """Every plan x strategy x batch that fits in memory (and the latency limit).
 
@@ -221,7 +226,10 @@ def search(
     fabric = Fabric(G)
     rows: list[PlanRow] = []
     seen: set[tuple[Any, ...]] = set()
-    for plan in plans if plans is not None else candidate_plans(layout, model):
+    todo = plans if plans is not None else candidate_plans(layout, model)
+    for done, plan in enumerate(todo):
+        if progress is not None:
+            progress(done, len(todo))
         mem1 = memory(layout, model, plan, 1, workload)
         if not mem1["fits"]:
             continue
@@ -346,3 +354,95 @@ def collapse_replicas(rows: list[PlanRow]) -> list[tuple[PlanRow, list[PlanRow]]
             where[key] = len(out)
         out.append((r, [r]))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class PlanGroup:
+    """A ranked row and the rows that differ from it only in copies of its block."""
+
+    row: PlanRow
+    copies: tuple[PlanRow, ...]  # by GPUs, the row among them
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON, with ``replicas`` (dp, GPUs, batch of each copy count)."""
+        d = self.row.to_dict()
+        if len(self.copies) > 1:
+            d["replicas"] = {
+                "dp": [r.plan.dp for r in self.copies],
+                "gpus": [r.gpus for r in self.copies],
+                "batch": [r.batch for r in self.copies],
+            }
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSearch:
+    """``topo plan``: every configuration that fits, the best, the top, the Pareto front."""
+
+    model: str
+    layout: str
+    objective: str
+    rows: tuple[PlanRow, ...]  # every configuration that fits (and meets the limit)
+    ranked: tuple[PlanGroup, ...]  # the top groups, best first
+    pareto: tuple[PlanGroup, ...]
+
+    @property
+    def best(self) -> PlanRow:
+        """The best configuration by the objective."""
+        return self.ranked[0].row
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``topo plan --json`` prints."""
+        return {
+            "model": self.model,
+            "layout": self.layout,
+            "objective": self.objective,
+            "configurations": len(self.rows),
+            "best": self.best.to_dict(),
+            "ranked": [g.to_dict() for g in self.ranked],
+            "pareto": [g.to_dict() for g in self.pareto],
+        }
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every configuration as a flat row, for a DataFrame."""
+        return [{**r.to_dict().pop("plan"), **_flat(r)} for r in self.rows]
+
+
+def _flat(r: PlanRow) -> dict[str, Any]:
+    d = r.to_dict()
+    d.pop("plan")
+    return d
+
+
+def plan_search(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    workload: Workload,
+    objective: str = "throughput",
+    max_latency_s: float | None = None,
+    *,
+    top: int = 20,
+    progress: Callable[[int, int], None] | None = None,
+) -> PlanSearch:
+    """Search, rank by `objective`, fold copies of one block, and find the Pareto front."""
+    rows = search(layout, G, model, workload, max_latency_s=max_latency_s, progress=progress)
+    if not rows:
+        msg = "no plan fits in memory" + (
+            f" within {round(max_latency_s * 1e3, 9)!r} ms per token" if max_latency_s else ""
+        )
+        raise TopoError(msg)
+    ranked = rank(rows, objective)
+    groups = collapse_replicas(ranked)
+    folded = {
+        id(first): PlanGroup(first, tuple(sorted(same, key=lambda r: r.gpus)))
+        for first, same in groups
+    }
+    return PlanSearch(
+        model=model.name,
+        layout=layout.name,
+        objective=objective,
+        rows=tuple(rows),
+        ranked=tuple(folded[id(first)] for first, _ in groups[:top]),
+        pareto=tuple(folded[id(r)] for r in pareto([first for first, _ in groups])),
+    )
