@@ -702,35 +702,24 @@ def with_power_shelves(layout: Layout, n: int) -> Layout:
     return dataclasses.replace(layout, rack=dataclasses.replace(rack, devices=tuple(devices)))
 
 
-def apply_vary(layout: Layout, key: str, value: str) -> Layout:
-    """The layout with one input changed (``power_budget="600 kW"``, ``cable=optical``)."""
-    if key not in VARY_KEYS:
-        msg = f"--vary: unknown key {key!r}; known: {', '.join(VARY_KEYS)}"
+def _shelves(value: str) -> int:
+    """The whole number of shelves ``--vary power_shelves`` asks for (0 to MAX_SHELVES)."""
+    if not re.fullmatch(r"[0-9]{1,4}", value.strip()) or int(value) > MAX_SHELVES:
+        msg = (
+            f"--vary power_shelves: expected a whole number of shelves from 0 to "
+            f"{MAX_SHELVES}, got {value[:200]!r}"
+        )
         raise TopoError(msg)
-    kind = VARY_KEYS[key]
-    rack, su = layout.rack, layout.scale_up
-    if kind == "shelves":
-        if not re.fullmatch(r"[0-9]{1,4}", value.strip()) or int(value) > MAX_SHELVES:
-            msg = (
-                f"--vary power_shelves: expected a whole number of shelves from 0 to "
-                f"{MAX_SHELVES}, got {value[:200]!r}"
-            )
-            raise TopoError(msg)
-        return with_power_shelves(layout, int(value))
-    try:
-        if kind == "medium":
-            if value not in ("copper", "active_copper", "optical"):
-                msg = f"--vary cable: expected copper, active_copper or optical, got {value!r}"
-                raise TopoError(msg)
-            # The layout's cable figures described its old cable: take the new medium's.
-            new_su = dataclasses.replace(su, medium=value, cable=Cable())
-            return dataclasses.replace(layout, scale_up=new_su)
-        if kind == "count":
-            return dataclasses.replace(layout, rack=dataclasses.replace(rack, height_u=int(value)))
-        q = parse_quantity(value, kind)
-    except (UnitError, ValueError) as e:
-        msg = f"--vary {key}: {e}"
-        raise TopoError(msg) from None
+    return int(value)
+
+
+def _with_quantity(layout: Layout, key: str, q: float) -> Layout:
+    """The layout with the figure ``--vary`` `key` names set to `q` [SI]."""
+    if key == "floor_rating":
+        return dataclasses.replace(
+            layout, cluster=dataclasses.replace(layout.cluster, floor_rating_kg_per_m2=q)
+        )
+    rack = layout.rack
     cooling, busbar = rack.cooling, rack.busbar
     table: dict[str, dict[str, Any]] = {
         "power_budget": {"power_budget_w": q},
@@ -748,12 +737,33 @@ def apply_vary(layout: Layout, key: str, value: str) -> Layout:
             )
         },
     }
-    changes = table.get(key, {})
-    if key == "floor_rating":
-        return dataclasses.replace(
-            layout, cluster=dataclasses.replace(layout.cluster, floor_rating_kg_per_m2=q)
-        )
-    return dataclasses.replace(layout, rack=dataclasses.replace(rack, **changes))
+    return dataclasses.replace(layout, rack=dataclasses.replace(rack, **table.get(key, {})))
+
+
+def apply_vary(layout: Layout, key: str, value: str) -> Layout:
+    """The layout with one input changed (``power_budget="600 kW"``, ``cable=optical``)."""
+    if key not in VARY_KEYS:
+        msg = f"--vary: unknown key {key!r}; known: {', '.join(VARY_KEYS)}"
+        raise TopoError(msg)
+    kind = VARY_KEYS[key]
+    if kind == "shelves":
+        return with_power_shelves(layout, _shelves(value))
+    try:
+        if kind == "medium":
+            if value not in ("copper", "active_copper", "optical"):
+                msg = f"--vary cable: expected copper, active_copper or optical, got {value!r}"
+                raise TopoError(msg)
+            # The layout's cable figures described its old cable: take the new medium's.
+            new_su = dataclasses.replace(layout.scale_up, medium=value, cable=Cable())
+            return dataclasses.replace(layout, scale_up=new_su)
+        if kind == "count":
+            new_rack = dataclasses.replace(layout.rack, height_u=int(value))
+            return dataclasses.replace(layout, rack=new_rack)
+        q = parse_quantity(value, kind)
+    except (UnitError, ValueError) as e:
+        msg = f"--vary {key}: {e}"
+        raise TopoError(msg) from None
+    return _with_quantity(layout, key, q)
 
 
 def with_trays(layout: Layout, n: int) -> Layout:
@@ -790,12 +800,64 @@ def with_trays(layout: Layout, n: int) -> Layout:
     return dataclasses.replace(layout, rack=new_rack, scale_up=new_su)
 
 
-def _family(name: str) -> str:
-    """The limit a check belongs to: power, cooling, mass, cables, ports, reach, space."""
-    for word in ("power", "cooling", "mass", "reach", "bend", "backplane", "ports", "space"):
-        if word in name:
-            return {"backplane": "cables", "bend": "bend radius"}.get(word, word)
-    return name
+# `topo limits` names the families as it always has: the floor load counts with the frame's
+# mass, and the bend family is "bend radius".
+_LIMITS_FAMILY = {"floor": "mass", "bend": "bend radius"}
+
+
+def _families_ok(report: LimitsReport) -> dict[str, bool]:
+    """Per limit family, in report order, whether all its checked checks pass."""
+    fams: dict[str, bool] = {}
+    for entry, c in zip(CHECKS, report.checks, strict=True):
+        if c.ok is None:
+            continue
+        f = _LIMITS_FAMILY.get(entry.family, entry.family)
+        fams[f] = fams.get(f, True) and bool(c.ok)
+    return fams
+
+
+@dataclass(frozen=True, slots=True)
+class _Growth:
+    """What refilling the rack tray by tray found (see :func:`largest_domain`)."""
+
+    by_limit: dict[str, int]  # family -> the largest domain [GPUs] passing it so far
+    failed_first: dict[str, int]  # family -> the smallest domain [GPUs] failing it
+    together: int  # the most trays with every family passing, counting up from one
+
+
+def _grow(layout: Layout, per_tray: int, max_trays: int) -> _Growth:
+    """Check the rack at 1, 2, ... compute trays until every family has failed once."""
+    by_limit: dict[str, int] = {}
+    failed_first: dict[str, int] = {}
+    together = 0
+    for n in range(1, max_trays + 1):
+        fams = _families_ok(check_limits(with_trays(layout, n)))
+        gpus = n * per_tray
+        for f, ok in fams.items():
+            if ok and f not in failed_first:
+                by_limit[f] = gpus
+            elif not ok:
+                failed_first.setdefault(f, gpus)
+        if all(fams.values()) and together == n - 1:
+            together = n
+        if len(failed_first) == len(fams) and fams:
+            break
+    for f in failed_first:
+        by_limit.setdefault(f, 0)
+    return _Growth(by_limit, failed_first, together)
+
+
+def _tray_domain(layout: Layout) -> dict[str, Any]:
+    """The answer of :func:`largest_domain` when the domain is one tray's board."""
+    return {
+        "layout": layout.name,
+        "max_domain_size": layout.gpus_per_domain,
+        "binding": "tray",
+        "binding_all": ["tray"],
+        "by_limit": {},
+        "current_domain_size": layout.gpus_per_domain,
+        "note": "the domain is one tray's board: it does not grow with the rack",
+    }
 
 
 def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
@@ -808,47 +870,17 @@ def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
     computes = [d for d in layout.rack.devices if d.kind == "compute_tray"]
     per_tray = computes[0].gpus
     if layout.scale_up.domain == "tray":
-        return {
-            "layout": layout.name,
-            "max_domain_size": layout.gpus_per_domain,
-            "binding": "tray",
-            "binding_all": ["tray"],
-            "by_limit": {},
-            "current_domain_size": layout.gpus_per_domain,
-            "note": "the domain is one tray's board: it does not grow with the rack",
-        }
-    by_limit: dict[str, int] = {}
-    together = 0
-    failed_first: dict[str, int] = {}
-    for n in range(1, max_trays + 1):
-        report = check_limits(with_trays(layout, n))
-        gpus = n * per_tray
-        fams: dict[str, bool] = {}
-        for c in report.checks:
-            if c.ok is None:
-                continue
-            f = _family(c.name)
-            fams[f] = fams.get(f, True) and bool(c.ok)
-        for f, ok in fams.items():
-            if ok and f not in failed_first:
-                by_limit[f] = gpus
-            elif not ok:
-                failed_first.setdefault(f, gpus)
-        if all(fams.values()) and together == n - 1:
-            together = n
-        if len(failed_first) == len(fams) and fams:
-            break
-    for f in failed_first:
-        by_limit.setdefault(f, 0)
+        return _tray_domain(layout)
+    g = _grow(layout, per_tray, max_trays)
+    by_limit, failed_first = g.by_limit, g.failed_first
     unbounded = [f for f in by_limit if f not in failed_first]
     binding = min(failed_first, key=lambda f: failed_first[f]) if failed_first else None
     first = failed_first[binding] if binding else -1
-    binding_all = [f for f in failed_first if failed_first[f] == first]
     return {
         "layout": layout.name,
-        "max_domain_size": together * per_tray,
+        "max_domain_size": g.together * per_tray,
         "binding": binding,
-        "binding_all": binding_all,
+        "binding_all": [f for f in failed_first if failed_first[f] == first],
         "by_limit": {f: by_limit[f] for f in sorted(by_limit, key=lambda f: by_limit[f])},
         "not_binding_up_to": {f: max_trays * per_tray for f in unbounded},
         "gpus_per_tray": per_tray,
