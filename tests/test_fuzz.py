@@ -334,3 +334,21 @@ def test_a_dask_address_that_is_not_one_is_an_input_error(
     code, err = _run(capsys, "study", str(p), "-o", str(tmp_path / "out"), "--dask", "0,0")
     assert code == 2
     assert err.startswith("error: --dask: cannot reach a scheduler at '0,0'")
+
+
+@pytest.mark.parametrize(("key", "value"), [("source", "-.inf"), ("engine", "[a, b]")])
+def test_measurement_text_fields_are_text(
+    key: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: a number as a point's source ended validate --markdown in an internal error."""
+    p = tmp_path / "m.yaml"
+    p.write_text(
+        "measurements:\n"
+        "  - {kind: bandwidth, accelerator: h100-sxm, bytes: 1 GB, time: 1 ms,\n"
+        f"     {key}: {value}}}\n",
+        encoding="utf-8",
+    )
+    code, err = _run(capsys, "validate", str(p), "--markdown", str(tmp_path / "r.md"))
+    assert code == 2
+    assert f"m.yaml:3: measurements[0].{key}: expected text, got" in err
+    assert not (tmp_path / "r.md").exists()

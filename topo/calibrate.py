@@ -227,6 +227,11 @@ def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str
     e = doc_get(doc, path)
     pt = dict(e)
     kind = e["kind"]
+    for key in ("source", "engine", "date"):  # free text, but text: reports sort and group it
+        v = e.get(key, "")
+        if not isinstance(v, str) and not (key == "date" and type(v) is int):
+            problems.append(doc.problem((*path, key), f"expected text, got {_show(v)}"))
+            pt[key] = ""
     accelerator = load_catalogue().accelerator
     if kind == "serving":
         _name(doc, path, "layout", problems, resolve=load_layout)

@@ -861,8 +861,13 @@ def _close_figures() -> None:
 
 
 def make_case(kind: str, draw: Draw) -> Case:
-    """One case of `kind` from `draw`."""
-    return MAKERS[kind](draw)
+    """One case of `kind` from `draw`; a third of those that can print JSON do."""
+    case = MAKERS[kind](draw)
+    opts = _base("options", _options).get(case.argv[0], [])
+    takes_json = any(o == "--json" for o, _ in opts)
+    if kind != "cli" and takes_json and "--json" not in case.argv and draw.integer(0, 2) == 0:
+        case.argv.append("--json")
+    return case
 
 
 # ------------------------------------------------------------------ script
