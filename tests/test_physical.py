@@ -14,7 +14,28 @@ from hypothesis import strategies as st
 
 from topo.errors import TopoError
 from topo.layout import load_layout
-from topo.physical import apply_vary, check_limits, largest_domain, reach_m, with_trays
+from topo.physical import (
+    CHECKS,
+    apply_vary,
+    check_air_heat,
+    check_backplane_pairs,
+    check_bend_radius,
+    check_busbar_current,
+    check_coolant_flow,
+    check_floor_load,
+    check_frame_mass,
+    check_limits,
+    check_liquid_heat,
+    check_power_budget,
+    check_power_shelves,
+    check_rack_space,
+    check_reach,
+    check_switch_ports,
+    largest_domain,
+    rack_facts,
+    reach_m,
+    with_trays,
+)
 
 NVL72 = load_layout("gb200-nvl72")
 
@@ -306,3 +327,171 @@ def test_power_shelves_needs_a_shelf_to_copy(capsys: pytest.CaptureFixture[str])
     code, _, err = run_cli(capsys, "limits", "dgx-h100", "--vary", "power_shelves=2")
     assert code == 2
     assert "dgx-h100 has no power_shelf in its rack to copy" in err
+
+
+# ---- one test per limit function of the CHECKS table, called directly on a bundled layout.
+# NVL72 facts (layouts/gb200-nvl72.yaml): 2 ToR (1 U, 10 kg, 400 W, air), 8 power shelves
+# (1 U, 15 kg, 33 kW), 18 compute trays (1 U, 40 kg, 5.4 kW, 85% liquid), 9 switch trays
+# (1 U, 30 kg, 1.3 kW, 80% liquid, 144 ports); 48 U, 600 x 1200 mm, frame 175 kg, 25 kg
+# coolant, 1,400 kg rating, 132 kW budget, 50 V / 2,800 A busbar, liquid 115 kW and 200 L/min
+# at dT 10 K, air 30 kW; 0.95 conversion, N+N shelves; NVLink 5: 18 links of 2 x 200 Gb/s
+# lanes (50 GB/s a link each way); copper; floor 12 kPa = 12e3 / 9.80665 kg/m^2.
+NVL72_DEVICES_W = 2 * 400 + 18 * 5.4e3 + 9 * 1.3e3  # 109.7 kW
+NVL72_POWER_W = NVL72_DEVICES_W / 0.95
+NVL72_LIQUID_W = 18 * 5.4e3 * 0.85 + 9 * 1.3e3 * 0.8  # 91.98 kW
+NVL72_MASS_KG = 2 * 10 + 8 * 15 + 18 * 40 + 9 * 30 + 175 + 25  # + the cables' mass
+KYBER = load_layout("kyber-nvl576")
+DGX = load_layout("dgx-h100")
+
+
+def test_the_table_is_the_report_in_order() -> None:
+    assert [e.family for e in CHECKS] == [
+        "space",
+        *["power"] * 3,
+        *["cooling"] * 3,
+        "mass",
+        "floor",
+        "cables",
+        "bend",
+        "reach",
+        "ports",
+    ]
+    for lay in (NVL72, KYBER, DGX, load_layout("tpu-v5p-4x4x4")):
+        facts = rack_facts(lay)
+        assert check_limits(lay).checks == tuple(e.check(lay, facts) for e in CHECKS)
+
+
+def test_check_rack_space() -> None:
+    c = check_rack_space(NVL72, rack_facts(NVL72))
+    assert (c.value, c.limit) == (2 + 8 + 18 + 9, 48)  # every device 1 U
+    # Kyber: 4 x 18 half-U compute blades + 6 x 2 U switch blades fill all 48 U.
+    k = check_rack_space(KYBER, rack_facts(KYBER))
+    assert (k.value, k.limit, k.ok) == (4 * 18 * 0.5 + 6 * 2, 48, True)
+    full = dataclasses.replace(KYBER, rack=dataclasses.replace(KYBER.rack, height_u=47))
+    assert check_rack_space(full, rack_facts(full)).ok is False
+
+
+def test_check_power_budget() -> None:
+    c = check_power_budget(NVL72, rack_facts(NVL72))
+    assert c.value == pytest.approx(NVL72_POWER_W)  # 115.5 kW
+    assert (c.limit, c.ok) == (132e3, True)
+    assert c.note == "devices 109.7 kW / 0.95 conversion"
+    # Optics: 2 ends x 72 GPUs x 18 links x 400 Gb/s / 1.6 Tb/s x 30 W = 19.44 kW more,
+    # (109.7 + 19.44) / 0.95 = 135.9 kW: over the 132 kW budget.
+    optical = apply_vary(NVL72, "cable", "optical")
+    port_w = 2 * 72 * 18 * 2 * 200e9 / 1.6e12 * 30
+    o = check_power_budget(optical, rack_facts(optical))
+    assert o.value == pytest.approx((NVL72_DEVICES_W + port_w) / 0.95)
+    assert o.ok is False
+    assert "incl. 19.4 kW of optical ports" in o.note
+
+
+def test_check_power_shelves() -> None:
+    c = check_power_shelves(NVL72, rack_facts(NVL72))
+    assert c.value == pytest.approx(NVL72_POWER_W)
+    assert c.limit == 8 * 33e3 / 2  # N+N: half the 264 kW installed
+    assert c.note == "8 shelves, installed 264 kW / redundancy 2"
+    k = check_power_shelves(KYBER, rack_facts(KYBER))  # no shelves in the rack
+    assert k.limit is None
+    assert k.note == "not checked: no data for power shelves with capacity"
+
+
+def test_check_busbar_current() -> None:
+    c = check_busbar_current(NVL72, rack_facts(NVL72))
+    assert c.value == pytest.approx(NVL72_POWER_W / 50)  # 2,309 A
+    assert (c.limit, c.ok) == (2800, True)
+    # Kyber: (72 x 7.6 kW + 6 x 3 kW) / 0.98 at 800 V = 720.9 A of 1,000 A.
+    k = check_busbar_current(KYBER, rack_facts(KYBER))
+    assert k.value == pytest.approx((72 * 7.6e3 + 6 * 3e3) / 0.98 / 800)
+    assert k.limit == 1000
+
+
+def test_check_liquid_heat() -> None:
+    c = check_liquid_heat(NVL72, rack_facts(NVL72))
+    assert c.value == pytest.approx(NVL72_LIQUID_W)
+    assert (c.limit, c.ok) == (115e3, True)
+    d = check_liquid_heat(DGX, rack_facts(DGX))  # air-cooled DGX H100
+    assert (d.value, d.note) == (None, "not applicable: no device is liquid-cooled")
+
+
+def test_check_coolant_flow() -> None:
+    c = check_coolant_flow(NVL72, rack_facts(NVL72))
+    # Q / (c_p rho dT) with PG25 (3,920 J/kg K, 1,021.5 kg/m^3) at 10 K: 137.8 L/min.
+    assert c.value == pytest.approx(NVL72_LIQUID_W / (3920 * 1021.5 * 10))
+    assert c.value * 60e3 == pytest.approx(137.8, abs=0.1)
+    assert c.limit == pytest.approx(200e-3 / 60)
+    assert "1.50 L/min per kW" in c.note
+
+
+def test_check_air_heat() -> None:
+    c = check_air_heat(NVL72, rack_facts(NVL72))
+    # Heat not in the liquid: the ToR, the trays' air shares and conversion losses.
+    assert c.value == pytest.approx(NVL72_POWER_W - NVL72_LIQUID_W)  # 23.5 kW
+    assert (c.limit, c.ok) == (30e3, True)
+    tpu = load_layout("tpu-v5p-4x4x4")  # its trays give no power
+    t = check_air_heat(tpu, rack_facts(tpu))
+    assert t.value is None
+    assert t.note.startswith("not checked: no data for power of TPU v5p tray")
+
+
+def test_check_frame_mass() -> None:
+    c = check_frame_mass(NVL72, rack_facts(NVL72))
+    cable_kg = _nvl72_pair_metres() / 16 * 0.150  # 16-pair cables at 150 g/m
+    assert c.value == pytest.approx(NVL72_MASS_KG + cable_kg)  # 1,357 kg
+    assert (c.limit, c.ok) == (1400, True)
+    assert c.note == "devices + frame + 27 kg of scale-up cable (copper, 150 g/m) + 25 kg coolant"
+
+
+def test_check_floor_load() -> None:
+    facts = rack_facts(NVL72)
+    c = check_floor_load(NVL72, facts)
+    # Over the footprint plus half of each of the two 1.2 m aisles: 0.6 x (1.2 + 1.2) m^2.
+    assert c.value == pytest.approx(facts.mass_kg / (0.6 * 2.4))  # 942 kg/m^2
+    assert c.limit == pytest.approx(12e3 / 9.80665)  # 1,224 kg/m^2
+    assert c.ok is True
+    # Kyber: 72 x 25 + 6 x 30 + 600 kg frame = 2,580 kg over 1.44 m^2 = 1,792 of 2,000.
+    k = check_floor_load(KYBER, rack_facts(KYBER))
+    assert k.value == pytest.approx((72 * 25 + 6 * 30 + 600) / 1.44)
+    assert k.limit == 2000
+
+
+def test_check_backplane_pairs() -> None:
+    c = check_backplane_pairs(NVL72, rack_facts(NVL72))
+    assert c.value == 72 * 18 * 2 * 2  # GPUs x links x lanes x directions
+    # A 450 x 60 mm spine at 0.7 packing over pi/4 x 6.7^2 / 16 mm^2 a pair.
+    assert c.limit == math.floor(0.45 * 0.06 * 0.7 / (math.pi / 4 * 6.7e-3**2 / 16))  # 8,577
+    k = check_backplane_pairs(KYBER, rack_facts(KYBER))
+    assert (k.value, k.note) == (None, "not applicable: board traces (pcb)")
+
+
+def test_check_bend_radius() -> None:
+    c = check_bend_radius(NVL72, rack_facts(NVL72))
+    assert c.value == pytest.approx(10 * 6.7e-3 + 25e-3)  # 92 mm
+    assert c.limit == 0.1
+    tight = apply_vary(NVL72, "rear_clearance", "90 mm")
+    assert check_bend_radius(tight, rack_facts(tight)).ok is False
+    d = check_bend_radius(DGX, rack_facts(DGX))
+    assert d.note == "not applicable: the domain is one board"
+
+
+def test_check_reach() -> None:
+    c = check_reach(NVL72, rack_facts(NVL72))
+    # Top compute tray (U42) to the lowest switch tray (U24): 18 U of 44.45 mm + 0.15 m slack.
+    assert c.name == "cables: copper reach"
+    assert c.value == pytest.approx(18 * 0.04445 + 0.15)  # 0.95 m
+    assert c.limit == 1.0  # passive copper at 200 Gb/s a lane
+    optical = apply_vary(NVL72, "cable", "optical")
+    o = check_reach(optical, rack_facts(optical))
+    assert (o.name, o.limit) == ("cables: optical reach", 500.0)
+
+
+def test_check_switch_ports() -> None:
+    c = check_switch_ports(NVL72, rack_facts(NVL72))
+    assert (c.value, c.limit) == (72 * 18, 9 * 144)  # 1,296 = 1,296
+    k = check_switch_ports(KYBER, rack_facts(KYBER))
+    assert (k.value, k.limit) == (576 * 18, 6 * 1728)  # 10,368 = 10,368
+    more = with_trays(NVL72, 19)  # 76 GPUs: 10 switch trays for 1,368 links
+    s = check_switch_ports(more, rack_facts(more))
+    assert (s.value, s.limit) == (76 * 18, 10 * 144)
+    d = check_switch_ports(DGX, rack_facts(DGX))
+    assert d.note == "not applicable: no switch trays in the rack"
