@@ -3,6 +3,9 @@
 :func:`check_limits` turns a layout's own numbers into checks, each with its value,
 limit, unit (SI), margin and a note saying which default or assumption it used; a
 check whose data is missing says "not checked: no data for X" instead of passing.
+It works out the rack's facts once (:func:`rack_facts`) and runs the table
+:data:`CHECKS`, one small ``check_*(layout, facts) -> Check`` function per limit, in
+report order.
 :func:`largest_domain` grows the scale-up domain of the rack's technology tray by
 tray and finds the largest size each limit allows, alone and together.
 
