@@ -38,7 +38,7 @@ def main() -> None:
         for name, kw in modes:
             out = Path(d) / name.replace(" ", "_").replace(",", "")
             t = time.perf_counter()
-            s = run_study(study, out, progress=False, **kw)  # type: ignore[arg-type]
+            s = run_study(study, out, **kw)  # type: ignore[arg-type]
             dt = time.perf_counter() - t
             n = len(s["designs"])
             print(f"{name:>28}: {n} designs in {dt:6.2f} s = {n / dt:6.2f} designs/s")

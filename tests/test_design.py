@@ -109,7 +109,7 @@ def test_study_designs_and_bad_files(tmp_path: Path) -> None:
 
 def test_study_is_resumable_and_deterministic(tmp_path: Path) -> None:
     study = dict(SMALL)
-    a = run_study(study, tmp_path / "a", progress=False)
+    a = run_study(study, tmp_path / "a")
     assert len(a["designs"]) == 6
     # The physics: a 144-GPU domain does not fit the rack; the smaller ones do.
     by_dom = {r["domain_gpus"]: r for r in a["designs"]}
@@ -120,7 +120,7 @@ def test_study_is_resumable_and_deterministic(tmp_path: Path) -> None:
     # Resume: a rerun skips what is done (the log does not grow) and writes the same bytes.
     log = (tmp_path / "a" / "results.jsonl").read_text()
     first = (tmp_path / "a" / "results.json").read_bytes()
-    run_study(study, tmp_path / "a", progress=False)
+    run_study(study, tmp_path / "a")
     assert (tmp_path / "a" / "results.jsonl").read_text() == log
     assert (tmp_path / "a" / "results.json").read_bytes() == first
     # An interrupted run (half the log) completes to the same result.
@@ -128,20 +128,20 @@ def test_study_is_resumable_and_deterministic(tmp_path: Path) -> None:
     half.mkdir()
     (half / "study.json").write_text((tmp_path / "a" / "study.json").read_text())
     (half / "results.jsonl").write_text("".join(log.splitlines(keepends=True)[:3]) + '{"id": "d0')
-    run_study(study, half, progress=False)
+    run_study(study, half)
     assert (half / "results.json").read_bytes() == first
     assert (half / "results.csv").read_text() == (tmp_path / "a" / "results.csv").read_text()
     # Multi-process gives the same bytes.
-    run_study(study, tmp_path / "p", workers=2, progress=False)
+    run_study(study, tmp_path / "p", workers=2)
     assert (tmp_path / "p" / "results.json").read_bytes() == first
     with pytest.raises(TopoError, match="another study"):
-        run_study(dict(SMALL, name="other"), tmp_path / "a", progress=False)
+        run_study(dict(SMALL, name="other"), tmp_path / "a")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs dask")
 def test_study_on_a_local_dask_cluster_equals_serial(tmp_path: Path) -> None:
-    serial = run_study(dict(SMALL), tmp_path / "s", progress=False)
-    run_study(dict(SMALL), tmp_path / "d", dask="local", workers=2, progress=False)
+    serial = run_study(dict(SMALL), tmp_path / "s")
+    run_study(dict(SMALL), tmp_path / "d", dask="local", workers=2)
     assert (tmp_path / "d" / "results.json").read_bytes() == (
         tmp_path / "s" / "results.json"
     ).read_bytes()
@@ -214,7 +214,7 @@ def test_bigger_domains_pay_off_for_moe_until_physics_binds(tmp_path: Path) -> N
     root = Path(__file__).resolve().parents[1]
     study = load_study(root / "layouts" / "studies" / "deepseek-domain-nic.yaml")
     study = {**study, "vary": {"domain_gpus": [8, 72, 144], "nic": ["400 Gb/s"]}}
-    s = run_study(study, tmp_path / "r", progress=False)
+    s = run_study(study, tmp_path / "r")
     by_dom = {r["domain_gpus"]: r for r in s["designs"]}
     assert by_dom[72]["tokens_per_s_per_gpu"] > 3 * by_dom[8]["tokens_per_s_per_gpu"]
     assert by_dom[8]["feasible"]

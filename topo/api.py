@@ -296,7 +296,7 @@ def price(
     model: ModelLike,
     *,
     contexts: Sequence[float] = (1000, 8000, 32000, 128000),
-    batches: Sequence[int] = DEFAULT_BATCHES,
+    batches: Sequence[int] = (1, 8, 64, 256),
     compare_models: Sequence[ModelLike] = (),
     tp: int | None = None,
     ep: int | None = None,
@@ -362,12 +362,12 @@ def compare(
     from topo.design import compare as compare_designs
     from topo.scenario import make_workload
 
-    m = resolve_model(model)
+    resolve_model(model)  # a bad model is an input error before any work
     w = make_workload(**workload)
     designs = [
         {
             "layout": lay if isinstance(lay, Layout) else str(lay),
-            "model": m.name if not isinstance(model, (str, Path)) else str(model),
+            "model": model if isinstance(model, Model) else str(model),
             "input": w.input_tokens,
             "output": w.output_tokens,
             "context": w.context,

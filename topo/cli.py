@@ -734,6 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code) if isinstance(e.code, int) else 2
     # The options the user typed (not defaults), for commands that refuse some of them.
     args.given_options = sorted({a.split("=", 1)[0] for a in argv if a.startswith("-")})
+    args.run_topo = main  # for commands that run others (the gallery)
     try:
         return int(args.func(args))
     except LayoutError as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import sys
@@ -606,8 +607,16 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a name too long, no permission
         raise TopoError(_cannot_write(out, e)) from None
+    main: Callable[[list[str]], int] = args.run_topo  # the CLI's own entry, set by topo.cli
+
+    def quiet(argv: list[str]) -> int:
+        # Commands that print a report as well as the figure: keep the console quiet.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return main(argv)
+
     t0 = time.perf_counter()
-    files = build_gallery(args.output)
+    with _progress("drawing figures") as tick:
+        files = build_gallery(args.output, quiet, progress=tick)
     print(f"{len(files)} figures in {args.output}/ ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -892,7 +901,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.workers < 1:
         msg = f"--workers must be >= 1, got {args.workers}"
         raise TopoError(msg)
-    summary = run_study(study, Path(args.output), workers=args.workers, dask=args.dask)
+    with _progress("assessing designs") as tick:
+        summary = run_study(
+            study, Path(args.output), workers=args.workers, dask=args.dask, progress=tick
+        )
     print(_json(summary) if args.json else format_study(summary))
     return 0
 

@@ -210,16 +210,17 @@ def cost_problem(key: str, value: Any) -> str | None:
 def assess(design: dict[str, Any]) -> dict[str, Any]:
     """One design, assessed whole: a flat JSON-ready row (see the module notes)."""
     from topo.build import build_graph
-    from topo.models import load_model
+    from topo.models import Model, load_model
     from topo.perf import comm_model, prefill
     from topo.place import place
     from topo.plans import PlanRow, candidate_plans, rank, search
     from topo.routing import Fabric
 
-    base = load_layout(design["layout"])
+    given = design["layout"]
+    base = given if isinstance(given, Layout) else load_layout(given)
     vary = dict(design.get("vary") or {})
     row: dict[str, Any] = {"id": design.get("id", ""), "layout": base.name, **vary}
-    row["model"] = design["model"]
+    row["model"] = getattr(design["model"], "name", design["model"])
     reasons: list[str] = []
     try:
         layout = apply_design(base, vary)
@@ -245,7 +246,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         reasons += [
             f"{c.name}: over by {-(c.margin or 0.0):.1%}" for c in limits.checks if c.ok is False
         ]
-    model = load_model(design["model"])
+    model = design["model"] if isinstance(design["model"], Model) else load_model(design["model"])
     w = design_workload(design)
     G = build_graph(layout)
     row["hbm_bandwidth_bytes_per_s"] = layout.n_gpus * (
@@ -278,9 +279,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
 
     # Ranked by tokens/s over all the layout's GPUs: a 64-GPU plan on a 72-GPU rack
     # leaves 8 GPUs idle, and they cost as much as the busy ones.
-    for r in sorted(
-        rank(ok_rows, "throughput"), key=lambda r: -r.tokens_per_s_per_gpu * busy(r)
-    ):
+    for r in sorted(rank(ok_rows, "throughput"), key=lambda r: -r.tokens_per_s_per_gpu * busy(r)):
         if slo_ttft is None:
             best = r
             break

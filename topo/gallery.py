@@ -1,14 +1,14 @@
 """The figures/ gallery: every figure kind, drawn from the bundled layouts.
 
-``topo gallery`` (or ``python -m topo.gallery``) regenerates it; each figure is made by
-the same command a user would type, so the gallery doubles as a smoke test of them.
+``topo gallery`` regenerates it; each figure is made by the same command a user would
+type, so the gallery doubles as a smoke test of them. This module holds the commands
+and runs them through the runner it is given (the CLI passes its own ``main``): the
+library never imports the command line.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["JOBS", "build_gallery"]
@@ -131,27 +131,26 @@ JOBS: list[list[str]] = [
 ]
 
 
-def build_gallery(out: str | Path = "figures") -> list[Path]:
-    """Draw every job of :data:`JOBS` into `out`; return the files written."""
-    from topo.cli import main
+def build_gallery(
+    out: str | Path,
+    run: Callable[[list[str]], int],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Path]:
+    """Run every job of :data:`JOBS` with `run` (a ``topo`` argv -> exit status).
+
+    Figures go into `out`; returns the files written.
+    """
     from topo.errors import TopoError
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for job in JOBS:
+    for done, job in enumerate(JOBS):
+        if progress is not None:
+            progress(done, len(JOBS))
         args = [*job[:-1], str(folder / job[-1])]
-        # Commands that print a report as well as the figure: keep the console quiet.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            code = main(args)
-        if code != 0:
+        if run(args) != 0:
             msg = f"gallery: topo {' '.join(args)} failed"
             raise TopoError(msg)
         written.append(folder / job[-1])
     return written
-
-
-if __name__ == "__main__":  # pragma: no cover
-    t0 = time.perf_counter()
-    files = build_gallery()
-    print(f"{len(files)} figures in {time.perf_counter() - t0:.1f} s")  # noqa: T201

@@ -29,9 +29,7 @@ import io
 import itertools
 import json
 import os
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -330,9 +328,12 @@ def run_study(
     *,
     workers: int = 1,
     dask: str | None = None,
-    progress: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Assess every design not yet in `out`/results.jsonl; write the tables; the summary."""
+    """Assess every design not yet in `out`/results.jsonl; write the tables; the summary.
+
+    `progress(done, total)` is called after each design.
+    """
     try:
         if out.exists() and not out.is_dir():
             msg = f"{out}: exists and is not a folder; -o names the results folder"
@@ -365,20 +366,13 @@ def run_study(
             if isinstance(r, dict) and isinstance(r.get("id"), str):
                 done[r["id"]] = r
     todo = [d for d in designs if d["id"] not in done]
-    start = time.monotonic()
     with log.open("a", encoding="utf-8") as f:
         for k, r in enumerate(_execute(todo, workers, dask), 1):
             f.write(json.dumps(r, sort_keys=True) + "\n")
             f.flush()
             done[r["id"]] = r
-            elapsed = time.monotonic() - start
-            if progress and elapsed > 3:
-                rate = k / elapsed
-                left = (len(todo) - k) / rate if rate else 0
-                sys.stderr.write(
-                    f"\r{k}/{len(todo)} designs, {rate:.2f}/s, ~{left:.0f} s left"
-                    + ("" if k < len(todo) else "\n")
-                )
+            if progress is not None:
+                progress(k, len(todo))
     rows = [done[d["id"]] for d in designs]
     objectives = study["objectives"]
     front = pareto_front(rows, objectives)

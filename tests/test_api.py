@@ -1,0 +1,197 @@
+"""The library: one call per question, typed results, to_dict() equal to the CLI's JSON."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import topo
+from tests.helpers import run_cli
+from topo.place import Plan
+from topo.scenario import Scenario, complete_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _same(a: Any) -> Any:
+    return json.loads(json.dumps(a))
+
+
+CASES: list[tuple[list[str], Callable[[], Any]]] = [
+    (
+        ["evaluate", "dgx-h100", "--model", "llama-3-70b", "--batch", "1"],
+        lambda: topo.evaluate("dgx-h100", "llama-3-70b", batch=1),
+    ),
+    (
+        ["evaluate", "gb200-nvl72", "--model", "deepseek-v3", "--batch", "64", "--weights", "fp8"],
+        lambda: topo.evaluate("gb200-nvl72", "deepseek-v3", batch=64, weights="fp8"),
+    ),
+    (
+        ["sweep", "dgx-h100", "--model", "llama-3-70b", "--tp", "8", "--batch", "1,8,64"],
+        lambda: topo.sweep("dgx-h100", "llama-3-70b", tp=8, batches=[1, 8, 64]),
+    ),
+    (
+        ["plan", "dgx-h100", "--model", "llama-3-70b", "--max-latency-ms", "30"],
+        lambda: topo.plan("dgx-h100", "llama-3-70b", max_latency_ms=30),
+    ),
+    (["check", "gb200-nvl72"], lambda: topo.check("gb200-nvl72")),
+    (
+        ["limits", "gb200-nvl72", "--vary", "cable=optical"],
+        lambda: topo.limits("gb200-nvl72", vary={"cable": "optical"}),
+    ),
+    (
+        ["collective", "gb200-nvl72", "--op", "all-reduce", "--gpus", "72", "--bytes", "1 GB"],
+        lambda: topo.collective("gb200-nvl72", "all-reduce", 72, "1 GB"),
+    ),
+    (
+        ["place", "dgx-h100-superpod", "--tp", "8", "--pp", "2", "--dp", "4"],
+        lambda: topo.place("dgx-h100-superpod", tp=8, pp=2, dp=4),
+    ),
+    (
+        ["serve", "dgx-h100", "--model", "llama-3-70b", "--rate", "5", "--requests", "500"],
+        lambda: topo.serve("dgx-h100", "llama-3-70b", rate=5, requests=500),
+    ),
+    (
+        ["price", "dgx-h100", "--model", "llama-3-70b", "--context", "1000,8000"],
+        lambda: topo.price("dgx-h100", "llama-3-70b", contexts=[1000, 8000]),
+    ),
+    (
+        ["compare", "dgx-h100", "dgx-h200", "--model", "llama-3.1-8b"],
+        lambda: topo.compare(["dgx-h100", "dgx-h200"], "llama-3.1-8b"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "call"), CASES, ids=[" ".join(a[:2]) for a, _ in CASES])
+def test_library_result_is_the_cli_json(
+    argv: list[str], call: Callable[[], Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, *argv, "--json")
+    assert code in (0, 1), err
+    got = call().to_dict()
+    if argv[0] == "place":
+        got.pop("ranks")  # the CLI prints them with --ranks
+    assert _same(got) == json.loads(out)
+
+
+def test_the_readme_one_liner() -> None:
+    """The issue's acceptance line, and typed fields on the way."""
+    r = topo.evaluate("dgx-h100", "llama-3-70b", batch=1)
+    assert isinstance(r, topo.Evaluation)
+    assert r.decode.time_per_output_token_s == r.to_dict()["decode"]["time_per_output_token_s"]
+    assert r.floor.per_token_s <= r.decode.time_per_output_token_s
+    assert r.plan == Plan(2, 1, 1, 1)  # the plan topo evaluate completes at batch 1
+
+
+def test_layouts_and_models_by_name_path_or_object() -> None:
+    lay = topo.load_layout("dgx-h100")
+    path = ROOT / "layouts" / "dgx-h100.yaml"
+    a = topo.evaluate("dgx-h100", "llama-3-70b", batch=8, tp=8)
+    b = topo.evaluate(lay, "llama-3-70b", batch=8, tp=8)
+    c = topo.evaluate(path, "llama-3-70b", batch=8, tp=8)
+    assert a.to_dict() == b.to_dict()
+    assert a.decode == c.decode
+
+
+def test_scenario_plan_is_the_cli_plan() -> None:
+    """Scenario.plan (on kept decode tables) picks what complete_plan (the search) picks."""
+    for layout, model, weights in (
+        ("dgx-h100", "llama-3-70b", "bf16"),
+        ("dgx-h100-superpod", "llama-3-70b", "fp8"),
+        ("gb200-nvl72", "mixtral-8x7b", "bf16"),
+    ):
+        s = Scenario(layout, model, weights=weights)
+        for batch in (1, 3, 64, 300, 1000):
+            for given in ({}, {"tp": 4}, {"dp": 2}):
+                fast = partial(s.plan, batch, **given)
+                ref = partial(complete_plan, s.layout, s.graph, s.model, s.workload, batch, **given)
+                assert _outcome(fast) == _outcome(ref), (layout, batch, given)
+
+
+def _outcome(f: Callable[[], Any]) -> Any:
+    try:
+        return f()
+    except topo.TopoError as e:
+        return str(e)
+
+
+def test_scenario_answers_many_batches_from_one_build() -> None:
+    s = Scenario("dgx-h100", "llama-3-70b", weights="fp8")
+    rows = s.records(range(1, 200))
+    assert len(rows) == 199
+    # tokens/s per GPU rises with batch on one plan; every row says whether it fits
+    same = [r for r in rows if (r["tp"], r["pp"], r["dp"]) == (8, 1, 1)]
+    tps = [r["tokens_per_s_per_gpu"] for r in same]
+    assert tps == sorted(tps)
+    one = s.evaluate(64, tp=8)
+    assert (
+        one.to_dict()
+        == topo.evaluate("dgx-h100", "llama-3-70b", batch=64, tp=8, weights="fp8").to_dict()
+    )
+
+
+def test_sweep_records_drop_into_a_table() -> None:
+    sw = topo.sweep("dgx-h100", "llama-3-70b", tp=8, batches=[1, 8])
+    recs = sw.records()
+    assert [r["batch"] for r in recs] == [1, 8]
+    assert {"tp", "weights_s", "kv_s", "compute_s", "time_per_output_token_s"} <= set(recs[0])
+    assert all(not isinstance(v, dict) for r in recs for v in r.values())
+
+
+def test_bad_input_through_the_library_is_a_topo_error() -> None:
+    with pytest.raises(topo.TopoError, match="does not divide"):
+        topo.evaluate("dgx-h100", "llama-3-70b", tp=3)
+    with pytest.raises(topo.TopoError, match="batch"):
+        topo.evaluate("dgx-h100", "llama-3-70b", batch=0)
+    with pytest.raises(topo.TopoError):
+        topo.evaluate("dgx-h100", "llama-3-70b", weights="fp3")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+    return out
+
+
+def test_the_library_does_not_import_the_cli() -> None:
+    for path in sorted((ROOT / "topo").rglob("*.py")):
+        bad = _imports(path) & {"topo.cli", "topo.commands"}
+        if path.name in ("cli.py", "__main__.py"):
+            continue
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_the_library_never_prints() -> None:
+    """No print( or writes to stderr outside the CLI modules: progress goes to a callback."""
+    for path in sorted((ROOT / "topo").rglob("*.py")):
+        if path.name in ("cli.py", "commands.py", "__main__.py"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print":
+                pytest.fail(f"{path.relative_to(ROOT)}:{node.lineno} prints")
+        assert "sys.stderr" not in text, path
+        assert "sys.stdout" not in text, path
+
+
+def test_python_dash_m_topo_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "topo", "layouts"], capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 0, r.stderr
+    assert "gb200-nvl72" in r.stdout
