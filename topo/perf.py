@@ -780,25 +780,42 @@ def _crossing(layout: Layout, model: Model, plan: Plan, workload: Workload) -> f
     if k == 0:
         return 1.0
     lo, hi = float(grid[k - 1]), float(grid[k])
-    for _ in range(50):  # bisect between the grid points
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if gap(np.array([mid]))[0] >= 0 else (mid, hi)
+    for _ in range(4):  # between the grid points, 1,024 at a time: to 1e-13 of the value
+        pts = np.linspace(lo, hi, 1025)
+        j = max(int(np.argmax(gap(pts) >= 0)), 1)
+        lo, hi = float(pts[j - 1]), float(pts[j])
     return hi
 
 
 def _context_limit(layout: Layout, model: Model, plan: Plan, workload: Workload) -> float | None:
     """Context at which even an unbounded batch stops being compute-bound [tokens]."""
 
-    def compute_bound(S: float) -> bool:
+    def excess(S: float) -> float:
+        """Compute time over memory time at an unbounded batch and context `S` [s]."""
         w = Workload(**{**_fields(workload), "context": S})
         d = decode(layout, model, plan, np.array([1e12]), w, None)
-        return bool(d["compute"][0] >= d["weights"][0] + d["kv"][0])
+        return float(d["compute"][0] - d["weights"][0] - d["kv"][0])
+
+    def compute_bound(S: float) -> bool:
+        return excess(S) >= 0
 
     lo, hi = 0.0, 1e8
-    if not compute_bound(lo):
+    e0 = excess(lo)
+    if e0 < 0:
         return 0.0
     if compute_bound(hi):
         return None
+    # Both sides grow linearly with the context (attention FLOPs, KV reads): the root of
+    # the line through two points, kept if the step model agrees on either side of it.
+    e1 = excess(1e4)
+    if e1 < e0:
+        root = e0 * 1e4 / (e0 - e1)
+        if (
+            0 < root < hi
+            and compute_bound(root * (1 - 1e-9))
+            and not compute_bound(root * (1 + 1e-9))
+        ):
+            return root * (1 + 1e-9)
     for _ in range(60):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if compute_bound(mid) else (lo, mid)

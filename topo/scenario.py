@@ -236,6 +236,18 @@ def serving_plan(
     return rank(rows, "throughput")[0].plan
 
 
+@dataclass(frozen=True)
+class _Ranking:
+    """Ranking keys of candidate plans over batches 1..n (rows: plans)."""
+
+    n: int
+    dp: np.ndarray
+    world: np.ndarray
+    max_batch: np.ndarray
+    neg_tps: np.ndarray  # -tokens/s per GPU
+    tpot: np.ndarray
+
+
 @dataclass
 class _Table:
     """Decode of one plan over batches 1..n, computed once."""
@@ -285,6 +297,7 @@ class Scenario:
         self._chosen: dict[tuple[int, tuple[int | None, ...]], Plan] = {}
         self._cands: dict[tuple[tuple[str, int], ...], list[Plan]] = {}
         self._max_batch: dict[Plan, int] = {}
+        self._rankings: dict[tuple[Plan, ...], _Ranking] = {}
 
     def parts(self, plan: Plan) -> PlanParts:
         """The plan's placement, collective costs, prefill and critical batches (kept)."""
@@ -330,26 +343,68 @@ class Scenario:
         cands = self._cands[key]
         if "pp" not in given:
             flat = [p for p in cands if p.pp == 1]
-            if any(self._row(p, batch) for p in flat):
+            if self._best(flat, batch) is not None:
                 cands = flat
         if not cands and given:
             return _filled(given)
-        best: tuple[tuple[float, float, int], Plan] | None = None
-        for p in cands:
-            row = self._row(p, batch)
-            if row is not None and (best is None or row < best[0]):
-                best = (row, p)
+        best = self._best(cands, batch)
         if best is not None:
-            return best[1]
+            return best
         return _smallest_that_fits(self.layout, self.model, self.workload, cands, batch)
+
+    def _best(self, cands: list[Plan], batch: int) -> Plan | None:
+        """The best of `cands` at `batch`, as :func:`topo.plans.rank` orders the search.
+
+        By (-tokens/s per GPU, time per token, GPUs), first in order on ties.
+        """
+        if batch > TABLE or not cands:
+            rows = [(row, p) for p in cands if (row := self._row(p, batch)) is not None]
+            return min(rows, key=lambda r: r[0])[1] if rows else None
+        r = self._ranking(cands, batch)
+        col = batch - 1
+        ok = np.nonzero((r.dp <= batch) & (batch <= r.max_batch))[0]
+        if not len(ok):
+            return None
+        order = np.lexsort((ok, r.world[ok], r.tpot[ok, col], r.neg_tps[ok, col]))
+        return cands[int(ok[order[0]])]
+
+    def _ranking(self, cands: list[Plan], batch: int) -> _Ranking:
+        """The ranking keys of `cands` over batches 1..n (n >= `batch`), kept."""
+        key = tuple(cands)
+        r = self._rankings.get(key)
+        if r is not None and batch <= r.n:
+            return r
+        n = max(1024, 1 << (batch - 1).bit_length())
+        P = len(cands)
+        neg_tps = np.zeros((P, n))
+        tpot = np.zeros((P, n))
+        max_b = np.zeros(P, dtype=int)
+        for k, p in enumerate(cands):
+            max_b[k] = self._max_batch_of(p)
+            if max_b[k] >= p.dp:  # it runs some batch: its decode table is needed
+                d, _ = self._decoded(p, n)
+                neg_tps[k] = -d["tokens_per_s"][:n] / p.world
+                tpot[k] = d["tpot"][:n]
+        r = _Ranking(
+            n=n,
+            dp=np.array([p.dp for p in cands]),
+            world=np.array([p.world for p in cands]),
+            max_batch=max_b,
+            neg_tps=neg_tps,
+            tpot=tpot,
+        )
+        self._rankings[key] = r
+        return r
+
+    def _max_batch_of(self, plan: Plan) -> int:
+        if plan not in self._max_batch:
+            mem = memory(self.layout, self.model, plan, 1, self.workload)
+            self._max_batch[plan] = int(mem["max_batch"]) if mem["fits"] else 0
+        return self._max_batch[plan]
 
     def _row(self, plan: Plan, batch: int) -> tuple[float, float, int] | None:
         """The ranking key of `plan` at `batch` (best first), or None if it cannot run it."""
-        if plan not in self._max_batch:
-            self._max_batch[plan] = memory(self.layout, self.model, plan, 1, self.workload)[
-                "max_batch"
-            ]
-        if not plan.dp <= batch <= self._max_batch[plan]:
+        if not plan.dp <= batch <= self._max_batch_of(plan):
             return None
         d, i = self._decoded(plan, batch)
         tpot = float(d["tpot"][i])
@@ -362,7 +417,7 @@ class Scenario:
             return decode(self.layout, self.model, plan, B, self.workload, self.parts(plan).comm), 0
         table = self._tables.get(plan)
         if table is None or batch > table.n:
-            n = max(256, 1 << (batch - 1).bit_length())
+            n = max(1024, 1 << (batch - 1).bit_length())
             B = np.arange(1, n + 1, dtype=float)
             comm = self.parts(plan).comm
             table = _Table(decode(self.layout, self.model, plan, B, self.workload, comm), n)
