@@ -30,6 +30,7 @@ from topo.collectives import CollectiveResult
 from topo.errors import TopoError
 from topo.layout import Layout
 from topo.models import Model
+from topo.perf import Workload
 from topo.physical import LimitsReport
 from topo.place import Placement, Plan
 from topo.plans import PlanSearch
@@ -40,6 +41,8 @@ from topo.serving import ServeSetup
 __all__ = [
     "DEFAULT_BATCHES",
     "Report",
+    "cache",
+    "cache_scenario",
     "check",
     "collective",
     "compare",
@@ -51,6 +54,7 @@ __all__ = [
     "price_models",
     "serve",
     "serve_scenario",
+    "show",
     "sweep",
 ]
 
@@ -356,14 +360,19 @@ def compare(
     slo_ttft_ms: float | None = None,
     max_replica_gpus: int = 0,
     costs: Mapping[str, float] | None = None,
-    **workload: Any,
+    workload: Workload | None = None,
+    **options: Any,
 ) -> Report:
-    """``topo compare``: designs side by side, the best feasible one by TCO cost per token."""
+    """``topo compare``: designs side by side, the best feasible one by TCO cost per token.
+
+    SLOs in ms; `costs` overrides TCO inputs (``{"usd_per_kwh": 0.1}``); the workload
+    from `options` (as :func:`evaluate`'s) or a built `workload`.
+    """
     from topo.design import compare as compare_designs
     from topo.scenario import make_workload
 
     resolve_model(model)  # a bad model is an input error before any work
-    w = make_workload(**workload)
+    w = workload if workload is not None else make_workload(**options)
     designs = [
         {
             "layout": lay if isinstance(lay, Layout) else str(lay),
@@ -387,3 +396,66 @@ def compare(
     for lay in layouts:
         resolve_layout(lay)  # a bad layout is an input error before any work
     return Report("compare", compare_designs(designs))
+
+
+def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Report:
+    """``topo show``: GPUs, domains, switches, links, bandwidths and bisection [SI units]."""
+    from topo.build import build_graph
+    from topo.stats import summarize
+
+    lay = resolve_layout(layout, catalogue)
+    return Report("show", summarize(lay, build_graph(lay)))
+
+
+def cache(
+    layout: LayoutLike,
+    model: ModelLike,
+    *,
+    prefix: int,
+    durations: Sequence[str] = ("5m", "1h", "1d"),
+    tp: int | None = None,
+    ep: int | None = None,
+    pp: int | None = None,
+    dp: int | None = None,
+    strategy: str = "packed",
+    catalogue: Sequence[str] = (),
+    **workload: Any,
+) -> Report:
+    """``topo cache``: where to hold a `prefix`-token prompt cache for each duration."""
+    s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
+    degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
+    return cache_scenario(s, degrees, prefix=prefix, durations=durations)
+
+
+def cache_scenario(
+    s: Scenario, degrees: Degrees, *, prefix: int, durations: Sequence[str]
+) -> Report:
+    """:func:`cache` on a built scenario (durations like ``5m``, ``1h``, ``1d``)."""
+    from topo.economics import cache_tiers, parse_duration
+    from topo.perf import Workload, comm_model
+    from topo.place import place as place_plan
+
+    for d in durations:  # NaN or a century of holding is no duration to price
+        if not 0 < parse_duration(d) <= 1e9:
+            msg = (
+                "--durations: expected durations above 0 and at most 1e9 s (about 30 years), "
+                f"got {d[:200]!r}"
+            )
+            raise TopoError(msg)
+    if not durations:
+        msg = "--durations: expected durations like 5m,1h,1d, got none"
+        raise TopoError(msg)
+    fields = {k: getattr(s.workload, k) for k in Workload.__dataclass_fields__}
+    held = Workload(**{**fields, "input_tokens": prefix, "output_tokens": 1})
+    plan = serving_plan(s.layout, s.graph, s.model, held, strategy=s.strategy, **degrees)
+    comm = comm_model(s.fabric, place_plan(s.graph, plan, strategy=s.strategy))
+    data = cache_tiers(
+        s.layout,
+        s.model,
+        plan,
+        s.workload,
+        prefix_tokens=prefix,
+        durations=list(durations),
+        comm=comm,
+    )
+    return Report("cache", data)

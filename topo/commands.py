@@ -27,13 +27,14 @@ from topo.evaluation import roofline_data
 from topo.layout import bundled_layouts, load_layout
 from topo.models import load_model
 from topo.moe import moe_all_to_all
-from topo.perf import Workload, comm_model
+from topo.perf import Workload
 from topo.physical import check_limits
 from topo.place import Plan, place
 from topo.report import (
     format_cache,
     format_check,
     format_collective,
+    format_compare,
     format_evaluate,
     format_layouts,
     format_lifecycle,
@@ -47,8 +48,7 @@ from topo.report import (
     format_show,
     format_sweep,
 )
-from topo.routing import Fabric
-from topo.scenario import Degrees, Scenario, make_fidelity, make_workload, serving_plan
+from topo.scenario import Degrees, Scenario, make_fidelity, make_workload
 from topo.schema import layout_json_schema
 from topo.stats import summarize
 from topo.units import UnitError, parse_quantity
@@ -670,29 +670,12 @@ def cmd_price(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from topo.economics import cache_tiers, parse_duration
+    from topo.api import cache_scenario
 
     durations = [d for d in args.durations.split(",") if d.strip()]
-    for d in durations:  # NaN or a century of holding is no duration to price
-        if not 0 < parse_duration(d) <= 1e9:
-            msg = (
-                "--durations: expected durations above 0 and at most 1e9 s (about 30 years), "
-                f"got {d[:200]!r}"
-            )
-            raise TopoError(msg)
-    if not durations:
-        msg = f"--durations: expected durations like 5m,1h,1d, got {args.durations[:200]!r}"
-        raise TopoError(msg)
-    layout = _load(args)
-    G = build_graph(layout)
-    model = load_model(args.model)
-    w = _workload(args)
-    held = Workload(**{**_workload_fields(w), "input_tokens": args.prefix, "output_tokens": 1})
-    plan = serving_plan(layout, G, model, held, strategy=args.strategy, **_degrees(args))
-    comm = comm_model(Fabric(G), place(G, plan, strategy=args.strategy))
-    data = cache_tiers(
-        layout, model, plan, w, prefix_tokens=args.prefix, durations=durations, comm=comm
-    )
+    data = cache_scenario(
+        _scenario(args), _degrees(args), prefix=args.prefix, durations=durations
+    ).to_dict()
     if args.plot:
         from topo.plot import plot_cache
 
@@ -858,33 +841,19 @@ def _costs(items: list[str] | None) -> dict[str, float]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from topo.design import compare
+    from topo.api import compare
 
     w = _workload(args)
-    designs = [
-        {
-            "layout": name,
-            "model": args.model,
-            "input": w.input_tokens,
-            "output": w.output_tokens,
-            "context": w.context,
-            "weights": w.weights,
-            "kv": w.kv,
-            "gpu_hour_usd": w.gpu_hour_usd,
-            "compute": w.compute,
-            "overlap": w.overlap,
-            "fidelity": w.fidelity.to_dict(),
-            "slo_tpot_s": args.slo_tpot_ms / 1e3 if args.slo_tpot_ms else None,
-            "slo_ttft_s": args.slo_ttft_ms / 1e3 if args.slo_ttft_ms else None,
-            "max_replica_gpus": args.max_replica_gpus or 0,
-            "costs": _costs(args.cost),
-        }
-        for name in args.layouts
-    ]
-    load_model(args.model)  # a bad model name is an input error before any work
-    for name in args.layouts:
-        load_layout(name)
-    data = compare(designs)
+    result = compare(
+        list(args.layouts),
+        args.model,
+        slo_tpot_ms=args.slo_tpot_ms,
+        slo_ttft_ms=args.slo_ttft_ms,
+        max_replica_gpus=args.max_replica_gpus or 0,
+        costs=_costs(args.cost),
+        workload=w,
+    )
+    data = result.to_dict()
     if args.plot:
         from topo.plot import plot_compare
 
@@ -907,64 +876,3 @@ def cmd_study(args: argparse.Namespace) -> int:
         )
     print(_json(summary) if args.json else format_study(summary))
     return 0
-
-
-def format_compare(data: dict[str, Any]) -> str:
-    """One column per design, one row per figure."""
-    rows = data["designs"]
-
-    def f(v: Any, fmt: str) -> str:
-        return "-" if v is None else fmt.format(v)
-
-    table: list[tuple[str, list[str]]] = [
-        ("GPUs", [f(r.get("gpus"), "{:,}") for r in rows]),
-        ("scale-up domain", [f(r.get("domain_gpus"), "{:,} GPUs") for r in rows]),
-        (
-            "HBM bandwidth, all GPUs",
-            [f(_tb(r.get("hbm_bandwidth_bytes_per_s")), "{:,.0f} TB/s") for r in rows],
-        ),
-        ("best plan", [_plan(r.get("plan")) for r in rows]),
-        ("batch", [f(r.get("batch"), "{:,}") for r in rows]),
-        ("latency floor", [f(_ms(r.get("latency_floor_s")), "{:.2f} ms") for r in rows]),
-        (
-            "time per output token",
-            [f(_ms(r.get("time_per_output_token_s")), "{:.1f} ms") for r in rows],
-        ),
-        (
-            "time to first token",
-            [f(_ms(r.get("time_to_first_token_s")), "{:.0f} ms") for r in rows],
-        ),
-        ("bound", [f(r.get("bound"), "{}") for r in rows]),
-        ("tokens/s per GPU", [f(r.get("tokens_per_s_per_gpu"), "{:,.0f}") for r in rows]),
-        ("tokens/s per kW", [f(r.get("tokens_per_s_per_kw"), "{:,.0f}") for r in rows]),
-        ("$/M tokens (GPU-hour)", [f(r.get("usd_per_million_gpu_hour"), "${:.4f}") for r in rows]),
-        ("$/M tokens (TCO)", [f(r.get("usd_per_million_tco"), "${:.4f}") for r in rows]),
-        ("TCO per GPU-hour", [f(r.get("tco_usd_per_gpu_hour"), "${:.2f}") for r in rows]),
-        ("physical checks", ["pass" if r.get("physical_ok") else "FAIL" for r in rows]),
-        ("binding limit", [f(r.get("binding_limit"), "{}") for r in rows]),
-        ("its margin", [f(r.get("binding_margin"), "{:+.1%}") for r in rows]),
-        ("feasible", ["yes" if r["feasible"] else "NO: " + "; ".join(r["reasons"]) for r in rows]),
-    ]
-    head = [r["layout"] for r in rows]
-    w0 = max(len(k) for k, _ in table)
-    widths = [max(len(h), *(len(v[i]) for _, v in table)) for i, h in enumerate(head)]
-    lines = [" " * w0 + "  " + "  ".join(h.rjust(wd) for h, wd in zip(head, widths, strict=True))]
-    for k, vals in table:
-        lines.append(
-            k.ljust(w0) + "  " + "  ".join(v.rjust(wd) for v, wd in zip(vals, widths, strict=True))
-        )
-    if data["best"]:
-        lines.append(f"best by TCO cost per token: {data['best']}")
-    return "\n".join(lines)
-
-
-def _ms(v: float | None) -> float | None:
-    return None if v is None else v * 1e3
-
-
-def _tb(v: float | None) -> float | None:
-    return None if v is None else v / 1e12
-
-
-def _plan(p: dict[str, int] | None) -> str:
-    return "-" if not p else " x ".join(f"{k} {v}" for k, v in p.items())

@@ -851,3 +851,64 @@ def format_memory(d: dict[str, Any]) -> str:
     ]
     lines += _table(("activations", "bytes", "compute", "fits"), rows)
     return "\n".join([*lines, "", "  " + d["note"]])
+
+
+def format_compare(data: dict[str, Any]) -> str:
+    """One column per design, one row per figure."""
+    rows = data["designs"]
+
+    def f(v: Any, fmt: str) -> str:
+        return "-" if v is None else fmt.format(v)
+
+    table: list[tuple[str, list[str]]] = [
+        ("GPUs", [f(r.get("gpus"), "{:,}") for r in rows]),
+        ("scale-up domain", [f(r.get("domain_gpus"), "{:,} GPUs") for r in rows]),
+        (
+            "HBM bandwidth, all GPUs",
+            [f(_tb(r.get("hbm_bandwidth_bytes_per_s")), "{:,.0f} TB/s") for r in rows],
+        ),
+        ("best plan", [_plan(r.get("plan")) for r in rows]),
+        ("batch", [f(r.get("batch"), "{:,}") for r in rows]),
+        ("latency floor", [f(_ms(r.get("latency_floor_s")), "{:.2f} ms") for r in rows]),
+        (
+            "time per output token",
+            [f(_ms(r.get("time_per_output_token_s")), "{:.1f} ms") for r in rows],
+        ),
+        (
+            "time to first token",
+            [f(_ms(r.get("time_to_first_token_s")), "{:.0f} ms") for r in rows],
+        ),
+        ("bound", [f(r.get("bound"), "{}") for r in rows]),
+        ("tokens/s per GPU", [f(r.get("tokens_per_s_per_gpu"), "{:,.0f}") for r in rows]),
+        ("tokens/s per kW", [f(r.get("tokens_per_s_per_kw"), "{:,.0f}") for r in rows]),
+        ("$/M tokens (GPU-hour)", [f(r.get("usd_per_million_gpu_hour"), "${:.4f}") for r in rows]),
+        ("$/M tokens (TCO)", [f(r.get("usd_per_million_tco"), "${:.4f}") for r in rows]),
+        ("TCO per GPU-hour", [f(r.get("tco_usd_per_gpu_hour"), "${:.2f}") for r in rows]),
+        ("physical checks", ["pass" if r.get("physical_ok") else "FAIL" for r in rows]),
+        ("binding limit", [f(r.get("binding_limit"), "{}") for r in rows]),
+        ("its margin", [f(r.get("binding_margin"), "{:+.1%}") for r in rows]),
+        ("feasible", ["yes" if r["feasible"] else "NO: " + "; ".join(r["reasons"]) for r in rows]),
+    ]
+    head = [r["layout"] for r in rows]
+    w0 = max(len(k) for k, _ in table)
+    widths = [max(len(h), *(len(v[i]) for _, v in table)) for i, h in enumerate(head)]
+    lines = [" " * w0 + "  " + "  ".join(h.rjust(wd) for h, wd in zip(head, widths, strict=True))]
+    for k, vals in table:
+        lines.append(
+            k.ljust(w0) + "  " + "  ".join(v.rjust(wd) for v, wd in zip(vals, widths, strict=True))
+        )
+    if data["best"]:
+        lines.append(f"best by TCO cost per token: {data['best']}")
+    return "\n".join(lines)
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else v * 1e3
+
+
+def _tb(v: float | None) -> float | None:
+    return None if v is None else v / 1e12
+
+
+def _plan(p: dict[str, int] | None) -> str:
+    return "-" if not p else " x ".join(f"{k} {v}" for k, v in p.items())
