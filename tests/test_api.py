@@ -65,6 +65,30 @@ CASES: list[tuple[list[str], Callable[[], Any]]] = [
         ["compare", "dgx-h100", "dgx-h200", "--model", "llama-3.1-8b"],
         lambda: topo.compare(["dgx-h100", "dgx-h200"], "llama-3.1-8b"),
     ),
+    (["show", "gb200-nvl72"], lambda: topo.show("gb200-nvl72")),
+    (
+        ["cache", "dgx-h100", "--model", "llama-3-70b", "--prefix", "100000"],
+        lambda: topo.cache("dgx-h100", "llama-3-70b", prefix=100_000),
+    ),
+    (["catalogue"], lambda: topo.catalogue()),
+    (
+        ["lifecycle", "--params", "8e9", "--tokens", "15e12", "--inference-tokens", "2e13"],
+        lambda: topo.lifecycle(params=8e9, tokens=15e12, inference_tokens=2e13),
+    ),
+    (
+        [
+            "memory",
+            "gb200-nvl72",
+            "--model",
+            "llama-3-70b",
+            "--train",
+            "--tokens-per-batch",
+            "4000000",
+            "--seq-len",
+            "8192",
+        ],
+        lambda: topo.memory("gb200-nvl72", "llama-3-70b", tokens_per_batch=4_000_000, seq_len=8192),
+    ),  # fmt: skip
 ]
 
 
@@ -75,6 +99,8 @@ def test_library_result_is_the_cli_json(
     code, out, err = run_cli(capsys, *argv, "--json")
     assert code in (0, 1), err
     got = call().to_dict()
+    if argv[0] == "layouts":
+        got = got["layouts"]
     if argv[0] == "place":
         got.pop("ranks")  # the CLI prints them with --ranks
     assert _same(got) == json.loads(out)

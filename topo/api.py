@@ -43,11 +43,15 @@ __all__ = [
     "Report",
     "cache",
     "cache_scenario",
+    "catalogue",
     "check",
     "collective",
     "compare",
     "evaluate",
+    "layouts",
+    "lifecycle",
     "limits",
+    "memory",
     "place",
     "plan",
     "price",
@@ -459,3 +463,112 @@ def cache_scenario(
         comm=comm,
     )
     return Report("cache", data)
+
+
+def catalogue(files: Sequence[str] = ()) -> Report:
+    """``topo catalogue``: accelerators (peaks [FLOP/s], HBM [B, B/s]) and links [B/s, s]."""
+    from topo.catalogue import load_catalogue
+    from topo.kernels import gemm_basis
+
+    cat = load_catalogue(tuple(files))
+    accs: list[dict[str, Any]] = []
+    for name in sorted(cat.accelerators):
+        a = cat.accelerator(name)
+        accs.append(
+            {
+                "name": a.name,
+                "vendor": a.vendor,
+                "description": a.description,
+                "peak_flop_per_s": dict(a.peak_flop_per_s),
+                "hbm_capacity_bytes": a.hbm_capacity_bytes,
+                "hbm_bandwidth_bytes_per_s": a.hbm_bandwidth_bytes_per_s,
+                "scale_up_bandwidth_bytes_per_s": a.scale_up_bandwidth_bytes_per_s,
+                "scale_up_link": a.scale_up_link,
+                "scale_out_bandwidth_bytes_per_s": a.scale_out_bandwidth_bytes_per_s,
+                "efficiency": {"hbm": a.efficiency.hbm, "compute": a.efficiency.compute},
+                "gemm_tables": gemm_basis(a, "bf16" if "bf16" in a.peak_flop_per_s else "fp8"),
+                "confidence": a.confidence,
+            }
+        )
+    links = [
+        {
+            "name": k.name,
+            "description": k.description,
+            "bandwidth_bytes_per_s": k.bandwidth_bytes_per_s,
+            "lanes": k.lanes,
+            "latency_s": k.latency_s,
+            "medium": k.medium,
+        }
+        for k in (cat.link(name) for name in sorted(cat.links))
+    ]
+    return Report("catalogue", {"accelerators": accs, "links": links})
+
+
+def layouts() -> Report:
+    """``topo layouts``: the bundled layouts, one row each (``["layouts"]``)."""
+    from topo.layout import bundled_layouts, load_layout
+
+    rows: list[dict[str, Any]] = []
+    for name, path in bundled_layouts().items():
+        try:
+            lay = load_layout(path)
+        except TopoError as e:
+            rows.append({"name": name, "path": str(path), "error": str(e).splitlines()[0]})
+            continue
+        rows.append(
+            {
+                "name": name,
+                "path": str(path),
+                "gpus": lay.n_gpus,
+                "accelerator": lay.accelerator.name,
+                "domain_size": lay.gpus_per_domain,
+                "racks": lay.cluster.racks,
+                "description": lay.description,
+            }
+        )
+    return Report("layouts", {"layouts": rows})
+
+
+def lifecycle(
+    *,
+    params: float,
+    tokens: float,
+    inference_tokens: float = 0.0,
+    rl_flops: float = 0.0,
+    active_params: float | None = None,
+) -> Report:
+    """``topo lifecycle``: training against inference compute [FLOP], and the optimum."""
+    from topo.economics import lifecycle as run
+
+    return Report(
+        "lifecycle",
+        run(
+            params=params,
+            tokens=tokens,
+            inference_tokens=inference_tokens,
+            rl_flops=rl_flops,
+            active_params=active_params,
+        ),
+    )
+
+
+def memory(
+    layout: LayoutLike,
+    model: ModelLike,
+    *,
+    tokens_per_batch: int,
+    seq_len: int,
+    dtype: str = "bf16",
+    catalogue: Sequence[str] = (),
+) -> Report:
+    """``topo memory --train``: training memory per GPU [B], by part."""
+    from topo.economics import training_memory
+
+    data = training_memory(
+        resolve_layout(layout, catalogue),
+        resolve_model(model),
+        tokens_per_batch=tokens_per_batch,
+        seq_len=seq_len,
+        dtype=dtype,
+    )
+    return Report("memory", data)

@@ -24,7 +24,7 @@ from topo.build import build_graph
 from topo.collectives import link_loads
 from topo.errors import TopoError
 from topo.evaluation import roofline_data
-from topo.layout import bundled_layouts, load_layout
+from topo.layout import load_layout
 from topo.models import load_model
 from topo.moe import moe_all_to_all
 from topo.perf import Workload
@@ -32,6 +32,7 @@ from topo.physical import check_limits
 from topo.place import Plan, place
 from topo.report import (
     format_cache,
+    format_catalogue,
     format_check,
     format_collective,
     format_compare,
@@ -207,94 +208,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_catalogue(args: argparse.Namespace) -> int:
-    from topo.catalogue import load_catalogue
-    from topo.kernels import gemm_basis
-    from topo.units import format_quantity
+    from topo.api import catalogue
 
-    cat = load_catalogue(tuple(args.catalogue or ()))
-    accs: list[dict[str, Any]] = []
-    for name in sorted(cat.accelerators):
-        a = cat.accelerator(name)
-        accs.append(
-            {
-                "name": a.name,
-                "vendor": a.vendor,
-                "description": a.description,
-                "peak_flop_per_s": dict(a.peak_flop_per_s),
-                "hbm_capacity_bytes": a.hbm_capacity_bytes,
-                "hbm_bandwidth_bytes_per_s": a.hbm_bandwidth_bytes_per_s,
-                "scale_up_bandwidth_bytes_per_s": a.scale_up_bandwidth_bytes_per_s,
-                "scale_up_link": a.scale_up_link,
-                "scale_out_bandwidth_bytes_per_s": a.scale_out_bandwidth_bytes_per_s,
-                "efficiency": {"hbm": a.efficiency.hbm, "compute": a.efficiency.compute},
-                "gemm_tables": gemm_basis(a, "bf16" if "bf16" in a.peak_flop_per_s else "fp8"),
-                "confidence": a.confidence,
-            }
-        )
-    links: list[dict[str, Any]] = []
-    for name in sorted(cat.links):
-        k = cat.link(name)
-        links.append(
-            {
-                "name": k.name,
-                "description": k.description,
-                "bandwidth_bytes_per_s": k.bandwidth_bytes_per_s,
-                "lanes": k.lanes,
-                "latency_s": k.latency_s,
-                "medium": k.medium,
-            }
-        )
-    data = {"accelerators": accs, "links": links}
-    if args.json:
-        print(_json(data))
-        return 0
-
-    def q(v: Any, kind: str) -> str:
-        return "-" if v is None else format_quantity(float(v), kind)
-
-    lines = ["accelerators (dense peaks; bandwidths per direction)", ""]
-    head = f"  {'name':<12} {'bf16':>13} {'fp8':>13} {'fp4':>13} {'HBM':>9} {'HBM bw':>11}"
-    lines += [head + f" {'scale-up':>11}  efficiency (HBM, FLOP/s)"]
-    for r in accs:
-        p = r["peak_flop_per_s"]
-        lines.append(
-            f"  {r['name']:<12} {q(p.get('bf16'), 'compute'):>13} {q(p.get('fp8'), 'compute'):>13}"
-            f" {q(p.get('fp4'), 'compute'):>13} {q(r['hbm_capacity_bytes'], 'data'):>9}"
-            f" {q(r['hbm_bandwidth_bytes_per_s'], 'bandwidth'):>11}"
-            f" {q(r['scale_up_bandwidth_bytes_per_s'], 'bandwidth'):>11}"
-            f"  {r['efficiency']['hbm']:.2f}, {r['efficiency']['compute']:.2f}"
-        )
-    lines += ["", "links (one link, per direction)", ""]
-    lines.append(f"  {'name':<14} {'bandwidth':>11} {'lanes':>5} {'latency':>9}  medium")
-    for r in links:
-        lines.append(
-            f"  {r['name']:<14} {q(r['bandwidth_bytes_per_s'], 'bandwidth'):>11}"
-            f" {r['lanes'] if r['lanes'] is not None else '-':>5}"
-            f" {q(r['latency_s'], 'time'):>9}  {r['medium']}"
-        )
-    print("\n".join(lines))
+    data = catalogue(tuple(args.catalogue or ())).to_dict()
+    print(_json(data) if args.json else format_catalogue(data))
     return 0
 
 
 def cmd_layouts(args: argparse.Namespace) -> int:
-    rows: list[dict[str, Any]] = []
-    for name, path in bundled_layouts().items():
-        try:
-            lay = load_layout(path)
-        except TopoError as e:
-            rows.append({"name": name, "path": str(path), "error": str(e).splitlines()[0]})
-            continue
-        rows.append(
-            {
-                "name": name,
-                "path": str(path),
-                "gpus": lay.n_gpus,
-                "accelerator": lay.accelerator.name,
-                "domain_size": lay.gpus_per_domain,
-                "racks": lay.cluster.racks,
-                "description": lay.description,
-            }
-        )
+    from topo.api import layouts
+
+    rows = layouts().to_dict()["layouts"]
     print(_json(rows) if args.json else format_layouts(rows))
     return 0
 
@@ -686,7 +610,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_lifecycle(args: argparse.Namespace) -> int:
-    from topo.economics import lifecycle
+    from topo.api import lifecycle
 
     data = lifecycle(
         params=args.params,
@@ -694,7 +618,7 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
         inference_tokens=args.inference_tokens,
         rl_flops=args.rl_flops,
         active_params=args.active_params,
-    )
+    ).to_dict()
     if args.plot:
         from topo.plot import plot_lifecycle
 
@@ -705,20 +629,19 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
 
 
 def cmd_memory(args: argparse.Namespace) -> int:
-    from topo.economics import training_memory
+    from topo.api import memory as training_memory
 
     layout = _load(args)
-    model = load_model(args.model)
     if not args.train:
         msg = "topo memory models training steps: add --train"
         raise TopoError(msg)
     data = training_memory(
         layout,
-        model,
+        args.model,
         tokens_per_batch=args.tokens_per_batch,
         seq_len=args.seq_len,
         dtype=args.dtype,
-    )
+    ).to_dict()
     print(_json(data) if args.json else format_memory(data))
     return 0
 

@@ -912,3 +912,32 @@ def _tb(v: float | None) -> float | None:
 
 def _plan(p: dict[str, int] | None) -> str:
     return "-" if not p else " x ".join(f"{k} {v}" for k, v in p.items())
+
+
+def format_catalogue(data: dict[str, Any]) -> str:
+    """The text of ``topo catalogue``: accelerators and links, one row each."""
+
+    def q(v: Any, kind: str) -> str:
+        return "-" if v is None else format_quantity(float(v), kind)
+
+    lines = ["accelerators (dense peaks; bandwidths per direction)", ""]
+    head = f"  {'name':<12} {'bf16':>13} {'fp8':>13} {'fp4':>13} {'HBM':>9} {'HBM bw':>11}"
+    lines += [head + f" {'scale-up':>11}  efficiency (HBM, FLOP/s)"]
+    for r in data["accelerators"]:
+        p = r["peak_flop_per_s"]
+        lines.append(
+            f"  {r['name']:<12} {q(p.get('bf16'), 'compute'):>13} {q(p.get('fp8'), 'compute'):>13}"
+            f" {q(p.get('fp4'), 'compute'):>13} {q(r['hbm_capacity_bytes'], 'data'):>9}"
+            f" {q(r['hbm_bandwidth_bytes_per_s'], 'bandwidth'):>11}"
+            f" {q(r['scale_up_bandwidth_bytes_per_s'], 'bandwidth'):>11}"
+            f"  {r['efficiency']['hbm']:.2f}, {r['efficiency']['compute']:.2f}"
+        )
+    lines += ["", "links (one link, per direction)", ""]
+    lines.append(f"  {'name':<14} {'bandwidth':>11} {'lanes':>5} {'latency':>9}  medium")
+    for r in data["links"]:
+        lines.append(
+            f"  {r['name']:<14} {q(r['bandwidth_bytes_per_s'], 'bandwidth'):>11}"
+            f" {r['lanes'] if r['lanes'] is not None else '-':>5}"
+            f" {q(r['latency_s'], 'time'):>9}  {r['medium']}"
+        )
+    return "\n".join(lines)
