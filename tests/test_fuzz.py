@@ -352,3 +352,20 @@ def test_measurement_text_fields_are_text(
     assert code == 2
     assert f"m.yaml:3: measurements[0].{key}: expected text, got" in err
     assert not (tmp_path / "r.md").exists()
+
+
+def test_limits_of_a_switch_tray_with_one_port_finish(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: about 100 s (72 switch trays per compute tray, re-checked up to 256 trays)."""
+    import time
+
+    doc = bundled_doc("gb200-nvl72")
+    switch = next(d for d in doc["rack"]["devices"] if d["kind"] == "switch_tray")
+    switch["ports"] = 1
+    p = tmp_path / "l.yaml"
+    p.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    t0 = time.perf_counter()
+    code, _ = _run(capsys, "limits", str(p), "--json")
+    assert time.perf_counter() - t0 < 10
+    assert code == 1  # 72 GPUs is far above what one-port switch trays allow

@@ -826,15 +826,23 @@ class _Growth:
     by_limit: dict[str, int]  # family -> the largest domain [GPUs] passing it so far
     failed_first: dict[str, int]  # family -> the smallest domain [GPUs] failing it
     together: int  # the most trays with every family passing, counting up from one
+    tried: int  # compute trays checked (fewer than asked when the rack overflowed)
 
 
 def _grow(layout: Layout, per_tray: int, max_trays: int) -> _Growth:
     """Check the rack at 1, 2, ... compute trays until every family has failed once."""
     by_limit: dict[str, int] = {}
     failed_first: dict[str, int] = {}
-    together = 0
+    together = tried = 0
     for n in range(1, max_trays + 1):
-        fams = _families_ok(check_limits(with_trays(layout, n)))
+        trial = with_trays(layout, n)
+        # Far past the rack's height (a switch tray of a port or two needs thousands of
+        # trays) nothing more is learnt and each check costs more: stop there.
+        stacked = sum(d.count * d.height_u for d in trial.rack.devices)
+        if n > 1 and stacked > 64 * layout.rack.height_u:
+            break
+        tried = n
+        fams = _families_ok(check_limits(trial))
         gpus = n * per_tray
         for f, ok in fams.items():
             if ok and f not in failed_first:
@@ -847,7 +855,7 @@ def _grow(layout: Layout, per_tray: int, max_trays: int) -> _Growth:
             break
     for f in failed_first:
         by_limit.setdefault(f, 0)
-    return _Growth(by_limit, failed_first, together)
+    return _Growth(by_limit, failed_first, together, tried)
 
 
 def _tray_domain(layout: Layout) -> dict[str, Any]:
@@ -885,7 +893,7 @@ def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
         "binding": binding,
         "binding_all": [f for f in failed_first if failed_first[f] == first],
         "by_limit": {f: by_limit[f] for f in sorted(by_limit, key=lambda f: by_limit[f])},
-        "not_binding_up_to": {f: max_trays * per_tray for f in unbounded},
+        "not_binding_up_to": {f: g.tried * per_tray for f in unbounded},
         "gpus_per_tray": per_tray,
         "current_domain_size": layout.gpus_per_domain,
         "note": (
