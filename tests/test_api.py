@@ -67,6 +67,19 @@ CASES: list[tuple[list[str], Callable[[], Any]]] = [
     ),
     (["show", "gb200-nvl72"], lambda: topo.show("gb200-nvl72")),
     (
+        [
+            "moe",
+            "gb200-nvl72-x16",
+            "--model",
+            "deepseek-v3",
+            "--tokens-per-gpu",
+            "64",
+            "--ep",
+            "144",
+        ],
+        lambda: topo.api.moe("gb200-nvl72-x16", "deepseek-v3", tokens_per_gpu=64, ep=144),
+    ),  # fmt: skip
+    (
         ["cache", "dgx-h100", "--model", "llama-3-70b", "--prefix", "100000"],
         lambda: topo.cache("dgx-h100", "llama-3-70b", prefix=100_000),
     ),

@@ -30,6 +30,7 @@ from topo.collectives import CollectiveResult
 from topo.errors import TopoError
 from topo.layout import Layout
 from topo.models import Model
+from topo.moe import MoEResult
 from topo.perf import Workload
 from topo.physical import LimitsReport
 from topo.place import Placement, Plan
@@ -52,6 +53,7 @@ __all__ = [
     "lifecycle",
     "limits",
     "memory",
+    "moe",
     "place",
     "plan",
     "price",
@@ -572,3 +574,57 @@ def memory(
         dtype=dtype,
     )
     return Report("memory", data)
+
+
+def moe(
+    layout: LayoutLike,
+    model: ModelLike | None = None,
+    *,
+    hidden: int | None = None,
+    topk: int | None = None,
+    expert_ffn: int | None = None,
+    weight_bytes: float = 1.0,
+    tokens_per_gpu: int = 128,
+    ep: int = 8,
+    dispatch_bytes: float = 2.0,
+    combine_bytes: float = 2.0,
+    strategy: str = "packed",
+    clean: bool = False,
+    catalogue: Sequence[str] = (),
+) -> MoEResult:
+    """``topo moe``: one MoE layer's dispatch and combine over `ep` GPUs [s, B].
+
+    `dispatch_bytes` and `combine_bytes` per element [B] (2: bf16, 1: fp8). The model
+    gives the hidden size, experts per token and expert FFN width unless they are given;
+    `weight_bytes` per expert parameter [B] sizes the expert weights.
+    """
+    from topo.build import build_graph
+    from topo.moe import moe_all_to_all
+
+    G = build_graph(resolve_layout(layout, catalogue))
+    ffn = expert_ffn
+    if model is not None:
+        m = resolve_model(model)
+        if not m.moe:
+            msg = f"{m.name} has no experts"
+            raise TopoError(msg)
+        hidden = m.d_model if hidden is None else hidden
+        topk = m.moe["experts_per_token"] if topk is None else topk
+        ffn = m.moe["expert_ffn"] if ffn is None else ffn
+    if hidden is None or topk is None:
+        msg = "give --model, or --model-hidden and --topk"
+        raise TopoError(msg)
+    # A gated expert: three hidden x ffn matrices.
+    expert = 3 * hidden * ffn * weight_bytes if ffn else None
+    return moe_all_to_all(
+        G,
+        hidden=hidden,
+        topk=topk,
+        tokens_per_gpu=tokens_per_gpu,
+        ep=ep,
+        dispatch_bytes=dispatch_bytes,
+        combine_bytes=combine_bytes,
+        expert_bytes=expert,
+        strategy=strategy,
+        clean=clean,
+    )

@@ -26,7 +26,6 @@ from topo.errors import TopoError
 from topo.evaluation import roofline_data
 from topo.layout import load_layout
 from topo.models import load_model
-from topo.moe import moe_all_to_all
 from topo.perf import Workload
 from topo.physical import check_limits
 from topo.place import Plan, place
@@ -259,37 +258,17 @@ def cmd_collective(args: argparse.Namespace) -> int:
 
 
 def cmd_moe(args: argparse.Namespace) -> int:
-    G = build_graph(_load(args))
-    hidden, topk, ffn = args.model_hidden, args.topk, args.expert_ffn
-    if args.model:
-        model = load_model(args.model)
-        if not model.moe:
-            msg = f"{model.name} has no experts"
-            raise TopoError(msg)
-        hidden = model.d_model if hidden is None else hidden
-        topk = model.moe["experts_per_token"] if topk is None else topk
-        ffn = model.moe["expert_ffn"] if ffn is None else ffn
-    if hidden is None or topk is None:
-        msg = "give --model, or --model-hidden and --topk"
-        raise TopoError(msg)
-    expert = None
-    if ffn:
-        # A gated expert: three hidden x ffn matrices.
-        expert = 3 * hidden * ffn * args.weight_bytes
-    result = moe_all_to_all(
-        G,
-        hidden=hidden,
-        topk=topk,
-        tokens_per_gpu=args.tokens_per_gpu,
-        ep=args.ep,
-        dispatch_bytes=args.dispatch_bytes,
-        combine_bytes=args.combine_bytes,
-        expert_bytes=expert,
-        strategy=args.strategy,
-        clean=args.clean,
-    )
+    from topo.api import moe
+
+    layout = _load(args)
+    result = moe(
+        layout, args.model, hidden=args.model_hidden, topk=args.topk, expert_ffn=args.expert_ffn,
+        weight_bytes=args.weight_bytes, tokens_per_gpu=args.tokens_per_gpu, ep=args.ep,
+        dispatch_bytes=args.dispatch_bytes, combine_bytes=args.combine_bytes,
+        strategy=args.strategy, clean=args.clean,
+    )  # fmt: skip
     data = result.to_dict()
-    print(_json(data) if args.json else format_moe(data, G.graph["layout"]))
+    print(_json(data) if args.json else format_moe(data, layout.name))
     return 0
 
 
