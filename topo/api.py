@@ -8,13 +8,31 @@ same plan completion, and returns a result whose ``to_dict()`` is what that comm
     r = topo.evaluate("gb200-nvl72", "deepseek-v3", batch=64, weights="fp8")
     r.decode.time_per_output_token_s, r.decode.bound, r.floor.per_token_s
 
-Workload keywords (all optional, as the CLI's options): ``input`` and ``output`` (prompt
-and generated tokens), ``context``, ``weights``, ``kv``, ``compute`` (dtypes),
-``gpu_hour_usd``, ``overlap``, ``ideal``, ``clean``, ``calibration``,
-``accepted_tokens``, ``draft_tokens``, ``prefill_chunk``, ``context_cv``,
-``attention_kernel``. Plan keywords: ``tp``, ``ep``, ``pp``, ``dp`` (left out: completed
-by the search) and ``strategy`` (``packed`` or ``naive``). For many questions of one
-set-up, build a :class:`topo.Scenario` once.
+A layout is a bundled name (``topo layouts``), a layout YAML path or a
+:class:`topo.Layout`; a model is a catalogue name, a model YAML path or a
+:class:`topo.models.Model`. Results are SI: seconds [s], bytes [B], [B/s], [FLOP],
+[FLOP/s], [USD]; batches count sequences, lengths count tokens.
+
+Workload keywords, all optional, as the CLI's options (:func:`topo.scenario.make_workload`):
+
+- ``input``, ``output``: prompt and generated tokens per request [tokens] (1024, 128)
+- ``context``: the context a decode step reads [tokens] (default input + output / 2)
+- ``weights``, ``kv``, ``compute``: dtypes, e.g. ``"bf16"``, ``"fp8"``
+- ``gpu_hour_usd``: the price of one GPU-hour [USD] (2.0)
+- ``overlap``: collectives hidden behind compute: ``"none"``, ``"full"``, ``"tp=none,ep=full"``
+- ``ideal``: peak FLOP/s and bandwidth, no communication; ``clean``: no loss terms
+- ``calibration``: a profile file written by ``topo calibrate``
+- ``accepted_tokens``: tokens a step emits per sequence with speculative decoding [tokens]
+- ``draft_tokens``: draft tokens a step verifies per sequence [tokens]
+- ``prefill_chunk``: prompt tokens each attention rank adds to every decode step [tokens]
+- ``context_cv``: spread of context lengths, standard deviation over mean [1]
+- ``attention_kernel``: ``"grouped"`` or ``"per-query-head"``
+
+Plan keywords: ``tp``, ``ep``, ``pp``, ``dp``, the tensor-, expert-, pipeline- and
+data-parallel degrees [GPUs] (left out: completed by the search as the CLI completes
+them), and ``strategy`` (``"packed"``: groups kept inside a scale-up domain;
+``"naive"``: ranks dealt round-robin over racks). For many questions of one set-up,
+build a :class:`topo.Scenario` once.
 """
 
 from __future__ import annotations
@@ -22,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,7 +54,14 @@ from topo.physical import LimitsReport
 from topo.place import Placement, Plan
 from topo.plans import PlanSearch
 from topo.results import Evaluation, Sweep, plan_dict
-from topo.scenario import Degrees, Scenario, resolve_layout, resolve_model, serving_plan
+from topo.scenario import (
+    Degrees,
+    Scenario,
+    make_workload,
+    resolve_layout,
+    resolve_model,
+    serving_plan,
+)
 from topo.serving import ServeSetup
 
 __all__ = [
@@ -49,6 +74,7 @@ __all__ = [
     "collective",
     "compare",
     "evaluate",
+    "figure",
     "layouts",
     "lifecycle",
     "limits",
@@ -61,12 +87,17 @@ __all__ = [
     "serve",
     "serve_scenario",
     "show",
+    "study_results",
     "sweep",
 ]
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 LayoutLike = str | Path | Layout
 ModelLike = str | Path | Model
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+"""The batches :func:`sweep` runs when none are given [sequences]."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +131,32 @@ def evaluate(
     catalogue: Sequence[str] = (),
     **workload: Any,
 ) -> Evaluation:
-    """``topo evaluate``: one plan at one batch, split into its terms [s]."""
+    """``topo evaluate``: one plan at one batch, split into its terms [s].
+
+    Parameters
+    ----------
+    layout
+        A bundled layout's name, a layout YAML path, or a :class:`topo.Layout`.
+    model
+        A catalogue model's name, a model YAML path, or a model.
+    batch
+        Sequences decoded together, one token each per step [sequences].
+    tp, ep, pp, dp
+        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; those left out are
+        completed as the CLI completes them.
+    strategy
+        Where ranks land: ``"packed"`` (groups inside a scale-up domain) or ``"naive"``.
+    catalogue
+        Extra catalogue files [paths] whose accelerators and links the layout may name.
+    **workload
+        Workload keywords (the module's list): `input`, `output`, `context` [tokens],
+        `weights`, `kv`, `compute` (dtypes), `gpu_hour_usd` [USD per GPU-hour], ...
+
+    Returns
+    -------
+    Evaluation
+        Decode, prefill, floor, critical batches, memory [B] and cost [USD]; times [s].
+    """
     s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
     return s.evaluate(batch, tp=tp, ep=ep, pp=pp, dp=dp)
 
@@ -118,7 +174,30 @@ def sweep(
     catalogue: Sequence[str] = (),
     **workload: Any,
 ) -> Sweep:
-    """``topo sweep``: one plan across batches (the latency-throughput table)."""
+    """``topo sweep``: one plan across batches (the latency-throughput table).
+
+    Parameters
+    ----------
+    layout, model
+        As :func:`evaluate`'s: names, YAML paths or objects.
+    batches
+        Batches to run [sequences]; the plan is completed at the smallest.
+    tp, ep, pp, dp
+        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; those left out are
+        completed as the CLI completes them.
+    strategy
+        Where ranks land: ``"packed"`` (groups inside a scale-up domain) or ``"naive"``.
+    catalogue
+        Extra catalogue files [paths] whose accelerators and links the layout may name.
+    **workload
+        Workload keywords (the module's list): `input`, `output`, `context` [tokens],
+        `weights`, `kv`, `compute` (dtypes), `gpu_hour_usd` [USD per GPU-hour], ...
+
+    Returns
+    -------
+    Sweep
+        A row per batch; ``records()`` gives flat dicts for a table.
+    """
     s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
     return s.sweep(batches, tp=tp, ep=ep, pp=pp, dp=dp)
 
@@ -136,7 +215,22 @@ def plan(
 ) -> PlanSearch:
     """``topo plan``: every plan x strategy x batch that fits, ranked, and the Pareto front.
 
-    `progress(done, total)` is called as plans are placed.
+    Parameters
+    ----------
+    layout, model
+        As :func:`evaluate`'s: names, YAML paths or objects.
+    objective
+        Ranking: ``"throughput"`` (tokens/s per GPU), ``"latency"`` or ``"cost"``.
+    max_latency_ms
+        Most time per output token a row may take [ms]; None: no limit.
+    top
+        Rows to keep [rows].
+    catalogue
+        Extra catalogue files [paths].
+    progress
+        ``progress(done, total)`` is called as plans are placed [plans].
+    **workload
+        Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
     from topo.plans import plan_search
 
@@ -148,7 +242,21 @@ def plan(
 
 
 def check(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> LimitsReport:
-    """``topo check``: every physical limit with its margin, and the one that binds."""
+    """``topo check``: every physical limit with its margin, and the one that binds.
+
+    Parameters
+    ----------
+    layout
+        A bundled layout's name, a layout YAML path, or a :class:`topo.Layout`.
+    catalogue
+        Extra catalogue files [paths].
+
+    Returns
+    -------
+    LimitsReport
+        Each check's value and limit in SI units (W, A, kg, m, m^3/s, U, ports) and its
+        margin, (limit - value) / limit; ``binding`` is the check with the least margin.
+    """
     from topo.physical import check_limits
 
     return check_limits(resolve_layout(layout, catalogue))
@@ -162,7 +270,20 @@ def limits(
 ) -> Report:
     """``topo limits``: the largest scale-up domain each limit allows (with variations).
 
-    `vary`: ``{"power_budget": "600 kW"}`` or ``["power_budget=600 kW"]``.
+    Parameters
+    ----------
+    layout
+        A bundled layout's name, a layout YAML path, or a :class:`topo.Layout`.
+    vary
+        Layout keys changed first, values with their units as in YAML:
+        ``{"power_budget": "600 kW"}`` or ``["power_budget=600 kW"]``.
+    catalogue
+        Extra catalogue files [paths].
+
+    Returns
+    -------
+    Report
+        ``max_domain_size`` and ``by_limit`` [GPUs], the ``binding`` limit family.
     """
     from topo.physical import apply_vary, largest_domain
 
@@ -189,7 +310,24 @@ def place(
     strategy: str = "packed",
     catalogue: Sequence[str] = (),
 ) -> Placement:
-    """``topo place``: where each group of a plan lands, and its bottleneck bandwidth."""
+    """``topo place``: where each group of a plan lands, and its bottleneck bandwidth.
+
+    Parameters
+    ----------
+    layout
+        A bundled layout's name, a layout YAML path, or a :class:`topo.Layout`.
+    tp, ep, pp, dp
+        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs].
+    strategy
+        ``"packed"`` (groups inside a scale-up domain) or ``"naive"`` (round-robin).
+    catalogue
+        Extra catalogue files [paths].
+
+    Returns
+    -------
+    Placement
+        The GPU of each rank and, per group kind, the span and bottleneck [B/s].
+    """
     from topo.build import build_graph
     from topo.place import place as place_plan
 
@@ -209,7 +347,35 @@ def collective(
     strategy: str = "packed",
     catalogue: Sequence[str] = (),
 ) -> CollectiveResult:
-    """``topo collective``: one collective over `gpus` GPUs of `nbytes` per GPU [B or "1 GB"]."""
+    """``topo collective``: one collective over `gpus` GPUs of `nbytes` per GPU.
+
+    Parameters
+    ----------
+    layout
+        A bundled layout's name, a layout YAML path, or a :class:`topo.Layout`.
+    op
+        ``"all-reduce"``, ``"all-gather"``, ``"reduce-scatter"``, ``"all-to-all"``,
+        ``"p2p"`` or ``"broadcast"``.
+    gpus
+        Group size [GPUs], from 2 to the layout's GPUs.
+    nbytes
+        Buffer per GPU [B], or a quantity as text such as ``"1 GB"``.
+    algorithm
+        ``"auto"`` (the fastest that applies), ``"ring"``, ``"direct"``, ...
+    clean
+        Bare link rate (alpha + beta) instead of measured latency and bandwidth share.
+    runtime
+        Whose measured timings: ``"serving"``, ``"library"``, ``"engine"``, ``"xla"``.
+    strategy
+        Which GPUs form the group: ``"packed"`` (topology-aware) or ``"naive"``.
+    catalogue
+        Extra catalogue files [paths].
+
+    Returns
+    -------
+    CollectiveResult
+        Time [s], algorithm and bus bandwidth [B/s], the bottleneck link.
+    """
     from topo.build import build_graph
     from topo.collectives import collective as run
     from topo.place import place as place_plan
@@ -242,7 +408,36 @@ def serve(
     catalogue: Sequence[str] = (),
     **workload: Any,
 ) -> Report:
-    """``topo serve``: Poisson arrivals at `rate` [1/s] through a serving policy."""
+    """``topo serve``: Poisson arrivals at `rate` [1/s] through a serving policy.
+
+    Parameters
+    ----------
+    layout, model
+        As :func:`evaluate`'s: names, YAML paths or objects.
+    rate
+        Request arrivals per second [1/s].
+    policy
+        ``"train"`` (train schedule) or ``"continuous"`` (continuous batching).
+    requests
+        Requests simulated [requests].
+    seed
+        Random seed of the arrivals.
+    tp, ep, pp, dp
+        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; those left out are
+        completed as the CLI completes them.
+    strategy
+        Where ranks land: ``"packed"`` (groups inside a scale-up domain) or ``"naive"``.
+    catalogue
+        Extra catalogue files [paths] whose accelerators and links the layout may name.
+    **workload
+        Workload keywords (the module's list): `input`, `output`, `context` [tokens],
+        `weights`, `kv`, `compute` (dtypes), `gpu_hour_usd` [USD per GPU-hour], ...
+
+    Returns
+    -------
+    Report
+        Time to first token and time per output token percentiles [s], throughput.
+    """
     s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
     data, _ = serve_scenario(s, degrees, rate=rate, policy=policy, requests=requests, seed=seed)
@@ -260,7 +455,11 @@ _INTERVAL_SET_BY = {
 def serve_scenario(
     s: Scenario, degrees: Degrees, *, rate: float, policy: str, requests: int, seed: int
 ) -> tuple[dict[str, Any], ServeSetup]:
-    """Serve on the scenario's serving plan; the result and the set-up it ran."""
+    """:func:`serve` on a built scenario: the result and the set-up it ran.
+
+    `degrees` as :class:`topo.scenario.Degrees` [GPUs]; `rate` [1/s]; the rest as
+    :func:`serve`'s.
+    """
     from topo.perf import bound_of, decode, memory
     from topo.serving import ServeSetup, simulate
 
@@ -316,7 +515,29 @@ def price(
     catalogue: Sequence[str] = (),
     **workload: Any,
 ) -> Report:
-    """``topo price``: cost per million tokens against batch and context."""
+    """``topo price``: cost per million tokens [USD] against batch and context.
+
+    Parameters
+    ----------
+    layout, model
+        As :func:`evaluate`'s: names, YAML paths or objects.
+    contexts
+        Context lengths to price [tokens].
+    batches
+        Batches to price [sequences] (the largest that fits is added).
+    compare_models
+        Other models priced on the same layout (names, paths or objects).
+    tp, ep, pp, dp
+        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; those left out are
+        completed as the CLI completes them.
+    strategy
+        Where ranks land: ``"packed"`` (groups inside a scale-up domain) or ``"naive"``.
+    catalogue
+        Extra catalogue files [paths] whose accelerators and links the layout may name.
+    **workload
+        Workload keywords (the module's list): `input`, `output`, `context` [tokens],
+        `weights`, `kv`, `compute` (dtypes), `gpu_hour_usd` [USD per GPU-hour], ...
+    """
     s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
     models = [s.model, *(resolve_model(m) for m in compare_models)]
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
@@ -333,7 +554,10 @@ def price_models(
     contexts: Sequence[float],
     batches: Sequence[int],
 ) -> list[dict[str, Any]]:
-    """:func:`topo.economics.price` for each model, on a plan that holds the longest context."""
+    """:func:`topo.economics.price` for each model, on a plan that holds the longest context.
+
+    `contexts` [tokens], `batches` [sequences]; one JSON mapping per model, costs [USD].
+    """
     from topo.economics import price as price_model
     from topo.perf import Workload, comm_model
     from topo.place import place as place_plan
@@ -371,8 +595,30 @@ def compare(
 ) -> Report:
     """``topo compare``: designs side by side, the best feasible one by TCO cost per token.
 
-    SLOs in ms; `costs` overrides TCO inputs (``{"usd_per_kwh": 0.1}``); the workload
-    from `options` (as :func:`evaluate`'s) or a built `workload`.
+    Parameters
+    ----------
+    layouts
+        The designs: bundled names, layout YAML paths or :class:`topo.Layout` objects.
+    model
+        A catalogue model's name, a model YAML path, or a model.
+    slo_tpot_ms
+        Most time per output token [ms]; None: no target.
+    slo_ttft_ms
+        Most time to first token [ms]; None: no target.
+    max_replica_gpus
+        Largest model replica the plan search tries [GPUs]; 0: no limit.
+    costs
+        TCO inputs overridden, in the units of ``topo/data/costs.yaml``, e.g.
+        ``{"usd_per_kwh": 0.1}`` [USD/kWh].
+    workload
+        A built workload; else one is made from `options`.
+    **options
+        Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
+
+    Returns
+    -------
+    Report
+        ``designs`` (tokens/s per GPU, cost per million tokens [USD], margins) and ``best``.
     """
     from topo.design import compare as compare_designs
     from topo.scenario import make_workload
@@ -405,7 +651,11 @@ def compare(
 
 
 def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Report:
-    """``topo show``: GPUs, domains, switches, links, bandwidths and bisection [SI units]."""
+    """``topo show``: GPUs, domains, switches, links, bandwidths and bisection [SI units].
+
+    `layout`: a bundled name, a layout YAML path or a :class:`topo.Layout`; `catalogue`:
+    extra catalogue files [paths]. Bandwidths are per GPU per direction [B/s], HBM [B].
+    """
     from topo.build import build_graph
     from topo.stats import summarize
 
@@ -427,7 +677,32 @@ def cache(
     catalogue: Sequence[str] = (),
     **workload: Any,
 ) -> Report:
-    """``topo cache``: where to hold a `prefix`-token prompt cache for each duration."""
+    """``topo cache``: where to hold a `prefix`-token prompt cache for each duration.
+
+    Parameters
+    ----------
+    layout, model
+        As :func:`evaluate`'s: names, YAML paths or objects.
+    prefix
+        Cached prompt prefix [tokens].
+    durations
+        How long the prefix is held, as text: ``"5m"``, ``"1h"``, ``"1d"`` [s, m, h, d].
+    tp, ep, pp, dp
+        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; those left out are
+        completed as the CLI completes them.
+    strategy
+        Where ranks land: ``"packed"`` (groups inside a scale-up domain) or ``"naive"``.
+    catalogue
+        Extra catalogue files [paths] whose accelerators and links the layout may name.
+    **workload
+        Workload keywords (the module's list): `input`, `output`, `context` [tokens],
+        `weights`, `kv`, `compute` (dtypes), `gpu_hour_usd` [USD per GPU-hour], ...
+
+    Returns
+    -------
+    Report
+        Each tier's (HBM, DRAM, flash, disk) cost to hold and to reload [USD].
+    """
     s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
     return cache_scenario(s, degrees, prefix=prefix, durations=durations)
@@ -436,7 +711,10 @@ def cache(
 def cache_scenario(
     s: Scenario, degrees: Degrees, *, prefix: int, durations: Sequence[str]
 ) -> Report:
-    """:func:`cache` on a built scenario (durations like ``5m``, ``1h``, ``1d``)."""
+    """:func:`cache` on a built scenario (durations like ``5m``, ``1h``, ``1d``).
+
+    `prefix` [tokens]; `degrees` as :class:`topo.scenario.Degrees` [GPUs].
+    """
     from topo.economics import cache_tiers, parse_duration
     from topo.perf import Workload, comm_model
     from topo.place import place as place_plan
@@ -468,7 +746,10 @@ def cache_scenario(
 
 
 def catalogue(files: Sequence[str] = ()) -> Report:
-    """``topo catalogue``: accelerators (peaks [FLOP/s], HBM [B, B/s]) and links [B/s, s]."""
+    """``topo catalogue``: accelerators (peaks [FLOP/s], HBM [B, B/s]) and links [B/s, s].
+
+    `files`: extra catalogue files [paths] whose entries add to or override the bundled.
+    """
     from topo.catalogue import load_catalogue
     from topo.kernels import gemm_basis
 
@@ -539,7 +820,21 @@ def lifecycle(
     rl_flops: float = 0.0,
     active_params: float | None = None,
 ) -> Report:
-    """``topo lifecycle``: training against inference compute [FLOP], and the optimum."""
+    """``topo lifecycle``: training against inference compute [FLOP], and the optimum.
+
+    Parameters
+    ----------
+    params
+        Model parameters [parameters].
+    tokens
+        Training tokens [tokens].
+    inference_tokens
+        Tokens served over the model's life [tokens].
+    rl_flops
+        Reinforcement-learning or fine-tuning compute [FLOP].
+    active_params
+        Parameters active per token, for MoE [parameters]; None: all of `params`.
+    """
     from topo.economics import lifecycle as run
 
     return Report(
@@ -563,7 +858,21 @@ def memory(
     dtype: str = "bf16",
     catalogue: Sequence[str] = (),
 ) -> Report:
-    """``topo memory --train``: training memory per GPU [B], by part."""
+    """``topo memory --train``: training memory per GPU [B], by part.
+
+    Parameters
+    ----------
+    layout, model
+        As :func:`evaluate`'s: names, YAML paths or objects.
+    tokens_per_batch
+        Tokens in one global training batch [tokens].
+    seq_len
+        Training sequence length [tokens].
+    dtype
+        Dtype of weights and activations, e.g. ``"bf16"``.
+    catalogue
+        Extra catalogue files [paths].
+    """
     from topo.economics import training_memory
 
     data = training_memory(
@@ -597,6 +906,31 @@ def moe(
     `dispatch_bytes` and `combine_bytes` per element [B] (2: bf16, 1: fp8). The model
     gives the hidden size, experts per token and expert FFN width unless they are given;
     `weight_bytes` per expert parameter [B] sizes the expert weights.
+
+    Parameters
+    ----------
+    layout, model
+        As :func:`evaluate`'s: names, YAML paths or objects (`model` optional).
+    hidden
+        Hidden size [elements per token].
+    topk
+        Experts each token is sent to [experts].
+    expert_ffn
+        Expert FFN width [elements].
+    weight_bytes
+        Bytes per expert parameter [B].
+    tokens_per_gpu
+        Tokens each GPU dispatches [tokens].
+    ep
+        Expert-parallel group [GPUs].
+    dispatch_bytes, combine_bytes
+        Bytes per element sent out and back [B].
+    strategy
+        ``"packed"`` or ``"naive"`` placement of the group.
+    clean
+        Bare link rate instead of measured latency and bandwidth share.
+    catalogue
+        Extra catalogue files [paths].
     """
     from topo.build import build_graph
     from topo.moe import moe_all_to_all
@@ -628,3 +962,93 @@ def moe(
         strategy=strategy,
         clean=clean,
     )
+
+
+def study_results(path: str | Path) -> dict[str, Any]:
+    """A study's ``results.json`` (the folder or the file), checked to be one."""
+    import json
+
+    p = Path(path)
+    f = p / "results.json" if p.is_dir() else p
+    try:
+        data: dict[str, Any] = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        msg = f"{f}: not a study's results.json ({e})"
+        raise TopoError(msg) from None
+    if not isinstance(data, dict) or "designs" not in data or "pareto" not in data:
+        msg = f"{f}: not a study's results.json (no designs or pareto)"
+        raise TopoError(msg)
+    return data
+
+
+def figure(
+    kind: str,
+    layout: LayoutLike,
+    model: ModelLike | None = None,
+    *,
+    batches: Sequence[int] = DEFAULT_BATCHES,
+    compare: Sequence[LayoutLike] = (),
+    op: str = "all-to-all",
+    gpus: int = 8,
+    nbytes: float = 1e9,
+    x: str | None = None,
+    y: str | None = None,
+    strategy: str = "packed",
+    workload: Workload | None = None,
+    tp: int | None = None,
+    ep: int | None = None,
+    pp: int | None = None,
+    dp: int | None = None,
+    **options: Any,
+) -> Figure:
+    """``topo plot KIND``: a matplotlib figure (roofline, tradeoff, links, limits, study).
+
+    `layout` is a study's results folder for ``study``; `nbytes` [B] per GPU for links.
+    """
+    from topo import plot
+
+    if kind == "study":
+        data = study_results(str(layout))
+        objs = data["objectives"]
+        fig: Figure = plot.plot_study(data, x or objs[0], y or objs[1])[0]
+        return fig
+    lay = resolve_layout(layout)
+    if kind == "limits":
+        fig = plot.plot_limits(check(lay).to_dict())[0]
+        return fig
+    if kind == "links":
+        from topo.build import build_graph
+        from topo.collectives import link_loads
+        from topo.place import place as place_plan
+
+        G = build_graph(lay)
+        total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
+        if not 2 <= gpus <= total:
+            msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {gpus}"
+            raise TopoError(msg)
+        group = list(place_plan(G, Plan(dp=gpus), strategy=strategy).ranks)
+        fig = plot.plot_links(G, link_loads(G, op, group, nbytes))[0]
+        return fig
+    if model is None or kind not in ("roofline", "tradeoff"):
+        msg = f"figure {kind!r}: roofline and tradeoff need a model; kinds: {', '.join(KINDS)}"
+        raise TopoError(msg)
+    w = workload if workload is not None else make_workload(**options)
+    s = Scenario(lay, model, workload=w, strategy=strategy)
+    degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
+    bs = sorted({int(b) for b in batches})
+    chosen = s.plan(bs[0], **degrees)
+    if kind == "roofline":
+        from topo.evaluation import roofline_data
+
+        data = roofline_data(lay, s.graph, s.model, chosen, bs, w, strategy=strategy)
+        fig = plot.plot_roofline(data)[0]
+        return fig
+    sweeps = [s.sweep(bs, plan=chosen).to_dict()]
+    for other in compare:
+        s2 = Scenario(other, s.model, workload=w, strategy=strategy)
+        sweeps.append(s2.sweep(bs, **degrees).to_dict())
+    fig = plot.plot_tradeoff(sweeps)[0]
+    return fig
+
+
+KINDS = ("roofline", "tradeoff", "links", "limits", "study")

@@ -21,9 +21,7 @@ from typing import Any
 import networkx as nx
 
 from topo.build import build_graph
-from topo.collectives import link_loads
 from topo.errors import TopoError
-from topo.evaluation import roofline_data
 from topo.layout import load_layout
 from topo.models import load_model
 from topo.perf import Workload
@@ -451,50 +449,26 @@ def _refuse_other_figures_options(args: argparse.Namespace) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from topo.plot import plot_limits, plot_links, plot_roofline, plot_tradeoff
+    from topo.api import figure
 
     _refuse_other_figures_options(args)
     out = _figure_out(args.output)
     if args.figure == "study":
-        from topo.plot import plot_study
-
-        data = _study_results(args.layout)
-        objs = data["objectives"]
-        fig, _ = plot_study(data, args.x or objs[0], args.y or objs[1])
-        _save(fig, out)
-        return 0
-    layout = _load(args)
-    if args.figure == "limits":
-        fig, _ = plot_limits(check_limits(layout).to_dict())
-    elif args.figure == "links":
-        G = build_graph(layout)
-        total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
-        if not 2 <= args.gpus <= total:
-            msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {args.gpus}"
-            raise TopoError(msg)
-        group = list(place(G, Plan(dp=args.gpus), strategy=args.strategy).ranks)
-        data = link_loads(G, args.op, group, _size(args.bytes, "--bytes"))
-        fig, _ = plot_links(G, data)
+        fig = figure("study", args.layout, x=args.x, y=args.y)
+    elif args.figure in ("limits", "links"):
+        fig = figure(
+            args.figure, _load(args), op=args.op, gpus=args.gpus,
+            nbytes=_size(args.bytes, "--bytes"), strategy=args.strategy,
+        )  # fmt: skip
     else:
         if not args.model:
             msg = f"topo plot {args.figure} needs --model"
             raise TopoError(msg)
-        batches = _batches(args.batch)
-        s = _scenario(args, layout)
-        plan = s.plan(batches[0], **_degrees(args))
-        if args.figure == "roofline":
-            fig, _ = plot_roofline(
-                roofline_data(
-                    layout, s.graph, s.model, plan, batches, s.workload, strategy=args.strategy
-                )
-            )
-        else:
-            sweeps = [s.sweep(batches, plan=plan).to_dict()]
-            for other in args.compare or []:
-                lay2 = load_layout(other, catalogue=tuple(args.catalogue or ()))
-                s2 = Scenario(lay2, s.model, workload=s.workload, strategy=args.strategy)
-                sweeps.append(s2.sweep(batches, **_degrees(args)).to_dict())
-            fig, _ = plot_tradeoff(sweeps)
+        others = [load_layout(o, catalogue=tuple(args.catalogue or ())) for o in args.compare or []]
+        fig = figure(
+            args.figure, _load(args), args.model, batches=_batches(args.batch), compare=others,
+            strategy=args.strategy, workload=_workload(args), **_degrees(args),
+        )  # fmt: skip
     _save(fig, out)
     return 0
 
@@ -704,20 +678,6 @@ def cmd_measure(args: argparse.Namespace) -> int:
     _atomic_write(out, lambda p: _write_text(p, text))
     print(f"wrote {out}")
     return 0
-
-
-def _study_results(path: str) -> dict[str, Any]:
-    p = Path(path)
-    f = p / "results.json" if p.is_dir() else p
-    try:
-        data: dict[str, Any] = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        msg = f"{f}: not a study's results.json ({e})"
-        raise TopoError(msg) from None
-    if not isinstance(data, dict) or "designs" not in data or "pareto" not in data:
-        msg = f"{f}: not a study's results.json (no designs or pareto)"
-        raise TopoError(msg)
-    return data
 
 
 def _costs(items: list[str] | None) -> dict[str, float]:
