@@ -155,6 +155,12 @@ class _TooBig(Exception):
     pass
 
 
+def load_data(text: str) -> Any:
+    """Parse one of topo's own data files (trusted YAML), with libyaml when it is there."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader, C or Python
+
+
 def read_text_limited(source: str | Path, limit: int = MAX_FILE_BYTES) -> str:
     """A text file's contents, reading at most `limit` bytes.
 
@@ -181,7 +187,7 @@ def read_text_limited(source: str | Path, limit: int = MAX_FILE_BYTES) -> str:
         raise LayoutError(Problem(file, 0, "", msg)) from None
 
 
-def load_located(source: str | Path, *, text: str | None = None) -> Located:
+def load_located(source: str | Path, *, text: str | None = None, ours: bool = False) -> Located:
     """Read a YAML file (or `text` named `source`) into :class:`Located` data.
 
     Raises
@@ -199,7 +205,10 @@ def load_located(source: str | Path, *, text: str | None = None) -> Located:
         line = text.count("\n", 0, long_number.start()) + 1
         raise LayoutError(Problem(file, line, "", "a number with over 1,000 digits; refused"))
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # topo's own files (`ours`) parse with libyaml when it is there; a user's file with
+        # the Python parser, whose recursion limit turns deep nesting into an error.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if ours else yaml.SafeLoader
+        node = yaml.compose(text, Loader=loader)
     except RecursionError:
         raise LayoutError(Problem(file, 1, "", "nested too deeply; refused")) from None
     except yaml.MarkedYAMLError as e:

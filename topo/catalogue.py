@@ -135,7 +135,7 @@ def cable_media() -> dict[str, CableMedium]:
     """
     fname = "cables.yaml"
     text = (resources.files("topo") / "data" / fname).read_text(encoding="utf-8")
-    located = load_located(f"topo/data/{fname}", text=text)
+    located = load_located(f"topo/data/{fname}", text=text, ours=True)
     ctx = Ctx(located)
     checked = CABLES_FILE.check(located.data, (), ctx)
     if checked is BAD or ctx.problems:
@@ -379,7 +379,9 @@ def _bundled() -> Catalogue:
     data = resources.files("topo") / "data"
     for fname in ("links.yaml", "accelerators.yaml"):
         res = data / fname
-        located = load_located(f"topo/data/{fname}", text=res.read_text(encoding="utf-8"))
+        located = load_located(
+            f"topo/data/{fname}", text=res.read_text(encoding="utf-8"), ours=True
+        )
         _read_into(cat, located, problems)
     if problems:  # a broken package, not a user error; still report it plainly
         raise LayoutError(problems)

@@ -17,8 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from topo._yaml import load_data
 from topo.errors import TopoError
 from topo.fidelity import DEFAULT, Fidelity
 from topo.layout import Layout, load_layout
@@ -45,7 +44,7 @@ DESIGN_KEYS = ("domain_gpus", "nic", "racks", "cluster_gpus")
 def cost_defaults() -> dict[str, Any]:
     """The cost inputs of ``topo/data/costs.yaml`` (every one an assumption; see the file)."""
     text = resources.files("topo").joinpath("data/costs.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = load_data(text)
     return data
 
 

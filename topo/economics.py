@@ -12,8 +12,8 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
 
+from topo._yaml import load_data
 from topo.errors import TopoError
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
@@ -200,7 +200,7 @@ def faster_tier(
 # ---------------------------------------------------------------- cache tiers (claim 15)
 def _tiers() -> list[dict[str, Any]]:
     text = (resources.files("topo") / "data" / "memory_tiers.yaml").read_text(encoding="utf-8")
-    return list(yaml.safe_load(text)["tiers"])
+    return list(load_data(text)["tiers"])
 
 
 DURATIONS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "s": 1.0}

@@ -110,10 +110,10 @@ class Tables:
 @functools.cache
 def tables() -> Tables:
     """The shipped kernel tables (read once)."""
-    import yaml
+    from topo._yaml import load_data
 
     text = resources.files("topo.data").joinpath("kernel_tables.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw = load_data(text)
     return _make_tables(raw)
 
 

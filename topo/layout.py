@@ -282,7 +282,8 @@ def _merge(base: Located, over: Located) -> Located:
 
 
 def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> Located:
-    located = load_located(path)
+    bundled = _bundled_dir()
+    located = load_located(path, ours=bundled is not None and path.parent == bundled)
     data = located.data
     if not isinstance(data, dict):
         raise LayoutError(

@@ -320,7 +320,7 @@ def _catalogue() -> dict[str, Model]:
     text = (resources.files("topo") / "data" / "models.yaml").read_text(encoding="utf-8")
     models = _read(text, "topo/data/models.yaml", single=False)
     table: dict[str, Model] = {}
-    raw = load_located("topo/data/models.yaml", text=text).data["models"]
+    raw = load_located("topo/data/models.yaml", text=text, ours=True).data["models"]
     for m, entry in zip(models, raw, strict=True):
         table[m.name] = m
         for alias in entry.get("aliases", []):

@@ -17,8 +17,8 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import yaml
 
+from topo._yaml import load_data
 from topo.layout import Layout
 from topo.models import Model
 from topo.perf import CommModel, Workload, bound_of, decode, memory, prefill
@@ -33,7 +33,7 @@ FIVE_MINUTES_S = 300.0
 def published_prices() -> dict[str, Any]:
     """The contents of ``topo/data/published_prices.yaml``."""
     text = (resources.files("topo") / "data" / "published_prices.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = load_data(text)
     return data
 
 
