@@ -39,7 +39,17 @@ def plan_dict(plan: Plan) -> dict[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class StageStep:
-    """What one GPU reads and computes in one stage-step [B, B, FLOP]."""
+    """What one GPU reads and computes in one stage-step [B, B, FLOP].
+
+    Attributes
+    ----------
+    weight_bytes
+        Weights read from HBM [B].
+    kv_bytes
+        KV cache read from HBM [B].
+    flops
+        Arithmetic done [FLOP].
+    """
 
     weight_bytes: float
     kv_bytes: float
@@ -48,7 +58,36 @@ class StageStep:
 
 @dataclass(frozen=True, slots=True)
 class Decode:
-    """One decode step at one batch: its time, which term binds, and the terms [s]."""
+    """One decode step at one batch: its time, which term binds, and the terms [s].
+
+    Attributes
+    ----------
+    step_time_s
+        One decode step [s].
+    time_per_output_token_s
+        Time between a sequence's tokens [s] (the step over the tokens a step emits).
+    tokens_per_s
+        Output tokens per second of the plan's GPUs together [tokens/s].
+    tokens_per_s_per_gpu
+        The same per GPU [tokens/s].
+    sequences_in_flight
+        Sequences decoded at once, pipeline micro-batches included [sequences].
+    bound
+        The largest term: ``"memory"``, ``"compute"``, ``"communication"``, ``"overhead"``.
+    memory_bound_by
+        Which read dominates memory time: ``"weights"`` or ``"kv"``.
+    breakdown_s
+        The step's terms [s]: ``weights`` and ``kv`` (HBM reads), ``compute``,
+        ``communication`` and ``overhead`` (kernels beyond the roofline, launches).
+    kernels_s
+        The step by kernel class [s] (empty on the clean roofline).
+    dominant_kernel_class
+        The kernel class that takes longest, or None.
+    moe_imbalance
+        The busiest expert's load over the mean [1] (1 for dense models).
+    per_gpu_stage_step
+        Bytes [B] and FLOP one GPU handles in one stage-step.
+    """
 
     step_time_s: float
     time_per_output_token_s: float
@@ -66,7 +105,21 @@ class Decode:
 
 @dataclass(frozen=True, slots=True)
 class Prefill:
-    """One prompt's prefill on the plan [s, tokens/s]."""
+    """One prompt's prefill on the plan [s, tokens/s].
+
+    Attributes
+    ----------
+    time_s
+        Prefill of one prompt: the time to first token [s].
+    tokens_per_s
+        Prompt tokens per second [tokens/s].
+    bound
+        The largest term (``"compute"``, ``"memory"``, ...).
+    prompt_tokens
+        Tokens in the prompt [tokens].
+    kernels_s
+        Prefill by kernel class [s].
+    """
 
     time_s: float
     tokens_per_s: float
@@ -77,7 +130,19 @@ class Prefill:
 
 @dataclass(frozen=True, slots=True)
 class FloorBasis:
-    """Whose HBM bandwidth the floor uses, and the tokens one step emits."""
+    """Whose HBM bandwidth the floor uses, and the tokens one step emits.
+
+    Attributes
+    ----------
+    dense_weights_gpus
+        GPUs whose HBM holds one copy of the dense weights [GPUs].
+    expert_weights_gpus
+        GPUs over which the experts are spread [GPUs] (None for dense models).
+    tokens_per_step
+        Tokens a step emits per sequence [tokens].
+    note
+        The basis in words.
+    """
 
     dense_weights_gpus: int
     expert_weights_gpus: int | None
@@ -87,7 +152,19 @@ class FloorBasis:
 
 @dataclass(frozen=True, slots=True)
 class Floor:
-    """The latency floor of the plan: touched weights over peak HBM bandwidth [s]."""
+    """The latency floor of the plan: touched weights over peak HBM bandwidth [s].
+
+    Attributes
+    ----------
+    per_token_s
+        Floor per output token [s].
+    per_step_s
+        Floor per decode step [s].
+    all_weights_s
+        Every touched weight over the bandwidth of all the block's GPUs [s].
+    basis
+        Whose bandwidth and how many tokens a step.
+    """
 
     per_token_s: float
     per_step_s: float
@@ -97,7 +174,22 @@ class Floor:
 
 @dataclass(frozen=True, slots=True)
 class CriticalBatches:
-    """The batch where decode turns compute-bound, three ways, and the context limit."""
+    """The batch where decode turns compute-bound, three ways, and the context limit.
+
+    Attributes
+    ----------
+    ridge_flop_per_byte
+        Peak FLOP/s over peak HBM bandwidth [FLOP/B].
+    seed_rule
+        Ridge x (weight bytes / 2) x (total / active parameters) [sequences].
+    per_expert
+        The batch at which every expert is compute-bound [sequences] (None: dense).
+    kv_aware
+        The smallest batch whose compute time reaches its memory time at the workload's
+        context [sequences] (None: none does).
+    context_limit
+        The context beyond which no batch is compute-bound [tokens] (None: none).
+    """
 
     ridge_flop_per_byte: float
     seed_rule: float
@@ -108,7 +200,23 @@ class CriticalBatches:
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """Memory per GPU against usable HBM [B], and the largest batch that fits."""
+    """Memory per GPU against usable HBM [B], and the largest batch that fits.
+
+    Attributes
+    ----------
+    weights_bytes_per_gpu, kv_bytes_per_gpu, activation_bytes_per_gpu
+        What one GPU holds [B].
+    sequences_in_flight
+        Sequences whose KV cache is held [sequences].
+    usable_bytes_per_gpu
+        HBM left for weights, KV and activations [B].
+    fits
+        Whether they fit.
+    over_by_bytes
+        How much they exceed usable HBM by [B] (0 when they fit).
+    max_batch
+        The largest batch that fits [sequences].
+    """
 
     weights_bytes_per_gpu: float
     kv_bytes_per_gpu: float
@@ -122,7 +230,19 @@ class Memory:
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """Cost per million tokens at a GPU-hour price [USD]."""
+    """Cost per million tokens at a GPU-hour price [USD].
+
+    Attributes
+    ----------
+    gpu_hour_usd
+        Price of one GPU-hour [USD].
+    usd_per_million_output_tokens
+        Decode cost of a million output tokens [USD].
+    usd_per_million_input_tokens
+        Prefill cost of a million prompt tokens [USD].
+    decode_to_prefill_cost_ratio
+        Cost of an output token over a prompt token [1].
+    """
 
     gpu_hour_usd: float
     usd_per_million_output_tokens: float
@@ -132,7 +252,35 @@ class Cost:
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """Everything ``topo evaluate`` reports for one plan at one batch."""
+    """Everything ``topo evaluate`` reports for one plan at one batch.
+
+    Attributes
+    ----------
+    model, layout
+        Names.
+    plan
+        The degrees run (tp, ep, pp, dp [GPUs]).
+    strategy
+        Placement: ``"packed"`` or ``"naive"``.
+    batch
+        Sequences decoded together [sequences].
+    context
+        Context a decode step reads [tokens].
+    dtypes
+        Dtypes of weights, KV cache and compute.
+    decode, prefill, floor, critical_batch, memory, cost
+        The parts, each in its own units ([s], [B], [USD]).
+    efficiency
+        Shares of peak HBM bandwidth and FLOP/s reached [1].
+    efficiency_basis
+        Where each share comes from.
+    overlap
+        Collectives hidden behind compute.
+    ideal
+        Peak rates and no communication (the seed's formulas).
+    fidelity
+        The loss terms in force.
+    """
 
     model: str
     layout: str
@@ -186,7 +334,11 @@ class Evaluation:
         }
 
     def record(self) -> dict[str, Any]:
-        """One flat row (plan, batch, times, throughput, cost) for a table of many."""
+        """One flat row (plan, batch, times, throughput, cost) for a table of many.
+
+        Keys end in their unit: ``_s`` [s], ``tokens_per_s_per_gpu`` [tokens/s],
+        ``usd_per_million_output_tokens`` [USD]; ``batch`` [sequences].
+        """
         d = self.decode
         return {
             **plan_dict(self.plan),
@@ -207,7 +359,29 @@ class Evaluation:
 
 @dataclass(frozen=True, slots=True)
 class SweepRow:
-    """One batch of a sweep."""
+    """One batch of a sweep.
+
+    Attributes
+    ----------
+    batch
+        Sequences decoded together [sequences].
+    time_per_output_token_s
+        Time between a sequence's tokens [s].
+    tokens_per_s_per_user
+        Output tokens per second one sequence sees [tokens/s].
+    tokens_per_s_per_gpu
+        Output tokens per second per GPU [tokens/s].
+    usd_per_million_output_tokens
+        Cost of a million output tokens [USD].
+    bound
+        The largest term of the step.
+    latency_floor_s
+        The plan's floor per token [s].
+    breakdown_s
+        The step's terms [s], as :attr:`Decode.breakdown_s`.
+    fits
+        Whether the batch fits in HBM.
+    """
 
     batch: int
     time_per_output_token_s: float
@@ -222,7 +396,29 @@ class SweepRow:
 
 @dataclass(frozen=True, slots=True)
 class Sweep:
-    """The latency-throughput table of one plan across batches (``topo sweep``)."""
+    """The latency-throughput table of one plan across batches (``topo sweep``).
+
+    Attributes
+    ----------
+    model, layout
+        Names.
+    plan
+        The degrees run (tp, ep, pp, dp [GPUs]).
+    strategy
+        Placement: ``"packed"`` or ``"naive"``.
+    context
+        Context a decode step reads [tokens].
+    latency_floor_s, latency_floor_step_s, latency_floor_all_weights_s
+        The floor per token, per step, and over all the block's GPUs [s].
+    latency_floor_basis
+        Whose bandwidth the floor uses.
+    critical_batch
+        Where decode turns compute-bound [sequences].
+    max_batch
+        The largest batch that fits [sequences].
+    rows
+        One :class:`SweepRow` per batch.
+    """
 
     model: str
     layout: str
@@ -256,7 +452,11 @@ class Sweep:
         }
 
     def records(self) -> list[dict[str, Any]]:
-        """Flat rows, one a batch, for ``pandas.DataFrame(sweep.records())``."""
+        """Flat rows, one a batch, for ``pandas.DataFrame(sweep.records())``.
+
+        Each row: the plan's degrees, layout, model, :class:`SweepRow`'s fields with
+        ``breakdown_s`` spread into ``weights_s``, ``kv_s``, ... [s].
+        """
         out = []
         for r in self.rows:
             row = _plain(r)

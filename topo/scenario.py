@@ -47,7 +47,10 @@ DEGREES = ("tp", "ep", "pp", "dp")
 
 
 class Degrees(TypedDict, total=False):
-    """Plan degrees given in part (None or absent: completed by the search)."""
+    """Plan degrees given in part [GPUs] (None or absent: completed by the search).
+
+    ``tp``, ``ep``, ``pp``, ``dp``: tensor-, expert-, pipeline- and data-parallel degrees.
+    """
 
     tp: int | None
     ep: int | None
@@ -60,7 +63,10 @@ TABLE = 4096
 
 
 def resolve_layout(layout: str | Path | Layout, catalogue: Sequence[str] = ()) -> Layout:
-    """A layout from a bundled name, a YAML path, or a :class:`Layout` as it is."""
+    """A layout from a bundled name, a YAML path, or a :class:`Layout` as it is.
+
+    `catalogue`: extra catalogue files [paths] the layout may name entries of.
+    """
     if isinstance(layout, Layout):
         return layout
     return load_layout(str(layout), catalogue=tuple(catalogue))
@@ -85,6 +91,21 @@ def make_fidelity(
     Speculation (`accepted_tokens` per step of `draft_tokens` drafts) composes with every
     choice; the other terms are off on the clean roofline. Out-of-range values are
     input errors naming the option.
+
+    Parameters
+    ----------
+    clean
+        No loss terms: the clean roofline (speculation still counts).
+    calibration
+        A profile file written by ``topo calibrate`` [path].
+    accepted_tokens
+        Tokens a step emits per sequence, 1 to 16 [tokens] (default 1).
+    draft_tokens
+        Draft tokens a step verifies per sequence, 0 to 64 [tokens] (default 0).
+    prefill_chunk
+        Prompt tokens each attention rank adds to every decode step [tokens] (default 0).
+    context_cv
+        Spread of context lengths, standard deviation over mean, 0 to 10 [1].
     """
     from topo.fidelity import CLEAN, DEFAULT, load_profile
 
@@ -127,8 +148,30 @@ def make_workload(
 ) -> Workload:
     """A checked :class:`Workload` from the CLI's options (tokens, dtypes, price [USD/h]).
 
-    `fidelity` takes :func:`make_fidelity`'s keywords (clean, calibration,
-    accepted_tokens, draft_tokens, prefill_chunk, context_cv).
+    Parameters
+    ----------
+    input
+        Prompt tokens per request [tokens].
+    output
+        Generated tokens per request [tokens].
+    context
+        The context a decode step reads [tokens]; None: input + output / 2.
+    weights, kv
+        Dtypes of the weights and of the KV cache, e.g. ``"bf16"``, ``"fp8"``.
+    compute
+        Matmul dtype; None: the weights' if the chip has it, else bf16.
+    gpu_hour_usd
+        Price of one GPU-hour [USD].
+    overlap
+        Collectives hidden behind compute: ``"none"``, ``"full"`` or per term,
+        ``"tp=none,ep=full"``.
+    ideal
+        Peak FLOP/s and bandwidth, no communication (the seed's formulas).
+    attention_kernel
+        Decode attention of GQA models: ``"grouped"`` or ``"per-query-head"``.
+    **fidelity
+        :func:`make_fidelity`'s keywords (clean, calibration, accepted_tokens [tokens],
+        draft_tokens [tokens], prefill_chunk [tokens], context_cv [1]).
     """
     w = Workload(
         input_tokens=input,
@@ -172,10 +215,11 @@ def complete_plan(
     strategy: str = "packed",
     **degrees: int | None,
 ) -> Plan:
-    """The plan given (`tp`, `ep`, `pp`, `dp`), completed where left out.
+    """The plan given (`tp`, `ep`, `pp`, `dp` [GPUs]), completed where left out.
 
-    The best for tokens/s per GPU that fits at `batch`; pipeline stages only when nothing
-    else fits. The reference for :meth:`Scenario.plan`, which applies the same rules.
+    The best for tokens/s per GPU that fits at `batch` [sequences]; pipeline stages only
+    when nothing else fits. The reference for :meth:`Scenario.plan`, which applies the
+    same rules.
     """
     given = {k: v for k, v in degrees.items() if v}
     if len(given) == 4 or (given and not model.is_moe and set(given) >= {"tp", "pp", "dp"}):
@@ -226,7 +270,10 @@ def serving_plan(
     strategy: str = "packed",
     **degrees: int | None,
 ) -> Plan:
-    """The plan given, or the one with the most tokens/s per GPU at a batch that fits."""
+    """The plan given, or the one with the most tokens/s per GPU at a batch that fits.
+
+    `degrees`: ``tp``, ``ep``, ``pp``, ``dp`` [GPUs], None or absent where left out.
+    """
     if any(degrees.values()):
         return complete_plan(layout, G, model, workload, 1, strategy=strategy, **degrees)
     rows = search(layout, G, model, workload, strategies=(strategy,))
@@ -259,6 +306,33 @@ class _Table:
 class Scenario:
     """A layout, a model and a workload, built once; questions at any batch are cheap.
 
+    Parameters
+    ----------
+    layout
+        A bundled layout's name, a layout YAML path, or a :class:`topo.Layout`.
+    model
+        A catalogue model's name, a model YAML path, or a model.
+    catalogue
+        Extra catalogue files [paths] the layout may name entries of.
+    strategy
+        Where ranks land: ``"packed"`` (groups inside a scale-up domain) or ``"naive"``.
+    workload
+        A built workload; else one is made from `options`.
+    **options
+        :func:`make_workload`'s keywords: `input`, `output`, `context` [tokens], dtypes,
+        `gpu_hour_usd` [USD per GPU-hour], loss terms.
+
+    Attributes
+    ----------
+    layout, model, workload, strategy
+        What the scenario was built from, checked.
+    graph
+        The layout's graph (:func:`topo.build_graph`).
+    fabric
+        Routes and link loads on the graph, kept for the collectives' costs.
+
+    Examples
+    --------
     >>> s = Scenario("dgx-h100", "llama-3-70b")
     >>> r = s.evaluate(batch=1, tp=8)
     >>> r.plan.tp, r.decode.bound
@@ -322,7 +396,10 @@ class Scenario:
         pp: int | None = None,
         dp: int | None = None,
     ) -> Plan:
-        """The plan ``topo evaluate`` would run at `batch` with these degrees given."""
+        """The plan ``topo evaluate`` would run at `batch` [sequences] with these degrees.
+
+        `tp`, `ep`, `pp`, `dp` [GPUs]: the degrees given; None: completed.
+        """
         key = (batch, (tp, ep, pp, dp))
         if key not in self._chosen:
             self._chosen[key] = self._complete(batch, {"tp": tp, "ep": ep, "pp": pp, "dp": dp})
@@ -439,6 +516,17 @@ class Scenario:
 
         With `check_memory` a batch that does not fit is an error (as in the CLI);
         without it the result says so in ``memory.fits``.
+
+        Parameters
+        ----------
+        batch
+            Sequences decoded together, one token each per step [sequences].
+        plan
+            The whole plan; else completed from `tp`, `ep`, `pp`, `dp` [GPUs].
+        tp, ep, pp, dp
+            Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; None: completed.
+        check_memory
+            Whether a batch that does not fit in HBM is an error.
         """
         if batch < 1:
             msg = f"--batch must be >= 1, got {batch}"
@@ -473,7 +561,11 @@ class Scenario:
         pp: int | None = None,
         dp: int | None = None,
     ) -> Sweep:
-        """``topo sweep``: one plan (completed at the smallest batch) across `batches`."""
+        """``topo sweep``: one plan (completed at the smallest batch) across `batches`.
+
+        `batches` [sequences]; `plan`, or the degrees `tp`, `ep`, `pp`, `dp` [GPUs] given
+        in part, as :meth:`evaluate`'s.
+        """
         bs = sorted({int(b) for b in batches})
         if not bs or bs[0] < 1:
             msg = f"batches must be whole numbers >= 1, got {list(batches)!r}"
@@ -502,7 +594,11 @@ class Scenario:
         pp: int | None = None,
         dp: int | None = None,
     ) -> list[dict[str, Any]]:
-        """One flat row per batch (each with the plan the CLI would complete there)."""
+        """One flat row per batch (each with the plan the CLI would complete there).
+
+        `batches` [sequences]; degrees [GPUs] as :meth:`evaluate`'s. Rows as
+        :meth:`topo.Evaluation.record`: times [s], tokens/s, cost [USD per million tokens].
+        """
         return [
             self.evaluate(int(b), tp=tp, ep=ep, pp=pp, dp=dp, check_memory=False).record()
             for b in batches
