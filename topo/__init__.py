@@ -18,35 +18,83 @@ Many questions of one set-up: ``s = topo.Scenario("dgx-h100", "llama-3-70b")`` t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-# The one-call functions last: `topo.evaluate` and `topo.plan` are these, not modules.
-from topo.api import (  # noqa: E402
-    cache,
-    catalogue,
-    check,
-    collective,
-    compare,
-    evaluate,
-    layouts,
-    lifecycle,
-    limits,
-    memory,
-    place,
-    plan,
-    price,
-    serve,
-    show,
-    sweep,
-)
-from topo.build import build_graph  # noqa: E402
-from topo.catalogue import Accelerator, Link, load_catalogue  # noqa: E402
-from topo.errors import LayoutError, PlacementError, TopoError  # noqa: E402
-from topo.layout import Layout, bundled_layouts, load_layout  # noqa: E402
-from topo.results import Evaluation, Sweep  # noqa: E402
-from topo.scenario import Scenario  # noqa: E402
-from topo.stats import summarize  # noqa: E402
-from topo.units import format_quantity, parse_quantity  # noqa: E402
+# Names load when first used, so `import topo` (and the command line's start) costs only
+# what a command needs. `topo.evaluate` and `topo.plan` are the one-call functions below.
+_WHERE = {
+    **dict.fromkeys(
+        (
+            "cache", "catalogue", "check", "collective", "compare", "evaluate", "layouts",
+            "lifecycle", "limits", "memory", "place", "plan", "price", "serve", "show", "sweep",
+        ),
+        "topo.api",
+    ),
+    "build_graph": "topo.build",
+    "Accelerator": "topo.catalogue",
+    "Link": "topo.catalogue",
+    "load_catalogue": "topo.catalogue",
+    "LayoutError": "topo.errors",
+    "PlacementError": "topo.errors",
+    "TopoError": "topo.errors",
+    "Layout": "topo.layout",
+    "bundled_layouts": "topo.layout",
+    "load_layout": "topo.layout",
+    "Evaluation": "topo.results",
+    "Sweep": "topo.results",
+    "Scenario": "topo.scenario",
+    "summarize": "topo.stats",
+    "format_quantity": "topo.units",
+    "parse_quantity": "topo.units",
+}  # fmt: skip
+
+if TYPE_CHECKING:
+    from topo.api import (
+        cache,
+        catalogue,
+        check,
+        collective,
+        compare,
+        evaluate,
+        layouts,
+        lifecycle,
+        limits,
+        memory,
+        place,
+        plan,
+        price,
+        serve,
+        show,
+        sweep,
+    )
+    from topo.build import build_graph
+    from topo.catalogue import Accelerator, Link, load_catalogue
+    from topo.errors import LayoutError, PlacementError, TopoError
+    from topo.layout import Layout, bundled_layouts, load_layout
+    from topo.results import Evaluation, Sweep
+    from topo.scenario import Scenario
+    from topo.stats import summarize
+    from topo.units import format_quantity, parse_quantity
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use (PEP 562)."""
+    import importlib
+
+    where = _WHERE.get(name)
+    if where is None:
+        msg = f"module 'topo' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(where), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Accelerator",

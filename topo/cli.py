@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from topo import __version__
-from topo.collectives import OPS
 from topo.commands import (
     cmd_cache,
     cmd_calibrate,
@@ -44,7 +43,7 @@ from topo.commands import (
     cmd_validate,
 )
 from topo.errors import LayoutError, TopoError
-from topo.models import DTYPE_BYTES
+from topo.names import DTYPE_BYTES, OPS
 
 __all__ = ["main"]
 

@@ -16,17 +16,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
-from topo.build import build_graph
 from topo.errors import TopoError
-from topo.layout import load_layout
-from topo.models import load_model
-from topo.perf import Workload
-from topo.physical import check_limits
-from topo.place import Plan, place
 from topo.report import (
     format_cache,
     format_catalogue,
@@ -46,10 +38,13 @@ from topo.report import (
     format_show,
     format_sweep,
 )
-from topo.scenario import Degrees, Scenario, make_fidelity, make_workload
-from topo.schema import layout_json_schema
-from topo.stats import summarize
 from topo.units import UnitError, parse_quantity
+
+if TYPE_CHECKING:
+    from topo.perf import Workload
+    from topo.scenario import Degrees, Scenario
+
+# Modules load inside the commands that use them: a command imports what it needs.
 
 __all__ = [
     "cmd_cache",
@@ -176,17 +171,26 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
+    from topo.layout import load_layout
+
     return load_layout(args.layout, catalogue=tuple(args.catalogue or ()))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     layout = _load(args)
+    from topo.build import build_graph
+    from topo.stats import summarize
+
     summary = summarize(layout, build_graph(layout))
     print(_json(summary) if args.json else format_show(summary))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import networkx as nx
+
+    from topo.build import build_graph
+
     layout = _load(args)
     G = build_graph(layout)
     out = Path(args.output)
@@ -229,6 +233,9 @@ def _size(text: str, what: str) -> float:
 
 
 def cmd_place(args: argparse.Namespace) -> int:
+    from topo.build import build_graph
+    from topo.place import Plan, place
+
     G = build_graph(_load(args))
     plan = Plan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
     placement = place(G, plan, strategy=args.strategy)
@@ -272,6 +279,8 @@ def cmd_moe(args: argparse.Namespace) -> int:
 
 def _workload(args: argparse.Namespace) -> Workload:
     """The workload the model options describe (checked by the library)."""
+    from topo.scenario import make_workload
+
     return make_workload(
         input=args.input,
         output=args.output_tokens,
@@ -288,6 +297,8 @@ def _workload(args: argparse.Namespace) -> Workload:
 
 
 def _degrees(args: argparse.Namespace) -> Degrees:
+    from topo.scenario import Degrees
+
     return Degrees(
         tp=getattr(args, "tp", None),
         ep=getattr(args, "ep", None),
@@ -308,6 +319,9 @@ def _fidelity_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _scenario(args: argparse.Namespace, layout: Any = None) -> Scenario:
+    from topo.models import load_model
+    from topo.scenario import Scenario
+
     return Scenario(
         layout if layout is not None else _load(args),
         load_model(args.model),
@@ -361,7 +375,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from topo.schema import catalogue_json_schema
+    from topo.schema import catalogue_json_schema, layout_json_schema
 
     schema = catalogue_json_schema() if args.kind == "catalogue" else layout_json_schema()
     text = _json(schema) + "\n"
@@ -380,6 +394,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     layout = _load(args)
+    from topo.physical import check_limits
+
     report = check_limits(layout)
     data = report.to_dict()
     print(_json(data) if args.json else format_check(data))
@@ -419,6 +435,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from topo.plot import plot_elevation, plot_topology
 
     out = _figure_out(args.output)
+    from topo.build import build_graph
+    from topo.physical import check_limits
+    from topo.stats import summarize
+
     layout = _load(args)
     kinds = ["elevation", "topology"] if args.kind == "all" else [args.kind]
     for kind in kinds:
@@ -461,6 +481,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
             nbytes=_size(args.bytes, "--bytes"), strategy=args.strategy,
         )  # fmt: skip
     else:
+        from topo.layout import load_layout
+
         if not args.model:
             msg = f"topo plot {args.figure} needs --model"
             raise TopoError(msg)
@@ -530,6 +552,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_price(args: argparse.Namespace) -> int:
     from topo.api import price_models
+    from topo.models import load_model
 
     contexts = [float(c) for c in _batches(args.context_list)]
     batches = _batches(args.batch)
@@ -639,6 +662,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     # Both outputs are checked before either is written.
     figure = _figure_out(args.plot, "--plot") if args.plot else None
+    from topo.scenario import make_fidelity
+
     for out in (figure, Path(args.markdown) if args.markdown else None):
         if out is not None:
             _check_output(out)

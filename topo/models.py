@@ -21,6 +21,7 @@ from typing import Any
 from topo._fields import BAD, Ctx, did_you_mean
 from topo._yaml import load_located, read_text_limited
 from topo.errors import LayoutError, Problem
+from topo.names import DTYPE_BYTES
 from topo.schema import MODEL, MODEL_FILE
 
 __all__ = [
@@ -31,17 +32,6 @@ __all__ = [
     "load_model",
     "model_names",
 ]
-
-DTYPE_BYTES = {
-    "fp32": 4.0,
-    "bf16": 2.0,
-    "fp16": 2.0,
-    "fp8": 1.0,
-    "int8": 1.0,
-    "fp6": 0.75,
-    "fp4": 0.5,
-    "int4": 0.5,
-}
 
 
 def dtype_bytes(dtype: str) -> float:
