@@ -457,8 +457,16 @@ def serve_scenario(
 ) -> tuple[dict[str, Any], ServeSetup]:
     """:func:`serve` on a built scenario: the result and the set-up it ran.
 
-    `degrees` as :class:`topo.scenario.Degrees` [GPUs]; `rate` [1/s]; the rest as
-    :func:`serve`'s.
+    Parameters
+    ----------
+    s
+        The scenario (layout, model, workload).
+    degrees
+        Plan degrees given in part [GPUs] (:class:`topo.scenario.Degrees`).
+    rate
+        Request arrivals per second [1/s].
+    policy, requests, seed
+        As :func:`serve`'s.
     """
     from topo.perf import bound_of, decode, memory
     from topo.serving import ServeSetup, simulate
@@ -556,7 +564,20 @@ def price_models(
 ) -> list[dict[str, Any]]:
     """:func:`topo.economics.price` for each model, on a plan that holds the longest context.
 
-    `contexts` [tokens], `batches` [sequences]; one JSON mapping per model, costs [USD].
+    One JSON mapping per model, costs [USD].
+
+    Parameters
+    ----------
+    s
+        The scenario (layout, workload, placement strategy).
+    models
+        The models to price on the scenario's layout.
+    degrees
+        Plan degrees given in part [GPUs] (:class:`topo.scenario.Degrees`).
+    contexts
+        Context lengths to price [tokens].
+    batches
+        Batches to price [sequences].
     """
     from topo.economics import price as price_model
     from topo.perf import Workload, comm_model
@@ -713,7 +734,16 @@ def cache_scenario(
 ) -> Report:
     """:func:`cache` on a built scenario (durations like ``5m``, ``1h``, ``1d``).
 
-    `prefix` [tokens]; `degrees` as :class:`topo.scenario.Degrees` [GPUs].
+    Parameters
+    ----------
+    s
+        The scenario (layout, model, workload).
+    degrees
+        Plan degrees given in part [GPUs] (:class:`topo.scenario.Degrees`).
+    prefix
+        Cached prompt prefix [tokens].
+    durations
+        How long the prefix is held, as text: ``"5m"``, ``"1h"``, ``"1d"``.
     """
     from topo.economics import cache_tiers, parse_duration
     from topo.perf import Workload, comm_model
@@ -965,7 +995,10 @@ def moe(
 
 
 def study_results(path: str | Path) -> dict[str, Any]:
-    """A study's ``results.json`` (the folder or the file), checked to be one."""
+    """A study's ``results.json`` (the folder or the file), checked to be one.
+
+    `path`: the study's output folder or its ``results.json``; numbers in SI units.
+    """
     import json
 
     p = Path(path)
@@ -1003,7 +1036,35 @@ def figure(
 ) -> Figure:
     """``topo plot KIND``: a matplotlib figure (roofline, tradeoff, links, limits, study).
 
-    `layout` is a study's results folder for ``study``; `nbytes` [B] per GPU for links.
+    Parameters
+    ----------
+    kind
+        ``"roofline"``, ``"tradeoff"``, ``"links"``, ``"limits"`` or ``"study"``.
+    layout
+        A bundled layout's name, a layout YAML path or a :class:`topo.Layout`; for
+        ``"study"``, a study's results folder or its ``results.json``.
+    model
+        A catalogue model's name, a model YAML path, or a model (roofline, tradeoff).
+    batches
+        Batches to draw [sequences] (roofline, tradeoff).
+    compare
+        More layouts drawn beside `layout` (tradeoff).
+    op
+        The collective whose link loads are drawn (links).
+    gpus
+        Its group size [GPUs] (links).
+    nbytes
+        Its buffer per GPU [B] (links).
+    x, y
+        The study objectives on the axes (study); default its first two.
+    strategy
+        ``"packed"`` or ``"naive"`` placement.
+    workload
+        A built workload; else one is made from `options`.
+    tp, ep, pp, dp
+        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; None: completed.
+    **options
+        Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
     from topo import plot
 
@@ -1052,3 +1113,4 @@ def figure(
 
 
 KINDS = ("roofline", "tradeoff", "links", "limits", "study")
+"""The kinds of :func:`figure`."""

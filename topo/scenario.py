@@ -396,9 +396,14 @@ class Scenario:
         pp: int | None = None,
         dp: int | None = None,
     ) -> Plan:
-        """The plan ``topo evaluate`` would run at `batch` [sequences] with these degrees.
+        """The plan ``topo evaluate`` would run at `batch` with these degrees given.
 
-        `tp`, `ep`, `pp`, `dp` [GPUs]: the degrees given; None: completed.
+        Parameters
+        ----------
+        batch
+            Sequences decoded together [sequences].
+        tp, ep, pp, dp
+            Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; None: completed.
         """
         key = (batch, (tp, ep, pp, dp))
         if key not in self._chosen:
@@ -563,8 +568,14 @@ class Scenario:
     ) -> Sweep:
         """``topo sweep``: one plan (completed at the smallest batch) across `batches`.
 
-        `batches` [sequences]; `plan`, or the degrees `tp`, `ep`, `pp`, `dp` [GPUs] given
-        in part, as :meth:`evaluate`'s.
+        Parameters
+        ----------
+        batches
+            Batches to run [sequences].
+        plan
+            The whole plan; else completed from `tp`, `ep`, `pp`, `dp`.
+        tp, ep, pp, dp
+            Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; None: completed.
         """
         bs = sorted({int(b) for b in batches})
         if not bs or bs[0] < 1:
@@ -596,8 +607,15 @@ class Scenario:
     ) -> list[dict[str, Any]]:
         """One flat row per batch (each with the plan the CLI would complete there).
 
-        `batches` [sequences]; degrees [GPUs] as :meth:`evaluate`'s. Rows as
-        :meth:`topo.Evaluation.record`: times [s], tokens/s, cost [USD per million tokens].
+        Rows as :meth:`topo.Evaluation.record`: times [s], tokens/s, cost [USD per million
+        tokens]; a batch that does not fit is a row with ``fits`` False.
+
+        Parameters
+        ----------
+        batches
+            Batches to run [sequences].
+        tp, ep, pp, dp
+            Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; None: completed.
         """
         return [
             self.evaluate(int(b), tp=tp, ep=ep, pp=pp, dp=dp, check_memory=False).record()
