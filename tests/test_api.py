@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import topo
+import topo.api
 from tests.helpers import run_cli
 from topo.place import Plan
 from topo.scenario import Scenario, complete_plan
@@ -51,7 +52,7 @@ CASES: list[tuple[list[str], Callable[[], Any]]] = [
     ),
     (
         ["place", "dgx-h100-superpod", "--tp", "8", "--pp", "2", "--dp", "4"],
-        lambda: topo.place("dgx-h100-superpod", tp=8, pp=2, dp=4),
+        lambda: topo.api.place("dgx-h100-superpod", tp=8, pp=2, dp=4),
     ),
     (
         ["serve", "dgx-h100", "--model", "llama-3-70b", "--rate", "5", "--requests", "500"],
@@ -83,7 +84,7 @@ CASES: list[tuple[list[str], Callable[[], Any]]] = [
         ["cache", "dgx-h100", "--model", "llama-3-70b", "--prefix", "100000"],
         lambda: topo.cache("dgx-h100", "llama-3-70b", prefix=100_000),
     ),
-    (["catalogue"], lambda: topo.catalogue()),
+    (["catalogue"], lambda: topo.api.catalogue()),
     (
         ["lifecycle", "--params", "8e9", "--tokens", "15e12", "--inference-tokens", "2e13"],
         lambda: topo.lifecycle(params=8e9, tokens=15e12, inference_tokens=2e13),
@@ -234,3 +235,16 @@ def test_python_dash_m_topo_runs_the_cli() -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "gb200-nvl72" in r.stdout
+
+
+def test_every_public_name_is_what_it_says() -> None:
+    """Lazy names load on use; none is shadowed by a module of the same name."""
+    import importlib
+
+    for mod in ("topo.place", "topo.catalogue", "topo.plans", "topo.evaluation"):
+        importlib.import_module(mod)
+    for name in topo.__all__:
+        value = getattr(topo, name)
+        assert not isinstance(value, type(topo)), name
+    assert topo.evaluate is topo.api.evaluate
+    assert topo.plan is topo.api.plan

@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 # Names load when first used, so `import topo` (and the command line's start) costs only
-# what a command needs. `topo.evaluate` and `topo.plan` are the one-call functions below.
+# what a command needs. `topo.evaluate` and `topo.plan` are the one-call functions below;
+# `topo.api.place` and `topo.api.catalogue` keep the names of modules (topo.place,
+# topo.catalogue), so they are reached through topo.api.
 _WHERE = {
     **dict.fromkeys(
         (
-            "cache", "catalogue", "check", "collective", "compare", "evaluate", "layouts",
-            "lifecycle", "limits", "memory", "place", "plan", "price", "serve", "show", "sweep",
+            "cache", "check", "collective", "compare", "evaluate", "layouts", "lifecycle",
+            "limits", "memory", "plan", "price", "serve", "show", "sweep",
         ),
         "topo.api",
     ),
@@ -53,7 +55,6 @@ _WHERE = {
 if TYPE_CHECKING:
     from topo.api import (
         cache,
-        catalogue,
         check,
         collective,
         compare,
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
         lifecycle,
         limits,
         memory,
-        place,
         plan,
         price,
         serve,
@@ -110,7 +110,6 @@ __all__ = [
     "build_graph",
     "bundled_layouts",
     "cache",
-    "catalogue",
     "check",
     "collective",
     "compare",
@@ -123,7 +122,6 @@ __all__ = [
     "load_layout",
     "memory",
     "parse_quantity",
-    "place",
     "plan",
     "price",
     "serve",
