@@ -369,3 +369,37 @@ def test_limits_of_a_switch_tray_with_one_port_finish(
     code, _ = _run(capsys, "limits", str(p), "--json")
     assert time.perf_counter() - t0 < 10
     assert code == 1  # 72 GPUs is far above what one-port switch trays allow
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        (("scale_out", "nic_bandwidth"), "5e-324 Gb/s"),  # before: inf in show --json
+        (("scale_out", "nic_bandwidth"), "1e300 Gb/s"),  # before: OverflowError in show
+        (("rack", "max_mass"), "5e-324 kg"),  # before: -inf margin in check --json
+        (("rack", "power_budget"), "1e-300 kW"),
+    ],
+)
+def test_quantities_beyond_any_hardware_are_refused_where_they_enter(
+    key: tuple[str, str], value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = bundled_doc("gb200-nvl72")
+    doc[key[0]][key[1]] = value
+    p = tmp_path / "l.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    line = next(
+        i for i, t in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if value in t
+    )
+    for command in ("show", "check"):
+        code, err = _run(capsys, command, str(p), "--json")
+        assert code == 2
+        assert f"l.yaml:{line}: {key[0]}.{key[1]}: expected a" in err
+        assert "from 1e-15 to 1e24" in err
+
+
+def test_a_cli_size_beyond_any_hardware_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["collective", "gb200-nvl72", "--op", "all-reduce", "--gpus", "8", "--json"]
+    code, err = _run(capsys, *argv, "--bytes", "1e308 B")
+    assert code == 2
+    assert err.startswith("error: --bytes: expected a data")
+    assert "from 1e-15 to 1e24 B (or 0), got '1e308 B'" in err

@@ -94,6 +94,11 @@ KINDS: dict[str, _Kind] = {
     "current": _Kind("A", '"1400 A"', (("kA", 1e3), ("A", 1), ("mA", 1e-3))),
 }
 
+# Every quantity is 0 or within these bounds in its SI unit: a femtosecond to a yottabyte
+# spans every real figure, and the models' products and ratios of them stay finite.
+SMALLEST = 1e-15
+LARGEST = 1e24
+
 _G0 = 9.80665  # standard gravity [m/s^2]: a floor load in kPa is converted to kg/m^2
 
 
@@ -282,6 +287,11 @@ def parse_quantity(text: object, kind: str) -> float:
     value *= factor
     if not math.isfinite(value):
         msg = f"expected a finite {kind.replace('_', ' ')}, got {_short(text)}"
+        raise UnitError(msg)
+    if value and not SMALLEST <= abs(value) <= LARGEST:
+        # "1e-300 B/s" passes "> 0" but its inverse overflows; no hardware is that far out.
+        si = KINDS[kind].si_unit
+        msg = f"expected {_expected(kind)}, from 1e-15 to 1e24 {si} (or 0), got {_short(text)}"
         raise UnitError(msg)
     return value
 
