@@ -220,6 +220,17 @@ def complete_plan(
     The best for tokens/s per GPU that fits at `batch` [sequences]; pipeline stages only
     when nothing else fits. The reference for :meth:`Scenario.plan`, which applies the
     same rules.
+
+    Parameters
+    ----------
+    layout, G, model, workload
+        The set-up: a checked layout, its graph, the model, the workload.
+    batch
+        Sequences decoded together [sequences].
+    strategy
+        ``"packed"`` or ``"naive"`` placement.
+    **degrees
+        ``tp``, ``ep``, ``pp``, ``dp`` given [GPUs]; None or absent: completed.
     """
     given = {k: v for k, v in degrees.items() if v}
     if len(given) == 4 or (given and not model.is_moe and set(given) >= {"tp", "pp", "dp"}):
