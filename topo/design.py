@@ -210,7 +210,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     """One design, assessed whole: a flat JSON-ready row (see the module notes)."""
     from topo.build import build_graph
     from topo.models import Model, load_model
-    from topo.perf import comm_model, prefill
+    from topo.perf import comm_model, memory, prefill
     from topo.place import place
     from topo.plans import PlanRow, candidate_plans, rank, search
     from topo.routing import Fabric
@@ -261,8 +261,10 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus), replicas=False
     )
     try:
+        # Under a latency SLO the search skips plans too slow even without communication
+        # and keeps only rows that meet it (the rest could not be chosen).
         rows = search(
-            layout, G, model, w, plans=plans, strategies=("packed",), refine_latency_s=slo_tpot
+            layout, G, model, w, plans=plans, strategies=("packed",), max_latency_s=slo_tpot
         )
     except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
         return {**row, "feasible": False, "reasons": [*reasons, str(e)]}
@@ -286,7 +288,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         if pre["time_s"] <= slo_ttft:
             best, ttft = r, float(pre["time_s"])
             break
-    if not rows:
+    if not rows and not any(memory(layout, model, p, 1, w)["fits"] for p in plans):
         reasons.append("no plan fits in memory")
     elif best is None:
         reasons.append("no plan meets the service-level objectives")
