@@ -63,7 +63,7 @@ class Decode:
     Attributes
     ----------
     step_time_s
-        One decode step [s].
+        The decode step per output token [s]: equal to `time_per_output_token_s`.
     time_per_output_token_s
         Time between a sequence's tokens [s] (the step over the tokens a step emits).
     tokens_per_s
@@ -271,7 +271,7 @@ class Evaluation:
     decode, prefill, floor, critical_batch, memory, cost
         The parts, each in its own units ([s], [B], [USD]).
     efficiency
-        Shares of peak HBM bandwidth and FLOP/s reached [1].
+        Shares of peak HBM bandwidth and FLOP/s the chip reaches, as measured [1].
     efficiency_basis
         Where each share comes from.
     overlap
