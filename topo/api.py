@@ -1078,31 +1078,52 @@ def figure(
         fig = plot.plot_limits(check(lay).to_dict())[0]
         return fig
     if kind == "links":
-        from topo.build import build_graph
-        from topo.collectives import link_loads
-        from topo.place import place as place_plan
-
-        G = build_graph(lay)
-        total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
-        if not 2 <= gpus <= total:
-            msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {gpus}"
-            raise TopoError(msg)
-        group = list(place_plan(G, Plan(dp=gpus), strategy=strategy).ranks)
-        fig = plot.plot_links(G, link_loads(G, op, group, nbytes))[0]
-        return fig
+        return _links_figure(lay, op, gpus, nbytes, strategy)
     if model is None or kind not in ("roofline", "tradeoff"):
         msg = f"figure {kind!r}: roofline and tradeoff need a model; kinds: {', '.join(KINDS)}"
         raise TopoError(msg)
     w = workload if workload is not None else make_workload(**options)
-    s = Scenario(lay, model, workload=w, strategy=strategy)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
+    return _performance_figure(kind, lay, model, batches, compare, strategy, w, degrees)
+
+
+def _links_figure(lay: Layout, op: str, gpus: int, nbytes: float, strategy: str) -> Figure:
+    from topo import plot
+    from topo.build import build_graph
+    from topo.collectives import link_loads
+    from topo.place import place as place_plan
+
+    G = build_graph(lay)
+    total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
+    if not 2 <= gpus <= total:
+        msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {gpus}"
+        raise TopoError(msg)
+    group = list(place_plan(G, Plan(dp=gpus), strategy=strategy).ranks)
+    fig: Figure = plot.plot_links(G, link_loads(G, op, group, nbytes))[0]
+    return fig
+
+
+def _performance_figure(
+    kind: str,
+    lay: Layout,
+    model: ModelLike,
+    batches: Sequence[int],
+    compare: Sequence[LayoutLike],
+    strategy: str,
+    w: Workload,
+    degrees: Degrees,
+) -> Figure:
+    """The roofline or the latency-throughput trade-off, on the plan evaluate completes."""
+    from topo import plot
+
+    s = Scenario(lay, model, workload=w, strategy=strategy)
     bs = sorted({int(b) for b in batches})
     chosen = s.plan(bs[0], **degrees)
     if kind == "roofline":
         from topo.evaluation import roofline_data
 
         data = roofline_data(lay, s.graph, s.model, chosen, bs, w, strategy=strategy)
-        fig = plot.plot_roofline(data)[0]
+        fig: Figure = plot.plot_roofline(data)[0]
         return fig
     sweeps = [s.sweep(bs, plan=chosen).to_dict()]
     for other in compare:

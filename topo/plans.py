@@ -230,28 +230,9 @@ def search(
     for done, plan in enumerate(todo):
         if progress is not None:
             progress(done, len(todo))
-        mem1 = memory(layout, model, plan, 1, workload)
-        if not mem1["fits"]:
+        bs, max_b = _batches(layout, model, plan, workload, batches)
+        if not len(bs) or _too_slow(layout, model, plan, workload, max_latency_s):
             continue
-        max_b = mem1["max_batch"]
-        if batches:
-            bs = np.unique(np.array(batches, dtype=float))
-        else:
-            # Per data-parallel rank: powers of two and the most that fits (throughput
-            # rises with batch, so without a latency limit a plan's best is at its
-            # memory limit, not at a power of two); whole sequences on every rank.
-            top = max_b // plan.dp
-            bs = np.unique(np.array([*_powers(top), top], dtype=float)) * plan.dp
-        # Every data-parallel rank needs a sequence: fewer leave whole replicas idle.
-        bs = bs[(bs <= max_b) & (bs >= plan.dp)]
-        if not len(bs):
-            continue
-        if max_latency_s is not None:
-            # Communication only adds time: a plan too slow without it at its smallest
-            # batch meets the limit at none, wherever it is placed.
-            bare = decode(layout, model, plan, np.array([float(plan.dp)]), workload, None)
-            if float(bare["tpot"][0]) > max_latency_s:
-                continue
         for strategy in strategies:
             placement = place(G, plan, strategy=strategy)
             key = (plan, placement.ranks)
@@ -266,25 +247,70 @@ def search(
                 if top >= plan.dp:
                     run = np.unique(np.append(bs, float(top)))
             d = decode(layout, model, plan, run, workload, comm)
-            bs_run = run
-            usd = plan.world * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
-            for i, b in enumerate(bs_run):
-                tpot = float(d["tpot"][i])
-                if max_latency_s is not None and tpot > max_latency_s:
-                    continue
-                rows.append(
-                    PlanRow(
-                        plan,
-                        strategy,
-                        int(b),
-                        plan.world,
-                        tpot,
-                        float(d["tokens_per_s"][i]) / plan.world,
-                        float(usd[i]),
-                        bound_of(d, i),
-                        float(d["floor"][i]),
-                    )
-                )
+            rows += _rows(plan, strategy, run, d, workload, max_latency_s)
+    return rows
+
+
+def _batches(
+    layout: Layout, model: Model, plan: Plan, workload: Workload, batches: list[int] | None
+) -> tuple[np.ndarray, int]:
+    """The batches to run `plan` at (none if it does not fit), and its memory limit."""
+    mem1 = memory(layout, model, plan, 1, workload)
+    if not mem1["fits"]:
+        return np.zeros(0), 0
+    max_b = int(mem1["max_batch"])
+    if batches:
+        bs = np.unique(np.array(batches, dtype=float))
+    else:
+        # Per data-parallel rank: powers of two and the most that fits (throughput rises
+        # with batch, so without a latency limit a plan's best is at its memory limit,
+        # not at a power of two); whole sequences on every rank.
+        top = max_b // plan.dp
+        bs = np.unique(np.array([*_powers(top), top], dtype=float)) * plan.dp
+    # Every data-parallel rank needs a sequence: fewer leave whole replicas idle.
+    return bs[(bs <= max_b) & (bs >= plan.dp)], max_b
+
+
+def _too_slow(
+    layout: Layout, model: Model, plan: Plan, workload: Workload, limit: float | None
+) -> bool:
+    """Whether `plan` misses the limit even without communication (then at every batch).
+
+    Communication only adds time, so such a plan meets the limit nowhere it is placed.
+    """
+    if limit is None:
+        return False
+    bare = decode(layout, model, plan, np.array([float(plan.dp)]), workload, None)
+    return float(bare["tpot"][0]) > limit
+
+
+def _rows(
+    plan: Plan,
+    strategy: str,
+    batches: np.ndarray,
+    d: dict[str, np.ndarray],
+    workload: Workload,
+    limit: float | None,
+) -> list[PlanRow]:
+    usd = plan.world * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
+    rows = []
+    for i, b in enumerate(batches):
+        tpot = float(d["tpot"][i])
+        if limit is not None and tpot > limit:
+            continue
+        rows.append(
+            PlanRow(
+                plan,
+                strategy,
+                int(b),
+                plan.world,
+                tpot,
+                float(d["tokens_per_s"][i]) / plan.world,
+                float(usd[i]),
+                bound_of(d, i),
+                float(d["floor"][i]),
+            )
+        )
     return rows
 
 
