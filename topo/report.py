@@ -21,11 +21,6 @@ def _rows(rows: list[tuple[str, str]]) -> list[str]:
 
 def format_show(s: dict[str, Any]) -> str:
     """The text of ``topo show`` from :func:`topo.stats.summarize`'s data."""
-    dims = "x".join(map(str, s["scale_up_dims"]))
-    topo = s["scale_up_topology"] + (f" {dims}" if dims else "")
-    ratio = s["scale_up_to_scale_out_ratio"]
-    nb = s["scale_up_neighbours_per_gpu"]
-    neighbours = str(nb["max"]) if nb["min"] == nb["max"] else f"{nb['min']}-{nb['max']}"
     lines = [f"{s['name']}: {s['description']}".rstrip(": "), ""]
     lines += ["cluster"]
     lines += _rows(
@@ -44,47 +39,64 @@ def format_show(s: dict[str, Any]) -> str:
         ]
     )
     lines += ["", "per GPU"]
-    lines += _rows(
-        [
-            (
-                "HBM",
-                f"{_q(s['hbm_capacity_bytes'] / s['gpus'], 'data')}, "
-                f"{_q(s['hbm_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')}",
-            ),
-            (
-                "scale-up",
-                f"{_q(s['scale_up_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
-                f"direction; {s['scale_up_links_per_gpu']} x {s['scale_up_link']}, {topo}, "
-                f"{neighbours} neighbour(s)",
-            ),
-            (
-                "scale-out",
-                f"{_q(s['scale_out_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
-                f"direction; {s['scale_out_link']} {s['scale_out_topology'].replace('_', ' ')}"
-                + (f" ({ratio:.1f}x less than scale-up)" if ratio else ""),
-            ),
-        ]
-    )
+    lines += _rows(_per_gpu_rows(s))
+    lines += ["", "aggregate"]
+    lines += _rows(_aggregate_rows(s))
+    lines += ["", "links"]
+    lines += _link_table(s["links"])
+    return "\n".join(lines)
+
+
+def _per_gpu_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """``topo show``'s per-GPU rows: HBM, scale-up and scale-out."""
+    dims = "x".join(map(str, s["scale_up_dims"]))
+    topo = s["scale_up_topology"] + (f" {dims}" if dims else "")
+    ratio = s["scale_up_to_scale_out_ratio"]
+    nb = s["scale_up_neighbours_per_gpu"]
+    neighbours = str(nb["max"]) if nb["min"] == nb["max"] else f"{nb['min']}-{nb['max']}"
+    return [
+        (
+            "HBM",
+            f"{_q(s['hbm_capacity_bytes'] / s['gpus'], 'data')}, "
+            f"{_q(s['hbm_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')}",
+        ),
+        (
+            "scale-up",
+            f"{_q(s['scale_up_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
+            f"direction; {s['scale_up_links_per_gpu']} x {s['scale_up_link']}, {topo}, "
+            f"{neighbours} neighbour(s)",
+        ),
+        (
+            "scale-out",
+            f"{_q(s['scale_out_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
+            f"direction; {s['scale_out_link']} {s['scale_out_topology'].replace('_', ' ')}"
+            + (f" ({ratio:.1f}x less than scale-up)" if ratio else ""),
+        ),
+    ]
+
+
+def _aggregate_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """``topo show``'s cluster-wide rows: HBM, peak compute, GPU power, bisection."""
     peaks = ", ".join(
         f"{k} {format_quantity(v, 'compute')}"
         for k, v in s["peak_flop_per_s"].items()
         if k in ("bf16", "fp8", "fp4")
     )
-    lines += ["", "aggregate"]
-    lines += _rows(
-        [
-            ("HBM capacity", _q(s["hbm_capacity_bytes"], "data")),
-            ("HBM bandwidth", _q(s["hbm_bandwidth_bytes_per_s"], "bandwidth")),
-            ("peak dense compute", peaks or "not published"),
-            ("GPU power", _q(s["gpu_power_w"], "power") + " (GPUs only)"),
-            (
-                "scale-out bisection",
-                f"{_q(s['bisection_bandwidth_bytes_per_s'], 'bandwidth')} "
-                f"per direction ({s['bisection_cut']})",
-            ),
-        ]
-    )
-    lines += ["", "links"]
+    return [
+        ("HBM capacity", _q(s["hbm_capacity_bytes"], "data")),
+        ("HBM bandwidth", _q(s["hbm_bandwidth_bytes_per_s"], "bandwidth")),
+        ("peak dense compute", peaks or "not published"),
+        ("GPU power", _q(s["gpu_power_w"], "power") + " (GPUs only)"),
+        (
+            "scale-out bisection",
+            f"{_q(s['bisection_bandwidth_bytes_per_s'], 'bandwidth')} "
+            f"per direction ({s['bisection_cut']})",
+        ),
+    ]
+
+
+def _link_table(links: list[dict[str, Any]]) -> list[str]:
+    """``topo show``'s links table: one row per kind of link, text left, numbers right."""
     head = ("kind", "medium", "link", "edges", "links", "lanes", "bandwidth", "longest")
     table = [head] + [
         (
@@ -97,18 +109,17 @@ def format_show(s: dict[str, Any]) -> str:
             format_quantity(r["bandwidth_bytes_per_s"], "bandwidth"),
             format_quantity(r["longest_m"], "length", digits=3),
         )
-        for r in s["links"]
+        for r in links
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for row in table:
-        lines.append(
-            "  "
-            + "  ".join(
-                c.ljust(w) if i < 3 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
+    return [
+        "  "
+        + "  ".join(
+            c.ljust(w) if i < 3 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
-    return "\n".join(lines)
+        for row in table
+    ]
 
 
 def format_layouts(rows: list[dict[str, Any]]) -> str:
