@@ -484,20 +484,98 @@ def decode(
     B = np.asarray(batch, dtype=float)
     hw = _hw(layout, workload)
     s = _shape(model, plan)
+    f = workload.losses
+    w = _step_work(model, plan, workload, s, B)
+    imbalance = np.ones_like(B)
+    if f.enabled and model.moe and s["block"] > 1:
+        per_gpu = w.tokens_block * w.verify * model.moe["experts_per_token"] / s["block"]
+        imbalance = moe_imbalance(per_gpu, int(s["block"]), f.moe_skew)
+    t_w = w.w_bytes / hw.bw
+    t_kv = w.kv_bytes / hw.bw
+    cv_factor = np.ones_like(B)
+    if f.enabled and f.context_cv > 0 and plan.dp > 1:
+        # Data-parallel attention: the step waits for the rank holding the most KV.
+        spread = np.sqrt(2 * math.log(plan.dp) / np.maximum(w.per_rank, 1e-9))
+        cv_factor = 1 + f.context_cv * spread
+        t_kv = t_kv * cv_factor
+    t_c = (
+        w.dense_flops / f.gemm_efficiency(w.rows)
+        + w.expert_flops * imbalance / f.gemm_efficiency(_expert_rows(model, w))
+        + w.attn_flops
+    ) / hw.flops
+    roof = np.maximum(t_w + t_kv, t_c)
+    body = roof  # the stage's compute and memory time before collectives
+    kern: dict[str, np.ndarray] = {}
+    if f.enabled and not workload.ideal:
+        # The kernel layer: every GEMM, attention and elementwise kernel at its measured
+        # efficiency (topo.kernels); the roofline terms above stay as the explanation.
+        meeting = w.tokens_block * w.verify + w.chunk * s["dp_in_block"]
+        kern = _kernels(
+            layout, model, plan, workload, hw, meeting, imbalance, w.rows,
+            w.kv_bytes * cv_factor, w.attn_flops, "decode",
+        )  # fmt: skip
+        body = np.maximum(sum(kern.values(), np.zeros_like(B)), roof)
+    fixed = f.step_overhead_s + f.launch_per_layer_s * s["layers"] if f.enabled else 0.0
+    t_over = body - roof + fixed
+    t_tp, t_ep, t_hop = _decode_comm(comm, model, plan, workload, s, w, imbalance)
+    t_stage = _with_comm(body, t_tp, t_ep, workload.overlapped) + fixed
+    # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
+    tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
+    floor, floor_step, floor_all = _floors(model, plan, workload, s, hw, w)
+    return {
+        "batch": B,
+        "tpot": tpot,
+        "weights": plan.pp * t_w,
+        "kv": plan.pp * t_kv,
+        "compute": plan.pp * t_c,
+        "communication": plan.pp * (t_tp + t_ep) + (plan.pp - 1) * t_hop,
+        "overhead": plan.pp * t_over,
+        "moe_imbalance": imbalance,
+        # pp micro-batches of B are in flight: each stage works on one of them.
+        "tokens_per_s": plan.pp * B / tpot,
+        "weight_bytes_per_gpu": w.w_bytes,
+        "kv_bytes_per_gpu": w.kv_bytes,
+        "flops_per_gpu": w.dense_flops + w.expert_flops + w.attn_flops,
+        "floor": floor,
+        "floor_step": floor_step,
+        "floor_all_weights": floor_all,
+        # Time of a step by kernel class (zeros on the clean roofline).
+        **{f"kernel_{k}": plan.pp * kern.get(k, np.zeros_like(B)) for k in KERNEL_CLASSES},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _StepWork:
+    """What one GPU of a stage reads and computes in one decode step, per batch [B, FLOP]."""
+
+    per_rank: np.ndarray  # sequences per attention rank in one micro-batch
+    tokens_block: np.ndarray  # tokens meeting one copy of the experts
+    verify: float  # tokens a sequence runs through per step (speculation)
+    chunk: float  # chunked-prefill prompt tokens each attention rank adds to a step
+    rows: np.ndarray  # matmul rows per attention rank
+    w_bytes: np.ndarray
+    kv_bytes: np.ndarray
+    dense_flops: np.ndarray
+    expert_flops: np.ndarray
+    attn_flops: np.ndarray
+
+
+def _step_work(
+    model: Model, plan: Plan, workload: Workload, s: dict[str, float], B: np.ndarray
+) -> _StepWork:
     b_w, b_kv = dtype_bytes(workload.weights), dtype_bytes(workload.kv)
     S = workload.mean_context
-    per_rank = B / plan.dp  # sequences per attention rank in one micro-batch
-    tokens_block = per_rank * s["dp_in_block"]  # tokens meeting one copy of the experts
+    per_rank = B / plan.dp
+    tokens_block = per_rank * s["dp_in_block"]
     f = workload.losses
-    verify = 1 + f.draft_tokens  # tokens a sequence runs through per step (speculation)
-    # Chunked prefill: prompt tokens each attention rank adds to every step.
+    verify = 1 + f.draft_tokens
     chunk = f.prefill_chunk_tokens if f.enabled else 0.0
     touching = tokens_block + chunk * s["dp_in_block"]
     w_bytes = (s["non_expert"] + experts_touched_share(model, touching) * s["routed"]) * b_w
     w_bytes = w_bytes + per_rank * model.d_model * b_w / plan.tp / plan.pp  # embedding rows
     kv_bytes = per_rank * model.kv_bytes(S, b_kv) / plan.pp / s["kv_shard"]
     kv_bytes = kv_bytes * _kv_rereads(model, plan, workload)
-    rows = per_rank * verify + chunk  # matmul rows per attention rank
+    rows = per_rank * verify + chunk
     dense_flops = 2 * rows * s["matmul"]
     expert_flops = 2 * (tokens_block * verify + chunk * s["dp_in_block"]) * s["expert_matmul"]
     attn_flops = per_rank * verify * model.attention_flops_per_token(S) / plan.pp / plan.tp
@@ -505,101 +583,76 @@ def decode(
         half = workload.input_tokens / 2
         attn_flops = attn_flops + chunk * model.attention_flops_per_token(half) / plan.pp / plan.tp
         kv_bytes = kv_bytes + chunk * model.kv_bytes_per_token(b_kv) / plan.pp / s["kv_shard"]
-    flops = dense_flops + expert_flops + attn_flops
-    imbalance = np.ones_like(B)
-    if f.enabled and model.moe and s["block"] > 1:
-        per_gpu = tokens_block * verify * model.moe["experts_per_token"] / s["block"]
-        imbalance = moe_imbalance(per_gpu, int(s["block"]), f.moe_skew)
-    # Skinny GEMMs reach a share of the achievable FLOP/s (tokens per expert for MoE).
-    # Rows of each GEMM: tokens per attention rank; for MoE, tokens per expert that some
-    # token selects (never below one).
-    expert_rows = np.ones_like(B)
-    if model.moe:
-        routed = tokens_block * verify
-        share = np.maximum(experts_touched_share(model, routed), 1e-12)
-        expert_rows = np.maximum(
-            routed * model.moe["experts_per_token"] / model.moe["experts"] / share, 1.0
-        )
-    t_w = w_bytes / hw.bw
-    t_kv = kv_bytes / hw.bw
-    cv_factor = np.ones_like(B)
-    if f.enabled and f.context_cv > 0 and plan.dp > 1:
-        # Data-parallel attention: the step waits for the rank holding the most KV.
-        cv_factor = 1 + f.context_cv * np.sqrt(2 * math.log(plan.dp) / np.maximum(per_rank, 1e-9))
-        t_kv = t_kv * cv_factor
-    t_c = (
-        dense_flops / f.gemm_efficiency(rows)
-        + expert_flops * imbalance / f.gemm_efficiency(expert_rows)
-        + attn_flops
-    ) / hw.flops
-    t_tp = np.zeros_like(B)
-    t_ep = np.zeros_like(B)
-    t_hop = np.zeros_like(B)
-    roof = np.maximum(t_w + t_kv, t_c)
-    body = roof  # the stage's compute and memory time before collectives
-    kern: dict[str, np.ndarray] = {}
-    if f.enabled and not workload.ideal:
-        # The kernel layer: every GEMM, attention and elementwise kernel at its measured
-        # efficiency (topo.kernels); the roofline terms above stay as the explanation.
-        meeting = tokens_block * verify + chunk * s["dp_in_block"]
-        kern = _kernels(
-            layout, model, plan, workload, hw, meeting, imbalance, rows, kv_bytes * cv_factor,
-            attn_flops, "decode",
-        )  # fmt: skip
-        body = np.maximum(sum(kern.values(), np.zeros_like(B)), roof)
-    fixed = f.step_overhead_s + f.launch_per_layer_s * s["layers"] if f.enabled else 0.0
-    t_over = body - roof + fixed
-    if comm is not None and not workload.ideal:
-        # Rows through the TP all-reduce: every token of the step, chunk included.
-        act = (per_rank * verify + chunk) * model.d_model * ACT_BYTES
-        if plan.tp > 1:
-            t_tp = t_tp + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act, f)
-        if s["block"] > 1 and plan.ep > 1 and model.moe:
-            tokens = per_rank / plan.tp * verify * imbalance
-            a2a = expert_all_to_all(
-                comm, model, plan.ep, tokens, workload.weights, f, low_latency=True
-            )
-            t_ep = t_ep + s["moe_layers"] * a2a
-        if plan.pp > 1:
-            t_hop = CommModel.time(comm.pp_hop, act, f)
-    t_comm = t_tp + t_ep
-    t_stage = _with_comm(body, t_tp, t_ep, workload.overlapped) + fixed
-    # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
-    tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
-    # Floor of one step: the weights its tokens pass through, over the peak bandwidth of
-    # the GPUs that hold one copy of them -- the TP group for attention and dense layers
-    # (with data-parallel attention each TP group holds its own copy), the EP block for
-    # experts. A token passes through one row of the input embedding, not the table.
-    # Per token it is the step's floor over the tokens a step emits.
+    return _StepWork(
+        per_rank, tokens_block, verify, chunk, rows, w_bytes, kv_bytes, dense_flops,
+        expert_flops, attn_flops,
+    )  # fmt: skip
+
+
+def _expert_rows(model: Model, w: _StepWork) -> np.ndarray:
+    """Rows of each expert GEMM: tokens per expert that some token selects (at least 1).
+
+    Skinny GEMMs reach a share of the achievable FLOP/s; dense GEMMs have the tokens per
+    attention rank as rows.
+    """
+    if not model.moe:
+        return np.ones_like(w.per_rank)
+    routed = w.tokens_block * w.verify
+    share = np.maximum(experts_touched_share(model, routed), 1e-12)
+    return np.asarray(
+        np.maximum(routed * model.moe["experts_per_token"] / model.moe["experts"] / share, 1.0)
+    )
+
+
+def _decode_comm(
+    comm: CommModel | None,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    s: dict[str, float],
+    w: _StepWork,
+    imbalance: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TP all-reduces, EP dispatch and combine, and one PP hop of a decode step [s]."""
+    f = workload.losses
+    zero = np.zeros_like(w.per_rank)
+    t_tp, t_ep, t_hop = zero, zero, zero
+    if comm is None or workload.ideal:
+        return t_tp, t_ep, t_hop
+    # Rows through the TP all-reduce: every token of the step, chunk included.
+    act = (w.per_rank * w.verify + w.chunk) * model.d_model * ACT_BYTES
+    if plan.tp > 1:
+        t_tp = t_tp + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act, f)
+    if s["block"] > 1 and plan.ep > 1 and model.moe:
+        tokens = w.per_rank / plan.tp * w.verify * imbalance
+        a2a = expert_all_to_all(comm, model, plan.ep, tokens, workload.weights, f, low_latency=True)
+        t_ep = t_ep + s["moe_layers"] * a2a
+    if plan.pp > 1:
+        t_hop = CommModel.time(comm.pp_hop, act, f)
+    return t_tp, t_ep, t_hop
+
+
+def _floors(
+    model: Model, plan: Plan, workload: Workload, s: dict[str, float], hw: _Hw, w: _StepWork
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The latency floor per token and per step, and the seed's all-weights floor [s].
+
+    One step's floor: the weights its tokens pass through, over the peak bandwidth of the
+    GPUs that hold one copy of them -- the TP group for attention and dense layers (with
+    data-parallel attention each TP group holds its own copy), the EP block for experts.
+    A token passes through one row of the input embedding, not the table. Per token it is
+    the step's floor over the tokens a step emits.
+    """
     p = model.params
-    experts = experts_touched_share(model, tokens_block) * s["routed"] * plan.pp
+    b_w = dtype_bytes(workload.weights)
+    experts = experts_touched_share(model, w.tokens_block) * s["routed"] * plan.pp
     dense = (p.non_expert - p.embedding) / plan.tp
     floor_step = (dense + experts) * b_w / hw.bw_peak
-    floor_step = floor_step + per_rank * model.d_model * b_w / (plan.tp * hw.bw_peak)
+    floor_step = floor_step + w.per_rank * model.d_model * b_w / (plan.tp * hw.bw_peak)
     # The seed's rule: the touched weights over the bandwidth of all the block's GPUs.
-    touched = p.non_expert + experts_touched_share(model, tokens_block) * p.routed
+    touched = p.non_expert + experts_touched_share(model, w.tokens_block) * p.routed
     floor_all = touched * b_w / (s["block"] * hw.bw_peak)
-    floor = floor_step / f.accepted_tokens_per_step
-    return {
-        "batch": B,
-        "tpot": tpot,
-        "weights": plan.pp * t_w,
-        "kv": plan.pp * t_kv,
-        "compute": plan.pp * t_c,
-        "communication": plan.pp * t_comm + (plan.pp - 1) * t_hop,
-        "overhead": plan.pp * t_over,
-        "moe_imbalance": imbalance,
-        # pp micro-batches of B are in flight: each stage works on one of them.
-        "tokens_per_s": plan.pp * B / tpot,
-        "weight_bytes_per_gpu": w_bytes,
-        "kv_bytes_per_gpu": kv_bytes,
-        "flops_per_gpu": flops,
-        "floor": floor,
-        "floor_step": floor_step,
-        "floor_all_weights": floor_all,
-        # Time of a step by kernel class (zeros on the clean roofline).
-        **{f"kernel_{k}": plan.pp * kern.get(k, np.zeros_like(B)) for k in KERNEL_CLASSES},
-    }
+    return floor_step / workload.losses.accepted_tokens_per_step, floor_step, floor_all
 
 
 def bound_of(d: dict[str, np.ndarray], i: int = 0) -> str:
@@ -654,11 +707,7 @@ def prefill(
     attn_flops = T * model.attention_flops_per_token(T1 / 2) / plan.pp / plan.tp
     flops = dense_flops + expert_flops + attn_flops
     f = workload.losses
-    expert_rows = 1.0
-    if model.moe:  # tokens per expert that some token selects
-        share = max(float(experts_touched_share(model, np.array(tokens_block))), 1e-12)
-        k, E = model.moe["experts_per_token"], model.moe["experts"]
-        expert_rows = max(tokens_block * k / E / share, 1.0)
+    expert_rows = _prefill_expert_rows(model, tokens_block)
     t_mem = (w_bytes + kv_bytes) / hw.bw
     t_c = (
         dense_flops / float(f.gemm_efficiency(np.array(T)))
@@ -673,18 +722,7 @@ def prefill(
             np.array([kv_bytes]), np.array([attn_flops]), "prefill", prefill_seq=T1,
         )  # fmt: skip
         body = max(body, float(sum(float(v[0]) for v in kern.values())))
-    t_tp = 0.0
-    t_ep = 0.0
-    t_hop = 0.0
-    if comm is not None and not workload.ideal:
-        act = T * model.d_model * ACT_BYTES
-        if plan.tp > 1:
-            t_tp = 2 * s["layers"] * float(CommModel.time(comm.tp_all_reduce, act, f))
-        if s["block"] > 1 and plan.ep > 1 and model.moe:
-            a2a = expert_all_to_all(comm, model, plan.ep, T / plan.tp, workload.weights, f)
-            t_ep = s["moe_layers"] * float(a2a)
-        if plan.pp > 1:
-            t_hop = float(CommModel.time(comm.pp_hop, act, f))
+    t_tp, t_ep, t_hop = _prefill_comm(comm, model, plan, workload, s, T)
     t_comm = t_tp + t_ep
     t_stage = float(_with_comm(np.array(body), np.array(t_tp), np.array(t_ep), workload.overlapped))
     if f.enabled:  # one step's fixed costs: launches of the stage's layers, the host
@@ -705,6 +743,39 @@ def prefill(
         "flops_per_gpu": flops,
         "bytes_per_gpu": w_bytes + kv_bytes,
     }
+
+
+def _prefill_expert_rows(model: Model, tokens_block: float) -> float:
+    """Tokens per expert that some token selects (at least 1; 1 for a dense model)."""
+    if not model.moe:
+        return 1.0
+    share = max(float(experts_touched_share(model, np.array(tokens_block))), 1e-12)
+    k, E = model.moe["experts_per_token"], model.moe["experts"]
+    return float(max(tokens_block * k / E / share, 1.0))
+
+
+def _prefill_comm(
+    comm: CommModel | None,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    s: dict[str, float],
+    T: float,
+) -> tuple[float, float, float]:
+    """TP all-reduces, EP dispatch and combine, and one PP hop of a prefill of T tokens [s]."""
+    t_tp = t_ep = t_hop = 0.0
+    if comm is None or workload.ideal:
+        return t_tp, t_ep, t_hop
+    f = workload.losses
+    act = T * model.d_model * ACT_BYTES
+    if plan.tp > 1:
+        t_tp = 2 * s["layers"] * float(CommModel.time(comm.tp_all_reduce, act, f))
+    if s["block"] > 1 and plan.ep > 1 and model.moe:
+        a2a = expert_all_to_all(comm, model, plan.ep, T / plan.tp, workload.weights, f)
+        t_ep = s["moe_layers"] * float(a2a)
+    if plan.pp > 1:
+        t_hop = float(CommModel.time(comm.pp_hop, act, f))
+    return t_tp, t_ep, t_hop
 
 
 def memory(
