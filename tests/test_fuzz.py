@@ -403,3 +403,26 @@ def test_a_cli_size_beyond_any_hardware_is_refused(capsys: pytest.CaptureFixture
     assert code == 2
     assert err.startswith("error: --bytes: expected a data")
     assert "from 1e-15 to 1e24 B (or 0), got '1e308 B'" in err
+
+
+@pytest.mark.parametrize(
+    ("point", "key"),
+    [
+        ("{kind: bandwidth, accelerator: h100-sxm, bytes: 1 GB, time: 0 ms}", "time"),
+        ("{kind: bandwidth, accelerator: h100-sxm, bytes: 0 B, time: 1 ms}", "bytes"),
+        ("{kind: gemm, accelerator: h100-sxm, m: 256, n: 256, k: 256, time: 0 us}", "time"),
+    ],
+)
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+def test_a_measured_time_or_size_of_zero_is_an_input_error(
+    point: str, key: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: a division by zero, or inf in the JSON, as an internal error."""
+    p = tmp_path / "m.yaml"
+    p.write_text(f"measurements:\n  - {point}\n", encoding="utf-8")
+    out = ["-o", str(tmp_path / "p.yaml")] if command == "calibrate" else []
+    code, err = _run(capsys, command, str(p), *out, "--json")
+    assert code == 2
+    assert f"m.yaml:2: measurements[0].{key}: expected a" in err
+    assert "above 0, got 0" in err
+    assert not (tmp_path / "p.yaml").exists()

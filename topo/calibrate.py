@@ -161,10 +161,14 @@ def _q(doc: Located, path: Path_, key: str, kind: str, problems: list[Problem]) 
         problems.append(doc.problem((*path, key), f"missing; expected a {kind}"))
         return None
     try:
-        return parse_quantity(entry[key], kind)
+        v = parse_quantity(entry[key], kind)
     except UnitError as e:
         problems.append(doc.problem((*path, key), str(e)))
-    return None
+        return None
+    if v <= 0:  # a measured time or size of 0 divides every rate and error made of it
+        problems.append(doc.problem((*path, key), f"expected a {kind} above 0, got {v:g}"))
+        return None
+    return v
 
 
 def doc_get(doc: Located, path: Path_) -> Any:
