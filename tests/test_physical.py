@@ -202,16 +202,16 @@ def test_doubled_domain_fails_naming_each_limit(write_layout: Callable[..., Path
 
 def test_largest_domain_is_72_and_says_why() -> None:
     d = largest_domain(NVL72)
-    assert d["max_domain_size"] == 72
-    assert set(d["binding_all"]) == {"mass", "reach"}
-    assert d["by_limit"]["power"] == 80  # (132 kW x 0.95 - 0.8 kW) / 5.4 kW trays + switches
+    assert d.max_domain_size == 72
+    assert set(d.binding_all) == {"mass", "reach"}
+    assert d.by_limit["power"] == 80  # (132 kW x 0.95 - 0.8 kW) / 5.4 kW trays + switches
     # More frame rating: reach still binds at 72; optics lift reach, then heat binds.
-    assert largest_domain(apply_vary(NVL72, "max_mass", "3 t"))["binding_all"] == ["reach"]
+    assert largest_domain(apply_vary(NVL72, "max_mass", "3 t")).binding_all == ("reach",)
     far = largest_domain(apply_vary(apply_vary(NVL72, "max_mass", "3 t"), "cable", "optical"))
     # Optics cost ~20 kW at 72 GPUs: the liquid loop (115 kW) and the budget now bind.
-    assert far["binding"] in ("cooling", "power")
-    assert far["by_limit"]["reach"] > 72
-    assert far["max_domain_size"] < 72
+    assert far.binding in ("cooling", "power")
+    assert far.by_limit["reach"] > 72
+    assert far.max_domain_size < 72
 
 
 def test_missing_data_is_not_checked() -> None:
@@ -295,7 +295,7 @@ def test_vary_power_shelves_adds_capacity_space_and_mass() -> None:
     lim = largest_domain(apply_vary(NVL72, "power_shelves", "3"))
     trays = max(t for t in range(1, 19) if load_kw(t) <= 3 * 33 / 2)
     assert trays == 7
-    assert lim["by_limit"]["power"] == 4 * trays
+    assert lim.by_limit["power"] == 4 * trays
 
 
 def test_power_shelves_in_a_design_study() -> None:

@@ -37,6 +37,7 @@ build a :class:`topo.Scenario` once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ from topo.layout import Layout
 from topo.models import Model
 from topo.moe import MoEResult
 from topo.perf import Workload
-from topo.physical import LimitsReport
+from topo.physical import DomainLimits, LimitsReport
 from topo.place import Placement, Plan
 from topo.plans import PlanSearch
 from topo.results import Evaluation, Sweep, plan_dict
@@ -267,7 +268,7 @@ def limits(
     *,
     vary: Mapping[str, str] | Sequence[str] = (),
     catalogue: Sequence[str] = (),
-) -> Report:
+) -> DomainLimits:
     """``topo limits``: the largest scale-up domain each limit allows (with variations).
 
     Parameters
@@ -295,9 +296,7 @@ def limits(
             msg = f"--vary: expected KEY=VALUE, got {item!r}"
             raise TopoError(msg)
         lay = apply_vary(lay, key.strip(), value.strip().strip('"'))
-    data = largest_domain(lay)
-    data["varied"] = items
-    return Report("limits", data)
+    return dataclasses.replace(largest_domain(lay), varied=tuple(items))
 
 
 def place(

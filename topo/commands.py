@@ -405,10 +405,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_limits(args: argparse.Namespace) -> int:
     from topo import api
 
-    data = api.limits(_load(args), vary=list(args.vary or [])).to_dict()
+    result = api.limits(_load(args), vary=list(args.vary or []))
+    data = result.to_dict()
     print(_json(data) if args.json else format_limits(data))
     # As `topo check`: exit 1 when the layout's domain is larger than its limits allow.
-    return 1 if data["current_domain_size"] > data["max_domain_size"] else 0
+    return 1 if result.over else 0
 
 
 def _figure_out(path: str, flag: str = "-o") -> Path:

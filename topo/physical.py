@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ __all__ = [
     "LimitCheck",
     "LimitsReport",
     "RackFacts",
+    "DomainLimits",
     "apply_vary",
     "cable_geometry",
     "check_air_heat",
@@ -858,20 +859,63 @@ def _grow(layout: Layout, per_tray: int, max_trays: int) -> _Growth:
     return _Growth(by_limit, failed_first, together, tried)
 
 
-def _tray_domain(layout: Layout) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class DomainLimits:
+    """The largest scale-up domain one rack of the layout's design allows, by limit [GPUs].
+
+    `by_limit`: each limit family's largest domain, smallest first; `binding`: the family
+    that stops growth first (`binding_all`: all that stop there); `not_binding_up_to`:
+    families still passing at the largest domain tried. `varied`: the ``--vary`` inputs.
+    """
+
+    layout: str
+    max_domain_size: int
+    binding: str | None
+    binding_all: tuple[str, ...]
+    by_limit: Mapping[str, int]
+    current_domain_size: int
+    note: str
+    not_binding_up_to: Mapping[str, int] | None = None  # None: the domain is one tray
+    gpus_per_tray: int | None = None
+    varied: tuple[str, ...] = ()
+
+    @property
+    def over(self) -> bool:
+        """Whether the layout's domain is larger than its limits allow."""
+        return self.current_domain_size > self.max_domain_size
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``topo limits --json`` prints."""
+        d: dict[str, Any] = {
+            "layout": self.layout,
+            "max_domain_size": self.max_domain_size,
+            "binding": self.binding,
+            "binding_all": list(self.binding_all),
+            "by_limit": dict(self.by_limit),
+        }
+        if self.not_binding_up_to is not None:
+            d["not_binding_up_to"] = dict(self.not_binding_up_to)
+            d["gpus_per_tray"] = self.gpus_per_tray
+        d["current_domain_size"] = self.current_domain_size
+        d["note"] = self.note
+        d["varied"] = list(self.varied)
+        return d
+
+
+def _tray_domain(layout: Layout) -> DomainLimits:
     """The answer of :func:`largest_domain` when the domain is one tray's board."""
-    return {
-        "layout": layout.name,
-        "max_domain_size": layout.gpus_per_domain,
-        "binding": "tray",
-        "binding_all": ["tray"],
-        "by_limit": {},
-        "current_domain_size": layout.gpus_per_domain,
-        "note": "the domain is one tray's board: it does not grow with the rack",
-    }
+    return DomainLimits(
+        layout=layout.name,
+        max_domain_size=layout.gpus_per_domain,
+        binding="tray",
+        binding_all=("tray",),
+        by_limit={},
+        current_domain_size=layout.gpus_per_domain,
+        note="the domain is one tray's board: it does not grow with the rack",
+    )
 
 
-def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
+def largest_domain(layout: Layout, *, max_trays: int = 256) -> DomainLimits:
     """The largest single-rack scale-up domain of the layout's technology, per limit.
 
     The rack is refilled with 1, 2, ... compute trays of its design (switch trays added
@@ -887,19 +931,19 @@ def largest_domain(layout: Layout, *, max_trays: int = 256) -> dict[str, Any]:
     unbounded = [f for f in by_limit if f not in failed_first]
     binding = min(failed_first, key=lambda f: failed_first[f]) if failed_first else None
     first = failed_first[binding] if binding else -1
-    return {
-        "layout": layout.name,
-        "max_domain_size": g.together * per_tray,
-        "binding": binding,
-        "binding_all": [f for f in failed_first if failed_first[f] == first],
-        "by_limit": {f: by_limit[f] for f in sorted(by_limit, key=lambda f: by_limit[f])},
-        "not_binding_up_to": {f: g.tried * per_tray for f in unbounded},
-        "gpus_per_tray": per_tray,
-        "current_domain_size": layout.gpus_per_domain,
-        "note": (
+    return DomainLimits(
+        layout=layout.name,
+        max_domain_size=g.together * per_tray,
+        binding=binding,
+        binding_all=tuple(f for f in failed_first if failed_first[f] == first),
+        by_limit={f: by_limit[f] for f in sorted(by_limit, key=lambda f: by_limit[f])},
+        not_binding_up_to={f: g.tried * per_tray for f in unbounded},
+        gpus_per_tray=per_tray,
+        current_domain_size=layout.gpus_per_domain,
+        note=(
             "a torus grows beyond the rack through optical links between cubes; these are "
             "the rack's own limits"
             if layout.scale_up.topology == "torus"
             else ""
         ),
-    }
+    )
