@@ -293,8 +293,9 @@ L = ["lifecycle", "--params", "8e9", "--tokens", "1e12"]
     [
         # Before: NaN or an overflow reached the result, and --json ended in an internal error.
         ([*M, "--ep", "8", "--dispatch-bytes", "nan"], "--dispatch-bytes: expected a number"),
-        ([*M, "--ep", "8", "--combine-bytes", "1e308"], "above 0 and at most 64, got '1e308'"),
+        ([*M, "--ep", "8", "--combine-bytes", "1e308"], "from 0.125 to 64, got '1e308'"),
         ([*M, "--ep", "8", "--weight-bytes", "nan", "--expert-ffn", "2048"], "--weight-bytes"),
+        ([*M, "--ep", "8", "--weight-bytes", "5e-324", "--expert-ffn", "2048"], "from 0.125"),
         ([*M, "--ep", "8", "--expert-ffn", "-5"], "--expert-ffn: expected a whole number from 1"),
         ([*L, "--inference-tokens", "inf"], "--inference-tokens: expected a number from 0 to 1e21"),
         ([*L, "--rl-flops", "1e308"], "--rl-flops: expected a number from 0 to 1e36"),
@@ -426,3 +427,19 @@ def test_a_measured_time_or_size_of_zero_is_an_input_error(
     assert f"m.yaml:2: measurements[0].{key}: expected a" in err
     assert "above 0, got 0" in err
     assert not (tmp_path / "p.yaml").exists()
+
+
+@pytest.mark.parametrize("usd", ["0", "5e-324"])
+def test_price_with_a_free_gpu_hour_has_no_tier_multiple(
+    usd: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: the long-context tier's cost multiples divided by a cost of 0."""
+    import json
+
+    argv = ["price", "dgx-h100", "--model", "llama-3.1-8b", "--context", "1000,8000"]
+    code = main([*argv, "--batch", "1,8", "--gpu-hour-usd", usd, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    tier = json.loads(out)["long_context_tier"]
+    assert tier["output_cost_multiple"] is None
+    assert "GPU-hour price of 0" in tier["reading"]

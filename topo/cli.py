@@ -235,13 +235,13 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--ep", type=int, required=True, help="expert-parallel degree")
     sp.add_argument(
         "--dispatch-bytes",
-        type=_number(0, 64, above=True),
+        type=_number(0.125, 64),
         default=2.0,
         help="bytes per element dispatched (default 2, bf16; fp8: 1)",
     )
     sp.add_argument(
         "--combine-bytes",
-        type=_number(0, 64, above=True),
+        type=_number(0.125, 64),
         default=2.0,
         help="bytes per element combined (default 2)",
     )
@@ -252,7 +252,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--weight-bytes",
-        type=_number(0, 64, above=True),
+        type=_number(0.125, 64),
         default=1.0,
         help="bytes per expert weight (default 1, fp8)",
     )

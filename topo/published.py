@@ -132,6 +132,9 @@ def long_context_tier(
             f"weights: a long-context tier like {where}'s takes more GPUs per replica"
         )
         return out
+    if not (ref["usd_per_million_output_tokens"] > 0 and ref["usd_per_million_input_tokens"] > 0):
+        out["reading"] = "with a GPU-hour price of 0 every cost is 0: no multiple to compare"
+        return out
     mo = at["usd_per_million_output_tokens"] / ref["usd_per_million_output_tokens"]
     mi = at["usd_per_million_input_tokens"] / ref["usd_per_million_input_tokens"]
     out["output_cost_multiple"], out["input_cost_multiple"] = mo, mi
