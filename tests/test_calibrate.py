@@ -111,7 +111,7 @@ def test_static_batch_throughput_is_prefill_then_decode() -> None:
     pre = prefill(layout, model, Plan(tp=1), w, prompts=64)["time_s"]
     import numpy as np
 
-    tpot = float(decode(layout, model, Plan(tp=1), np.array([64.0]), w)["tpot"][0])
+    tpot = float(decode(layout, model, Plan(tp=1), np.array([64.0]), w).tpot[0])
     assert got == pytest.approx(64 * 128 / (pre + 127 * tpot))
 
 

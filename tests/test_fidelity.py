@@ -13,7 +13,7 @@ from topo.errors import LayoutError
 from topo.fidelity import CLEAN, DEFAULT, Fidelity, load_profile, moe_imbalance
 from topo.layout import load_layout
 from topo.models import load_model
-from topo.perf import Workload, decode
+from topo.perf import DecodeTerms, Workload, decode
 from topo.place import Plan
 
 H100 = load_layout("dgx-h200")
@@ -24,23 +24,23 @@ B = np.array([1.0, 8.0, 64.0, 512.0])
 
 def test_clean_is_the_roofline() -> None:
     d = decode(H100, LLAMA, Plan(tp=8), B, Workload(fidelity=CLEAN))
-    assert not d["overhead"].any()
+    assert not d.overhead.any()
     acc = H100.accelerator
     flops_peak = acc.peak_flop_per_s["bf16"] * acc.efficiency.compute
-    assert d["compute"] == pytest.approx(d["flops_per_gpu"] / flops_peak)
-    assert d["tpot"] == pytest.approx(np.maximum(d["weights"] + d["kv"], d["compute"]))
+    assert d.compute == pytest.approx(d.flops_per_gpu / flops_peak)
+    assert d.tpot == pytest.approx(np.maximum(d.weights + d.kv, d.compute))
 
 
 def test_batch_1_is_not_just_the_weight_floor() -> None:
     d = decode(H100, LLAMA, Plan(tp=8), np.array([1.0]), Workload())
     # Every kernel costs at least the shortest GEMM measured on an H100 (XLA's 256^3 bf16,
     # 4.992 us): the 80 layers' 3 norm/activation kernels alone add 80 x 3 x 4.992 us.
-    assert d["kernel_elementwise"][0] == pytest.approx(80 * 3 * 4.992e-6)
+    assert d.kernels["elementwise"][0] == pytest.approx(80 * 3 * 4.992e-6)
     # Each layer's attention reads 1,088 tokens x 2 x 128 B x 2 (one KV head per GPU):
     # 557 kB, under a microsecond at 2.94 TB/s, so it costs the floor too.
-    assert d["kernel_attention"][0] == pytest.approx(80 * 4.992e-6)
-    assert d["tpot"][0] > 1.2 * d["floor"][0]
-    assert d["overhead"][0] > 0
+    assert d.kernels["attention"][0] == pytest.approx(80 * 4.992e-6)
+    assert d.tpot[0] > 1.2 * d.floor[0]
+    assert d.overhead[0] > 0
 
 
 def test_speculative_decoding_divides_the_step() -> None:
@@ -51,7 +51,7 @@ def test_speculative_decoding_divides_the_step() -> None:
     )
     d = decode(H100, DSV3, Plan(tp=8, ep=8), B, mtp)
     # At batch 1 the verify FLOPs are free: ~1.8x tokens/s (DeepSeek-V3: "1.8 times TPS").
-    assert d["tokens_per_s"][0] / base["tokens_per_s"][0] == pytest.approx(1.8, rel=0.05)
+    assert d.tokens_per_s[0] / base.tokens_per_s[0] == pytest.approx(1.8, rel=0.05)
 
 
 def test_moe_imbalance() -> None:
@@ -84,9 +84,9 @@ def test_each_loss_term_only_adds_time(term: str, share: float, more: float, mod
     m, plan = (LLAMA, Plan(tp=2, dp=4)) if model == "llama" else (DSV3, Plan(tp=1, ep=8, dp=8))
     f1 = dataclasses.replace(CLEAN, enabled=True, **{term: a})
     f2 = dataclasses.replace(CLEAN, enabled=True, **{term: b})
-    t1 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=f1))["tpot"]
-    t2 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=f2))["tpot"]
-    t0 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=CLEAN))["tpot"]
+    t1 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=f1)).tpot
+    t2 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=f2)).tpot
+    t0 = decode(H100, m, plan, B, Workload(weights="fp8", fidelity=CLEAN)).tpot
     assert np.all(t2 >= t1 * (1 - 1e-12))
     assert np.all(t1 >= t0 * (1 - 1e-12))
 
@@ -115,9 +115,9 @@ def test_chunked_prefill_adds_the_chunk_to_every_step() -> None:
     p = LLAMA.params
     matmul = (p.non_expert - p.embedding - p.norms) / 8
     attn = 512 * LLAMA.attention_flops_per_token(512) / 8
-    assert d1["flops_per_gpu"][0] - d0["flops_per_gpu"][0] == pytest.approx(2 * 512 * matmul + attn)
-    assert d1["tpot"][0] > d0["tpot"][0]
-    assert d1["kv_bytes_per_gpu"][0] - d0["kv_bytes_per_gpu"][0] == pytest.approx(
+    assert d1.flops_per_gpu[0] - d0.flops_per_gpu[0] == pytest.approx(2 * 512 * matmul + attn)
+    assert d1.tpot[0] > d0.tpot[0]
+    assert d1.kv_bytes_per_gpu[0] - d0.kv_bytes_per_gpu[0] == pytest.approx(
         512 * LLAMA.kv_bytes_per_token(2) / 8
     )
 
@@ -151,10 +151,10 @@ def test_uneven_contexts_over_dp_ranks() -> None:
     d0 = decode(H100, LLAMA, Plan(tp=2, dp=4), np.array([64.0]), w0)
     d1 = decode(H100, LLAMA, Plan(tp=2, dp=4), np.array([64.0]), Workload(fidelity=f))
     factor = 1 + np.sqrt(2 * np.log(4) / 16)
-    assert d1["kv"][0] == pytest.approx(d0["kv"][0] * factor)
+    assert d1.kv[0] == pytest.approx(d0.kv[0] * factor)
     one = decode(H100, LLAMA, Plan(tp=8), np.array([64.0]), Workload(fidelity=f))
     clean = decode(H100, LLAMA, Plan(tp=8), np.array([64.0]), w0)
-    assert one["kv"][0] == pytest.approx(clean["kv"][0])  # one attention rank: no wait
+    assert one.kv[0] == pytest.approx(clean.kv[0])  # one attention rank: no wait
 
 
 def test_overlap_per_term(capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,22 +169,22 @@ def test_overlap_per_term(capsys: pytest.CaptureFixture[str]) -> None:
     comm = comm_model(Fabric(G), place(G, plan))
     b = np.array([64.0])
 
-    def step(overlap: str) -> dict[str, np.ndarray]:
+    def step(overlap: str) -> DecodeTerms:
         return decode(H100, DSV3, plan, b, Workload(weights="fp8", overlap=overlap), comm)
 
     none, full = step("none"), step("full")
     both = step("tp=full,ep=full")
     ep_only = step("tp=none,ep=full")
-    assert both["tpot"][0] == pytest.approx(full["tpot"][0])
-    assert full["tpot"][0] <= ep_only["tpot"][0] <= none["tpot"][0]
+    assert both.tpot[0] == pytest.approx(full.tpot[0])
+    assert full.tpot[0] <= ep_only.tpot[0] <= none.tpot[0]
     # Each hidden collective leaves the roof; the other adds: with the roof longer than
     # either collective, ep-only + tp-only = 2 roof + both collectives + 2 overheads.
     tp_only = step("tp=full,ep=none")
-    roof = max(none["weights"][0] + none["kv"][0], none["compute"][0])
-    over = none["overhead"][0]
-    comm_all = none["communication"][0]
-    assert none["tpot"][0] == pytest.approx(roof + comm_all + over)
-    assert full["tpot"][0] == pytest.approx(max(roof, comm_all) + over)
-    assert ep_only["tpot"][0] + tp_only["tpot"][0] == pytest.approx(2 * roof + comm_all + 2 * over)
+    roof = max(none.weights[0] + none.kv[0], none.compute[0])
+    over = none.overhead[0]
+    comm_all = none.communication[0]
+    assert none.tpot[0] == pytest.approx(roof + comm_all + over)
+    assert full.tpot[0] == pytest.approx(max(roof, comm_all) + over)
+    assert ep_only.tpot[0] + tp_only.tpot[0] == pytest.approx(2 * roof + comm_all + 2 * over)
     assert main(["evaluate", "dgx-h100", "--model", "llama-3-70b", "--overlap", "tp=half"]) == 2
     assert "--overlap" in capsys.readouterr().err

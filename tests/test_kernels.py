@@ -151,8 +151,8 @@ def test_more_bandwidth_or_flops_never_slows_a_step(
     fast = dataclasses.replace(base, accelerator=quicker)
     m, plan = (LLAMA, Plan(tp=8)) if model == "llama" else (DSV3, Plan(tp=1, ep=8, dp=8))
     w = Workload(weights=weights)
-    t0 = decode(base, m, plan, B, w)["tpot"]
-    t1 = decode(fast, m, plan, B, w)["tpot"]
+    t0 = decode(base, m, plan, B, w).tpot
+    t1 = decode(fast, m, plan, B, w).tpot
     assert np.all(t1 <= t0 * (1 + 1e-9))
 
 
@@ -171,7 +171,7 @@ def test_collective_and_evaluate_charge_the_same() -> None:
         assert in_step == pytest.approx(alone, rel=1e-9)
         d = decode(layout, LLAMA, Plan(tp=8), np.array([batch]), Workload(), comm)
         # Two all-reduces per layer, 80 layers.
-        assert float(d["communication"][0]) == pytest.approx(2 * 80 * alone, rel=1e-9)
+        assert float(d.communication[0]) == pytest.approx(2 * 80 * alone, rel=1e-9)
 
 
 def test_one_gigabyte_all_reduce_on_dgx_h100() -> None:
@@ -287,5 +287,5 @@ def test_a_chip_without_bf16_still_runs_every_kernel() -> None:
     layout = load_layout("kyber-nvl576")
     assert "bf16" not in layout.accelerator.peak_flop_per_s
     d = decode(layout, DSV3, Plan(tp=1, ep=64, dp=64), np.array([64.0]), Workload(weights="fp4"))
-    assert float(d["tpot"][0]) > float(d["floor"][0]) > 0
-    assert float(d["kernel_moe_gemm"][0]) > 0
+    assert float(d.tpot[0]) > float(d.floor[0]) > 0
+    assert float(d.kernels["moe_gemm"][0]) > 0

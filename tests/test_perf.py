@@ -29,20 +29,27 @@ TP8 = Plan(tp=8)
 EMB = 128256 * 8192 * 2  # Llama-3-70B input embedding in bf16: 2.1 GB, read a row at a time
 
 
+class _Row(dict):  # type: ignore[type-arg]
+    """One batch's decode terms, by key or attribute."""
+
+    def __getattr__(self, name: str) -> float:
+        return float(self[name])
+
+
 def one(layout, model, plan, batch, w):  # noqa: ANN001, ANN201
     d = decode(layout, model, plan, np.array([float(batch)]), w)
-    return {k: float(v[0]) for k, v in d.items()}
+    return _Row(d.at(0))
 
 
 def test_claim_1_roofline_llama_batch_1() -> None:
     # T_mem = 141.1e9 / (8 x 3.35e12) = 5.27 ms counts the whole input embedding; a step
     # reads one row of it, so topo reads 141.1e9 - 2.1e9 bytes: 5.19 ms (1.5% less).
     d = one(H100, LLAMA, TP8, 1, dataclasses.replace(IDEAL, context=0))
-    assert d["weights"] == pytest.approx((141.1e9 - EMB) / (8 * 3.35e12), rel=1e-3)
-    assert d["floor_all_weights"] == pytest.approx(141.1e9 / (8 * 3.35e12), rel=1e-3)
+    assert d.weights == pytest.approx((141.1e9 - EMB) / (8 * 3.35e12), rel=1e-3)
+    assert d.floor_all_weights == pytest.approx(141.1e9 / (8 * 3.35e12), rel=1e-3)
     # The embedding lookup is no matmul: 2 x (70.55 - 1.05)e9, 1.5% under the seed's 17.8 us.
-    assert d["compute"] == pytest.approx(2 * 70.55e9 / (8 * 989.4e12), rel=0.02)
-    assert d["weights"] / d["compute"] == pytest.approx(295.3, rel=0.02)
+    assert d.compute == pytest.approx(2 * 70.55e9 / (8 * 989.4e12), rel=0.02)
+    assert d.weights / d.compute == pytest.approx(295.3, rel=0.02)
 
 
 @pytest.mark.parametrize(
@@ -55,17 +62,17 @@ def test_claim_2_batch_table(batch: int, t_step_ms: float, usd_per_m: float) -> 
     # The seed's t_step reads the whole input embedding (2.1 GB); topo reads a row.
     seed = (141.1e9 + batch * 1152 * 327_680) / (8 * 3.35e12)
     assert seed == pytest.approx(t_step_ms * 1e-3, rel=5e-3)
-    assert d["tpot"] == pytest.approx(seed - EMB / (8 * 3.35e12), rel=2e-3)
+    assert d.tpot == pytest.approx(seed - EMB / (8 * 3.35e12), rel=2e-3)
     usd = 8 * 2.0 / 3600 * seed / batch * 1e6
     assert usd == pytest.approx(usd_per_m, rel=0.01)
-    assert 8 * 2.0 / 3600 * d["tpot"] / batch * 1e6 < usd
+    assert 8 * 2.0 / 3600 * d.tpot / batch * 1e6 < usd
 
 
 def test_claim_3_floors() -> None:
     w = Workload(ideal=True)
     d = one(H100, LLAMA, TP8, 1, w)
-    assert d["floor_all_weights"] == pytest.approx(141.1e9 / (8 * 3.35e12), rel=1e-3)  # 5.27 ms
-    assert d["floor"] == pytest.approx((141.1e9 - EMB) / (8 * 3.35e12), rel=1e-3)  # one row
+    assert d.floor_all_weights == pytest.approx(141.1e9 / (8 * 3.35e12), rel=1e-3)  # 5.27 ms
+    assert d.floor == pytest.approx((141.1e9 - EMB) / (8 * 3.35e12), rel=1e-3)  # one row
     assert one(H200, LLAMA, TP8, 1, w)["floor_all_weights"] == pytest.approx(3.67e-3, rel=5e-3)
     fp8 = Workload(ideal=True, weights="fp8")
     big = one(H200, DSV3, Plan(tp=8, ep=8), 256, fp8)["floor_all_weights"]
@@ -136,9 +143,9 @@ def test_claim_6_pipeline_adds_capacity_not_speed() -> None:
 def test_claim_7_floors() -> None:
     fp8 = Workload(ideal=True, weights="fp8")
     d = one(H200, DSV3, Plan(tp=8, ep=8), 1, fp8)
-    assert d["floor_all_weights"] == pytest.approx(37.6e9 / (8 * 4.8e12), rel=0.01)  # 0.98 ms
+    assert d.floor_all_weights == pytest.approx(37.6e9 / (8 * 4.8e12), rel=0.01)  # 0.98 ms
     # "of which one row is read, so ~0.955 ms without it" (the 0.93e9 input embedding).
-    assert d["floor"] == pytest.approx(0.955e-3, rel=0.01)
+    assert d.floor == pytest.approx(0.955e-3, rel=0.01)
     llama = one(H100, LLAMA, TP8, 1, fp8)["floor_all_weights"]
     assert llama == pytest.approx(2.63e-3, rel=5e-3)
 
@@ -230,7 +237,7 @@ def test_step_never_below_floor(i: int, batch: int, context: float, ideal: bool)
     plan = PLANS[i]
     model = DSV3 if plan.ep > 1 else LLAMA
     d = one(H200, model, plan, batch, Workload(context=context, ideal=ideal, weights="fp8"))
-    assert d["tpot"] >= d["floor"] * (1 - 1e-12)
+    assert d.tpot >= d.floor * (1 - 1e-12)
 
 
 @settings(max_examples=40, deadline=None)
@@ -254,9 +261,9 @@ def test_memory_bound_batches_raise_throughput_and_lower_cost(i: int, context: f
     model = DSV3 if plan.ep > 1 else LLAMA
     B = np.arange(1, 2049, dtype=float)
     d = decode(H200, model, plan, B, Workload(context=context, ideal=True, weights="fp8"))
-    memory_bound = d["compute"] < d["weights"] + d["kv"]
-    tput = d["tokens_per_s"]
-    cost = d["tpot"] / B
+    memory_bound = d.compute < d.weights + d.kv
+    tput = d.tokens_per_s
+    cost = d.tpot / B
     # While memory-bound, one more sequence never lowers tokens/s nor raises cost per token.
     both = memory_bound[:-1] & memory_bound[1:]
     assert np.all(tput[1:][both] >= tput[:-1][both] * (1 - 1e-12))

@@ -264,7 +264,7 @@ def test_plan_under_an_slo_searches_the_batch() -> None:
     comm = comm_model(Fabric(G), place(G, plan))
     top = memory(layout, model, plan, 1, w)["max_batch"]
     b = largest_batch_within(layout, model, plan, w, comm, top, 0.030)
-    t = decode(layout, model, plan, np.array([b, b + 1.0]), w, comm)["tpot"]
+    t = decode(layout, model, plan, np.array([b, b + 1.0]), w, comm).tpot
     assert t[0] <= 0.030 < t[1]
     assert b & (b - 1)  # not a power of two here
     best = rank(search(layout, G, model, w, max_latency_s=0.030), "throughput")[0]

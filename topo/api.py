@@ -478,8 +478,8 @@ def serve_scenario(
     setup = ServeSetup(
         seats=seats,
         # With pp stages a micro-batch departs every stage time: time per token / pp.
-        interval_s=float(d["tpot"][-1]) / plan.pp,
-        step_s=tuple(float(x) for x in d["tpot"]),
+        interval_s=float(d.tpot[-1]) / plan.pp,
+        step_s=tuple(float(x) for x in d.tpot),
         prefill_s=parts.prefill.time_s,
         gpus=plan.world,
         trains=plan.pp,

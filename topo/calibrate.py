@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -223,10 +224,7 @@ def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str
     """One point's fields checked; the point in SI units."""
     from topo.catalogue import load_catalogue
     from topo.collectives import OPS
-    from topo.evaluation import check_plan
     from topo.layout import load_layout
-    from topo.models import DTYPE_BYTES, load_model
-    from topo.place import Plan
 
     e = doc_get(doc, path)
     pt = dict(e)
@@ -238,64 +236,7 @@ def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str
             pt[key] = ""
     accelerator = load_catalogue().accelerator
     if kind == "serving":
-        _name(doc, path, "layout", problems, resolve=load_layout)
-        model = _name(doc, path, "model", problems, resolve=load_model)
-        _whole(doc, path, "batch", problems, required=True)
-        _whole(doc, path, "input", problems, required=False)
-        _whole(doc, path, "output", problems, required=False)
-        for key in ("weights", "kv"):
-            if key in e:
-                _name(doc, path, key, problems, sorted(DTYPE_BYTES))
-        plan = e.get("plan", {})
-        if not isinstance(plan, dict):
-            problems.append(doc.problem((*path, "plan"), "expected a mapping like {tp: 8}"))
-        else:
-            for k in plan:
-                if k not in ("tp", "ep", "pp", "dp"):
-                    problems.append(doc.problem((*path, "plan", k), "expected tp, ep, pp or dp"))
-                else:
-                    _whole(doc, (*path, "plan"), k, problems, required=True)
-            ok = all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in plan.values()
-            )
-            if model is not None and ok and set(plan) <= {"tp", "ep", "pp", "dp"}:
-                try:
-                    check_plan(model, Plan(**plan))
-                except TopoError as err:
-                    problems.append(doc.problem((*path, "plan"), str(err).splitlines()[0]))
-        acc_tok = e.get("accepted_tokens", 1.0)
-        if isinstance(acc_tok, bool) or not isinstance(acc_tok, (int, float)) or acc_tok < 1:
-            problems.append(
-                doc.problem((*path, "accepted_tokens"), "expected tokens per step, a number >= 1")
-            )
-        if "draft_tokens" in e:
-            _whole(doc, path, "draft_tokens", problems, required=True, least=0)
-        if "attention_kernel" in e:
-            from topo.perf import ATTENTION_KERNELS
-
-            if e["attention_kernel"] not in ATTENTION_KERNELS:
-                problems.append(
-                    doc.problem(
-                        (*path, "attention_kernel"),
-                        f"expected one of {', '.join(ATTENTION_KERNELS)}",
-                    )
-                )
-        if "overlap" in e:
-            from topo.perf import Workload
-
-            try:
-                Workload(overlap=str(e["overlap"])).check()
-            except TopoError as err:
-                problems.append(doc.problem((*path, "overlap"), str(err)))
-        if e.get("metric") not in METRICS:
-            problems.append(doc.problem((*path, "metric"), f"expected one of {', '.join(METRICS)}"))
-            return pt
-        if e["metric"] in _RATE_METRICS:
-            v = e.get("value")
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                problems.append(doc.problem((*path, "value"), "expected tokens/s as a number > 0"))
-        else:
-            pt["value"] = _q(doc, path, "value", "time", problems)
+        _check_serving(doc, path, pt, problems)
         return pt
     pt["time_s"] = _q(doc, path, "time", "time", problems)
     if kind == "gemm":
@@ -313,6 +254,84 @@ def _check_point(doc: Located, path: Path_, problems: list[Problem]) -> dict[str
         _whole(doc, path, "gpus", problems, required=True, least=2)
         pt["bytes"] = _q(doc, path, "bytes", "data", problems)
     return pt
+
+
+def _check_serving(doc: Located, path: Path_, pt: dict[str, Any], problems: list[Problem]) -> None:
+    """A serving point's fields checked; its value, a time, set in `pt` in seconds."""
+    from topo.layout import load_layout
+    from topo.models import DTYPE_BYTES, load_model
+
+    e = doc_get(doc, path)
+    _name(doc, path, "layout", problems, resolve=load_layout)
+    model = _name(doc, path, "model", problems, resolve=load_model)
+    _whole(doc, path, "batch", problems, required=True)
+    _whole(doc, path, "input", problems, required=False)
+    _whole(doc, path, "output", problems, required=False)
+    for key in ("weights", "kv"):
+        if key in e:
+            _name(doc, path, key, problems, sorted(DTYPE_BYTES))
+    _check_serving_plan(doc, path, model, problems)
+    _check_serving_scenario(doc, path, problems)
+    if e.get("metric") not in METRICS:
+        problems.append(doc.problem((*path, "metric"), f"expected one of {', '.join(METRICS)}"))
+        return
+    if e["metric"] in _RATE_METRICS:
+        v = e.get("value")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            problems.append(doc.problem((*path, "value"), "expected tokens/s as a number > 0"))
+    else:
+        pt["value"] = _q(doc, path, "value", "time", problems)
+
+
+def _check_serving_plan(doc: Located, path: Path_, model: Any, problems: list[Problem]) -> None:
+    """A serving point's plan: known degrees, whole numbers >= 1, and one the model allows."""
+    from topo.evaluation import check_plan
+    from topo.place import Plan
+
+    plan = doc_get(doc, path).get("plan", {})
+    if not isinstance(plan, dict):
+        problems.append(doc.problem((*path, "plan"), "expected a mapping like {tp: 8}"))
+        return
+    for k in plan:
+        if k not in ("tp", "ep", "pp", "dp"):
+            problems.append(doc.problem((*path, "plan", k), "expected tp, ep, pp or dp"))
+        else:
+            _whole(doc, (*path, "plan"), k, problems, required=True)
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in plan.values())
+    if model is not None and ok and set(plan) <= {"tp", "ep", "pp", "dp"}:
+        try:
+            check_plan(model, Plan(**plan))
+        except TopoError as err:
+            problems.append(doc.problem((*path, "plan"), str(err).splitlines()[0]))
+
+
+def _check_serving_scenario(doc: Located, path: Path_, problems: list[Problem]) -> None:
+    """A serving point's scenario facts: speculative decoding, attention kernel, overlap."""
+    e = doc_get(doc, path)
+    acc_tok = e.get("accepted_tokens", 1.0)
+    if isinstance(acc_tok, bool) or not isinstance(acc_tok, (int, float)) or acc_tok < 1:
+        problems.append(
+            doc.problem((*path, "accepted_tokens"), "expected tokens per step, a number >= 1")
+        )
+    if "draft_tokens" in e:
+        _whole(doc, path, "draft_tokens", problems, required=True, least=0)
+    if "attention_kernel" in e:
+        from topo.perf import ATTENTION_KERNELS
+
+        if e["attention_kernel"] not in ATTENTION_KERNELS:
+            problems.append(
+                doc.problem(
+                    (*path, "attention_kernel"),
+                    f"expected one of {', '.join(ATTENTION_KERNELS)}",
+                )
+            )
+    if "overlap" in e:
+        from topo.perf import Workload
+
+        try:
+            Workload(overlap=str(e["overlap"])).check()
+        except TopoError as err:
+            problems.append(doc.problem((*path, "overlap"), str(err)))
 
 
 def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, Any]]:
@@ -356,55 +375,77 @@ def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, A
 
 def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, Any]:
     """The number topo predicts for one measured point, and the term that dominates it."""
-    from topo.catalogue import load_catalogue
-    from topo.collectives import collective
-    from topo.perf import KERNEL_CLASSES, decode, prefill
-
     kind = point["kind"]
     if kind == "gemm":
-        from topo.kernels import gemm_time
-        from topo.models import dtype_bytes
-
-        acc = load_catalogue().accelerator(point["accelerator"])
-        dtype = point.get("dtype", "bf16")
-        if dtype not in acc.peak_flop_per_s:
-            msg = f"{acc.name} has no published {dtype} peak"
-            raise TopoError(msg)
-        b = dtype_bytes(dtype)
-        peak_bw = acc.hbm_bandwidth_bytes_per_s or 0.0
-        t = gemm_time(
-            acc,
-            dtype,
-            point["m"],
-            point["n"],
-            point["k"],
-            weight_bytes=b,
-            act_bytes=b,
-            hbm_bw=peak_bw * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale),
-            compute_scale=fidelity.compute_scale,
-        )
-        return {"value": float(t), "term": "kernel"}
+        return _predict_gemm(point, fidelity)
     if kind == "bandwidth":
-        acc = load_catalogue().accelerator(point["accelerator"])
-        if acc.hbm_bandwidth_bytes_per_s is None:
-            msg = f"{acc.name} has no published HBM bandwidth"
-            raise TopoError(msg)
-        bw = acc.hbm_bandwidth_bytes_per_s * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale)
-        return {"value": point["bytes"] / bw, "term": "hbm"}
+        return _predict_bandwidth(point, fidelity)
     if kind == "collective":
-        G = _graph(point["layout"])
-        from topo.kernels import point_runtime
+        return _predict_collective(point, fidelity)
+    return _predict_serving(point, fidelity)
 
-        r = collective(
-            G,
-            point["op"],
-            G.gpus[: point["gpus"]],
-            point["bytes"],
-            clean=not fidelity.enabled,
-            runtime=point_runtime(point),
-        )
-        value = float(fidelity.comm_time(r.latency_s, r.transfer_s))
-        return {"value": value, "term": "latency" if r.latency_s > r.transfer_s else "bandwidth"}
+
+def _predict_gemm(point: dict[str, Any], fidelity: Fidelity) -> dict[str, Any]:
+    """A GEMM point: the kernel's time on the accelerator, HBM and compute scaled."""
+    from topo.catalogue import load_catalogue
+    from topo.kernels import gemm_time
+    from topo.models import dtype_bytes
+
+    acc = load_catalogue().accelerator(point["accelerator"])
+    dtype = point.get("dtype", "bf16")
+    if dtype not in acc.peak_flop_per_s:
+        msg = f"{acc.name} has no published {dtype} peak"
+        raise TopoError(msg)
+    b = dtype_bytes(dtype)
+    peak_bw = acc.hbm_bandwidth_bytes_per_s or 0.0
+    t = gemm_time(
+        acc,
+        dtype,
+        point["m"],
+        point["n"],
+        point["k"],
+        weight_bytes=b,
+        act_bytes=b,
+        hbm_bw=peak_bw * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale),
+        compute_scale=fidelity.compute_scale,
+    )
+    return {"value": float(t), "term": "kernel"}
+
+
+def _predict_bandwidth(point: dict[str, Any], fidelity: Fidelity) -> dict[str, Any]:
+    """A copy point: its bytes over the accelerator's effective HBM bandwidth."""
+    from topo.catalogue import load_catalogue
+
+    acc = load_catalogue().accelerator(point["accelerator"])
+    if acc.hbm_bandwidth_bytes_per_s is None:
+        msg = f"{acc.name} has no published HBM bandwidth"
+        raise TopoError(msg)
+    bw = acc.hbm_bandwidth_bytes_per_s * min(1.0, acc.efficiency.hbm * fidelity.hbm_scale)
+    return {"value": point["bytes"] / bw, "term": "hbm"}
+
+
+def _predict_collective(point: dict[str, Any], fidelity: Fidelity) -> dict[str, Any]:
+    """A collective point: its time on the first `gpus` GPUs of its layout."""
+    from topo.collectives import collective
+    from topo.kernels import point_runtime
+
+    G = _graph(point["layout"])
+    r = collective(
+        G,
+        point["op"],
+        G.gpus[: point["gpus"]],
+        point["bytes"],
+        clean=not fidelity.enabled,
+        runtime=point_runtime(point),
+    )
+    value = float(fidelity.comm_time(r.latency_s, r.transfer_s))
+    return {"value": value, "term": "latency" if r.latency_s > r.transfer_s else "bandwidth"}
+
+
+def _predict_serving(point: dict[str, Any], fidelity: Fidelity) -> dict[str, Any]:
+    """A serving point: its metric from a decode step at its batch (and prefill, if needed)."""
+    from topo.perf import KERNEL_CLASSES, decode, prefill
+
     prep = _prepared(point)
     # Scenario facts a point may state: speculative decoding (mean tokens accepted per
     # step, draft tokens verified) and which collectives overlap compute (two-batch overlap).
@@ -424,23 +465,23 @@ def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, An
         w,
         prep["comm"],
     )
-    terms = {k: float(d[k][0]) for k in ("weights", "kv", "compute", "communication", "overhead")}
-    kernels = {k: float(d[f"kernel_{k}"][0]) for k in KERNEL_CLASSES}
+    terms = d.breakdown(0)
+    kernels = {k: float(d.kernels[k][0]) for k in KERNEL_CLASSES}
     if any(kernels.values()):  # the kernel class that takes longest, or the collectives
         terms = {**kernels, "communication": terms["communication"]}
     term = max(terms, key=lambda k: terms[k])
     metric = point["metric"]
     if metric == "time_per_output_token":
-        return {"value": float(d["tpot"][0]), "term": term}
+        return {"value": float(d.tpot[0]), "term": term}
     world = prep["plan"].world
     if metric == "tokens_per_s_per_gpu":
-        return {"value": float(d["tokens_per_s"][0]) / world, "term": term}
+        return {"value": float(d.tokens_per_s[0]) / world, "term": term}
     prompts = float(point["batch"]) / prep["plan"].dp
     pre = prefill(prep["layout"], prep["model"], prep["plan"], w, prep["comm"], prompts=prompts)
     if metric == "prefill_time":
         return {"value": float(pre["time_s"]), "term": "prefill " + pre["bound"]}
     steps = max(w.output_tokens - 1, 0)
-    total = float(pre["time_s"]) + steps * float(d["tpot"][0])
+    total = float(pre["time_s"]) + steps * float(d.tpot[0])
     value = float(point["batch"]) * w.output_tokens / total / world
     term = "prefill " + pre["bound"] if pre["time_s"] > total / 2 else term
     return {"value": value, "term": term}
@@ -625,22 +666,42 @@ def calibrate(
         pred = np.array([predict(p, f)["value"] for p in points])
         return np.asarray(np.log(pred / meas))
 
-    def jac(u: np.ndarray, r: np.ndarray) -> np.ndarray:
-        J = np.empty((len(points), len(names)))
-        for i in range(len(names)):
-            h = 1e-6 if u[i] < 1 - 1e-6 else -1e-6
-            v = u.copy()
-            v[i] += h
-            J[:, i] = (resid(v) - r) / h
-        return J
-
     u = np.clip(
         np.array([(getattr(start, n) - lo[i]) / span[i] for i, n in enumerate(names)]), 0, 1
     )
+    u, cost, J = _levenberg_marquardt(resid, u, iterations)
+    errors = _standard_errors(J, u, cost, names, span)
+    return {
+        "fidelity": fid(u).to_dict(),
+        "fitted": names,
+        "uncertainty": errors,
+        "at_bound": [names[i] for i in range(len(names)) if not 1e-9 < u[i] < 1 - 1e-9],
+        "rms_log_error": math.sqrt(cost / len(points)),
+        "points": len(points),
+    }
+
+
+def _jacobian(
+    resid: Callable[[np.ndarray], np.ndarray], u: np.ndarray, r: np.ndarray
+) -> np.ndarray:
+    """Forward differences of the residuals `r` at `u`, stepping back at the upper bound."""
+    J = np.empty((len(r), len(u)))
+    for i in range(len(u)):
+        h = 1e-6 if u[i] < 1 - 1e-6 else -1e-6
+        v = u.copy()
+        v[i] += h
+        J[:, i] = (resid(v) - r) / h
+    return J
+
+
+def _levenberg_marquardt(
+    resid: Callable[[np.ndarray], np.ndarray], u: np.ndarray, iterations: int
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Minimise |resid(u)|^2 over u in [0, 1]: the parameters, the cost, the last Jacobian."""
     r = resid(u)
     cost = float(r @ r)
     lam = 1e-3
-    J = jac(u, r)
+    J = _jacobian(resid, u, r)
     for _ in range(iterations):
         A = J.T @ J
         g = J.T @ r
@@ -654,12 +715,19 @@ def calibrate(
             lam = max(lam / 3, 1e-9)
             if done:
                 break
-            J = jac(u, r)
+            J = _jacobian(resid, u, r)
         else:
             lam *= 4
             if lam > 1e8:
                 break
-    dof = max(len(points) - len(names), 1)
+    return u, cost, J
+
+
+def _standard_errors(
+    J: np.ndarray, u: np.ndarray, cost: float, names: list[str], span: np.ndarray
+) -> dict[str, float | None]:
+    """One standard error per parameter, sigma^2 (J^T J)^-1, in the parameter's units."""
+    dof = max(len(J) - len(names), 1)
     sigma2 = cost / dof
     # Parameters pinned at a bound carry no curvature: no standard error for them.
     # So do those the points no longer depend on (an efficiency scaled past 100%).
@@ -674,14 +742,7 @@ def calibrate(
         cov = np.linalg.pinv(Jf.T @ Jf) * sigma2
         for j, i in enumerate(free):
             errors[names[i]] = float(math.sqrt(max(cov[j, j], 0.0)) * span[i])
-    return {
-        "fidelity": fid(u).to_dict(),
-        "fitted": names,
-        "uncertainty": errors,
-        "at_bound": [names[i] for i in range(len(names)) if not 1e-9 < u[i] < 1 - 1e-9],
-        "rms_log_error": math.sqrt(cost / len(points)),
-        "points": len(points),
-    }
+    return errors
 
 
 def _sensitive(points: list[dict[str, Any]], name: str) -> bool:

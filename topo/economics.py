@@ -17,7 +17,15 @@ from topo._yaml import load_data
 from topo.errors import TopoError
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.perf import CommModel, Workload, critical_batches, decode, memory, prefill
+from topo.perf import (
+    CommModel,
+    DecodeTerms,
+    Workload,
+    critical_batches,
+    decode,
+    memory,
+    prefill,
+)
 from topo.place import Plan
 from topo.published import (
     FIVE_MINUTES_S,
@@ -73,7 +81,7 @@ def price(
         d = decode(layout, model, plan, np.array(bs, dtype=float), w, comm)
         pre = prefill(layout, model, plan, w, comm)
         for i, b in enumerate(bs):
-            tps = float(d["tokens_per_s"][i])
+            tps = float(d.tokens_per_s[i])
             rows.append(
                 {
                     "context": S,
@@ -81,13 +89,11 @@ def price(
                     "fits": True,
                     "max_batch": max_b,
                     "is_max_batch": b == max_b,
-                    "time_per_output_token_s": float(d["tpot"][i]),
+                    "time_per_output_token_s": float(d.tpot[i]),
                     "usd_per_million_output_tokens": usd_s / tps * 1e6,
                     "usd_per_million_input_tokens": usd_s / pre["tokens_per_s"] * 1e6,
                     "bound": _bound(d, i),
-                    "kv_over_weights": float(d["kv"][i] / d["weights"][i])
-                    if d["weights"][i]
-                    else None,
+                    "kv_over_weights": float(d.kv[i] / d.weights[i]) if d.weights[i] else None,
                 }
             )
     for r in rows:
@@ -150,7 +156,7 @@ def price(
     }
 
 
-def _bound(d: dict[str, np.ndarray], i: int) -> str:
+def _bound(d: DecodeTerms, i: int) -> str:
     from topo.perf import bound_of
 
     return bound_of(d, i)
@@ -173,21 +179,21 @@ def faster_tier(
     """The price multiple a tier `speedup` times faster must charge on the same chips."""
     B = np.arange(1, batch + 1, dtype=float)
     d = decode(layout, model, plan, B, workload, comm)
-    t0 = float(d["tpot"][-1])
+    t0 = float(d.tpot[-1])
     target = t0 / speedup
-    ok = np.nonzero(d["tpot"] <= target)[0]
+    ok = np.nonzero(d.tpot <= target)[0]
     if not len(ok):
         return {
             "speedup": speedup,
             "reachable": False,
             "note": f"no batch on these chips is {speedup:g}x faster than batch {batch}: "
-            f"batch 1 takes {float(d['tpot'][0]) * 1e3:.2f} ms against the "
+            f"batch 1 takes {float(d.tpot[0]) * 1e3:.2f} ms against the "
             f"{target * 1e3:.2f} ms needed; more chips (a larger TP/EP group) instead",
         }
     b = int(B[ok[-1]])
 
     def cost(i: int) -> float:
-        return float(d["tpot"][i]) / float(B[i])
+        return float(d.tpot[i]) / float(B[i])
 
     return {
         "speedup": speedup,

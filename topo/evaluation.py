@@ -18,6 +18,7 @@ from topo.layout import Layout
 from topo.models import Model
 from topo.perf import (
     CommModel,
+    DecodeTerms,
     Workload,
     _compute_dtype,
     bound_of,
@@ -65,7 +66,7 @@ def evaluate(
     strategy: str = "packed",
     fabric: Fabric | None = None,
     parts: PlanParts | None = None,
-    decoded: tuple[dict[str, np.ndarray], int] | None = None,
+    decoded: tuple[DecodeTerms, int] | None = None,
 ) -> Evaluation:
     """Everything ``topo evaluate`` reports for one plan and batch.
 
@@ -87,7 +88,7 @@ def evaluate(
     mem = Memory(**memory(layout, model, plan, batch, workload))
     n = plan.world
     usd_per_s = n * workload.gpu_hour_usd / 3600
-    out_cost = usd_per_s / float(d["tokens_per_s"][i]) * 1e6
+    out_cost = usd_per_s / float(d.tokens_per_s[i]) * 1e6
     in_cost = usd_per_s / parts.prefill.tokens_per_s * 1e6
     acc = layout.accelerator
     kernels = _kernel_breakdown(d, workload, i)
@@ -104,21 +105,21 @@ def evaluate(
             "compute": _compute_dtype(layout, workload),
         },
         decode=Decode(
-            step_time_s=float(d["tpot"][i]),
-            time_per_output_token_s=float(d["tpot"][i]),
-            tokens_per_s=float(d["tokens_per_s"][i]),
-            tokens_per_s_per_gpu=float(d["tokens_per_s"][i]) / n,
+            step_time_s=float(d.tpot[i]),
+            time_per_output_token_s=float(d.tpot[i]),
+            tokens_per_s=float(d.tokens_per_s[i]),
+            tokens_per_s_per_gpu=float(d.tokens_per_s[i]) / n,
             sequences_in_flight=plan.pp * batch,
             bound=bound_of(d, i),
-            memory_bound_by="weights" if d["weights"][i] >= d["kv"][i] else "kv",
-            breakdown_s={k: float(d[k][i]) for k in TERMS},
+            memory_bound_by="weights" if d.weights[i] >= d.kv[i] else "kv",
+            breakdown_s=d.breakdown(i),
             kernels_s=kernels,
             dominant_kernel_class=max(kernels, key=lambda k: kernels[k]) if kernels else None,
-            moe_imbalance=float(d["moe_imbalance"][i]),
+            moe_imbalance=float(d.moe_imbalance[i]),
             per_gpu_stage_step=StageStep(
-                weight_bytes=float(d["weight_bytes_per_gpu"][i]),
-                kv_bytes=float(d["kv_bytes_per_gpu"][i]),
-                flops=float(d["flops_per_gpu"][i]),
+                weight_bytes=float(d.weight_bytes_per_gpu[i]),
+                kv_bytes=float(d.kv_bytes_per_gpu[i]),
+                flops=float(d.flops_per_gpu[i]),
             ),
         ),
         prefill=parts.prefill,
@@ -200,26 +201,26 @@ def plan_parts(
     return PlanParts(layout, model, plan, workload, placement, comm)
 
 
-def _floor(d: dict[str, np.ndarray], i: int, model: Model, plan: Plan, workload: Workload) -> Floor:
+def _floor(d: DecodeTerms, i: int, model: Model, plan: Plan, workload: Workload) -> Floor:
     return Floor(
-        per_token_s=float(d["floor"][i]),
-        per_step_s=float(d["floor_step"][i]),
+        per_token_s=float(d.floor[i]),
+        per_step_s=float(d.floor_step[i]),
         # The reference's convention: every weight, the whole input embedding included.
-        all_weights_s=float(d["floor_all_weights"][i]),
+        all_weights_s=float(d.floor_all_weights[i]),
         basis=_floor_basis(model, plan, workload),
     )
 
 
-def _kernel_breakdown(d: dict[str, np.ndarray], workload: Workload, i: int = 0) -> dict[str, float]:
+def _kernel_breakdown(d: DecodeTerms, workload: Workload, i: int = 0) -> dict[str, float]:
     """Time of one decode step by kernel class [s] ({} on the clean roofline)."""
     from topo.perf import KERNEL_CLASSES
 
     if not workload.losses.enabled:
         return {}
-    out = {k: float(d[f"kernel_{k}"][i]) for k in KERNEL_CLASSES}
+    out = {k: float(d.kernels[k][i]) for k in KERNEL_CLASSES}
     if not any(out.values()):
         return {}
-    out["communication"] = float(d["communication"][i])
+    out["communication"] = float(d.communication[i])
     out["host"] = workload.losses.step_overhead_s * (out["gemm"] > 0)
     return out
 
@@ -324,17 +325,17 @@ def sweep(
     d = decode(layout, model, plan, B, workload, parts.comm)
     mem_max = memory(layout, model, plan, 1, workload)["max_batch"]
     n = plan.world
-    usd = n * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
+    usd = n * workload.gpu_hour_usd / 3600 / d.tokens_per_s * 1e6
     rows = tuple(
         SweepRow(
             batch=int(b),
-            time_per_output_token_s=float(d["tpot"][i]),
-            tokens_per_s_per_user=1.0 / float(d["tpot"][i]),
-            tokens_per_s_per_gpu=float(d["tokens_per_s"][i]) / n,
+            time_per_output_token_s=float(d.tpot[i]),
+            tokens_per_s_per_user=1.0 / float(d.tpot[i]),
+            tokens_per_s_per_gpu=float(d.tokens_per_s[i]) / n,
             usd_per_million_output_tokens=float(usd[i]),
             bound=bound_of(d, i),
-            latency_floor_s=float(d["floor"][i]),
-            breakdown_s={k: float(d[k][i]) for k in TERMS},
+            latency_floor_s=float(d.floor[i]),
+            breakdown_s=d.breakdown(i),
             fits=bool(b <= mem_max),
         )
         for i, b in enumerate(B)
@@ -378,9 +379,9 @@ def roofline_data(
     d = decode(layout, model, plan, B, workload, comm)
     points = []
     for i, b in enumerate(batches):
-        nbytes = float(d["weight_bytes_per_gpu"][i] + d["kv_bytes_per_gpu"][i])
-        flops = float(d["flops_per_gpu"][i])
-        stage_s = float(d["tpot"][i]) / plan.pp
+        nbytes = float(d.weight_bytes_per_gpu[i] + d.kv_bytes_per_gpu[i])
+        flops = float(d.flops_per_gpu[i])
+        stage_s = float(d.tpot[i]) / plan.pp
         points.append(
             {
                 "phase": "decode",

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,6 +47,7 @@ from topo.routing import Fabric
 
 __all__ = [
     "CommModel",
+    "DecodeTerms",
     "Workload",
     "comm_model",
     "critical_batches",
@@ -467,6 +469,55 @@ def _shape(model: Model, plan: Plan) -> dict[str, float]:
     }
 
 
+TERMS = ("weights", "kv", "compute", "communication", "overhead")
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeTerms:
+    """A decode step's terms for each batch of a run (arrays, one entry a batch).
+
+    Times are per output token [s]: `tpot` and its terms (`weights`, `kv`, `compute`,
+    `communication`, `overhead`); `tokens_per_s` of the instance; per GPU of one
+    stage-step, `weight_bytes_per_gpu` and `kv_bytes_per_gpu` [B] and `flops_per_gpu`
+    [FLOP]; the latency floor per token, per step, and the seed's all-weights floor [s];
+    `kernels` the step's time by kernel class [s] (zeros on the clean roofline).
+    """
+
+    batch: np.ndarray
+    tpot: np.ndarray
+    weights: np.ndarray
+    kv: np.ndarray
+    compute: np.ndarray
+    communication: np.ndarray
+    overhead: np.ndarray
+    moe_imbalance: np.ndarray
+    tokens_per_s: np.ndarray
+    weight_bytes_per_gpu: np.ndarray
+    kv_bytes_per_gpu: np.ndarray
+    flops_per_gpu: np.ndarray
+    floor: np.ndarray
+    floor_step: np.ndarray
+    floor_all_weights: np.ndarray
+    kernels: Mapping[str, np.ndarray]
+
+    def term(self, name: str) -> np.ndarray:
+        """One of :data:`TERMS` by name [s]."""
+        if name not in TERMS:
+            msg = f"no decode term {name!r}; terms: {', '.join(TERMS)}"
+            raise KeyError(msg)
+        value: np.ndarray = getattr(self, name)
+        return value
+
+    def breakdown(self, i: int = 0) -> dict[str, float]:
+        """The terms of batch `i` [s], by name."""
+        return {k: float(self.term(k)[i]) for k in TERMS}
+
+    def at(self, i: int) -> dict[str, float]:
+        """Every array's entry `i` as floats (kernel classes as ``kernel_<class>``)."""
+        out = {f: float(getattr(self, f)[i]) for f in self.__dataclass_fields__ if f != "kernels"}
+        return {**out, **{f"kernel_{k}": float(v[i]) for k, v in self.kernels.items()}}
+
+
 def decode(
     layout: Layout,
     model: Model,
@@ -474,13 +525,8 @@ def decode(
     batch: np.ndarray | float,
     workload: Workload,
     comm: CommModel | None = None,
-) -> dict[str, np.ndarray]:
-    """Decode step terms for each batch (instance sequences), as arrays.
-
-    Returns per-token times [s] (``tpot``, ``weights``, ``kv``, ``compute``,
-    ``communication``), ``tokens_per_s`` of the instance, per-GPU bytes and FLOPs
-    of one stage-step, and the latency floor.
-    """
+) -> DecodeTerms:
+    """Decode step terms for each batch (instance sequences), as arrays (:class:`DecodeTerms`)."""
     B = np.asarray(batch, dtype=float)
     hw = _hw(layout, workload)
     s = _shape(model, plan)
@@ -522,26 +568,26 @@ def decode(
     # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
     tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
     floor, floor_step, floor_all = _floors(model, plan, workload, s, hw, w)
-    return {
-        "batch": B,
-        "tpot": tpot,
-        "weights": plan.pp * t_w,
-        "kv": plan.pp * t_kv,
-        "compute": plan.pp * t_c,
-        "communication": plan.pp * (t_tp + t_ep) + (plan.pp - 1) * t_hop,
-        "overhead": plan.pp * t_over,
-        "moe_imbalance": imbalance,
+    return DecodeTerms(
+        batch=B,
+        tpot=tpot,
+        weights=plan.pp * t_w,
+        kv=plan.pp * t_kv,
+        compute=plan.pp * t_c,
+        communication=plan.pp * (t_tp + t_ep) + (plan.pp - 1) * t_hop,
+        overhead=plan.pp * t_over,
+        moe_imbalance=imbalance,
         # pp micro-batches of B are in flight: each stage works on one of them.
-        "tokens_per_s": plan.pp * B / tpot,
-        "weight_bytes_per_gpu": w.w_bytes,
-        "kv_bytes_per_gpu": w.kv_bytes,
-        "flops_per_gpu": w.dense_flops + w.expert_flops + w.attn_flops,
-        "floor": floor,
-        "floor_step": floor_step,
-        "floor_all_weights": floor_all,
+        tokens_per_s=plan.pp * B / tpot,
+        weight_bytes_per_gpu=w.w_bytes,
+        kv_bytes_per_gpu=w.kv_bytes,
+        flops_per_gpu=w.dense_flops + w.expert_flops + w.attn_flops,
+        floor=floor,
+        floor_step=floor_step,
+        floor_all_weights=floor_all,
         # Time of a step by kernel class (zeros on the clean roofline).
-        **{f"kernel_{k}": plan.pp * kern.get(k, np.zeros_like(B)) for k in KERNEL_CLASSES},
-    }
+        kernels={k: plan.pp * kern.get(k, np.zeros_like(B)) for k in KERNEL_CLASSES},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -655,16 +701,14 @@ def _floors(
     return floor_step / workload.losses.accepted_tokens_per_step, floor_step, floor_all
 
 
-def bound_of(d: dict[str, np.ndarray], i: int = 0) -> str:
+def bound_of(d: DecodeTerms, i: int = 0) -> str:
     """Which term binds: ``memory``, ``compute``, ``communication`` or ``overhead``."""
-    mem = float(d["weights"].flat[i] + d["kv"].flat[i])
     terms = {
-        "memory": mem,
-        "compute": float(d["compute"].flat[i]),
-        "communication": float(d["communication"].flat[i]),
+        "memory": float(d.weights.flat[i] + d.kv.flat[i]),
+        "compute": float(d.compute.flat[i]),
+        "communication": float(d.communication.flat[i]),
+        "overhead": float(d.overhead.flat[i]),
     }
-    if "overhead" in d:
-        terms["overhead"] = float(d["overhead"].flat[i])
     return max(terms, key=lambda k: terms[k])
 
 
@@ -841,7 +885,7 @@ def _crossing(layout: Layout, model: Model, plan: Plan, workload: Workload) -> f
 
     def gap(b: np.ndarray) -> np.ndarray:
         d = decode(layout, model, plan, b, workload, None)
-        return np.asarray(d["compute"] - d["weights"] - d["kv"])
+        return np.asarray(d.compute - d.weights - d.kv)
 
     grid = np.logspace(0, 8, 400)
     crossed = np.nonzero(gap(grid) >= 0)[0]
@@ -865,7 +909,7 @@ def _context_limit(layout: Layout, model: Model, plan: Plan, workload: Workload)
         """Compute time over memory time at an unbounded batch and context `S` [s]."""
         w = Workload(**{**_fields(workload), "context": S})
         d = decode(layout, model, plan, np.array([1e12]), w, None)
-        return float(d["compute"][0] - d["weights"][0] - d["kv"][0])
+        return float(d.compute[0] - d.weights[0] - d.kv[0])
 
     def compute_bound(S: float) -> bool:
         return excess(S) >= 0

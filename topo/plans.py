@@ -22,7 +22,7 @@ from topo.errors import TopoError
 from topo.evaluation import check_plan
 from topo.layout import Layout
 from topo.models import Model
-from topo.perf import Workload, bound_of, comm_model, decode, memory
+from topo.perf import DecodeTerms, Workload, bound_of, comm_model, decode, memory
 from topo.place import Plan, place
 from topo.routing import Fabric
 
@@ -186,7 +186,7 @@ def largest_batch_within(
         return 0
 
     def tpot(per_rank: np.ndarray) -> np.ndarray:
-        return np.asarray(decode(layout, model, plan, per_rank * plan.dp, workload, comm)["tpot"])
+        return np.asarray(decode(layout, model, plan, per_rank * plan.dp, workload, comm).tpot)
 
     grid = np.unique(np.round(np.geomspace(1, top, 256)))
     ok = np.nonzero(tpot(grid) <= max_latency_s)[0]
@@ -281,21 +281,21 @@ def _too_slow(
     if limit is None:
         return False
     bare = decode(layout, model, plan, np.array([float(plan.dp)]), workload, None)
-    return float(bare["tpot"][0]) > limit
+    return float(bare.tpot[0]) > limit
 
 
 def _rows(
     plan: Plan,
     strategy: str,
     batches: np.ndarray,
-    d: dict[str, np.ndarray],
+    d: DecodeTerms,
     workload: Workload,
     limit: float | None,
 ) -> list[PlanRow]:
-    usd = plan.world * workload.gpu_hour_usd / 3600 / d["tokens_per_s"] * 1e6
+    usd = plan.world * workload.gpu_hour_usd / 3600 / d.tokens_per_s * 1e6
     rows = []
     for i, b in enumerate(batches):
-        tpot = float(d["tpot"][i])
+        tpot = float(d.tpot[i])
         if limit is not None and tpot > limit:
             continue
         rows.append(
@@ -305,10 +305,10 @@ def _rows(
                 int(b),
                 plan.world,
                 tpot,
-                float(d["tokens_per_s"][i]) / plan.world,
+                float(d.tokens_per_s[i]) / plan.world,
                 float(usd[i]),
                 bound_of(d, i),
-                float(d["floor"][i]),
+                float(d.floor[i]),
             )
         )
     return rows

@@ -74,9 +74,9 @@ def context_point(
         "fits": True,
         "max_batch": max_b,
         "bound": bound_of(d, 0),
-        "kv_over_weights": float(d["kv"][0] / d["weights"][0]) if d["weights"][0] else None,
-        "time_per_output_token_s": float(d["tpot"][0]),
-        "usd_per_million_output_tokens": usd_s / float(d["tokens_per_s"][0]) * 1e6,
+        "kv_over_weights": float(d.kv[0] / d.weights[0]) if d.weights[0] else None,
+        "time_per_output_token_s": float(d.tpot[0]),
+        "usd_per_million_output_tokens": usd_s / float(d.tokens_per_s[0]) * 1e6,
         "usd_per_million_input_tokens": usd_s / float(pre["tokens_per_s"]) * 1e6,
     }
 

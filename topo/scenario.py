@@ -26,7 +26,7 @@ from topo.evaluation import PlanParts, check_fits, evaluate, plan_parts, sweep
 from topo.fidelity import Fidelity
 from topo.layout import Layout, load_layout
 from topo.models import Model, load_model
-from topo.perf import Workload, decode, memory
+from topo.perf import DecodeTerms, Workload, decode, memory
 from topo.place import Plan
 from topo.plans import candidate_plans, rank, search
 from topo.results import Evaluation, Sweep
@@ -310,7 +310,7 @@ class _Ranking:
 class _Table:
     """Decode of one plan over batches 1..n, computed once."""
 
-    decoded: dict[str, np.ndarray]
+    decoded: DecodeTerms
     n: int
 
 
@@ -476,8 +476,8 @@ class Scenario:
             max_b[k] = self._max_batch_of(p)
             if max_b[k] >= p.dp:  # it runs some batch: its decode table is needed
                 d, _ = self._decoded(p, n)
-                neg_tps[k] = -d["tokens_per_s"][:n] / p.world
-                tpot[k] = d["tpot"][:n]
+                neg_tps[k] = -d.tokens_per_s[:n] / p.world
+                tpot[k] = d.tpot[:n]
         r = _Ranking(
             n=n,
             dp=np.array([p.dp for p in cands]),
@@ -500,10 +500,10 @@ class Scenario:
         if not plan.dp <= batch <= self._max_batch_of(plan):
             return None
         d, i = self._decoded(plan, batch)
-        tpot = float(d["tpot"][i])
-        return (-float(d["tokens_per_s"][i]) / plan.world, tpot, plan.world)
+        tpot = float(d.tpot[i])
+        return (-float(d.tokens_per_s[i]) / plan.world, tpot, plan.world)
 
-    def _decoded(self, plan: Plan, batch: int) -> tuple[dict[str, np.ndarray], int]:
+    def _decoded(self, plan: Plan, batch: int) -> tuple[DecodeTerms, int]:
         """Decode arrays holding `batch`, and its index: batches 1..n computed at once."""
         if batch > TABLE:
             B = np.array([float(batch)])
