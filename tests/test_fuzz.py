@@ -443,3 +443,43 @@ def test_price_with_a_free_gpu_hour_has_no_tier_multiple(
     tier = json.loads(out)["long_context_tier"]
     assert tier["output_cost_multiple"] is None
     assert "GPU-hour price of 0" in tier["reading"]
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        # Before: int('0 W'), int(None) or '>' between str and int as internal errors.
+        ("vary", "racks", ["0 W"], "vary.racks[0]: dgx-h100: racks: expected a whole number"),
+        ("vary", "racks", [None], "expected a whole number >= 1, got 'None'"),
+        ("vary", "cluster_gpus", ["-1"], "cluster_gpus: expected a whole number >= 1"),
+        ("vary", "domain_gpus", [[8]], "domain_gpus"),
+        # Before: inf GPUs-worth of racks in the JSON (0 racks), or an infinite TCO.
+        ("vary", "racks", [0], "racks: expected a whole number >= 1, got '0'"),
+        ("costs", "hardware_life_years", 5e-324, "expected a number of at least 0.001"),
+    ],
+)
+def test_study_values_are_checked_by_type_and_range(
+    section: str,
+    key: str,
+    value: Any,
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    study = copy.deepcopy(fuzz.TINY_STUDY)
+    study[section] = {key: value}
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(study), encoding="utf-8")
+    code, err = _run(capsys, "study", str(p), "-o", str(tmp_path / "out"), "--json")
+    assert code == 2
+    assert message in err
+    line = _line_of(p, key)
+    where = (
+        f"{line + 1}: {section}.{key}[0]" if isinstance(value, list) else f"{line}: {section}.{key}"
+    )
+    assert f"s.yaml:{where}: " in err
+
+
+def _line_of(p: Path, key: str) -> int:
+    lines = p.read_text(encoding="utf-8").splitlines()
+    return next(i for i, t in enumerate(lines, 1) if t.strip().startswith(f"{key}:"))

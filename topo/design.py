@@ -55,6 +55,16 @@ def _cost(costs: dict[str, Any], key: str) -> float:
     return float(costs[key])
 
 
+def _count(key: str, value: Any) -> int:
+    """A design's count (GPUs, racks): a whole number >= 1, or a TopoError naming `key`."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{key}: expected a whole number >= 1, got {str(value)[:200]!r}"
+        raise TopoError(msg)
+    return value
+
+
 def apply_design(layout: Layout, vary: dict[str, Any]) -> Layout:
     """The layout with a design's variations applied (domain size, NIC, racks, limits)."""
     out = layout
@@ -65,7 +75,7 @@ def apply_design(layout: Layout, vary: dict[str, Any]) -> Layout:
                 msg = f"domain_gpus: {layout.name} is not a one-rack switched domain"
                 raise TopoError(msg)
             per_tray = next(d.gpus for d in out.rack.devices if d.kind == "compute_tray")
-            n = int(value)
+            n = _count(key, value)
             if n < per_tray or n % per_tray:
                 msg = f"domain_gpus: {n} is not a multiple of the {per_tray} GPUs of a tray"
                 raise TopoError(msg)
@@ -87,10 +97,10 @@ def apply_design(layout: Layout, vary: dict[str, Any]) -> Layout:
             )
         elif key == "racks":
             out = dataclasses.replace(
-                out, cluster=dataclasses.replace(out.cluster, racks=int(value))
+                out, cluster=dataclasses.replace(out.cluster, racks=_count(key, value))
             )
         elif key == "cluster_gpus":
-            racks = max(1, math.ceil(int(value) / out.rack.gpus))
+            racks = max(1, math.ceil(_count(key, value) / out.rack.gpus))
             out = dataclasses.replace(out, cluster=dataclasses.replace(out.cluster, racks=racks))
         else:
             out = apply_vary(out, key, str(value))
@@ -199,8 +209,8 @@ def cost_problem(key: str, value: Any) -> str | None:
     v = float(value)
     if not math.isfinite(v) or v < 0 or v > 1e12:
         return f"expected a finite number from 0 to 1e12, got {value!r}"
-    if key in _POSITIVE_COSTS and v <= 0:
-        return f"expected a number above 0 (it divides), got {value!r}"
+    if key in _POSITIVE_COSTS and v < 1e-3:
+        return f"expected a number of at least 0.001 (it divides), got {value!r}"
     if key == "pue" and v < 1:
         return f"expected a power usage effectiveness >= 1, got {value!r}"
     return None
