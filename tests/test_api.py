@@ -248,3 +248,41 @@ def test_every_public_name_is_what_it_says() -> None:
         assert not isinstance(value, type(topo)), name
     assert topo.evaluate is topo.api.evaluate
     assert topo.plan is topo.api.plan
+
+
+def test_layouts_validate_calibrate_and_study_match_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The remaining --json commands: the library's result is the CLI's JSON."""
+    import yaml
+
+    code, out, _ = run_cli(capsys, "layouts", "--json")
+    assert code == 0
+    assert _same(topo.layouts().to_dict()["layouts"]) == json.loads(out)
+
+    points = str(ROOT / "validation" / "public_serving.yaml")
+    code, out, _ = run_cli(capsys, "validate", points, "--json")
+    assert code == 0
+    assert _same(topo.api.validate(points).to_dict()) == json.loads(out)
+
+    code, out, err = run_cli(
+        capsys, "calibrate", points, "--accelerator", "h100-sxm", "-o", str(tmp_path / "p.yaml"),
+        "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    fit = topo.api.calibrate(points, accelerator="h100-sxm").to_dict()
+    assert _same(fit) == json.loads(out)
+
+    spec = {
+        "name": "tiny",
+        "layouts": ["dgx-h100"],
+        "vary": {"nic": ["400 Gb/s", "800 Gb/s"]},
+        "models": ["llama-3.1-8b"],
+        "objectives": ["usd_per_million_tco", "tokens_per_s_per_gpu"],
+        "max_replica_gpus": 8,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    code, out, err = run_cli(capsys, "study", str(path), "-o", str(tmp_path / "a"), "--json")
+    assert code == 0, err
+    assert _same(topo.api.study(path, tmp_path / "b").to_dict()) == json.loads(out)

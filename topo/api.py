@@ -75,6 +75,7 @@ __all__ = [
     "collective",
     "compare",
     "evaluate",
+    "calibrate",
     "figure",
     "layouts",
     "lifecycle",
@@ -89,7 +90,9 @@ __all__ = [
     "serve_scenario",
     "show",
     "study_results",
+    "study",
     "sweep",
+    "validate",
 ]
 
 if TYPE_CHECKING:
@@ -1134,3 +1137,58 @@ def _performance_figure(
 
 KINDS = ("roofline", "tradeoff", "links", "limits", "study")
 """The kinds of :func:`figure`."""
+
+
+def study(
+    path: str | Path,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """``topo study``: every design of a study file, resumable in the folder `out`."""
+    from topo.study import load_study, run_study
+
+    spec = load_study(str(path))
+    if workers < 1:
+        msg = f"--workers must be >= 1, got {workers}"
+        raise TopoError(msg)
+    return Report(
+        "study", run_study(spec, Path(out), workers=workers, dask=dask, progress=progress)
+    )
+
+
+def validate(
+    measurements: str | Path,
+    *,
+    layout: str = "",
+    clean: bool = False,
+    calibration: str | None = None,
+) -> Report:
+    """``topo validate``: topo's predictions against measured points, with errors."""
+    from topo.calibrate import load_measurements
+    from topo.calibrate import validate as run
+    from topo.scenario import make_fidelity
+
+    points = load_measurements(str(measurements), layout=layout)
+    return Report("validate", run(points, make_fidelity(clean=clean, calibration=calibration)))
+
+
+def calibrate(
+    measurements: str | Path, *, layout: str = "", accelerator: str | None = None
+) -> Report:
+    """``topo calibrate``: the overheads and efficiencies that fit the measured points.
+
+    The fit only; ``topo calibrate -o`` also writes it as a profile.
+    """
+    from topo.calibrate import calibrate as fit
+    from topo.calibrate import for_accelerator, load_measurements
+
+    points = load_measurements(str(measurements), layout=layout)
+    if accelerator:
+        points = for_accelerator(points, accelerator)
+        if not points:
+            msg = f"{measurements}: no measurements on accelerator {accelerator!r}"
+            raise TopoError(msg)
+    return Report("calibrate", fit(points))

@@ -624,15 +624,12 @@ def cmd_memory(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from topo.calibrate import calibrate, for_accelerator, load_measurements, write_profile
+    from topo.api import calibrate
+    from topo.calibrate import write_profile
 
-    points = load_measurements(args.measurements, layout=args.layout or "")
-    if args.accelerator:
-        points = for_accelerator(points, args.accelerator)
-        if not points:
-            msg = f"{args.measurements}: no measurements on accelerator {args.accelerator!r}"
-            raise TopoError(msg)
-    result = calibrate(points)
+    result = calibrate(
+        args.measurements, layout=args.layout or "", accelerator=args.accelerator
+    ).to_dict()
     out = Path(args.output)
     _atomic_write(out, lambda p: write_profile(result, p, str(args.measurements)))
     if args.json:
@@ -654,22 +651,22 @@ _DEFAULT_TITLE = "topo validation report"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from topo.calibrate import (
-        format_validation,
-        load_measurements,
-        validate,
-        validation_markdown,
-    )
+    from topo.calibrate import format_validation, validation_markdown
 
     # Both outputs are checked before either is written.
     figure = _figure_out(args.plot, "--plot") if args.plot else None
-    from topo.scenario import make_fidelity
 
     for out in (figure, Path(args.markdown) if args.markdown else None):
         if out is not None:
             _check_output(out)
-    points = load_measurements(args.measurements, layout=args.layout or "")
-    data = validate(points, make_fidelity(**_fidelity_options(args)))
+    from topo.api import validate
+
+    data = validate(
+        args.measurements,
+        layout=args.layout or "",
+        clean=bool(getattr(args, "clean", False)),
+        calibration=getattr(args, "calibration", None),
+    ).to_dict()
     if args.markdown:
         command = "topo validate " + " ".join(
             [str(args.measurements)]
@@ -752,15 +749,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from topo.study import format_study, load_study, run_study
+    from topo.api import study
+    from topo.study import format_study
 
-    study = load_study(args.study)
-    if args.workers < 1:
-        msg = f"--workers must be >= 1, got {args.workers}"
-        raise TopoError(msg)
     with _progress("assessing designs") as tick:
-        summary = run_study(
-            study, Path(args.output), workers=args.workers, dask=args.dask, progress=tick
-        )
+        summary = study(
+            args.study, args.output, workers=args.workers, dask=args.dask, progress=tick
+        ).to_dict()
     print(_json(summary) if args.json else format_study(summary))
     return 0
