@@ -88,6 +88,7 @@ __all__ = [
     "price_models",
     "serve",
     "serve_scenario",
+    "serving_figure",
     "show",
     "study_results",
     "study",
@@ -1070,6 +1071,8 @@ def figure(
     """
     from topo import plot
 
+    if kind in ("elevation", "topology"):
+        return _layout_figure(kind, resolve_layout(layout))
     if kind == "study":
         data = study_results(str(layout))
         objs = data["objectives"]
@@ -1087,6 +1090,39 @@ def figure(
     w = workload if workload is not None else make_workload(**options)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
     return _performance_figure(kind, lay, model, batches, compare, strategy, w, degrees)
+
+
+def _layout_figure(kind: str, lay: Layout) -> Figure:
+    """The rack elevation (with its limits) or the topology drawing of a layout."""
+    from topo import plot
+    from topo.build import build_graph
+    from topo.physical import check_limits
+    from topo.stats import summarize
+
+    if kind == "elevation":
+        fig: Figure = plot.plot_elevation(lay, check_limits(lay).to_dict())[0]
+        return fig
+    G = build_graph(lay)
+    fig = plot.plot_topology(G, summarize(lay, G))[0]
+    return fig
+
+
+def serving_figure(result: Mapping[str, Any], setup: ServeSetup, output_tokens: int) -> Figure:
+    """TTFT of a serve result against the other policy run on the same arrivals."""
+    from topo.plot import plot_serving
+    from topo.serving import simulate
+
+    other = "continuous" if result["policy"] == "train" else "train"
+    second = simulate(
+        setup,
+        rate_per_s=result["rate_per_s"],
+        output_tokens=output_tokens,
+        requests=result["requests"],
+        policy=other,
+        seed=result["seed"],
+    )
+    fig: Figure = plot_serving([dict(result), {**result, **second}])[0]
+    return fig
 
 
 def _links_figure(lay: Layout, op: str, gpus: int, nbytes: float, strategy: str) -> Figure:
@@ -1135,7 +1171,7 @@ def _performance_figure(
     return fig
 
 
-KINDS = ("roofline", "tradeoff", "links", "limits", "study")
+KINDS = ("roofline", "tradeoff", "links", "limits", "study", "elevation", "topology")
 """The kinds of :func:`figure`."""
 
 

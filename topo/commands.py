@@ -433,23 +433,14 @@ def _save(fig: Any, out: Path) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from topo.plot import plot_elevation, plot_topology
+    from topo.api import figure
 
     out = _figure_out(args.output)
-    from topo.build import build_graph
-    from topo.physical import check_limits
-    from topo.stats import summarize
-
     layout = _load(args)
     kinds = ["elevation", "topology"] if args.kind == "all" else [args.kind]
     for kind in kinds:
         target = out if len(kinds) == 1 else out.with_name(f"{out.stem}-{kind}{out.suffix}")
-        if kind == "elevation":
-            fig, _ = plot_elevation(layout, check_limits(layout).to_dict())
-        else:
-            G = build_graph(layout)
-            fig, _ = plot_topology(G, summarize(layout, G))
-        _save(fig, target)
+        _save(figure(kind, layout), target)
     return 0
 
 
@@ -523,27 +514,16 @@ def cmd_gallery(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from topo.api import serve_scenario
-    from topo.serving import simulate
 
     s = _scenario(args)
     result, setup = serve_scenario(
         s, _degrees(args), rate=args.rate, policy=args.policy, requests=args.requests,
         seed=args.seed,
     )  # fmt: skip
-    w = s.workload
     if args.plot:
-        from topo.plot import plot_serving
+        from topo.api import serving_figure
 
-        other = "continuous" if args.policy == "train" else "train"
-        second = simulate(
-            setup,
-            rate_per_s=args.rate,
-            output_tokens=w.output_tokens,
-            requests=args.requests,
-            policy=other,
-            seed=args.seed,
-        )
-        fig, _ = plot_serving([result, {**result, **second}])
+        fig = serving_figure(result, setup, s.workload.output_tokens)
         _save(fig, _figure_out(args.plot, "--plot"))
     if not args.json:
         result.pop("ttft_samples_s")
