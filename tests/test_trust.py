@@ -164,7 +164,7 @@ def test_catalogue_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (["compare", "dgx-h100", "--model", "llama-3-70b", "--cost", "usd_per_kwh=nan"],
          "--cost usd_per_kwh: expected a finite number"),
         (["compare", "dgx-h100", "--model", "llama-3-70b", "--cost", "hardware_life_years=0"],
-         "--cost hardware_life_years: expected a number above 0"),
+         "--cost hardware_life_years: expected a number of at least"),
         (["serve", "dgx-h100", "--model", "llama-3-70b", "--rate", "1", "--seed", "-1"],
          "--seed must be a whole number"),
         (["serve", "dgx-h100", "--model", "llama-3-70b", "--rate", "5e-324", "--requests", "5"],
@@ -202,7 +202,7 @@ def test_study_costs_are_checked_at_load(tmp_path: Path) -> None:
     )
     with pytest.raises(LayoutError) as e:
         load_study(f)
-    assert "costs.hardware_life_years: expected a number above 0" in str(e.value)
+    assert "costs.hardware_life_years: expected a number" in str(e.value)
 
 
 def test_serve_states_the_hbm_drain(capsys: pytest.CaptureFixture[str]) -> None:
