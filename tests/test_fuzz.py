@@ -456,6 +456,8 @@ def test_price_with_a_free_gpu_hour_has_no_tier_multiple(
         # Before: inf GPUs-worth of racks in the JSON (0 racks), or an infinite TCO.
         ("vary", "racks", [0], "racks: expected a whole number >= 1, got '0'"),
         ("costs", "hardware_life_years", 5e-324, "expected a number of at least 0.001"),
+        # Before: int(-inf) as an OverflowError.
+        ("workloads", "output", float("-inf"), "output: expected a whole number of tokens"),
     ],
 )
 def test_study_values_are_checked_by_type_and_range(
@@ -467,19 +469,21 @@ def test_study_values_are_checked_by_type_and_range(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     study = copy.deepcopy(fuzz.TINY_STUDY)
-    study[section] = {key: value}
+    study[section] = [{key: value}] if section == "workloads" else {key: value}
     p = tmp_path / "s.yaml"
     p.write_text(yaml.safe_dump(study), encoding="utf-8")
     code, err = _run(capsys, "study", str(p), "-o", str(tmp_path / "out"), "--json")
     assert code == 2
     assert message in err
     line = _line_of(p, key)
-    where = (
-        f"{line + 1}: {section}.{key}[0]" if isinstance(value, list) else f"{line}: {section}.{key}"
-    )
+    where = f"{line}: {section}.{key}"
+    if isinstance(value, list):
+        where = f"{line + 1}: {section}.{key}[0]"
+    elif section == "workloads":
+        where = f"{line}: workloads[0]"
     assert f"s.yaml:{where}: " in err
 
 
 def _line_of(p: Path, key: str) -> int:
     lines = p.read_text(encoding="utf-8").splitlines()
-    return next(i for i, t in enumerate(lines, 1) if t.strip().startswith(f"{key}:"))
+    return next(i for i, t in enumerate(lines, 1) if t.strip(" -").startswith(f"{key}:"))

@@ -178,11 +178,21 @@ def _lane_hundreds(layout: Layout) -> float:
     return layout.scale_up.link.bandwidth_bytes_per_s * 8 / 100e9
 
 
+def _tokens(design: dict[str, Any], key: str, default: int) -> int:
+    v = design.get(key, default)
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int):  # int() of inf or "abc" would raise
+        msg = f"{key}: expected a whole number of tokens, got {str(v)[:200]!r}"
+        raise TopoError(msg)
+    return v
+
+
 def design_workload(design: dict[str, Any]) -> Workload:
     """The :class:`topo.perf.Workload` a design (or a study's workload entry) names."""
     return Workload(
-        input_tokens=int(design.get("input", 1024)),
-        output_tokens=int(design.get("output", 256)),
+        input_tokens=_tokens(design, "input", 1024),
+        output_tokens=_tokens(design, "output", 256),
         context=design.get("context"),
         weights=design.get("weights", "bf16"),
         kv=design.get("kv", design.get("weights", "bf16")),

@@ -267,9 +267,10 @@ def mutate_doc(doc: Any, draw: Draw, extra_keys: Sequence[str] = ()) -> Any:
             del parent[key]
         elif op == 2:
             parent[key] = [copy.deepcopy(value)] * draw.integer(2, 3)
-        elif op == 3 and isinstance(parent, dict):
-            parent[draw.choice([*extra_keys, "bogus_key", str(key) + "x", ""])] = copy.deepcopy(
-                draw.choice(BAD_VALUES)
+        elif op == 3 and isinstance(parent, dict):  # a key added: known elsewhere, or not
+            new = copy.deepcopy(draw.choice(BAD_VALUES))
+            parent[draw.choice([*extra_keys, "bogus_key", str(key) + "x", ""])] = (
+                [new] if draw.integer(0, 1) else new
             )
         elif op == 4 and isinstance(value, (int, float)) and not isinstance(value, bool):
             parent[key] = draw.choice(
@@ -359,11 +360,32 @@ def _layout_docs() -> dict[str, Any]:
     return {n: yaml.safe_load(p.read_text(encoding="utf-8")) for n, p in bundled_layouts().items()}
 
 
-def _file_or_text(draw: Draw, doc: Any, text_chance: int = 8) -> str | bytes:
+def _file_or_text(
+    draw: Draw, doc: Any, extra_keys: Sequence[str] = (), text_chance: int = 8
+) -> str | bytes:
     """Mostly a mutated document; now and then the valid text broken as characters."""
     if draw.integer(0, text_chance - 1) == 0:
         return mutate_text(dump(doc), draw)
-    return dump(mutate_doc(doc, draw))
+    return dump(mutate_doc(doc, draw, extra_keys))
+
+
+def _keys_of(field: Any) -> list[str]:
+    """Every key a field tree knows (keys to add where they do not belong, or do)."""
+    from topo._fields import ListOf, MapOf, NameOr, Obj
+
+    if isinstance(field, NameOr):
+        return _keys_of(field.inline)
+    if isinstance(field, Obj):
+        return sorted({*field.fields, *(k for f in field.fields.values() for k in _keys_of(f))})
+    if isinstance(field, (ListOf, MapOf)):
+        return _keys_of(field.item if isinstance(field, ListOf) else field.value)
+    return []
+
+
+def _schema_keys(name: str) -> list[str]:
+    import topo.schema
+
+    return _base(f"keys-{name}", lambda: _keys_of(getattr(topo.schema, name)))
 
 
 SMALL_LAYOUTS = ("dgx-h100", "dgx-h200", "dgx-b200", "mi300x-8", "gb200-nvl72", "tpu-v5p-4x4x4")
@@ -373,7 +395,7 @@ def layout_case(draw: Draw) -> Case:
     """A bundled layout mutated, then shown, checked, exported or evaluated."""
     docs = _base("layouts", _layout_docs)
     name = draw.choice(sorted(docs))
-    f = {"layout.yaml": _file_or_text(draw, docs[name])}
+    f = {"layout.yaml": _file_or_text(draw, docs[name], _schema_keys("LAYOUT"))}
     cmd = draw.choice(["show", "check", "limits", "export", "evaluate", "show-json", "collective"])
     lay = "{d}/layout.yaml"
     if cmd == "export":
@@ -398,7 +420,7 @@ def _model_docs() -> list[dict[str, Any]]:
 def model_case(draw: Draw) -> Case:
     """A catalogue model written as a file of its own, mutated, then evaluated."""
     doc = draw.choice(_base("models", _model_docs))
-    f = {"model.yaml": _file_or_text(draw, doc)}
+    f = {"model.yaml": _file_or_text(draw, doc, _schema_keys("MODEL"))}
     m = "{d}/model.yaml"
     argv = draw.choice(
         [
@@ -442,7 +464,7 @@ def _catalogue_bases() -> list[tuple[str, dict[str, Any]]]:
 def catalogue_case(draw: Draw) -> Case:
     """A catalogue file overriding a layout's parts, mutated, then listed or used."""
     layout, doc = draw.choice(_base("catalogues", _catalogue_bases))
-    f = {"parts.yaml": _file_or_text(draw, doc)}
+    f = {"parts.yaml": _file_or_text(draw, doc, _schema_keys("CATALOGUE_FILE"))}
     c = ["--catalogue", "{d}/parts.yaml"]
     argv = draw.choice(
         [
@@ -468,25 +490,21 @@ TINY_STUDY: dict[str, Any] = {
     "max_replica_gpus": 8,
     "costs": {"usd_per_kwh": 0.12},
 }
-STUDY_KEYS = (
-    "racks",
-    "cluster_gpus",
-    "power_budget",
-    "cable",
-    "tray_power",
-    "height_u",
-    "kv",
-    "context",
-    "gpu_hour_usd",
-    "hardware_life_years",
-    "pue",
-    "slo_ttft_ms",
-)
+
+
+def _study_keys() -> list[str]:
+    """Keys a study may hold anywhere: variations, workload fields, cost inputs, limits."""
+    from topo.design import DESIGN_KEYS, cost_inputs
+    from topo.physical import VARY_KEYS
+    from topo.study import _CONSTRAINT_KEYS, _WORKLOAD_KEYS
+
+    keys = {*DESIGN_KEYS, *VARY_KEYS, *_WORKLOAD_KEYS, *cost_inputs(), *_CONSTRAINT_KEYS}
+    return sorted(keys)
 
 
 def study_case(draw: Draw) -> Case:
     """A one-design study, mutated, then run into a results folder."""
-    f = {"study.yaml": _file_or_text(draw, TINY_STUDY)}
+    f = {"study.yaml": _file_or_text(draw, TINY_STUDY, _base("study-keys", _study_keys))}
     argv = ["study", "{d}/study.yaml", "-o", "{d}/results"]
     if draw.integer(0, 3) == 0:
         argv.append("--json")
