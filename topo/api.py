@@ -1037,12 +1037,13 @@ def figure(
     dp: int | None = None,
     **options: Any,
 ) -> Figure:
-    """``topo plot KIND``: a matplotlib figure (roofline, tradeoff, links, limits, study).
+    """``topo plot KIND`` or ``topo render``: a matplotlib figure.
 
     Parameters
     ----------
     kind
-        ``"roofline"``, ``"tradeoff"``, ``"links"``, ``"limits"`` or ``"study"``.
+        ``"roofline"``, ``"tradeoff"``, ``"links"``, ``"limits"``, ``"study"`` (as
+        ``topo plot``), ``"elevation"`` or ``"topology"`` (as ``topo render``).
     layout
         A bundled layout's name, a layout YAML path or a :class:`topo.Layout`; for
         ``"study"``, a study's results folder or its ``results.json``.
