@@ -100,3 +100,23 @@ def test_every_rank_gets_its_own_gpu(tp: int, pp: int, dp: int) -> None:
             assert all(len(g) == size for g in p.groups[kind])
             # Each kind's groups partition the ranks.
             assert sorted(x for g in p.groups[kind] for x in g) == sorted(p.ranks)
+
+
+@pytest.mark.parametrize("tp", [1, 2, 4, 8])
+@pytest.mark.parametrize("ep", [1, 2, 6, 8, 72])
+@pytest.mark.parametrize("pp", [1, 3])
+@pytest.mark.parametrize("dp", [1, 2, 9, 18])
+def test_groups_by_arithmetic_equal_the_rank_walk(tp: int, ep: int, pp: int, dp: int) -> None:
+    """The vectorised group arrays are group_order's lists, group for group."""
+    import numpy as np
+
+    from topo.place import PlacementError, _order_arrays, group_order
+
+    plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
+    try:
+        plan.check()
+    except PlacementError:
+        return
+    got = _order_arrays(plan)
+    for kind, groups in group_order(plan).items():
+        assert np.array_equal(got[kind], np.array(groups)), kind
