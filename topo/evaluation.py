@@ -86,12 +86,8 @@ def evaluate(
         0,
     )
     mem = Memory(**memory(layout, model, plan, batch, workload))
-    n = plan.world
-    usd_per_s = n * workload.gpu_hour_usd / 3600
-    out_cost = usd_per_s / float(d.tokens_per_s[i]) * 1e6
-    in_cost = usd_per_s / parts.prefill.tokens_per_s * 1e6
+    cost = _cost(d, i, plan, workload, parts.prefill)
     acc = layout.accelerator
-    kernels = _kernel_breakdown(d, workload, i)
     return Evaluation(
         model=model.name,
         layout=layout.name,
@@ -104,34 +100,12 @@ def evaluate(
             "kv": workload.kv,
             "compute": _compute_dtype(layout, workload),
         },
-        decode=Decode(
-            step_time_s=float(d.tpot[i]),
-            time_per_output_token_s=float(d.tpot[i]),
-            tokens_per_s=float(d.tokens_per_s[i]),
-            tokens_per_s_per_gpu=float(d.tokens_per_s[i]) / n,
-            sequences_in_flight=plan.pp * batch,
-            bound=bound_of(d, i),
-            memory_bound_by="weights" if d.weights[i] >= d.kv[i] else "kv",
-            breakdown_s=d.breakdown(i),
-            kernels_s=kernels,
-            dominant_kernel_class=max(kernels, key=lambda k: kernels[k]) if kernels else None,
-            moe_imbalance=float(d.moe_imbalance[i]),
-            per_gpu_stage_step=StageStep(
-                weight_bytes=float(d.weight_bytes_per_gpu[i]),
-                kv_bytes=float(d.kv_bytes_per_gpu[i]),
-                flops=float(d.flops_per_gpu[i]),
-            ),
-        ),
+        decode=_decode_result(d, i, plan, batch, workload),
         prefill=parts.prefill,
         floor=_floor(d, i, model, plan, workload),
         critical_batch=parts.critical,
         memory=mem,
-        cost=Cost(
-            gpu_hour_usd=workload.gpu_hour_usd,
-            usd_per_million_output_tokens=out_cost,
-            usd_per_million_input_tokens=in_cost,
-            decode_to_prefill_cost_ratio=out_cost / in_cost if in_cost > 0 else None,
-        ),
+        cost=cost,
         efficiency={
             "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
             "flops": 1.0 if workload.ideal else acc.efficiency.compute,
@@ -140,6 +114,43 @@ def evaluate(
         overlap=workload.overlap,
         ideal=workload.ideal,
         fidelity=workload.losses.to_dict(),
+    )
+
+
+def _decode_result(d: DecodeTerms, i: int, plan: Plan, batch: int, workload: Workload) -> Decode:
+    """The decode step at index `i` of `d`: times, rates, bound, terms and kernel classes."""
+    n = plan.world
+    kernels = _kernel_breakdown(d, workload, i)
+    return Decode(
+        step_time_s=float(d.tpot[i]),
+        time_per_output_token_s=float(d.tpot[i]),
+        tokens_per_s=float(d.tokens_per_s[i]),
+        tokens_per_s_per_gpu=float(d.tokens_per_s[i]) / n,
+        sequences_in_flight=plan.pp * batch,
+        bound=bound_of(d, i),
+        memory_bound_by="weights" if d.weights[i] >= d.kv[i] else "kv",
+        breakdown_s=d.breakdown(i),
+        kernels_s=kernels,
+        dominant_kernel_class=max(kernels, key=lambda k: kernels[k]) if kernels else None,
+        moe_imbalance=float(d.moe_imbalance[i]),
+        per_gpu_stage_step=StageStep(
+            weight_bytes=float(d.weight_bytes_per_gpu[i]),
+            kv_bytes=float(d.kv_bytes_per_gpu[i]),
+            flops=float(d.flops_per_gpu[i]),
+        ),
+    )
+
+
+def _cost(d: DecodeTerms, i: int, plan: Plan, workload: Workload, pre: Prefill) -> Cost:
+    """USD per million output tokens (decode at index `i` of `d`) and input tokens (prefill)."""
+    usd_per_s = plan.world * workload.gpu_hour_usd / 3600
+    out_cost = usd_per_s / float(d.tokens_per_s[i]) * 1e6
+    in_cost = usd_per_s / pre.tokens_per_s * 1e6
+    return Cost(
+        gpu_hour_usd=workload.gpu_hour_usd,
+        usd_per_million_output_tokens=out_cost,
+        usd_per_million_input_tokens=in_cost,
+        decode_to_prefill_cost_ratio=out_cost / in_cost if in_cost > 0 else None,
     )
 
 
