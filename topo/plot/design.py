@@ -75,9 +75,22 @@ def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
     per GPU against domain size, one line per NIC speed, infeasible designs crossed.
     """
     rows = data["designs"]
-    front_ids = set(data["pareto"])
     fig = figure(15, 6.5)
     ax, ax2 = fig.subplots(1, 2)
+    _objectives_panel(ax, rows, set(data["pareto"]), x, y)
+    _domain_panel(ax2, rows)
+    models = sorted({r["model"] for r in rows})
+    fig.suptitle(
+        f"study {data.get('study', '')}: {len(rows)} designs, {', '.join(models)}",
+        fontweight="bold",
+    )
+    return fig, ax
+
+
+def _objectives_panel(
+    ax: Any, rows: list[dict[str, Any]], front_ids: set[Any], x: str, y: str
+) -> None:
+    """Every design on objectives `x` and `y`, infeasible ones crossed, the front joined."""
     have = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
     feas = [r for r in have if r["feasible"]]
     bad = [r for r in have if not r["feasible"]]
@@ -113,11 +126,17 @@ def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
             ax.annotate(
                 _short(r), (r[x], r[y]), textcoords="offset points", xytext=(8, 6), fontsize=8
             )
-    if (
-        all(r[y] > 0 for r in have)
-        and have
-        and max(r[y] for r in have) > 5 * min(r[y] for r in have)
-    ):
+    _objective_y_scale(ax, [r[y] for r in have])
+    ax.set_xlabel(_LABELS.get(x, x))
+    ax.set_ylabel(_LABELS.get(y, y))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title("designs on the objectives", fontsize=10)
+
+
+def _objective_y_scale(ax: Any, ys: list[float]) -> None:
+    """Log scale for positive values spread over 5x; else plain numbers, no offset."""
+    if all(v > 0 for v in ys) and ys and max(ys) > 5 * min(ys):
         from matplotlib.ticker import FuncFormatter
 
         ax.set_yscale("log")
@@ -129,12 +148,11 @@ def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
         if hi - lo < 1e-3 * max(abs(hi), 1e-30):
             mid = (hi + lo) / 2
             ax.set_ylim(mid * 0.9, mid * 1.1)
-    ax.set_xlabel(_LABELS.get(x, x))
-    ax.set_ylabel(_LABELS.get(y, y))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title("designs on the objectives", fontsize=10)
-    nics = sorted({r.get("nic_gbps") for r in rows if r.get("nic_gbps") is not None})
+
+
+def _domain_panel(ax2: Any, rows: list[dict[str, Any]]) -> None:
+    """Tokens/s per GPU against domain size, one line per NIC speed, infeasible crossed."""
+    nics = sorted({r["nic_gbps"] for r in rows if r.get("nic_gbps") is not None})
     cmap = ["#4C72B0", "#DD8452", "#8172B3", "#937860", "#DA8BC3"]
     for k, nic in enumerate(nics):
         pts = sorted(
@@ -162,22 +180,7 @@ def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
             zorder=3,
         )
     if any(not r["feasible"] for r in rows):
-        first_bad = min(
-            (r for r in rows if not r["feasible"] and r.get("domain_gpus")),
-            key=lambda r: r["domain_gpus"],
-            default=None,
-        )
-        if first_bad is not None:
-            ax2.axvline(first_bad["domain_gpus"], color=FAIL_COLOR, ls=":", lw=1)
-            ax2.annotate(
-                f"x infeasible from {first_bad['domain_gpus']} GPUs:\n" + first_bad["reasons"][0],
-                (first_bad["domain_gpus"], 0.04),
-                xycoords=("data", "axes fraction"),
-                xytext=(6, 0),
-                textcoords="offset points",
-                fontsize=8,
-                color=FAIL_COLOR,
-            )
+        _mark_first_infeasible(ax2, rows)
     ax2.set_xscale("log", base=2)
     doms = sorted({r["domain_gpus"] for r in rows if r.get("domain_gpus")})
     if doms:
@@ -188,12 +191,26 @@ def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=8, loc="upper left")
     ax2.set_title("what the domain size buys", fontsize=10)
-    models = sorted({r["model"] for r in rows})
-    fig.suptitle(
-        f"study {data.get('study', '')}: {len(rows)} designs, {', '.join(models)}",
-        fontweight="bold",
+
+
+def _mark_first_infeasible(ax2: Any, rows: list[dict[str, Any]]) -> None:
+    """A dotted line at the smallest infeasible domain, with its first reason."""
+    first_bad = min(
+        (r for r in rows if not r["feasible"] and r.get("domain_gpus")),
+        key=lambda r: r["domain_gpus"],
+        default=None,
     )
-    return fig, ax
+    if first_bad is not None:
+        ax2.axvline(first_bad["domain_gpus"], color=FAIL_COLOR, ls=":", lw=1)
+        ax2.annotate(
+            f"x infeasible from {first_bad['domain_gpus']} GPUs:\n" + first_bad["reasons"][0],
+            (first_bad["domain_gpus"], 0.04),
+            xycoords=("data", "axes fraction"),
+            xytext=(6, 0),
+            textcoords="offset points",
+            fontsize=8,
+            color=FAIL_COLOR,
+        )
 
 
 def _short(r: dict[str, Any]) -> str:
