@@ -1109,7 +1109,17 @@ def _layout_figure(kind: str, lay: Layout) -> Figure:
 
 
 def serving_figure(result: Mapping[str, Any], setup: ServeSetup, output_tokens: int) -> Figure:
-    """TTFT of a serve result against the other policy run on the same arrivals."""
+    """TTFT of a serve result against the other policy run on the same arrivals.
+
+    Parameters
+    ----------
+    result
+        What :func:`serve_scenario` returned (its ``--json``).
+    setup
+        The serving set-up it ran (seats, step times [s]).
+    output_tokens
+        Tokens each request generates [tokens].
+    """
     from topo.plot import plot_serving
     from topo.serving import simulate
 
