@@ -23,6 +23,30 @@ def plot_roofline(data: dict[str, Any]) -> tuple[Any, Any]:
     lo = max(min([*xs, 1.0]) / 3, 0.1)
     hi = max([*xs, *(f / bw for f in data["peaks"].values())]) * 4
     x = np.logspace(np.log10(lo), np.log10(hi), 200)
+    _ceilings(ax, data, x)
+    _decode_points(ax, [p for p in pts if p["phase"] == "decode"])
+    _prefill_points(ax, [q for q in pts if q["phase"] == "prefill"])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("arithmetic intensity [FLOP/byte of HBM traffic, per GPU]")
+    ax.set_ylabel("achieved FLOP/s per GPU [FLOP/s]")
+    _legend(ax)
+    ax.grid(True, which="major", alpha=0.3)
+    plan = data["plan"]
+    ax.set_title(
+        f"{data['model']} on {data['layout']} ({data['accelerator']}, tp {plan['tp']} "
+        f"x ep {plan['ep']} x pp {plan['pp']} x dp {plan['dp']}): roofline per GPU, "
+        f"HBM {human(bw, 'bandwidth')}",
+        fontsize=10,
+        weight="bold",
+    )
+    return fig, ax
+
+
+def _ceilings(ax: Any, data: dict[str, Any], x: np.ndarray) -> None:
+    """Peak ceilings of up to three dtypes with their ridge points, and the achievable one."""
+    bw = data["hbm_bandwidth_bytes_per_s"]
     shown = [d for d in ("fp4", "fp8", "bf16") if d in data["peaks"]] or list(data["peaks"])[:3]
     for dtype in shown:
         peak = data["peaks"][dtype]
@@ -56,7 +80,10 @@ def plot_roofline(data: dict[str, Any]) -> tuple[Any, Any]:
         label=f"achievable {data['compute_dtype']}: {eff['flops']:.0%} of FLOP/s, "
         f"{eff['hbm']:.0%} of HBM",
     )
-    decode = [p for p in pts if p["phase"] == "decode"]
+
+
+def _decode_points(ax: Any, decode: list[dict[str, Any]]) -> None:
+    """Decode points coloured by bound, joined in batch order, every other one labelled."""
     for p in decode:
         ax.plot(
             p["intensity_flop_per_byte"],
@@ -82,7 +109,11 @@ def plot_roofline(data: dict[str, Any]) -> tuple[Any, Any]:
                 xytext=(7, -10),
                 fontsize=8,
             )
-    for p in (q for q in pts if q["phase"] == "prefill"):
+
+
+def _prefill_points(ax: Any, prefill: list[dict[str, Any]]) -> None:
+    """Prefill points as stars coloured by bound, labelled with their tokens."""
+    for p in prefill:
         ax.plot(
             p["intensity_flop_per_byte"],
             p["flop_per_s"],
@@ -99,11 +130,10 @@ def plot_roofline(data: dict[str, Any]) -> tuple[Any, Any]:
             fontsize=8,
             ha="center",
         )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo, hi)
-    ax.set_xlabel("arithmetic intensity [FLOP/byte of HBM traffic, per GPU]")
-    ax.set_ylabel("achieved FLOP/s per GPU [FLOP/s]")
+
+
+def _legend(ax: Any) -> None:
+    """The ceilings' legend with a marker per decode bound and one for prefill."""
     from matplotlib.lines import Line2D
 
     handles, _ = ax.get_legend_handles_labels()
@@ -124,13 +154,3 @@ def plot_roofline(data: dict[str, Any]) -> tuple[Any, Any]:
         )
     ]
     ax.legend(handles=handles, loc="lower right", fontsize=8)
-    ax.grid(True, which="major", alpha=0.3)
-    plan = data["plan"]
-    ax.set_title(
-        f"{data['model']} on {data['layout']} ({data['accelerator']}, tp {plan['tp']} "
-        f"x ep {plan['ep']} x pp {plan['pp']} x dp {plan['dp']}): roofline per GPU, "
-        f"HBM {human(bw, 'bandwidth')}",
-        fontsize=10,
-        weight="bold",
-    )
-    return fig, ax
