@@ -206,70 +206,15 @@ def _domain_labels(ax: Any, G: nx.Graph, pos: dict[str, tuple[float, float]]) ->
 
 
 def _racks(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
-    from matplotlib.patches import FancyBboxPatch
-
     pos, members = rack_level(G)
     fig = figure(13, 7)
     ax = fig.subplots()
     lo, hi = _bw_range(G)
-    # Aggregate GPU-leaf links per (domain, leaf); leaf-spine edges as they are.
-    agg: dict[tuple[int, str], list[Any]] = {}
-    segs = []
-    for u, v, a in G.edges(data=True):
-        ku, kv = G.nodes[u]["kind"], G.nodes[v]["kind"]
-        if a["kind"] != "scale_out":
-            continue
-        if {ku, kv} == {"gpu", "leaf"}:
-            g, leaf = (u, v) if ku == "gpu" else (v, u)
-            key = (G.nodes[g]["domain"], leaf)
-            agg.setdefault(key, [0.0, a["medium"]])
-            agg[key][0] += a["bandwidth"]
-        else:
-            segs.append((pos[u], pos[v], a["medium"], a["bandwidth"]))
-    lo2 = min([lo, *[b for b, _ in agg.values()]])
-    hi2 = max([hi, *[b for b, _ in agg.values()]])
-    segs += [(pos[f"domain{d}"], pos[leaf], m, b) for (d, leaf), (b, m) in agg.items()]
+    segs, lo2, hi2 = _rack_segments(G, pos, lo, hi)
     _draw_edges(ax, segs, lo2, hi2, alpha=0.35)
     up = summary["scale_up_bandwidth_per_gpu_bytes_per_s"]
-    dom_color = (
-        MEDIUM_COLORS.get(
-            G.edges[
-                next(iter((u, v) for u, v, a in G.edges(data=True) if a["kind"] == "scale_up"))
-            ]["medium"],
-            "#777",
-        )
-        if any(a["kind"] == "scale_up" for *_, a in G.edges(data=True))
-        else "#777"
-    )
-    n_dom = len(members)
-    label_every = max(1, math.ceil(n_dom / 16))
-    for d, nodes in members.items():
-        x, y = pos[f"domain{d}"]
-        gpus = sum(1 for v in nodes if G.nodes[v]["kind"] == "gpu")
-        ax.add_patch(
-            FancyBboxPatch(
-                (x - 0.36, y - 0.3),
-                0.72,
-                0.6,
-                boxstyle="round,pad=0.02",
-                facecolor=NODE_COLORS["gpu"],
-                edgecolor=dom_color,
-                linewidth=2.5,
-                alpha=0.9,
-                zorder=3,
-            )
-        )
-        if d % label_every == 0:
-            ax.text(
-                x,
-                y,
-                f"{gpus}\nGPUs",
-                ha="center",
-                va="center",
-                color="white",
-                fontsize=7 if n_dom > 24 else 8,
-                zorder=4,
-            )
+    dom_color = _domain_color(G)
+    _domain_boxes(ax, G, pos, members, dom_color)
     kinds = ["gpu"]
     for kind, size in (("leaf", 60), ("spine", 60)):
         nodes = [v for v, a in G.nodes(data=True) if a["kind"] == kind]
@@ -312,6 +257,74 @@ def _racks(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
     return fig, ax
 
 
+def _rack_segments(
+    G: nx.Graph, pos: dict[str, Any], lo: float, hi: float
+) -> tuple[list[Any], float, float]:
+    """Scale-out segments with GPU-leaf links summed per (domain, leaf); the width range."""
+    agg: dict[tuple[int, str], list[Any]] = {}
+    segs = []
+    for u, v, a in G.edges(data=True):
+        ku, kv = G.nodes[u]["kind"], G.nodes[v]["kind"]
+        if a["kind"] != "scale_out":
+            continue
+        if {ku, kv} == {"gpu", "leaf"}:
+            g, leaf = (u, v) if ku == "gpu" else (v, u)
+            key = (G.nodes[g]["domain"], leaf)
+            agg.setdefault(key, [0.0, a["medium"]])
+            agg[key][0] += a["bandwidth"]
+        else:
+            segs.append((pos[u], pos[v], a["medium"], a["bandwidth"]))
+    lo2 = min([lo, *[b for b, _ in agg.values()]])
+    hi2 = max([hi, *[b for b, _ in agg.values()]])
+    segs += [(pos[f"domain{d}"], pos[leaf], m, b) for (d, leaf), (b, m) in agg.items()]
+    return segs, lo2, hi2
+
+
+def _domain_color(G: nx.Graph) -> str:
+    """The colour of the first scale-up link's medium (grey without scale-up links)."""
+    if not any(a["kind"] == "scale_up" for *_, a in G.edges(data=True)):
+        return "#777"
+    first = next(iter((u, v) for u, v, a in G.edges(data=True) if a["kind"] == "scale_up"))
+    return MEDIUM_COLORS.get(G.edges[first]["medium"], "#777")
+
+
+def _domain_boxes(
+    ax: Any, G: nx.Graph, pos: dict[str, Any], members: dict[int, Any], dom_color: str
+) -> None:
+    """One rounded box per scale-up domain, labelled with its GPUs (at most ~16 labels)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    n_dom = len(members)
+    label_every = max(1, math.ceil(n_dom / 16))
+    for d, nodes in members.items():
+        x, y = pos[f"domain{d}"]
+        gpus = sum(1 for v in nodes if G.nodes[v]["kind"] == "gpu")
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - 0.36, y - 0.3),
+                0.72,
+                0.6,
+                boxstyle="round,pad=0.02",
+                facecolor=NODE_COLORS["gpu"],
+                edgecolor=dom_color,
+                linewidth=2.5,
+                alpha=0.9,
+                zorder=3,
+            )
+        )
+        if d % label_every == 0:
+            ax.text(
+                x,
+                y,
+                f"{gpus}\nGPUs",
+                ha="center",
+                va="center",
+                color="white",
+                fontsize=7 if n_dom > 24 else 8,
+                zorder=4,
+            )
+
+
 def _torus(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
     from matplotlib.lines import Line2D
 
@@ -322,23 +335,7 @@ def _torus(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
     fig = figure(12, 4.0)
     ax = fig.subplots()
     lo, hi = _bw_range(G)
-    straight, stubs, between = [], [], []
-    z_of = {g: int(str(G.nodes[g]["coords"]).split(",")[-1]) if len(dims) > 2 else 0 for g in pos}
-    for u, v, a in G.edges(data=True):
-        if a["kind"] != "scale_up":
-            continue
-        if z_of[u] != z_of[v]:
-            between.append(a)
-            continue
-        (x0, y0), (x1, y1) = pos[u], pos[v]
-        if abs(x0 - x1) + abs(y0 - y1) <= 1.0 + 1e-9:
-            straight.append((pos[u], pos[v], a["medium"], a["bandwidth"]))
-            continue
-        # A wraparound: a short stub leaving each end outward (the ring closes off-grid).
-        for (xa, ya), (xb, yb) in ((pos[u], pos[v]), (pos[v], pos[u])):
-            dx = 0.0 if xa == xb else (-0.38 if xa < xb else 0.38)
-            dy = 0.0 if ya == yb else (-0.38 if ya < yb else 0.38)
-            stubs.append(((xa, ya), (xa + dx, ya + dy), a["medium"], a["bandwidth"]))
+    straight, stubs, between = _torus_segments(G, pos, dims)
     _draw_edges(ax, straight, lo, hi, alpha=0.85)
     _draw_edges(ax, stubs, lo, hi, alpha=0.85)
     gpus = [v for v, a in G.nodes(data=True) if a["kind"] == "gpu"]
@@ -356,28 +353,7 @@ def _torus(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
             z * (ny + 1.5) + (ny - 1) / 2, bottom - 0.8, f"slice z = {z}", ha="center", fontsize=9
         )
     if between:
-        medium = sorted({a["medium"] for a in between})
-        for z in range(nz - 1):
-            x0 = z * (ny + 1.5) + ny - 1 + 0.25
-            ax.annotate(
-                "",
-                xy=(x0 + 1.0, bottom / 2),
-                xytext=(x0, bottom / 2),
-                arrowprops={
-                    "arrowstyle": "<->",
-                    "color": MEDIUM_COLORS.get(medium[0], "#777"),
-                    "linewidth": 2,
-                },
-            )
-        ax.text(
-            (nz * (ny + 1.5)) / 2 - 1,
-            bottom - 1.5,
-            f"z links: every chip to the same (x, y) in the slices beside it "
-            f"({human(between[0]['bandwidth'], 'bandwidth')} each; slice {nz - 1} wraps "
-            f"to slice 0 over {'/'.join(m.replace('_', ' ') for m in medium)})",
-            ha="center",
-            fontsize=9,
-        )
+        _z_links(ax, between, ny, nz, bottom)
     ax.set_axis_off()
     ax.set_aspect("equal")
     ax.set_ylim(bottom - 2.0, 1.0)
@@ -393,3 +369,53 @@ def _torus(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
     )
     fig.text(0.01, 0.01, summary_text(summary) + "; scale-out fabric not drawn", fontsize=9)
     return fig, ax
+
+
+def _torus_segments(
+    G: nx.Graph, pos: dict[str, Any], dims: tuple[int, ...]
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Scale-up links in a z slice (straight, or wraparound stubs) and those between slices."""
+    straight, stubs, between = [], [], []
+    z_of = {g: int(str(G.nodes[g]["coords"]).split(",")[-1]) if len(dims) > 2 else 0 for g in pos}
+    for u, v, a in G.edges(data=True):
+        if a["kind"] != "scale_up":
+            continue
+        if z_of[u] != z_of[v]:
+            between.append(a)
+            continue
+        (x0, y0), (x1, y1) = pos[u], pos[v]
+        if abs(x0 - x1) + abs(y0 - y1) <= 1.0 + 1e-9:
+            straight.append((pos[u], pos[v], a["medium"], a["bandwidth"]))
+            continue
+        # A wraparound: a short stub leaving each end outward (the ring closes off-grid).
+        for (xa, ya), (xb, yb) in ((pos[u], pos[v]), (pos[v], pos[u])):
+            dx = 0.0 if xa == xb else (-0.38 if xa < xb else 0.38)
+            dy = 0.0 if ya == yb else (-0.38 if ya < yb else 0.38)
+            stubs.append(((xa, ya), (xa + dx, ya + dy), a["medium"], a["bandwidth"]))
+    return straight, stubs, between
+
+
+def _z_links(ax: Any, between: list[dict[str, Any]], ny: int, nz: int, bottom: float) -> None:
+    """Arrows between neighbouring z slices, and a note on the z links and their wrap."""
+    medium = sorted({a["medium"] for a in between})
+    for z in range(nz - 1):
+        x0 = z * (ny + 1.5) + ny - 1 + 0.25
+        ax.annotate(
+            "",
+            xy=(x0 + 1.0, bottom / 2),
+            xytext=(x0, bottom / 2),
+            arrowprops={
+                "arrowstyle": "<->",
+                "color": MEDIUM_COLORS.get(medium[0], "#777"),
+                "linewidth": 2,
+            },
+        )
+    ax.text(
+        (nz * (ny + 1.5)) / 2 - 1,
+        bottom - 1.5,
+        f"z links: every chip to the same (x, y) in the slices beside it "
+        f"({human(between[0]['bandwidth'], 'bandwidth')} each; slice {nz - 1} wraps "
+        f"to slice 0 over {'/'.join(m.replace('_', ' ') for m in medium)})",
+        ha="center",
+        fontsize=9,
+    )
