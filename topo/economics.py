@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from topo._yaml import load_data
+from topo.catalogue import Accelerator
 from topo.errors import TopoError
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
@@ -54,48 +55,10 @@ def price(
     comm: CommModel | None = None,
 ) -> dict[str, Any]:
     """Cost per million output and input tokens across contexts and batches that fit."""
+    usd_s = plan.world * workload.gpu_hour_usd / 3600
     rows: list[dict[str, Any]] = []
-    n = plan.world
-    usd_s = n * workload.gpu_hour_usd / 3600
-    kv_tok = model.kv_bytes_per_token(dtype_bytes(workload.kv))
-    weights = (model.params.non_expert + model.params.routed) * dtype_bytes(workload.weights)
     for S in contexts:
-        w = Workload(
-            **{**_fields(workload), "context": S, "input_tokens": int(S), "output_tokens": 1}
-        )
-        max_b = memory(layout, model, plan, 1, w)["max_batch"]
-        bs = sorted({b for b in batches if b <= max_b} | ({max_b} if max_b >= 1 else set()))
-        if not bs:
-            rows.append(
-                {
-                    "context": S,
-                    "batch": 0,
-                    "fits": False,
-                    "max_batch": 0,
-                    "usd_per_million_output_tokens": None,
-                    "usd_per_million_input_tokens": None,
-                    "bound": None,
-                }
-            )
-            continue
-        d = decode(layout, model, plan, np.array(bs, dtype=float), w, comm)
-        pre = prefill(layout, model, plan, w, comm)
-        for i, b in enumerate(bs):
-            tps = float(d.tokens_per_s[i])
-            rows.append(
-                {
-                    "context": S,
-                    "batch": b,
-                    "fits": True,
-                    "max_batch": max_b,
-                    "is_max_batch": b == max_b,
-                    "time_per_output_token_s": float(d.tpot[i]),
-                    "usd_per_million_output_tokens": usd_s / tps * 1e6,
-                    "usd_per_million_input_tokens": usd_s / pre["tokens_per_s"] * 1e6,
-                    "bound": _bound(d, i),
-                    "kv_over_weights": float(d.kv[i] / d.weights[i]) if d.weights[i] else None,
-                }
-            )
+        rows += _context_rows(layout, model, plan, workload, S, batches, usd_s=usd_s, comm=comm)
     for r in rows:
         out_c, in_c = r["usd_per_million_output_tokens"], r["usd_per_million_input_tokens"]
         r["decode_to_prefill_cost_ratio"] = out_c / in_c if out_c and in_c else None
@@ -108,15 +71,6 @@ def price(
             faster_tier(layout, model, plan, w0, batch=b, speedup=x, comm=comm)
             for x in (1.25, 1.5, 2.0, 3.0)
         ]
-    crit = critical_batches(layout, model, plan, workload)
-    acc = layout.accelerator
-    ridge = acc.peak_flop_per_s.get("bf16", 0.0) / (acc.hbm_bandwidth_bytes_per_s or 1.0)
-    largest = max(batches)
-    p = model.params
-    att_per_ctx = model.attention_flops_per_token(1.0)
-    att_equals_linear = 2 * 2 * (p.active - p.embedding) / att_per_ctx
-    facts = published_prices()
-    band = facts["output_over_input"]
     return {
         "model": model.name,
         "layout": layout.name,
@@ -124,9 +78,92 @@ def price(
         "gpu_hour_usd": workload.gpu_hour_usd,
         "rows": rows,
         "faster_tiers": tiers,
+        **_context_facts(
+            layout,
+            model,
+            plan,
+            workload,
+            first_context=contexts[0],
+            largest_batch=max(batches),
+            comm=comm,
+        ),
+    }
+
+
+def _context_rows(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    S: float,
+    batches: list[int],
+    *,
+    usd_s: float,
+    comm: CommModel | None,
+) -> list[dict[str, Any]]:
+    """Price rows at context `S`: each batch that fits and the largest (one row if none)."""
+    w = Workload(**{**_fields(workload), "context": S, "input_tokens": int(S), "output_tokens": 1})
+    max_b = memory(layout, model, plan, 1, w)["max_batch"]
+    bs = sorted({b for b in batches if b <= max_b} | ({max_b} if max_b >= 1 else set()))
+    if not bs:
+        return [
+            {
+                "context": S,
+                "batch": 0,
+                "fits": False,
+                "max_batch": 0,
+                "usd_per_million_output_tokens": None,
+                "usd_per_million_input_tokens": None,
+                "bound": None,
+            }
+        ]
+    d = decode(layout, model, plan, np.array(bs, dtype=float), w, comm)
+    pre = prefill(layout, model, plan, w, comm)
+    rows = []
+    for i, b in enumerate(bs):
+        tps = float(d.tokens_per_s[i])
+        rows.append(
+            {
+                "context": S,
+                "batch": b,
+                "fits": True,
+                "max_batch": max_b,
+                "is_max_batch": b == max_b,
+                "time_per_output_token_s": float(d.tpot[i]),
+                "usd_per_million_output_tokens": usd_s / tps * 1e6,
+                "usd_per_million_input_tokens": usd_s / pre["tokens_per_s"] * 1e6,
+                "bound": _bound(d, i),
+                "kv_over_weights": float(d.kv[i] / d.weights[i]) if d.weights[i] else None,
+            }
+        )
+    return rows
+
+
+def _context_facts(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    *,
+    first_context: float,
+    largest_batch: int,
+    comm: CommModel | None,
+) -> dict[str, Any]:
+    """Where context changes the price: KV crossover, compute-bound limit, published tiers."""
+    kv_tok = model.kv_bytes_per_token(dtype_bytes(workload.kv))
+    weights = (model.params.non_expert + model.params.routed) * dtype_bytes(workload.weights)
+    crit = critical_batches(layout, model, plan, workload)
+    acc = layout.accelerator
+    ridge = acc.peak_flop_per_s.get("bf16", 0.0) / (acc.hbm_bandwidth_bytes_per_s or 1.0)
+    p = model.params
+    att_per_ctx = model.attention_flops_per_token(1.0)
+    att_equals_linear = 2 * 2 * (p.active - p.embedding) / att_per_ctx
+    facts = published_prices()
+    band = facts["output_over_input"]
+    return {
         # KV reads per step equal weight reads: B S kv = W.
-        "kv_crossover_context": weights / (largest * kv_tok),
-        "kv_crossover_batch": largest,
+        "kv_crossover_context": weights / (largest_batch * kv_tok),
+        "kv_crossover_batch": largest_batch,
         "no_compute_bound_context": crit["context_limit"],
         # The seed's closed form, without attention FLOPs or efficiencies.
         "no_compute_bound_context_seed": 2 * p.active / (ridge * kv_tok) if ridge else None,
@@ -150,7 +187,7 @@ def price(
             workload,
             compute_bound_until=crit["context_limit"],
             attention_equals_linear_tokens=att_equals_linear,
-            fallback_context=contexts[0],
+            fallback_context=first_context,
             comm=comm,
         ),
     }
@@ -249,64 +286,10 @@ def cache_tiers(
     recompute = float(prefill(layout, model, plan, w, comm)["time_s"])
     recompute_usd = recompute * usd_s
     acc = layout.accelerator
-    tiers = []
-    for t in _tiers():
-        capex: float | None = None
-        life: float | None = None
-        if t["name"] == "hbm":
-            cap = acc.hbm_capacity_bytes * n
-            read = write = math.inf
-            price_gb_h = workload.gpu_hour_usd / (acc.hbm_capacity_bytes / 1e9)
-            note = "rented with the GPUs: the GPU-hour price over its HBM"
-        else:
-            cap = parse_quantity(t["capacity_per_gpu"], "data") * n
-            read = parse_quantity(t["read_per_gpu"], "bandwidth") * n
-            write = parse_quantity(t["write_per_gpu"], "bandwidth") * n
-            capex, life = float(t["usd_per_gb"]), float(t["life_years"])
-            price_gb_h = capex / (life * 8760)
-            note = t["note"]
-        reload_s = kv / read
-        write_s = kv / write
-        tiers.append(
-            {
-                "name": t["name"],
-                "capacity_bytes": cap,
-                "reload_s": reload_s,
-                "write_s": write_s,
-                "usd_per_gb_hour": price_gb_h,
-                "note": note,
-                "holds": cap >= kv,
-                # The assumed inputs (None for HBM, priced by the GPU-hour).
-                "read_bytes_per_s_per_gpu": None if math.isinf(read) else read / n,
-                "write_bytes_per_s_per_gpu": None if math.isinf(write) else write / n,
-                "usd_per_gb": capex,
-                "life_years": life,
-            }
-        )
-
-    def keep(t: dict[str, Any], secs: float) -> tuple[float, float]:
-        """(storage, transfer) dollars: GB-hours rented, GPU time writing and reloading."""
-        return kv / 1e9 * t["usd_per_gb_hour"] * secs / 3600, (t["reload_s"] + t["write_s"]) * usd_s
-
-    choice: dict[str, str] = {}
-    why: dict[str, str] = {}
-    costs: dict[str, dict[str, float]] = {}
-    for label in durations:
-        secs = parse_duration(label)
-        best, best_usd = "recompute", recompute_usd
-        costs[label] = {}
-        for t in tiers:
-            usd = sum(keep(t, secs))
-            costs[label][t["name"]] = usd
-            if t["holds"] and t["reload_s"] < recompute and usd < best_usd:
-                best, best_usd = t["name"], usd
-        choice[label] = best
-        why[label] = (
-            f"{best}: ${best_usd:.4f} to keep {kv / 1e9:.1f} GB for {label} and "
-            f"reload it once, against ${recompute_usd:.4f} to recompute "
-            f"({recompute:.2f} s of prefill on {n} GPUs)"
-        )
-    cache_prices = published_prices()["prompt_cache"]
+    tiers = [_cache_tier(t, acc, kv, n, workload.gpu_hour_usd) for t in _tiers()]
+    choice, why, costs = _cheapest_by_duration(
+        tiers, durations, kv=kv, usd_s=usd_s, recompute_s=recompute, n=n
+    )
     return {
         "model": model.name,
         "layout": layout.name,
@@ -318,33 +301,116 @@ def cache_tiers(
         "costs_usd": costs,
         "choice": choice,
         "why": why,
-        # Published structure: 5-minute write at 1.25x base input, 1 hour at 2x, reads 0.1x.
-        # Priced at cost (the input price = our prefill cost), the write premiums pay for:
-        "published": {
-            "write_5m": cache_prices["write_5m"],
-            "write_1h": cache_prices["write_1h"],
-            "read": cache_prices["read"],
-            "source": cache_prices["source"],
-            "premium_5m_usd": (cache_prices["write_5m"] - 1) * recompute_usd,
-            "premium_1h_usd": (cache_prices["write_1h"] - 1) * recompute_usd,
-            "read_usd": cache_prices["read"] * recompute_usd,
-            "hbm_5m_usd": costs.get("5m", {}).get("hbm"),
-            "hbm_1h_usd": costs.get("1h", {}).get("hbm"),
-            "reading": "a premium at or above a tier's cost for the duration can pay for "
-            "that tier; the 5-minute premium against HBM rent, the 1-hour one "
-            "against a cheaper tier, is the seed's reading",
-        },
+        "published": _published_cache(recompute_usd, costs),
         # The seed's "5 minutes = HBM", checked: the cheapest place for 300 s and, when it
         # is not HBM, the input that decides it.
         "five_minutes": five_minutes_against_hbm(
             tiers,
-            {t["name"]: keep(t, FIVE_MINUTES_S) for t in tiers},
+            {t["name"]: _keep_usd(t, FIVE_MINUTES_S, kv, usd_s) for t in tiers},
             kv_bytes=kv,
             usd_per_s=usd_s,
             recompute_s=recompute,
             recompute_usd=recompute_usd,
             gpu_hour_usd=workload.gpu_hour_usd,
         ),
+    }
+
+
+def _cache_tier(
+    t: dict[str, Any], acc: Accelerator, kv: float, n: int, gpu_hour_usd: float
+) -> dict[str, Any]:
+    """One memory tier of `n` GPUs for `kv` bytes: capacity, write and reload times, price."""
+    capex: float | None = None
+    life: float | None = None
+    if t["name"] == "hbm":
+        cap = acc.hbm_capacity_bytes * n
+        read = write = math.inf
+        price_gb_h = gpu_hour_usd / (acc.hbm_capacity_bytes / 1e9)
+        note = "rented with the GPUs: the GPU-hour price over its HBM"
+    else:
+        cap = parse_quantity(t["capacity_per_gpu"], "data") * n
+        read = parse_quantity(t["read_per_gpu"], "bandwidth") * n
+        write = parse_quantity(t["write_per_gpu"], "bandwidth") * n
+        capex, life = float(t["usd_per_gb"]), float(t["life_years"])
+        price_gb_h = capex / (life * 8760)
+        note = t["note"]
+    reload_s = kv / read
+    write_s = kv / write
+    return {
+        "name": t["name"],
+        "capacity_bytes": cap,
+        "reload_s": reload_s,
+        "write_s": write_s,
+        "usd_per_gb_hour": price_gb_h,
+        "note": note,
+        "holds": cap >= kv,
+        # The assumed inputs (None for HBM, priced by the GPU-hour).
+        "read_bytes_per_s_per_gpu": None if math.isinf(read) else read / n,
+        "write_bytes_per_s_per_gpu": None if math.isinf(write) else write / n,
+        "usd_per_gb": capex,
+        "life_years": life,
+    }
+
+
+def _keep_usd(t: dict[str, Any], secs: float, kv: float, usd_s: float) -> tuple[float, float]:
+    """(storage, transfer) dollars: GB-hours rented, GPU time writing and reloading."""
+    return kv / 1e9 * t["usd_per_gb_hour"] * secs / 3600, (t["reload_s"] + t["write_s"]) * usd_s
+
+
+def _cheapest_by_duration(
+    tiers: list[dict[str, Any]],
+    durations: list[str],
+    *,
+    kv: float,
+    usd_s: float,
+    recompute_s: float,
+    n: int,
+) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, float]]]:
+    """Per duration: the cheapest place, why in words, and every tier's cost [USD].
+
+    The cheapest tier that holds the prefix, reloads it faster than a recompute and costs
+    less than one; else ``recompute``.
+    """
+    recompute_usd = recompute_s * usd_s
+    choice: dict[str, str] = {}
+    why: dict[str, str] = {}
+    costs: dict[str, dict[str, float]] = {}
+    for label in durations:
+        secs = parse_duration(label)
+        best, best_usd = "recompute", recompute_usd
+        costs[label] = {}
+        for t in tiers:
+            usd = sum(_keep_usd(t, secs, kv, usd_s))
+            costs[label][t["name"]] = usd
+            if t["holds"] and t["reload_s"] < recompute_s and usd < best_usd:
+                best, best_usd = t["name"], usd
+        choice[label] = best
+        why[label] = (
+            f"{best}: ${best_usd:.4f} to keep {kv / 1e9:.1f} GB for {label} and "
+            f"reload it once, against ${recompute_usd:.4f} to recompute "
+            f"({recompute_s:.2f} s of prefill on {n} GPUs)"
+        )
+    return choice, why, costs
+
+
+def _published_cache(recompute_usd: float, costs: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Published prompt-cache prices, priced at cost against recomputing and HBM rent."""
+    cache_prices = published_prices()["prompt_cache"]
+    # Published structure: 5-minute write at 1.25x base input, 1 hour at 2x, reads 0.1x.
+    # Priced at cost (the input price = our prefill cost), the write premiums pay for:
+    return {
+        "write_5m": cache_prices["write_5m"],
+        "write_1h": cache_prices["write_1h"],
+        "read": cache_prices["read"],
+        "source": cache_prices["source"],
+        "premium_5m_usd": (cache_prices["write_5m"] - 1) * recompute_usd,
+        "premium_1h_usd": (cache_prices["write_1h"] - 1) * recompute_usd,
+        "read_usd": cache_prices["read"] * recompute_usd,
+        "hbm_5m_usd": costs.get("5m", {}).get("hbm"),
+        "hbm_1h_usd": costs.get("1h", {}).get("hbm"),
+        "reading": "a premium at or above a tier's cost for the duration can pay for "
+        "that tier; the 5-minute premium against HBM rent, the 1-hour one "
+        "against a cheaper tier, is the seed's reading",
     }
 
 
