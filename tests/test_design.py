@@ -286,3 +286,39 @@ def test_leaving_out_replica_plans_keeps_the_best(model: str) -> None:
     assert best_few[0].tokens_per_s_per_gpu == pytest.approx(
         best_all[0].tokens_per_s_per_gpu, rel=1e-4
     )
+
+
+@pytest.mark.parametrize(
+    ("layout", "model", "limit"),
+    [("gb200-nvl72", "deepseek-v3", 0.015), ("dgx-h100-superpod", "llama-3-70b", 0.03),
+     ("gb200-nvl72", "mixtral-8x7b", None)],
+)  # fmt: skip
+def test_bounded_search_finds_what_the_full_search_ranks_first(
+    layout: str, model: str, limit: float | None
+) -> None:
+    """Plans whose step without collectives cannot beat the best found are skipped; the
+    best row, by tokens/s over the layout's GPUs, is the full search's."""
+    from topo.build import build_graph
+    from topo.models import load_model
+    from topo.perf import Workload
+    from topo.plans import candidate_plans, rank, search, search_bounded
+
+    lay = load_layout(layout)
+    G = build_graph(lay)
+    m = load_model(model)
+    w = Workload(weights="fp8")
+    plans = candidate_plans(lay, m, replicas=False)
+    n = lay.n_gpus
+
+    def busy(r: object) -> float:
+        g = r.gpus  # type: ignore[attr-defined]
+        return (n // g) * g / n
+
+    def best(rows: list) -> object:  # type: ignore[type-arg]
+        ranked = rank(rows, "throughput")
+        return sorted(ranked, key=lambda r: -r.tokens_per_s_per_gpu * busy(r))[0]
+
+    full = search(lay, G, m, w, plans=plans, strategies=("packed",), max_latency_s=limit)
+    fast = search_bounded(lay, G, m, w, plans, max_latency_s=limit, weight=busy)
+    assert best(fast) == best(full)
+    assert len(fast) < len(full)

@@ -231,8 +231,8 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     from topo.build import build_graph
     from topo.models import Model, load_model
     from topo.perf import comm_model, memory, prefill
-    from topo.place import place
-    from topo.plans import PlanRow, candidate_plans, rank, search
+    from topo.place import Plan, place
+    from topo.plans import PlanRow, candidate_plans, rank, search_bounded
     from topo.routing import Fabric
 
     given = design["layout"]
@@ -280,23 +280,33 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     plans = candidate_plans(
         layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus), replicas=False
     )
-    try:
-        # Under a latency SLO the search skips plans too slow even without communication
-        # and keeps only rows that meet it (the rest could not be chosen).
-        rows = search(
-            layout, G, model, w, plans=plans, strategies=("packed",), max_latency_s=slo_tpot
-        )
-    except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
-        return {**row, "feasible": False, "reasons": [*reasons, str(e)]}
-    ok_rows = [r for r in rows if slo_tpot is None or r.time_per_output_token_s <= slo_tpot]
-    best = None
     fabric = Fabric(G)
-    ttft = None
     n = layout.n_gpus
 
     def busy(r: PlanRow) -> float:
         """Share of the layout's GPUs that copies of the plan keep busy (the rest idle)."""
         return (n // r.gpus) * r.gpus / n
+
+    prefills: dict[Plan, float] = {}
+
+    def prefill_s(plan: Plan) -> float:
+        if plan not in prefills:
+            comm = comm_model(fabric, place(G, plan))
+            prefills[plan] = float(prefill(layout, model, plan, w, comm)["time_s"])
+        return prefills[plan]
+
+    try:
+        # Only the plans that can still beat the best found are placed and run (a plan's
+        # bare step bounds it); every row that could be chosen is among those returned.
+        rows = search_bounded(
+            layout, G, model, w, plans, max_latency_s=slo_tpot, weight=busy,
+            feasible=None if slo_ttft is None else lambda r: prefill_s(r.plan) <= slo_ttft,
+        )  # fmt: skip
+    except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
+        return {**row, "feasible": False, "reasons": [*reasons, str(e)]}
+    ok_rows = [r for r in rows if slo_tpot is None or r.time_per_output_token_s <= slo_tpot]
+    best = None
+    ttft = None
 
     # Ranked by tokens/s over all the layout's GPUs: a 64-GPU plan on a 72-GPU rack
     # leaves 8 GPUs idle, and they cost as much as the busy ones.
@@ -304,9 +314,8 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         if slo_ttft is None:
             best = r
             break
-        pre = prefill(layout, model, r.plan, w, comm_model(fabric, place(G, r.plan)))
-        if pre["time_s"] <= slo_ttft:
-            best, ttft = r, float(pre["time_s"])
+        if prefill_s(r.plan) <= slo_ttft:
+            best, ttft = r, prefill_s(r.plan)
             break
     if not rows and not any(memory(layout, model, p, 1, w)["fits"] for p in plans):
         reasons.append("no plan fits in memory")
@@ -314,8 +323,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         reasons.append("no plan meets the service-level objectives")
     if best is not None:
         if ttft is None:
-            pre = prefill(layout, model, best.plan, w, comm_model(fabric, place(G, best.plan)))
-            ttft = float(pre["time_s"])
+            ttft = prefill_s(best.plan)
         tps = best.tokens_per_s_per_gpu * busy(best)
         gpu_w = (row["rack_power_w"] or 0.0) / layout.rack.gpus
         row.update(

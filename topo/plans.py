@@ -38,6 +38,7 @@ __all__ = [
     "pareto",
     "rank",
     "search",
+    "search_bounded",
 ]
 
 OBJECTIVES = ("throughput", "latency", "cost")
@@ -214,6 +215,7 @@ def search(
     max_latency_s: float | None = None,
     refine_latency_s: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    fabric: Fabric | None = None,
 ) -> list[PlanRow]:
     """Every plan x strategy x batch that fits in memory (and the latency limit).
 
@@ -223,7 +225,7 @@ def search(
     """
     target = max_latency_s if max_latency_s is not None else refine_latency_s
     workload.check()
-    fabric = Fabric(G)
+    fabric = fabric or Fabric(G)
     rows: list[PlanRow] = []
     seen: set[tuple[Any, ...]] = set()
     todo = plans if plans is not None else candidate_plans(layout, model)
@@ -249,6 +251,70 @@ def search(
             d = decode(layout, model, plan, run, workload, comm)
             rows += _rows(plan, strategy, run, d, workload, max_latency_s)
     return rows
+
+
+def search_bounded(
+    layout: Layout,
+    G: nx.Graph,
+    model: Model,
+    workload: Workload,
+    plans: list[Plan],
+    *,
+    max_latency_s: float | None,
+    weight: Callable[[PlanRow], float],
+    feasible: Callable[[PlanRow], bool] | None = None,
+) -> list[PlanRow]:
+    """:func:`search` (packed) over the plans that can still beat the best found.
+
+    Each plan's tokens/s per GPU is bounded from above by its step without collectives
+    (they only add time), at the largest batch that meets the limit that way; plans are
+    run best bound first, and the search stops at a plan whose bound x `weight` is below
+    the best `feasible` row's tokens/s per GPU x `weight`. Every row that could rank first
+    (ties included) is therefore in the result.
+    """
+    bounds = []
+    for i, plan in enumerate(plans):
+        ub = _bound(layout, model, plan, workload, max_latency_s)
+        if ub is not None:
+            probe = PlanRow(plan, "packed", 1, plan.world, 0.0, ub, 0.0, "", 0.0)
+            bounds.append((-ub * weight(probe), i, plan))
+    bounds.sort()
+    rows: list[PlanRow] = []
+    best = -math.inf
+    fabric = Fabric(G)
+    for neg, _, plan in bounds:
+        if -neg < best:
+            break
+        got = search(
+            layout, G, model, workload, plans=[plan], strategies=("packed",),
+            max_latency_s=max_latency_s, fabric=fabric,
+        )  # fmt: skip
+        rows += got
+        for r in got:
+            if feasible is None or feasible(r):
+                best = max(best, r.tokens_per_s_per_gpu * weight(r))
+    return rows
+
+
+def _bound(
+    layout: Layout, model: Model, plan: Plan, bare: Workload, limit: float | None
+) -> float | None:
+    """An upper bound on `plan`'s tokens/s per GPU under `limit` (None: it cannot run).
+
+    The step without collectives: never slower than with them, and its tokens/s rise
+    with the batch, so at the largest batch that meets the limit this way it is above
+    every row the search can find for the plan.
+    """
+    bs, max_b = _batches(layout, model, plan, bare, None)
+    if not len(bs):
+        return None
+    top = max_b if limit is None else largest_batch_within(
+        layout, model, plan, bare, None, max_b, limit
+    )  # fmt: skip
+    if top < plan.dp:
+        return None
+    d = decode(layout, model, plan, np.array([float(top)]), bare, None)
+    return float(d.tokens_per_s[0]) / plan.world
 
 
 def _batches(
