@@ -194,21 +194,7 @@ def five_minutes_against_hbm(
     }
     options["recompute"] = recompute_usd
     best = min(options, key=lambda k: options[k])
-    out: dict[str, Any] = {
-        "duration_s": FIVE_MINUTES_S,
-        "seed": "5 minutes = HBM: the 5-minute cache-write tier read as HBM residency",
-        "cheapest": best,
-        "cheapest_usd": options[best],
-        "hbm_usd": hbm_usd,
-        "hbm_holds": bool(hbm["holds"]),
-        "agrees": best == "hbm",
-        "cheaper_than_hbm": sorted(
-            (k for k, v in options.items() if v < hbm_usd), key=lambda k: options[k]
-        ),
-        "hbm_cheapest_below_s": None,
-        "flip_points": [],
-        "deciding_assumption": None,
-    }
+    out = _five_minute_summary(options, best, hbm_usd=hbm_usd, hbm_holds=bool(hbm["holds"]))
     if best == "hbm":
         out["reading"] = (
             "for 5 minutes HBM is the cheapest place to keep it, as the seed's "
@@ -221,54 +207,14 @@ def five_minutes_against_hbm(
             f"{kv_bytes / 1e9:,.1f} GB of KV does not fit in the plan's HBM; {best} is cheapest"
         )
         return out
-    hbm_per_s = hbm_usd / FIVE_MINUTES_S
-    flips: list[dict[str, Any]] = []
     if best == "recompute":
-        out["hbm_cheapest_below_s"] = recompute_usd / hbm_per_s
-        flips.append(
-            {
-                "input": "prefill time of the prefix (topo's prefill model)",
-                "assumed": recompute_s,
-                "flips_at": hbm_usd / usd_per_s,
-                "unit": "s",
-                "direction": "above",
-            }
-        )
+        out["hbm_cheapest_below_s"] = recompute_usd / (hbm_usd / FIVE_MINUTES_S)
+        flips = [_recompute_flip(recompute_s, hbm_usd=hbm_usd, usd_per_s=usd_per_s)]
     else:
         t = next(x for x in tiers if x["name"] == best)
-        storage, transfer = parts[best]
-        gap = hbm_per_s - storage / FIVE_MINUTES_S
-        out["hbm_cheapest_below_s"] = transfer / gap if gap > 0 else None
-        if hbm_usd > storage:
-            flips.append(
-                {
-                    "input": f"{best} read and write bandwidth per GPU",
-                    "assumed": t["read_bytes_per_s_per_gpu"],
-                    "flips_at": t["read_bytes_per_s_per_gpu"] * transfer / (hbm_usd - storage),
-                    "unit": "B/s",
-                    "direction": "below",
-                }
-            )
-        if hbm_usd > transfer:
-            usd_gb_h = (hbm_usd - transfer) / (kv_bytes / 1e9 * FIVE_MINUTES_S / 3600)
-            flips.append(
-                {
-                    "input": f"{best} price per GB",
-                    "assumed": t["usd_per_gb"],
-                    "flips_at": usd_gb_h * t["life_years"] * 8760,
-                    "unit": "USD/GB",
-                    "direction": "above",
-                }
-            )
-            flips.append(
-                {
-                    "input": "the GPU-hour price, which sets HBM rent",
-                    "assumed": gpu_hour_usd,
-                    "flips_at": gpu_hour_usd * storage / (hbm_usd - transfer),
-                    "unit": "USD/GPU-hour",
-                    "direction": "below",
-                }
-            )
+        out["hbm_cheapest_below_s"], flips = _tier_flips(
+            t, parts[best], hbm_usd=hbm_usd, kv_bytes=kv_bytes, gpu_hour_usd=gpu_hour_usd
+        )
     for f in flips:
         f["factor"] = f["flips_at"] / f["assumed"] if f["assumed"] else math.inf
     flips.sort(key=lambda f: abs(math.log(f["factor"])) if 0 < f["factor"] < math.inf else 1e9)
@@ -281,3 +227,81 @@ def five_minutes_against_hbm(
         + (f"; HBM is cheaper than {best} only under {below:,.1f} s" if below is not None else "")
     )
     return out
+
+
+def _five_minute_summary(
+    options: dict[str, float], best: str, *, hbm_usd: float, hbm_holds: bool
+) -> dict[str, Any]:
+    """The five-minute answer's head: the cheapest place, HBM's cost, and what beats it."""
+    return {
+        "duration_s": FIVE_MINUTES_S,
+        "seed": "5 minutes = HBM: the 5-minute cache-write tier read as HBM residency",
+        "cheapest": best,
+        "cheapest_usd": options[best],
+        "hbm_usd": hbm_usd,
+        "hbm_holds": hbm_holds,
+        "agrees": best == "hbm",
+        "cheaper_than_hbm": sorted(
+            (k for k, v in options.items() if v < hbm_usd), key=lambda k: options[k]
+        ),
+        "hbm_cheapest_below_s": None,
+        "flip_points": [],
+        "deciding_assumption": None,
+    }
+
+
+def _recompute_flip(recompute_s: float, *, hbm_usd: float, usd_per_s: float) -> dict[str, Any]:
+    """The prefill time at which recomputing the prefix costs what 5 minutes in HBM does."""
+    return {
+        "input": "prefill time of the prefix (topo's prefill model)",
+        "assumed": recompute_s,
+        "flips_at": hbm_usd / usd_per_s,
+        "unit": "s",
+        "direction": "above",
+    }
+
+
+def _tier_flips(
+    t: dict[str, Any],
+    part: tuple[float, float],
+    *,
+    hbm_usd: float,
+    kv_bytes: float,
+    gpu_hour_usd: float,
+) -> tuple[float | None, list[dict[str, Any]]]:
+    """Below what time HBM beats tier `t`, and where each of its inputs alone would tie."""
+    storage, transfer = part
+    gap = hbm_usd / FIVE_MINUTES_S - storage / FIVE_MINUTES_S
+    flips: list[dict[str, Any]] = []
+    name = t["name"]
+    if hbm_usd > storage:
+        flips.append(
+            {
+                "input": f"{name} read and write bandwidth per GPU",
+                "assumed": t["read_bytes_per_s_per_gpu"],
+                "flips_at": t["read_bytes_per_s_per_gpu"] * transfer / (hbm_usd - storage),
+                "unit": "B/s",
+                "direction": "below",
+            }
+        )
+    if hbm_usd > transfer:
+        usd_gb_h = (hbm_usd - transfer) / (kv_bytes / 1e9 * FIVE_MINUTES_S / 3600)
+        flips.append(
+            {
+                "input": f"{name} price per GB",
+                "assumed": t["usd_per_gb"],
+                "flips_at": usd_gb_h * t["life_years"] * 8760,
+                "unit": "USD/GB",
+                "direction": "above",
+            }
+        )
+        flips.append(
+            {
+                "input": "the GPU-hour price, which sets HBM rent",
+                "assumed": gpu_hour_usd,
+                "flips_at": gpu_hour_usd * storage / (hbm_usd - transfer),
+                "unit": "USD/GPU-hour",
+                "direction": "below",
+            }
+        )
+    return (transfer / gap if gap > 0 else None), flips
