@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from topo._yaml import load_data
 from topo.errors import TopoError
@@ -24,6 +25,13 @@ from topo.layout import Layout, load_layout
 from topo.perf import Workload
 from topo.physical import LimitsReport, apply_vary, check_limits, with_trays
 from topo.units import UnitError, parse_quantity
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from topo.models import Model
+    from topo.place import Plan
+    from topo.plans import PlanRow
 
 __all__ = [
     "DESIGN_KEYS",
@@ -230,10 +238,8 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     """One design, assessed whole: a flat JSON-ready row (see the module notes)."""
     from topo.build import build_graph
     from topo.models import Model, load_model
-    from topo.perf import comm_model, memory, prefill
-    from topo.place import Plan, place
-    from topo.plans import PlanRow, candidate_plans, rank, search_bounded
-    from topo.routing import Fabric
+    from topo.perf import memory
+    from topo.plans import candidate_plans, search_bounded
 
     given = design["layout"]
     base = given if isinstance(given, Layout) else load_layout(given)
@@ -246,21 +252,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     except TopoError as e:
         return {**row, "feasible": False, "reasons": [str(e)]}
     limits = check_limits(layout)
-    binding = limits.binding
-    row.update(
-        {
-            "gpus": layout.n_gpus,
-            "domain_gpus": layout.gpus_per_domain,
-            "racks": layout.cluster.racks,
-            "nic_gbps": round(layout.scale_out.nic_bandwidth_bytes_per_s * 8 / 1e9, 6),
-            "cable": layout.scale_up.medium,
-            "physical_ok": limits.ok,
-            "binding_limit": binding.name if binding else None,
-            "binding_margin": binding.margin if binding else None,
-            "rack_power_w": limits.totals.get("power_w"),
-            "margins": {c.name: c.margin for c in limits.checks if c.margin is not None},
-        }
-    )
+    row.update(_physical_facts(layout, limits))
     if not limits.ok and design.get("physical", True):
         reasons += [
             f"{c.name}: over by {-(c.margin or 0.0):.1%}" for c in limits.checks if c.ok is False
@@ -280,20 +272,12 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     plans = candidate_plans(
         layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus), replicas=False
     )
-    fabric = Fabric(G)
+    prefill_s = _prefill_timer(layout, G, model, w)
     n = layout.n_gpus
 
     def busy(r: PlanRow) -> float:
         """Share of the layout's GPUs that copies of the plan keep busy (the rest idle)."""
         return (n // r.gpus) * r.gpus / n
-
-    prefills: dict[Plan, float] = {}
-
-    def prefill_s(plan: Plan) -> float:
-        if plan not in prefills:
-            comm = comm_model(fabric, place(G, plan))
-            prefills[plan] = float(prefill(layout, model, plan, w, comm)["time_s"])
-        return prefills[plan]
 
     try:
         # Only the plans that can still beat the best found are placed and run (a plan's
@@ -304,19 +288,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         )  # fmt: skip
     except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
         return {**row, "feasible": False, "reasons": [*reasons, str(e)]}
-    ok_rows = [r for r in rows if slo_tpot is None or r.time_per_output_token_s <= slo_tpot]
-    best = None
-    ttft = None
-
-    # Ranked by tokens/s over all the layout's GPUs: a 64-GPU plan on a 72-GPU rack
-    # leaves 8 GPUs idle, and they cost as much as the busy ones.
-    for r in sorted(rank(ok_rows, "throughput"), key=lambda r: -r.tokens_per_s_per_gpu * busy(r)):
-        if slo_ttft is None:
-            best = r
-            break
-        if prefill_s(r.plan) <= slo_ttft:
-            best, ttft = r, prefill_s(r.plan)
-            break
+    best, ttft = _fastest(rows, busy, prefill_s, slo_tpot=slo_tpot, slo_ttft=slo_ttft)
     if not rows and not any(memory(layout, model, p, 1, w)["fits"] for p in plans):
         reasons.append("no plan fits in memory")
     elif best is None:
@@ -324,26 +296,106 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     if best is not None:
         if ttft is None:
             ttft = prefill_s(best.plan)
-        tps = best.tokens_per_s_per_gpu * busy(best)
-        gpu_w = (row["rack_power_w"] or 0.0) / layout.rack.gpus
         row.update(
-            {
-                "plan": best.to_dict()["plan"],
-                "batch": best.batch,
-                "bound": best.bound,
-                "latency_floor_s": best.latency_floor_s,
-                "time_per_output_token_s": best.time_per_output_token_s,
-                "time_to_first_token_s": ttft,
-                "gpus_busy": n // best.gpus * best.gpus,
-                "tokens_per_s_per_gpu": tps,
-                "tokens_per_s_per_kw": tps / gpu_w * 1e3 if gpu_w else None,
-                "usd_per_million_gpu_hour": w.gpu_hour_usd / 3600 / tps * 1e6,
-                "usd_per_million_tco": cost["usd_per_gpu_hour"] / 3600 / tps * 1e6,
-            }
+            _plan_facts(
+                best,
+                ttft,
+                n=n,
+                busy_share=busy(best),
+                gpu_w=(row["rack_power_w"] or 0.0) / layout.rack.gpus,
+                gpu_hour_usd=w.gpu_hour_usd,
+                tco_usd_per_gpu_hour=cost["usd_per_gpu_hour"],
+            )
         )
     row["feasible"] = not reasons
     row["reasons"] = reasons
     return row
+
+
+def _physical_facts(layout: Layout, limits: LimitsReport) -> dict[str, Any]:
+    """A design's size, NIC, cable and physical checks: the binding limit and each margin."""
+    binding = limits.binding
+    return {
+        "gpus": layout.n_gpus,
+        "domain_gpus": layout.gpus_per_domain,
+        "racks": layout.cluster.racks,
+        "nic_gbps": round(layout.scale_out.nic_bandwidth_bytes_per_s * 8 / 1e9, 6),
+        "cable": layout.scale_up.medium,
+        "physical_ok": limits.ok,
+        "binding_limit": binding.name if binding else None,
+        "binding_margin": binding.margin if binding else None,
+        "rack_power_w": limits.totals.get("power_w"),
+        "margins": {c.name: c.margin for c in limits.checks if c.margin is not None},
+    }
+
+
+def _prefill_timer(
+    layout: Layout, G: nx.Graph, model: Model, w: Workload
+) -> Callable[[Plan], float]:
+    """A plan's prefill time on the layout [s], each plan placed and run once."""
+    from topo.perf import comm_model, prefill
+    from topo.place import place
+    from topo.routing import Fabric
+
+    fabric = Fabric(G)
+    prefills: dict[Plan, float] = {}
+
+    def prefill_s(plan: Plan) -> float:
+        if plan not in prefills:
+            comm = comm_model(fabric, place(G, plan))
+            prefills[plan] = float(prefill(layout, model, plan, w, comm)["time_s"])
+        return prefills[plan]
+
+    return prefill_s
+
+
+def _fastest(
+    rows: list[PlanRow],
+    busy: Callable[[PlanRow], float],
+    prefill_s: Callable[[Plan], float],
+    *,
+    slo_tpot: float | None,
+    slo_ttft: float | None,
+) -> tuple[PlanRow | None, float | None]:
+    """The row with the most tokens/s over all GPUs within the SLOs, and its TTFT if timed."""
+    from topo.plans import rank
+
+    ok_rows = [r for r in rows if slo_tpot is None or r.time_per_output_token_s <= slo_tpot]
+    # Ranked by tokens/s over all the layout's GPUs: a 64-GPU plan on a 72-GPU rack
+    # leaves 8 GPUs idle, and they cost as much as the busy ones.
+    for r in sorted(rank(ok_rows, "throughput"), key=lambda r: -r.tokens_per_s_per_gpu * busy(r)):
+        if slo_ttft is None:
+            return r, None
+        if prefill_s(r.plan) <= slo_ttft:
+            return r, prefill_s(r.plan)
+    return None, None
+
+
+def _plan_facts(
+    best: PlanRow,
+    ttft: float,
+    *,
+    n: int,
+    busy_share: float,
+    gpu_w: float,
+    gpu_hour_usd: float,
+    tco_usd_per_gpu_hour: float,
+) -> dict[str, Any]:
+    """The chosen plan's row: its times, tokens/s over all `n` GPUs, per kW, and cost."""
+    tps = best.tokens_per_s_per_gpu * busy_share
+    return {
+        "plan": best.to_dict()["plan"],
+        "batch": best.batch,
+        "bound": best.bound,
+        "latency_floor_s": best.latency_floor_s,
+        "time_per_output_token_s": best.time_per_output_token_s,
+        "time_to_first_token_s": ttft,
+        "gpus_busy": n // best.gpus * best.gpus,
+        "tokens_per_s_per_gpu": tps,
+        "tokens_per_s_per_kw": tps / gpu_w * 1e3 if gpu_w else None,
+        "usd_per_million_gpu_hour": gpu_hour_usd / 3600 / tps * 1e6,
+        "usd_per_million_tco": tco_usd_per_gpu_hour / 3600 / tps * 1e6,
+    }
 
 
 def compare(designs: list[dict[str, Any]]) -> dict[str, Any]:
