@@ -365,6 +365,78 @@ def _basis(
     return f"serving, {which} kernel: " + collective_basis(link, op, n, which)
 
 
+def _members(fabric: Fabric, op: str, gpus: list[str]) -> np.ndarray:
+    """The group's GPU indices, once each; a PlacementError for a bad op or group."""
+    if op not in OPS:
+        msg = f"op must be one of {', '.join(OPS)}, got {op!r}"
+        raise PlacementError(msg)
+    n = len(gpus)
+    if n < 2:
+        msg = f"a collective needs at least 2 GPUs, got {n}"
+        raise PlacementError(msg)
+    if len(set(gpus)) != n:
+        msg = "the group lists a GPU twice"
+        raise PlacementError(msg)
+    try:
+        return np.array([fabric.index[g] for g in gpus], dtype=np.int64)
+    except KeyError as e:
+        msg = f"unknown GPU {e.args[0]!r}"
+        raise PlacementError(msg) from None
+
+
+def _candidates(
+    op: str, fabric: Fabric, members: np.ndarray, M: float, algorithm: str
+) -> dict[str, list[Phase]]:
+    """The phases of each algorithm `algorithm` allows for `op` on this group."""
+    candidates: dict[str, list[Phase]] = {}
+    parts = _split_by_domain(fabric, members)
+    flat_name = {"all-to-all": "direct", "broadcast": "pipelined chain", "p2p": "pairwise"}.get(
+        op, "ring"
+    )
+    if algorithm in ("auto", flat_name):
+        candidates[flat_name] = _flat(op, fabric, members, M)
+    if op in ("all-reduce", "all-gather", "reduce-scatter") and algorithm in ("auto", "direct"):
+        candidates["direct"] = _direct(op, fabric, members, M)
+    if op in ("all-reduce", "all-gather", "reduce-scatter") and algorithm in (
+        "auto",
+        "hierarchical",
+    ):
+        if parts is not None:
+            candidates["hierarchical"] = _hierarchical(op, fabric, parts, M)
+        elif algorithm == "hierarchical":
+            msg = "hierarchical needs a group spread evenly over two or more domains"
+            raise PlacementError(msg)
+    if not candidates:
+        msg = f"{op} has no algorithm {algorithm!r} (try auto or {flat_name})"
+        raise PlacementError(msg)
+    return candidates
+
+
+def _cheapest(
+    op: str,
+    fabric: Fabric,
+    candidates: dict[str, list[Phase]],
+    M: float,
+    n: int,
+    *,
+    clean: bool,
+    runtime: str,
+) -> tuple[str, dict[str, tuple[float, float]], dict[str, tuple[float, float]], dict[str, float]]:
+    """The fastest candidate; each one's bare and charged (latency, transfer), and total."""
+    bare: dict[str, tuple[float, float]] = {
+        k: (sum(p.alpha_s for p in v) + _overhead(fabric, v), sum(p.beta_s for p in v))
+        for k, v in candidates.items()
+    }
+    costs = (
+        bare
+        if clean
+        else {k: _charged(op, fabric, k, v, M, n, runtime) for k, v in candidates.items()}
+    )
+    totals = {k: a + b for k, (a, b) in costs.items()}
+    best = min(totals, key=lambda k: totals[k])
+    return best, bare, costs, totals
+
+
 def collective(
     G: nx.Graph | Fabric,
     op: str,
@@ -405,54 +477,13 @@ def collective(
         domains on a layout without a scale-out fabric.
     """
     fabric = G if isinstance(G, Fabric) else Fabric(G)
-    if op not in OPS:
-        msg = f"op must be one of {', '.join(OPS)}, got {op!r}"
-        raise PlacementError(msg)
+    members = _members(fabric, op, gpus)
     n = len(gpus)
-    if n < 2:
-        msg = f"a collective needs at least 2 GPUs, got {n}"
-        raise PlacementError(msg)
-    if len(set(gpus)) != n:
-        msg = "the group lists a GPU twice"
-        raise PlacementError(msg)
-    try:
-        members = np.array([fabric.index[g] for g in gpus], dtype=np.int64)
-    except KeyError as e:
-        msg = f"unknown GPU {e.args[0]!r}"
-        raise PlacementError(msg) from None
     M = float(bytes_per_gpu)
-    candidates: dict[str, list[Phase]] = {}
-    parts = _split_by_domain(fabric, members)
-    flat_name = {"all-to-all": "direct", "broadcast": "pipelined chain", "p2p": "pairwise"}.get(
-        op, "ring"
+    candidates = _candidates(op, fabric, members, M, algorithm)
+    best, bare, costs, totals = _cheapest(
+        op, fabric, candidates, M, n, clean=clean, runtime=runtime
     )
-    if algorithm in ("auto", flat_name):
-        candidates[flat_name] = _flat(op, fabric, members, M)
-    if op in ("all-reduce", "all-gather", "reduce-scatter") and algorithm in ("auto", "direct"):
-        candidates["direct"] = _direct(op, fabric, members, M)
-    if op in ("all-reduce", "all-gather", "reduce-scatter") and algorithm in (
-        "auto",
-        "hierarchical",
-    ):
-        if parts is not None:
-            candidates["hierarchical"] = _hierarchical(op, fabric, parts, M)
-        elif algorithm == "hierarchical":
-            msg = "hierarchical needs a group spread evenly over two or more domains"
-            raise PlacementError(msg)
-    if not candidates:
-        msg = f"{op} has no algorithm {algorithm!r} (try auto or {flat_name})"
-        raise PlacementError(msg)
-    bare: dict[str, tuple[float, float]] = {
-        k: (sum(p.alpha_s for p in v) + _overhead(fabric, v), sum(p.beta_s for p in v))
-        for k, v in candidates.items()
-    }
-    costs = (
-        bare
-        if clean
-        else {k: _charged(op, fabric, k, v, M, n, runtime) for k, v in candidates.items()}
-    )
-    totals = {k: a + b for k, (a, b) in costs.items()}
-    best = min(totals, key=lambda k: totals[k])
     phases = candidates[best]
     latency, transfer = costs[best]
     time_s = latency + transfer
