@@ -104,6 +104,42 @@ def moe_all_to_all(
     PlacementError
         If a number is out of range or the group does not fit the layout.
     """
+    _check_sizes(hidden=hidden, topk=topk, tokens_per_gpu=tokens_per_gpu, ep=ep)
+    fabric = Fabric(G)
+    group = list(place(G, Plan(ep=ep, dp=ep), strategy=strategy).groups["ep"][0])
+    members = np.array([fabric.index[g] for g in group])
+    selections = tokens_per_gpu * topk * hidden
+    m_dispatch = selections * dispatch_bytes
+    m_combine = selections * combine_bytes
+    t_d, t_c, busiest, slowdown, at_link_rate = _dispatch_combine(
+        fabric, group, m_dispatch, m_combine, ep=ep, clean=clean
+    )
+    domain_size = len(fabric.members[int(fabric.domain[0])])
+    up = max(per_gpu_bandwidth(G, "scale_up"), default=0.0)
+    out = max(per_gpu_bandwidth(G, "scale_out"), default=0.0)
+    hbm = float(G.graph.get("hbm_capacity_bytes", 0.0)) * domain_size
+    return MoEResult(
+        ep=ep,
+        tokens_per_gpu=tokens_per_gpu,
+        hidden=hidden,
+        topk=topk,
+        dispatch_bytes_per_gpu=m_dispatch,
+        combine_bytes_per_gpu=m_combine,
+        **_where_bytes_go(fabric, members),
+        dispatch_time_s=t_d,
+        combine_time_s=t_c,
+        dispatch_busiest_link=busiest,
+        per_byte_slowdown_cross_domain=up / out if out > 0 else None,
+        slowdown_vs_one_domain=slowdown,
+        slowdown_at_link_rate=at_link_rate,
+        largest_ep_in_domain=domain_size,
+        domain_hbm_capacity_bytes=hbm,
+        largest_layer_experts_in_domain=int(hbm // expert_bytes) if expert_bytes else None,
+    )
+
+
+def _check_sizes(*, hidden: int, topk: int, tokens_per_gpu: int, ep: int) -> None:
+    """A PlacementError for a size below 1 or beyond any real model."""
     for name, v in (
         ("hidden", hidden),
         ("topk", topk),
@@ -116,58 +152,53 @@ def moe_all_to_all(
     if topk > 1024 or hidden > 1_000_000 or tokens_per_gpu > 10_000_000:
         msg = "moe: hidden, topk or tokens_per_gpu is beyond any real model"
         raise PlacementError(msg)
-    fabric = Fabric(G)
-    group = list(place(G, Plan(ep=ep, dp=ep), strategy=strategy).groups["ep"][0])
-    members = np.array([fabric.index[g] for g in group])
-    selections = tokens_per_gpu * topk * hidden
-    m_dispatch = selections * dispatch_bytes
-    m_combine = selections * combine_bytes
+
+
+def _where_bytes_go(fabric: Fabric, members: np.ndarray) -> dict[str, Any]:
+    """Shares of a GPU's selections kept, in its domain, across domains and racks; spans."""
+    n = len(members)
     dom = fabric.domain[members]
     rack = fabric.rack[members]
     in_dom = np.array([np.sum(dom == d) for d in dom])
     in_rack = np.array([np.sum(rack == r) for r in rack])
-    n = len(members)
-    if n > 1:
-        dispatch = collective(fabric, "all-to-all", group, m_dispatch, clean=clean)
-        combine = collective(fabric, "all-to-all", group, m_combine, clean=clean)
-        t_d, t_c, busiest = dispatch.time_s, combine.time_s, dispatch.busiest_link
-    else:
-        t_d, t_c, busiest = 0.0, 0.0, {}
-    domain_size = len(fabric.members[int(fabric.domain[0])])
-    up = max(per_gpu_bandwidth(G, "scale_up"), default=0.0)
-    out = max(per_gpu_bandwidth(G, "scale_out"), default=0.0)
+    return {
+        "share_local": 1.0 / n,
+        "share_in_domain": float(np.mean(in_dom - 1)) / n,
+        "share_cross_domain": float(np.mean(n - in_dom)) / n,
+        "share_cross_rack": float(np.mean(n - in_rack)) / n,
+        "domains_spanned": len(set(dom.tolist())),
+        "racks_spanned": len(set(rack.tolist())),
+    }
+
+
+def _dispatch_combine(
+    fabric: Fabric,
+    group: list[str],
+    m_dispatch: float,
+    m_combine: float,
+    *,
+    ep: int,
+    clean: bool,
+) -> tuple[float, float, dict[str, Any], float | None, float | None]:
+    """Dispatch and combine times, dispatch's busiest link, and its slowdown.
+
+    The slowdown is against the same all-to-all inside one domain, charged and at link
+    rate (None where there is no such all-to-all).
+    """
+    if len(group) <= 1:
+        return 0.0, 0.0, {}, None, None
+    dispatch = collective(fabric, "all-to-all", group, m_dispatch, clean=clean)
+    combine = collective(fabric, "all-to-all", group, m_combine, clean=clean)
+    t_d = dispatch.time_s
     slowdown = None
     at_link_rate = None
-    if n > 1:
-        # The same per-GPU buffer as an all-to-all inside one domain (of up to ep GPUs).
-        ref_size = min(ep, domain_size)
-        if ref_size > 1:
-            inside = [fabric.gpus[i] for i in fabric.members[int(fabric.domain[0])][:ref_size]]
-            ref = collective(fabric, "all-to-all", inside, m_dispatch, clean=clean)
-            slowdown = t_d / ref.time_s if ref.time_s > 0 else None
-            if ref.beta_s > 0:  # beta_s is the link-rate part in either mode
-                at_link_rate = dispatch.beta_s / ref.beta_s
-    hbm = float(G.graph.get("hbm_capacity_bytes", 0.0)) * domain_size
-    return MoEResult(
-        ep=ep,
-        tokens_per_gpu=tokens_per_gpu,
-        hidden=hidden,
-        topk=topk,
-        dispatch_bytes_per_gpu=m_dispatch,
-        combine_bytes_per_gpu=m_combine,
-        share_local=1.0 / n,
-        share_in_domain=float(np.mean(in_dom - 1)) / n,
-        share_cross_domain=float(np.mean(n - in_dom)) / n,
-        share_cross_rack=float(np.mean(n - in_rack)) / n,
-        domains_spanned=len(set(dom.tolist())),
-        racks_spanned=len(set(rack.tolist())),
-        dispatch_time_s=t_d,
-        combine_time_s=t_c,
-        dispatch_busiest_link=busiest,
-        per_byte_slowdown_cross_domain=up / out if out > 0 else None,
-        slowdown_vs_one_domain=slowdown,
-        slowdown_at_link_rate=at_link_rate,
-        largest_ep_in_domain=domain_size,
-        domain_hbm_capacity_bytes=hbm,
-        largest_layer_experts_in_domain=int(hbm // expert_bytes) if expert_bytes else None,
-    )
+    # The same per-GPU buffer as an all-to-all inside one domain (of up to ep GPUs).
+    domain_size = len(fabric.members[int(fabric.domain[0])])
+    ref_size = min(ep, domain_size)
+    if ref_size > 1:
+        inside = [fabric.gpus[i] for i in fabric.members[int(fabric.domain[0])][:ref_size]]
+        ref = collective(fabric, "all-to-all", inside, m_dispatch, clean=clean)
+        slowdown = t_d / ref.time_s if ref.time_s > 0 else None
+        if ref.beta_s > 0:  # beta_s is the link-rate part in either mode
+            at_link_rate = dispatch.beta_s / ref.beta_s
+    return t_d, combine.time_s, dispatch.busiest_link, slowdown, at_link_rate
