@@ -409,6 +409,34 @@ def _cross_check(
         return out
 
     su = _clean(lay["scale_up"])
+    domain, racks_per_domain, size = _domain_shape(su, computes, gpus_per_rack, racks, ctx)
+    links = su.get("links_per_gpu") or acc.links_per_gpu
+    if links is None:
+        ctx.error(("scale_up",), f"missing key 'links_per_gpu' ({acc.name}{acc_at} has no default)")
+        links = 1
+    switches = _check_topology(su, devices, domain, racks_per_domain, size, links, ctx)
+    so = _clean(lay.get("scale_out", {}))
+    nic = so.get("nic_bandwidth") or acc.scale_out_bandwidth_bytes_per_s
+    if nic is None and so.get("topology", "rail_fat_tree") != "none":
+        ctx.error(
+            ("scale_out",), f"missing key 'nic_bandwidth' ({acc.name}{acc_at} has no default)"
+        )
+    out.update(
+        devices=tuple(devices),
+        domain=domain,
+        racks_per_domain=racks_per_domain,
+        links=links,
+        switches=switches,
+        nic=nic or 0.0,
+        rails=so.get("rails") or computes[0].gpus,
+    )
+    return out
+
+
+def _domain_shape(
+    su: dict[str, Any], computes: list[Device], gpus_per_rack: int, racks: int, ctx: Ctx
+) -> tuple[str, int, int]:
+    """The scale-up domain's kind (tray, rack, racks), racks per domain and GPUs per domain."""
     domain = su.get("domain", "rack")
     racks_per_domain = 1
     if m := re.fullmatch(r"(\d+) racks?", domain):
@@ -430,11 +458,20 @@ def _cross_check(
         size = computes[0].gpus
     else:
         size = gpus_per_rack * racks_per_domain
+    return domain, racks_per_domain, size
+
+
+def _check_topology(
+    su: dict[str, Any],
+    devices: list[Device],
+    domain: str,
+    racks_per_domain: int,
+    size: int,
+    links: int,
+    ctx: Ctx,
+) -> int:
+    """The scale-up topology checked against the domain; its switch chips (0 unswitched)."""
     topology = su.get("topology")
-    links = su.get("links_per_gpu") or acc.links_per_gpu
-    if links is None:
-        ctx.error(("scale_up",), f"missing key 'links_per_gpu' ({acc.name}{acc_at} has no default)")
-        links = 1
     switches = 0
     if topology == "switched":
         switches = su.get("switches") or (
@@ -467,22 +504,7 @@ def _cross_check(
                 ("scale_up", "links_per_gpu"),
                 f"a full mesh of {size} GPUs needs at least {size - 1} links per GPU, got {links}",
             )
-    so = _clean(lay.get("scale_out", {}))
-    nic = so.get("nic_bandwidth") or acc.scale_out_bandwidth_bytes_per_s
-    if nic is None and so.get("topology", "rail_fat_tree") != "none":
-        ctx.error(
-            ("scale_out",), f"missing key 'nic_bandwidth' ({acc.name}{acc_at} has no default)"
-        )
-    out.update(
-        devices=tuple(devices),
-        domain=domain,
-        racks_per_domain=racks_per_domain,
-        links=links,
-        switches=switches,
-        nic=nic or 0.0,
-        rails=so.get("rails") or computes[0].gpus,
-    )
-    return out
+    return switches
 
 
 def _chips(devices: list[Device]) -> int:
@@ -560,81 +582,15 @@ def _assemble(
     out_link: Link,
     derived: dict[str, Any],
 ) -> Layout:
-    rack = lay["rack"]
-    busbar = rack.get("busbar", {})
-    cooling = rack.get("cooling", {})
-    backplane = rack.get("backplane", {})
-    cable = lay["scale_up"].get("cable", {})
-    up = lay["scale_up"]
-    out = lay.get("scale_out", {})
     cluster = lay.get("cluster", {})
-    # Default medium: the board inside a tray; off the board, the link's usual medium,
-    # and copper where that is a board trace (an NVLink 4 domain across trays).
-    off_board = up_link.medium if up_link.medium != "pcb" else "copper"
-    medium = up.get("medium") or ("pcb" if derived["domain"] == "tray" else off_board)
     return Layout(
         name=lay.get("name", path.stem),
         description=lay.get("description", ""),
         source=str(path),
         accelerator=acc,
-        rack=Rack(
-            height_u=rack.get("height_u", 42),
-            width_m=rack["width"],
-            depth_m=rack["depth"],
-            frame_mass_kg=rack.get("frame_mass"),
-            max_mass_kg=rack.get("max_mass"),
-            power_budget_w=rack.get("power_budget"),
-            busbar=Busbar(busbar.get("voltage"), busbar.get("current")),
-            cooling=RackCooling(
-                cooling.get("liquid"),
-                cooling.get("air"),
-                cooling.get("liquid_flow"),
-                cooling.get("coolant_delta_t", 10.0),
-                cooling.get("coolant_mass"),
-            ),
-            devices=derived["devices"],
-            power_redundancy=rack.get("power_redundancy", 2.0),
-            conversion_efficiency=rack.get("conversion_efficiency", 0.95),
-            rear_clearance_m=rack.get("rear_clearance", 0.1),
-            backplane_width_m=backplane.get("width", 0.45),
-            backplane_depth_m=backplane.get("depth", 0.06),
-            packing_fraction=backplane.get("packing", 0.7),
-        ),
-        scale_up=ScaleUp(
-            domain=derived["domain"],
-            racks_per_domain=derived["racks_per_domain"],
-            topology=up["topology"],
-            dims=tuple(up.get("dims", ())),
-            wraparound=up.get("wraparound", True),
-            link=up_link,
-            links_per_gpu=derived["links"],
-            switches=derived["switches"],
-            medium=medium,
-            wrap_medium=up.get("wrap_medium", medium),
-            cable_slack_m=up.get("cable_slack", 0.15),
-            cable=Cable(
-                diameter_m=cable.get("diameter"),
-                pairs=cable.get("pairs"),
-                bend_factor=cable.get("bend_factor"),
-                connector_depth_m=cable.get("connector_depth"),
-                mass_kg_per_m=cable.get("mass"),
-                reach_m=cable.get("reach"),
-            ),
-            collective_overhead_s=up.get("collective_overhead", 10e-6),
-        ),
-        scale_out=ScaleOut(
-            topology=out.get("topology", "rail_fat_tree"),
-            nic_bandwidth_bytes_per_s=derived["nic"],
-            link=out_link,
-            rails=derived["rails"],
-            leaf_radix=out.get("leaf_radix", 64),
-            spine_radix=out.get("spine_radix", 64),
-            oversubscription=out.get("oversubscription", 1.0),
-            latency_s=out.get("latency", out_link.latency_s),
-            medium=out.get("medium", "optical"),
-            cable_length_m=out.get("cable_length", 30.0),
-            collective_overhead_s=out.get("collective_overhead", 20e-6),
-        ),
+        rack=_rack(lay["rack"], derived["devices"]),
+        scale_up=_scale_up(lay["scale_up"], up_link, derived),
+        scale_out=_scale_out(lay.get("scale_out", {}), out_link, derived),
         cluster=Cluster(
             racks=cluster.get("racks", 1),
             racks_per_row=cluster.get("racks_per_row", 8),
@@ -642,4 +598,82 @@ def _assemble(
             floor_rating_kg_per_m2=cluster.get("floor_rating"),
         ),
         notes=lay.get("notes", ""),
+    )
+
+
+def _rack(rack: dict[str, Any], devices: tuple[Device, ...]) -> Rack:
+    """The checked ``rack`` section with its defaults."""
+    busbar = rack.get("busbar", {})
+    cooling = rack.get("cooling", {})
+    backplane = rack.get("backplane", {})
+    return Rack(
+        height_u=rack.get("height_u", 42),
+        width_m=rack["width"],
+        depth_m=rack["depth"],
+        frame_mass_kg=rack.get("frame_mass"),
+        max_mass_kg=rack.get("max_mass"),
+        power_budget_w=rack.get("power_budget"),
+        busbar=Busbar(busbar.get("voltage"), busbar.get("current")),
+        cooling=RackCooling(
+            cooling.get("liquid"),
+            cooling.get("air"),
+            cooling.get("liquid_flow"),
+            cooling.get("coolant_delta_t", 10.0),
+            cooling.get("coolant_mass"),
+        ),
+        devices=devices,
+        power_redundancy=rack.get("power_redundancy", 2.0),
+        conversion_efficiency=rack.get("conversion_efficiency", 0.95),
+        rear_clearance_m=rack.get("rear_clearance", 0.1),
+        backplane_width_m=backplane.get("width", 0.45),
+        backplane_depth_m=backplane.get("depth", 0.06),
+        packing_fraction=backplane.get("packing", 0.7),
+    )
+
+
+def _scale_up(up: dict[str, Any], up_link: Link, derived: dict[str, Any]) -> ScaleUp:
+    """The checked ``scale_up`` section with its defaults and derived values."""
+    cable = up.get("cable", {})
+    # Default medium: the board inside a tray; off the board, the link's usual medium,
+    # and copper where that is a board trace (an NVLink 4 domain across trays).
+    off_board = up_link.medium if up_link.medium != "pcb" else "copper"
+    medium = up.get("medium") or ("pcb" if derived["domain"] == "tray" else off_board)
+    return ScaleUp(
+        domain=derived["domain"],
+        racks_per_domain=derived["racks_per_domain"],
+        topology=up["topology"],
+        dims=tuple(up.get("dims", ())),
+        wraparound=up.get("wraparound", True),
+        link=up_link,
+        links_per_gpu=derived["links"],
+        switches=derived["switches"],
+        medium=medium,
+        wrap_medium=up.get("wrap_medium", medium),
+        cable_slack_m=up.get("cable_slack", 0.15),
+        cable=Cable(
+            diameter_m=cable.get("diameter"),
+            pairs=cable.get("pairs"),
+            bend_factor=cable.get("bend_factor"),
+            connector_depth_m=cable.get("connector_depth"),
+            mass_kg_per_m=cable.get("mass"),
+            reach_m=cable.get("reach"),
+        ),
+        collective_overhead_s=up.get("collective_overhead", 10e-6),
+    )
+
+
+def _scale_out(out: dict[str, Any], out_link: Link, derived: dict[str, Any]) -> ScaleOut:
+    """The checked ``scale_out`` section with its defaults and derived values."""
+    return ScaleOut(
+        topology=out.get("topology", "rail_fat_tree"),
+        nic_bandwidth_bytes_per_s=derived["nic"],
+        link=out_link,
+        rails=derived["rails"],
+        leaf_radix=out.get("leaf_radix", 64),
+        spine_radix=out.get("spine_radix", 64),
+        oversubscription=out.get("oversubscription", 1.0),
+        latency_s=out.get("latency", out_link.latency_s),
+        medium=out.get("medium", "optical"),
+        cable_length_m=out.get("cable_length", 30.0),
+        collective_overhead_s=out.get("collective_overhead", 20e-6),
     )
