@@ -79,63 +79,12 @@ def load_study(path: str | Path) -> dict[str, Any]:
     for k in d:
         if k not in _TOP_KEYS:
             problems.append(doc.problem((k,), f"unknown key; expected one of {sorted(_TOP_KEYS)}"))
-
-    def names(key: str, check: Callable[[str], object]) -> list[str]:
-        v = d.get(key)
-        if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
-            problems.append(doc.problem((key,), "expected a non-empty list of names"))
-            return []
-        for i, x in enumerate(v):
-            try:
-                check(x)
-            except TopoError as e:
-                problems.append(doc.problem((key, i), str(e).split("\n")[0]))
-        return list(v)
-
-    layouts = names("layouts", load_layout)
-    models = names("models", load_model)
-    vary = d.get("vary") or {}
-    if not isinstance(vary, dict):
-        problems.append(doc.problem(("vary",), "expected a mapping of key: [values]"))
-        vary = {}
-    for k, v in vary.items():
-        if k not in DESIGN_KEYS and k not in VARY_KEYS:
-            known = sorted({*DESIGN_KEYS, *VARY_KEYS})
-            problems.append(doc.problem(("vary", k), f"unknown key; expected one of {known}"))
-        if not isinstance(v, list) or not v:
-            problems.append(doc.problem(("vary", k), "expected a non-empty list of values"))
-    workloads = d.get("workloads") or [{}]
-    if not isinstance(workloads, list) or not all(isinstance(w, dict) for w in workloads):
-        problems.append(doc.problem(("workloads",), "expected a list of mappings"))
-        workloads = [{}]
-    for i, w in enumerate(workloads):
-        for k in w:
-            if k not in _WORKLOAD_KEYS:
-                problems.append(
-                    doc.problem(
-                        ("workloads", i, k), f"unknown key; expected {sorted(_WORKLOAD_KEYS)}"
-                    )
-                )
-    objectives = d.get("objectives") or ["usd_per_million_tco", "tokens_per_s_per_gpu"]
-    if not isinstance(objectives, list) or len(objectives) < 2:
-        problems.append(doc.problem(("objectives",), "expected a list of two or more objectives"))
-        objectives = []
-    for i, o in enumerate(objectives):
-        if not isinstance(o, str) or o not in OBJECTIVES:
-            problems.append(doc.problem(("objectives", i), f"expected one of {sorted(OBJECTIVES)}"))
-    constraints = d.get("constraints") or {}
-    if not isinstance(constraints, dict):
-        problems.append(doc.problem(("constraints",), "expected a mapping"))
-        constraints = {}
-    for k, v in constraints.items():
-        if k not in _CONSTRAINT_KEYS:
-            problems.append(
-                doc.problem(("constraints", k), f"unknown key; expected {sorted(_CONSTRAINT_KEYS)}")
-            )
-        elif k != "physical" and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
-            problems.append(
-                doc.problem(("constraints", k), f"expected milliseconds > 0, got {v!r}")
-            )
+    layouts = _names(doc, "layouts", load_layout, problems)
+    models = _names(doc, "models", load_model, problems)
+    vary = _vary(doc, problems)
+    workloads = _workloads(doc, problems)
+    objectives = _objectives(doc, problems)
+    constraints = _constraints(doc, problems)
     _check_int(doc, d, "cluster_gpus", problems)
     if isinstance(d.get("cluster_gpus"), int) and d["cluster_gpus"] > MAX_GPUS:
         msg = f"{d['cluster_gpus']:,} GPUs; topo models at most {MAX_GPUS:,}"
@@ -163,6 +112,84 @@ def load_study(path: str | Path) -> dict[str, Any]:
         "max_replica_gpus": d.get("max_replica_gpus"),
         "costs": costs,
     }
+
+
+def _names(
+    doc: Located, key: str, check: Callable[[str], object], problems: list[Problem]
+) -> list[str]:
+    """A study's non-empty list of names under `key`, each one checked by `check`."""
+    v = doc.data.get(key)
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+        problems.append(doc.problem((key,), "expected a non-empty list of names"))
+        return []
+    for i, x in enumerate(v):
+        try:
+            check(x)
+        except TopoError as e:
+            problems.append(doc.problem((key, i), str(e).split("\n")[0]))
+    return list(v)
+
+
+def _vary(doc: Located, problems: list[Problem]) -> dict[str, Any]:
+    """A study's ``vary`` mapping: design or rack keys, each with a non-empty list."""
+    vary = doc.data.get("vary") or {}
+    if not isinstance(vary, dict):
+        problems.append(doc.problem(("vary",), "expected a mapping of key: [values]"))
+        vary = {}
+    for k, v in vary.items():
+        if k not in DESIGN_KEYS and k not in VARY_KEYS:
+            known = sorted({*DESIGN_KEYS, *VARY_KEYS})
+            problems.append(doc.problem(("vary", k), f"unknown key; expected one of {known}"))
+        if not isinstance(v, list) or not v:
+            problems.append(doc.problem(("vary", k), "expected a non-empty list of values"))
+    return vary
+
+
+def _workloads(doc: Located, problems: list[Problem]) -> list[dict[str, Any]]:
+    """A study's ``workloads``: a list of mappings of known keys (default one empty)."""
+    workloads = doc.data.get("workloads") or [{}]
+    if not isinstance(workloads, list) or not all(isinstance(w, dict) for w in workloads):
+        problems.append(doc.problem(("workloads",), "expected a list of mappings"))
+        workloads = [{}]
+    for i, w in enumerate(workloads):
+        for k in w:
+            if k not in _WORKLOAD_KEYS:
+                problems.append(
+                    doc.problem(
+                        ("workloads", i, k), f"unknown key; expected {sorted(_WORKLOAD_KEYS)}"
+                    )
+                )
+    return workloads
+
+
+def _objectives(doc: Located, problems: list[Problem]) -> list[str]:
+    """A study's ``objectives``: two or more of :data:`OBJECTIVES` (default cost, tokens/s)."""
+    objectives = doc.data.get("objectives") or ["usd_per_million_tco", "tokens_per_s_per_gpu"]
+    if not isinstance(objectives, list) or len(objectives) < 2:
+        problems.append(doc.problem(("objectives",), "expected a list of two or more objectives"))
+        objectives = []
+    for i, o in enumerate(objectives):
+        if not isinstance(o, str) or o not in OBJECTIVES:
+            problems.append(doc.problem(("objectives", i), f"expected one of {sorted(OBJECTIVES)}"))
+    return objectives
+
+
+def _constraints(doc: Located, problems: list[Problem]) -> dict[str, Any]:
+    """A study's ``constraints``: service-level times in milliseconds and ``physical``."""
+    constraints = doc.data.get("constraints") or {}
+    if not isinstance(constraints, dict):
+        problems.append(doc.problem(("constraints",), "expected a mapping"))
+        constraints = {}
+    for k, v in constraints.items():
+        if k not in _CONSTRAINT_KEYS:
+            problems.append(
+                doc.problem(("constraints", k), f"unknown key; expected {sorted(_CONSTRAINT_KEYS)}")
+            )
+        elif k != "physical" and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
+            problems.append(
+                doc.problem(("constraints", k), f"expected milliseconds > 0, got {v!r}")
+            )
+    return constraints
 
 
 def _check_values(
