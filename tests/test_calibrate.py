@@ -108,7 +108,7 @@ def test_static_batch_throughput_is_prefill_then_decode() -> None:
     got = predict(pt)["value"]
     layout, model = load_layout("dgx-h100"), load_model("llama-2-7b")
     w = Workload(input_tokens=2048, output_tokens=128)
-    pre = prefill(layout, model, Plan(tp=1), w, prompts=64)["time_s"]
+    pre = prefill(layout, model, Plan(tp=1), w, prompts=64).time_s
     import numpy as np
 
     tpot = float(decode(layout, model, Plan(tp=1), np.array([64.0]), w).tpot[0])
@@ -120,11 +120,11 @@ def test_prefill_of_many_prompts_reads_weights_once() -> None:
     w = Workload(input_tokens=2048, output_tokens=1)
     one = prefill(layout, model, Plan(), w)
     many = prefill(layout, model, Plan(), w, prompts=8)
-    assert many["flops_per_gpu"] == pytest.approx(8 * one["flops_per_gpu"])
+    assert many.flops_per_gpu == pytest.approx(8 * one.flops_per_gpu)
     weights = model.params.total - model.params.embedding
     kv = 2048 * model.kv_bytes_per_token(2)
-    assert one["bytes_per_gpu"] == pytest.approx(weights * 2 + kv, rel=1e-6)
-    assert many["bytes_per_gpu"] == pytest.approx(weights * 2 + 8 * kv, rel=1e-6)
+    assert one.bytes_per_gpu == pytest.approx(weights * 2 + kv, rel=1e-6)
+    assert many.bytes_per_gpu == pytest.approx(weights * 2 + 8 * kv, rel=1e-6)
 
 
 @settings(max_examples=6, deadline=None)

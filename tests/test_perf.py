@@ -92,15 +92,15 @@ def test_claim_3_floors() -> None:
 
 def test_claim_5_critical_batch() -> None:
     c = critical_batches(H100, LLAMA, TP8, Workload(ideal=True, context=0))
-    assert c["seed_rule"] == pytest.approx(295.3, rel=1e-3)
+    assert c.seed_rule == pytest.approx(295.3, rel=1e-3)
     # Weights in fp8 with bf16 matmuls: half; with fp8 matmuls: the same 295.
     half = critical_batches(H100, LLAMA, TP8, Workload(ideal=True, weights="fp8", compute="bf16"))
-    assert half["seed_rule"] == pytest.approx(147.7, rel=1e-3)
-    assert critical_batches(H200, LLAMA, TP8, IDEAL)["seed_rule"] == pytest.approx(206.1, rel=1e-3)
+    assert half.seed_rule == pytest.approx(147.7, rel=1e-3)
+    assert critical_batches(H200, LLAMA, TP8, IDEAL).seed_rule == pytest.approx(206.1, rel=1e-3)
     fp8 = Workload(ideal=True, weights="fp8")
     ds = critical_batches(H100, DSV3, Plan(tp=8, ep=8), fp8)
-    assert ds["seed_rule"] == pytest.approx(295.3 * 671.0 / 37.6, rel=0.01)  # ~5,270
-    assert ds["per_expert"] == pytest.approx(295.3 * 256 / 8, rel=1e-3)  # 9,450: 1.76x more
+    assert ds.seed_rule == pytest.approx(295.3 * 671.0 / 37.6, rel=0.01)  # ~5,270
+    assert ds.per_expert == pytest.approx(295.3 * 256 / 8, rel=1e-3)  # 9,450: 1.76x more
     # KV-aware (claim 5): S* = 2 N_act / (I_hw kv) = 1,458 tokens without attention FLOPs;
     # topo counts them too (4 Nq H L per context token), which moves S* up by ~2.8%.
     kv = 327_680
@@ -108,16 +108,14 @@ def test_claim_5_critical_batch() -> None:
     assert s_star == pytest.approx(1458, rel=1e-3)
     att = 4 * 64 * 128 * 80
     s_star_att = 2 * (70.55e9 - 1.05e9) / (989.4e12 / 3.35e12 * kv - att)
-    limit = critical_batches(H100, LLAMA, TP8, IDEAL)["context_limit"]
+    limit = critical_batches(H100, LLAMA, TP8, IDEAL).context_limit
     assert limit == pytest.approx(s_star_att, rel=0.01)
     for S, seed_b in ((0, 295), (512, 455), (1024, 992)):
-        b = critical_batches(H100, LLAMA, TP8, Workload(ideal=True, context=S))["kv_aware"]
+        b = critical_batches(H100, LLAMA, TP8, Workload(ideal=True, context=S)).kv_aware
         # Seed: B* = B_crit / (1 - S / S*); attention FLOPs only help compute: never above.
         assert b <= seed_b * 1.02
         assert b == pytest.approx(seed_b, rel=0.12)
-    assert (
-        critical_batches(H100, LLAMA, TP8, Workload(ideal=True, context=2000))["kv_aware"] is None
-    )
+    assert critical_batches(H100, LLAMA, TP8, Workload(ideal=True, context=2000)).kv_aware is None
 
 
 def test_claim_6_pipeline_adds_capacity_not_speed() -> None:
@@ -130,7 +128,7 @@ def test_claim_6_pipeline_adds_capacity_not_speed() -> None:
         assert d2["tokens_per_s"] / 8 == pytest.approx(d1["tokens_per_s"] / 4, rel=1e-9)
     m1 = memory(H100, LLAMA, Plan(tp=4), 1, w)
     m2 = memory(H100, LLAMA, Plan(tp=4, pp=2), 1, w)
-    assert m2["weights_bytes_per_gpu"] == pytest.approx(m1["weights_bytes_per_gpu"] / 2)
+    assert m2.weights_bytes_per_gpu == pytest.approx(m1.weights_bytes_per_gpu / 2)
     # Per stage boundary, 2 B D bytes: 64 x 8192 x 2 = 1.05 MB, 10.5 us at 100 GB/s.
     assert 2 * 64 * 8192 / 100e9 == pytest.approx(10.5e-6, rel=0.01)
     # With communication, the hops make pp 2 slower on the superpod.
@@ -216,9 +214,9 @@ def test_bad_plans_and_memory() -> None:
     with pytest.raises(PlacementError, match="has no experts"):
         evaluate(H100, G, LLAMA, Plan(tp=8, ep=8), 1, Workload())
     m = memory(H100, LLAMA, Plan(tp=1), 1, Workload())
-    assert not m["fits"]
-    assert m["over_by_bytes"] == pytest.approx(
-        m["weights_bytes_per_gpu"] + m["kv_bytes_per_gpu"] + m["activation_bytes_per_gpu"] - 72e9
+    assert not m.fits
+    assert m.over_by_bytes == pytest.approx(
+        m.weights_bytes_per_gpu + m.kv_bytes_per_gpu + m.activation_bytes_per_gpu - 72e9
     )
 
 

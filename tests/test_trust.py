@@ -262,7 +262,7 @@ def test_plan_under_an_slo_searches_the_batch() -> None:
     model = load_model("llama-3-70b")
     plan, w = Plan(tp=4), Workload()
     comm = comm_model(Fabric(G), place(G, plan))
-    top = memory(layout, model, plan, 1, w)["max_batch"]
+    top = memory(layout, model, plan, 1, w).max_batch
     b = largest_batch_within(layout, model, plan, w, comm, top, 0.030)
     t = decode(layout, model, plan, np.array([b, b + 1.0]), w, comm).tpot
     assert t[0] <= 0.030 < t[1]
@@ -391,7 +391,7 @@ def test_an_ep_that_does_not_divide_the_experts_holds_the_ceiling() -> None:
     # fp8: one byte per parameter; everything but the routed experts, plus 4 experts x 58
     # MoE layers.
     expected = p.non_expert + 4 * p.expert * p.moe_layers
-    assert got["weights_bytes_per_gpu"] == pytest.approx(expected)
+    assert got.weights_bytes_per_gpu == pytest.approx(expected)
     assert p.expert == 3 * 7168 * 2048  # gate, up, down of one expert
 
 
@@ -408,7 +408,7 @@ def test_plan_search_takes_the_batch_at_the_memory_limit() -> None:
     w = Workload()
     plan = Plan(8, 1, 1, 1)
     rows = search(layout, build_graph(layout), m, w, plans=[plan], strategies=("packed",))
-    top = memory(layout, m, plan, 1, w)["max_batch"]
+    top = memory(layout, m, plan, 1, w).max_batch
     assert top & (top - 1)  # not a power of two
     assert max(r.batch for r in rows) == top
     # and no batch below dp: a replica without a sequence is idle

@@ -476,7 +476,7 @@ def serve_scenario(
 
     plan = serving_plan(s.layout, s.graph, s.model, s.workload, strategy=s.strategy, **degrees)
     parts = s.parts(plan)
-    seats = memory(s.layout, s.model, plan, 1, s.workload)["max_batch"]
+    seats = memory(s.layout, s.model, plan, 1, s.workload).max_batch
     B = np.arange(1, max(seats, 1) + 1, dtype=float)
     d = decode(s.layout, s.model, plan, B, s.workload, parts.comm)
     setup = ServeSetup(

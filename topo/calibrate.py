@@ -479,11 +479,11 @@ def _predict_serving(point: dict[str, Any], fidelity: Fidelity) -> dict[str, Any
     prompts = float(point["batch"]) / prep["plan"].dp
     pre = prefill(prep["layout"], prep["model"], prep["plan"], w, prep["comm"], prompts=prompts)
     if metric == "prefill_time":
-        return {"value": float(pre["time_s"]), "term": "prefill " + pre["bound"]}
+        return {"value": pre.time_s, "term": "prefill " + pre.bound}
     steps = max(w.output_tokens - 1, 0)
-    total = float(pre["time_s"]) + steps * float(d.tpot[0])
+    total = pre.time_s + steps * float(d.tpot[0])
     value = float(point["batch"]) * w.output_tokens / total / world
-    term = "prefill " + pre["bound"] if pre["time_s"] > total / 2 else term
+    term = "prefill " + pre.bound if pre.time_s > total / 2 else term
     return {"value": value, "term": term}
 
 

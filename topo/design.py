@@ -289,7 +289,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
         return {**row, "feasible": False, "reasons": [*reasons, str(e)]}
     best, ttft = _fastest(rows, busy, prefill_s, slo_tpot=slo_tpot, slo_ttft=slo_ttft)
-    if not rows and not any(memory(layout, model, p, 1, w)["fits"] for p in plans):
+    if not rows and not any(memory(layout, model, p, 1, w).fits for p in plans):
         reasons.append("no plan fits in memory")
     elif best is None:
         reasons.append("no plan meets the service-level objectives")
@@ -343,7 +343,7 @@ def _prefill_timer(
     def prefill_s(plan: Plan) -> float:
         if plan not in prefills:
             comm = comm_model(fabric, place(G, plan))
-            prefills[plan] = float(prefill(layout, model, plan, w, comm)["time_s"])
+            prefills[plan] = prefill(layout, model, plan, w, comm).time_s
         return prefills[plan]
 
     return prefill_s

@@ -103,7 +103,7 @@ def _context_rows(
 ) -> list[dict[str, Any]]:
     """Price rows at context `S`: each batch that fits and the largest (one row if none)."""
     w = Workload(**{**_fields(workload), "context": S, "input_tokens": int(S), "output_tokens": 1})
-    max_b = memory(layout, model, plan, 1, w)["max_batch"]
+    max_b = memory(layout, model, plan, 1, w).max_batch
     bs = sorted({b for b in batches if b <= max_b} | ({max_b} if max_b >= 1 else set()))
     if not bs:
         return [
@@ -131,7 +131,7 @@ def _context_rows(
                 "is_max_batch": b == max_b,
                 "time_per_output_token_s": float(d.tpot[i]),
                 "usd_per_million_output_tokens": usd_s / tps * 1e6,
-                "usd_per_million_input_tokens": usd_s / pre["tokens_per_s"] * 1e6,
+                "usd_per_million_input_tokens": usd_s / pre.tokens_per_s * 1e6,
                 "bound": _bound(d, i),
                 "kv_over_weights": float(d.kv[i] / d.weights[i]) if d.weights[i] else None,
             }
@@ -164,7 +164,7 @@ def _context_facts(
         # KV reads per step equal weight reads: B S kv = W.
         "kv_crossover_context": weights / (largest_batch * kv_tok),
         "kv_crossover_batch": largest_batch,
-        "no_compute_bound_context": crit["context_limit"],
+        "no_compute_bound_context": crit.context_limit,
         # The seed's closed form, without attention FLOPs or efficiencies.
         "no_compute_bound_context_seed": 2 * p.active / (ridge * kv_tok) if ridge else None,
         # Prefill attention FLOPs equal linear FLOPs at this prompt length (causal).
@@ -185,7 +185,7 @@ def _context_facts(
             model,
             plan,
             workload,
-            compute_bound_until=crit["context_limit"],
+            compute_bound_until=crit.context_limit,
             attention_equals_linear_tokens=att_equals_linear,
             fallback_context=first_context,
             comm=comm,
@@ -283,7 +283,7 @@ def cache_tiers(
     usd_s = n * workload.gpu_hour_usd / 3600
     kv = model.kv_bytes(prefix_tokens, dtype_bytes(workload.kv))
     w = Workload(**{**_fields(workload), "input_tokens": prefix_tokens})
-    recompute = float(prefill(layout, model, plan, w, comm)["time_s"])
+    recompute = prefill(layout, model, plan, w, comm).time_s
     recompute_usd = recompute * usd_s
     acc = layout.accelerator
     tiers = [_cache_tier(t, acc, kv, n, workload.gpu_hour_usd) for t in _tiers()]

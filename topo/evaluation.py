@@ -85,7 +85,7 @@ def evaluate(
         decode(layout, model, plan, np.array([float(batch)]), workload, parts.comm),
         0,
     )
-    mem = Memory(**memory(layout, model, plan, batch, workload))
+    mem = memory(layout, model, plan, batch, workload)
     cost = _cost(d, i, plan, workload, parts.prefill)
     acc = layout.accelerator
     return Evaluation(
@@ -176,11 +176,11 @@ class PlanParts:
         if self._prefill is None:
             pre = prefill(self.layout, self.model, self.plan, self.workload, self.comm)
             self._prefill = Prefill(
-                time_s=pre["time_s"],
-                tokens_per_s=pre["tokens_per_s"],
-                bound=pre["bound"],
+                time_s=pre.time_s,
+                tokens_per_s=pre.tokens_per_s,
+                bound=pre.bound,
                 prompt_tokens=self.workload.input_tokens,
-                kernels_s=pre.get("kernels_s", {}),
+                kernels_s=pre.kernels_s,
             )
         return self._prefill
 
@@ -188,8 +188,7 @@ class PlanParts:
     def critical(self) -> CriticalBatches:
         """The critical batches (they do not depend on the batch)."""
         if self._critical is None:
-            found = critical_batches(self.layout, self.model, self.plan, self.workload)
-            self._critical = CriticalBatches(**found)
+            self._critical = critical_batches(self.layout, self.model, self.plan, self.workload)
         return self._critical
 
 
@@ -334,7 +333,7 @@ def sweep(
         parts = plan_parts(layout, G, model, plan, workload, strategy=strategy)
     B = np.array(batches, dtype=float)
     d = decode(layout, model, plan, B, workload, parts.comm)
-    mem_max = memory(layout, model, plan, 1, workload)["max_batch"]
+    mem_max = memory(layout, model, plan, 1, workload).max_batch
     n = plan.world
     usd = n * workload.gpu_hour_usd / 3600 / d.tokens_per_s * 1e6
     rows = tuple(
@@ -403,14 +402,14 @@ def roofline_data(
             }
         )
     pre = prefill(layout, model, plan, workload, comm)
-    stage = pre["time_s"] / plan.pp
+    stage = pre.time_s / plan.pp
     points.append(
         {
             "phase": "prefill",
             "tokens": workload.input_tokens,
-            "bound": pre["bound"],
-            "intensity_flop_per_byte": pre["flops_per_gpu"] / pre["bytes_per_gpu"],
-            "flop_per_s": pre["flops_per_gpu"] / stage if stage > 0 else 0.0,
+            "bound": pre.bound,
+            "intensity_flop_per_byte": pre.flops_per_gpu / pre.bytes_per_gpu,
+            "flop_per_s": pre.flops_per_gpu / stage if stage > 0 else 0.0,
         }
     )
     acc = layout.accelerator

@@ -43,11 +43,13 @@ from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
 from topo.place import Placement, Plan
+from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
 __all__ = [
     "CommModel",
     "DecodeTerms",
+    "PrefillTerms",
     "Workload",
     "comm_model",
     "critical_batches",
@@ -728,7 +730,7 @@ def prefill(
     workload: Workload,
     comm: CommModel | None = None,
     prompts: float = 1.0,
-) -> dict[str, Any]:
+) -> PrefillTerms:
     """`prompts` prompts per attention rank in one step, through every stage.
 
     Returns the time, tokens/s and the binding term; weights are read once per step
@@ -778,15 +780,31 @@ def prefill(
             "compute": max(t_c, body - t_mem) if body > t_mem else t_c,
             "communication": t_comm,
         }
-    return {
-        "kernels_s": {k: plan.pp * float(v[0]) for k, v in kern.items()},
-        "time_s": plan.pp * t_stage + (plan.pp - 1) * t_hop,
+    return PrefillTerms(
+        kernels_s={k: plan.pp * float(v[0]) for k, v in kern.items()},
+        time_s=plan.pp * t_stage + (plan.pp - 1) * t_hop,
         # Stages work on different prompts at once: one prompt per rank per stage time.
-        "tokens_per_s": plan.dp * T / (t_stage + t_hop),
-        "bound": max(terms, key=lambda k: terms[k]),
-        "flops_per_gpu": flops,
-        "bytes_per_gpu": w_bytes + kv_bytes,
-    }
+        tokens_per_s=plan.dp * T / (t_stage + t_hop),
+        bound=max(terms, key=lambda k: terms[k]),
+        flops_per_gpu=flops,
+        bytes_per_gpu=w_bytes + kv_bytes,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PrefillTerms:
+    """One prefill step through every stage.
+
+    Its time [s], tokens/s, the binding term, and per GPU of one stage its FLOPs [FLOP]
+    and bytes [B]; the time by kernel class [s] (``{}`` on the clean roofline).
+    """
+
+    kernels_s: Mapping[str, float]
+    time_s: float
+    tokens_per_s: float
+    bound: str
+    flops_per_gpu: float
+    bytes_per_gpu: float
 
 
 def _prefill_expert_rows(model: Model, tokens_block: float) -> float:
@@ -822,9 +840,7 @@ def _prefill_comm(
     return t_tp, t_ep, t_hop
 
 
-def memory(
-    layout: Layout, model: Model, plan: Plan, batch: float, workload: Workload
-) -> dict[str, Any]:
+def memory(layout: Layout, model: Model, plan: Plan, batch: float, workload: Workload) -> Memory:
     """Weights, KV cache and activations per GPU against usable HBM; the largest batch."""
     hw = _hw(layout, workload)
     s = _shape(model, plan)
@@ -841,21 +857,21 @@ def memory(
     used = weights + held * per_seq
     room = usable - weights
     max_batch = int(plan.dp * room // (plan.pp * per_seq)) if room > 0 and per_seq > 0 else 0
-    return {
-        "weights_bytes_per_gpu": weights,
-        "kv_bytes_per_gpu": held * kv_seq,
-        "activation_bytes_per_gpu": held * act_seq,
-        "sequences_in_flight": plan.pp * batch,
-        "usable_bytes_per_gpu": usable,
-        "fits": bool(used <= usable),
-        "over_by_bytes": max(0.0, used - usable),
-        "max_batch": max_batch,
-    }
+    return Memory(
+        weights_bytes_per_gpu=weights,
+        kv_bytes_per_gpu=held * kv_seq,
+        activation_bytes_per_gpu=held * act_seq,
+        sequences_in_flight=plan.pp * batch,
+        usable_bytes_per_gpu=usable,
+        fits=bool(used <= usable),
+        over_by_bytes=max(0.0, used - usable),
+        max_batch=max_batch,
+    )
 
 
 def critical_batches(
     layout: Layout, model: Model, plan: Plan, workload: Workload, comm: CommModel | None = None
-) -> dict[str, Any]:
+) -> CriticalBatches:
     """The batch where decode turns compute-bound, three ways, and the context limit.
 
     ``seed_rule`` = (peak FLOP/s / HBM bandwidth) x (weight bytes / 2) x (total /
@@ -868,16 +884,15 @@ def critical_batches(
     p = model.params
     b_w = dtype_bytes(workload.weights)
     ridge = hw.flops_peak / hw.bw_peak * b_w / 2
-    out: dict[str, Any] = {
-        "ridge_flop_per_byte": hw.flops_peak / hw.bw_peak,
-        "seed_rule": ridge * p.total / p.active,
-        "per_expert": (
+    return CriticalBatches(
+        ridge_flop_per_byte=hw.flops_peak / hw.bw_peak,
+        seed_rule=ridge * p.total / p.active,
+        per_expert=(
             ridge * model.moe["experts"] / model.moe["experts_per_token"] if model.moe else None
         ),
-    }
-    out["kv_aware"] = _crossing(layout, model, plan, workload)
-    out["context_limit"] = _context_limit(layout, model, plan, workload)
-    return out
+        kv_aware=_crossing(layout, model, plan, workload),
+        context_limit=_context_limit(layout, model, plan, workload),
+    )
 
 
 def _crossing(layout: Layout, model: Model, plan: Plan, workload: Workload) -> float | None:

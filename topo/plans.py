@@ -322,9 +322,9 @@ def _batches(
 ) -> tuple[np.ndarray, int]:
     """The batches to run `plan` at (none if it does not fit), and its memory limit."""
     mem1 = memory(layout, model, plan, 1, workload)
-    if not mem1["fits"]:
+    if not mem1.fits:
         return np.zeros(0), 0
-    max_b = int(mem1["max_batch"])
+    max_b = mem1.max_batch
     if batches:
         bs = np.unique(np.array(batches, dtype=float))
     else:

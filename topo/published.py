@@ -63,7 +63,7 @@ def context_point(
             "output_tokens": 1,
         }
     )
-    max_b = int(memory(layout, model, plan, 1, w)["max_batch"])
+    max_b = memory(layout, model, plan, 1, w).max_batch
     if max_b < 1:
         return {"context": context, "fits": False, "max_batch": 0}
     usd_s = plan.world * workload.gpu_hour_usd / 3600
@@ -77,7 +77,7 @@ def context_point(
         "kv_over_weights": float(d.kv[0] / d.weights[0]) if d.weights[0] else None,
         "time_per_output_token_s": float(d.tpot[0]),
         "usd_per_million_output_tokens": usd_s / float(d.tokens_per_s[0]) * 1e6,
-        "usd_per_million_input_tokens": usd_s / float(pre["tokens_per_s"]) * 1e6,
+        "usd_per_million_input_tokens": usd_s / pre.tokens_per_s * 1e6,
     }
 
 

@@ -262,7 +262,7 @@ def _smallest_that_fits(
     """The candidate with the least memory over, if it fits (else the memory error)."""
     smallest = min(
         cands,
-        key=lambda p: memory(layout, model, p, batch, workload)["over_by_bytes"],
+        key=lambda p: memory(layout, model, p, batch, workload).over_by_bytes,
         default=None,
     )
     if smallest is None:
@@ -492,7 +492,7 @@ class Scenario:
     def _max_batch_of(self, plan: Plan) -> int:
         if plan not in self._max_batch:
             mem = memory(self.layout, self.model, plan, 1, self.workload)
-            self._max_batch[plan] = int(mem["max_batch"]) if mem["fits"] else 0
+            self._max_batch[plan] = mem.max_batch if mem.fits else 0
         return self._max_batch[plan]
 
     def _row(self, plan: Plan, batch: int) -> tuple[float, float, int] | None:
