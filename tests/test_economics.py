@@ -39,9 +39,9 @@ def setup(seats: int = 64, tau: float = 0.024, prefill: float = 0.05) -> ServeSe
 def test_claim_8_light_load_wait_is_half_the_interval() -> None:
     r = simulate(setup(), rate_per_s=1.0, output_tokens=32, requests=20_000, seed=3)
     # Random arrivals, periodic departures: mean wait tau / 2, max tau.
-    assert r["wait_s"]["mean"] == pytest.approx(0.024 / 2, rel=0.03)
-    assert r["wait_s"]["p99"] <= 0.024
-    assert r["ttft_s"]["mean"] == pytest.approx(0.012 + 0.05, rel=0.02)
+    assert r.wait_s.mean == pytest.approx(0.024 / 2, rel=0.03)
+    assert r.wait_s.p99 <= 0.024
+    assert r.ttft_s.mean == pytest.approx(0.012 + 0.05, rel=0.02)
 
 
 def test_pipelined_trains_depart_every_stage() -> None:
@@ -52,12 +52,12 @@ def test_pipelined_trains_depart_every_stage() -> None:
         seats=64, interval_s=0.012, step_s=base.step_s, prefill_s=0.05, gpus=8, trains=2
     )
     r = simulate(two, rate_per_s=1.0, output_tokens=32, requests=20_000, seed=3)
-    assert r["interval_s"] == 0.012
-    assert r["time_per_output_token_s"] == pytest.approx(0.024)
-    assert r["wait_s"]["mean"] == pytest.approx(0.012 / 2, rel=0.03)
-    assert r["wait_s"]["p99"] <= 0.012
+    assert r.interval_s == 0.012
+    assert r.time_per_output_token_s == pytest.approx(0.024)
+    assert r.wait_s.mean == pytest.approx(0.012 / 2, rel=0.03)
+    assert r.wait_s.p99 <= 0.012
     # End to end: wait + prefill + 31 tokens at 24 ms.
-    assert r["e2e_s"]["mean"] == pytest.approx(0.006 + 0.05 + 31 * 0.024, rel=0.01)
+    assert r.e2e_s.mean == pytest.approx(0.006 + 0.05 + 31 * 0.024, rel=0.01)
 
 
 def test_claim_8_drain_times() -> None:
@@ -73,21 +73,21 @@ def test_seats_bound_the_queue() -> None:
     # 2 seats, 10 departures a request: at most 2 boardings per 10 departures.
     s = setup(seats=2, tau=0.01, prefill=0.0)
     r = simulate(s, rate_per_s=1000.0, output_tokens=10, requests=50, seed=1)
-    assert r["wait_s"]["p99"] > 0.1  # requests queue for seats
-    assert r["seat_utilisation"] == pytest.approx(1.0, rel=0.1)
+    assert r.wait_s.p99 > 0.1  # requests queue for seats
+    assert r.seat_utilisation == pytest.approx(1.0, rel=0.1)
 
 
 def test_same_seed_same_result() -> None:
     a = simulate(setup(), rate_per_s=50.0, output_tokens=16, requests=2000, seed=11)
     b = simulate(setup(), rate_per_s=50.0, output_tokens=16, requests=2000, seed=11)
-    assert json.dumps(a) == json.dumps(b)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
 
 
 def test_continuous_policy() -> None:
     r = simulate(setup(), rate_per_s=5.0, output_tokens=16, requests=2000, policy="continuous")
     # At light load a step starts at once: almost no wait, steps shorter than the interval.
-    assert r["wait_s"]["mean"] < 0.024 / 2
-    assert r["time_per_output_token_s"] < 0.024
+    assert r.wait_s.mean < 0.024 / 2
+    assert r.time_per_output_token_s < 0.024
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
@@ -100,7 +100,7 @@ def test_a_higher_rate_never_lowers_waiting(rate: float, more: float, seed: int)
     # uniform waits (tau / sqrt(12 n)): 8 standard errors, 0.8 ms against waits of ~10 ms
     # (at light load the phases of two rates are two draws; 4 errors failed 1 case in ~1e3).
     slack = 8 * 0.02 / np.sqrt(12 * 3000)
-    assert hi["wait_s"]["mean"] >= lo["wait_s"]["mean"] - slack
+    assert hi.wait_s.mean >= lo.wait_s.mean - slack
 
 
 @settings(max_examples=25, deadline=None)
@@ -110,8 +110,8 @@ def test_more_seats_never_raise_waiting(seats: int, extra: int, rate: float) -> 
     b = simulate(
         setup(seats=seats + extra), rate_per_s=rate, output_tokens=8, requests=2000, seed=5
     )
-    assert b["wait_s"]["mean"] <= a["wait_s"]["mean"] + 1e-12
-    assert b["wait_s"]["p99"] <= a["wait_s"]["p99"] + 1e-12
+    assert b.wait_s.mean <= a.wait_s.mean + 1e-12
+    assert b.wait_s.p99 <= a.wait_s.p99 + 1e-12
 
 
 def test_bad_serving_input() -> None:

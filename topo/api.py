@@ -502,11 +502,11 @@ def serve_scenario(
         "model": s.model.name,
         "layout": s.layout.name,
         "plan": plan_dict(plan),
-        **result,
+        **result.to_dict(),
         # The seed's rule: departures every ~20 ms, the time to read all of HBM once.
         "hbm_drain_s": drain,
         "interval_set_by": _INTERVAL_SET_BY[bound_of(d, len(B) - 1)],
-        "interval_over_drain": result["interval_s"] / drain,
+        "interval_over_drain": result.interval_s / drain,
     }
     return data, setup
 
@@ -1132,7 +1132,7 @@ def serving_figure(result: Mapping[str, Any], setup: ServeSetup, output_tokens: 
         policy=other,
         seed=result["seed"],
     )
-    fig: Figure = plot_serving([dict(result), {**result, **second}])[0]
+    fig: Figure = plot_serving([dict(result), {**result, **second.to_dict()}])[0]
     return fig
 
 

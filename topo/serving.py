@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from topo.errors import TopoError
 
-__all__ = ["ServeSetup", "simulate"]
+__all__ = ["ServeSetup", "ServeStats", "Spread", "simulate"]
 
 POLICIES = ("train", "continuous")
 
@@ -46,14 +46,53 @@ class ServeSetup:
     trains: int = 1  # micro-batches in flight (pipeline stages)
 
 
-def _stats(x: np.ndarray) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Mean, median and 99th percentile of a time over the requests [s]."""
+
+    mean: float
+    p50: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServeStats:
+    """What a serving run measured: latencies [s], throughput, seat use.
+
+    ``to_dict()`` is the simulation's part of ``topo serve --json``.
+    """
+
+    policy: str
+    requests: int
+    rate_per_s: float
+    seed: int
+    seats: int
+    interval_s: float
+    prefill_s: float
+    wait_s: Spread
+    ttft_s: Spread
+    e2e_s: Spread
+    time_per_output_token_s: float
+    seat_utilisation: float
+    tokens_per_s_per_gpu: float
+    analytic_light_load_wait_s: float | None
+    ttft_samples_s: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON (the fields in order, spreads as mappings)."""
+        d = asdict(self)
+        d["ttft_samples_s"] = list(self.ttft_samples_s)
+        return d
+
+
+def _stats(x: np.ndarray) -> Spread:
     if not len(x):
-        return {"mean": 0.0, "p50": 0.0, "p99": 0.0}
-    return {
-        "mean": float(np.mean(x)),
-        "p50": float(np.percentile(x, 50)),
-        "p99": float(np.percentile(x, 99)),
-    }
+        return Spread(0.0, 0.0, 0.0)
+    return Spread(
+        mean=float(np.mean(x)),
+        p50=float(np.percentile(x, 50)),
+        p99=float(np.percentile(x, 99)),
+    )
 
 
 def _train(arrivals: np.ndarray, setup: ServeSetup, output: int) -> dict[str, Any]:
@@ -159,7 +198,7 @@ def simulate(
     requests: int = 10_000,
     policy: str = "train",
     seed: int = 0,
-) -> dict[str, Any]:
+) -> ServeStats:
     """Poisson arrivals at `rate_per_s` through the policy; latency and use statistics.
 
     Raises
@@ -187,20 +226,20 @@ def simulate(
     run = _train if policy == "train" else _continuous
     r = run(arrivals, setup, output_tokens)
     tokens = requests * output_tokens
-    return {
-        "policy": policy,
-        "requests": requests,
-        "rate_per_s": rate_per_s,
-        "seed": seed,
-        "seats": setup.seats,
-        "interval_s": r["interval"],
-        "prefill_s": setup.prefill_s,
-        "wait_s": _stats(r["wait"]),
-        "ttft_s": _stats(r["ttft"]),
-        "e2e_s": _stats(r["e2e"]),
-        "time_per_output_token_s": r["tpot"],
-        "seat_utilisation": r["utilisation"],
-        "tokens_per_s_per_gpu": tokens / r["makespan"] / setup.gpus if r["makespan"] else 0.0,
-        "analytic_light_load_wait_s": setup.interval_s / 2 if policy == "train" else None,
-        "ttft_samples_s": [float(x) for x in r["ttft"][:: max(1, requests // 2000)]],
-    }
+    return ServeStats(
+        policy=policy,
+        requests=requests,
+        rate_per_s=rate_per_s,
+        seed=seed,
+        seats=setup.seats,
+        interval_s=r["interval"],
+        prefill_s=setup.prefill_s,
+        wait_s=_stats(r["wait"]),
+        ttft_s=_stats(r["ttft"]),
+        e2e_s=_stats(r["e2e"]),
+        time_per_output_token_s=r["tpot"],
+        seat_utilisation=r["utilisation"],
+        tokens_per_s_per_gpu=tokens / r["makespan"] / setup.gpus if r["makespan"] else 0.0,
+        analytic_light_load_wait_s=setup.interval_s / 2 if policy == "train" else None,
+        ttft_samples_s=tuple(float(x) for x in r["ttft"][:: max(1, requests // 2000)]),
+    )
