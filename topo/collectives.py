@@ -48,6 +48,7 @@ import numpy as np
 
 from topo.errors import PlacementError
 from topo.kernels import collective_basis, collective_efficiency, has_engine_curve
+from topo.names import OPS
 from topo.routing import Fabric, LinkLoads, all_to_all_loads, pair_loads
 
 __all__ = [
@@ -64,8 +65,6 @@ __all__ = [
 # Chunks in flight when the phases of a hierarchical collective pipeline (assumed; NCCL
 # keeps several chunks per channel in flight).
 PIPELINE_DEPTH = 8
-
-OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "p2p", "broadcast")
 
 
 def BUS_FACTOR(op: str, n: int) -> float:  # noqa: N802 - a table written as a function
