@@ -224,3 +224,51 @@ def test_naive_never_faster_than_packed_for_tp(tp: int, op: str) -> None:
         naive = place(G, Plan(tp=tp), strategy="naive").groups["tp"][0]
         t_packed = collective(G, op, list(packed), GB).time_s
         assert collective(G, op, list(naive), GB).time_s >= t_packed
+
+
+def test_link_loads_are_the_chosen_algorithms_phases() -> None:
+    """288 GPUs (4 NVL72 domains), 1 GB all-reduce: the hierarchical algorithm's bytes.
+
+    In each domain a ring reduce-scatter and all-gather: each GPU sends 2 x 71/72 GB to
+    its neighbour (through one switch: two link traversals); across domains a ring
+    all-reduce of each GPU's 1/72 shard: 2 x 3/4 x 1 GB / 72 = 20.8 MB out of its NIC.
+    """
+    from topo.collectives import link_loads
+
+    G = build_graph(load_layout("gb200-nvl72-x16"))
+    group = list(place(G, Plan(dp=288)).ranks)
+    d = link_loads(G, "all-reduce", group, 1e9)
+    assert d["collective"]["algorithm"] == "hierarchical"
+    up = sum(e["bytes"] for e in d["edges"] if e["kind"] == "scale_up")
+    assert up == pytest.approx(2 * 288 * 2 * 71 / 72 * 1e9, rel=1e-9)
+    nic_out = [e for e in d["edges"] if e["kind"] == "scale_out" and e["u"] in set(group)]
+    assert len(nic_out) == 288
+    shard = 2 * 3 / 4 * 1e9 / 72
+    assert all(e["bytes"] == pytest.approx(shard) for e in nic_out)
+    t = d["collective"]["time_s"]
+    assert nic_out[0]["utilisation"] == pytest.approx(shard / (50e9 * t))
+    # NVLink: each GPU's 2 x 71/72 GB spread over its 18 links of 50 GB/s.
+    gpu_up = [e for e in d["edges"] if e["kind"] == "scale_up" and e["u"] == group[0]]
+    per_gpu = sum(e["bytes"] for e in gpu_up)
+    assert per_gpu == pytest.approx(2 * 71 / 72 * 1e9)
+    assert max(e["utilisation"] for e in gpu_up) == pytest.approx(per_gpu / (900e9 * t), rel=0.01)
+    # Racks: 142 GB inside each, 1.5 GB to the next rack's same rail, none elsewhere.
+    mat = d["rack_bytes"]
+    assert mat[0][0] == pytest.approx(72 * 2 * 71 / 72 * 1e9)
+    assert mat[0][1] == pytest.approx(72 * shard)
+    assert mat[0][2] == 0.0
+    assert "hierarchical" in d["basis"]
+
+
+def test_link_loads_of_a_ring_and_a_direct_all_to_all() -> None:
+    from topo.collectives import link_loads
+
+    G = build_graph(load_layout("dgx-h100"))
+    group = list(place(G, Plan(dp=8)).ranks)
+    ring = link_loads(G, "all-reduce", group, 1e9, algorithm="ring")
+    out0 = sum(e["bytes"] for e in ring["edges"] if e["u"] == group[0])
+    assert out0 == pytest.approx(2 * 7 / 8 * 1e9)  # a ring all-reduce's bytes per GPU
+    a2a = link_loads(G, "all-to-all", group, 1e9)
+    out0 = sum(e["bytes"] for e in a2a["edges"] if e["u"] == group[0])
+    assert out0 == pytest.approx(7 / 8 * 1e9)  # M/n to each of the 7 others
+    assert a2a["rack_bytes"] == [[pytest.approx(8 * 7 / 8 * 1e9)]]

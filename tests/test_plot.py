@@ -173,3 +173,19 @@ def test_render_plot_gallery_commands(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "needs --model" in capsys.readouterr().err
     assert main(["plot", "links", "dgx-h100", "--gpus", "99", "-o", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+def test_link_utilisation_above_one_is_drawn_not_clipped() -> None:
+    """A link busier than its rate allows in the charged time keeps its value on the scale."""
+    from topo.collectives import link_loads
+    from topo.place import place
+    from topo.plot import plot_links
+
+    G = build_graph(load_layout("dgx-h100"))
+    data = link_loads(G, "all-to-all", list(place(G, Plan(dp=8)).ranks), 1e9)
+    data["edges"][0] = {**data["edges"][0], "utilisation": 2.5}
+    fig, _ = plot_links(G, data)
+    highs = [a.get_ylim()[1] for a in fig.axes]
+    assert any(h == pytest.approx(2.5) for h in highs), highs  # the colour bar's top
+    assert any("link rate" in t.get_text() for a in fig.axes for t in a.texts)
+    assert any("utilisation:" in t.get_text() for t in fig.texts)

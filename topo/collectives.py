@@ -86,8 +86,42 @@ def BUS_FACTOR(op: str, n: int) -> float:  # noqa: N802 - a table written as a f
 
 
 @dataclass(frozen=True, slots=True)
+class Traffic:
+    """The bytes one phase sends, on GPU indices of the fabric.
+
+    `bytes_per_pair` [B] from each `src` to its `dst`, or between every ordered pair of
+    `members` (an all-to-all).
+    """
+
+    bytes_per_pair: float
+    src: np.ndarray | None = None
+    dst: np.ndarray | None = None
+    members: np.ndarray | None = None
+
+    def rack_bytes(self, rack_of: np.ndarray, ridx: dict[int, int]) -> np.ndarray:
+        """Bytes from each rack's GPUs to each rack's GPUs (rows: senders) [B]."""
+        k = len(ridx)
+        mat = np.zeros((k, k))
+        if self.members is not None:
+            c = np.bincount([ridx[int(r)] for r in rack_of[self.members]], minlength=k)
+            mat = np.outer(c, c).astype(float) * self.bytes_per_pair
+            np.fill_diagonal(mat, mat.diagonal() - c * self.bytes_per_pair)
+            return mat
+        if self.src is None or self.dst is None:
+            return mat
+        a = np.array([ridx[int(r)] for r in rack_of[self.src]], dtype=np.int64)
+        b = np.array([ridx[int(r)] for r in rack_of[self.dst]], dtype=np.int64)
+        np.add.at(mat, (a, b), self.bytes_per_pair)
+        return mat
+
+
+@dataclass(frozen=True, slots=True)
 class Phase:
-    """One step of an algorithm: its traffic's busiest link and its alpha and beta."""
+    """One step of an algorithm: its traffic's busiest link and its alpha and beta.
+
+    `loads` (every link's bytes) and `traffic` (who sends what) are kept for the link-load
+    figure; they are not part of the JSON.
+    """
 
     name: str
     steps: int
@@ -96,6 +130,8 @@ class Phase:
     busiest_link: dict[str, Any]
     hops: int
     crosses_domains: bool = False
+    loads: LinkLoads | None = field(default=None, repr=False, compare=False)
+    traffic: Traffic | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -155,13 +191,17 @@ class CollectiveResult:
         }
 
 
-def _phase(name: str, loads: LinkLoads, steps: int, fabric: Fabric) -> Phase:
+def _phase(
+    name: str, loads: LinkLoads, steps: int, fabric: Fabric, traffic: Traffic | None = None
+) -> Phase:
     """A phase's alpha (steps x its longest path's latency) and beta (busiest link)."""
     u, v, nbytes, bw = loads.busiest()
     beta = nbytes / bw if bw > 0 else 0.0
     alpha = steps * loads.max_latency_s
     link = {"u": u, "v": v, "bytes": nbytes, "bandwidth_bytes_per_s": bw}
-    return Phase(name, steps, alpha, beta, link, loads.max_hops, loads.crosses_domains)
+    return Phase(
+        name, steps, alpha, beta, link, loads.max_hops, loads.crosses_domains, loads, traffic
+    )
 
 
 def _overhead(fabric: Fabric, phases: list[Phase]) -> float:
@@ -193,23 +233,32 @@ def _split_by_domain(fabric: Fabric, members: np.ndarray) -> list[np.ndarray] | 
     return [np.array(v) for v in doms.values()]
 
 
+def _pairs(
+    name: str, fabric: Fabric, src: np.ndarray, dst: np.ndarray, w: float, steps: int
+) -> Phase:
+    """A phase in which each src sends `w` bytes to its dst."""
+    return _phase(name, pair_loads(fabric, src, dst, w), steps, fabric, Traffic(w, src, dst))
+
+
+def _all_pairs(name: str, fabric: Fabric, members: np.ndarray, w: float) -> Phase:
+    """A phase in which every member sends `w` bytes to every other."""
+    loads = all_to_all_loads(fabric, members, w)
+    return _phase(name, loads, 1, fabric, Traffic(w, members=members))
+
+
 def _flat(op: str, fabric: Fabric, members: np.ndarray, M: float) -> list[Phase]:
     n = len(members)
     if op == "all-to-all":
-        return [_phase("all-to-all", all_to_all_loads(fabric, members, M / n), 1, fabric)]
+        return [_all_pairs("all-to-all", fabric, members, M / n)]
     if op == "broadcast":
-        loads = pair_loads(fabric, members[:-1], members[1:], M)
-        return [_phase("chain", loads, n - 1, fabric)]
+        return [_pairs("chain", fabric, members[:-1], members[1:], M, n - 1)]
     if op == "p2p":
         half = n // 2
-        loads = pair_loads(fabric, members[:half], members[half : 2 * half], M)
-        return [_phase("send/recv", loads, 1, fabric)]
+        return [_pairs("send/recv", fabric, members[:half], members[half : 2 * half], M, 1)]
     src, dst = _ring(members)
     if op == "all-reduce":
-        loads = pair_loads(fabric, src, dst, 2 * (n - 1) / n * M)
-        return [_phase("ring all-reduce", loads, 2 * (n - 1), fabric)]
-    loads = pair_loads(fabric, src, dst, (n - 1) / n * M)
-    return [_phase(f"ring {op}", loads, n - 1, fabric)]
+        return [_pairs("ring all-reduce", fabric, src, dst, 2 * (n - 1) / n * M, 2 * (n - 1))]
+    return [_pairs(f"ring {op}", fabric, src, dst, (n - 1) / n * M, n - 1)]
 
 
 def _direct(op: str, fabric: Fabric, members: np.ndarray, M: float) -> list[Phase]:
@@ -221,7 +270,8 @@ def _direct(op: str, fabric: Fabric, members: np.ndarray, M: float) -> list[Phas
     n = len(members)
     loads = all_to_all_loads(fabric, members, M / n)
     names = {"all-reduce": ["reduce-scatter", "all-gather"]}.get(op, [op])
-    return [_phase(f"direct {name}", loads, 1, fabric) for name in names]
+    traffic = Traffic(M / n, members=members)
+    return [_phase(f"direct {name}", loads, 1, fabric, traffic) for name in names]
 
 
 def _hierarchical(op: str, fabric: Fabric, parts: list[np.ndarray], M: float) -> list[Phase]:
@@ -234,18 +284,17 @@ def _hierarchical(op: str, fabric: Fabric, parts: list[np.ndarray], M: float) ->
 
     def in_domain(name: str) -> None:
         if inner is not None:
-            loads = pair_loads(fabric, *inner, (m - 1) / m * M)
-            phases.append(_phase(name, loads, m - 1, fabric))
+            phases.append(_pairs(name, fabric, *inner, (m - 1) / m * M, m - 1))
 
     if op in ("all-reduce", "reduce-scatter"):
         in_domain("reduce-scatter in domain")
     shard = M / m
     if op == "all-reduce":
-        loads = pair_loads(fabric, *outer, 2 * (D - 1) / D * shard)
-        phases.append(_phase("all-reduce across domains", loads, 2 * (D - 1), fabric))
+        w = 2 * (D - 1) / D * shard
+        phases.append(_pairs("all-reduce across domains", fabric, *outer, w, 2 * (D - 1)))
     else:  # all-gather / reduce-scatter of the shards across domains
-        loads = pair_loads(fabric, *outer, (D - 1) / D * shard)
-        phases.append(_phase(f"{op} across domains", loads, D - 1, fabric))
+        w = (D - 1) / D * shard
+        phases.append(_pairs(f"{op} across domains", fabric, *outer, w, D - 1))
     if op in ("all-reduce", "all-gather"):
         in_domain("all-gather in domain")
     return phases
@@ -522,47 +571,29 @@ def link_loads(
 ) -> dict[str, Any]:
     """What a link-load figure draws: every loaded link's bytes and busy share, racks' traffic.
 
-    The collective is timed as :func:`collective` does; the loads are those of its
-    phases summed, and a link's utilisation is its bytes over (bandwidth x the whole
-    collective's time). The rack-to-rack matrix counts the bytes each rack's GPUs send
-    to each rack's GPUs (the direct or ring pattern of the chosen algorithm's first phase
-    for the hierarchical one: the pattern of the whole group).
+    The collective is timed as :func:`collective` does; the loads are the sum of the
+    phases of the algorithm it chose (the loads its time comes from), and a link's
+    utilisation is its bytes over (bandwidth x the charged time of the whole call): above
+    1 where the charged time is shorter than the link's bytes at its rate. The
+    rack-to-rack matrix sums the bytes each phase's senders send to each rack.
     """
     fabric = G if isinstance(G, Fabric) else Fabric(G)
     result = collective(fabric, op, gpus, bytes_per_gpu, algorithm=algorithm)
-    # A link cannot move its bytes faster than its rate: where a measured share beats
-    # topo's link-rate time (counting artefacts, switch reductions) the duration is that.
-    duration = max(result.time_s, result.clean_time_s)
+    duration = result.time_s
     members = np.array([fabric.index[g] for g in gpus], dtype=np.int64)
-    n = len(members)
-    M = float(bytes_per_gpu)
-    if op == "all-to-all" or result.algorithm in ("direct", "hierarchical"):
-        loads = all_to_all_loads(fabric, members, M / n * (2 if op == "all-reduce" else 1))
-        pairs = None
-    else:
-        src, dst = _ring(members)
-        w = {"all-reduce": 2 * (n - 1) / n * M, "broadcast": M, "p2p": M}.get(op, (n - 1) / n * M)
-        if op == "broadcast":
-            src, dst = members[:-1], members[1:]
-        if op == "p2p":
-            half = n // 2
-            src, dst = members[:half], members[half : 2 * half]
-        loads = pair_loads(fabric, src, dst, w)
-        pairs = (src, dst, w)
     racks = sorted(set(fabric.rack[members].tolist()))
     ridx = {r: i for i, r in enumerate(racks)}
     mat = np.zeros((len(racks), len(racks)))
-    if pairs is None:
-        c = np.bincount([ridx[int(r)] for r in fabric.rack[members]], minlength=len(racks))
-        mat = np.outer(c, c).astype(float) * (M / n)
-        np.fill_diagonal(mat, mat.diagonal() - c * (M / n))
-    else:
-        s, t, w = pairs
-        for a, b in zip(s.tolist(), t.tolist(), strict=True):
-            mat[ridx[int(fabric.rack[a])], ridx[int(fabric.rack[b])]] += w
+    total: dict[tuple[str, str], float] = {}
+    for p in result.phases:
+        if p.loads is not None:
+            for key, nbytes in p.loads.edges().items():
+                total[key] = total.get(key, 0.0) + nbytes
+        if p.traffic is not None:
+            mat = mat + p.traffic.rack_bytes(fabric.rack, ridx)
     Gr = fabric.G
     edges = []
-    for (u, v), nbytes in loads.edges().items():
+    for (u, v), nbytes in total.items():
         a = Gr.edges[u, v]
         edges.append(
             {
@@ -572,7 +603,7 @@ def link_loads(
                 "bandwidth_bytes_per_s": a["bandwidth"],
                 "kind": a["kind"],
                 "medium": a["medium"],
-                "utilisation": nbytes / (a["bandwidth"] * duration) if result.time_s > 0 else 0.0,
+                "utilisation": nbytes / (a["bandwidth"] * duration) if duration > 0 else 0.0,
             }
         )
     return {
@@ -581,4 +612,9 @@ def link_loads(
         "racks": racks,
         "rack_bytes": mat.tolist(),
         "gpus": list(gpus),
+        "basis": (
+            f"bytes of every phase of the {result.algorithm} algorithm / (link rate x the "
+            f"call's charged time, {result.time_s * 1e3:.3g} ms); above 1: more than the link "
+            "rate moves in that time"
+        ),
     }

@@ -25,7 +25,6 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
     fig = figure(13, 6.2)
     ax, hx = fig.subplots(1, 2, width_ratios=[2.3, 1.0])
     cmap = colormaps["viridis"]
-    norm = Normalize(0.0, 1.0)
     edges = data["edges"]
     group = set(data["gpus"])
     # Keep, per undirected link, its busier direction.
@@ -33,6 +32,10 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
     for e in edges:
         key = (e["u"], e["v"]) if e["u"] < e["v"] else (e["v"], e["u"])
         util[key] = max(util.get(key, 0.0), e["utilisation"])
+    # The scale reaches past 1 when a link is busier than its rate allows in the charged
+    # time: those links are drawn as they are, not clipped to 1.
+    top = max([1.0, *util.values()])
+    norm = Normalize(0.0, top)
     nodes = {n for k in util for n in k} | group
     domains = {G.nodes[g]["domain"] for g in group}
     switched = G.graph.get("scale_up_topology") == "switched"
@@ -64,12 +67,17 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
     sm = __import__("matplotlib.cm", fromlist=["ScalarMappable"]).ScalarMappable(
         norm=norm, cmap=cmap
     )
-    fig.colorbar(
+    bar = fig.colorbar(
         sm,
         ax=ax,
         shrink=0.7,
         label="link utilisation [share of the collective's time busy, busier direction]",
     )
+    if top > 1.0:
+        bar.ax.axhline(1.0, color="white", linewidth=1.5)
+        bar.ax.text(
+            1.6, 1.0, "link rate", va="center", fontsize=8, transform=bar.ax.get_yaxis_transform()
+        )
     c = data["collective"]
     fig.suptitle(
         f"{G.graph['layout']}: {c['op']} of {human(c['bytes_per_gpu'], 'data')} per GPU over "
@@ -77,7 +85,8 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
         fontsize=12,
         weight="bold",
     )
-    fig.text(0.01, 0.01, note, fontsize=8)
+    basis = data.get("basis")
+    fig.text(0.01, 0.01, note + (f"\nutilisation: {basis}" if basis else ""), fontsize=8)
     _heatmap(fig, hx, data)
     return fig, ax
 
