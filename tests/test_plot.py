@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib as mpl
@@ -50,9 +51,12 @@ def test_elevation_and_limits_for_every_layout(name: str, tmp_path: Path) -> Non
     budgets = fig.axes[1]
     assert "[%]" in budgets.get_xlabel()
     save(fig, tmp_path / "e.png")
-    fig, ax = plot_limits(checks)
-    assert len(ax.get_yticklabels()) == len(checks["checks"])
-    assert "[%]" in ax.get_xlabel()
+    from topo.physical import largest_domain
+
+    lim = largest_domain(layout).to_dict()
+    fig, ax = plot_limits(lim)
+    assert len(ax.get_yticklabels()) == len(lim["by_limit"])
+    assert "[GPUs]" in ax.get_xlabel()
     save(fig, tmp_path / "l.svg")
     assert (tmp_path / "e.png").stat().st_size > 10_000
 
@@ -132,7 +136,9 @@ def test_links(name: str, n: int, tmp_path: Path) -> None:
 
 
 def test_format_follows_the_name(tmp_path: Path) -> None:
-    fig, _ = plot_limits(check_limits(load_layout("gb200-nvl72")).to_dict())
+    from topo.physical import largest_domain
+
+    fig, _ = plot_limits(largest_domain(load_layout("gb200-nvl72")).to_dict())
     for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")):
         save(fig, tmp_path / f"f{suffix}")
         assert (tmp_path / f"f{suffix}").read_bytes().startswith(magic)
@@ -189,3 +195,23 @@ def test_link_utilisation_above_one_is_drawn_not_clipped() -> None:
     assert any(h == pytest.approx(2.5) for h in highs), highs  # the colour bar's top
     assert any("link rate" in t.get_text() for a in fig.axes for t in a.texts)
     assert any("utilisation:" in t.get_text() for t in fig.texts)
+
+
+@pytest.mark.parametrize("name", LAYOUT_NAMES)
+def test_plot_limits_names_the_limit_topo_limits_names(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The figure draws what `topo limits` computes, and says on stderr what binds."""
+    from topo.cli import main
+
+    assert main(["limits", name, "--json"]) in (0, 1)
+    lim = json.loads(capsys.readouterr().out)
+    assert main(["plot", "limits", name, "-o", str(tmp_path / "l.png")]) == 0
+    err = capsys.readouterr().err
+    assert f"largest domain {lim['max_domain_size']:,} GPUs" in err
+    assert f"bound by {', '.join(lim['binding_all'])}" in err
+    fig, ax = plot_limits(lim)
+    title = ax.get_title()
+    assert all(b in title for b in lim["binding_all"])
+    bold = {t.get_text().split()[0] for t in ax.texts if "binds first" in t.get_text()}
+    assert bold == {f"{lim['by_limit'][b]:,}" for b in lim["binding_all"] if b in lim["by_limit"]}

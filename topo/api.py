@@ -1081,7 +1081,7 @@ def figure(
         return fig
     lay = resolve_layout(layout)
     if kind == "limits":
-        fig = plot.plot_limits(check(lay).to_dict())[0]
+        fig = plot.plot_limits(limits(lay).to_dict())[0]
         return fig
     if kind == "links":
         return _links_figure(lay, op, gpus, nbytes, strategy)

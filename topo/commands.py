@@ -468,6 +468,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if args.figure == "study":
         fig = figure("study", args.layout, x=args.x, y=args.y)
     elif args.figure in ("limits", "links"):
+        if args.figure == "limits":
+            from topo.api import limits
+
+            drawn = limits(_load(args))
+            sys.stderr.write(
+                f"drew {drawn.layout}'s limits: largest domain {drawn.max_domain_size:,} GPUs, "
+                f"bound by {', '.join(drawn.binding_all) or 'nothing tried'}\n"
+            )
         fig = figure(
             args.figure, _load(args), op=args.op, gpus=args.gpus,
             nbytes=_size(args.bytes, "--bytes"), strategy=args.strategy,
