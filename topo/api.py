@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,11 +63,12 @@ from topo.scenario import (
     resolve_model,
     serving_plan,
 )
-from topo.serving import ServeSetup
+from topo.serving import ServeSetup, ServeStats
 
 __all__ = [
     "DEFAULT_BATCHES",
     "Report",
+    "ServeResult",
     "cache",
     "cache_scenario",
     "catalogue",
@@ -410,7 +411,7 @@ def serve(
     strategy: str = "packed",
     catalogue: Sequence[str] = (),
     **workload: Any,
-) -> Report:
+) -> ServeResult:
     """``topo serve``: Poisson arrivals at `rate` [1/s] through a serving policy.
 
     Parameters
@@ -438,13 +439,57 @@ def serve(
 
     Returns
     -------
-    Report
+    ServeResult
         Time to first token and time per output token percentiles [s], throughput.
     """
     s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
-    data, _ = serve_scenario(s, degrees, rate=rate, policy=policy, requests=requests, seed=seed)
-    return Report("serve", data)
+    return serve_scenario(s, degrees, rate=rate, policy=policy, requests=requests, seed=seed)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeResult:
+    """``topo serve``'s result: the serving plan, what the run measured and the seed's rule.
+
+    Attributes
+    ----------
+    model, layout
+        Names.
+    plan
+        The serving plan.
+    stats
+        The run's latencies [s], throughput [tokens/s per GPU] and seat use.
+    hbm_drain_s
+        Time to read all of one GPU's HBM once [s] (the seed's ~20 ms).
+    interval_set_by
+        What sets the departure interval: the HBM drain, compute, collectives or floors.
+    interval_over_drain
+        The departure interval over the drain time.
+    setup
+        The serving set-up the run used (seats, step times [s]); not in the JSON.
+    """
+
+    model: str
+    layout: str
+    plan: Plan
+    stats: ServeStats
+    hbm_drain_s: float
+    interval_set_by: str
+    interval_over_drain: float
+    setup: ServeSetup = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``topo serve --json`` prints."""
+        return {
+            "model": self.model,
+            "layout": self.layout,
+            "plan": plan_dict(self.plan),
+            **self.stats.to_dict(),
+            # The seed's rule: departures every ~20 ms, the time to read all of HBM once.
+            "hbm_drain_s": self.hbm_drain_s,
+            "interval_set_by": self.interval_set_by,
+            "interval_over_drain": self.interval_over_drain,
+        }
 
 
 _INTERVAL_SET_BY = {
@@ -457,8 +502,8 @@ _INTERVAL_SET_BY = {
 
 def serve_scenario(
     s: Scenario, degrees: Degrees, *, rate: float, policy: str, requests: int, seed: int
-) -> tuple[dict[str, Any], ServeSetup]:
-    """:func:`serve` on a built scenario: the result and the set-up it ran.
+) -> ServeResult:
+    """:func:`serve` on a built scenario (the result keeps the set-up it ran).
 
     Parameters
     ----------
@@ -498,17 +543,16 @@ def serve_scenario(
     )
     acc = s.layout.accelerator
     drain = acc.hbm_capacity_bytes / (acc.hbm_bandwidth_bytes_per_s or 1.0)
-    data = {
-        "model": s.model.name,
-        "layout": s.layout.name,
-        "plan": plan_dict(plan),
-        **result.to_dict(),
-        # The seed's rule: departures every ~20 ms, the time to read all of HBM once.
-        "hbm_drain_s": drain,
-        "interval_set_by": _INTERVAL_SET_BY[bound_of(d, len(B) - 1)],
-        "interval_over_drain": result.interval_s / drain,
-    }
-    return data, setup
+    return ServeResult(
+        model=s.model.name,
+        layout=s.layout.name,
+        plan=plan,
+        stats=result,
+        hbm_drain_s=drain,
+        interval_set_by=_INTERVAL_SET_BY[bound_of(d, len(B) - 1)],
+        interval_over_drain=result.interval_s / drain,
+        setup=setup,
+    )
 
 
 def price(
@@ -1108,31 +1152,31 @@ def _layout_figure(kind: str, lay: Layout) -> Figure:
     return fig
 
 
-def serving_figure(result: Mapping[str, Any], setup: ServeSetup, output_tokens: int) -> Figure:
+def serving_figure(result: ServeResult, output_tokens: int) -> Figure:
     """TTFT of a serve result against the other policy run on the same arrivals.
 
     Parameters
     ----------
     result
-        What :func:`serve_scenario` returned (its ``--json``).
-    setup
-        The serving set-up it ran (seats, step times [s]).
+        What :func:`serve_scenario` returned (it keeps its set-up).
     output_tokens
         Tokens each request generates [tokens].
     """
     from topo.plot import plot_serving
     from topo.serving import simulate
 
-    other = "continuous" if result["policy"] == "train" else "train"
+    st = result.stats
+    other = "continuous" if st.policy == "train" else "train"
     second = simulate(
-        setup,
-        rate_per_s=result["rate_per_s"],
+        result.setup,
+        rate_per_s=st.rate_per_s,
         output_tokens=output_tokens,
-        requests=result["requests"],
+        requests=st.requests,
         policy=other,
-        seed=result["seed"],
+        seed=st.seed,
     )
-    fig: Figure = plot_serving([dict(result), {**result, **second.to_dict()}])[0]
+    first = result.to_dict()
+    fig: Figure = plot_serving([first, {**first, **second.to_dict()}])[0]
     return fig
 
 

@@ -524,15 +524,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from topo.api import serve_scenario
 
     s = _scenario(args)
-    result, setup = serve_scenario(
+    served = serve_scenario(
         s, _degrees(args), rate=args.rate, policy=args.policy, requests=args.requests,
         seed=args.seed,
     )  # fmt: skip
     if args.plot:
         from topo.api import serving_figure
 
-        fig = serving_figure(result, setup, s.workload.output_tokens)
+        fig = serving_figure(served, s.workload.output_tokens)
         _save(fig, _figure_out(args.plot, "--plot"))
+    result = served.to_dict()
     if not args.json:
         result.pop("ttft_samples_s")
     print(_json(result) if args.json else format_serve(result))
