@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topo.catalogue import Accelerator, Link
 from topo.collectives import CollectiveResult
 from topo.errors import TopoError
 from topo.layout import Layout
@@ -67,6 +68,9 @@ from topo.serving import ServeSetup, ServeStats
 
 __all__ = [
     "DEFAULT_BATCHES",
+    "CatalogueListing",
+    "LayoutRow",
+    "LayoutsListing",
     "Report",
     "ServeResult",
     "cache",
@@ -822,19 +826,26 @@ def cache_scenario(
     return Report("cache", data)
 
 
-def catalogue(files: Sequence[str] = ()) -> Report:
-    """``topo catalogue``: accelerators (peaks [FLOP/s], HBM [B, B/s]) and links [B/s, s].
+@dataclass(frozen=True, slots=True)
+class CatalogueListing:
+    """``topo catalogue``: the accelerators and links topo knows (typed catalogue entries).
 
-    `files`: extra catalogue files [paths] whose entries add to or override the bundled.
+    Attributes
+    ----------
+    accelerators
+        Every accelerator, by name (peaks [FLOP/s], HBM [B, B/s], links [B/s]).
+    links
+        Every link, by name (bandwidth [B/s per direction], latency [s]).
     """
-    from topo.catalogue import load_catalogue
-    from topo.kernels import gemm_basis
 
-    cat = load_catalogue(tuple(files))
-    accs: list[dict[str, Any]] = []
-    for name in sorted(cat.accelerators):
-        a = cat.accelerator(name)
-        accs.append(
+    accelerators: tuple[Accelerator, ...]
+    links: tuple[Link, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``topo catalogue --json`` prints."""
+        from topo.kernels import gemm_basis
+
+        accs = [
             {
                 "name": a.name,
                 "vendor": a.vendor,
@@ -849,44 +860,116 @@ def catalogue(files: Sequence[str] = ()) -> Report:
                 "gemm_tables": gemm_basis(a, "bf16" if "bf16" in a.peak_flop_per_s else "fp8"),
                 "confidence": a.confidence,
             }
-        )
-    links = [
-        {
-            "name": k.name,
-            "description": k.description,
-            "bandwidth_bytes_per_s": k.bandwidth_bytes_per_s,
-            "lanes": k.lanes,
-            "latency_s": k.latency_s,
-            "medium": k.medium,
+            for a in self.accelerators
+        ]
+        links = [
+            {
+                "name": k.name,
+                "description": k.description,
+                "bandwidth_bytes_per_s": k.bandwidth_bytes_per_s,
+                "lanes": k.lanes,
+                "latency_s": k.latency_s,
+                "medium": k.medium,
+            }
+            for k in self.links
+        ]
+        return {"accelerators": accs, "links": links}
+
+
+def catalogue(files: Sequence[str] = ()) -> CatalogueListing:
+    """``topo catalogue``: accelerators (peaks [FLOP/s], HBM [B, B/s]) and links [B/s, s].
+
+    `files`: extra catalogue files [paths] whose entries add to or override the bundled.
+    """
+    from topo.catalogue import load_catalogue
+
+    cat = load_catalogue(tuple(files))
+    return CatalogueListing(
+        accelerators=tuple(cat.accelerator(n) for n in sorted(cat.accelerators)),
+        links=tuple(cat.link(n) for n in sorted(cat.links)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutRow:
+    """One bundled layout: its name, file and shape, or why it does not load.
+
+    Attributes
+    ----------
+    name, path
+        The layout's name and file.
+    gpus
+        GPUs in the layout [GPUs] (None when it does not load).
+    accelerator
+        Its accelerator's name.
+    domain_size
+        GPUs in one scale-up domain [GPUs].
+    racks
+        Racks [racks].
+    description
+        The layout's own description.
+    error
+        The first line of its load error, if any.
+    """
+
+    name: str
+    path: str
+    gpus: int | None = None
+    accelerator: str | None = None
+    domain_size: int | None = None
+    racks: int | None = None
+    description: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row of ``topo layouts --json``."""
+        if self.error is not None:
+            return {"name": self.name, "path": self.path, "error": self.error}
+        return {
+            "name": self.name,
+            "path": self.path,
+            "gpus": self.gpus,
+            "accelerator": self.accelerator,
+            "domain_size": self.domain_size,
+            "racks": self.racks,
+            "description": self.description,
         }
-        for k in (cat.link(name) for name in sorted(cat.links))
-    ]
-    return Report("catalogue", {"accelerators": accs, "links": links})
 
 
-def layouts() -> Report:
-    """``topo layouts``: the bundled layouts, one row each (``["layouts"]``)."""
+@dataclass(frozen=True, slots=True)
+class LayoutsListing:
+    """``topo layouts``: the bundled layouts, one row each."""
+
+    rows: tuple[LayoutRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"layouts": [...]}``: the rows ``topo layouts --json`` prints."""
+        return {"layouts": [r.to_dict() for r in self.rows]}
+
+
+def layouts() -> LayoutsListing:
+    """``topo layouts``: the bundled layouts, one row each."""
     from topo.layout import bundled_layouts, load_layout
 
-    rows: list[dict[str, Any]] = []
+    rows: list[LayoutRow] = []
     for name, path in bundled_layouts().items():
         try:
             lay = load_layout(path)
         except TopoError as e:
-            rows.append({"name": name, "path": str(path), "error": str(e).splitlines()[0]})
+            rows.append(LayoutRow(name, str(path), error=str(e).splitlines()[0]))
             continue
         rows.append(
-            {
-                "name": name,
-                "path": str(path),
-                "gpus": lay.n_gpus,
-                "accelerator": lay.accelerator.name,
-                "domain_size": lay.gpus_per_domain,
-                "racks": lay.cluster.racks,
-                "description": lay.description,
-            }
+            LayoutRow(
+                name=name,
+                path=str(path),
+                gpus=lay.n_gpus,
+                accelerator=lay.accelerator.name,
+                domain_size=lay.gpus_per_domain,
+                racks=lay.cluster.racks,
+                description=lay.description,
+            )
         )
-    return Report("layouts", {"layouts": rows})
+    return LayoutsListing(tuple(rows))
 
 
 def lifecycle(
