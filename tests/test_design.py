@@ -35,20 +35,20 @@ def test_tco_arithmetic() -> None:
     c = cost_defaults()["defaults"]
     t = tco(layout, limits)
     # 72 GPUs x $40,000 x 1.35 (servers); 9 switch trays x $30,000; 1,296 copper links x $50.
-    assert t["capex_usd"]["accelerators"] == pytest.approx(72 * 40000 * 1.35)
-    assert t["capex_usd"]["switch_trays"] == pytest.approx(9 * 30000)
-    assert t["capex_usd"]["scale_up_cables"] == pytest.approx(72 * 18 * 50)
+    assert t.capex_usd["accelerators"] == pytest.approx(72 * 40000 * 1.35)
+    assert t.capex_usd["switch_trays"] == pytest.approx(9 * 30000)
+    assert t.capex_usd["scale_up_cables"] == pytest.approx(72 * 18 * 50)
     # 400 Gb/s per GPU: NIC 4 x 250, optics 2 x 4 x 100, switch ports 2 x 4 x 150.
-    assert t["capex_usd"]["scale_out"] == pytest.approx(72 * (1000 + 800 + 1200))
+    assert t.capex_usd["scale_out"] == pytest.approx(72 * (1000 + 800 + 1200))
     power = limits.totals["power_w"]
-    assert t["capex_usd"]["racks_and_cooling"] == pytest.approx(50000 + 300 * power / 1e3)
-    hw = sum(t["capex_usd"].values()) / (5 * 8766)
+    assert t.capex_usd["racks_and_cooling"] == pytest.approx(50000 + 300 * power / 1e3)
+    hw = sum(t.capex_usd.values()) / (5 * 8766)
     dc = 10 * power / (15 * 8766)
     energy = power / 1e3 * 1.25 * 0.08
-    assert t["usd_per_gpu_hour"] == pytest.approx((hw + dc + energy) / 72)
+    assert t.usd_per_gpu_hour == pytest.approx((hw + dc + energy) / 72)
     assert c["pue"] == 1.25
     # Overrides win, and a dearer kWh costs more.
-    assert tco(layout, limits, {"usd_per_kwh": 0.16})["usd_per_gpu_hour"] > t["usd_per_gpu_hour"]
+    assert tco(layout, limits, {"usd_per_kwh": 0.16}).usd_per_gpu_hour > t.usd_per_gpu_hour
 
 
 def test_apply_design_domain_nic_and_cluster() -> None:
@@ -66,7 +66,7 @@ def test_apply_design_domain_nic_and_cluster() -> None:
 
 
 def test_assess_metrics_are_consistent() -> None:
-    r = assess({"layout": "dgx-h100", "model": "llama-3.1-8b", "slo_tpot_s": 0.05})
+    r = assess({"layout": "dgx-h100", "model": "llama-3.1-8b", "slo_tpot_s": 0.05}).to_dict()
     assert r["feasible"], r["reasons"]
     assert r["time_per_output_token_s"] <= 0.05
     tps = r["tokens_per_s_per_gpu"]
@@ -75,8 +75,12 @@ def test_assess_metrics_are_consistent() -> None:
     gpu_w = r["rack_power_w"] / 8
     assert r["tokens_per_s_per_kw"] == pytest.approx(tps / gpu_w * 1e3)
     tight = assess({"layout": "dgx-h100", "model": "llama-3.1-8b", "slo_tpot_s": 1e-5})
-    assert not tight["feasible"]
-    assert tight["reasons"] == ["no plan meets the service-level objectives"]
+    assert not tight.feasible
+    assert tight.reasons == ("no plan meets the service-level objectives",)
+    assert tight.gpus == 8  # built and costed, but no plan: no plan keys in its JSON
+    assert tight.plan is None
+    assert "capex_usd" in tight.to_dict()
+    assert "plan" not in tight.to_dict()
 
 
 def test_pareto_front() -> None:
@@ -231,13 +235,13 @@ def test_a_design_without_the_compute_dtype_is_infeasible_with_why(
 ) -> None:
     # Rubin Ultra's catalogue entry has fp8 and fp4 peaks only: bf16 weights cannot run.
     r = assess({"layout": "kyber-nvl576", "model": "llama-3.1-8b"})
-    assert not r["feasible"]
-    assert "no published bf16 peak" in r["reasons"][0]
+    assert not r.feasible
+    assert "no published bf16 peak" in r.reasons[0]
     code, _, err = run_cli(capsys, "evaluate", "kyber-nvl576", "--model", "llama-3.1-8b")
     assert code == 2
     assert "--compute" in err
     ok = assess({"layout": "kyber-nvl576", "model": "llama-3.1-8b", "weights": "fp8"})
-    assert ok["feasible"], ok["reasons"]
+    assert ok.feasible, ok.reasons
 
 
 @pytest.mark.parametrize(

@@ -448,8 +448,9 @@ def test_compare_counts_the_gpus_a_plan_leaves_idle() -> None:
     row = assess(
         {"layout": "gb200-nvl72", "model": "deepseek-v3", "weights": "fp8", "slo_tpot_s": 0.01}
     )
-    assert row["gpus_busy"] == 72
-    assert row["plan"]["tp"] * row["plan"]["pp"] * row["plan"]["dp"] == 72
+    assert row.gpus_busy == 72
+    assert row.plan is not None
+    assert row.plan.tp * row.plan.pp * row.plan.dp == 72
 
 
 def test_floor_is_the_plans_own_per_token_and_per_step(capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,6 +47,7 @@ import numpy as np
 
 from topo.catalogue import Accelerator, Link
 from topo.collectives import CollectiveResult
+from topo.design import Comparison
 from topo.errors import TopoError
 from topo.layout import Layout
 from topo.models import Model
@@ -65,6 +66,7 @@ from topo.scenario import (
     serving_plan,
 )
 from topo.serving import ServeSetup, ServeStats
+from topo.stats import Summary
 
 __all__ = [
     "DEFAULT_BATCHES",
@@ -664,7 +666,7 @@ def compare(
     costs: Mapping[str, float] | None = None,
     workload: Workload | None = None,
     **options: Any,
-) -> Report:
+) -> Comparison:
     """``topo compare``: designs side by side, the best feasible one by TCO cost per token.
 
     Parameters
@@ -689,7 +691,7 @@ def compare(
 
     Returns
     -------
-    Report
+    Comparison
         ``designs`` (tokens/s per GPU, cost per million tokens [USD], margins) and ``best``.
     """
     from topo.design import compare as compare_designs
@@ -719,10 +721,10 @@ def compare(
     ]
     for lay in layouts:
         resolve_layout(lay)  # a bad layout is an input error before any work
-    return Report("compare", compare_designs(designs))
+    return compare_designs(designs)
 
 
-def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Report:
+def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Summary:
     """``topo show``: GPUs, domains, switches, links, bandwidths and bisection [SI units].
 
     `layout`: a bundled name, a layout YAML path or a :class:`topo.Layout`; `catalogue`:
@@ -732,7 +734,7 @@ def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Report:
     from topo.stats import summarize
 
     lay = resolve_layout(layout, catalogue)
-    return Report("show", summarize(lay, build_graph(lay)))
+    return summarize(lay, build_graph(lay))
 
 
 def cache(
@@ -1231,7 +1233,7 @@ def _layout_figure(kind: str, lay: Layout) -> Figure:
         fig: Figure = plot.plot_elevation(lay, check_limits(lay).to_dict())[0]
         return fig
     G = build_graph(lay)
-    fig = plot.plot_topology(G, summarize(lay, G))[0]
+    fig = plot.plot_topology(G, summarize(lay, G).to_dict())[0]
     return fig
 
 

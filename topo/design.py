@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DESIGN_KEYS",
+    "TCO",
+    "Comparison",
+    "DesignRow",
     "apply_design",
     "assess",
     "compare",
@@ -115,9 +119,37 @@ def apply_design(layout: Layout, vary: dict[str, Any]) -> Layout:
     return out
 
 
-def tco(
-    layout: Layout, limits: LimitsReport, costs: dict[str, Any] | None = None
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class TCO:
+    """Cost of owning and running a cluster (:func:`tco`).
+
+    `capex_usd`: capital by part [USD] (accelerators, switch_trays, scale_up_cables,
+    scale_out, racks_and_cooling); `capex_total_usd`: their sum [USD]; `per_hour_usd`:
+    hardware, facility and energy cost per hour [USD/h]; `usd_per_gpu_hour`: the total per
+    GPU-hour [USD]; `it_power_w`: the cluster's IT power [W]; `inputs`: the cost inputs used
+    (each in the unit its name ends in).
+    """
+
+    capex_usd: Mapping[str, float]
+    capex_total_usd: float
+    per_hour_usd: Mapping[str, float]
+    usd_per_gpu_hour: float
+    it_power_w: float
+    inputs: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "capex_usd": dict(self.capex_usd),
+            "capex_total_usd": self.capex_total_usd,
+            "per_hour_usd": dict(self.per_hour_usd),
+            "usd_per_gpu_hour": self.usd_per_gpu_hour,
+            "it_power_w": self.it_power_w,
+            "inputs": dict(self.inputs),
+        }
+
+
+def tco(layout: Layout, limits: LimitsReport, costs: dict[str, Any] | None = None) -> TCO:
     """Cost of owning and running the cluster, per GPU-hour, with its parts.
 
     Capital: accelerators (with their share of servers), switch trays, scale-up cables or
@@ -171,14 +203,14 @@ def tco(
         "energy": it_w / 1e3 * _cost(c, "pue") * _cost(c, "usd_per_kwh"),
     }
     total = sum(per_hour.values())
-    return {
-        "capex_usd": capex,
-        "capex_total_usd": sum(capex.values()),
-        "per_hour_usd": per_hour,
-        "usd_per_gpu_hour": total / gpus if gpus else math.inf,
-        "it_power_w": it_w,
-        "inputs": c,
-    }
+    return TCO(
+        capex_usd=capex,
+        capex_total_usd=sum(capex.values()),
+        per_hour_usd=per_hour,
+        usd_per_gpu_hour=total / gpus if gpus else math.inf,
+        it_power_w=it_w,
+        inputs=c,
+    )
 
 
 def _lane_hundreds(layout: Layout) -> float:
@@ -234,8 +266,97 @@ def cost_problem(key: str, value: Any) -> str | None:
     return None
 
 
-def assess(design: dict[str, Any]) -> dict[str, Any]:
-    """One design, assessed whole: a flat JSON-ready row (see the module notes)."""
+@dataclass(frozen=True, slots=True)
+class DesignRow:
+    """One design assessed whole (:func:`assess`): a flat row.
+
+    Always: `id`, `layout` and `model` names, `vary` (the design's variations, each in its
+    own unit string or count), `feasible` and the `reasons` it is not. Once the layout is
+    built (else None): `gpus`, `domain_gpus`, `racks` (counts), `nic_gbps` [Gb/s], `cable`,
+    `physical_ok`, `binding_limit` and `binding_margin` (a fraction), `rack_power_w` [W],
+    `margins` (each check's margin, a fraction). Once costed: `hbm_bandwidth_bytes_per_s`
+    (over all GPUs) [B/s], `tco_usd_per_gpu_hour` [USD], `capex_usd` [USD]. Once a plan is
+    chosen: `plan` (tp, ep, pp, dp), `batch`, `bound`, `latency_floor_s` [s],
+    `time_per_output_token_s` [s], `time_to_first_token_s` [s], `gpus_busy`,
+    `tokens_per_s_per_gpu` [tokens/s] and `tokens_per_s_per_kw` [tokens/s per kW] over
+    all the layout's GPUs, `usd_per_million_gpu_hour` and `usd_per_million_tco` [USD per
+    million output tokens].
+    """
+
+    id: str
+    layout: str
+    model: str
+    vary: Mapping[str, Any]
+    feasible: bool
+    reasons: tuple[str, ...]
+    gpus: int | None = None
+    domain_gpus: int | None = None
+    racks: int | None = None
+    nic_gbps: float | None = None
+    cable: str | None = None
+    physical_ok: bool | None = None
+    binding_limit: str | None = None
+    binding_margin: float | None = None
+    rack_power_w: float | None = None
+    margins: Mapping[str, float] | None = None
+    hbm_bandwidth_bytes_per_s: float | None = None
+    tco_usd_per_gpu_hour: float | None = None
+    capex_usd: float | None = None
+    plan: Plan | None = None
+    batch: int | None = None
+    bound: str | None = None
+    latency_floor_s: float | None = None
+    time_per_output_token_s: float | None = None
+    time_to_first_token_s: float | None = None
+    gpus_busy: int | None = None
+    tokens_per_s_per_gpu: float | None = None
+    tokens_per_s_per_kw: float | None = None
+    usd_per_million_gpu_hour: float | None = None
+    usd_per_million_tco: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON: only the keys the assessment reached (as before)."""
+        d: dict[str, Any] = {"id": self.id, "layout": self.layout, **self.vary}
+        d["model"] = self.model
+        if self.gpus is not None:
+            d.update(
+                gpus=self.gpus,
+                domain_gpus=self.domain_gpus,
+                racks=self.racks,
+                nic_gbps=self.nic_gbps,
+                cable=self.cable,
+                physical_ok=self.physical_ok,
+                binding_limit=self.binding_limit,
+                binding_margin=self.binding_margin,
+                rack_power_w=self.rack_power_w,
+                margins=dict(self.margins or {}),
+            )
+        if self.capex_usd is not None:
+            d["hbm_bandwidth_bytes_per_s"] = self.hbm_bandwidth_bytes_per_s
+            d["tco_usd_per_gpu_hour"] = self.tco_usd_per_gpu_hour
+            d["capex_usd"] = self.capex_usd
+        if self.plan is not None:
+            p = self.plan
+            d.update(
+                plan={"tp": p.tp, "ep": p.ep, "pp": p.pp, "dp": p.dp},
+                batch=self.batch,
+                bound=self.bound,
+                latency_floor_s=self.latency_floor_s,
+                time_per_output_token_s=self.time_per_output_token_s,
+                time_to_first_token_s=self.time_to_first_token_s,
+                gpus_busy=self.gpus_busy,
+                tokens_per_s_per_gpu=self.tokens_per_s_per_gpu,
+                tokens_per_s_per_kw=self.tokens_per_s_per_kw,
+                usd_per_million_gpu_hour=self.usd_per_million_gpu_hour,
+                usd_per_million_tco=self.usd_per_million_tco,
+            )
+        d["feasible"] = self.feasible
+        d["reasons"] = list(self.reasons)
+        return d
+
+
+def assess(design: dict[str, Any]) -> DesignRow:
+    """One design, assessed whole: a flat row (see the module notes)."""
     from topo.build import build_graph
     from topo.models import Model, load_model
     from topo.perf import memory
@@ -244,15 +365,19 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
     given = design["layout"]
     base = given if isinstance(given, Layout) else load_layout(given)
     vary = dict(design.get("vary") or {})
-    row: dict[str, Any] = {"id": design.get("id", ""), "layout": base.name, **vary}
-    row["model"] = getattr(design["model"], "name", design["model"])
+    names = {
+        "id": design.get("id", ""),
+        "layout": base.name,
+        "model": getattr(design["model"], "name", design["model"]),
+        "vary": vary,
+    }
     reasons: list[str] = []
     try:
         layout = apply_design(base, vary)
     except TopoError as e:
-        return {**row, "feasible": False, "reasons": [str(e)]}
+        return DesignRow(**names, feasible=False, reasons=(str(e),))
     limits = check_limits(layout)
-    row.update(_physical_facts(layout, limits))
+    row: dict[str, Any] = {**names, **_physical_facts(layout, limits)}
     if not limits.ok and design.get("physical", True):
         reasons += [
             f"{c.name}: over by {-(c.margin or 0.0):.1%}" for c in limits.checks if c.ok is False
@@ -264,8 +389,8 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
         layout.accelerator.hbm_bandwidth_bytes_per_s or 0.0
     )
     cost = tco(layout, limits, design.get("costs"))
-    row["tco_usd_per_gpu_hour"] = cost["usd_per_gpu_hour"]
-    row["capex_usd"] = cost["capex_total_usd"]
+    row["tco_usd_per_gpu_hour"] = cost.usd_per_gpu_hour
+    row["capex_usd"] = cost.capex_total_usd
     slo_tpot = design.get("slo_tpot_s")
     slo_ttft = design.get("slo_ttft_s")
     cap = int(design.get("max_replica_gpus", 0)) or None
@@ -287,7 +412,7 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
             feasible=None if slo_ttft is None else lambda r: prefill_s(r.plan) <= slo_ttft,
         )  # fmt: skip
     except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
-        return {**row, "feasible": False, "reasons": [*reasons, str(e)]}
+        return DesignRow(**row, feasible=False, reasons=(*reasons, str(e)))
     best, ttft = _fastest(rows, busy, prefill_s, slo_tpot=slo_tpot, slo_ttft=slo_ttft)
     if not rows and not any(memory(layout, model, p, 1, w).fits for p in plans):
         reasons.append("no plan fits in memory")
@@ -304,12 +429,10 @@ def assess(design: dict[str, Any]) -> dict[str, Any]:
                 busy_share=busy(best),
                 gpu_w=(row["rack_power_w"] or 0.0) / layout.rack.gpus,
                 gpu_hour_usd=w.gpu_hour_usd,
-                tco_usd_per_gpu_hour=cost["usd_per_gpu_hour"],
+                tco_usd_per_gpu_hour=cost.usd_per_gpu_hour,
             )
         )
-    row["feasible"] = not reasons
-    row["reasons"] = reasons
-    return row
+    return DesignRow(**row, feasible=not reasons, reasons=tuple(reasons))
 
 
 def _physical_facts(layout: Layout, limits: LimitsReport) -> dict[str, Any]:
@@ -384,7 +507,7 @@ def _plan_facts(
     """The chosen plan's row: its times, tokens/s over all `n` GPUs, per kW, and cost."""
     tps = best.tokens_per_s_per_gpu * busy_share
     return {
-        "plan": best.to_dict()["plan"],
+        "plan": best.plan,
         "batch": best.batch,
         "bound": best.bound,
         "latency_floor_s": best.latency_floor_s,
@@ -398,9 +521,25 @@ def _plan_facts(
     }
 
 
-def compare(designs: list[dict[str, Any]]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Designs assessed the same way (:func:`compare`).
+
+    `designs`: one :class:`DesignRow` each, in the order given; `best`: the layout name of
+    the feasible design with the lowest TCO cost per million output tokens [USD], or None.
+    """
+
+    designs: tuple[DesignRow, ...]
+    best: str | None = field(default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``topo compare --json`` prints."""
+        return {"designs": [r.to_dict() for r in self.designs], "best": self.best}
+
+
+def compare(designs: list[dict[str, Any]]) -> Comparison:
     """Several designs assessed the same way; the best feasible one by TCO cost per token."""
-    rows = [assess(d) for d in designs]
-    feasible = [r for r in rows if r["feasible"]]
-    best = min(feasible, key=lambda r: r["usd_per_million_tco"]) if feasible else None
-    return {"designs": rows, "best": best["layout"] if best else None}
+    rows = tuple(assess(d) for d in designs)
+    feasible = [r for r in rows if r.feasible]
+    best = min(feasible, key=lambda r: r.usd_per_million_tco or 0.0) if feasible else None
+    return Comparison(designs=rows, best=best.layout if best else None)

@@ -328,7 +328,7 @@ def _execute(
                 msg = f"--dask: cannot reach a scheduler at {dask[:200]!r} ({e})"
                 raise TopoError(msg) from None
         try:
-            futures = client.map(assess, designs, pure=False)
+            futures = client.map(_assessed, designs, pure=False)
             for fut in dd.as_completed(futures):
                 yield fut.result()
         finally:
@@ -341,12 +341,17 @@ def _execute(
         from concurrent.futures import as_completed as done
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = [pool.submit(assess, d) for d in designs]
+            futs = [pool.submit(_assessed, d) for d in designs]
             for f in done(futs):
                 yield f.result()
         return
     for d in designs:
-        yield assess(d)
+        yield _assessed(d)
+
+
+def _assessed(design: dict[str, Any]) -> dict[str, Any]:
+    """A design's row as the JSON line results.jsonl keeps (so a study can resume)."""
+    return assess(design).to_dict()
 
 
 def run_study(
