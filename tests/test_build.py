@@ -124,14 +124,14 @@ def test_x16_fat_tree_by_hand() -> None:
     assert len({G.nodes[g]["domain"] for g in gpu_nodes(G)}) == 16
     assert set(per_gpu_bandwidth(G, "scale_out")) == {50e9}  # 400 Gb/s per GPU
     # Non-blocking: half the GPUs can send to the other half at full NIC speed.
-    assert bisection_bandwidth(G)["bandwidth_bytes_per_s"] == pytest.approx(576 * 50e9)
+    assert bisection_bandwidth(G).bandwidth_bytes_per_s == pytest.approx(576 * 50e9)
 
 
 def test_superpod_fat_tree_by_hand() -> None:
     G = build_graph(load_layout("dgx-h100-superpod"))
     kinds = Counter(a["kind"] for _, a in G.nodes(data=True))
     assert (kinds["gpu"], kinds["switch"], kinds["leaf"], kinds["spine"]) == (256, 128, 8, 4)
-    assert bisection_bandwidth(G)["bandwidth_bytes_per_s"] == pytest.approx(128 * 50e9)
+    assert bisection_bandwidth(G).bandwidth_bytes_per_s == pytest.approx(128 * 50e9)
 
 
 def test_oversubscription_narrows_bisection(write_layout: Callable[..., Path]) -> None:
@@ -141,14 +141,14 @@ def test_oversubscription_narrows_bisection(write_layout: Callable[..., Path]) -
     # 64-port leaves at 3:1 take up to 48 GPUs. Each of the 8 rails has 32 GPUs on one
     # leaf with ceil(32 / 3) = 11 uplinks of 50 GB/s. The narrowest cut puts 4 whole
     # leaves on each side: 4 x 11 x 50 GB/s.
-    assert bisection_bandwidth(G)["bandwidth_bytes_per_s"] == pytest.approx(4 * 11 * 50e9)
+    assert bisection_bandwidth(G).bandwidth_bytes_per_s == pytest.approx(4 * 11 * 50e9)
     doc["cluster"] = {"racks": 16}  # 64 GPUs a rail: leaves of 48 and 16 GPUs
     G = build_graph(load_layout(write_layout(doc)))
     # Leaf of 48 needs ceil(48 / 3) = 16 uplinks, leaf of 16 ceil(16 / 3) = 6. Four whole
     # rails on each side: 4 x (16 + 6) x 50 GB/s.
     # The spines (ceil(176 / 64) = 3) cannot split every leaf's uplinks evenly, so the
     # flow may lose up to one uplink per spine against that bound.
-    value = bisection_bandwidth(G)["bandwidth_bytes_per_s"]
+    value = bisection_bandwidth(G).bandwidth_bytes_per_s
     assert (4 * 22 - 3) * 50e9 <= value <= 4 * 22 * 50e9
 
 
@@ -170,8 +170,8 @@ def test_every_bundled_layout_builds_connected(name: str) -> None:
     G = build_graph(lay)
     assert len(gpu_nodes(G)) == lay.n_gpus
     s = summarize(lay, G)
-    assert s["gpus"] == lay.n_gpus
-    assert s["domain_size"] == lay.gpus_per_domain
+    assert s.gpus == lay.n_gpus
+    assert s.domain_size == lay.gpus_per_domain
     if lay.scale_out.topology != "none":
         assert nx.is_connected(G)
     for dom in {G.nodes[g]["domain"] for g in gpu_nodes(G)}:
@@ -187,7 +187,7 @@ def test_no_scale_out(write_layout: Callable[..., Path]) -> None:
     doc["scale_out"] = {"topology": "none"}
     G = build_graph(load_layout(write_layout(doc)))
     assert not edges_of(G, "scale_out")
-    assert bisection_bandwidth(G)["bandwidth_bytes_per_s"] == 0
+    assert bisection_bandwidth(G).bandwidth_bytes_per_s == 0
 
 
 @settings(max_examples=25, deadline=None)
@@ -215,7 +215,7 @@ def test_more_nic_bandwidth_never_less_bisection(nic_gbps: int, more: int) -> No
 
     lo = build_graph(tray_layout(gpus=8, trays=4, nic=f"{nic_gbps} Gb/s"))
     hi = build_graph(tray_layout(gpus=8, trays=4, nic=f"{nic_gbps * more} Gb/s"))
-    b_lo = bisection_bandwidth(lo)["bandwidth_bytes_per_s"]
-    b_hi = bisection_bandwidth(hi)["bandwidth_bytes_per_s"]
+    b_lo = bisection_bandwidth(lo).bandwidth_bytes_per_s
+    b_hi = bisection_bandwidth(hi).bandwidth_bytes_per_s
     assert b_hi >= b_lo
     assert b_lo == pytest.approx(16 * nic_gbps * 1e9 / 8)  # 32 GPUs, non-blocking

@@ -65,7 +65,7 @@ def test_elevation_and_limits_for_every_layout(name: str, tmp_path: Path) -> Non
 def test_topology_for_every_layout(name: str, tmp_path: Path) -> None:
     layout = load_layout(name)
     G = build_graph(layout)
-    fig, ax = plot_topology(G, summarize(layout, G))
+    fig, ax = plot_topology(G, summarize(layout, G).to_dict())
     legend = {t.get_text() for t in ax.get_legend().get_texts()}
     media = {a["medium"].replace("_", " ") + " link" for *_, a in G.edges(data=True)}
     assert media <= legend
@@ -81,7 +81,7 @@ def test_topology_for_every_layout(name: str, tmp_path: Path) -> None:
 def test_torus_is_a_grid() -> None:
     layout = load_layout("tpu-v5p-4x4x4")
     G = build_graph(layout)
-    fig, ax = plot_topology(G, summarize(layout, G))
+    fig, ax = plot_topology(G, summarize(layout, G).to_dict())
     assert "torus" in ax.get_title()
     # 64 chips drawn; slices labelled z = 0..3.
     assert (

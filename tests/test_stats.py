@@ -109,8 +109,8 @@ def test_oversubscription_cut_is_rail_by_rail(
     # on the leaves. Rail by rail (here the same as leaf by leaf, and listed first) puts
     # 4 whole leaves on each side, and everything climbs their ceil(32 / 3) = 11 uplinks
     # of 50 GB/s: 4 x 11 x 50 GB/s.
-    assert bis["bandwidth_bytes_per_s"] == 4 * 11 * 50e9
-    assert bis["cut"] == "128 GPUs | 128 GPUs in rail by rail, scale_out links only"
+    assert bis.bandwidth_bytes_per_s == 4 * 11 * 50e9
+    assert bis.cut == "128 GPUs | 128 GPUs in rail by rail, scale_out links only"
     assert calls[0] == 0  # an even Clos contracts to a star: closed form
     assert bis == _bisection_by_max_flow(G)
 
@@ -124,7 +124,7 @@ def test_uneven_spines_fall_back_to_a_small_max_flow(
     assert calls[0] > 0
     assert bis == _bisection_by_max_flow(G)
     # Four whole rails a side, (16 + 6) uplinks a rail, at most 4 x 22 x 50 GB/s.
-    assert bis["bandwidth_bytes_per_s"] <= 4 * 22 * 50e9
+    assert bis.bandwidth_bytes_per_s <= 4 * 22 * 50e9
 
 
 def test_even_fat_tree_at_scale_is_closed_form(
@@ -137,8 +137,8 @@ def test_even_fat_tree_at_scale_is_closed_form(
     calls = _counting_max_flow(monkeypatch)
     bis = bisection_bandwidth(G)
     assert calls[0] == 0
-    assert bis["bandwidth_bytes_per_s"] == 4096 * 50e9
-    assert bis["cut"] == "4096 GPUs | 4096 GPUs in rank order, scale_out links only"
+    assert bis.bandwidth_bytes_per_s == 4096 * 50e9
+    assert bis.cut == "4096 GPUs | 4096 GPUs in rank order, scale_out links only"
 
 
 # ---------------------------------------------------------------- cut_flow on random graphs

@@ -13,7 +13,7 @@ Many questions of one set-up: ``s = topo.Scenario("dgx-h100", "llama-3-70b")`` t
 
     layout = topo.load_layout("gb200-nvl72")
     G = topo.build_graph(layout)
-    topo.summarize(layout, G)["hbm_bandwidth_bytes_per_s"]
+    topo.summarize(layout, G).hbm_bandwidth_bytes_per_s
 """
 
 from __future__ import annotations

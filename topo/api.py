@@ -66,6 +66,7 @@ from topo.scenario import (
     serving_plan,
 )
 from topo.serving import ServeSetup, ServeStats
+from topo.stats import Summary
 
 __all__ = [
     "DEFAULT_BATCHES",
@@ -723,7 +724,7 @@ def compare(
     return compare_designs(designs)
 
 
-def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Report:
+def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Summary:
     """``topo show``: GPUs, domains, switches, links, bandwidths and bisection [SI units].
 
     `layout`: a bundled name, a layout YAML path or a :class:`topo.Layout`; `catalogue`:
@@ -733,7 +734,7 @@ def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Report:
     from topo.stats import summarize
 
     lay = resolve_layout(layout, catalogue)
-    return Report("show", summarize(lay, build_graph(lay)))
+    return summarize(lay, build_graph(lay))
 
 
 def cache(
@@ -1232,7 +1233,7 @@ def _layout_figure(kind: str, lay: Layout) -> Figure:
         fig: Figure = plot.plot_elevation(lay, check_limits(lay).to_dict())[0]
         return fig
     G = build_graph(lay)
-    fig = plot.plot_topology(G, summarize(lay, G))[0]
+    fig = plot.plot_topology(G, summarize(lay, G).to_dict())[0]
     return fig
 
 

@@ -181,7 +181,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from topo.build import build_graph
     from topo.stats import summarize
 
-    summary = summarize(layout, build_graph(layout))
+    summary = summarize(layout, build_graph(layout)).to_dict()
     print(_json(summary) if args.json else format_show(summary))
     return 0
 

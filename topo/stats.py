@@ -7,6 +7,8 @@ from the layout's catalogue entries, never from a constant.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -16,7 +18,172 @@ from topo._cut import cut_flow
 from topo.build import gpu_nodes
 from topo.layout import Layout
 
-__all__ = ["bisection_bandwidth", "per_gpu_bandwidth", "summarize"]
+__all__ = [
+    "Bisection",
+    "LinkRow",
+    "NeighbourRange",
+    "Summary",
+    "bisection_bandwidth",
+    "per_gpu_bandwidth",
+    "summarize",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Bisection:
+    """The narrowest of three balanced cuts.
+
+    `bandwidth_bytes_per_s` [B/s, per direction] across the cut; `cut` says which
+    split gave it; `gpus_each_side` [GPUs].
+    """
+
+    bandwidth_bytes_per_s: float
+    cut: str
+    gpus_each_side: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The cut as JSON: the fields in order."""
+        return {
+            "bandwidth_bytes_per_s": self.bandwidth_bytes_per_s,
+            "cut": self.cut,
+            "gpus_each_side": self.gpus_each_side,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourRange:
+    """Fewest and most scale-up neighbours of any GPU [GPUs, switches]."""
+
+    min: int
+    max: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"min": ..., "max": ...}``."""
+        return {"min": self.min, "max": self.max}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """The edges of one (kind, medium, link), summed.
+
+    `edges`, `links`, `lanes` [counts]; `bandwidth_bytes_per_s` [B/s, per direction,
+    summed over edges]; `length_m` [m, cable summed over links]; `longest_m` [m].
+    """
+
+    kind: str
+    medium: str
+    link: str
+    edges: int
+    links: int
+    lanes: int
+    bandwidth_bytes_per_s: float
+    length_m: float
+    longest_m: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON: the fields in order."""
+        return {
+            "kind": self.kind,
+            "medium": self.medium,
+            "link": self.link,
+            "edges": self.edges,
+            "links": self.links,
+            "lanes": self.lanes,
+            "bandwidth_bytes_per_s": self.bandwidth_bytes_per_s,
+            "length_m": self.length_m,
+            "longest_m": self.longest_m,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The facts ``topo show`` prints about a built layout [SI units].
+
+    Counts: `gpus`, `racks`, `gpus_per_rack`, `domains`, `domain_size`, `switches`,
+    `leaves`, `spines`, `nodes`, `edges`, `scale_up_links_per_gpu`. Bandwidths per GPU
+    per direction [B/s]: `scale_up_bandwidth_per_gpu_bytes_per_s`,
+    `scale_out_bandwidth_per_gpu_bytes_per_s`, `hbm_bandwidth_per_gpu_bytes_per_s`
+    (None when the catalogue has none); whole-cluster: `hbm_capacity_bytes` [B],
+    `hbm_bandwidth_bytes_per_s` [B/s], `peak_flop_per_s` [FLOP/s by precision],
+    `gpu_power_w` [W], `bisection_bandwidth_bytes_per_s` [B/s, per direction].
+    `scale_up_to_scale_out_ratio` [dimensionless] is None without scale-out.
+    """
+
+    name: str
+    description: str
+    source: str
+    accelerator: str
+    accelerator_description: str
+    gpus: int
+    racks: int
+    gpus_per_rack: int
+    domains: int
+    domain_size: int
+    domain_span: str
+    scale_up_topology: str
+    scale_up_dims: tuple[int, ...]
+    scale_up_link: str
+    scale_up_links_per_gpu: int
+    scale_up_neighbours_per_gpu: NeighbourRange
+    scale_up_bandwidth_per_gpu_bytes_per_s: float
+    scale_out_topology: str
+    scale_out_link: str
+    scale_out_bandwidth_per_gpu_bytes_per_s: float
+    scale_up_to_scale_out_ratio: float | None
+    switches: int
+    leaves: int
+    spines: int
+    nodes: int
+    edges: int
+    links: tuple[LinkRow, ...]
+    hbm_capacity_bytes: float
+    hbm_bandwidth_bytes_per_s: float | None
+    hbm_bandwidth_per_gpu_bytes_per_s: float | None
+    peak_flop_per_s: Mapping[str, float]
+    gpu_power_w: float | None
+    bisection_bandwidth_bytes_per_s: float
+    bisection_cut: str
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``topo show --json`` prints."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "accelerator": self.accelerator,
+            "accelerator_description": self.accelerator_description,
+            "gpus": self.gpus,
+            "racks": self.racks,
+            "gpus_per_rack": self.gpus_per_rack,
+            "domains": self.domains,
+            "domain_size": self.domain_size,
+            "domain_span": self.domain_span,
+            "scale_up_topology": self.scale_up_topology,
+            "scale_up_dims": list(self.scale_up_dims),
+            "scale_up_link": self.scale_up_link,
+            "scale_up_links_per_gpu": self.scale_up_links_per_gpu,
+            "scale_up_neighbours_per_gpu": self.scale_up_neighbours_per_gpu.to_dict(),
+            "scale_up_bandwidth_per_gpu_bytes_per_s": self.scale_up_bandwidth_per_gpu_bytes_per_s,
+            "scale_out_topology": self.scale_out_topology,
+            "scale_out_link": self.scale_out_link,
+            "scale_out_bandwidth_per_gpu_bytes_per_s": self.scale_out_bandwidth_per_gpu_bytes_per_s,
+            "scale_up_to_scale_out_ratio": self.scale_up_to_scale_out_ratio,
+            "switches": self.switches,
+            "leaves": self.leaves,
+            "spines": self.spines,
+            "nodes": self.nodes,
+            "edges": self.edges,
+            "links": [r.to_dict() for r in self.links],
+            "hbm_capacity_bytes": self.hbm_capacity_bytes,
+            "hbm_bandwidth_bytes_per_s": self.hbm_bandwidth_bytes_per_s,
+            "hbm_bandwidth_per_gpu_bytes_per_s": self.hbm_bandwidth_per_gpu_bytes_per_s,
+            "peak_flop_per_s": dict(self.peak_flop_per_s),
+            "gpu_power_w": self.gpu_power_w,
+            "bisection_bandwidth_bytes_per_s": self.bisection_bandwidth_bytes_per_s,
+            "bisection_cut": self.bisection_cut,
+            "sources": list(self.sources),
+        }
 
 
 def per_gpu_bandwidth(G: nx.Graph, kind: str) -> list[float]:
@@ -28,7 +195,7 @@ def per_gpu_bandwidth(G: nx.Graph, kind: str) -> list[float]:
     ]
 
 
-def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> dict[str, Any]:
+def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> Bisection:
     """Bandwidth [B/s, per direction] across the narrowest of three balanced cuts.
 
     The GPUs are ordered three ways -- by rank (the first half of the racks against
@@ -56,7 +223,7 @@ def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> dict[str, An
     gpus = gpu_nodes(G)
     n = len(gpus)
     if n < 2:
-        return {"bandwidth_bytes_per_s": 0.0, "cut": "fewer than 2 GPUs", "gpus_each_side": 0}
+        return Bisection(0.0, "fewer than 2 GPUs", 0)
     ids: dict[str, int] = {}
     us: list[int] = []
     vs: list[int] = []
@@ -95,11 +262,7 @@ def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> dict[str, An
         if best is None or value < best[0]:
             best = (value, label)
     value, label = best if best else (0.0, "")
-    return {
-        "bandwidth_bytes_per_s": value,
-        "cut": f"{half} GPUs | {half} GPUs in {label}, {kind} links only",
-        "gpus_each_side": half,
-    }
+    return Bisection(value, f"{half} GPUs | {half} GPUs in {label}, {kind} links only", half)
 
 
 def _max_flow(G: nx.Graph, kind: str, side_a: list[str], side_b: list[str]) -> float:
@@ -116,7 +279,7 @@ def _max_flow(G: nx.Graph, kind: str, side_a: list[str], side_b: list[str]) -> f
     return float(nx.maximum_flow_value(D, src, dst))
 
 
-def _bisection_by_max_flow(G: nx.Graph, *, kind: str = "scale_out") -> dict[str, Any]:
+def _bisection_by_max_flow(G: nx.Graph, *, kind: str = "scale_out") -> Bisection:
     """The reference for :func:`bisection_bandwidth`: three max-flows on the whole graph.
 
     Bandwidth [B/s, per direction] across the narrowest of three balanced cuts.
@@ -137,7 +300,7 @@ def _bisection_by_max_flow(G: nx.Graph, *, kind: str = "scale_out") -> dict[str,
     gpus = gpu_nodes(G)
     n = len(gpus)
     if n < 2:
-        return {"bandwidth_bytes_per_s": 0.0, "cut": "fewer than 2 GPUs", "gpus_each_side": 0}
+        return Bisection(0.0, "fewer than 2 GPUs", 0)
     rank = {g: i for i, g in enumerate(gpus)}
 
     def leaf_of(g: str) -> int:
@@ -158,14 +321,10 @@ def _bisection_by_max_flow(G: nx.Graph, *, kind: str = "scale_out") -> dict[str,
         if best is None or value < best[0]:
             best = (value, label)
     value, label = best if best else (0.0, "")
-    return {
-        "bandwidth_bytes_per_s": value,
-        "cut": f"{half} GPUs | {half} GPUs in {label}, {kind} links only",
-        "gpus_each_side": half,
-    }
+    return Bisection(value, f"{half} GPUs | {half} GPUs in {label}, {kind} links only", half)
 
 
-def _links_table(G: nx.Graph) -> list[dict[str, Any]]:
+def _links_table(G: nx.Graph) -> tuple[LinkRow, ...]:
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for _, _, a in G.edges(data=True):
         key = (a["kind"], a["medium"], a["link"])
@@ -188,11 +347,11 @@ def _links_table(G: nx.Graph) -> list[dict[str, Any]]:
         r["bandwidth_bytes_per_s"] += a["bandwidth"]
         r["length_m"] += a["length"] * a["links"]
         r["longest_m"] = max(r["longest_m"], a["length"])
-    return [rows[k] for k in sorted(rows)]
+    return tuple(LinkRow(**rows[k]) for k in sorted(rows))
 
 
-def summarize(layout: Layout, G: nx.Graph) -> dict[str, Any]:
-    """The facts ``topo show`` prints, as plain JSON-ready data in SI units."""
+def summarize(layout: Layout, G: nx.Graph) -> Summary:
+    """The facts ``topo show`` prints [SI units]; ``.to_dict()`` is its JSON."""
     acc = layout.accelerator
     n = layout.n_gpus
     kinds = Counter(a["kind"] for _, a in G.nodes(data=True))
@@ -204,45 +363,42 @@ def summarize(layout: Layout, G: nx.Graph) -> dict[str, Any]:
     up_bw = max(up, default=0.0)
     out_bw = max(out, default=0.0)
     hbm_bw = acc.hbm_bandwidth_bytes_per_s
-    return {
-        "name": layout.name,
-        "description": layout.description,
-        "source": layout.source,
-        "accelerator": acc.name,
-        "accelerator_description": acc.description,
-        "gpus": n,
-        "racks": layout.cluster.racks,
-        "gpus_per_rack": layout.rack.gpus,
-        "domains": len({G.nodes[g]["domain"] for g in gpu_nodes(G)}),
-        "domain_size": layout.gpus_per_domain,
-        "domain_span": layout.scale_up.domain
+    return Summary(
+        name=layout.name,
+        description=layout.description,
+        source=layout.source,
+        accelerator=acc.name,
+        accelerator_description=acc.description,
+        gpus=n,
+        racks=layout.cluster.racks,
+        gpus_per_rack=layout.rack.gpus,
+        domains=len({G.nodes[g]["domain"] for g in gpu_nodes(G)}),
+        domain_size=layout.gpus_per_domain,
+        domain_span=layout.scale_up.domain
         if layout.scale_up.racks_per_domain == 1
         else f"{layout.scale_up.racks_per_domain} racks",
-        "scale_up_topology": layout.scale_up.topology,
-        "scale_up_dims": list(layout.scale_up.dims),
-        "scale_up_link": layout.scale_up.link.name,
-        "scale_up_links_per_gpu": layout.scale_up.links_per_gpu,
-        "scale_up_neighbours_per_gpu": {
-            "min": min(degree, default=0),
-            "max": max(degree, default=0),
-        },
-        "scale_up_bandwidth_per_gpu_bytes_per_s": up_bw,
-        "scale_out_topology": layout.scale_out.topology,
-        "scale_out_link": layout.scale_out.link.name,
-        "scale_out_bandwidth_per_gpu_bytes_per_s": out_bw,
-        "scale_up_to_scale_out_ratio": up_bw / out_bw if out_bw else None,
-        "switches": kinds.get("switch", 0),
-        "leaves": kinds.get("leaf", 0),
-        "spines": kinds.get("spine", 0),
-        "nodes": G.number_of_nodes(),
-        "edges": G.number_of_edges(),
-        "links": _links_table(G),
-        "hbm_capacity_bytes": acc.hbm_capacity_bytes * n,
-        "hbm_bandwidth_bytes_per_s": hbm_bw * n if hbm_bw is not None else None,
-        "hbm_bandwidth_per_gpu_bytes_per_s": hbm_bw,
-        "peak_flop_per_s": {k: v * n for k, v in acc.peak_flop_per_s.items()},
-        "gpu_power_w": acc.power_w * n if acc.power_w is not None else None,
-        "bisection_bandwidth_bytes_per_s": bis["bandwidth_bytes_per_s"],
-        "bisection_cut": bis["cut"],
-        "sources": list(acc.sources),
-    }
+        scale_up_topology=layout.scale_up.topology,
+        scale_up_dims=tuple(layout.scale_up.dims),
+        scale_up_link=layout.scale_up.link.name,
+        scale_up_links_per_gpu=layout.scale_up.links_per_gpu,
+        scale_up_neighbours_per_gpu=NeighbourRange(min(degree, default=0), max(degree, default=0)),
+        scale_up_bandwidth_per_gpu_bytes_per_s=up_bw,
+        scale_out_topology=layout.scale_out.topology,
+        scale_out_link=layout.scale_out.link.name,
+        scale_out_bandwidth_per_gpu_bytes_per_s=out_bw,
+        scale_up_to_scale_out_ratio=up_bw / out_bw if out_bw else None,
+        switches=kinds.get("switch", 0),
+        leaves=kinds.get("leaf", 0),
+        spines=kinds.get("spine", 0),
+        nodes=G.number_of_nodes(),
+        edges=G.number_of_edges(),
+        links=_links_table(G),
+        hbm_capacity_bytes=acc.hbm_capacity_bytes * n,
+        hbm_bandwidth_bytes_per_s=hbm_bw * n if hbm_bw is not None else None,
+        hbm_bandwidth_per_gpu_bytes_per_s=hbm_bw,
+        peak_flop_per_s={k: v * n for k, v in acc.peak_flop_per_s.items()},
+        gpu_power_w=acc.power_w * n if acc.power_w is not None else None,
+        bisection_bandwidth_bytes_per_s=bis.bandwidth_bytes_per_s,
+        bisection_cut=bis.cut,
+        sources=tuple(acc.sources),
+    )
