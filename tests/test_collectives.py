@@ -237,7 +237,7 @@ def test_link_loads_are_the_chosen_algorithms_phases() -> None:
 
     G = build_graph(load_layout("gb200-nvl72-x16"))
     group = list(place(G, Plan(dp=288)).ranks)
-    d = link_loads(G, "all-reduce", group, 1e9)
+    d = link_loads(G, "all-reduce", group, 1e9).to_dict()
     assert d["collective"]["algorithm"] == "hierarchical"
     up = sum(e["bytes"] for e in d["edges"] if e["kind"] == "scale_up")
     assert up == pytest.approx(2 * 288 * 2 * 71 / 72 * 1e9, rel=1e-9)
@@ -265,10 +265,10 @@ def test_link_loads_of_a_ring_and_a_direct_all_to_all() -> None:
 
     G = build_graph(load_layout("dgx-h100"))
     group = list(place(G, Plan(dp=8)).ranks)
-    ring = link_loads(G, "all-reduce", group, 1e9, algorithm="ring")
+    ring = link_loads(G, "all-reduce", group, 1e9, algorithm="ring").to_dict()
     out0 = sum(e["bytes"] for e in ring["edges"] if e["u"] == group[0])
     assert out0 == pytest.approx(2 * 7 / 8 * 1e9)  # a ring all-reduce's bytes per GPU
-    a2a = link_loads(G, "all-to-all", group, 1e9)
+    a2a = link_loads(G, "all-to-all", group, 1e9).to_dict()
     out0 = sum(e["bytes"] for e in a2a["edges"] if e["u"] == group[0])
     assert out0 == pytest.approx(7 / 8 * 1e9)  # M/n to each of the 7 others
     assert a2a["rack_bytes"] == [[pytest.approx(8 * 7 / 8 * 1e9)]]

@@ -125,7 +125,7 @@ def test_roofline_and_tradeoff(tmp_path: Path) -> None:
 )
 def test_links(name: str, n: int, tmp_path: Path) -> None:
     G = build_graph(load_layout(name))
-    data = link_loads(G, "all-to-all", gpu_nodes(G)[:n], 1e9)
+    data = link_loads(G, "all-to-all", gpu_nodes(G)[:n], 1e9).to_dict()
     assert all(0 <= e["utilisation"] <= 1 + 1e-9 for e in data["edges"])
     fig, ax = plot_links(G, data)
     heat = fig.axes[1]
@@ -188,7 +188,7 @@ def test_link_utilisation_above_one_is_drawn_not_clipped() -> None:
     from topo.plot import plot_links
 
     G = build_graph(load_layout("dgx-h100"))
-    data = link_loads(G, "all-to-all", list(place(G, Plan(dp=8)).ranks), 1e9)
+    data = link_loads(G, "all-to-all", list(place(G, Plan(dp=8)).ranks), 1e9).to_dict()
     data["edges"][0] = {**data["edges"][0], "utilisation": 2.5}
     fig, _ = plot_links(G, data)
     highs = [a.get_ylim()[1] for a in fig.axes]

@@ -1277,7 +1277,7 @@ def _links_figure(lay: Layout, op: str, gpus: int, nbytes: float, strategy: str)
         msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {gpus}"
         raise TopoError(msg)
     group = list(place_plan(G, Plan(dp=gpus), strategy=strategy).ranks)
-    fig: Figure = plot.plot_links(G, link_loads(G, op, group, nbytes))[0]
+    fig: Figure = plot.plot_links(G, link_loads(G, op, group, nbytes).to_dict())[0]
     return fig
 
 

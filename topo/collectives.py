@@ -56,6 +56,8 @@ __all__ = [
     "OPS",
     "PIPELINE_DEPTH",
     "CollectiveResult",
+    "LinkLoad",
+    "LinkLoadReport",
     "Phase",
     "charge",
     "collective",
@@ -561,6 +563,65 @@ def collective(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LinkLoad:
+    """One loaded link of a collective.
+
+    `u`, `v`: its ends (graph node ids); `bytes` [B] moved over it by every phase of the
+    chosen algorithm; `bandwidth_bytes_per_s` [B/s, per direction]; `kind`, `medium`;
+    `utilisation` [dimensionless]: bytes / (bandwidth x the call's charged time), above
+    1 where more than the link rate moves in that time.
+    """
+
+    u: str
+    v: str
+    bytes: float
+    bandwidth_bytes_per_s: float
+    kind: str
+    medium: str
+    utilisation: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The link as JSON: the fields in order."""
+        return {
+            "u": self.u,
+            "v": self.v,
+            "bytes": self.bytes,
+            "bandwidth_bytes_per_s": self.bandwidth_bytes_per_s,
+            "kind": self.kind,
+            "medium": self.medium,
+            "utilisation": self.utilisation,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLoadReport:
+    """What a link-load figure draws (:func:`link_loads`).
+
+    `collective`: the timed call; `edges`: every loaded link; `racks`: the group's rack
+    indices; `rack_bytes` [B]: row rack sends to column rack, in `racks` order; `gpus`:
+    the group; `basis`: how utilisation is reckoned, in words.
+    """
+
+    collective: CollectiveResult
+    edges: tuple[LinkLoad, ...]
+    racks: tuple[int, ...]
+    rack_bytes: tuple[tuple[float, ...], ...]
+    gpus: tuple[str, ...]
+    basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON :func:`topo.plot.plot_links` draws."""
+        return {
+            "collective": self.collective.to_dict(),
+            "edges": [e.to_dict() for e in self.edges],
+            "racks": list(self.racks),
+            "rack_bytes": [list(row) for row in self.rack_bytes],
+            "gpus": list(self.gpus),
+            "basis": self.basis,
+        }
+
+
 def link_loads(
     G: nx.Graph | Fabric,
     op: str,
@@ -568,7 +629,7 @@ def link_loads(
     bytes_per_gpu: float,
     *,
     algorithm: str = "auto",
-) -> dict[str, Any]:
+) -> LinkLoadReport:
     """What a link-load figure draws: every loaded link's bytes and busy share, racks' traffic.
 
     The collective is timed as :func:`collective` does; the loads are the sum of the
@@ -596,25 +657,25 @@ def link_loads(
     for (u, v), nbytes in total.items():
         a = Gr.edges[u, v]
         edges.append(
-            {
-                "u": u,
-                "v": v,
-                "bytes": nbytes,
-                "bandwidth_bytes_per_s": a["bandwidth"],
-                "kind": a["kind"],
-                "medium": a["medium"],
-                "utilisation": nbytes / (a["bandwidth"] * duration) if duration > 0 else 0.0,
-            }
+            LinkLoad(
+                u=u,
+                v=v,
+                bytes=nbytes,
+                bandwidth_bytes_per_s=a["bandwidth"],
+                kind=a["kind"],
+                medium=a["medium"],
+                utilisation=nbytes / (a["bandwidth"] * duration) if duration > 0 else 0.0,
+            )
         )
-    return {
-        "collective": result.to_dict(),
-        "edges": edges,
-        "racks": racks,
-        "rack_bytes": mat.tolist(),
-        "gpus": list(gpus),
-        "basis": (
+    return LinkLoadReport(
+        collective=result,
+        edges=tuple(edges),
+        racks=tuple(racks),
+        rack_bytes=tuple(tuple(row) for row in mat.tolist()),
+        gpus=tuple(gpus),
+        basis=(
             f"bytes of every phase of the {result.algorithm} algorithm / (link rate x the "
             f"call's charged time, {result.time_s * 1e3:.3g} ms); above 1: more than the link "
             "rate moves in that time"
         ),
-    }
+    )
