@@ -40,7 +40,7 @@ def main() -> None:
             t = time.perf_counter()
             s = run_study(study, out, **kw)  # type: ignore[arg-type]
             dt = time.perf_counter() - t
-            n = len(s["designs"])
+            n = len(s.designs)
             print(f"{name:>28}: {n} designs in {dt:6.2f} s = {n / dt:6.2f} designs/s")
             outputs.append((out / "results.json").read_bytes())
     same = all(o == outputs[0] for o in outputs)

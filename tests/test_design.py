@@ -113,7 +113,7 @@ def test_study_designs_and_bad_files(tmp_path: Path) -> None:
 
 def test_study_is_resumable_and_deterministic(tmp_path: Path) -> None:
     study = dict(SMALL)
-    a = run_study(study, tmp_path / "a")
+    a = run_study(study, tmp_path / "a").to_dict()
     assert len(a["designs"]) == 6
     # The physics: a 144-GPU domain does not fit the rack; the smaller ones do.
     by_dom = {r["domain_gpus"]: r for r in a["designs"]}
@@ -149,7 +149,7 @@ def test_study_on_a_local_dask_cluster_equals_serial(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "results.json").read_bytes() == (
         tmp_path / "s" / "results.json"
     ).read_bytes()
-    assert serial["designs"]
+    assert serial.designs
 
 
 def test_compare_study_plot_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -219,14 +219,14 @@ def test_bigger_domains_pay_off_for_moe_until_physics_binds(tmp_path: Path) -> N
     study = load_study(root / "layouts" / "studies" / "deepseek-domain-nic.yaml")
     study = {**study, "vary": {"domain_gpus": [8, 72, 144], "nic": ["400 Gb/s"]}}
     s = run_study(study, tmp_path / "r")
-    by_dom = {r["domain_gpus"]: r for r in s["designs"]}
+    by_dom = {r["domain_gpus"]: r for r in s.designs}
     assert by_dom[72]["tokens_per_s_per_gpu"] > 3 * by_dom[8]["tokens_per_s_per_gpu"]
     assert by_dom[8]["feasible"]
     assert by_dom[72]["feasible"]
     assert not by_dom[144]["feasible"]
     assert by_dom[144]["reasons"][0].startswith("rack space")
-    assert by_dom[72]["id"] in s["pareto"]
-    feasible = [r for r in s["designs"] if r["feasible"]]
+    assert by_dom[72]["id"] in s.pareto
+    feasible = [r for r in s.designs if r["feasible"]]
     assert min(feasible, key=lambda r: r["usd_per_million_tco"]) is by_dom[72]
 
 

@@ -67,6 +67,7 @@ from topo.scenario import (
 )
 from topo.serving import ServeSetup, ServeStats
 from topo.stats import Summary
+from topo.study import StudySummary
 
 __all__ = [
     "DEFAULT_BATCHES",
@@ -1322,7 +1323,7 @@ def study(
     workers: int = 1,
     dask: str | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> Report:
+) -> StudySummary:
     """``topo study``: every design of a study file, resumable in the folder `out`."""
     from topo.study import load_study, run_study
 
@@ -1330,9 +1331,7 @@ def study(
     if workers < 1:
         msg = f"--workers must be >= 1, got {workers}"
         raise TopoError(msg)
-    return Report(
-        "study", run_study(spec, Path(out), workers=workers, dask=dask, progress=progress)
-    )
+    return run_study(spec, Path(out), workers=workers, dask=dask, progress=progress)
 
 
 def validate(

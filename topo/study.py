@@ -30,7 +30,8 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,14 @@ from topo.design import DESIGN_KEYS, assess
 from topo.errors import LayoutError, Problem, TopoError
 from topo.physical import VARY_KEYS
 
-__all__ = ["OBJECTIVES", "load_study", "pareto_front", "run_study", "study_designs"]
+__all__ = [
+    "OBJECTIVES",
+    "StudySummary",
+    "load_study",
+    "pareto_front",
+    "run_study",
+    "study_designs",
+]
 
 # Objective -> +1 when more is better, -1 when less is.
 OBJECTIVES = {
@@ -354,6 +362,37 @@ def _assessed(design: dict[str, Any]) -> dict[str, Any]:
     return assess(design).to_dict()
 
 
+@dataclass(frozen=True, slots=True)
+class StudySummary:
+    """A study's outcome (:func:`run_study`), what ``results.json`` holds.
+
+    `study`: its name; `designs`: each design's row in the study's order, as results.jsonl
+    keeps it (the JSON of :meth:`topo.design.DesignRow.to_dict`: times [s], tokens/s, USD
+    per million tokens, power [W]; rows of an earlier, resumed run are read back from the
+    log); `objectives`: the objective names; `pareto`: ids of the Pareto front;
+    `dominates`: for each id on the front, how many feasible designs it beats; `feasible`:
+    the count of feasible designs.
+    """
+
+    study: str
+    designs: tuple[Mapping[str, Any], ...]
+    objectives: tuple[str, ...]
+    pareto: tuple[str, ...]
+    dominates: Mapping[str, int]
+    feasible: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``topo study --json`` prints (and results.json holds, keys sorted)."""
+        return {
+            "study": self.study,
+            "designs": [dict(r) for r in self.designs],
+            "objectives": list(self.objectives),
+            "pareto": list(self.pareto),
+            "dominates": dict(self.dominates),
+            "feasible": self.feasible,
+        }
+
+
 def run_study(
     study: dict[str, Any],
     out: Path,
@@ -361,7 +400,7 @@ def run_study(
     workers: int = 1,
     dask: str | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
+) -> StudySummary:
     """Assess every design not yet in `out`/results.jsonl; write the tables; the summary.
 
     `progress(done, total)` is called after each design.
@@ -410,17 +449,17 @@ def run_study(
     front = pareto_front(rows, objectives)
     by_id = {r["id"]: r for r in rows}
     feasible = [r for r in rows if r["feasible"]]
-    summary = {
-        "study": study["name"],
-        "designs": rows,
-        "objectives": objectives,
-        "pareto": front,
-        "dominates": {
+    summary = StudySummary(
+        study=study["name"],
+        designs=tuple(rows),
+        objectives=tuple(objectives),
+        pareto=tuple(front),
+        dominates={
             i: sum(1 for r in feasible if _dominates(by_id[i], r, objectives)) for i in front
         },
-        "feasible": len(feasible),
-    }
-    _write(out / "results.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+        feasible=len(feasible),
+    )
+    _write(out / "results.json", json.dumps(summary.to_dict(), indent=1, sort_keys=True) + "\n")
     _write(out / "results.csv", _csv(rows))
     return summary
 
