@@ -99,7 +99,7 @@ def test_roofline_and_tradeoff(tmp_path: Path) -> None:
     layout = load_layout("dgx-h100")
     G = build_graph(layout)
     model = load_model("llama-3-70b")
-    data = roofline_data(layout, G, model, Plan(tp=8), [1, 8, 64, 512], Workload())
+    data = roofline_data(layout, G, model, Plan(tp=8), [1, 8, 64, 512], Workload()).to_dict()
     fig, ax = plot_roofline(data)
     assert "FLOP/byte" in ax.get_xlabel()
     assert "FLOP/s" in ax.get_ylabel()

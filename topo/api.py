@@ -1301,7 +1301,7 @@ def _performance_figure(
     if kind == "roofline":
         from topo.evaluation import roofline_data
 
-        data = roofline_data(lay, s.graph, s.model, chosen, bs, w, strategy=strategy)
+        data = roofline_data(lay, s.graph, s.model, chosen, bs, w, strategy=strategy).to_dict()
         fig: Figure = plot.plot_roofline(data)[0]
         return fig
     sweeps = [s.sweep(bs, plan=chosen).to_dict()]

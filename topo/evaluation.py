@@ -7,6 +7,7 @@ into the plain data that ``topo evaluate`` and ``topo sweep`` print.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,6 +47,9 @@ from topo.routing import Fabric
 
 __all__ = [
     "PlanParts",
+    "RooflineData",
+    "RooflineEfficiency",
+    "RooflinePoint",
     "check_fits",
     "check_plan",
     "evaluate",
@@ -367,6 +371,81 @@ def sweep(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RooflinePoint:
+    """One point of a roofline figure, per GPU.
+
+    `phase`: ``decode`` (at `batch` [sequences]) or ``prefill`` (of `tokens` [tokens]);
+    `bound`: the binding term; `intensity_flop_per_byte` [FLOP/B]; `flop_per_s`
+    [FLOP/s] achieved over the pipeline stage's time.
+    """
+
+    phase: str
+    bound: str
+    intensity_flop_per_byte: float
+    flop_per_s: float
+    batch: int | None = None
+    tokens: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The point as JSON: phase, then batch (decode) or tokens (prefill), then the rest."""
+        out: dict[str, Any] = {"phase": self.phase}
+        if self.batch is not None:
+            out["batch"] = self.batch
+        if self.tokens is not None:
+            out["tokens"] = self.tokens
+        out["bound"] = self.bound
+        out["intensity_flop_per_byte"] = self.intensity_flop_per_byte
+        out["flop_per_s"] = self.flop_per_s
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RooflineEfficiency:
+    """The shares of peak the model charges [dimensionless]: `hbm` bandwidth, `flops`."""
+
+    hbm: float
+    flops: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"hbm": ..., "flops": ...}``."""
+        return {"hbm": self.hbm, "flops": self.flops}
+
+
+@dataclass(frozen=True, slots=True)
+class RooflineData:
+    """What a roofline figure draws (:func:`roofline_data`).
+
+    `hbm_bandwidth_bytes_per_s` [B/s per GPU] and `peaks` [FLOP/s per GPU by dtype] are
+    the ceilings; `compute_dtype` the dtype charged; `points` per GPU.
+    """
+
+    model: str
+    layout: str
+    accelerator: str
+    plan: Plan
+    hbm_bandwidth_bytes_per_s: float | None
+    peaks: Mapping[str, float]
+    compute_dtype: str
+    efficiency: RooflineEfficiency
+    points: tuple[RooflinePoint, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON :func:`topo.plot.plot_roofline` draws."""
+        p = self.plan
+        return {
+            "model": self.model,
+            "layout": self.layout,
+            "accelerator": self.accelerator,
+            "plan": {"tp": p.tp, "ep": p.ep, "pp": p.pp, "dp": p.dp},
+            "hbm_bandwidth_bytes_per_s": self.hbm_bandwidth_bytes_per_s,
+            "peaks": dict(self.peaks),
+            "compute_dtype": self.compute_dtype,
+            "efficiency": self.efficiency.to_dict(),
+            "points": [pt.to_dict() for pt in self.points],
+        }
+
+
 def roofline_data(
     layout: Layout,
     G: nx.Graph,
@@ -376,7 +455,7 @@ def roofline_data(
     workload: Workload,
     *,
     strategy: str = "packed",
-) -> dict[str, Any]:
+) -> RooflineData:
     """The points a roofline figure draws: per GPU, intensity and achieved FLOP/s.
 
     Decode at each batch and one prefill of the prompt; the ceilings are the
@@ -393,37 +472,37 @@ def roofline_data(
         flops = float(d.flops_per_gpu[i])
         stage_s = float(d.tpot[i]) / plan.pp
         points.append(
-            {
-                "phase": "decode",
-                "batch": b,
-                "bound": bound_of(d, i),
-                "intensity_flop_per_byte": flops / nbytes,
-                "flop_per_s": flops / stage_s if stage_s > 0 else 0.0,
-            }
+            RooflinePoint(
+                phase="decode",
+                batch=b,
+                bound=bound_of(d, i),
+                intensity_flop_per_byte=flops / nbytes,
+                flop_per_s=flops / stage_s if stage_s > 0 else 0.0,
+            )
         )
     pre = prefill(layout, model, plan, workload, comm)
     stage = pre.time_s / plan.pp
     points.append(
-        {
-            "phase": "prefill",
-            "tokens": workload.input_tokens,
-            "bound": pre.bound,
-            "intensity_flop_per_byte": pre.flops_per_gpu / pre.bytes_per_gpu,
-            "flop_per_s": pre.flops_per_gpu / stage if stage > 0 else 0.0,
-        }
+        RooflinePoint(
+            phase="prefill",
+            tokens=workload.input_tokens,
+            bound=pre.bound,
+            intensity_flop_per_byte=pre.flops_per_gpu / pre.bytes_per_gpu,
+            flop_per_s=pre.flops_per_gpu / stage if stage > 0 else 0.0,
+        )
     )
     acc = layout.accelerator
-    return {
-        "model": model.name,
-        "layout": layout.name,
-        "accelerator": acc.name,
-        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
-        "hbm_bandwidth_bytes_per_s": acc.hbm_bandwidth_bytes_per_s,
-        "peaks": dict(acc.peak_flop_per_s),
-        "compute_dtype": _compute_dtype(layout, workload),
-        "efficiency": {
-            "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
-            "flops": 1.0 if workload.ideal else acc.efficiency.compute,
-        },
-        "points": points,
-    }
+    return RooflineData(
+        model=model.name,
+        layout=layout.name,
+        accelerator=acc.name,
+        plan=plan,
+        hbm_bandwidth_bytes_per_s=acc.hbm_bandwidth_bytes_per_s,
+        peaks=dict(acc.peak_flop_per_s),
+        compute_dtype=_compute_dtype(layout, workload),
+        efficiency=RooflineEfficiency(
+            hbm=1.0 if workload.ideal else acc.efficiency.hbm,
+            flops=1.0 if workload.ideal else acc.efficiency.compute,
+        ),
+        points=tuple(points),
+    )
