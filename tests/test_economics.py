@@ -24,6 +24,7 @@ from topo.layout import load_layout
 from topo.models import load_model
 from topo.perf import Workload
 from topo.place import Plan
+from topo.published import CacheTier
 from topo.serving import ServeSetup, simulate
 
 H100 = load_layout("dgx-h100")
@@ -174,15 +175,16 @@ def test_claim_15_cache_tiers() -> None:
         H100, LLAMA, Plan(tp=8), Workload(), prefix_tokens=100_000, durations=["5m", "1h", "1d"]
     )
     # 100k tokens x 327,680 B = 32.8 GB of KV.
-    assert r["kv_bytes"] == 100_000 * 327_680
-    hbm = next(t for t in r["tiers"] if t["name"] == "hbm")
+    assert r.kv_bytes == 100_000 * 327_680
+    hbm = next(t for t in r.tiers if t.name == "hbm")
     # HBM rented at $2 per 80 GB-GPU-hour = $0.025 per GB-hour: 5 min $0.068, 1 h $0.82.
-    assert hbm["usd_per_gb_hour"] == pytest.approx(0.025)
-    assert r["costs_usd"]["5m"]["hbm"] == pytest.approx(32.768 * 0.025 / 12)
-    assert r["costs_usd"]["1h"]["hbm"] == pytest.approx(32.768 * 0.025)
-    assert r["choice"]["5m"] in ("hbm", "host-dram")
-    assert "flash" in r["choice"]["1d"] or "disk" in r["choice"]["1d"]
-    assert "recompute" in r["why"]["1d"]
+    assert hbm.usd_per_gb_hour == pytest.approx(0.025)
+    assert r.costs_usd["5m"]["hbm"] == pytest.approx(32.768 * 0.025 / 12)
+    assert r.costs_usd["1h"]["hbm"] == pytest.approx(32.768 * 0.025)
+    assert r.choice["5m"] in ("hbm", "host-dram")
+    assert "flash" in r.choice["1d"] or "disk" in r.choice["1d"]
+    assert "recompute" in r.why["1d"]
+    assert r.to_dict()["tiers"][0] == hbm.to_dict()
     assert parse_duration("5m") == 300
     with pytest.raises(TopoError, match="durations like"):
         parse_duration("soon")
@@ -470,7 +472,7 @@ DRAM_BW, DRAM_USD_GB_H = 50e9, 5.0 / (4 * 8760)
 
 def test_claim_15_five_minutes_is_not_hbm_and_what_decides_it() -> None:
     r = cache_tiers(H100, LLAMA, Plan(tp=8), Workload(), prefix_tokens=100_000, durations=["1h"])
-    f = r["five_minutes"]
+    f = r.five_minutes.to_dict()
     gb = 100_000 * KV_TOK / 1e9  # 32.8 GB
     hbm = gb * 0.025 * 300 / 3600  # $0.068
     storage = gb * DRAM_USD_GB_H * 300 / 3600
@@ -496,17 +498,20 @@ def test_claim_15_five_minutes_is_not_hbm_and_what_decides_it() -> None:
     assert "against the seed's '5 minutes = HBM'" in f["reading"]
 
 
-def _tier(name: str, *, usd_gb_h: float, reload_s: float, bw: float | None) -> dict[str, object]:
-    return {
-        "name": name,
-        "holds": True,
-        "reload_s": reload_s,
-        "write_s": reload_s,
-        "usd_per_gb_hour": usd_gb_h,
-        "read_bytes_per_s_per_gpu": bw,
-        "usd_per_gb": None if bw is None else 5.0,
-        "life_years": None if bw is None else 4.0,
-    }
+def _tier(name: str, *, usd_gb_h: float, reload_s: float, bw: float | None) -> CacheTier:
+    return CacheTier(
+        name=name,
+        capacity_bytes=1e12,
+        reload_s=reload_s,
+        write_s=reload_s,
+        usd_per_gb_hour=usd_gb_h,
+        note="",
+        holds=True,
+        read_bytes_per_s_per_gpu=bw,
+        write_bytes_per_s_per_gpu=bw,
+        usd_per_gb=None if bw is None else 5.0,
+        life_years=None if bw is None else 4.0,
+    )
 
 
 def test_five_minutes_hbm_or_recompute() -> None:
@@ -519,16 +524,17 @@ def test_five_minutes_hbm_or_recompute() -> None:
     parts = {"hbm": (10 * 0.025 / 12, 0.0), "slow": (10 * 1e-4 / 12, 200 * 0.01)}
     kw = {"kv_bytes": 10e9, "usd_per_s": 0.01, "gpu_hour_usd": 2.0}
     f = five_minutes_against_hbm([hbm, slow], parts, recompute_s=500.0, recompute_usd=5.0, **kw)
-    assert (f["cheapest"], f["agrees"], f["flip_points"]) == ("hbm", True, [])
-    assert "as the seed's '5 minutes = HBM' has it" in f["reading"]
+    assert (f.cheapest, f.agrees, f.flip_points) == ("hbm", True, ())
+    assert "as the seed's '5 minutes = HBM' has it" in f.reading
     # Recompute at $0.01 beats HBM's $0.0208; HBM wins only under 0.01 / (0.0208 / 300) s,
     # or if the prefill took longer than 0.0208 / 0.01 = 2.08 s instead of 1 s.
     f = five_minutes_against_hbm(
         [hbm], {"hbm": parts["hbm"]}, recompute_s=1.0, recompute_usd=0.01, **kw
     )
-    assert f["cheapest"] == "recompute"
-    assert f["hbm_cheapest_below_s"] == pytest.approx(0.01 / (10 * 0.025 / 12 / 300))
-    assert f["deciding_assumption"]["flips_at"] == pytest.approx(10 * 0.025 / 12 / 0.01)
+    assert f.cheapest == "recompute"
+    assert f.hbm_cheapest_below_s == pytest.approx(0.01 / (10 * 0.025 / 12 / 300))
+    assert f.deciding_assumption is not None
+    assert f.deciding_assumption.flips_at == pytest.approx(10 * 0.025 / 12 / 0.01)
 
 
 def test_cache_text_says_five_minutes_is_not_hbm(capsys: pytest.CaptureFixture[str]) -> None:

@@ -107,6 +107,8 @@ __all__ = [
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from topo.economics import CacheResult
+
 LayoutLike = str | Path | Layout
 ModelLike = str | Path | Model
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -751,7 +753,7 @@ def cache(
     strategy: str = "packed",
     catalogue: Sequence[str] = (),
     **workload: Any,
-) -> Report:
+) -> CacheResult:
     """``topo cache``: where to hold a `prefix`-token prompt cache for each duration.
 
     Parameters
@@ -775,7 +777,7 @@ def cache(
 
     Returns
     -------
-    Report
+    CacheResult
         Each tier's (HBM, DRAM, flash, disk) cost to hold and to reload [USD].
     """
     s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
@@ -785,7 +787,7 @@ def cache(
 
 def cache_scenario(
     s: Scenario, degrees: Degrees, *, prefix: int, durations: Sequence[str]
-) -> Report:
+) -> CacheResult:
     """:func:`cache` on a built scenario (durations like ``5m``, ``1h``, ``1d``).
 
     Parameters
@@ -817,7 +819,7 @@ def cache_scenario(
     held = Workload(**{**fields, "input_tokens": prefix, "output_tokens": 1})
     plan = serving_plan(s.layout, s.graph, s.model, held, strategy=s.strategy, **degrees)
     comm = comm_model(s.fabric, place_plan(s.graph, plan, strategy=s.strategy))
-    data = cache_tiers(
+    return cache_tiers(
         s.layout,
         s.model,
         plan,
@@ -826,7 +828,6 @@ def cache_scenario(
         durations=list(durations),
         comm=comm,
     )
-    return Report("cache", data)
 
 
 @dataclass(frozen=True, slots=True)

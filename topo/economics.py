@@ -8,6 +8,8 @@ prices and bandwidths) are assumptions, written next to them in ``topo/data/memo
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -30,13 +32,22 @@ from topo.perf import (
 from topo.place import Plan
 from topo.published import (
     FIVE_MINUTES_S,
+    CacheTier,
+    FiveMinutes,
     five_minutes_against_hbm,
     long_context_tier,
     published_prices,
 )
 from topo.units import parse_quantity
 
-__all__ = ["cache_tiers", "lifecycle", "price", "training_memory"]
+__all__ = [
+    "CacheResult",
+    "PublishedCache",
+    "cache_tiers",
+    "lifecycle",
+    "price",
+    "training_memory",
+]
 
 # Chinchilla parametric fit (Hoffmann et al. 2022, as reproduced in seed_formulas.md).
 E_LOSS, A_FIT, B_FIT, ALPHA, BETA = 1.69, 406.4, 410.7, 0.34, 0.28
@@ -259,6 +270,101 @@ def parse_duration(text: str) -> float:
         raise TopoError(msg) from None
 
 
+@dataclass(frozen=True, slots=True)
+class PublishedCache:
+    """Published prompt-cache prices (multiples of the input price), priced at topo's cost.
+
+    Attributes
+    ----------
+    write_5m, write_1h, read
+        Published multiples of the base input price [dimensionless].
+    source
+        Where they are published.
+    premium_5m_usd, premium_1h_usd
+        What the write premiums pay for, at the prefix's recompute cost [USD].
+    read_usd
+        A cached read at the prefix's recompute cost [USD].
+    hbm_5m_usd, hbm_1h_usd
+        HBM rent and transfer for 5 minutes and 1 hour [USD]; None when not priced.
+    reading
+        How to read them, in words.
+    """
+
+    write_5m: float
+    write_1h: float
+    read: float
+    source: str
+    premium_5m_usd: float
+    premium_1h_usd: float
+    read_usd: float
+    hbm_5m_usd: float | None
+    hbm_1h_usd: float | None
+    reading: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo cache --json``'s ``published``)."""
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class CacheResult:
+    """``topo cache``: where a cached prefix should live for each duration, and why.
+
+    Attributes
+    ----------
+    model, layout
+        Names of the model and layout.
+    prefix_tokens
+        The cached prefix [tokens].
+    kv_bytes
+        Its KV cache [B].
+    recompute_s, recompute_usd
+        Recomputing it by prefill on the plan's GPUs [s, USD].
+    tiers
+        Each memory tier for the prefix (:class:`topo.published.CacheTier`).
+    costs_usd
+        Per duration label, each tier's cost to keep and reload it once [USD].
+    choice
+        Per duration label, the cheapest place (a tier or ``recompute``).
+    why
+        Per duration label, the choice in words.
+    published
+        Published prompt-cache prices set beside these costs.
+    five_minutes
+        The seed's "5 minutes = HBM", checked.
+    """
+
+    model: str
+    layout: str
+    prefix_tokens: int
+    kv_bytes: float
+    recompute_s: float
+    recompute_usd: float
+    tiers: tuple[CacheTier, ...]
+    costs_usd: Mapping[str, Mapping[str, float]]
+    choice: Mapping[str, str]
+    why: Mapping[str, str]
+    published: PublishedCache
+    five_minutes: FiveMinutes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping ``topo cache --json`` prints."""
+        return {
+            "model": self.model,
+            "layout": self.layout,
+            "prefix_tokens": self.prefix_tokens,
+            "kv_bytes": self.kv_bytes,
+            "recompute_s": self.recompute_s,
+            "recompute_usd": self.recompute_usd,
+            "tiers": [t.to_dict() for t in self.tiers],
+            "costs_usd": {k: dict(v) for k, v in self.costs_usd.items()},
+            "choice": dict(self.choice),
+            "why": dict(self.why),
+            "published": self.published.to_dict(),
+            "five_minutes": self.five_minutes.to_dict(),
+        }
+
+
 def cache_tiers(
     layout: Layout,
     model: Model,
@@ -268,7 +374,7 @@ def cache_tiers(
     prefix_tokens: int,
     durations: list[str],
     comm: CommModel | None = None,
-) -> dict[str, Any]:
+) -> CacheResult:
     """Where a cached prefix of `prefix_tokens` should live for each duration, and why.
 
     Cost of keeping it for a duration = storage (capacity x price per GB-hour x duration)
@@ -286,39 +392,39 @@ def cache_tiers(
     recompute = prefill(layout, model, plan, w, comm).time_s
     recompute_usd = recompute * usd_s
     acc = layout.accelerator
-    tiers = [_cache_tier(t, acc, kv, n, workload.gpu_hour_usd) for t in _tiers()]
+    tiers = tuple(_cache_tier(t, acc, kv, n, workload.gpu_hour_usd) for t in _tiers())
     choice, why, costs = _cheapest_by_duration(
         tiers, durations, kv=kv, usd_s=usd_s, recompute_s=recompute, n=n
     )
-    return {
-        "model": model.name,
-        "layout": layout.name,
-        "prefix_tokens": prefix_tokens,
-        "kv_bytes": kv,
-        "recompute_s": recompute,
-        "recompute_usd": recompute_usd,
-        "tiers": tiers,
-        "costs_usd": costs,
-        "choice": choice,
-        "why": why,
-        "published": _published_cache(recompute_usd, costs),
+    return CacheResult(
+        model=model.name,
+        layout=layout.name,
+        prefix_tokens=prefix_tokens,
+        kv_bytes=kv,
+        recompute_s=recompute,
+        recompute_usd=recompute_usd,
+        tiers=tiers,
+        costs_usd=costs,
+        choice=choice,
+        why=why,
+        published=_published_cache(recompute_usd, costs),
         # The seed's "5 minutes = HBM", checked: the cheapest place for 300 s and, when it
         # is not HBM, the input that decides it.
-        "five_minutes": five_minutes_against_hbm(
+        five_minutes=five_minutes_against_hbm(
             tiers,
-            {t["name"]: _keep_usd(t, FIVE_MINUTES_S, kv, usd_s) for t in tiers},
+            {t.name: _keep_usd(t, FIVE_MINUTES_S, kv, usd_s) for t in tiers},
             kv_bytes=kv,
             usd_per_s=usd_s,
             recompute_s=recompute,
             recompute_usd=recompute_usd,
             gpu_hour_usd=workload.gpu_hour_usd,
         ),
-    }
+    )
 
 
 def _cache_tier(
     t: dict[str, Any], acc: Accelerator, kv: float, n: int, gpu_hour_usd: float
-) -> dict[str, Any]:
+) -> CacheTier:
     """One memory tier of `n` GPUs for `kv` bytes: capacity, write and reload times, price."""
     capex: float | None = None
     life: float | None = None
@@ -336,29 +442,29 @@ def _cache_tier(
         note = t["note"]
     reload_s = kv / read
     write_s = kv / write
-    return {
-        "name": t["name"],
-        "capacity_bytes": cap,
-        "reload_s": reload_s,
-        "write_s": write_s,
-        "usd_per_gb_hour": price_gb_h,
-        "note": note,
-        "holds": cap >= kv,
+    return CacheTier(
+        name=t["name"],
+        capacity_bytes=cap,
+        reload_s=reload_s,
+        write_s=write_s,
+        usd_per_gb_hour=price_gb_h,
+        note=note,
+        holds=cap >= kv,
         # The assumed inputs (None for HBM, priced by the GPU-hour).
-        "read_bytes_per_s_per_gpu": None if math.isinf(read) else read / n,
-        "write_bytes_per_s_per_gpu": None if math.isinf(write) else write / n,
-        "usd_per_gb": capex,
-        "life_years": life,
-    }
+        read_bytes_per_s_per_gpu=None if math.isinf(read) else read / n,
+        write_bytes_per_s_per_gpu=None if math.isinf(write) else write / n,
+        usd_per_gb=capex,
+        life_years=life,
+    )
 
 
-def _keep_usd(t: dict[str, Any], secs: float, kv: float, usd_s: float) -> tuple[float, float]:
+def _keep_usd(t: CacheTier, secs: float, kv: float, usd_s: float) -> tuple[float, float]:
     """(storage, transfer) dollars: GB-hours rented, GPU time writing and reloading."""
-    return kv / 1e9 * t["usd_per_gb_hour"] * secs / 3600, (t["reload_s"] + t["write_s"]) * usd_s
+    return kv / 1e9 * t.usd_per_gb_hour * secs / 3600, (t.reload_s + t.write_s) * usd_s
 
 
 def _cheapest_by_duration(
-    tiers: list[dict[str, Any]],
+    tiers: tuple[CacheTier, ...],
     durations: list[str],
     *,
     kv: float,
@@ -381,9 +487,9 @@ def _cheapest_by_duration(
         costs[label] = {}
         for t in tiers:
             usd = sum(_keep_usd(t, secs, kv, usd_s))
-            costs[label][t["name"]] = usd
-            if t["holds"] and t["reload_s"] < recompute_s and usd < best_usd:
-                best, best_usd = t["name"], usd
+            costs[label][t.name] = usd
+            if t.holds and t.reload_s < recompute_s and usd < best_usd:
+                best, best_usd = t.name, usd
         choice[label] = best
         why[label] = (
             f"{best}: ${best_usd:.4f} to keep {kv / 1e9:.1f} GB for {label} and "
@@ -393,25 +499,25 @@ def _cheapest_by_duration(
     return choice, why, costs
 
 
-def _published_cache(recompute_usd: float, costs: dict[str, dict[str, float]]) -> dict[str, Any]:
+def _published_cache(recompute_usd: float, costs: dict[str, dict[str, float]]) -> PublishedCache:
     """Published prompt-cache prices, priced at cost against recomputing and HBM rent."""
     cache_prices = published_prices()["prompt_cache"]
     # Published structure: 5-minute write at 1.25x base input, 1 hour at 2x, reads 0.1x.
     # Priced at cost (the input price = our prefill cost), the write premiums pay for:
-    return {
-        "write_5m": cache_prices["write_5m"],
-        "write_1h": cache_prices["write_1h"],
-        "read": cache_prices["read"],
-        "source": cache_prices["source"],
-        "premium_5m_usd": (cache_prices["write_5m"] - 1) * recompute_usd,
-        "premium_1h_usd": (cache_prices["write_1h"] - 1) * recompute_usd,
-        "read_usd": cache_prices["read"] * recompute_usd,
-        "hbm_5m_usd": costs.get("5m", {}).get("hbm"),
-        "hbm_1h_usd": costs.get("1h", {}).get("hbm"),
-        "reading": "a premium at or above a tier's cost for the duration can pay for "
+    return PublishedCache(
+        write_5m=cache_prices["write_5m"],
+        write_1h=cache_prices["write_1h"],
+        read=cache_prices["read"],
+        source=cache_prices["source"],
+        premium_5m_usd=(cache_prices["write_5m"] - 1) * recompute_usd,
+        premium_1h_usd=(cache_prices["write_1h"] - 1) * recompute_usd,
+        read_usd=cache_prices["read"] * recompute_usd,
+        hbm_5m_usd=costs.get("5m", {}).get("hbm"),
+        hbm_1h_usd=costs.get("1h", {}).get("hbm"),
+        reading="a premium at or above a tier's cost for the duration can pay for "
         "that tier; the 5-minute premium against HBM rent, the 1-hour one "
         "against a cheaper tier, is the seed's reading",
-    }
+    )
 
 
 # ---------------------------------------------------------------- lifecycle (claims 12, 14)

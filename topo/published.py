@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -24,9 +26,159 @@ from topo.models import Model
 from topo.perf import CommModel, Workload, bound_of, decode, memory, prefill
 from topo.place import Plan
 
-__all__ = ["context_point", "five_minutes_against_hbm", "long_context_tier", "published_prices"]
+__all__ = [
+    "CacheTier",
+    "FiveMinutes",
+    "FlipPoint",
+    "context_point",
+    "five_minutes_against_hbm",
+    "long_context_tier",
+    "published_prices",
+]
 
 FIVE_MINUTES_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class CacheTier:
+    """One memory tier holding a cached prefix on the plan's GPUs.
+
+    Attributes
+    ----------
+    name
+        The tier (``hbm``, ``host-dram``, ...).
+    capacity_bytes
+        What the plan's GPUs together can hold in it [B].
+    reload_s, write_s
+        Time to read the prefix back and to write it out [s] (0 for HBM).
+    usd_per_gb_hour
+        Rent of a GB for an hour [USD/GB-hour].
+    note
+        Where the assumed inputs come from.
+    holds
+        Whether the prefix fits.
+    read_bytes_per_s_per_gpu, write_bytes_per_s_per_gpu
+        The assumed bandwidths [B/s per GPU]; None for HBM, priced by the GPU-hour.
+    usd_per_gb
+        The assumed purchase price [USD/GB]; None for HBM.
+    life_years
+        The assumed life over which it is paid off [years]; None for HBM.
+    """
+
+    name: str
+    capacity_bytes: float
+    reload_s: float
+    write_s: float
+    usd_per_gb_hour: float
+    note: str
+    holds: bool
+    read_bytes_per_s_per_gpu: float | None
+    write_bytes_per_s_per_gpu: float | None
+    usd_per_gb: float | None
+    life_years: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo cache --json``'s ``tiers`` entries)."""
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class FlipPoint:
+    """One input moved alone to where 5 minutes in HBM ties with the cheapest choice.
+
+    Attributes
+    ----------
+    input
+        The input, in words.
+    assumed
+        Its assumed value [`unit`].
+    flips_at
+        The value at which HBM ties [`unit`].
+    unit
+        The unit of `assumed` and `flips_at` (``s``, ``B/s``, ``USD/GB``, ``USD/GPU-hour``).
+    direction
+        Whether HBM wins ``above`` or ``below`` `flips_at`.
+    factor
+        flips_at / assumed [dimensionless]; inf when nothing is assumed.
+    """
+
+    input: str
+    assumed: float
+    flips_at: float
+    unit: str
+    direction: str
+    factor: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``five_minutes.flip_points`` entries)."""
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+def _flip(input: str, assumed: float, flips_at: float, unit: str, direction: str) -> FlipPoint:
+    factor = flips_at / assumed if assumed else math.inf
+    return FlipPoint(input, assumed, flips_at, unit, direction, factor)
+
+
+@dataclass(frozen=True, slots=True)
+class FiveMinutes:
+    """Is HBM the cheapest place for a prefix kept 5 minutes (the seed's claim 15), and why.
+
+    Attributes
+    ----------
+    duration_s
+        The duration priced [s] (300).
+    seed
+        The seed's reading, in words.
+    cheapest
+        The cheapest place (a tier's name or ``recompute``).
+    cheapest_usd, hbm_usd
+        Its cost and HBM's for 5 minutes [USD].
+    hbm_holds
+        Whether the prefix fits in the plan's HBM.
+    agrees
+        Whether HBM is cheapest, as the seed has it.
+    cheaper_than_hbm
+        The places cheaper than HBM, cheapest first.
+    hbm_cheapest_below_s
+        Below what holding time HBM beats the cheapest [s]; None when not worked out.
+    flip_points
+        Each input of the cheapest moved alone to where HBM ties, smallest change first.
+    deciding_assumption
+        The first of `flip_points`, or None.
+    reading
+        The answer in words.
+    """
+
+    duration_s: float
+    seed: str
+    cheapest: str
+    cheapest_usd: float
+    hbm_usd: float
+    hbm_holds: bool
+    agrees: bool
+    cheaper_than_hbm: tuple[str, ...]
+    hbm_cheapest_below_s: float | None
+    flip_points: tuple[FlipPoint, ...]
+    deciding_assumption: FlipPoint | None
+    reading: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo cache --json``'s ``five_minutes``)."""
+        d = self.deciding_assumption
+        return {
+            "duration_s": self.duration_s,
+            "seed": self.seed,
+            "cheapest": self.cheapest,
+            "cheapest_usd": self.cheapest_usd,
+            "hbm_usd": self.hbm_usd,
+            "hbm_holds": self.hbm_holds,
+            "agrees": self.agrees,
+            "cheaper_than_hbm": list(self.cheaper_than_hbm),
+            "hbm_cheapest_below_s": self.hbm_cheapest_below_s,
+            "flip_points": [f.to_dict() for f in self.flip_points],
+            "deciding_assumption": None if d is None else d.to_dict(),
+            "reading": self.reading,
+        }
 
 
 @functools.cache
@@ -161,15 +313,15 @@ def long_context_tier(
 
 # ---------------------------------------------------------------- five minutes (claim 15)
 def five_minutes_against_hbm(
-    tiers: list[dict[str, Any]],
-    parts: dict[str, tuple[float, float]],
+    tiers: Sequence[CacheTier],
+    parts: Mapping[str, tuple[float, float]],
     *,
     kv_bytes: float,
     usd_per_s: float,
     recompute_s: float,
     recompute_usd: float,
     gpu_hour_usd: float,
-) -> dict[str, Any]:
+) -> FiveMinutes:
     """Is HBM the cheapest place for a prefix kept 5 minutes, and if not, what decides it.
 
     `parts` maps each tier to (storage, transfer) dollars for 5 minutes: storage =
@@ -185,123 +337,105 @@ def five_minutes_against_hbm(
 
     The input that needs the smallest change (as a ratio) is the one that decides.
     """
-    hbm = next(t for t in tiers if t["name"] == "hbm")
+    hbm = next(t for t in tiers if t.name == "hbm")
     hbm_usd = parts["hbm"][0] + parts["hbm"][1]
-    options = {
-        t["name"]: sum(parts[t["name"]])
-        for t in tiers
-        if t["holds"] and t["reload_s"] < recompute_s
-    }
+    options = {t.name: sum(parts[t.name]) for t in tiers if t.holds and t.reload_s < recompute_s}
     options["recompute"] = recompute_usd
     best = min(options, key=lambda k: options[k])
-    out = _five_minute_summary(options, best, hbm_usd=hbm_usd, hbm_holds=bool(hbm["holds"]))
+    cheaper = tuple(sorted((k for k in options if options[k] < hbm_usd), key=options.__getitem__))
+    below: float | None = None
+    flips: list[FlipPoint] = []
     if best == "hbm":
-        out["reading"] = (
+        reading = (
             "for 5 minutes HBM is the cheapest place to keep it, as the seed's "
             "'5 minutes = HBM' has it"
         )
-        return out
-    if not hbm["holds"]:
-        out["reading"] = (
+    elif not hbm.holds:
+        reading = (
             f"for 5 minutes not HBM, against the seed's '5 minutes = HBM': "
             f"{kv_bytes / 1e9:,.1f} GB of KV does not fit in the plan's HBM; {best} is cheapest"
         )
-        return out
-    if best == "recompute":
-        out["hbm_cheapest_below_s"] = recompute_usd / (hbm_usd / FIVE_MINUTES_S)
-        flips = [_recompute_flip(recompute_s, hbm_usd=hbm_usd, usd_per_s=usd_per_s)]
     else:
-        t = next(x for x in tiers if x["name"] == best)
-        out["hbm_cheapest_below_s"], flips = _tier_flips(
-            t, parts[best], hbm_usd=hbm_usd, kv_bytes=kv_bytes, gpu_hour_usd=gpu_hour_usd
+        if best == "recompute":
+            below = recompute_usd / (hbm_usd / FIVE_MINUTES_S)
+            flips = [_recompute_flip(recompute_s, hbm_usd=hbm_usd, usd_per_s=usd_per_s)]
+        else:
+            t = next(x for x in tiers if x.name == best)
+            below, flips = _tier_flips(
+                t, parts[best], hbm_usd=hbm_usd, kv_bytes=kv_bytes, gpu_hour_usd=gpu_hour_usd
+            )
+        flips.sort(key=lambda f: abs(math.log(f.factor)) if 0 < f.factor < math.inf else 1e9)
+        reading = (
+            f"for 5 minutes {best} (${options[best]:.4f}) is cheaper than HBM (${hbm_usd:.4f}), "
+            f"against the seed's '5 minutes = HBM'"
+            + ("" if below is None else f"; HBM is cheaper than {best} only under {below:,.1f} s")
         )
-    for f in flips:
-        f["factor"] = f["flips_at"] / f["assumed"] if f["assumed"] else math.inf
-    flips.sort(key=lambda f: abs(math.log(f["factor"])) if 0 < f["factor"] < math.inf else 1e9)
-    out["flip_points"] = flips
-    out["deciding_assumption"] = flips[0] if flips else None
-    below = out["hbm_cheapest_below_s"]
-    out["reading"] = (
-        f"for 5 minutes {best} (${options[best]:.4f}) is cheaper than HBM (${hbm_usd:.4f}), "
-        f"against the seed's '5 minutes = HBM'"
-        + (f"; HBM is cheaper than {best} only under {below:,.1f} s" if below is not None else "")
+    return FiveMinutes(
+        duration_s=FIVE_MINUTES_S,
+        seed="5 minutes = HBM: the 5-minute cache-write tier read as HBM residency",
+        cheapest=best,
+        cheapest_usd=options[best],
+        hbm_usd=hbm_usd,
+        hbm_holds=hbm.holds,
+        agrees=best == "hbm",
+        cheaper_than_hbm=cheaper,
+        hbm_cheapest_below_s=below,
+        flip_points=tuple(flips),
+        deciding_assumption=flips[0] if flips else None,
+        reading=reading,
     )
-    return out
 
 
-def _five_minute_summary(
-    options: dict[str, float], best: str, *, hbm_usd: float, hbm_holds: bool
-) -> dict[str, Any]:
-    """The five-minute answer's head: the cheapest place, HBM's cost, and what beats it."""
-    return {
-        "duration_s": FIVE_MINUTES_S,
-        "seed": "5 minutes = HBM: the 5-minute cache-write tier read as HBM residency",
-        "cheapest": best,
-        "cheapest_usd": options[best],
-        "hbm_usd": hbm_usd,
-        "hbm_holds": hbm_holds,
-        "agrees": best == "hbm",
-        "cheaper_than_hbm": sorted(
-            (k for k, v in options.items() if v < hbm_usd), key=lambda k: options[k]
-        ),
-        "hbm_cheapest_below_s": None,
-        "flip_points": [],
-        "deciding_assumption": None,
-    }
-
-
-def _recompute_flip(recompute_s: float, *, hbm_usd: float, usd_per_s: float) -> dict[str, Any]:
+def _recompute_flip(recompute_s: float, *, hbm_usd: float, usd_per_s: float) -> FlipPoint:
     """The prefill time at which recomputing the prefix costs what 5 minutes in HBM does."""
-    return {
-        "input": "prefill time of the prefix (topo's prefill model)",
-        "assumed": recompute_s,
-        "flips_at": hbm_usd / usd_per_s,
-        "unit": "s",
-        "direction": "above",
-    }
+    return _flip(
+        "prefill time of the prefix (topo's prefill model)",
+        recompute_s,
+        hbm_usd / usd_per_s,
+        "s",
+        "above",
+    )
 
 
 def _tier_flips(
-    t: dict[str, Any],
+    t: CacheTier,
     part: tuple[float, float],
     *,
     hbm_usd: float,
     kv_bytes: float,
     gpu_hour_usd: float,
-) -> tuple[float | None, list[dict[str, Any]]]:
+) -> tuple[float | None, list[FlipPoint]]:
     """Below what time HBM beats tier `t`, and where each of its inputs alone would tie."""
     storage, transfer = part
     gap = hbm_usd / FIVE_MINUTES_S - storage / FIVE_MINUTES_S
-    flips: list[dict[str, Any]] = []
-    name = t["name"]
+    flips: list[FlipPoint] = []
+    name = t.name
+    bw, usd_gb, life = t.read_bytes_per_s_per_gpu, t.usd_per_gb, t.life_years
+    if bw is None or usd_gb is None or life is None:
+        msg = f"tier {name!r} has no assumed bandwidth or price to move"
+        raise ValueError(msg)
     if hbm_usd > storage:
         flips.append(
-            {
-                "input": f"{name} read and write bandwidth per GPU",
-                "assumed": t["read_bytes_per_s_per_gpu"],
-                "flips_at": t["read_bytes_per_s_per_gpu"] * transfer / (hbm_usd - storage),
-                "unit": "B/s",
-                "direction": "below",
-            }
+            _flip(
+                f"{name} read and write bandwidth per GPU",
+                bw,
+                bw * transfer / (hbm_usd - storage),
+                "B/s",
+                "below",
+            )
         )
     if hbm_usd > transfer:
         usd_gb_h = (hbm_usd - transfer) / (kv_bytes / 1e9 * FIVE_MINUTES_S / 3600)
         flips.append(
-            {
-                "input": f"{name} price per GB",
-                "assumed": t["usd_per_gb"],
-                "flips_at": usd_gb_h * t["life_years"] * 8760,
-                "unit": "USD/GB",
-                "direction": "above",
-            }
+            _flip(f"{name} price per GB", usd_gb, usd_gb_h * life * 8760, "USD/GB", "above")
         )
         flips.append(
-            {
-                "input": "the GPU-hour price, which sets HBM rent",
-                "assumed": gpu_hour_usd,
-                "flips_at": gpu_hour_usd * storage / (hbm_usd - transfer),
-                "unit": "USD/GPU-hour",
-                "direction": "below",
-            }
+            _flip(
+                "the GPU-hour price, which sets HBM rent",
+                gpu_hour_usd,
+                gpu_hour_usd * storage / (hbm_usd - transfer),
+                "USD/GPU-hour",
+                "below",
+            )
         )
     return (transfer / gap if gap > 0 else None), flips
