@@ -224,11 +224,12 @@ def test_claim_9_reversible_layers() -> None:
     # The scaling book's example: B T = 4M tokens, L = 64, D = 8192, bf16.
     model = load_model(_write_model())
     r = training_memory(load_layout("gb200-nvl72"), model, tokens_per_batch=4_000_000, seq_len=8192)
-    a = r["activation_bytes"]
+    a = r.activation_bytes
     assert a["store_all"] == pytest.approx(84e12, rel=0.01)  # ~84 TB
     assert a["remat"] == pytest.approx(4.2e12, rel=0.03)  # ~4.2 TB
     assert a["reversible"] == pytest.approx(65.5e9, rel=0.01)  # B T D x 2 bytes = 65.5 GB
-    assert r["extra_compute_fraction"]["remat"] == pytest.approx(1 / 3)
+    assert r.extra_compute_fraction["remat"] == pytest.approx(1 / 3)
+    assert r.to_dict()["activation_bytes"] == dict(a)
 
 
 def _write_model() -> str:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topo.calibrate import ValidationReport
 from topo.catalogue import Accelerator, Link
 from topo.collectives import CollectiveResult
 from topo.design import Comparison
@@ -107,7 +108,7 @@ __all__ = [
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from topo.economics import CacheResult
+    from topo.economics import CacheResult, TrainingMemory
 
 LayoutLike = str | Path | Layout
 ModelLike = str | Path | Model
@@ -1021,7 +1022,7 @@ def memory(
     seq_len: int,
     dtype: str = "bf16",
     catalogue: Sequence[str] = (),
-) -> Report:
+) -> TrainingMemory:
     """``topo memory --train``: training memory per GPU [B], by part.
 
     Parameters
@@ -1039,14 +1040,13 @@ def memory(
     """
     from topo.economics import training_memory
 
-    data = training_memory(
+    return training_memory(
         resolve_layout(layout, catalogue),
         resolve_model(model),
         tokens_per_batch=tokens_per_batch,
         seq_len=seq_len,
         dtype=dtype,
     )
-    return Report("memory", data)
 
 
 def moe(
@@ -1341,14 +1341,14 @@ def validate(
     layout: str = "",
     clean: bool = False,
     calibration: str | None = None,
-) -> Report:
+) -> ValidationReport:
     """``topo validate``: topo's predictions against measured points, with errors."""
     from topo.calibrate import load_measurements
     from topo.calibrate import validate as run
     from topo.scenario import make_fidelity
 
     points = load_measurements(str(measurements), layout=layout)
-    return Report("validate", run(points, make_fidelity(clean=clean, calibration=calibration)))
+    return run(points, make_fidelity(clean=clean, calibration=calibration))
 
 
 def calibrate(

@@ -43,6 +43,7 @@ from topo.units import parse_quantity
 __all__ = [
     "CacheResult",
     "PublishedCache",
+    "TrainingMemory",
     "cache_tiers",
     "lifecycle",
     "price",
@@ -600,6 +601,55 @@ def lifecycle(
 
 
 # ---------------------------------------------------------------- training memory (claim 9)
+@dataclass(frozen=True, slots=True)
+class TrainingMemory:
+    """``topo memory --train``: activation memory of a training step, three ways.
+
+    Each table is keyed by ``store_all``, ``remat`` and ``reversible``.
+
+    Attributes
+    ----------
+    model, layout
+        Names of the model and layout.
+    tokens_per_batch, seq_len
+        Tokens in one global batch and in a sequence [tokens].
+    activation_bytes
+        Activations kept for the backward pass, whole cluster [B].
+    working_set_bytes
+        One layer's working set, recomputed or not [B].
+    extra_compute_fraction
+        Forward-pass recompute as a share of a step's FLOPs [dimensionless].
+    model_state_bytes
+        Weights, gradients and optimiser state (16 B a parameter) [B].
+    cluster_hbm_bytes
+        HBM of every GPU in the layout [B].
+    fits
+        Whether states, activations and working set fit in that HBM.
+    note
+        The caveat, in words.
+    """
+
+    model: str
+    layout: str
+    tokens_per_batch: int
+    seq_len: int
+    activation_bytes: Mapping[str, float]
+    working_set_bytes: float
+    extra_compute_fraction: Mapping[str, float]
+    model_state_bytes: float
+    cluster_hbm_bytes: float
+    fits: Mapping[str, bool]
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping ``topo memory --train --json`` prints."""
+        return {
+            f: dict(v) if isinstance(v, Mapping) else v
+            for f in self.__slots__
+            for v in (getattr(self, f),)
+        }
+
+
 def training_memory(
     layout: Layout,
     model: Model,
@@ -607,7 +657,7 @@ def training_memory(
     tokens_per_batch: int,
     seq_len: int,
     dtype: str = "bf16",
-) -> dict[str, Any]:
+) -> TrainingMemory:
     """Activation memory of a training step: store all, per-layer remat, reversible layers."""
     if not (1 <= seq_len <= tokens_per_batch <= 1e12):
         msg = "--seq-len must be >= 1 and at most --tokens-per-batch (<= 1e12)"
@@ -627,20 +677,20 @@ def training_memory(
         k: bool((states + v + (working if k != "store_all" else 0.0)) <= hbm)
         for k, v in (("store_all", store_all), ("remat", remat), ("reversible", reversible))
     }
-    return {
-        "model": model.name,
-        "layout": layout.name,
-        "tokens_per_batch": tokens_per_batch,
-        "seq_len": seq_len,
-        "activation_bytes": {"store_all": store_all, "remat": remat, "reversible": reversible},
-        "working_set_bytes": working,
-        "extra_compute_fraction": {"store_all": 0.0, "remat": 1 / 3, "reversible": 1 / 3},
-        "model_state_bytes": states,
-        "cluster_hbm_bytes": hbm,
-        "fits": fits,
-        "note": (
+    return TrainingMemory(
+        model=model.name,
+        layout=layout.name,
+        tokens_per_batch=tokens_per_batch,
+        seq_len=seq_len,
+        activation_bytes={"store_all": store_all, "remat": remat, "reversible": reversible},
+        working_set_bytes=working,
+        extra_compute_fraction={"store_all": 0.0, "remat": 1 / 3, "reversible": 1 / 3},
+        model_state_bytes=states,
+        cluster_hbm_bytes=hbm,
+        fits=fits,
+        note=(
             "remat and reversible layers both recompute the forward pass (8ND vs 6ND); "
             "reversible layers keep only the last layer boundary, exact in exact "
             "arithmetic only"
         ),
-    }
+    )
