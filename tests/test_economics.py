@@ -194,10 +194,12 @@ def test_claim_15_cache_tiers() -> None:
 def test_claim_12_overtraining() -> None:
     for params, tokens, ratio in ((8e9, 15e12, 94), (70e9, 15e12, 10.7), (405e9, 15.6e12, 1.9)):
         r = lifecycle(params=params, tokens=tokens)
-        assert r["overtraining_ratio"] == pytest.approx(ratio, rel=0.02)
+        assert r.overtraining_ratio == pytest.approx(ratio, rel=0.02)
     # Chinchilla: 70B on 1.4T is compute-optimal under the rule of 20.
     r = lifecycle(params=70e9, tokens=1.4e12)
-    assert r["chinchilla"]["rule_of_20"]["params"] == pytest.approx(70e9, rel=1e-9)
+    assert r.chinchilla.rule_of_20 is not None
+    assert r.chinchilla.rule_of_20.params == pytest.approx(70e9, rel=1e-9)
+    assert r.to_dict()["chinchilla"]["rule_of_20"]["params"] == r.chinchilla.rule_of_20.params
     assert chinchilla_loss(70e9, 1.4e12) == pytest.approx(
         1.69 + 406.4 / 70e9**0.34 + 410.7 / 1.4e12**0.28
     )
@@ -206,17 +208,17 @@ def test_claim_12_overtraining() -> None:
 def test_claim_12_inference_aware_optimum_trains_smaller_longer() -> None:
     # A 13B model with 2T tokens of inference demand: a smaller model on more data is cheaper.
     r = lifecycle(params=13e9, tokens=260e9, inference_tokens=2e12)
-    assert r["inference_aware"]["params"] < 13e9
-    assert r["inference_aware"]["saving_vs_given"] > 0
+    assert r.inference_aware.params < 13e9
+    assert r.inference_aware.saving_vs_given > 0
 
 
 def test_claim_14_balance() -> None:
     r = lifecycle(params=8e9, tokens=15e12, inference_tokens=22.5e12, rl_flops=7.2e23)
     # 6 N D = 7.2e23; 2 N D_inf = 3.6e23 ... equal thirds only at unit elasticity.
-    assert r["compute"]["pretraining"] == pytest.approx(6 * 8e9 * 15e12)
-    assert r["compute"]["inference"] == pytest.approx(2 * 8e9 * 22.5e12)
-    assert sum(r["balance"].values()) == pytest.approx(1.0)
-    assert "1 / gamma" in r["balance_note"]
+    assert r.compute["pretraining"] == pytest.approx(6 * 8e9 * 15e12)
+    assert r.compute["inference"] == pytest.approx(2 * 8e9 * 22.5e12)
+    assert sum(r.balance.values()) == pytest.approx(1.0)
+    assert "1 / gamma" in r.balance_note
 
 
 # ---------------------------------------------------------------- claim 9: training memory
@@ -582,14 +584,14 @@ def test_claim_14_split_at_the_inference_aware_optimum(active: float | None) -> 
     r = lifecycle(params=8e9, tokens=15e12, inference_tokens=1e13, active_params=active)
     share = (active or 8e9) / 8e9
     n, d = _optimum(8e9, 15e12, 1e13, share)
-    ia = r["inference_aware"]
-    assert ia["params"] == pytest.approx(n, rel=0.01)  # topo searches a grid of 2,000 sizes
+    ia = r.inference_aware
+    assert ia.params == pytest.approx(n, rel=0.01)  # topo searches a grid of 2,000 sizes
     pre, inf = 6 * n * d, 2 * share * n * 1e13
-    assert ia["balance"]["pretraining"] == pytest.approx(pre / (pre + inf), abs=0.002)
-    assert ia["balance"]["inference"] == pytest.approx(inf / (pre + inf), abs=0.002)
-    assert ia["compute"]["rl"] == 0.0
+    assert ia.balance["pretraining"] == pytest.approx(pre / (pre + inf), abs=0.002)
+    assert ia.balance["inference"] == pytest.approx(inf / (pre + inf), abs=0.002)
+    assert ia.compute["rl"] == 0.0
     # The model given: 6 N D = 7.2e23 against 2 N_act D_inf.
-    assert r["compute"]["inference"] == pytest.approx(2 * (active or 8e9) * 1e13)
+    assert r.compute["inference"] == pytest.approx(2 * (active or 8e9) * 1e13)
 
 
 def test_lifecycle_text_has_the_split_at_the_optimum(capsys: pytest.CaptureFixture[str]) -> None:

@@ -108,7 +108,7 @@ __all__ = [
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from topo.economics import CacheResult, TrainingMemory
+    from topo.economics import CacheResult, Lifecycle, TrainingMemory
 
 LayoutLike = str | Path | Layout
 ModelLike = str | Path | Model
@@ -984,7 +984,7 @@ def lifecycle(
     inference_tokens: float = 0.0,
     rl_flops: float = 0.0,
     active_params: float | None = None,
-) -> Report:
+) -> Lifecycle:
     """``topo lifecycle``: training against inference compute [FLOP], and the optimum.
 
     Parameters
@@ -1002,15 +1002,12 @@ def lifecycle(
     """
     from topo.economics import lifecycle as run
 
-    return Report(
-        "lifecycle",
-        run(
-            params=params,
-            tokens=tokens,
-            inference_tokens=inference_tokens,
-            rl_flops=rl_flops,
-            active_params=active_params,
-        ),
+    return run(
+        params=params,
+        tokens=tokens,
+        inference_tokens=inference_tokens,
+        rl_flops=rl_flops,
+        active_params=active_params,
     )
 
 

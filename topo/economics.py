@@ -42,6 +42,9 @@ from topo.units import parse_quantity
 
 __all__ = [
     "CacheResult",
+    "ChinchillaOptimum",
+    "InferenceAware",
+    "Lifecycle",
     "PublishedCache",
     "TrainingMemory",
     "cache_tiers",
@@ -527,6 +530,126 @@ def chinchilla_loss(params: float, tokens: float) -> float:
     return float(E_LOSS + A_FIT / params**ALPHA + B_FIT / tokens**BETA)
 
 
+@dataclass(frozen=True, slots=True)
+class ChinchillaOptimum:
+    """The compute-optimal model for the same training FLOPs.
+
+    Attributes
+    ----------
+    params
+        Parameters [parameters].
+    tokens
+        Training tokens [tokens].
+    rule_of_20
+        The 20-tokens-a-parameter rule's optimum instead of the fit's; None on itself.
+    """
+
+    params: float
+    tokens: float
+    rule_of_20: ChinchillaOptimum | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo lifecycle --json``'s ``chinchilla``)."""
+        d: dict[str, Any] = {"params": self.params, "tokens": self.tokens}
+        if self.rule_of_20 is not None:
+            d["rule_of_20"] = self.rule_of_20.to_dict()
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceAware:
+    """The model minimising training plus inference FLOPs at the given loss (Sardana et al.).
+
+    Attributes
+    ----------
+    params, tokens
+        Its parameters [parameters] and training tokens [tokens].
+    total_flops
+        Its training and inference compute [FLOP].
+    saving_vs_given
+        1 - total_flops / the given model's [dimensionless].
+    tokens_per_param
+        Its training tokens a parameter [tokens/parameter].
+    compute
+        Pre-training, RL and inference compute [FLOP].
+    balance
+        The same as shares of the whole [dimensionless].
+    """
+
+    params: float
+    tokens: float
+    total_flops: float
+    saving_vs_given: float
+    tokens_per_param: float
+    compute: Mapping[str, float]
+    balance: Mapping[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo lifecycle --json``'s ``inference_aware``)."""
+        return {
+            f: dict(v) if isinstance(v, Mapping) else v
+            for f in self.__slots__
+            for v in (getattr(self, f),)
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """``topo lifecycle``: Chinchilla optimum, over-training, inference-aware optimum, split.
+
+    Attributes
+    ----------
+    params, tokens
+        The given model's parameters [parameters] and training tokens [tokens].
+    training_flops
+        6 N D [FLOP].
+    chinchilla
+        The compute-optimal model for the same FLOPs (the fit and the rule of 20).
+    tokens_per_param
+        D / N [tokens/parameter].
+    overtraining_ratio
+        D / (20 N) [dimensionless].
+    loss
+        The Chinchilla fit's loss at (N, D) [nats/token].
+    inference_aware
+        The optimum counting inference too.
+    compute
+        Pre-training, RL and inference compute [FLOP].
+    balance
+        The same as shares of the whole [dimensionless]; empty when there is none.
+    balance_note
+        When equal thirds are optimal, in words.
+    """
+
+    params: float
+    tokens: float
+    training_flops: float
+    chinchilla: ChinchillaOptimum
+    tokens_per_param: float
+    overtraining_ratio: float
+    loss: float
+    inference_aware: InferenceAware
+    compute: Mapping[str, float]
+    balance: Mapping[str, float]
+    balance_note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping ``topo lifecycle --json`` prints."""
+        return {
+            "params": self.params,
+            "tokens": self.tokens,
+            "training_flops": self.training_flops,
+            "chinchilla": self.chinchilla.to_dict(),
+            "tokens_per_param": self.tokens_per_param,
+            "overtraining_ratio": self.overtraining_ratio,
+            "loss": self.loss,
+            "inference_aware": self.inference_aware.to_dict(),
+            "compute": dict(self.compute),
+            "balance": dict(self.balance),
+            "balance_note": self.balance_note,
+        }
+
+
 def lifecycle(
     *,
     params: float,
@@ -534,7 +657,7 @@ def lifecycle(
     inference_tokens: float = 0.0,
     rl_flops: float = 0.0,
     active_params: float | None = None,
-) -> dict[str, Any]:
+) -> Lifecycle:
     """Chinchilla optimum, over-training, the inference-aware optimum and the compute split."""
     if not (1e6 <= params <= 1e15 and 1e6 <= tokens <= 1e18):
         msg = "--params must be from 1e6 to 1e15 and --tokens from 1e6 to 1e18"
@@ -569,35 +692,35 @@ def lifecycle(
         "inference": 2 * n_opt * share * inference_tokens,
     }
     whole_opt = sum(parts_opt.values())
-    return {
-        "params": params,
-        "tokens": tokens,
-        "training_flops": C,
-        "chinchilla": {
-            "params": n_fit,
-            "tokens": C / (6 * n_fit),
-            "rule_of_20": {"params": n_rule, "tokens": TOKENS_PER_PARAM * n_rule},
-        },
-        "tokens_per_param": tokens / params,
-        "overtraining_ratio": tokens / (TOKENS_PER_PARAM * params),
-        "loss": target,
-        "inference_aware": {
-            "params": n_opt,
-            "tokens": d_opt,
-            "total_flops": float(total[k]),
-            "saving_vs_given": 1 - float(total[k]) / (C + inf),
-            "tokens_per_param": d_opt / n_opt,
-            "compute": parts_opt,
-            "balance": {k2: v / whole_opt for k2, v in parts_opt.items()},
-        },
-        "compute": parts,
-        "balance": {k2: v / whole for k2, v in parts.items()} if whole else {},
-        "balance_note": (
+    return Lifecycle(
+        params=params,
+        tokens=tokens,
+        training_flops=C,
+        chinchilla=ChinchillaOptimum(
+            params=n_fit,
+            tokens=C / (6 * n_fit),
+            rule_of_20=ChinchillaOptimum(params=n_rule, tokens=TOKENS_PER_PARAM * n_rule),
+        ),
+        tokens_per_param=tokens / params,
+        overtraining_ratio=tokens / (TOKENS_PER_PARAM * params),
+        loss=target,
+        inference_aware=InferenceAware(
+            params=n_opt,
+            tokens=d_opt,
+            total_flops=float(total[k]),
+            saving_vs_given=1 - float(total[k]) / (C + inf),
+            tokens_per_param=d_opt / n_opt,
+            compute=parts_opt,
+            balance={k2: v / whole_opt for k2, v in parts_opt.items()},
+        ),
+        compute=parts,
+        balance={k2: v / whole for k2, v in parts.items()} if whole else {},
+        balance_note=(
             "equal thirds are optimal only if the three stages' marginal returns "
             "are equal; with gamma OOMs of inference saved per OOM of training, "
             "C_inference / C_training = 1 / gamma (Epoch: gamma ~ 0.58 -> ~1.7)"
         ),
-    }
+    )
 
 
 # ---------------------------------------------------------------- training memory (claim 9)
