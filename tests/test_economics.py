@@ -162,11 +162,15 @@ def test_claim_13_mla_attention_intensity() -> None:
 
 def test_faster_tier() -> None:
     r = faster_tier(H100, LLAMA, Plan(tp=8), Workload(ideal=True), batch=256, speedup=1.5)
-    assert r["reachable"]
-    assert r["price_multiple"] > 1.5  # fewer sequences share each weight read
+    assert r.reachable
+    assert r.price_multiple is not None
+    assert r.price_multiple > 1.5  # fewer sequences share each weight read
+    assert list(r.to_dict()) == ["speedup", "reachable", "batch", "price_multiple"]
     slow = faster_tier(H100, LLAMA, Plan(tp=8), Workload(ideal=True), batch=256, speedup=3)
-    assert not slow["reachable"]
-    assert "more chips" in slow["note"]
+    assert not slow.reachable
+    assert slow.note is not None
+    assert "more chips" in slow.note
+    assert list(slow.to_dict()) == ["speedup", "reachable", "note"]
 
 
 # ---------------------------------------------------------------- claim 15: cache tiers

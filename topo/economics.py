@@ -43,6 +43,7 @@ from topo.units import parse_quantity
 __all__ = [
     "CacheResult",
     "ChinchillaOptimum",
+    "FasterTier",
     "InferenceAware",
     "Lifecycle",
     "PublishedCache",
@@ -83,7 +84,7 @@ def price(
         b = max(r["batch"] for r in first)
         w0 = Workload(**{**_fields(workload), "context": contexts[0]})
         tiers = [
-            faster_tier(layout, model, plan, w0, batch=b, speedup=x, comm=comm)
+            faster_tier(layout, model, plan, w0, batch=b, speedup=x, comm=comm).to_dict()
             for x in (1.25, 1.5, 2.0, 3.0)
         ]
     return {
@@ -218,6 +219,40 @@ def _fields(w: Workload) -> dict[str, Any]:
     return {k: getattr(w, k) for k in Workload.__dataclass_fields__}
 
 
+@dataclass(frozen=True, slots=True)
+class FasterTier:
+    """A tier `speedup` times faster on the same chips: the batch it runs and its price.
+
+    Attributes
+    ----------
+    speedup
+        Time per output token divided by this [dimensionless].
+    reachable
+        Whether some smaller batch is that fast.
+    batch
+        The largest such batch [sequences]; None when unreachable.
+    price_multiple
+        Its cost per token over the reference batch's [dimensionless]; None when unreachable.
+    note
+        Why it is unreachable, in words; None when reachable.
+    """
+
+    speedup: float
+    reachable: bool
+    batch: int | None = None
+    price_multiple: float | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo price --json``'s ``faster_tiers`` entries)."""
+        d: dict[str, Any] = {"speedup": self.speedup, "reachable": self.reachable}
+        if self.reachable:
+            d |= {"batch": self.batch, "price_multiple": self.price_multiple}
+        else:
+            d["note"] = self.note
+        return d
+
+
 def faster_tier(
     layout: Layout,
     model: Model,
@@ -227,7 +262,7 @@ def faster_tier(
     batch: int,
     speedup: float,
     comm: CommModel | None = None,
-) -> dict[str, Any]:
+) -> FasterTier:
     """The price multiple a tier `speedup` times faster must charge on the same chips."""
     B = np.arange(1, batch + 1, dtype=float)
     d = decode(layout, model, plan, B, workload, comm)
@@ -235,24 +270,24 @@ def faster_tier(
     target = t0 / speedup
     ok = np.nonzero(d.tpot <= target)[0]
     if not len(ok):
-        return {
-            "speedup": speedup,
-            "reachable": False,
-            "note": f"no batch on these chips is {speedup:g}x faster than batch {batch}: "
+        return FasterTier(
+            speedup=speedup,
+            reachable=False,
+            note=f"no batch on these chips is {speedup:g}x faster than batch {batch}: "
             f"batch 1 takes {float(d.tpot[0]) * 1e3:.2f} ms against the "
             f"{target * 1e3:.2f} ms needed; more chips (a larger TP/EP group) instead",
-        }
+        )
     b = int(B[ok[-1]])
 
     def cost(i: int) -> float:
         return float(d.tpot[i]) / float(B[i])
 
-    return {
-        "speedup": speedup,
-        "reachable": True,
-        "batch": b,
-        "price_multiple": cost(int(ok[-1])) / cost(len(B) - 1),
-    }
+    return FasterTier(
+        speedup=speedup,
+        reachable=True,
+        batch=b,
+        price_multiple=cost(int(ok[-1])) / cost(len(B) - 1),
+    )
 
 
 # ---------------------------------------------------------------- cache tiers (claim 15)
