@@ -84,9 +84,9 @@ def test_nccl_file_loads_and_validates(tmp_path: Path) -> None:
     assert all(p["kind"] == "collective" for p in pts)
     # An 8-GPU all-reduce of 8 B costs the measured per-call latency: nccl-tests' smallest
     # all-reduce on 8 x H100 (1 KiB, Azure's NVLS sweep) took 25.60 us.
-    rows = validate(pts)["points"]
-    assert rows[0]["predicted"] == pytest.approx(25.60e-6, rel=0.01)
-    assert rows[0]["error"] == pytest.approx(25.60e-6 / 24.51e-6 - 1, rel=0.01)
+    rows = validate(pts).points
+    assert rows[0].predicted == pytest.approx(25.60e-6, rel=0.01)
+    assert rows[0].error == pytest.approx(25.60e-6 / 24.51e-6 - 1, rel=0.01)
 
 
 def test_gemm_and_bandwidth_predictions() -> None:
@@ -166,11 +166,14 @@ def test_validate_statistics() -> None:
     for p, scale in zip(pts, (1.0, 1.25, 0.8, 2.0, 1.0), strict=True):
         p["value"] *= scale  # measured = scale x predicted: error = 1 / scale - 1
     data = validate(pts)
-    errs = sorted(abs(r["error"]) for r in data["points"])
+    errs = sorted(abs(r.error or 0.0) for r in data.points)
     assert errs == pytest.approx(sorted([0, 0.2, 0.25, 0.5, 0]))
-    assert data["median_abs_error"] == pytest.approx(0.2)
-    assert data["p90_abs_error"] == pytest.approx(0.25 + 0.6 * 0.25)  # numpy's linear rule
-    assert all(r["dominant_term"] for r in data["points"])
+    assert all(r.error is not None for r in data.points)
+    assert data.stats.counted == 5
+    assert data.stats.median_abs_error == pytest.approx(0.2)
+    assert data.stats.p90_abs_error == pytest.approx(0.25 + 0.6 * 0.25)  # numpy's linear rule
+    assert all(r.dominant_term for r in data.points)
+    assert data.to_dict()["median_abs_error"] == data.stats.median_abs_error
 
 
 @pytest.mark.parametrize(

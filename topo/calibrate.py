@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -562,7 +562,98 @@ def _measured(point: dict[str, Any]) -> float:
     return float(point["value"] if point["kind"] == "serving" else point["time_s"])
 
 
-def validate(points: list[dict[str, Any]], fidelity: Fidelity = DEFAULT) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class ValidationRow:
+    """One measured point against topo's prediction.
+
+    ``measured`` and ``predicted`` are in the point's unit (seconds for times, tokens/s
+    or tokens/s per GPU for throughputs); ``error`` is predicted / measured - 1 (a
+    fraction, None for a point left out of the statistics, whose error is then
+    ``error_if_included``); ``excluded`` says why a point was left out.
+    """
+
+    kind: str
+    what: str
+    measured: float
+    predicted: float
+    error: float | None
+    dominant_term: str
+    source: str
+    engine: str | None = None
+    date: str | None = None
+    model: str | None = None
+    model_kind: str | None = None
+    excluded: str | None = None
+    error_if_included: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "what": self.what,
+            "measured": self.measured,
+            "predicted": self.predicted,
+            "error": self.error,
+            "dominant_term": self.dominant_term,
+            "source": self.source,
+        }
+        for key in ("engine", "date", "model", "model_kind"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        if self.excluded is not None:
+            d["excluded"] = self.excluded
+            d["error_if_included"] = self.error_if_included
+        return d
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ErrorStats:
+    """Error statistics over the counted points (excluded ones left out).
+
+    ``counted`` points; ``median_abs_error`` and ``p90_abs_error`` are the median and
+    90th-percentile |predicted / measured - 1| (fractions); ``signed_median_error`` the
+    median signed error (fraction); each None when no point is counted.
+    """
+
+    counted: int
+    median_abs_error: float | None
+    p90_abs_error: float | None
+    signed_median_error: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counted": self.counted,
+            "median_abs_error": self.median_abs_error,
+            "p90_abs_error": self.p90_abs_error,
+            "signed_median_error": self.signed_median_error,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ValidationReport:
+    """``topo validate``: every point's prediction and error, and the error statistics.
+
+    ``stats`` over all counted points and ``by_kind`` per point kind (errors are
+    fractions); ``excluded`` counts the points left out of the statistics; ``fidelity``
+    is the model fidelity the predictions used.
+    """
+
+    points: tuple[ValidationRow, ...]
+    stats: ErrorStats
+    by_kind: Mapping[str, ErrorStats]
+    excluded: int
+    fidelity: Fidelity
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "points": [r.to_dict() for r in self.points],
+            **self.stats.to_dict(),
+            "by_kind": {k: v.to_dict() for k, v in self.by_kind.items()},
+            "excluded": self.excluded,
+            "fidelity": self.fidelity.to_dict(),
+        }
+
+
+def validate(points: list[dict[str, Any]], fidelity: Fidelity = DEFAULT) -> ValidationReport:
     """Predicted against measured for every point, with median and 90th-percentile errors."""
     excluded = _excluded_series(points)
     rows = []
@@ -570,48 +661,48 @@ def validate(points: list[dict[str, Any]], fidelity: Fidelity = DEFAULT) -> dict
         pred = predict(pt, fidelity)
         meas = _measured(pt)
         err = pred["value"] / meas - 1 if meas else math.inf
-        row = {
-            "kind": pt["kind"],
-            "what": _label(pt),
-            "measured": meas,
-            "predicted": pred["value"],
-            "error": err,
-            "dominant_term": pred["term"],
-            "source": pt.get("source", ""),
-        }
-        for key in ("engine", "date", "model"):
-            if key in pt:
-                row[key] = str(pt[key])
-        if pt["kind"] == "serving":
-            row["model_kind"] = "moe" if _model_is_moe(pt["model"]) else "dense"
         why = excluded.get(_series_key(pt)) if pt["kind"] == "gemm" else None
-        if why:  # kept in the list, left out of the error statistics
-            row["excluded"] = why
-            row["error_if_included"] = err
-            row["error"] = None
-        rows.append(row)
-    return {
-        "points": rows,
-        **_stats(rows),
-        "by_kind": {k: _stats([r for r in rows if r["kind"] == k]) for k in _kinds(rows)},
-        "excluded": sum(1 for r in rows if r.get("excluded")),
-        "fidelity": fidelity.to_dict(),
-    }
+        # An excluded point stays in the list, left out of the error statistics.
+        rows.append(
+            ValidationRow(
+                kind=pt["kind"],
+                what=_label(pt),
+                measured=meas,
+                predicted=pred["value"],
+                error=None if why else err,
+                dominant_term=pred["term"],
+                source=pt.get("source", ""),
+                engine=str(pt["engine"]) if "engine" in pt else None,
+                date=str(pt["date"]) if "date" in pt else None,
+                model=str(pt["model"]) if "model" in pt else None,
+                model_kind=(
+                    ("moe" if _model_is_moe(pt["model"]) else "dense")
+                    if pt["kind"] == "serving"
+                    else None
+                ),
+                excluded=why or None,
+                error_if_included=err if why else None,
+            )
+        )
+    kinds = sorted({r.kind for r in rows})
+    return ValidationReport(
+        points=tuple(rows),
+        stats=_stats([r.error for r in rows]),
+        by_kind={k: _stats([r.error for r in rows if r.kind == k]) for k in kinds},
+        excluded=sum(1 for r in rows if r.excluded),
+        fidelity=fidelity,
+    )
 
 
-def _kinds(rows: list[dict[str, Any]]) -> list[str]:
-    return sorted({r["kind"] for r in rows})
-
-
-def _stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _stats(errors: list[float | None]) -> ErrorStats:
     """Points counted, median and 90th-percentile |error|, signed median (excluded left out)."""
-    e = np.array([r["error"] for r in rows if r["error"] is not None], dtype=float)
-    return {
-        "counted": len(e),
-        "median_abs_error": float(np.median(np.abs(e))) if len(e) else None,
-        "p90_abs_error": float(np.percentile(np.abs(e), 90)) if len(e) else None,
-        "signed_median_error": float(np.median(e)) if len(e) else None,
-    }
+    e = np.array([x for x in errors if x is not None], dtype=float)
+    return ErrorStats(
+        counted=len(e),
+        median_abs_error=float(np.median(np.abs(e))) if len(e) else None,
+        p90_abs_error=float(np.percentile(np.abs(e), 90)) if len(e) else None,
+        signed_median_error=float(np.median(e)) if len(e) else None,
+    )
 
 
 def _label(pt: dict[str, Any]) -> str:
@@ -836,7 +927,7 @@ def _group_table(rows: list[dict[str, Any]], key: Any, title: str) -> list[str]:
     out = [f"| {title} | points | median abs. error | 90th percentile | signed median |"]
     out.append("|---|---:|---:|---:|---:|")
     for name in sorted(groups):
-        st = _stats(groups[name])
+        st = _stats([r["error"] for r in groups[name]]).to_dict()
         out.append(
             f"| {name} | {st['counted']} | {st['median_abs_error']:.1%} | "
             f"{st['p90_abs_error']:.1%} | {st['signed_median_error']:+.1%} |"
