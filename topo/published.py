@@ -28,6 +28,7 @@ from topo.place import Plan
 
 __all__ = [
     "CacheTier",
+    "ContextPoint",
     "FiveMinutes",
     "FlipPoint",
     "context_point",
@@ -194,6 +195,43 @@ def _fields(w: Workload) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- long context (claim 13)
+@dataclass(frozen=True, slots=True)
+class ContextPoint:
+    """Decode and prefill at one context with the largest batch HBM holds.
+
+    Attributes
+    ----------
+    context
+        Tokens in each sequence [tokens].
+    fits
+        Whether one sequence fits next to the weights.
+    max_batch
+        The largest batch that fits [sequences] (0 when none).
+    bound
+        What bounds the decode step (``memory``, ``compute``, ...); None when nothing fits.
+    kv_over_weights
+        KV bytes read a step over weight bytes [dimensionless]; None without weights.
+    time_per_output_token_s
+        A decode step [s]; None when nothing fits.
+    usd_per_million_output_tokens, usd_per_million_input_tokens
+        Decode and prefill cost [USD per million tokens]; None when nothing fits.
+    """
+
+    context: float
+    fits: bool
+    max_batch: int
+    bound: str | None = None
+    kv_over_weights: float | None = None
+    time_per_output_token_s: float | None = None
+    usd_per_million_output_tokens: float | None = None
+    usd_per_million_input_tokens: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``long_context_tier``'s ``at_reference`` and ``at_threshold``)."""
+        keys = self.__slots__ if self.fits else ("context", "fits", "max_batch")
+        return {f: getattr(self, f) for f in keys}
+
+
 def context_point(
     layout: Layout,
     model: Model,
@@ -201,7 +239,7 @@ def context_point(
     workload: Workload,
     context: float,
     comm: CommModel | None = None,
-) -> dict[str, Any]:
+) -> ContextPoint:
     """Decode and prefill at one context with the largest batch HBM holds.
 
     A sequence of `context` tokens is a prompt of that length decoding its next token,
@@ -217,20 +255,20 @@ def context_point(
     )
     max_b = memory(layout, model, plan, 1, w).max_batch
     if max_b < 1:
-        return {"context": context, "fits": False, "max_batch": 0}
+        return ContextPoint(context=context, fits=False, max_batch=0)
     usd_s = plan.world * workload.gpu_hour_usd / 3600
     d = decode(layout, model, plan, np.array([float(max_b)]), w, comm)
     pre = prefill(layout, model, plan, w, comm)
-    return {
-        "context": context,
-        "fits": True,
-        "max_batch": max_b,
-        "bound": bound_of(d, 0),
-        "kv_over_weights": float(d.kv[0] / d.weights[0]) if d.weights[0] else None,
-        "time_per_output_token_s": float(d.tpot[0]),
-        "usd_per_million_output_tokens": usd_s / float(d.tokens_per_s[0]) * 1e6,
-        "usd_per_million_input_tokens": usd_s / pre.tokens_per_s * 1e6,
-    }
+    return ContextPoint(
+        context=context,
+        fits=True,
+        max_batch=max_b,
+        bound=bound_of(d, 0),
+        kv_over_weights=float(d.kv[0] / d.weights[0]) if d.weights[0] else None,
+        time_per_output_token_s=float(d.tpot[0]),
+        usd_per_million_output_tokens=usd_s / float(d.tokens_per_s[0]) * 1e6,
+        usd_per_million_input_tokens=usd_s / pre.tokens_per_s * 1e6,
+    )
 
 
 def long_context_tier(
@@ -270,27 +308,29 @@ def long_context_tier(
         "definition": "the context above which no decode batch, however large, is "
         "compute-bound: each sequence's KV reads grow with the batch as its FLOPs do",
         "reference_context": ref_ctx,
-        "at_reference": ref,
-        "at_threshold": at,
+        "at_reference": ref.to_dict(),
+        "at_threshold": at.to_dict(),
         # Causal prefill: attention FLOPs per token grow with the prompt, linear ones do not.
         "prefill_attention_over_linear_at_threshold": threshold / attention_equals_linear_tokens,
         "output_cost_multiple": None,
         "input_cost_multiple": None,
     }
     where = tier["model"]
-    if not (at["fits"] and ref["fits"]):
+    if not (at.fits and ref.fits):
         out["reading"] = (
             f"a {threshold:,.0f}-token sequence does not fit in this plan's HBM next to the "
             f"weights: a long-context tier like {where}'s takes more GPUs per replica"
         )
         return out
-    if not (ref["usd_per_million_output_tokens"] > 0 and ref["usd_per_million_input_tokens"] > 0):
+    ref_out, ref_in = ref.usd_per_million_output_tokens, ref.usd_per_million_input_tokens
+    at_out, at_in = at.usd_per_million_output_tokens, at.usd_per_million_input_tokens
+    if not (ref_out and ref_in and ref_out > 0 and ref_in > 0 and at_out is not None):
         out["reading"] = "with a GPU-hour price of 0 every cost is 0: no multiple to compare"
         return out
-    mo = at["usd_per_million_output_tokens"] / ref["usd_per_million_output_tokens"]
-    mi = at["usd_per_million_input_tokens"] / ref["usd_per_million_input_tokens"]
+    mo = at_out / ref_out
+    mi = (at_in or 0.0) / ref_in
     out["output_cost_multiple"], out["input_cost_multiple"] = mo, mi
-    kv = at["kv_over_weights"]
+    kv = at.kv_over_weights
     reads = f", KV reads {kv:.1f}x the weight reads" if kv is not None else ""
     if switch:
         tail = (
@@ -300,8 +340,8 @@ def long_context_tier(
     else:
         tail = "not for a switch from compute to memory, which this model does not make here"
     out["reading"] = (
-        f"at {threshold:,.0f} tokens a decode step is {at['bound']}-bound{reads}, and "
-        f"{at['max_batch']:,} sequences fit in HBM against {ref['max_batch']:,} at "
+        f"at {threshold:,.0f} tokens a decode step is {at.bound}-bound{reads}, and "
+        f"{at.max_batch:,} sequences fit in HBM against {ref.max_batch:,} at "
         f"{ref_ctx:,.0f}: output costs {mo:.1f}x and input {mi:.1f}x what they cost there, "
         f"where {where} charges {tier_out:g}x and {tier_in:g}x above {threshold:,.0f}; the "
         f"tier pays for the batch the KV cache crowds out of HBM and the quadratic prefill "
