@@ -144,9 +144,9 @@ def test_calibration_recovers_known_parameters(
         step_overhead_s=step,
         launch_per_layer_s=launch,
     )
-    got = calibrate(_synthetic(truth))["fidelity"]
+    got = calibrate(_synthetic(truth)).fidelity
     for name in ("hbm_scale", "compute_scale", "step_overhead_s", "launch_per_layer_s"):
-        assert got[name] == pytest.approx(getattr(truth, name), rel=0.05), name
+        assert getattr(got, name) == pytest.approx(getattr(truth, name), rel=0.05), name
 
 
 def test_calibration_is_deterministic() -> None:
@@ -156,9 +156,10 @@ def test_calibration_is_deterministic() -> None:
         p[key] *= 1.07
     assert calibrate(pts) == calibrate(pts)
     r = calibrate(pts)
-    assert r["rms_log_error"] > 0
-    assert r["points"] == len(pts)
-    assert all(e is None or e > 0 for e in r["uncertainty"].values())
+    assert r.rms_log_error > 0
+    assert r.points == len(pts)
+    assert all(e is None or e > 0 for e in r.uncertainty.values())
+    assert r.to_dict()["fitted"] == list(r.fitted)
 
 
 def test_validate_statistics() -> None:
@@ -340,9 +341,9 @@ def test_collective_calibration_from_nccl_sizes() -> None:
     for p in pts:
         p["time_s"] = predict(p, truth)["value"]
     r = calibrate(pts)
-    assert r["fitted"] == ["comm_bw_scale", "comm_latency_s"]
-    assert r["fidelity"]["comm_bw_scale"] == pytest.approx(0.7, rel=0.05)
-    assert r["fidelity"]["comm_latency_s"] == pytest.approx(15e-6, rel=0.05)
+    assert r.fitted == ("comm_bw_scale", "comm_latency_s")
+    assert r.fidelity.comm_bw_scale == pytest.approx(0.7, rel=0.05)
+    assert r.fidelity.comm_latency_s == pytest.approx(15e-6, rel=0.05)
     # nccl-tests' 4 GiB all-reduce on 8 x H100 took 15.81 ms (busbw 475.5 GB/s: NVLS
     # reduces in the switch and beats the ring's link rate). A call is never charged less
     # than the link-rate ring, 2 x 7/8 x 4 GiB over 450 GB/s plus its latency.

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from topo.calibrate import ValidationReport
+from topo.calibrate import CalibrationFit, ValidationReport
 from topo.catalogue import Accelerator, Link
 from topo.collectives import CollectiveResult
 from topo.design import Comparison
@@ -1350,7 +1350,7 @@ def validate(
 
 def calibrate(
     measurements: str | Path, *, layout: str = "", accelerator: str | None = None
-) -> Report:
+) -> CalibrationFit:
     """``topo calibrate``: the overheads and efficiencies that fit the measured points.
 
     The fit only; ``topo calibrate -o`` also writes it as a profile.
@@ -1364,4 +1364,4 @@ def calibrate(
         if not points:
             msg = f"{measurements}: no measurements on accelerator {accelerator!r}"
             raise TopoError(msg)
-    return Report("calibrate", fit(points))
+    return fit(points)

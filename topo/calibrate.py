@@ -722,9 +722,38 @@ def _label(pt: dict[str, Any]) -> str:
     return f"copy of {pt['bytes']:.3g} B"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CalibrationFit:
+    """``topo calibrate``: the fitted fidelity and how well it fits.
+
+    ``fidelity`` holds the fitted parameters (in their own units: scales are fractions,
+    ``*_s`` seconds); ``fitted`` names them; ``uncertainty`` is each one's standard
+    error (same unit, None when undetermined); ``at_bound`` names those stopped at a
+    bound; ``rms_log_error`` is the root-mean-square of ln(predicted / measured)
+    (dimensionless) over ``points`` measured points.
+    """
+
+    fidelity: Fidelity
+    fitted: tuple[str, ...]
+    uncertainty: Mapping[str, float | None]
+    at_bound: tuple[str, ...]
+    rms_log_error: float
+    points: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fidelity": self.fidelity.to_dict(),
+            "fitted": list(self.fitted),
+            "uncertainty": dict(self.uncertainty),
+            "at_bound": list(self.at_bound),
+            "rms_log_error": self.rms_log_error,
+            "points": self.points,
+        }
+
+
 def calibrate(
     points: list[dict[str, Any]], *, start: Fidelity = DEFAULT, iterations: int = 60
-) -> dict[str, Any]:
+) -> CalibrationFit:
     """Fit :data:`FIT_BOUNDS`' parameters to the points: least squares on the log error.
 
     Levenberg-Marquardt on parameters scaled to [0, 1] within their bounds, a forward-
@@ -762,14 +791,14 @@ def calibrate(
     )
     u, cost, J = _levenberg_marquardt(resid, u, iterations)
     errors = _standard_errors(J, u, cost, names, span)
-    return {
-        "fidelity": fid(u).to_dict(),
-        "fitted": names,
-        "uncertainty": errors,
-        "at_bound": [names[i] for i in range(len(names)) if not 1e-9 < u[i] < 1 - 1e-9],
-        "rms_log_error": math.sqrt(cost / len(points)),
-        "points": len(points),
-    }
+    return CalibrationFit(
+        fidelity=fid(u),
+        fitted=tuple(names),
+        uncertainty=errors,
+        at_bound=tuple(names[i] for i in range(len(names)) if not 1e-9 < u[i] < 1 - 1e-9),
+        rms_log_error=math.sqrt(cost / len(points)),
+        points=len(points),
+    )
 
 
 def _jacobian(
