@@ -57,7 +57,7 @@ def _synthetic(truth: Fidelity) -> list[dict[str, Any]]:
     pts.append({"kind": "gemm", "accelerator": "h100-sxm", "m": 8192, "n": 8192, "k": 8192})
     pts.append({"kind": "bandwidth", "accelerator": "h100-sxm", "bytes": 8e9})
     for p in pts:
-        p["value" if p["kind"] == "serving" else "time_s"] = predict(p, truth)["value"]
+        p["value" if p["kind"] == "serving" else "time_s"] = predict(p, truth).value
     return pts
 
 
@@ -92,20 +92,20 @@ def test_nccl_file_loads_and_validates(tmp_path: Path) -> None:
 def test_gemm_and_bandwidth_predictions() -> None:
     # A measured shape costs what was measured: XLA's 4096^3 bf16 GEMM on H100, 176.2 us.
     g = predict({"kind": "gemm", "accelerator": "h100-sxm", "m": 4096, "n": 4096, "k": 4096})
-    assert g["value"] == pytest.approx(176.2e-6, rel=1e-3)
+    assert g.value == pytest.approx(176.2e-6, rel=1e-3)
     # A 64-row GEMM streams its 8192 x 8192 bf16 weights (and 64-row activations in and
     # out) at the BabelStream fraction: median of 2.90 and 2.97 TB/s over 3.35 TB/s.
     hbm = (2.90 / 3.35 + 2.97 / 3.35) / 2
     g = predict({"kind": "gemm", "accelerator": "h100-sxm", "m": 64, "n": 8192, "k": 8192})
     nbytes = 8192 * 8192 * 2 + 64 * (8192 + 8192) * 2
-    assert g["value"] == pytest.approx(nbytes / (3.35e12 * hbm), rel=2e-3)
+    assert g.value == pytest.approx(nbytes / (3.35e12 * hbm), rel=2e-3)
     b = predict({"kind": "bandwidth", "accelerator": "h100-sxm", "bytes": 8e9})
-    assert b["value"] == pytest.approx(8e9 / (3.35e12 * hbm), rel=2e-3)
+    assert b.value == pytest.approx(8e9 / (3.35e12 * hbm), rel=2e-3)
 
 
 def test_static_batch_throughput_is_prefill_then_decode() -> None:
     pt = _serving("llama-2-7b", 1, 64, "static_batch_tokens_per_s_per_gpu", input=2048, output=128)
-    got = predict(pt)["value"]
+    got = predict(pt).value
     layout, model = load_layout("dgx-h100"), load_model("llama-2-7b")
     w = Workload(input_tokens=2048, output_tokens=128)
     pre = prefill(layout, model, Plan(tp=1), w, prompts=64).time_s
@@ -339,7 +339,7 @@ def test_collective_calibration_from_nccl_sizes() -> None:
         for b in (8.0, 65536.0, 1048576.0, 16777216.0, 268435456.0, 4294967296.0)
     ]
     for p in pts:
-        p["time_s"] = predict(p, truth)["value"]
+        p["time_s"] = predict(p, truth).value
     r = calibrate(pts)
     assert r.fitted == ("comm_bw_scale", "comm_latency_s")
     assert r.fidelity.comm_bw_scale == pytest.approx(0.7, rel=0.05)
@@ -348,7 +348,7 @@ def test_collective_calibration_from_nccl_sizes() -> None:
     # reduces in the switch and beats the ring's link rate). A call is never charged less
     # than the link-rate ring, 2 x 7/8 x 4 GiB over 450 GB/s plus its latency.
     ring = 2 * 7 / 8 * 2**32 / 450e9
-    assert predict(pts[-1])["value"] == pytest.approx(ring + 25.6e-6, rel=0.01)
-    assert predict(pts[-1])["value"] == pytest.approx(15.81e-3, rel=0.07)
-    clean = predict(pts[-1], dataclasses.replace(DEFAULT, enabled=False))["value"]
+    assert predict(pts[-1]).value == pytest.approx(ring + 25.6e-6, rel=0.01)
+    assert predict(pts[-1]).value == pytest.approx(15.81e-3, rel=0.07)
+    clean = predict(pts[-1], dataclasses.replace(DEFAULT, enabled=False)).value
     assert clean == pytest.approx(ring, rel=0.01)

@@ -38,6 +38,7 @@ from topo.units import UnitError, parse_quantity
 
 __all__ = [
     "FIT_BOUNDS",
+    "Prediction",
     "calibrate",
     "load_measurements",
     "parse_nccl_tests",
@@ -373,16 +374,30 @@ def load_measurements(path: str | Path, *, layout: str = "") -> list[dict[str, A
     return out
 
 
-def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prediction:
+    """What topo predicts for one measured point, and what dominates it.
+
+    `value` is a time [s] (for serving points, the metric's own unit); `term` the part
+    of the model that dominates it.
+    """
+
+    value: float
+    term: str
+
+
+def predict(point: dict[str, Any], fidelity: Fidelity = DEFAULT) -> Prediction:
     """The number topo predicts for one measured point, and the term that dominates it."""
     kind = point["kind"]
     if kind == "gemm":
-        return _predict_gemm(point, fidelity)
-    if kind == "bandwidth":
-        return _predict_bandwidth(point, fidelity)
-    if kind == "collective":
-        return _predict_collective(point, fidelity)
-    return _predict_serving(point, fidelity)
+        r = _predict_gemm(point, fidelity)
+    elif kind == "bandwidth":
+        r = _predict_bandwidth(point, fidelity)
+    elif kind == "collective":
+        r = _predict_collective(point, fidelity)
+    else:
+        r = _predict_serving(point, fidelity)
+    return Prediction(float(r["value"]), str(r["term"]))
 
 
 def _predict_gemm(point: dict[str, Any], fidelity: Fidelity) -> dict[str, Any]:
@@ -660,7 +675,7 @@ def validate(points: list[dict[str, Any]], fidelity: Fidelity = DEFAULT) -> Vali
     for pt in points:
         pred = predict(pt, fidelity)
         meas = _measured(pt)
-        err = pred["value"] / meas - 1 if meas else math.inf
+        err = pred.value / meas - 1 if meas else math.inf
         why = excluded.get(_series_key(pt)) if pt["kind"] == "gemm" else None
         # An excluded point stays in the list, left out of the error statistics.
         rows.append(
@@ -668,9 +683,9 @@ def validate(points: list[dict[str, Any]], fidelity: Fidelity = DEFAULT) -> Vali
                 kind=pt["kind"],
                 what=_label(pt),
                 measured=meas,
-                predicted=pred["value"],
+                predicted=pred.value,
                 error=None if why else err,
-                dominant_term=pred["term"],
+                dominant_term=pred.term,
                 source=pt.get("source", ""),
                 engine=str(pt["engine"]) if "engine" in pt else None,
                 date=str(pt["date"]) if "date" in pt else None,
@@ -783,7 +798,7 @@ def calibrate(
 
     def resid(u: np.ndarray) -> np.ndarray:
         f = fid(u)
-        pred = np.array([predict(p, f)["value"] for p in points])
+        pred = np.array([predict(p, f).value for p in points])
         return np.asarray(np.log(pred / meas))
 
     u = np.clip(
