@@ -20,8 +20,6 @@ _BY_DESIGN = ("ports",)  # full by design, not a physical limit
 
 def plot_limits(limits: dict[str, Any]) -> tuple[Any, Any]:
     """Bars of the largest domain [GPUs] each limit allows, from ``DomainLimits.to_dict()``."""
-    from matplotlib.patches import Patch
-
     by = dict(limits["by_limit"])
     open_ended = dict(limits.get("not_binding_up_to") or {})
     physical = [f for f in by if f not in _BY_DESIGN]
@@ -81,6 +79,17 @@ def plot_limits(limits: dict[str, Any]) -> tuple[Any, Any]:
         fontsize=12,
         weight="bold",
     )
+    _legend(ax)
+    if limits.get("note"):
+        fig.text(0.01, 0.01, limits["note"], fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig, ax
+
+
+def _legend(ax: Any) -> None:
+    from matplotlib.patches import Patch
+
     ax.legend(
         handles=[
             Patch(color=OK_COLOR, label="limit"),
@@ -95,8 +104,3 @@ def plot_limits(limits: dict[str, Any]) -> tuple[Any, Any]:
         fontsize=8,
         frameon=False,
     )
-    if limits.get("note"):
-        fig.text(0.01, 0.01, limits["note"], fontsize=8)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    return fig, ax
