@@ -158,9 +158,6 @@ def _cost(d: DecodeTerms, i: int, plan: Plan, workload: Workload, pre: Prefill) 
     )
 
 
-TERMS = ("weights", "kv", "compute", "communication", "overhead")
-
-
 @dataclass(slots=True)
 class PlanParts:
     """What one plan's questions share, whatever the batch (each part made when asked)."""
