@@ -63,6 +63,17 @@ CASES: list[tuple[list[str], Callable[[], Any]]] = [
         lambda: topo.price("dgx-h100", "llama-3-70b", contexts=[1000, 8000]),
     ),
     (
+        ["price", "dgx-h100", "--model", "llama-3.1-8b", "--context", "64000,300000"]
+        + ["--compare-model", "gpt-j-6b", "--batch", "1,3"],
+        lambda: topo.price(
+            "dgx-h100",
+            "llama-3.1-8b",
+            contexts=[64000, 300000],
+            batches=[1, 3],
+            compare_models=["gpt-j-6b"],
+        ),
+    ),
+    (
         ["compare", "dgx-h100", "dgx-h200", "--model", "llama-3.1-8b"],
         lambda: topo.compare(["dgx-h100", "dgx-h200"], "llama-3.1-8b"),
     ),

@@ -133,24 +133,25 @@ def test_claim_13_long_context() -> None:
         batches=[1, 8, 64],
     )
     by_ctx = {}
-    for r in p["rows"]:
-        by_ctx.setdefault(r["context"], []).append(r)
+    for r in p.rows:
+        by_ctx.setdefault(r.context, []).append(r)
     # B_max(S) = (n HBM - W) / (S kv): 185, 46, 11, 7 on 640 GB; topo keeps 10% of HBM free.
     usable = 8 * 72e9 - 141.1e9
     for S, seed_b in ((8192, 185), (32768, 46), (131072, 11), (200000, 7)):
         want = int(usable // (S * 327_680 + 8 * 8192 * 2 * 8))
-        assert max(r["max_batch"] for r in by_ctx[S]) == pytest.approx(want, abs=1)
+        assert max(r.max_batch for r in by_ctx[S]) == pytest.approx(want, abs=1)
         assert want <= seed_b
     cheapest = {
-        S: min(r["usd_per_million_output_tokens"] for r in rows) for S, rows in by_ctx.items()
+        S: min(r.usd_per_million_output_tokens or np.inf for r in rows)
+        for S, rows in by_ctx.items()
     }
     assert cheapest[8192] < cheapest[32768] < cheapest[131072] < cheapest[200000]
     # The seed's ~25x more GPU time per output token at 200k than at 8k (memory-bound).
     assert cheapest[200000] / cheapest[8192] == pytest.approx(25, rel=0.35)
     # S* = 2 N_act / (I_hw kv) = 1,458 in the seed's closed form.
-    assert p["no_compute_bound_context_seed"] == pytest.approx(1458, rel=1e-3)
+    assert p.no_compute_bound_context_seed == pytest.approx(1458, rel=1e-3)
     # Prefill attention equals linear FLOPs at ~107.7k tokens (T / 107.7k).
-    assert p["prefill_attention_equals_linear_tokens"] == pytest.approx(107.7e3, rel=0.02)
+    assert p.prefill_attention_equals_linear_tokens == pytest.approx(107.7e3, rel=0.02)
 
 
 def test_claim_13_mla_attention_intensity() -> None:
@@ -393,37 +394,35 @@ def _step_s(B: np.ndarray, S: float) -> np.ndarray:
 
 def test_claim_13_long_context_tier_beside_where_decode_stops_being_compute_bound() -> None:
     p = price(H100, LLAMA, Plan(tp=8), Workload(ideal=True), contexts=[1000], batches=[1, 8])
-    lc = p["long_context_tier"]
+    lc = p.long_context_tier
     # An unbounded batch is compute-bound while (2 N + S F_att) / C >= S kv / BW:
     # S* = 2 N / (I kv - F_att), I = C / BW = 295.3; the seed's form drops F_att (1,458).
     s_star = 2 * N_LINEAR / (C_H100 / BW_H100 * KV_TOK - F_ATT)
     assert s_star == pytest.approx(1476, abs=1)
-    assert lc["compute_bound_until_tokens"] == pytest.approx(s_star, rel=1e-4)
-    assert lc["reference_context"] == lc["compute_bound_until_tokens"]
+    assert lc.compute_bound_until_tokens == pytest.approx(s_star, rel=1e-4)
+    assert lc.reference_context == lc.compute_bound_until_tokens
     # Gemini 2.5 Pro above 200k: input $1.25 -> $2.50, output $10 -> $15.
-    assert lc["threshold_tokens"] == 200_000
-    assert (lc["tier_input_multiple"], lc["tier_output_multiple"]) == (2.50 / 1.25, 15 / 10)
-    assert "ai.google.dev" in lc["published"][0]["source"]
+    assert lc.threshold_tokens == 200_000
+    assert (lc.tier_input_multiple, lc.tier_output_multiple) == (2.50 / 1.25, 15 / 10)
+    assert "ai.google.dev" in lc.published[0]["source"]
     # At 200k: 6 sequences fit (the seed's 7 on all 640 GB), memory-bound, KV reads
     # B S kv against the weight reads.
     b_tier, b_ref = _fit(200_000), _fit(s_star)
     assert (b_tier, b_ref) == (6, 896)
-    at, ref = lc["at_threshold"], lc["at_reference"]
-    assert (at["max_batch"], ref["max_batch"]) == (b_tier, b_ref)
-    assert at["bound"] == "memory"
-    assert at["kv_over_weights"] == pytest.approx(b_tier * 200_000 * KV_TOK / W_READ, rel=1e-3)
+    at, ref = lc.at_threshold, lc.at_reference
+    assert (at.max_batch, ref.max_batch) == (b_tier, b_ref)
+    assert at.bound == "memory"
+    assert at.kv_over_weights == pytest.approx(b_tier * 200_000 * KV_TOK / W_READ, rel=1e-3)
     # Output: GPU time per token t_step(B) / B at each context, each at its largest batch.
     per_tok_tier = _step_s(np.array([b_tier]), 200_000)[0] / b_tier
     per_tok_ref = _step_s(np.array([b_ref]), s_star)[0] / b_ref
-    assert lc["output_cost_multiple"] == pytest.approx(per_tok_tier / per_tok_ref, rel=2e-3)
-    assert at["usd_per_million_output_tokens"] == pytest.approx(
-        USD_S * per_tok_tier * 1e6, rel=2e-3
-    )
+    assert lc.output_cost_multiple == pytest.approx(per_tok_tier / per_tok_ref, rel=2e-3)
+    assert at.usd_per_million_output_tokens == pytest.approx(USD_S * per_tok_tier * 1e6, rel=2e-3)
     # Input: causal prefill FLOPs per token 2 N + F_att T / 2 (compute-bound at both).
     want_in = (2 * N_LINEAR + F_ATT * 200_000 / 2) / (2 * N_LINEAR + F_ATT * s_star / 2)
-    assert lc["input_cost_multiple"] == pytest.approx(want_in, rel=2e-3)
-    assert "6 sequences fit in HBM against 896" in lc["reading"]
-    assert "not for the switch from compute to memory, which comes at 1,476" in lc["reading"]
+    assert lc.input_cost_multiple == pytest.approx(want_in, rel=2e-3)
+    assert "6 sequences fit in HBM against 896" in lc.reading
+    assert "not for the switch from compute to memory, which comes at 1,476" in lc.reading
 
 
 def test_long_context_tier_that_does_not_fit() -> None:
@@ -431,10 +430,10 @@ def test_long_context_tier_that_does_not_fit() -> None:
     # 200k-token sequence of fp32 KV is 200,000 x 2 x 80 x 8 x 128 x 4 B = 131 GB.
     w = Workload(ideal=True, weights="fp8", kv="fp32")
     p = price(H100, LLAMA, Plan(tp=2), w, contexts=[1000], batches=[1])
-    lc = p["long_context_tier"]
-    assert not lc["at_threshold"]["fits"]
-    assert lc["output_cost_multiple"] is None
-    assert "does not fit" in lc["reading"]
+    lc = p.long_context_tier
+    assert not lc.at_threshold.fits
+    assert lc.output_cost_multiple is None
+    assert "does not fit" in lc.reading
 
 
 def test_faster_tiers_and_list_price_band_in_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -75,7 +75,6 @@ __all__ = [
     "CatalogueListing",
     "LayoutRow",
     "LayoutsListing",
-    "Report",
     "ServeResult",
     "cache",
     "cache_scenario",
@@ -108,30 +107,12 @@ __all__ = [
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from topo.economics import CacheResult, Lifecycle, TrainingMemory
+    from topo.economics import CacheResult, Lifecycle, Price, TrainingMemory
 
 LayoutLike = str | Path | Layout
 ModelLike = str | Path | Model
 DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 """The batches :func:`sweep` runs when none are given [sequences]."""
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """A result whose fields are the JSON the command prints (serve, price, limits, ...).
-
-    ``report["key"]`` and ``report.to_dict()`` read it; ``kind`` says which command's.
-    """
-
-    kind: str
-    data: Mapping[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Exactly what the command's ``--json`` prints."""
-        return dict(self.data)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.data[key]
 
 
 def evaluate(
@@ -298,7 +279,7 @@ def limits(
 
     Returns
     -------
-    Report
+    DomainLimits
         ``max_domain_size`` and ``by_limit`` [GPUs], the ``binding`` limit family.
     """
     from topo.physical import apply_vary, largest_domain
@@ -579,7 +560,7 @@ def price(
     strategy: str = "packed",
     catalogue: Sequence[str] = (),
     **workload: Any,
-) -> Report:
+) -> Price:
     """``topo price``: cost per million tokens [USD] against batch and context.
 
     Parameters
@@ -606,9 +587,8 @@ def price(
     s = Scenario(layout, model, catalogue=catalogue, strategy=strategy, **workload)
     models = [s.model, *(resolve_model(m) for m in compare_models)]
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
-    results = price_models(s, models, degrees, contexts=contexts, batches=batches)
-    data = results[0] if len(results) == 1 else {**results[0], "compare": results[1:]}
-    return Report("price", data)
+    first, *others = price_models(s, models, degrees, contexts=contexts, batches=batches)
+    return dataclasses.replace(first, compare=tuple(others))
 
 
 def price_models(
@@ -618,10 +598,10 @@ def price_models(
     *,
     contexts: Sequence[float],
     batches: Sequence[int],
-) -> list[dict[str, Any]]:
+) -> list[Price]:
     """:func:`topo.economics.price` for each model, on a plan that holds the longest context.
 
-    One JSON mapping per model, costs [USD].
+    One result per model, costs [USD].
 
     Parameters
     ----------

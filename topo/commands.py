@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -549,7 +550,7 @@ def cmd_price(args: argparse.Namespace) -> int:
     s = _scenario(args)
     models = [s.model, *(load_model(m) for m in args.compare_model or [])]
     results = price_models(s, models, _degrees(args), contexts=contexts, batches=batches)
-    data = results[0] if len(results) == 1 else {**results[0], "compare": results[1:]}
+    data = dataclasses.replace(results[0], compare=tuple(results[1:])).to_dict()
     if args.plot:
         from topo.plot import plot_price
 

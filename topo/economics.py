@@ -34,6 +34,7 @@ from topo.published import (
     FIVE_MINUTES_S,
     CacheTier,
     FiveMinutes,
+    LongContextTier,
     five_minutes_against_hbm,
     long_context_tier,
     published_prices,
@@ -46,6 +47,9 @@ __all__ = [
     "FasterTier",
     "InferenceAware",
     "Lifecycle",
+    "ListPriceBand",
+    "Price",
+    "PriceRow",
     "PublishedCache",
     "TrainingMemory",
     "cache_tiers",
@@ -60,6 +64,178 @@ TOKENS_PER_PARAM = 20.0
 
 
 # ---------------------------------------------------------------- price (claims 2, 10, 13)
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    """Cost per million tokens at one context and batch (``topo price``'s table row).
+
+    Attributes
+    ----------
+    context
+        Tokens in each sequence [tokens].
+    batch
+        Sequences decoded together [sequences]; 0 when none fits.
+    fits
+        Whether the batch fits next to the weights.
+    max_batch
+        The largest batch that fits at this context [sequences].
+    usd_per_million_output_tokens, usd_per_million_input_tokens
+        Decode and prefill cost [USD per million tokens]; None when nothing fits.
+    bound
+        What bounds the decode step (``memory``, ``compute``, ...); None when nothing fits.
+    is_max_batch
+        Whether this is the largest batch that fits (rows that fit only).
+    time_per_output_token_s
+        A decode step [s] (rows that fit only).
+    kv_over_weights
+        KV bytes read a step over weight bytes [dimensionless]; None without weights.
+    decode_to_prefill_cost_ratio
+        Output cost over input cost [dimensionless]; None when either is 0 or missing.
+    """
+
+    context: float
+    batch: int
+    fits: bool
+    max_batch: int
+    usd_per_million_output_tokens: float | None
+    usd_per_million_input_tokens: float | None
+    bound: str | None
+    is_max_batch: bool = False
+    time_per_output_token_s: float | None = None
+    kv_over_weights: float | None = None
+
+    @property
+    def decode_to_prefill_cost_ratio(self) -> float | None:
+        """Output cost over input cost [dimensionless]; None when either is 0 or missing."""
+        out_c, in_c = self.usd_per_million_output_tokens, self.usd_per_million_input_tokens
+        return out_c / in_c if out_c and in_c else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo price --json``'s ``rows`` entries)."""
+        head = {"context": self.context, "batch": self.batch, "fits": self.fits}
+        head["max_batch"] = self.max_batch
+        costs = {
+            "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
+            "usd_per_million_input_tokens": self.usd_per_million_input_tokens,
+            "bound": self.bound,
+        }
+        ratio = {"decode_to_prefill_cost_ratio": self.decode_to_prefill_cost_ratio}
+        if not self.fits:
+            return head | costs | ratio
+        return (
+            head
+            | {
+                "is_max_batch": self.is_max_batch,
+                "time_per_output_token_s": self.time_per_output_token_s,
+            }
+            | costs
+            | {"kv_over_weights": self.kv_over_weights}
+            | ratio
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ListPriceBand:
+    """Published output prices as a multiple of input prices.
+
+    Attributes
+    ----------
+    low, high
+        The band's ends [dimensionless].
+    source
+        Where the band comes from.
+    examples
+        Published (input, output) prices [USD per million tokens] with sources.
+    """
+
+    low: float
+    high: float
+    source: str
+    examples: tuple[Mapping[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo price --json``'s ``list_price_output_over_input``)."""
+        return {
+            "low": self.low,
+            "high": self.high,
+            "source": self.source,
+            "examples": [dict(e) for e in self.examples],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """``topo price``: cost per million tokens across contexts and batches, and why.
+
+    Attributes
+    ----------
+    model, layout
+        The names priced.
+    plan
+        Its degrees, ``tp``, ``ep``, ``pp``, ``dp`` [GPUs].
+    gpu_hour_usd
+        The price of one GPU-hour [USD].
+    rows
+        One per context and batch that fits (one per context when none does).
+    faster_tiers
+        What tiers 1.25, 1.5, 2 and 3 times faster cost at the first context.
+    kv_crossover_context
+        The context where KV reads equal weight reads at `kv_crossover_batch` [tokens].
+    kv_crossover_batch
+        The largest batch priced [sequences].
+    no_compute_bound_context
+        The context above which no decode batch is compute-bound [tokens]; 0 when none
+        ever is, None when every context is.
+    no_compute_bound_context_seed
+        The seed's closed form 2 N_act / (I_hw kv) [tokens]; None without a bf16 peak.
+    prefill_attention_equals_linear_tokens
+        The prompt where causal prefill's attention FLOPs equal its linear ones [tokens].
+    attention_kind
+        The model's attention (``GQA``, ``MLA``, ...).
+    decode_attention_intensity_flop_per_byte
+        Decode attention FLOPs per byte of KV read [FLOP/byte].
+    list_price_output_over_input
+        The published output/input price band.
+    published_faster_tiers
+        Published faster tiers (name, speedup, price multiple, source).
+    long_context_tier
+        The published long-context tier beside where decode stops being compute-bound.
+    compare
+        The same for other models on the layout (``--compare-model``).
+    """
+
+    model: str
+    layout: str
+    plan: Mapping[str, int]
+    gpu_hour_usd: float
+    rows: tuple[PriceRow, ...]
+    faster_tiers: tuple[FasterTier, ...]
+    kv_crossover_context: float
+    kv_crossover_batch: int
+    no_compute_bound_context: float | None
+    no_compute_bound_context_seed: float | None
+    prefill_attention_equals_linear_tokens: float
+    attention_kind: str
+    decode_attention_intensity_flop_per_byte: float
+    list_price_output_over_input: ListPriceBand
+    published_faster_tiers: tuple[Mapping[str, Any], ...]
+    long_context_tier: LongContextTier
+    compare: tuple[Price, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``topo price --json`` prints."""
+        d: dict[str, Any] = {f: getattr(self, f) for f in self.__slots__}
+        d["plan"] = dict(self.plan)
+        d["rows"] = [r.to_dict() for r in self.rows]
+        d["faster_tiers"] = [t.to_dict() for t in self.faster_tiers]
+        d["list_price_output_over_input"] = self.list_price_output_over_input.to_dict()
+        d["published_faster_tiers"] = [dict(t) for t in self.published_faster_tiers]
+        d["long_context_tier"] = self.long_context_tier.to_dict()
+        compare = d.pop("compare")
+        if compare:
+            d["compare"] = [p.to_dict() for p in compare]
+        return d
+
+
 def price(
     layout: Layout,
     model: Model,
@@ -69,41 +245,68 @@ def price(
     contexts: list[float],
     batches: list[int],
     comm: CommModel | None = None,
-) -> dict[str, Any]:
-    """Cost per million output and input tokens across contexts and batches that fit."""
+) -> Price:
+    """Cost per million output and input tokens [USD] across contexts and batches that fit."""
     usd_s = plan.world * workload.gpu_hour_usd / 3600
-    rows: list[dict[str, Any]] = []
+    rows: list[PriceRow] = []
     for S in contexts:
         rows += _context_rows(layout, model, plan, workload, S, batches, usd_s=usd_s, comm=comm)
-    for r in rows:
-        out_c, in_c = r["usd_per_million_output_tokens"], r["usd_per_million_input_tokens"]
-        r["decode_to_prefill_cost_ratio"] = out_c / in_c if out_c and in_c else None
-    first = [r for r in rows if r["context"] == contexts[0] and r["fits"]]
-    tiers: list[dict[str, Any]] = []
+    first = [r for r in rows if r.context == contexts[0] and r.fits]
+    tiers: list[FasterTier] = []
     if first:
-        b = max(r["batch"] for r in first)
+        b = max(r.batch for r in first)
         w0 = Workload(**{**_fields(workload), "context": contexts[0]})
         tiers = [
-            faster_tier(layout, model, plan, w0, batch=b, speedup=x, comm=comm).to_dict()
+            faster_tier(layout, model, plan, w0, batch=b, speedup=x, comm=comm)
             for x in (1.25, 1.5, 2.0, 3.0)
         ]
-    return {
-        "model": model.name,
-        "layout": layout.name,
-        "plan": {"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
-        "gpu_hour_usd": workload.gpu_hour_usd,
-        "rows": rows,
-        "faster_tiers": tiers,
-        **_context_facts(
+    kv_tok = model.kv_bytes_per_token(dtype_bytes(workload.kv))
+    weights = (model.params.non_expert + model.params.routed) * dtype_bytes(workload.weights)
+    crit = critical_batches(layout, model, plan, workload)
+    acc = layout.accelerator
+    ridge = acc.peak_flop_per_s.get("bf16", 0.0) / (acc.hbm_bandwidth_bytes_per_s or 1.0)
+    p = model.params
+    att_per_ctx = model.attention_flops_per_token(1.0)
+    att_equals_linear = 2 * 2 * (p.active - p.embedding) / att_per_ctx
+    facts = published_prices()
+    band = facts["output_over_input"]
+    largest_batch = max(batches)
+    return Price(
+        model=model.name,
+        layout=layout.name,
+        plan={"tp": plan.tp, "ep": plan.ep, "pp": plan.pp, "dp": plan.dp},
+        gpu_hour_usd=workload.gpu_hour_usd,
+        rows=tuple(rows),
+        faster_tiers=tuple(tiers),
+        # KV reads per step equal weight reads: B S kv = W.
+        kv_crossover_context=weights / (largest_batch * kv_tok),
+        kv_crossover_batch=largest_batch,
+        no_compute_bound_context=crit.context_limit,
+        # The seed's closed form, without attention FLOPs or efficiencies.
+        no_compute_bound_context_seed=2 * p.active / (ridge * kv_tok) if ridge else None,
+        # Prefill attention FLOPs equal linear FLOPs at this prompt length (causal).
+        prefill_attention_equals_linear_tokens=att_equals_linear,
+        attention_kind=model.attention_kind,
+        decode_attention_intensity_flop_per_byte=att_per_ctx / kv_tok,
+        list_price_output_over_input=ListPriceBand(
+            low=float(band["low"]),
+            high=float(band["high"]),
+            source=band["source"],
+            examples=tuple(band["examples"]),
+        ),
+        published_faster_tiers=tuple(facts["faster_tiers"]),
+        # The seed's >200k tier against where decode really stops being compute-bound.
+        long_context_tier=long_context_tier(
             layout,
             model,
             plan,
             workload,
-            first_context=contexts[0],
-            largest_batch=max(batches),
+            compute_bound_until=crit.context_limit,
+            attention_equals_linear_tokens=att_equals_linear,
+            fallback_context=contexts[0],
             comm=comm,
         ),
-    }
+    )
 
 
 def _context_rows(
@@ -116,97 +319,30 @@ def _context_rows(
     *,
     usd_s: float,
     comm: CommModel | None,
-) -> list[dict[str, Any]]:
+) -> list[PriceRow]:
     """Price rows at context `S`: each batch that fits and the largest (one row if none)."""
     w = Workload(**{**_fields(workload), "context": S, "input_tokens": int(S), "output_tokens": 1})
     max_b = memory(layout, model, plan, 1, w).max_batch
     bs = sorted({b for b in batches if b <= max_b} | ({max_b} if max_b >= 1 else set()))
     if not bs:
-        return [
-            {
-                "context": S,
-                "batch": 0,
-                "fits": False,
-                "max_batch": 0,
-                "usd_per_million_output_tokens": None,
-                "usd_per_million_input_tokens": None,
-                "bound": None,
-            }
-        ]
+        return [PriceRow(S, 0, False, 0, None, None, None)]
     d = decode(layout, model, plan, np.array(bs, dtype=float), w, comm)
     pre = prefill(layout, model, plan, w, comm)
-    rows = []
-    for i, b in enumerate(bs):
-        tps = float(d.tokens_per_s[i])
-        rows.append(
-            {
-                "context": S,
-                "batch": b,
-                "fits": True,
-                "max_batch": max_b,
-                "is_max_batch": b == max_b,
-                "time_per_output_token_s": float(d.tpot[i]),
-                "usd_per_million_output_tokens": usd_s / tps * 1e6,
-                "usd_per_million_input_tokens": usd_s / pre.tokens_per_s * 1e6,
-                "bound": _bound(d, i),
-                "kv_over_weights": float(d.kv[i] / d.weights[i]) if d.weights[i] else None,
-            }
+    return [
+        PriceRow(
+            context=S,
+            batch=b,
+            fits=True,
+            max_batch=max_b,
+            is_max_batch=b == max_b,
+            time_per_output_token_s=float(d.tpot[i]),
+            usd_per_million_output_tokens=usd_s / float(d.tokens_per_s[i]) * 1e6,
+            usd_per_million_input_tokens=usd_s / pre.tokens_per_s * 1e6,
+            bound=_bound(d, i),
+            kv_over_weights=float(d.kv[i] / d.weights[i]) if d.weights[i] else None,
         )
-    return rows
-
-
-def _context_facts(
-    layout: Layout,
-    model: Model,
-    plan: Plan,
-    workload: Workload,
-    *,
-    first_context: float,
-    largest_batch: int,
-    comm: CommModel | None,
-) -> dict[str, Any]:
-    """Where context changes the price: KV crossover, compute-bound limit, published tiers."""
-    kv_tok = model.kv_bytes_per_token(dtype_bytes(workload.kv))
-    weights = (model.params.non_expert + model.params.routed) * dtype_bytes(workload.weights)
-    crit = critical_batches(layout, model, plan, workload)
-    acc = layout.accelerator
-    ridge = acc.peak_flop_per_s.get("bf16", 0.0) / (acc.hbm_bandwidth_bytes_per_s or 1.0)
-    p = model.params
-    att_per_ctx = model.attention_flops_per_token(1.0)
-    att_equals_linear = 2 * 2 * (p.active - p.embedding) / att_per_ctx
-    facts = published_prices()
-    band = facts["output_over_input"]
-    return {
-        # KV reads per step equal weight reads: B S kv = W.
-        "kv_crossover_context": weights / (largest_batch * kv_tok),
-        "kv_crossover_batch": largest_batch,
-        "no_compute_bound_context": crit.context_limit,
-        # The seed's closed form, without attention FLOPs or efficiencies.
-        "no_compute_bound_context_seed": 2 * p.active / (ridge * kv_tok) if ridge else None,
-        # Prefill attention FLOPs equal linear FLOPs at this prompt length (causal).
-        "prefill_attention_equals_linear_tokens": att_equals_linear,
-        "attention_kind": model.attention_kind,
-        "decode_attention_intensity_flop_per_byte": att_per_ctx
-        / (model.kv_bytes_per_token(dtype_bytes(workload.kv))),
-        "list_price_output_over_input": {
-            "low": float(band["low"]),
-            "high": float(band["high"]),
-            "source": band["source"],
-            "examples": band["examples"],
-        },
-        "published_faster_tiers": facts["faster_tiers"],
-        # The seed's >200k tier against where decode really stops being compute-bound.
-        "long_context_tier": long_context_tier(
-            layout,
-            model,
-            plan,
-            workload,
-            compute_bound_until=crit.context_limit,
-            attention_equals_linear_tokens=att_equals_linear,
-            fallback_context=first_context,
-            comm=comm,
-        ),
-    }
+        for i, b in enumerate(bs)
+    ]
 
 
 def _bound(d: DecodeTerms, i: int) -> str:

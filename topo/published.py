@@ -31,6 +31,7 @@ __all__ = [
     "ContextPoint",
     "FiveMinutes",
     "FlipPoint",
+    "LongContextTier",
     "context_point",
     "five_minutes_against_hbm",
     "long_context_tier",
@@ -271,6 +272,66 @@ def context_point(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LongContextTier:
+    """The published long-context tier beside where decode stops being compute-bound.
+
+    Attributes
+    ----------
+    threshold_tokens
+        The context above which the published tier charges more [tokens].
+    published
+        The published tiers, as ``topo/data/published_prices.yaml`` gives them (USD per
+        million tokens below and above the threshold, with sources).
+    tier_input_multiple, tier_output_multiple
+        The first published tier's price above the threshold over below [dimensionless].
+    compute_bound_until_tokens
+        The context above which no decode batch is compute-bound [tokens]; 0 when none
+        ever is, None when every context is.
+    definition
+        That context, in words.
+    reference_context
+        The context the threshold's costs are compared with [tokens].
+    at_reference, at_threshold
+        Decode and prefill at those two contexts, each at the largest batch HBM holds.
+    prefill_attention_over_linear_at_threshold
+        Causal prefill's attention FLOPs over linear FLOPs at the threshold [dimensionless].
+    output_cost_multiple, input_cost_multiple
+        Modelled cost at the threshold over at the reference [dimensionless]; None when
+        a sequence does not fit or every cost is 0.
+    reading
+        What the tier pays for, in words.
+    """
+
+    threshold_tokens: float
+    published: tuple[Mapping[str, Any], ...]
+    tier_input_multiple: float
+    tier_output_multiple: float
+    compute_bound_until_tokens: float | None
+    definition: str
+    reference_context: float
+    at_reference: ContextPoint
+    at_threshold: ContextPoint
+    prefill_attention_over_linear_at_threshold: float
+    output_cost_multiple: float | None
+    input_cost_multiple: float | None
+    reading: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (``topo price --json``'s ``long_context_tier``)."""
+        d: dict[str, Any] = {f: getattr(self, f) for f in self.__slots__}
+        d["published"] = [dict(t) for t in self.published]
+        d["at_reference"] = self.at_reference.to_dict()
+        d["at_threshold"] = self.at_threshold.to_dict()
+        return d
+
+
+_DEFINITION = (
+    "the context above which no decode batch, however large, is "
+    "compute-bound: each sequence's KV reads grow with the batch as its FLOPs do"
+)
+
+
 def long_context_tier(
     layout: Layout,
     model: Model,
@@ -281,7 +342,7 @@ def long_context_tier(
     attention_equals_linear_tokens: float,
     fallback_context: float,
     comm: CommModel | None = None,
-) -> dict[str, Any]:
+) -> LongContextTier:
     """The published long-context tier beside the context where decode stops being compute-bound.
 
     `compute_bound_until` is the context above which no decode batch, however large, is
@@ -299,56 +360,73 @@ def long_context_tier(
     ref_ctx = float(compute_bound_until) if switch and compute_bound_until else fallback_context
     ref = context_point(layout, model, plan, workload, ref_ctx, comm)
     at = context_point(layout, model, plan, workload, threshold, comm)
-    out: dict[str, Any] = {
-        "threshold_tokens": threshold,
-        "published": facts["tiers"],
-        "tier_input_multiple": tier_in,
-        "tier_output_multiple": tier_out,
-        "compute_bound_until_tokens": compute_bound_until,
-        "definition": "the context above which no decode batch, however large, is "
-        "compute-bound: each sequence's KV reads grow with the batch as its FLOPs do",
-        "reference_context": ref_ctx,
-        "at_reference": ref.to_dict(),
-        "at_threshold": at.to_dict(),
-        # Causal prefill: attention FLOPs per token grow with the prompt, linear ones do not.
-        "prefill_attention_over_linear_at_threshold": threshold / attention_equals_linear_tokens,
-        "output_cost_multiple": None,
-        "input_cost_multiple": None,
-    }
-    where = tier["model"]
+    attention = threshold / attention_equals_linear_tokens
+    multiples, reading = _tier_reading(
+        ref,
+        at,
+        where=str(tier["model"]),
+        tier_multiples=(tier_out, tier_in),
+        compute_bound_until=compute_bound_until if switch else None,
+        attention_over_linear=attention,
+    )
+    return LongContextTier(
+        threshold_tokens=threshold,
+        published=tuple(facts["tiers"]),
+        tier_input_multiple=tier_in,
+        tier_output_multiple=tier_out,
+        compute_bound_until_tokens=compute_bound_until,
+        definition=_DEFINITION,
+        reference_context=ref_ctx,
+        at_reference=ref,
+        at_threshold=at,
+        prefill_attention_over_linear_at_threshold=attention,
+        output_cost_multiple=multiples[0],
+        input_cost_multiple=multiples[1],
+        reading=reading,
+    )
+
+
+def _tier_reading(
+    ref: ContextPoint,
+    at: ContextPoint,
+    *,
+    where: str,
+    tier_multiples: tuple[float, float],
+    compute_bound_until: float | None,
+    attention_over_linear: float,
+) -> tuple[tuple[float | None, float | None], str]:
+    """The modelled (output, input) cost multiples at the threshold, and what they say."""
+    threshold = at.context
     if not (at.fits and ref.fits):
-        out["reading"] = (
+        return (None, None), (
             f"a {threshold:,.0f}-token sequence does not fit in this plan's HBM next to the "
             f"weights: a long-context tier like {where}'s takes more GPUs per replica"
         )
-        return out
     ref_out, ref_in = ref.usd_per_million_output_tokens, ref.usd_per_million_input_tokens
     at_out, at_in = at.usd_per_million_output_tokens, at.usd_per_million_input_tokens
     if not (ref_out and ref_in and ref_out > 0 and ref_in > 0 and at_out is not None):
-        out["reading"] = "with a GPU-hour price of 0 every cost is 0: no multiple to compare"
-        return out
+        return (None, None), "with a GPU-hour price of 0 every cost is 0: no multiple to compare"
     mo = at_out / ref_out
     mi = (at_in or 0.0) / ref_in
-    out["output_cost_multiple"], out["input_cost_multiple"] = mo, mi
     kv = at.kv_over_weights
     reads = f", KV reads {kv:.1f}x the weight reads" if kv is not None else ""
-    if switch:
+    if compute_bound_until is not None:
         tail = (
             f"not for the switch from compute to memory, which comes at "
             f"{compute_bound_until:,.0f} tokens"
         )
     else:
         tail = "not for a switch from compute to memory, which this model does not make here"
-    out["reading"] = (
+    tier_out, tier_in = tier_multiples
+    return (mo, mi), (
         f"at {threshold:,.0f} tokens a decode step is {at.bound}-bound{reads}, and "
         f"{at.max_batch:,} sequences fit in HBM against {ref.max_batch:,} at "
-        f"{ref_ctx:,.0f}: output costs {mo:.1f}x and input {mi:.1f}x what they cost there, "
+        f"{ref.context:,.0f}: output costs {mo:.1f}x and input {mi:.1f}x what they cost there, "
         f"where {where} charges {tier_out:g}x and {tier_in:g}x above {threshold:,.0f}; the "
         f"tier pays for the batch the KV cache crowds out of HBM and the quadratic prefill "
-        f"(attention {out['prefill_attention_over_linear_at_threshold']:.2f}x the linear "
+        f"(attention {attention_over_linear:.2f}x the linear "
         f"FLOPs), {tail}"
     )
-    return out
 
 
 # ---------------------------------------------------------------- five minutes (claim 15)

@@ -2,36 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from topo.plot._style import figure, human
+
+if TYPE_CHECKING:
+    from topo.economics import Price
 
 __all__ = ["plot_cache", "plot_lifecycle", "plot_price", "plot_serving"]
 
 _COLORS = ["#4C72B0", "#C44E52", "#55A868", "#8172B3", "#DD8452", "#64B5CD"]
 
 
-def plot_price(results: list[dict[str, Any]]) -> tuple[Any, Any]:
+def plot_price(results: Sequence[Price]) -> tuple[Any, Any]:
     """Cheapest cost per million output tokens against context, one line per model."""
     fig = figure(9, 5.5)
     ax = fig.subplots()
     for i, d in enumerate(results):
         best: dict[float, float] = {}
-        for r in d["rows"]:
-            c = r["usd_per_million_output_tokens"]
+        for r in d.rows:
+            c = r.usd_per_million_output_tokens
             if c is not None:
-                best[r["context"]] = min(best.get(r["context"], np.inf), c)
+                best[r.context] = min(best.get(r.context, np.inf), c)
         xs = sorted(best)
         ax.plot(
             xs,
             [best[x] for x in xs],
             "o-",
             color=_COLORS[i % len(_COLORS)],
-            label=f"{d['model']} ({d['attention_kind']}), cheapest batch that fits",
+            label=f"{d.model} ({d.attention_kind}), cheapest batch that fits",
         )
-        limit = d["no_compute_bound_context"]
+        limit = d.no_compute_bound_context
         if limit:
             ax.axvline(limit, color=_COLORS[i % len(_COLORS)], linestyle=":", linewidth=1)
             ax.annotate(
@@ -50,8 +54,8 @@ def plot_price(results: list[dict[str, Any]]) -> tuple[Any, Any]:
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(
-        f"{results[0]['layout']}: long contexts cost more per output token "
-        f"(${results[0]['gpu_hour_usd']:.2f} per GPU-hour)",
+        f"{results[0].layout}: long contexts cost more per output token "
+        f"(${results[0].gpu_hour_usd:.2f} per GPU-hour)",
         fontsize=11,
         weight="bold",
     )
