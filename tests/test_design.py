@@ -132,8 +132,10 @@ def test_study_is_resumable_and_deterministic(tmp_path: Path) -> None:
     half.mkdir()
     (half / "study.json").write_text((tmp_path / "a" / "study.json").read_text())
     (half / "results.jsonl").write_text("".join(log.splitlines(keepends=True)[:3]) + '{"id": "d0')
-    run_study(study, half)
+    resumed = run_study(study, half).to_dict()
     assert (half / "results.json").read_bytes() == first
+    # The summary a library user gets (and --json prints) is the same, key order too.
+    assert json.dumps(resumed) == json.dumps(a)
     assert (half / "results.csv").read_text() == (tmp_path / "a" / "results.csv").read_text()
     # Multi-process gives the same bytes.
     run_study(study, tmp_path / "p", workers=2)

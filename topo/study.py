@@ -439,9 +439,10 @@ def run_study(
     todo = [d for d in designs if d["id"] not in done]
     with log.open("a", encoding="utf-8") as f:
         for k, r in enumerate(_execute(todo, workers, dask), 1):
-            f.write(json.dumps(r, sort_keys=True) + "\n")
+            line = json.dumps(r, sort_keys=True)
+            f.write(line + "\n")
             f.flush()
-            done[r["id"]] = r
+            done[r["id"]] = json.loads(line)  # as a resumed run reads it back
             if progress is not None:
                 progress(k, len(todo))
     rows = [done[d["id"]] for d in designs]
