@@ -328,3 +328,31 @@ def test_bounded_search_finds_what_the_full_search_ranks_first(
     fast = search_bounded(lay, G, m, w, plans, max_latency_s=limit, weight=busy)
     assert best(fast) == best(full)
     assert len(fast) < len(full)
+
+
+def test_designs_reuse_bounds_and_rows_only_where_nothing_they_depend_on_changed() -> None:
+    """A study keeps plan bounds and rows by value (accelerator, model, plan, workload,
+    collectives, limits): a design assessed after others, from full caches, gives the row
+    it gives from empty ones; another NIC changes the rows of plans that cross domains."""
+    from topo import plans
+
+    design = {
+        "id": "d",
+        "layout": "gb200-nvl72",
+        "vary": {"domain_gpus": 8, "nic": "400 Gb/s", "cluster_gpus": 144},
+        "model": "mixtral-8x7b",
+        "slo_tpot_s": 0.05,
+        "max_replica_gpus": 16,
+    }
+    plans._BOUNDS.clear()
+    plans._ROWS.clear()
+    cold = assess(design)
+    assert plans._BOUNDS
+    assert plans._ROWS
+    faster = {**design, "vary": {**design["vary"], "nic": "1600 Gb/s"}}
+    hot = assess(faster)  # bounds reused (no network in them), cross-domain rows not
+    plans._BOUNDS.clear()
+    plans._ROWS.clear()
+    assert assess(faster) == hot
+    assert assess(design) == cold
+    assert assess(design) == cold  # now from full caches

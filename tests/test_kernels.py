@@ -291,3 +291,17 @@ def test_a_chip_without_bf16_still_runs_every_kernel() -> None:
     d = decode(layout, DSV3, Plan(tp=1, ep=64, dp=64), np.array([64.0]), Workload(weights="fp4"))
     assert float(d.tpot[0]) > float(d.floor[0]) > 0
     assert float(d.kernels["moe_gemm"][0]) > 0
+
+
+def test_exact_gemm_efficiency_is_kept_per_shape_and_equals_the_vector_fit() -> None:
+    """Small batches (<= 8 shapes) use the table's local fit at each shape, kept per shape:
+    the same numbers, bit for bit, as fitting the shapes together."""
+    from topo.kernels import _direct_fraction, _stand_in
+
+    acc = H100
+    chip, rows = _stand_in(acc, "fp8")
+    m = np.array([1.0, 3.0, 64.0, 200.0, 4096.0])
+    together = _direct_fraction(tables().gemm[(chip, rows)], m, 7168.0, 2048.0)
+    one_by_one = gemm_efficiency(acc, "fp8", m, 7168.0, 2048.0)
+    assert np.array_equal(one_by_one, together)
+    assert np.array_equal(gemm_efficiency(acc, "fp8", m, 7168.0, 2048.0), together)

@@ -28,11 +28,10 @@ from topo.physical import LimitsReport, apply_vary, check_limits, with_trays
 from topo.units import UnitError, parse_quantity
 
 if TYPE_CHECKING:
-    import networkx as nx
-
     from topo.models import Model
     from topo.place import Plan
     from topo.plans import PlanRow
+    from topo.routing import Fabric
 
 __all__ = [
     "DESIGN_KEYS",
@@ -361,6 +360,7 @@ def assess(design: dict[str, Any]) -> DesignRow:
     from topo.models import Model, load_model
     from topo.perf import memory
     from topo.plans import candidate_plans, search_bounded
+    from topo.routing import Fabric
 
     given = design["layout"]
     base = given if isinstance(given, Layout) else load_layout(given)
@@ -397,7 +397,8 @@ def assess(design: dict[str, Any]) -> DesignRow:
     plans = candidate_plans(
         layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus), replicas=False
     )
-    prefill_s = _prefill_timer(layout, G, model, w)
+    fabric = Fabric(G)
+    prefill_s = _prefill_timer(layout, fabric, model, w)
     n = layout.n_gpus
 
     def busy(r: PlanRow) -> float:
@@ -410,6 +411,7 @@ def assess(design: dict[str, Any]) -> DesignRow:
         rows = search_bounded(
             layout, G, model, w, plans, max_latency_s=slo_tpot, weight=busy,
             feasible=None if slo_ttft is None else lambda r: prefill_s(r.plan) <= slo_ttft,
+            fabric=fabric,
         )  # fmt: skip
     except TopoError as e:  # e.g. no peak for the compute dtype: the design cannot run it
         return DesignRow(**row, feasible=False, reasons=(*reasons, str(e)))
@@ -453,19 +455,17 @@ def _physical_facts(layout: Layout, limits: LimitsReport) -> dict[str, Any]:
 
 
 def _prefill_timer(
-    layout: Layout, G: nx.Graph, model: Model, w: Workload
+    layout: Layout, fabric: Fabric, model: Model, w: Workload
 ) -> Callable[[Plan], float]:
     """A plan's prefill time on the layout [s], each plan placed and run once."""
     from topo.perf import comm_model, prefill
     from topo.place import place
-    from topo.routing import Fabric
 
-    fabric = Fabric(G)
     prefills: dict[Plan, float] = {}
 
     def prefill_s(plan: Plan) -> float:
         if plan not in prefills:
-            comm = comm_model(fabric, place(G, plan))
+            comm = comm_model(fabric, place(fabric.G, plan))
             prefills[plan] = prefill(layout, model, plan, w, comm).time_s
         return prefills[plan]
 

@@ -281,13 +281,20 @@ def _curve(chip: str, rows: str, n: float, k: float) -> np.ndarray:
     return _direct_fraction(table, 2.0**_M_GRID, n, k)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _exact(chip: str, rows: str, m: float, n: float, k: float) -> float:
+    """The measured table's fraction at one shape (a local fit: ~50 us, so kept)."""
+    return float(_direct_fraction(tables().gemm[(chip, rows)], np.array([m]), n, k)[0])
+
+
 def gemm_efficiency(acc: Any, dtype: str, m: Any, n: float, k: float) -> np.ndarray:
     """Fraction of the dense `dtype` peak a GEMM of m x n x k reaches on `acc`."""
     chip, rows = _stand_in(acc, dtype)
     mm = np.asarray(m, dtype=float)
     flat = np.atleast_1d(mm).ravel()
-    if flat.size <= 8:  # exact (validation, single points)
-        out = _direct_fraction(tables().gemm[(chip, rows)], np.maximum(flat, 1e-9), n, k)
+    if flat.size <= 8:  # exact (validation, single points), each shape fitted once
+        fn, fk = float(n), float(k)
+        out = np.array([_exact(chip, rows, float(x), fn, fk) for x in np.maximum(flat, 1e-9)])
     else:
         curve = _curve(chip, rows, float(n), float(k))
         lm = np.log2(np.maximum(flat, 1.0))

@@ -216,12 +216,15 @@ def search(
     refine_latency_s: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     fabric: Fabric | None = None,
+    prune: bool = True,
 ) -> list[PlanRow]:
     """Every plan x strategy x batch that fits in memory (and the latency limit).
 
     Batches are dp x (powers of two up to the memory limit, and the limit itself), plus,
     under a latency limit (`max_latency_s`, or `refine_latency_s` to add the batch without
-    filtering rows), the largest batch that meets it.
+    filtering rows), the largest batch that meets it. `prune`: skip plans that miss the
+    limit even without communication (a shortcut only: rows over the limit are dropped
+    anyway; off where the caller has already bounded the plans).
     """
     target = max_latency_s if max_latency_s is not None else refine_latency_s
     workload.check()
@@ -233,7 +236,7 @@ def search(
         if progress is not None:
             progress(done, len(todo))
         bs, max_b = _batches(layout, model, plan, workload, batches)
-        if not len(bs) or _too_slow(layout, model, plan, workload, max_latency_s):
+        if not len(bs) or (prune and _too_slow(layout, model, plan, workload, max_latency_s)):
             continue
         for strategy in strategies:
             placement = place(G, plan, strategy=strategy)
@@ -242,14 +245,53 @@ def search(
                 continue
             seen.add(key)
             comm = comm_model(fabric, placement)
-            run = bs
-            if target is not None and not batches:
-                # Not only powers of two: the largest batch that meets the latency limit.
-                top = largest_batch_within(layout, model, plan, workload, comm, max_b, target)
-                if top >= plan.dp:
-                    run = np.unique(np.append(bs, float(top)))
-            d = decode(layout, model, plan, run, workload, comm)
-            rows += _rows(plan, strategy, run, d, workload, max_latency_s)
+            rows += _plan_rows(
+                layout, model, plan, workload, comm, strategy,
+                batches=bs, given=bool(batches), max_b=max_b,
+                target=target, limit=max_latency_s,
+            )  # fmt: skip
+    return rows
+
+
+# A plan's rows depend on the accelerator, model, plan, workload, its collectives (a
+# value: the same lines on another design's fabric give the same times) and the limits:
+# designs of a study that share them (another NIC where the plan stays inside a domain,
+# another domain size that holds its groups) reuse them.
+_ROWS: dict[tuple[Any, ...], list[PlanRow]] = {}
+
+
+def _plan_rows(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    comm: Any,
+    strategy: str,
+    *,
+    batches: np.ndarray,
+    given: bool,
+    max_b: int,
+    target: float | None,
+    limit: float | None,
+) -> list[PlanRow]:
+    """`plan`'s rows at `batches` (and, under `target`, the largest batch that meets it)."""
+    key = (
+        _value_key(layout.accelerator), _value_key(model), plan, workload, comm, strategy,
+        batches.tobytes(), given, max_b, target, limit,
+    )  # fmt: skip
+    if key in _ROWS:
+        return _ROWS[key]
+    run = batches
+    if target is not None and not given:
+        # Not only powers of two: the largest batch that meets the latency limit.
+        top = largest_batch_within(layout, model, plan, workload, comm, max_b, target)
+        if top >= plan.dp:
+            run = np.unique(np.append(batches, float(top)))
+    d = decode(layout, model, plan, run, workload, comm)
+    rows = _rows(plan, strategy, run, d, workload, limit)
+    if len(_ROWS) > 1 << 16:
+        _ROWS.clear()
+    _ROWS[key] = rows
     return rows
 
 
@@ -263,6 +305,7 @@ def search_bounded(
     max_latency_s: float | None,
     weight: Callable[[PlanRow], float],
     feasible: Callable[[PlanRow], bool] | None = None,
+    fabric: Fabric | None = None,
 ) -> list[PlanRow]:
     """:func:`search` (packed) over the plans that can still beat the best found.
 
@@ -281,19 +324,36 @@ def search_bounded(
     bounds.sort()
     rows: list[PlanRow] = []
     best = -math.inf
-    fabric = Fabric(G)
+    fabric = fabric or Fabric(G)
     for neg, _, plan in bounds:
         if -neg < best:
             break
         got = search(
             layout, G, model, workload, plans=[plan], strategies=("packed",),
-            max_latency_s=max_latency_s, fabric=fabric,
+            max_latency_s=max_latency_s, fabric=fabric, prune=False,
         )  # fmt: skip
         rows += got
         for r in got:
             if feasible is None or feasible(r):
                 best = max(best, r.tokens_per_s_per_gpu * weight(r))
     return rows
+
+
+# Bounds depend on the accelerator, model, plan, workload and limit only (no network):
+# designs of a study that share them (another NIC, domain size or cost) reuse them.
+_BOUNDS: dict[tuple[Any, ...], float | None] = {}
+_REPRS: dict[int, tuple[object, str]] = {}
+
+
+def _value_key(obj: object) -> str:
+    """A key for `obj` by value (its repr), computed once per object."""
+    got = _REPRS.get(id(obj))
+    if got is None or got[0] is not obj:
+        if len(_REPRS) > 4096:
+            _REPRS.clear()
+        got = (obj, repr(obj))
+        _REPRS[id(obj)] = got
+    return got[1]
 
 
 def _bound(
@@ -303,8 +363,19 @@ def _bound(
 
     The step without collectives: never slower than with them, and its tokens/s rise
     with the batch, so at the largest batch that meets the limit this way it is above
-    every row the search can find for the plan.
+    every row the search can find for the plan. Kept for the process (:data:`_BOUNDS`).
     """
+    key = (_value_key(layout.accelerator), _value_key(model), plan, bare, limit)
+    if key not in _BOUNDS:
+        if len(_BOUNDS) > 1 << 18:
+            _BOUNDS.clear()
+        _BOUNDS[key] = _bare_bound(layout, model, plan, bare, limit)
+    return _BOUNDS[key]
+
+
+def _bare_bound(
+    layout: Layout, model: Model, plan: Plan, bare: Workload, limit: float | None
+) -> float | None:
     bs, max_b = _batches(layout, model, plan, bare, None)
     if not len(bs):
         return None
