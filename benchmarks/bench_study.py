@@ -1,8 +1,14 @@
 """Designs per second of a study, serially, on local processes and on a local Dask cluster.
 
-Run: python benchmarks/bench_study.py [--designs small|deepseek]
-The study is the bundled layouts/studies/deepseek-domain-nic.yaml (21 designs, DeepSeek-V3 on
-1,152 GPUs) or a small Llama-3.1-8B one; each mode starts from an empty folder and must give
+Run: python benchmarks/bench_study.py [--study deepseek|large|small] [--workers 2]
+
+- ``deepseek``: the bundled layouts/studies/deepseek-domain-nic.yaml (21 designs,
+  DeepSeek-V3 on 1,152 GPUs).
+- ``large``: layouts/studies/rack-design-1080.yaml (1,080 designs over 3 models); also
+  interrupted part-way on 2 processes and resumed.
+- ``small``: the DeepSeek study's designs with Llama-3.1-8B.
+
+Each mode starts from an empty folder (a fresh process's caches) and must give
 byte-identical results.json.
 """
 
@@ -10,41 +16,84 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import multiprocessing
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from topo.study import load_study, run_study
-
 ROOT = Path(__file__).resolve().parents[1]
+STUDIES = {
+    "deepseek": ROOT / "layouts" / "studies" / "deepseek-domain-nic.yaml",
+    "small": ROOT / "layouts" / "studies" / "deepseek-domain-nic.yaml",
+    "large": ROOT / "layouts" / "studies" / "rack-design-1080.yaml",
+}
+
+
+def _run(study: str, out: Path, args: list[str]) -> float:
+    """`topo study` in a fresh process (its own caches) [s]."""
+    t = time.perf_counter()
+    cmd = [sys.executable, "-m", "topo", "study", study, "-o", str(out), *args]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def _interrupted(study: str, out: Path, workers: int, after_s: float) -> float:
+    """Start the study, stop it after `after_s`, resume it; total seconds."""
+    t = time.perf_counter()
+    cmd = [sys.executable, "-m", "topo", "study", study, "-o", str(out)]
+    p = subprocess.Popen([*cmd, "--workers", str(workers)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        p.wait(timeout=after_s)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    log = out / "results.jsonl"
+    done = len(log.read_text().splitlines()) if log.is_file() else 0
+    print(f"{'':>30}  interrupted after {after_s:.0f} s with {done} designs logged")
+    subprocess.run([*cmd, "--workers", str(workers)], check=True, capture_output=True)
+    return time.perf_counter() - t
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--designs", choices=("small", "deepseek"), default="deepseek")
+    p.add_argument("--study", choices=tuple(STUDIES), default="deepseek")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
-    path = ROOT / "layouts" / "studies" / "deepseek-domain-nic.yaml"
-    study = load_study(path)
-    if args.designs == "small":
-        study = {**study, "models": ["llama-3.1-8b"], "workloads": [{}], "max_replica_gpus": 8}
-    modes = [("serial", {}), (f"{args.workers} processes", {"workers": args.workers})]
-    if importlib.util.find_spec("distributed"):
-        modes.append(
-            (f"dask local, {args.workers} workers", {"dask": "local", "workers": args.workers})
-        )
-    outputs = []
+    path = STUDIES[args.study]
     with tempfile.TemporaryDirectory() as d:
-        for name, kw in modes:
+        study = str(path)
+        if args.study == "small":
+            import yaml
+
+            doc = yaml.safe_load(path.read_text())
+            doc.update(models=["llama-3.1-8b"], workloads=[{}], max_replica_gpus=8)
+            study = str(Path(d) / "small.yaml")
+            Path(study).write_text(yaml.safe_dump(doc))
+        modes: list[tuple[str, list[str]]] = [
+            ("serial", ["--workers", "1"]),
+            (f"{args.workers} processes", ["--workers", str(args.workers)]),
+        ]
+        if importlib.util.find_spec("distributed"):
+            modes.append((f"dask local, {args.workers} workers",
+                          ["--dask", "local", "--workers", str(args.workers)]))  # fmt: skip
+        outputs = []
+        n = 0
+        for name, extra in modes:
             out = Path(d) / name.replace(" ", "_").replace(",", "")
-            t = time.perf_counter()
-            s = run_study(study, out, **kw)  # type: ignore[arg-type]
-            dt = time.perf_counter() - t
-            n = len(s.designs)
-            print(f"{name:>28}: {n} designs in {dt:6.2f} s = {n / dt:6.2f} designs/s")
+            dt = _run(study, out, extra)
+            n = len((out / "results.jsonl").read_text().splitlines())
+            print(f"{name:>30}: {n} designs in {dt:7.2f} s = {n / dt:7.2f} designs/s")
+            outputs.append((out / "results.json").read_bytes())
+        if args.study == "large":
+            out = Path(d) / "resumed"
+            dt = _interrupted(study, out, args.workers, after_s=20.0)
+            print(f"{'interrupted and resumed':>30}: {n} designs in {dt:7.2f} s in all")
             outputs.append((out / "results.json").read_bytes())
     same = all(o == outputs[0] for o in outputs)
-    print(f"identical results.json in every mode: {same}")
+    print(f"cores: {multiprocessing.cpu_count()}; identical results.json in every mode: {same}")
 
 
 if __name__ == "__main__":

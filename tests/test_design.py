@@ -212,6 +212,28 @@ def test_bundled_study_file_loads() -> None:
     root = Path(__file__).resolve().parents[1]
     study = load_study(root / "layouts" / "studies" / "deepseek-domain-nic.yaml")
     assert len(study_designs(study)) == 7 * 3
+    # The large one: 5 domain sizes x 4 NICs x 2 cables x 3 power budgets x 3 cluster
+    # sizes x 3 models (benchmarks/bench_study.py --study large runs it).
+    large = load_study(root / "layouts" / "studies" / "rack-design-1080.yaml")
+    designs = study_designs(large)
+    assert len(designs) == 5 * 4 * 2 * 3 * 3 * 3 == 1080
+    assert len({d["model"] for d in designs}) == 3
+
+
+def test_large_study_designs_assess_like_a_study_of_them(tmp_path: Path) -> None:
+    """A slice of the 1,080-design study, run as a study, gives each design's own row."""
+    root = Path(__file__).resolve().parents[1]
+    large = load_study(root / "layouts" / "studies" / "rack-design-1080.yaml")
+    some = dict(large, vary={**large["vary"], "nic": ["200 Gb/s"], "cable": ["optical"],
+                             "power_budget": ["132 kW"], "cluster_gpus": [144]})  # fmt: skip
+    summary = run_study(some, tmp_path / "r")
+    assert len(summary.designs) == 5 * 3
+    for d, row in zip(study_designs(some), summary.designs, strict=True):
+        assert json.loads(json.dumps(assess(d).to_dict(), sort_keys=True)) == row
+    # 144 GPUs in one rack do not fit its 48U; the 72-GPU domain is over its 132 kW.
+    by = {(r["domain_gpus"], r["model"]): r for r in summary.designs}
+    assert "rack space" in by[(144, "llama-3-70b")]["reasons"][0]
+    assert "power vs rack budget" in by[(72, "llama-3-70b")]["reasons"][0]
 
 
 def test_bigger_domains_pay_off_for_moe_until_physics_binds(tmp_path: Path) -> None:
