@@ -1,7 +1,7 @@
 """What real systems lose against the clean roofline: where every default comes from.
 
 The default step is a sum of kernels costed by :mod:`topo.kernels` from measured
-component data (``topo/data/kernel_tables.yaml``, derived by
+component data (``topo/data/kernel_tables.json``, derived by
 ``validation/derive_tables.py`` from ``validation/components.yaml``):
 
 - GEMMs at the fraction of peak measured for their shape (XLA's GEMM tables for H100,

@@ -8,7 +8,7 @@ norms and other elementwise kernels, collectives). Each kernel takes
 so it never takes less than its memory or compute floor at the measured rates, and small
 kernels cost what the shortest measured kernel of their chip cost (launch and tail).
 
-The measured data live in ``topo/data/kernel_tables.yaml``, written by
+The measured data live in ``topo/data/kernel_tables.json``, written by
 ``validation/derive_tables.py`` from ``validation/components.yaml`` (published GEMM,
 HBM, nccl-tests/rccl-tests, attention and DeepEP measurements, each with its source):
 
@@ -96,7 +96,7 @@ class CollectiveCurve:
 
 @dataclass(frozen=True)
 class Tables:
-    """Everything in ``kernel_tables.yaml``, ready to use."""
+    """Everything in ``kernel_tables.json``, ready to use."""
 
     gemm: dict[tuple[str, str], GemmTable]
     floor_s: dict[str, float]
@@ -110,11 +110,10 @@ class Tables:
 @functools.cache
 def tables() -> Tables:
     """The shipped kernel tables (read once)."""
-    from topo._yaml import load_data
+    import json
 
-    text = resources.files("topo.data").joinpath("kernel_tables.yaml").read_text("utf-8")
-    raw = load_data(text)
-    return _make_tables(raw)
+    text = resources.files("topo.data").joinpath("kernel_tables.json").read_text("utf-8")
+    return _make_tables(json.loads(text))
 
 
 def _make_tables(raw: dict[str, Any]) -> Tables:

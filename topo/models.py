@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from topo._fields import BAD, Ctx, did_you_mean
-from topo._yaml import load_located, read_text_limited
+from topo._yaml import Located, load_located, read_text_limited
 from topo.errors import LayoutError, Problem
 from topo.names import DTYPE_BYTES
 from topo.schema import MODEL, MODEL_FILE
@@ -282,8 +282,11 @@ def _check_entry(d: dict[str, Any], where: Any, problems: list[Problem]) -> bool
     return True
 
 
-def _read(text: str, file: str, single: bool) -> list[Model]:
-    located = load_located(file, text=text)
+def _read(text: str, file: str, single: bool, *, ours: bool = False) -> list[Model]:
+    return _models(load_located(file, text=text, ours=ours), single)
+
+
+def _models(located: Located, single: bool) -> list[Model]:
     ctx = Ctx(located)
     spec = MODEL if single else MODEL_FILE
     checked = spec.check(located.data, (), ctx)
@@ -308,9 +311,10 @@ def _read(text: str, file: str, single: bool) -> list[Model]:
 @functools.cache
 def _catalogue() -> dict[str, Model]:
     text = (resources.files("topo") / "data" / "models.yaml").read_text(encoding="utf-8")
-    models = _read(text, "topo/data/models.yaml", single=False)
+    located = load_located("topo/data/models.yaml", text=text, ours=True)
+    models = _models(located, single=False)
     table: dict[str, Model] = {}
-    raw = load_located("topo/data/models.yaml", text=text, ours=True).data["models"]
+    raw = located.data["models"]
     for m, entry in zip(models, raw, strict=True):
         table[m.name] = m
         for alias in entry.get("aliases", []):
