@@ -415,8 +415,8 @@ def cmd_limits(args: argparse.Namespace) -> int:
 
 def _figure_out(path: str, flag: str = "-o") -> Path:
     out = Path(path)
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        msg = f"{flag} {path[:200]}: the format follows the file name: .png, .svg or .pdf"
+    if out.suffix.lower() not in (".png", ".svg", ".pdf", ".html"):
+        msg = f"{flag} {path[:200]}: the format follows the file name: .png, .svg, .pdf or .html"
         raise TopoError(msg)
     return out
 

@@ -61,3 +61,53 @@ def human(value: float, kind: str) -> str:
     from topo.units import format_quantity
 
     return format_quantity(value, kind, digits=3)
+
+
+def scenario_subtitle(
+    plan: Any,
+    workload: Any,
+    *,
+    batch: int | None = None,
+    slo_tpot_ms: float | None = None,
+) -> str:
+    """The scenario under a performance figure's title: plan, batch, context, dtypes, price.
+
+    E.g. ``"tp 8 x ep 1 x pp 1 x dp 1, batch 64, 1,024 in / 128 out tokens, weights fp8,
+    KV bf16, $2.00 per GPU-hour, SLO 50 ms per token"``.
+    """
+    parts = [f"tp {plan.tp} x ep {plan.ep} x pp {plan.pp} x dp {plan.dp}"]
+    if batch is not None:
+        parts.append(f"batch {batch:,}")
+    parts.append(f"{workload.input_tokens:,} in / {workload.output_tokens:,} out tokens")
+    if workload.context is not None:
+        parts.append(f"context {workload.context:,.0f}")
+    parts.append(f"weights {workload.weights}, KV {workload.kv}")
+    parts.append(f"${workload.gpu_hour_usd:.2f} per GPU-hour")
+    if slo_tpot_ms is not None:
+        parts.append(f"SLO {slo_tpot_ms:g} ms per token")
+    return ", ".join(parts)
+
+
+def log_axis(ax: Any, which: str = "x", unit: str = "") -> None:
+    """A log axis labelled at 1, 2 and 5 of each decade (``unit`` appended, e.g. " ms").
+
+    Numbers read as people write them: 1, 2, 5, 10, 20, 50, 100, 1k, 2k, 1M.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    axis.set_minor_formatter(NullFormatter())
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{short_number(v)}{unit}"))
+
+
+def short_number(v: float) -> str:
+    """1, 2.5, 20, 500, 1k, 20k, 1M, 2G: a tick label without exponents."""
+    if v == 0:
+        return "0"
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{suffix}"
+    return f"{v:g}"
