@@ -176,7 +176,7 @@ def test_render_plot_gallery_commands(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert main(["render", "dgx-h100", "-o", str(tmp_path / "d.jpg")]) == 2
     assert main(["plot", "roofline", "dgx-h100", "-o", str(tmp_path / "r.png")]) == 2
-    assert "needs --model" in capsys.readouterr().err
+    assert "required: --model" in capsys.readouterr().err
     assert main(["plot", "links", "dgx-h100", "--gpus", "99", "-o", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
 

@@ -527,6 +527,25 @@ def test_plot_refuses_options_of_other_figures(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("kind", "has", "lacks"),
+    [
+        ("links", "--op", "--model"),
+        ("roofline", "--model", "--op"),
+        ("tradeoff", "--compare", "--gpus"),
+        ("limits", "-o FILE", "--batch"),
+        ("study", "--x", "--model"),
+    ],
+)
+def test_plot_help_is_each_figures_own(
+    kind: str, has: str, lacks: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "plot", kind, "--help")
+    assert code == 0
+    assert has in out
+    assert lacks not in out
+
+
 _MY = """name: my
 accelerator: {acc}
 rack:

@@ -456,53 +456,91 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = command(
         "plot",
-        "Draw a result: roofline, latency-throughput trade-off, link loads or physical limits.",
-        "topo plot tradeoff dgx-h100 --model llama-3-70b --compare dgx-h200 -o trade.png",
+        "Draw a result: roofline, time breakdown, trade-off, link loads, limits, placement, ...",
+        "topo plot tradeoff dgx-h100 --model llama-3-70b --compare dgx-h200 -o trade.png\n"
+        "  topo plot roofline --help   (each figure's own options)",
         cmd_plot,
     )
-    sp.add_argument("figure", choices=("roofline", "tradeoff", "links", "limits", "study"))
-    layout_args(sp)
-    sp.add_argument("--x", help="study: the objective across (default: the study's first)")
-    sp.add_argument("--y", help="study: the objective up (default: the study's second)")
-    sp.add_argument(
-        "-o",
-        "--output-file",
-        dest="output",
-        required=True,
-        metavar="FILE",
-        help="the figure; its format follows the name: .png, .svg or .pdf",
+    kinds = sp.add_subparsers(dest="figure", metavar="FIGURE")
+    kinds.required = True
+    plot_kinds: dict[str, argparse.ArgumentParser] = {}
+
+    def figure_kind(name: str, help_: str, example: str) -> argparse.ArgumentParser:
+        kp: argparse.ArgumentParser = kinds.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=f"Example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            allow_abbrev=False,
+        )
+        if name == "study":
+            kp.add_argument("layout", help="a study's results folder or its results.json")
+        else:
+            layout_args(kp)
+        kp.add_argument(
+            "-o",
+            "--output-file",
+            dest="output",
+            required=True,
+            metavar="FILE",
+            help="the figure; its format follows the name: .png, .svg, .pdf or .html",
+        )
+        plot_kinds[name] = kp
+        return kp
+
+    def batches_arg(kp: argparse.ArgumentParser) -> None:
+        kp.add_argument(
+            "--batch",
+            default="1,2,4,8,16,32,64,128,256,512,1024",
+            help="batches, comma-separated (default 1,2,...,1024)",
+        )
+
+    def compare_arg(kp: argparse.ArgumentParser) -> None:
+        kp.add_argument(
+            "--compare",
+            action="append",
+            metavar="LAYOUT",
+            help="another layout on the same figure; repeatable",
+        )
+
+    kp = figure_kind(
+        "roofline",
+        "Decode steps against the roofs the plan really has: HBM, compute, communication.",
+        "topo plot roofline gb200-nvl72 --model deepseek-v3 --weights fp8 -o roof.png",
     )
-    first = len(sp._actions)
-    model_args(sp, required=False)
-    modelled = [o for a in sp._actions[first:] for o in a.option_strings]
-    sp.add_argument(
-        "--batch",
-        default="1,2,4,8,16,32,64,128,256,512,1024",
-        help="roofline, tradeoff: batches (default 1,2,...,1024)",
+    model_args(kp)
+    batches_arg(kp)
+    kp = figure_kind(
+        "tradeoff",
+        "Time per output token against tokens/s per GPU as the batch grows.",
+        "topo plot tradeoff dgx-h100 --model llama-3-70b --compare dgx-h200 -o trade.png",
     )
-    sp.add_argument(
-        "--compare",
-        action="append",
-        metavar="LAYOUT",
-        help="tradeoff: another layout on the same figure; repeatable",
+    model_args(kp)
+    batches_arg(kp)
+    compare_arg(kp)
+    kp = figure_kind(
+        "links",
+        "Bytes and utilisation on each link for one collective, from its chosen algorithm.",
+        "topo plot links gb200-nvl72-x16 --op all-reduce --gpus 288 -o links.png",
     )
-    sp.add_argument("--op", choices=OPS, default="all-to-all", help="links: the collective")
-    sp.add_argument("--gpus", type=int, default=8, help="links: group size")
-    sp.add_argument("--bytes", default="1 GB", metavar="SIZE", help="links: per-GPU buffer")
-    # Options that belong to some figures only: given to another, they are refused.
-    links = ["--op", "--gpus", "--bytes", "--strategy"]
-    applies = {
-        "roofline": [*modelled, "--batch"],
-        "tradeoff": [*modelled, "--batch", "--compare"],
-        "links": links,
-        "limits": [],
-        "study": ["--x", "--y"],
-    }
-    sp.set_defaults(
-        figure_options=applies,
-        figure_model_options=modelled,
-        figure_specific=sorted({o for opts in applies.values() for o in opts}),
+    kp.add_argument("--op", choices=OPS, default="all-to-all", help="the collective")
+    kp.add_argument("--gpus", type=int, default=8, help="group size (default 8)")
+    kp.add_argument("--bytes", default="1 GB", metavar="SIZE", help="per-GPU buffer (1 GB)")
+    kp.add_argument("--strategy", choices=("packed", "naive"), default="packed")
+    figure_kind(
+        "limits",
+        "The largest scale-up domain each physical limit allows; the binding one marked.",
+        "topo plot limits gb200-nvl72 -o limits.png",
     )
+    kp = figure_kind(
+        "study",
+        "A design study's results: the Pareto front on two objectives.",
+        "topo plot study results -o front.png",
+    )
+    kp.add_argument("--x", help="the objective across (default: the study's first)")
+    kp.add_argument("--y", help="the objective up (default: the study's second)")
+    p.set_defaults(plot_kinds=plot_kinds)
 
     sp = command(
         "gallery",
@@ -723,10 +761,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _foreign_plot_options(kinds: dict[str, argparse.ArgumentParser], argv: list[str]) -> str:
+    """`topo plot links --batch 4` is a mistake, not a request to ignore --batch: why, or ""."""
+    if len(argv) < 2 or argv[0] != "plot" or argv[1] not in kinds:
+        return ""
+    own_of = {k: {o for a in kp._actions for o in a.option_strings} for k, kp in kinds.items()}
+    own = own_of[argv[1]]
+    anyone = set().union(*own_of.values())
+    given = sorted({a.split("=", 1)[0] for a in argv[2:] if a.startswith("--")})
+    wrong = [o for o in given if o in anyone and o not in own]
+    if not wrong:
+        return ""
+    common = {"--help", "--output-file", "--catalogue"}
+    takes = sorted(o for o in own if o.startswith("--") and o not in common)
+    modelled = own_of["roofline"] - {"--batch"}  # --model and its workload and plan options
+    listed = takes
+    if "--model" in own:
+        listed = ["--model and its workload and plan options"]
+        listed += [o for o in takes if o not in modelled]
+    them = ", ".join(wrong)
+    return (
+        f"topo plot {argv[1]}: {them} {'does' if len(wrong) == 1 else 'do'} not apply to this "
+        f"figure; it takes {', '.join(listed) if listed else 'only the layout and -o'}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``topo`` command line; returns the exit status."""
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    foreign = _foreign_plot_options(parser.get_default("plot_kinds"), argv)
+    if foreign:
+        print(f"error: {foreign}", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a usage error (2)

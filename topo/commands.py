@@ -445,51 +445,34 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refuse_other_figures_options(args: argparse.Namespace) -> None:
-    """`topo plot links --batch 4` is a mistake, not a request to ignore --batch."""
-    takes = args.figure_options[args.figure]
-    wrong = [o for o in args.given_options if o in args.figure_specific and o not in takes]
-    if wrong:
-        them = ", ".join(wrong)
-        own = [o for o in takes if o not in args.figure_model_options]
-        if len(own) < len(takes):
-            own = ["--model and its workload and plan options", *own]
-        msg = (
-            f"topo plot {args.figure}: {them} {'does' if len(wrong) == 1 else 'do'} not apply "
-            f"to this figure; it takes {', '.join(own) if own else 'only the layout and -o'}"
-        )
-        raise TopoError(msg)
-
-
 def cmd_plot(args: argparse.Namespace) -> int:
     from topo.api import figure
 
-    _refuse_other_figures_options(args)
     out = _figure_out(args.output)
-    if args.figure == "study":
+    kind = args.figure
+    if kind == "study":
         fig = figure("study", args.layout, x=args.x, y=args.y)
-    elif args.figure in ("limits", "links"):
-        if args.figure == "limits":
-            from topo.api import limits
+    elif kind == "limits":
+        from topo.api import limits
 
-            drawn = limits(_load(args))
-            sys.stderr.write(
-                f"drew {drawn.layout}'s limits: largest domain {drawn.max_domain_size:,} GPUs, "
-                f"bound by {', '.join(drawn.binding_all) or 'nothing tried'}\n"
-            )
+        drawn = limits(_load(args))
+        sys.stderr.write(
+            f"drew {drawn.layout}'s limits: largest domain {drawn.max_domain_size:,} GPUs, "
+            f"bound by {', '.join(drawn.binding_all) or 'nothing tried'}\n"
+        )
+        fig = figure("limits", _load(args))
+    elif kind == "links":
         fig = figure(
-            args.figure, _load(args), op=args.op, gpus=args.gpus,
+            "links", _load(args), op=args.op, gpus=args.gpus,
             nbytes=_size(args.bytes, "--bytes"), strategy=args.strategy,
         )  # fmt: skip
     else:
         from topo.layout import load_layout
 
-        if not args.model:
-            msg = f"topo plot {args.figure} needs --model"
-            raise TopoError(msg)
-        others = [load_layout(o, catalogue=tuple(args.catalogue or ())) for o in args.compare or []]
+        cat = tuple(args.catalogue or ())
+        others = [load_layout(o, catalogue=cat) for o in getattr(args, "compare", None) or []]
         fig = figure(
-            args.figure, _load(args), args.model, batches=_batches(args.batch), compare=others,
+            kind, _load(args), args.model, batches=_batches(args.batch), compare=others,
             strategy=args.strategy, workload=_workload(args), **_degrees(args),
         )  # fmt: skip
     _save(fig, out)
