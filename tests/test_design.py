@@ -378,3 +378,14 @@ def test_designs_reuse_bounds_and_rows_only_where_nothing_they_depend_on_changed
     assert assess(faster) == hot
     assert assess(design) == cold
     assert assess(design) == cold  # now from full caches
+
+
+def test_compare_reports_progress_after_each_design() -> None:
+    from topo.api import compare
+
+    calls: list[tuple[int, int]] = []
+    got = compare(
+        ["dgx-h100", "dgx-h200"], "llama-3.1-8b", progress=lambda d, t: calls.append((d, t))
+    )
+    assert calls == [(1, 2), (2, 2)]
+    assert [r.layout for r in got.designs] == ["dgx-h100", "dgx-h200"]

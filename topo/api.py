@@ -649,6 +649,7 @@ def compare(
     max_replica_gpus: int = 0,
     costs: Mapping[str, float] | None = None,
     workload: Workload | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> Comparison:
     """``topo compare``: designs side by side, the best feasible one by TCO cost per token.
@@ -670,6 +671,8 @@ def compare(
         ``{"usd_per_kwh": 0.1}`` [USD/kWh].
     workload
         A built workload; else one is made from `options`.
+    progress
+        Called as ``progress(done, total)`` after each design.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
 
@@ -705,7 +708,7 @@ def compare(
     ]
     for lay in layouts:
         resolve_layout(lay)  # a bad layout is an input error before any work
-    return compare_designs(designs)
+    return compare_designs(designs, progress)
 
 
 def show(layout: LayoutLike, *, catalogue: Sequence[str] = ()) -> Summary:

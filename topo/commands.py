@@ -702,15 +702,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from topo.api import compare
 
     w = _workload(args)
-    result = compare(
-        list(args.layouts),
-        args.model,
-        slo_tpot_ms=args.slo_tpot_ms,
-        slo_ttft_ms=args.slo_ttft_ms,
-        max_replica_gpus=args.max_replica_gpus or 0,
-        costs=_costs(args.cost),
-        workload=w,
-    )
+    with _progress("assessing designs") as tick:
+        result = compare(
+            list(args.layouts),
+            args.model,
+            slo_tpot_ms=args.slo_tpot_ms,
+            slo_ttft_ms=args.slo_ttft_ms,
+            max_replica_gpus=args.max_replica_gpus or 0,
+            costs=_costs(args.cost),
+            workload=w,
+            progress=tick,
+        )
     data = result.to_dict()
     if args.plot:
         from topo.plot import plot_compare

@@ -537,9 +537,19 @@ class Comparison:
         return {"designs": [r.to_dict() for r in self.designs], "best": self.best}
 
 
-def compare(designs: list[dict[str, Any]]) -> Comparison:
-    """Several designs assessed the same way; the best feasible one by TCO cost per token."""
-    rows = tuple(assess(d) for d in designs)
+def compare(
+    designs: list[dict[str, Any]], progress: Callable[[int, int], None] | None = None
+) -> Comparison:
+    """Several designs assessed the same way; the best feasible one by TCO cost per token.
+
+    `progress(done, total)` is called after each design.
+    """
+    out = []
+    for i, d in enumerate(designs, 1):
+        out.append(assess(d))
+        if progress is not None:
+            progress(i, len(designs))
+    rows = tuple(out)
     feasible = [r for r in rows if r.feasible]
     best = min(feasible, key=lambda r: r.usd_per_million_tco or 0.0) if feasible else None
     return Comparison(designs=rows, best=best.layout if best else None)
