@@ -5,24 +5,58 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# One palette, colour-blind safe (Okabe-Ito and Paul Tol's sets): each colour means one
+# thing in every figure, and status is also drawn by shape or hatching, never colour alone.
+#
+# Hardware (elevation, topology, links): GPUs blue-grey, switches tan, network teal.
 DEVICE_COLORS = {
     "compute_tray": "#4C72B0",
-    "switch_tray": "#DD8452",
+    "switch_tray": "#C9A66B",
     "power_shelf": "#8C8C8C",
-    "network_switch": "#55A868",
-    "cdu": "#64B5CD",
+    "network_switch": "#44AA99",
+    "cdu": "#88CCEE",
     "blank": "#F2F2F2",
     "other": "#B0B0B0",
 }
-NODE_COLORS = {"gpu": "#4C72B0", "switch": "#DD8452", "leaf": "#55A868", "spine": "#8172B3"}
+NODE_COLORS = {"gpu": "#4C72B0", "switch": "#C9A66B", "leaf": "#44AA99", "spine": "#6A5F9E"}
 MEDIUM_COLORS = {
-    "copper": "#C44E52",
-    "active_copper": "#E39C3A",
-    "optical": "#8172B3",
-    "pcb": "#937860",
+    "copper": "#A6611A",
+    "active_copper": "#DFC27D",
+    "optical": "#5E3C99",
+    "pcb": "#8C6D5A",
 }
-BOUND_COLORS = {"memory": "#4C72B0", "compute": "#C44E52", "communication": "#DD8452"}
-OK_COLOR, FAIL_COLOR, BIND_COLOR, NA_COLOR = "#55A868", "#C44E52", "#E39C3A", "#BBBBBB"
+# Where a decode step's time goes (roofline, breakdown, tradeoff): one colour per term of
+# topo.perf.decode; a bound takes its term's colour (memory: weights').
+TERM_COLORS = {
+    "weights": "#0072B2",
+    "kv": "#56B4E9",
+    "compute": "#CC79A7",
+    "communication": "#882255",
+    "overhead": "#DDCC77",
+}
+TERM_LABELS = {
+    "weights": "weights (HBM)",
+    "kv": "KV cache (HBM)",
+    "compute": "compute",
+    "communication": "communication",
+    "overhead": "kernel overhead and fixed costs",
+}
+BOUND_COLORS = {
+    "memory": TERM_COLORS["weights"],
+    "compute": TERM_COLORS["compute"],
+    "communication": TERM_COLORS["communication"],
+    "overhead": TERM_COLORS["overhead"],
+}
+BOUND_MARKERS = {"memory": "o", "compute": "s", "communication": "^", "overhead": "D"}
+# Status (limits, checks, designs): colour and shape or hatching together.
+OK_COLOR, FAIL_COLOR, BIND_COLOR, NA_COLOR = "#009E73", "#D55E00", "#E69F00", "#BBBBBB"
+OK_MARKER, FAIL_MARKER = "o", "X"
+FAIL_HATCH, BIND_HATCH, NA_HATCH, OPEN_HATCH = "xx", "..", "//", "\\\\"
+# Series (one curve per layout, model, policy or duration): colours no status or term
+# uses, each with its own marker.
+SERIES_COLORS = ("#332288", "#999933", "#661100", "#6699CC", "#AA4499", "#000000")
+SERIES_MARKERS = ("o", "s", "^", "v", "P", "*")
+REF_COLOR = "#333333"  # reference lines: roofs, floors, thresholds, "this layout"
 FORMATS = (".png", ".svg", ".pdf")
 
 
