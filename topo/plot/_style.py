@@ -57,7 +57,7 @@ FAIL_HATCH, BIND_HATCH, NA_HATCH, OPEN_HATCH = "xx", "..", "//", "\\\\"
 SERIES_COLORS = ("#332288", "#999933", "#661100", "#6699CC", "#AA4499", "#000000")
 SERIES_MARKERS = ("o", "s", "^", "v", "P", "*")
 REF_COLOR = "#333333"  # reference lines: roofs, floors, thresholds, "this layout"
-FORMATS = (".png", ".svg", ".pdf")
+FORMATS = (".png", ".svg", ".pdf", ".html")
 
 
 def figure(width: float, height: float) -> Any:
@@ -69,18 +69,30 @@ def figure(width: float, height: float) -> Any:
 
 
 def save(fig: Any, path: str | Path) -> None:
-    """Write `fig` to `path`; the format follows the suffix (.png, .svg, .pdf)."""
+    """Write `fig` to `path`; the format follows the suffix (.png, .svg, .pdf, .html).
+
+    SVG carries each hover text (:func:`topo.plot._vector.hover`) as an SVG ``<title>``;
+    HTML is one self-contained page around that SVG. SVG, PDF and HTML are byte-reproducible.
+    """
     from topo.errors import TopoError
 
     p = Path(path)
     fmt = p.suffix.lower()
     if fmt not in FORMATS:
-        msg = f"{p}: the figure format follows the file name: .png, .svg or .pdf, got {fmt!r}"
+        msg = (
+            f"{p}: the figure format follows the file name: .png, .svg, .pdf or .html, got {fmt!r}"
+        )
         raise TopoError(msg)
+    if fmt in (".svg", ".html"):
+        from topo.plot._vector import html_page, svg_with_titles
+
+        text = svg_with_titles(fig) if fmt == ".svg" else html_page(fig)
+        p.write_text(text, encoding="utf-8", newline="\n")
+        return
     import matplotlib
 
-    # Reproducible output: no date in SVG/PDF metadata, fixed SVG element ids.
-    metadata = {".svg": {"Date": None}, ".pdf": {"CreationDate": None, "ModDate": None}}
+    # Reproducible output: no date in PDF metadata.
+    metadata = {".pdf": {"CreationDate": None, "ModDate": None}}
     with matplotlib.rc_context({"svg.hashsalt": "topo"}):
         fig.savefig(
             p,
