@@ -1,0 +1,131 @@
+"""Figure hygiene for the performance and report figures, and the step breakdown's numbers.
+
+Every figure kind is built as a user would (``topo.api.figure`` where it covers the kind)
+on two layouts where the kind takes one, and checked: no overlapping texts, at least three
+labelled ticks on every visible axis, fonts of at least 9 pt, no raw exponents, and the
+scenario subtitle (the plan, "tp ...") on the performance figures.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+from figure_checks import all_text, text_overlaps, thin_axes
+
+from topo.perf import decode, memory
+from topo.place import Plan
+from topo.plot.breakdown import breakdown_figure
+from topo.scenario import Scenario
+
+SETUPS = (
+    ("dgx-h100", "llama-3-70b", {}),
+    ("gb200-nvl72", "deepseek-v3", {"weights": "fp8"}),
+)
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+RAW_EXPONENT = re.compile(r"\d[eE][+-]?\d|\$\\times\s*10|10\^")
+
+
+@cache
+def scenario(layout: str, model: str, weights: str = "bf16") -> Scenario:
+    return Scenario(layout, model, weights=weights)
+
+
+def small_fonts(fig: Any) -> list[str]:
+    """Visible texts (tick labels included) under 9 pt."""
+    from matplotlib.text import Text
+
+    all_text(fig)  # draws
+    return [
+        t.get_text()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 9 - 1e-9
+    ]
+
+
+def assert_clean(fig: Any, *, performance: bool) -> None:
+    assert text_overlaps(fig) == []
+    assert thin_axes(fig) == []
+    assert small_fonts(fig) == []
+    text = all_text(fig)
+    assert not RAW_EXPONENT.search(text), RAW_EXPONENT.search(text)
+    if performance:
+        assert "tp " in text
+
+
+# -- the step breakdown ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("layout", "model", "opts"), SETUPS)
+def test_breakdown_segments_are_the_decode_terms(
+    layout: str, model: str, opts: dict[str, str]
+) -> None:
+    s = scenario(layout, model, **opts)
+    plan = s.plan(1)
+    fig = breakdown_figure(s, plan, BATCHES)
+    ax = fig.axes[0]
+    drawn = {p.get_gid(): p.get_height() for p in ax.patches if p.get_gid()}
+    d = decode(
+        s.layout, s.model, plan, np.array(BATCHES, dtype=float), s.workload, s.parts(plan).comm
+    )
+    for i, b in enumerate(BATCHES):
+        w, kv, c = float(d.weights[i]), float(d.kv[i]), float(d.compute[i])
+        comm, over = float(d.communication[i]), float(d.overhead[i])
+        # No --overlap: the step is the binding roofline side + overhead + communication.
+        binding = {"weights": w, "kv": kv} if w + kv >= c else {"compute": c}
+        stacked = {**binding, "overhead": over, "communication": comm}
+        for term, secs in stacked.items():
+            assert drawn[f"{term}@{b}"] == pytest.approx(secs * 1e3, rel=1e-12)
+        assert sum(drawn[f"{t}@{b}"] for t in stacked) == pytest.approx(
+            float(d.tpot[i]) * 1e3, rel=1e-9
+        )
+        hidden = {"compute"} if "kv" in binding else {"weights", "kv"}
+        assert {g.split("@")[0] for g in drawn if g.endswith(f"@{b}")} == set(stacked) | {
+            f"hidden {t}" for t in hidden
+        }
+    assert_clean(fig, performance=True)
+
+
+def test_breakdown_names_the_bound_and_where_hbm_fills() -> None:
+    """dgx-h100 at tp 8: llama-3-70b is memory-bound at batch 1 and its HBM fills before
+    batch 2,048; the bars say so, at the batch worked out here from the layout's facts."""
+    s = scenario("dgx-h100", "llama-3-70b")
+    plan = Plan(tp=8)
+    fig = breakdown_figure(s, plan, (1, 64, 2048))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    # Per GPU: bf16 weights / 8; KV per sequence of 1,024 + 128 tokens: 80 layers x 8 KV
+    # heads x 128 x (K, V) x 2 B / 8; a few activations (8 x d_model x 2 B); 90% of 80 GB.
+    mdl = s.model
+    weights = mdl.params.total * 2 / 8
+    per_seq = 80 * 8 * 128 * 2 * 2 * 1152 / 8 + 8 * 8192 * 2
+    assert (mdl.layers, mdl.kv_heads, mdl.head_dim, mdl.d_model) == (80, 8, 128, 8192)
+    max_batch = int((0.9 * 80e9 - weights) // per_seq)
+    assert 64 <= max_batch < 2048
+    assert memory(s.layout, mdl, plan, 1, s.workload).max_batch == max_batch
+    assert f"HBM full at B = {max_batch:,}" in texts
+    assert any(t.endswith("\nmemory") for t in texts)
+    assert any(t.endswith("\ndoes not fit") for t in texts)
+    # Batch 1: the step is mostly reading weights, 2 B x params / 8 at the measured HBM rate.
+    acc = s.layout.accelerator
+    read = weights / (acc.hbm_bandwidth_bytes_per_s * acc.efficiency.hbm)
+    bar = {p.get_gid(): p.get_height() for p in fig.axes[0].patches if p.get_gid()}
+    assert bar["weights@1"] == pytest.approx(read * 1e3, rel=0.02)
+    assert_clean(fig, performance=True)
+
+
+def test_breakdown_shares_add_to_one_hundred() -> None:
+    s = scenario("gb200-nvl72", "deepseek-v3", "fp8")
+    fig = breakdown_figure(s, s.plan(1), (1, 32, 1024), share=True)
+    ax = fig.axes[0]
+    for b in (1, 32, 1024):
+        total = sum(
+            p.get_height()
+            for p in ax.patches
+            if p.get_gid() and p.get_gid().endswith(f"@{b}") and "hidden" not in p.get_gid()
+        )
+        assert total == pytest.approx(100.0)
+    assert "[%]" in ax.get_ylabel()
+    assert_clean(fig, performance=True)
