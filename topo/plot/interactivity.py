@@ -7,7 +7,8 @@ Pareto frontier over every plan and batch the library's plan search
 (:func:`topo.plans.search` over :func:`topo.plans.candidate_plans`) finds, so moving
 right along a curve buys faster tokens for each user with fewer tokens per GPU. The first
 scenario is the main one; the others are drawn beside it (``--compare``). A few points
-carry their plan and batch; the subtitle names the plan of the main layout's
+carry their plan and batch B (one micro-batch, as ``topo plan`` reports it: with pp
+stages, pp micro-batches are in flight); the subtitle names the plan of the main layout's
 highest-throughput point.
 """
 
