@@ -1146,6 +1146,10 @@ def figure(
     ep: int | None = None,
     pp: int | None = None,
     dp: int | None = None,
+    share: bool = False,
+    rates: Sequence[float] | None = None,
+    policy: str = "train",
+    requests: int | None = None,
     **options: Any,
 ) -> Figure:
     """``topo plot KIND`` or ``topo render``: a matplotlib figure.
@@ -1153,8 +1157,9 @@ def figure(
     Parameters
     ----------
     kind
-        ``"roofline"``, ``"tradeoff"``, ``"links"``, ``"limits"``, ``"study"`` (as
-        ``topo plot``), ``"elevation"`` or ``"topology"`` (as ``topo render``).
+        ``"roofline"``, ``"breakdown"``, ``"tradeoff"``, ``"interactivity"``, ``"load"``,
+        ``"links"``, ``"limits"``, ``"study"`` (as ``topo plot``), ``"elevation"`` or
+        ``"topology"`` (as ``topo render``).
     layout
         A bundled layout's name, a layout YAML path or a :class:`topo.Layout`; for
         ``"study"``, a study's results folder or its ``results.json``.
@@ -1178,6 +1183,14 @@ def figure(
         A built workload; else one is made from `options`.
     tp, ep, pp, dp
         Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; None: completed.
+    share
+        Each bar as shares of the step, not milliseconds (breakdown).
+    rates
+        Request rates [1/s] (load); None: light load to 1.2x the max throughput.
+    policy
+        ``"train"`` or ``"continuous"`` batching (load).
+    requests
+        Requests simulated per rate (load); None: a few times the seats.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
@@ -1196,12 +1209,17 @@ def figure(
         return fig
     if kind == "links":
         return _links_figure(lay, op, gpus, nbytes, strategy)
-    if model is None or kind not in ("roofline", "tradeoff"):
-        msg = f"figure {kind!r}: roofline and tradeoff need a model; kinds: {', '.join(KINDS)}"
+    if model is None or kind not in MODEL_KINDS:
+        msg = (
+            f"figure {kind!r}: {', '.join(MODEL_KINDS)} need a model; kinds: {', '.join(KINDS)}"
+        )
         raise TopoError(msg)
     w = workload if workload is not None else make_workload(**options)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
-    return _performance_figure(kind, lay, model, batches, compare, strategy, w, degrees)
+    s = Scenario(lay, model, workload=w, strategy=strategy)
+    if kind in ("interactivity", "load"):
+        return _serving_figure(kind, s, compare, degrees, rates, policy, requests)
+    return _performance_figure(kind, s, batches, compare, degrees, share=share)
 
 
 def _layout_figure(kind: str, lay: Layout) -> Figure:
@@ -1265,35 +1283,67 @@ def _links_figure(lay: Layout, op: str, gpus: int, nbytes: float, strategy: str)
 
 def _performance_figure(
     kind: str,
-    lay: Layout,
-    model: ModelLike,
+    s: Scenario,
     batches: Sequence[int],
     compare: Sequence[LayoutLike],
-    strategy: str,
-    w: Workload,
     degrees: Degrees,
+    *,
+    share: bool = False,
 ) -> Figure:
-    """The roofline or the latency-throughput trade-off, on the plan evaluate completes."""
+    """The roofline, the step breakdown or the latency-throughput trade-off.
+
+    All on the plan ``topo evaluate`` completes at the smallest batch drawn.
+    """
     from topo import plot
 
-    s = Scenario(lay, model, workload=w, strategy=strategy)
     bs = sorted({int(b) for b in batches})
     chosen = s.plan(bs[0], **degrees)
+    w = s.workload
     if kind == "roofline":
         from topo.evaluation import roofline_data
 
-        data = roofline_data(lay, s.graph, s.model, chosen, bs, w, strategy=strategy).to_dict()
-        fig: Figure = plot.plot_roofline(data)[0]
+        data = roofline_data(s.layout, s.graph, s.model, chosen, bs, w, strategy=s.strategy)
+        fig: Figure = plot.plot_roofline(data.to_dict())[0]
         return fig
+    if kind == "breakdown":
+        from topo.plot.breakdown import breakdown_figure
+
+        return breakdown_figure(s, chosen, bs, share=share)
     sweeps = [s.sweep(bs, plan=chosen).to_dict()]
     for other in compare:
-        s2 = Scenario(other, s.model, workload=w, strategy=strategy)
+        s2 = Scenario(other, s.model, workload=w, strategy=s.strategy)
         sweeps.append(s2.sweep(bs, **degrees).to_dict())
     fig = plot.plot_tradeoff(sweeps)[0]
     return fig
 
 
-KINDS = ("roofline", "tradeoff", "links", "limits", "study", "elevation", "topology")
+def _serving_figure(
+    kind: str,
+    s: Scenario,
+    compare: Sequence[LayoutLike],
+    degrees: Degrees,
+    rates: Sequence[float] | None,
+    policy: str,
+    requests: int | None,
+) -> Figure:
+    """Interactivity against throughput (per layout), or latency against the request rate.
+
+    The load figure serves the plan ``topo serve`` runs.
+    """
+    if kind == "interactivity":
+        from topo.plot.interactivity import interactivity_figure
+
+        others = [Scenario(o, s.model, workload=s.workload, strategy=s.strategy) for o in compare]
+        return interactivity_figure([s, *others])
+    from topo.plot.load import load_figure
+
+    plan = serving_plan(s.layout, s.graph, s.model, s.workload, strategy=s.strategy, **degrees)
+    return load_figure(s, plan, rates, policy=policy, requests=requests)
+
+
+MODEL_KINDS = ("roofline", "breakdown", "tradeoff", "interactivity", "load")
+"""The kinds of :func:`figure` that draw a model on a layout."""
+KINDS = (*MODEL_KINDS, "links", "limits", "study", "elevation", "topology")
 """The kinds of :func:`figure`."""
 
 

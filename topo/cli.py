@@ -512,6 +512,45 @@ def _parser() -> argparse.ArgumentParser:
     model_args(kp)
     batches_arg(kp)
     kp = figure_kind(
+        "breakdown",
+        "Where each decode step's time goes, batch by batch: weights, KV, compute, "
+        "communication, overheads.",
+        "topo plot breakdown gb200-nvl72 --model deepseek-v3 --weights fp8 -o steps.png",
+    )
+    model_args(kp)
+    batches_arg(kp)
+    kp.add_argument("--share", action="store_true", help="bars as shares of the step")
+    kp = figure_kind(
+        "interactivity",
+        "Tokens/s per GPU against tokens/s per user: each layout's best plans and batches.",
+        "topo plot interactivity dgx-h100 --model llama-3-70b --compare dgx-h200 -o int.png",
+    )
+    model_args(kp)
+    compare_arg(kp)
+    kp = figure_kind(
+        "load",
+        "Time to first token and per output token as the request rate rises; the knee.",
+        "topo plot load dgx-h100 --model llama-3-70b -o load.png",
+    )
+    model_args(kp)
+    kp.add_argument(
+        "--rates",
+        metavar="LIST",
+        help="request rates per second, comma-separated (default: light load to 1.2x the "
+        "max throughput)",
+    )
+    kp.add_argument(
+        "--policy",
+        choices=("train", "continuous"),
+        default="train",
+        help="batching (default train, as topo serve)",
+    )
+    kp.add_argument(
+        "--requests",
+        type=_number(1, 10_000_000, whole=True),
+        help="requests simulated per rate (default: a few times the seats)",
+    )
+    kp = figure_kind(
         "tradeoff",
         "Time per output token against tokens/s per GPU as the batch grows.",
         "topo plot tradeoff dgx-h100 --model llama-3-70b --compare dgx-h200 -o trade.png",

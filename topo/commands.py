@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -445,6 +446,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rates(text: str) -> list[float]:
+    """``--rates 1,5,20``: request rates per second, each a finite number above 0."""
+    out = []
+    for part in text.split(","):
+        try:
+            v = float(part)
+        except ValueError:
+            v = float("nan")
+        if not (math.isfinite(v) and 0 < v <= 1e9):
+            msg = f"--rates: expected request rates per second above 0, got {part.strip()[:80]!r}"
+            raise TopoError(msg)
+        out.append(v)
+    return out
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from topo.api import figure
 
@@ -471,9 +487,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
         cat = tuple(args.catalogue or ())
         others = [load_layout(o, catalogue=cat) for o in getattr(args, "compare", None) or []]
+        batch = getattr(args, "batch", None)
+        rates = getattr(args, "rates", None)
         fig = figure(
-            kind, _load(args), args.model, batches=_batches(args.batch), compare=others,
-            strategy=args.strategy, workload=_workload(args), **_degrees(args),
+            kind, _load(args), args.model, batches=_batches(batch) if batch else (1,),
+            compare=others, strategy=args.strategy, workload=_workload(args),
+            share=getattr(args, "share", False), rates=_rates(rates) if rates else None,
+            policy=getattr(args, "policy", "train"), requests=getattr(args, "requests", None),
+            **_degrees(args),
         )  # fmt: skip
     _save(fig, out)
     return 0
