@@ -19,12 +19,28 @@ def _drawn(fig: Any) -> Any:
     return canvas.get_renderer()
 
 
+def _hidden_ticks(fig: Any) -> set[int]:
+    """Tick labels outside the view: matplotlib keeps them placed but does not draw them."""
+    hidden = set()
+    for ax in fig.get_axes():
+        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = min(lim), max(lim)
+            span = (hi - lo) * 1e-9
+            for minor in (False, True):
+                locs = axis.get_ticklocs(minor=minor)
+                for t, loc in zip(axis.get_ticklabels(minor=minor), locs, strict=False):
+                    if not lo - span <= loc <= hi + span:
+                        hidden.add(id(t))
+    return hidden
+
+
 def _texts(fig: Any) -> list[Any]:
     from matplotlib.text import Text
 
+    hidden = _hidden_ticks(fig)
     out = []
     for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip():
+        if not t.get_visible() or not t.get_text().strip() or id(t) in hidden:
             continue
         if t.axes is not None and not t.axes.get_visible():
             continue
