@@ -1,0 +1,125 @@
+"""Figures of a layout and a plan's place on it: placement, bandwidth taper, tornado.
+
+Each figure's drawn numbers are checked against arithmetic from the layout's facts or the
+library's own functions, and each passes the figure checks (no overlapping texts, three
+labelled ticks per visible axis, fonts of at least 9 pt, no raw exponents).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from functools import cache
+from typing import Any
+
+import pytest
+from figure_checks import all_text, text_overlaps, thin_axes
+from helpers import LAYOUT_NAMES
+
+from topo.layout import Layout, load_layout
+from topo.plot.taper import taper_figure
+
+RAW_EXPONENT = re.compile(r"\d[eE][+-]?\d|\$\\times\s*10|10\^")
+
+
+@cache
+def layout(name: str) -> Layout:
+    return load_layout(name)
+
+
+def small_fonts(fig: Any) -> list[str]:
+    """Visible texts (tick labels included) under 9 pt."""
+    from matplotlib.text import Text
+
+    all_text(fig)  # draws
+    return [
+        t.get_text()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < 9 - 1e-9
+    ]
+
+
+def assert_clean(fig: Any) -> None:
+    assert text_overlaps(fig) == []
+    assert thin_axes(fig) == []
+    assert small_fonts(fig) == []
+    text = all_text(fig)
+    assert not RAW_EXPONENT.search(text), RAW_EXPONENT.search(text)
+
+
+def bars(fig: Any) -> dict[str, float]:
+    """The taper's bars by tier key: their heights [GB/s]."""
+    return {p.get_gid(): p.get_height() for p in fig.axes[0].patches if p.get_gid()}
+
+
+def labels(fig: Any) -> dict[str, str]:
+    """The taper's bar labels by tier key."""
+    return {
+        t.get_gid().removeprefix("label:"): t.get_text()
+        for t in fig.axes[0].texts
+        if (t.get_gid() or "").startswith("label:")
+    }
+
+
+# -- bandwidth taper ------------------------------------------------------------------
+
+
+def test_taper_h100_bars_are_the_layout_facts() -> None:
+    """DGX H100: 3.35 TB/s of HBM; 18 NVLink 4 links of 25 GB/s each way = 450 GB/s;
+    8 x 400 Gb/s NICs for 8 GPUs = 50 GB/s each; a non-blocking fat tree keeps 50 GB/s
+    above the leaves and across the bisection."""
+    fig = taper_figure(layout("dgx-h100"))
+    drawn = bars(fig)
+    assert list(drawn) == ["hbm", "scale_up", "nic", "spine", "bisection"]
+    assert drawn["hbm"] == pytest.approx(3350.0)
+    assert drawn["scale_up"] == pytest.approx(18 * 25.0)
+    assert drawn["nic"] == pytest.approx(8 * 400 / 8 / 8)
+    assert drawn["spine"] == pytest.approx(50.0)
+    assert drawn["bisection"] == pytest.approx(50.0)
+    text = labels(fig)
+    assert text["hbm"] == "3.35 TB/s"
+    assert text["scale_up"] == "450 GB/s\n7.4x less"  # 3,350 / 450 = 7.44
+    assert text["nic"] == "50 GB/s\n9x less"  # 450 / 50
+    assert text["spine"] == "50 GB/s\nsame"
+    assert "1:1 (non-blocking)" in all_text(fig)
+    assert "[GB/s]" in fig.axes[0].get_ylabel()
+    assert_clean(fig)
+
+
+def test_taper_shows_oversubscription_above_the_leaves() -> None:
+    """The H100 SuperPOD's fat tree made 2:1: leaf uplinks and bisection halve (25 GB/s)."""
+    base = layout("dgx-h100-superpod")
+    lay = dataclasses.replace(
+        base, scale_out=dataclasses.replace(base.scale_out, oversubscription=2.0)
+    )
+    fig = taper_figure(lay)
+    drawn = bars(fig)
+    assert drawn["nic"] == pytest.approx(400 / 8)
+    assert drawn["spine"] == pytest.approx(400 / 8 / 2)
+    assert drawn["bisection"] == pytest.approx(400 / 8 / 2)
+    assert labels(fig)["spine"] == "25 GB/s\n2x less"
+    assert "2:1 (oversubscribed)" in all_text(fig)
+    assert_clean(fig)
+
+
+def test_taper_gb200_nvlink5() -> None:
+    """GB200 NVL72: 8 TB/s HBM, 18 NVLink 5 links of 50 GB/s each way = 900 GB/s, one
+    400 Gb/s NIC per GPU (50 GB/s, 18x less)."""
+    fig = taper_figure(layout("gb200-nvl72"))
+    drawn = bars(fig)
+    assert drawn["hbm"] == pytest.approx(8000.0)
+    assert drawn["scale_up"] == pytest.approx(18 * 50.0)
+    assert drawn["nic"] == pytest.approx(50.0)
+    assert labels(fig)["nic"] == "50 GB/s\n18x less"
+
+
+@pytest.mark.parametrize("name", LAYOUT_NAMES)
+def test_taper_draws_for_every_layout(name: str) -> None:
+    lay = layout(name)
+    fig = taper_figure(lay)
+    drawn = bars(fig)
+    assert drawn["hbm"] == pytest.approx(lay.accelerator.hbm_bandwidth_bytes_per_s / 1e9)
+    assert drawn["nic"] == pytest.approx(lay.scale_out.nic_bandwidth_bytes_per_s / 1e9)
+    assert all(v > 0 for v in drawn.values())
+    assert lay.name in all_text(fig)
+    assert_clean(fig)
