@@ -19,6 +19,7 @@ from figure_checks import all_text, text_overlaps, thin_axes
 from topo.perf import decode, memory
 from topo.place import Plan
 from topo.plot.breakdown import breakdown_figure
+from topo.plot.roofline import roofline_figure
 from topo.scenario import Scenario
 
 SETUPS = (
@@ -128,4 +129,78 @@ def test_breakdown_shares_add_to_one_hundred() -> None:
         )
         assert total == pytest.approx(100.0)
     assert "[%]" in ax.get_ylabel()
+    assert_clean(fig, performance=True)
+
+
+# -- the roofline ---------------------------------------------------------------------
+
+
+def lines(fig: Any) -> dict[str, Any]:
+    return {ln.get_gid(): ln for ln in fig.axes[0].get_lines() if ln.get_gid()}
+
+
+@pytest.mark.parametrize(("layout", "model", "opts"), SETUPS)
+def test_roofline_draws_the_plans_roofs_and_ceilings(
+    layout: str, model: str, opts: dict[str, str]
+) -> None:
+    s = scenario(layout, model, **opts)
+    plan = s.plan(1)
+    fig = roofline_figure(s, plan, BATCHES)
+    drawn = lines(fig)
+    d = decode(
+        s.layout, s.model, plan, np.array(BATCHES, dtype=float), s.workload, s.parts(plan).comm
+    )
+    intensity = d.flops_per_gpu / (d.weight_bytes_per_gpu + d.kv_bytes_per_gpu)
+    # The decode path: FLOPs of a stage over its time, in TFLOP/s.
+    x, y = drawn["decode"].get_data()
+    assert np.allclose(x, intensity)
+    assert np.allclose(y, d.flops_per_gpu / (d.tpot / plan.pp) / 1e12)
+    # The communication ceiling: the FLOP/s if the step took only its communication.
+    x, y = drawn["communication"].get_data()
+    assert np.allclose(x, intensity)
+    assert np.allclose(y, d.flops_per_gpu * plan.pp / d.communication / 1e12)
+    x, y = drawn["overhead"].get_data()
+    assert np.allclose(y, d.flops_per_gpu * plan.pp / d.overhead / 1e12)
+    # Every point sits below every ceiling: the step is the sum of its terms.
+    assert np.all(drawn["decode"].get_data()[1] < y)
+    # The HBM-full square at memory's largest batch, on the decode curve.
+    mb = memory(s.layout, s.model, plan, 1, s.workload).max_batch
+    e = decode(s.layout, s.model, plan, np.array([mb], dtype=float), s.workload, s.parts(plan).comm)
+    hx, hy = drawn["hbm-full"].get_data()
+    assert hx[0] == pytest.approx(
+        e.flops_per_gpu[0] / (e.weight_bytes_per_gpu[0] + e.kv_bytes_per_gpu[0])
+    )
+    assert hy[0] == pytest.approx(e.flops_per_gpu[0] / (e.tpot[0] / plan.pp) / 1e12)
+    assert f"HBM full at B = {mb:,}" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert_clean(fig, performance=True)
+
+
+def test_roofline_roof_and_critical_batch_on_dgx_h100() -> None:
+    """H100 SXM: 3.35 TB/s and 989 TFLOP/s bf16 on the datasheet, at the measured shares;
+    at tp 8 llama-3-70b turns compute-bound at the measured ridge."""
+    s = scenario("dgx-h100", "llama-3-70b")
+    plan = Plan(tp=8)
+    fig = roofline_figure(s, plan, BATCHES)
+    drawn = lines(fig)
+    acc = s.layout.accelerator
+    assert acc.hbm_bandwidth_bytes_per_s == pytest.approx(3.35e12)
+    assert acc.peak_flop_per_s["bf16"] == pytest.approx(989e12, rel=1e-3)
+    bw = 3.35e12 * acc.efficiency.hbm
+    peak = acc.peak_flop_per_s["bf16"] * acc.efficiency.compute
+    x, y = drawn["roof"].get_data()
+    assert np.allclose(y, np.minimum(peak, x * bw) / 1e12)
+    # The critical batch: compute time = memory time; there FLOPs / bytes is the ridge of
+    # the roof as the decode step charges it (within the attention and GEMM shares).
+    crit = s.parts(plan).critical.kv_aware
+    assert crit is not None
+    assert 1 < crit < 1024
+    cx, _ = drawn["critical"].get_data()
+    assert cx[0] == pytest.approx(peak / bw, rel=0.1)
+    e = decode(s.layout, s.model, plan, np.array([crit]), s.workload, None)
+    assert float(e.compute[0]) == pytest.approx(float(e.weights[0] + e.kv[0]), rel=1e-6)
+    at_crit = e.flops_per_gpu[0] / (e.weight_bytes_per_gpu[0] + e.kv_bytes_per_gpu[0])
+    assert cx[0] == pytest.approx(at_crit, rel=1e-9)  # not the nearest batch drawn
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert f"compute = memory at B = {crit:,.0f}" in legend
+    assert any("roof as measured: HBM 2.9" in t for t in legend)
     assert_clean(fig, performance=True)
