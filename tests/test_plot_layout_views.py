@@ -17,7 +17,9 @@ from figure_checks import all_text, text_overlaps, thin_axes
 from helpers import LAYOUT_NAMES
 
 from topo.layout import Layout, load_layout
+from topo.physical import apply_vary, largest_domain
 from topo.plot.taper import taper_figure
+from topo.plot.tornado import default_vary, tornado_figure
 
 RAW_EXPONENT = re.compile(r"\d[eE][+-]?\d|\$\\times\s*10|10\^")
 
@@ -122,4 +124,87 @@ def test_taper_draws_for_every_layout(name: str) -> None:
     assert drawn["nic"] == pytest.approx(lay.scale_out.nic_bandwidth_bytes_per_s / 1e9)
     assert all(v > 0 for v in drawn.values())
     assert lay.name in all_text(fig)
+    assert_clean(fig)
+
+
+# -- tornado of the largest domain ------------------------------------------------------
+
+
+def tornado_ends(fig: Any) -> dict[str, tuple[float, float, float]]:
+    """Each tornado bar by gid ("key:low" / "key:high"): (left end, right end, y)."""
+    return {
+        p.get_gid(): (p.get_x(), p.get_x() + p.get_width(), p.get_y() + p.get_height() / 2)
+        for p in fig.axes[0].patches
+        if p.get_gid()
+    }
+
+
+def test_tornado_bar_ends_are_largest_domain_with_that_input_changed() -> None:
+    """Each bar runs from the layout's own largest domain to the domain `topo limits
+    --vary key=value` gives, worked out here by the library's apply_vary."""
+    lay = layout("gb200-nvl72")
+    vary = [
+        ("power_budget", "66 kW", "264 kW"),
+        ("max_mass", "700 kg", "2.8 t"),
+        ("tray_power", "4 kW", "8 kW"),
+    ]
+    fig = tornado_figure(lay, vary)
+    base = largest_domain(lay).max_domain_size
+    assert base == 72  # mass and reach bind at 72 GPUs, one NVL72 rack
+    ends = tornado_ends(fig)
+    assert len(ends) == 2 * len(vary)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    swings = {}
+    for key, low, high in vary:
+        sizes = []
+        for end, value in (("low", low), ("high", high)):
+            d = largest_domain(apply_vary(lay, key, value))
+            left, right, _ = ends[f"{key}:{end}"]
+            assert {left, right} == {float(base), float(d.max_domain_size)}
+            assert any(
+                t.startswith(f"{key} = {value}: {d.max_domain_size:,} GPUs, {d.binding_all[0]}")
+                for t in texts
+            )
+            sizes.append(d.max_domain_size)
+        swings[key] = max(*sizes, base) - min(*sizes, base)
+    # Halving the power budget to 66 kW: 66 kW / 5.4 kW per tray of 4 GPUs, less the switch
+    # trays and the rest, leaves well under 72 GPUs; the bar ends below the base.
+    assert ends["power_budget:low"][0] < base
+    # Bars sorted by swing, widest on top.
+    order = sorted(swings, key=lambda k: -ends[f"{k}:low"][2])
+    assert [swings[k] for k in order] == sorted(swings.values(), reverse=True)
+    assert swings[order[0]] > swings[order[-1]]
+    # The base as a vertical line at 72 GPUs.
+    assert any(list(line.get_xdata()) == [base, base] for line in fig.axes[0].get_lines())
+    assert "[GPUs]" in fig.axes[0].get_xlabel()
+    assert_clean(fig)
+
+
+def test_tornado_defaults_come_from_the_layout() -> None:
+    """Kyber NVL576: every budget it states halved and doubled; no cable swap (its scale-up
+    runs on the midplane's PCB); rows sorted by swing."""
+    lay = layout("kyber-nvl576")
+    vary = default_vary(lay)
+    keys = [k for k, _, _ in vary]
+    assert "cable" not in keys
+    assert ("power_budget", "300 kW", "1.2 MW") in vary  # 600 kW halved and doubled
+    fig = tornado_figure(lay)
+    ends = tornado_ends(fig)
+    base = largest_domain(lay).max_domain_size
+    rows = sorted(keys, key=lambda k: -ends[f"{k}:low"][2])
+    spans = []
+    for k in rows:
+        xs = [*ends[f"{k}:low"][:2], *ends[f"{k}:high"][:2], base]
+        spans.append(max(xs) - min(xs))
+    assert spans == sorted(spans, reverse=True)
+    assert spans[0] > 0
+    assert_clean(fig)
+
+
+def test_tornado_of_a_tray_domain_says_it_does_not_move() -> None:
+    lay = layout("dgx-h100")
+    fig = tornado_figure(lay)
+    ends = tornado_ends(fig)
+    assert all(left == right == 8 for left, right, _ in ends.values())
+    assert "does not grow with the rack" in all_text(fig)
     assert_clean(fig)
