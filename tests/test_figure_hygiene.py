@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 from figure_checks import all_text, text_overlaps, thin_axes
 
+from topo import api
 from topo.perf import decode, memory
 from topo.place import Plan
 from topo.plot.breakdown import breakdown_figure
 from topo.plot.roofline import roofline_figure
+from topo.plot.tradeoff import plot_tradeoff
 from topo.scenario import Scenario
 
 SETUPS = (
@@ -204,3 +206,35 @@ def test_roofline_roof_and_critical_batch_on_dgx_h100() -> None:
     assert f"compute = memory at B = {crit:,.0f}" in legend
     assert any("roof as measured: HBM 2.9" in t for t in legend)
     assert_clean(fig, performance=True)
+
+
+# -- the latency-throughput trade-off ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("layout", "model", "opts"), SETUPS)
+def test_tradeoff_is_clean(layout: str, model: str, opts: dict[str, str]) -> None:
+    """The known failure: on dgx-h100 a cost label sat over the legend."""
+    fig = api.figure("tradeoff", layout, model, **opts)
+    assert_clean(fig, performance=True)
+
+
+def test_tradeoff_marks_the_critical_batch_between_the_batches_around_it() -> None:
+    """dgx-h100 at tp 8: compute reaches memory at B ~ 852, between the rows 512 and 1,024;
+    the diamond sits there on the drawn curve, not on the 1,024 point."""
+    s = scenario("dgx-h100", "llama-3-70b")
+    sweep = s.sweep([256, 512, 1024], plan=Plan(tp=8)).to_dict()
+    fig, ax = plot_tradeoff([sweep], s.workload)
+    crit = sweep["critical_batch"]["kv_aware"]
+    assert 512 < crit < 1024
+    (diamond,) = [ln for ln in ax.get_lines() if ln.get_gid() == "critical0"]
+    x, y = (float(v[0]) for v in diamond.get_data())
+    r512, r1024 = sweep["rows"][1], sweep["rows"][2]
+    # On the log-log segment from 512 to 1,024 at the share log(crit / 512) / log(2).
+    share = np.log(crit / 512) / np.log(2)
+    tps = (r512["tokens_per_s_per_gpu"], r1024["tokens_per_s_per_gpu"])
+    ms = (r512["time_per_output_token_s"] * 1e3, r1024["time_per_output_token_s"] * 1e3)
+    assert x == pytest.approx(tps[0] * (tps[1] / tps[0]) ** share)
+    assert y == pytest.approx(ms[0] * (ms[1] / ms[0]) ** share)
+    assert tps[0] < x < tps[1]
+    assert_clean(fig, performance=True)
+    assert "weights bf16" in all_text(fig)  # the workload's subtitle

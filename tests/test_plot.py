@@ -112,10 +112,10 @@ def test_roofline_and_tradeoff(tmp_path: Path) -> None:
     fig, ax = plot_tradeoff([s1, s2])
     assert "[ms]" in ax.get_ylabel()
     assert "tokens/s per GPU" in ax.get_xlabel()
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
     assert sum(t.startswith("dgx-") for t in legend) == 2
     assert "latency floor" in legend
-    assert "critical batch" in legend
+    assert any(t.startswith("critical batch") for t in legend)
     save(fig, tmp_path / "t.png")
 
 

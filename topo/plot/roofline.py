@@ -181,6 +181,26 @@ def _up(v: float) -> float:
     return float(min(s for s in (1.0, 2.0, 5.0, 10.0) if s >= m - 1e-9) * 10**k)
 
 
+def ladder_limits(lo: float, hi: float, least: int = 3) -> tuple[float, float]:
+    """Log-axis limits on 1-2-5 values around [lo, hi] (> 0) holding `least` of them.
+
+    Widened downwards first, then upwards, one rung at a time, so a narrow range still
+    gets the three labelled ticks :func:`topo.plot._style.log_axis` draws.
+    """
+    a, b = _down(lo), _up(hi)
+    rungs = [a]
+    while rungs[-1] < b * (1 - 1e-9):
+        rungs.append(_up(rungs[-1] * 1.01))
+    down = True
+    while len(rungs) < least:
+        if down:
+            rungs.insert(0, _down(rungs[0] * 0.99))
+        else:
+            rungs.append(_up(rungs[-1] * 1.01))
+        down = not down
+    return rungs[0], rungs[-1]
+
+
 def _roofs(ax: Any, data: dict[str, Any], x: np.ndarray) -> None:
     """The roof the plan has (measured HBM share and compute efficiency), the peak thin."""
     bw = data["hbm_bandwidth_bytes_per_s"]
