@@ -44,8 +44,7 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
     elif switched and len(group) > 16:
         note = _matrix(fig, ax, G, util, cmap, norm)
     else:
-        pos = gpu_level(G)
-        pos = {n: p for n, p in pos.items() if n in nodes}
+        pos = _respread({n: p for n, p in gpu_level(G).items() if n in nodes})
         _segments(ax, pos, util, cmap, norm, 1.2)
         for kind, size in (("gpu", 30), ("switch", 60), ("leaf", 70), ("spine", 70)):
             ns = [n for n in pos if G.nodes[n]["kind"] == kind]
@@ -60,9 +59,11 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
                     linewidths=0.5,
                     label=kind,
                 )
-        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        ax.legend(loc="upper left", fontsize=9, frameon=False)
         note = "every GPU of the group and every link it loads"
     if not ax.images:
+        ax.set_xticks([])  # no tick labels left behind the hidden frame
+        ax.set_yticks([])
         ax.set_axis_off()
     sm = __import__("matplotlib.cm", fromlist=["ScalarMappable"]).ScalarMappable(
         norm=norm, cmap=cmap
@@ -76,7 +77,7 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
     if top > 1.0:
         bar.ax.axhline(1.0, color="white", linewidth=1.5)
         bar.ax.text(
-            1.6, 1.0, "link rate", va="center", fontsize=8, transform=bar.ax.get_yaxis_transform()
+            1.6, 1.0, "link rate", va="center", fontsize=9, transform=bar.ax.get_yaxis_transform()
         )
     c = data["collective"]
     fig.suptitle(
@@ -86,9 +87,59 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
         weight="bold",
     )
     basis = data.get("basis")
-    fig.text(0.01, 0.01, note + (f"\nutilisation: {basis}" if basis else ""), fontsize=8)
-    _heatmap(fig, hx, data)
+    fig.supxlabel(
+        note + (f"\nutilisation: {basis}" if basis else ""), x=0.01, ha="left", fontsize=9
+    )
+    if len(data["racks"]) >= 3:
+        _heatmap(fig, hx, data)
+    else:
+        _histogram(hx, util, cmap, norm, data)
     return fig, ax
+
+
+def _respread(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """The drawn nodes of each level spread evenly over the widest level, in their order.
+
+    A small group of a large domain is drawn as itself, not as a corner of the domain.
+    """
+    rows: dict[float, list[str]] = {}
+    for n, (_, y) in pos.items():
+        rows.setdefault(y, []).append(n)
+    width = float(max((len(ns) for ns in rows.values()), default=1))
+    out = {}
+    for y, ns in rows.items():
+        ns.sort(key=lambda n: pos[n][0])
+        step = width / len(ns)
+        out.update({n: ((k + 0.5) * step, y) for k, n in enumerate(ns)})
+    return out
+
+
+def _histogram(
+    ax: Any, util: dict[tuple[str, str], float], cmap: Any, norm: Any, data: dict[str, Any]
+) -> None:
+    """One or two racks: links counted by utilisation (the rack matrix would be too small)."""
+    values = np.array(list(util.values()), dtype=float)
+    top = norm.vmax
+    edges = np.linspace(0.0, top, 21)
+    counts, _ = np.histogram(np.clip(values, 0.0, top), bins=edges)
+    mids = (edges[:-1] + edges[1:]) / 2
+    ax.bar(mids, counts, width=np.diff(edges), color=[cmap(norm(m)) for m in mids],
+           edgecolor="white", linewidth=0.5)  # fmt: skip
+    ax.set_xlim(0.0, top)
+    ax.set_ylim(0, max(int(counts.max()), 1) * 1.15)
+    ax.set_xlabel("link utilisation [share of the collective's time busy]", fontsize=10)
+    ax.set_ylabel("links [count]", fontsize=10)
+    ax.tick_params(labelsize=9)
+    mat = np.array(data["rack_bytes"], dtype=float)
+    total = float(mat.sum())
+    if len(data["racks"]) == 1:
+        where = f"all {human(total, 'data')} stay in rack {data['racks'][0]}"
+    else:
+        off = (total - float(np.trace(mat))) / total if total else 0.0
+        where = f"{off:.0%} of {human(total, 'data')} leave their rack"
+    ax.set_title(f"links by utilisation\n{where}", fontsize=10)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
 
 def _by_domain(
@@ -127,7 +178,8 @@ def _by_domain(
         zorder=3,
     )
     for d in doms:
-        ax.text(pos[d][0], pos[d][1] - 0.32, f"domain {d[6:]}", ha="center", va="top", fontsize=8)
+        name = f"domain {d[6:]}" if len(doms) <= 8 else d[6:]
+        ax.text(pos[d][0], pos[d][1] - 0.32, name, ha="center", va="top", fontsize=9)
     for ns, kind in ((leaves, "leaf"), (spines, "spine")):
         ax.scatter(
             [pos[n][0] for n in ns],
@@ -141,7 +193,7 @@ def _by_domain(
         ax.text(-0.02 * width, y, label, ha="right", va="center", fontsize=9)
     ax.set_xlim(-0.15 * width, width * 1.02)
     ax.set_ylim(-0.9, 3.6)
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(loc="upper right", fontsize=9, frameon=False)
     return (
         "drawn by scale-up domain (square colour: its busiest scale-up link); lines: the "
         "busiest link between a domain and a leaf, and leaf-spine links"
@@ -214,8 +266,8 @@ def _heatmap(fig: Any, ax: Any, data: dict[str, Any]) -> None:
     im = ax.imshow(mat / 1e9, cmap="Blues", vmin=0, vmax=scale / 1e9)
     ticks = list(range(len(racks)))
     step = max(1, len(racks) // 8)
-    ax.set_xticks(ticks[::step], [f"r{r}" for r in racks][::step], fontsize=8)
-    ax.set_yticks(ticks[::step], [f"r{r}" for r in racks][::step], fontsize=8)
+    ax.set_xticks(ticks[::step], [f"r{r}" for r in racks][::step], fontsize=9)
+    ax.set_yticks(ticks[::step], [f"r{r}" for r in racks][::step], fontsize=9)
     ax.set_xlabel("to rack")
     ax.set_ylabel("from rack")
     if len(racks) <= 8:
@@ -227,7 +279,7 @@ def _heatmap(fig: Any, ax: Any, data: dict[str, Any]) -> None:
                     human(mat[i, j], "data"),
                     ha="center",
                     va="center",
-                    fontsize=8,
+                    fontsize=9,
                     color="white" if mat[i, j] > scale / 2 else "black",
                 )
     total = mat.sum()
