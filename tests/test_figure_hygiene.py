@@ -238,3 +238,22 @@ def test_tradeoff_marks_the_critical_batch_between_the_batches_around_it() -> No
     assert tps[0] < x < tps[1]
     assert_clean(fig, performance=True)
     assert "weights bf16" in all_text(fig)  # the workload's subtitle
+
+
+# -- links and limits -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "gpus"),
+    [("dgx-h100", 8), ("gb200-nvl72", 8), ("gb200-nvl72", 72), ("gb200-nvl72-x16", 1152)],
+)
+def test_links_is_clean(layout: str, gpus: int) -> None:
+    """The known failure: one rack drew a 1 x 1 rack matrix with a single tick."""
+    fig = api.figure("links", layout, gpus=gpus)
+    assert_clean(fig, performance=False)
+
+
+@pytest.mark.parametrize("layout", ["dgx-h100", "gb200-nvl72", "tpu-v5p-4x4x4", "kyber-nvl576"])
+def test_limits_is_clean(layout: str) -> None:
+    fig = api.figure("limits", layout)
+    assert_clean(fig, performance=False)
