@@ -5,19 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from topo.layout import Layout
-from topo.plot._style import DEVICE_COLORS, FAIL_COLOR, NA_COLOR, OK_COLOR, figure, human
+from topo.plot._style import (
+    DEVICE_COLORS,
+    FAIL_COLOR,
+    NA_COLOR,
+    OK_COLOR,
+    REF_COLOR,
+    figure,
+    human,
+)
+from topo.plot._vector import hover
 
 __all__ = ["plot_elevation"]
 
-_BUDGETS = (
-    "power vs rack budget",
-    "cooling: liquid heat",
-    "cooling: air heat",
-    "cooling: coolant flow",
-    "mass vs frame rating",
-    "mass: floor load",
-)
-_KINDS = {"W": "power", "kg": "mass", "m^3/s": "flow", "kg/m^2": "floor_load"}
+# Units of the checks' values: the kind topo.units formats them as, or a plain count.
+_KINDS = {
+    "W": "power",
+    "kg": "mass",
+    "m^3/s": "flow",
+    "kg/m^2": "floor_load",
+    "A": "current",
+    "m": "length",
+}
+_DESIGN = ("ports",)  # families full by design (a switch's ports), not physical limits
 
 
 def _groups(layout: Layout) -> list[dict[str, Any]]:
@@ -41,7 +51,7 @@ def plot_elevation(layout: Layout, checks: dict[str, Any]) -> tuple[Any, Any]:
     checks
         ``check_limits(layout).to_dict()``.
     """
-    fig = figure(11, 7.5)
+    fig = figure(12, 7.5)
     ax, bx = fig.subplots(1, 2, width_ratios=[1.0, 1.25])
     rack = layout.rack
     H = rack.height_u
@@ -54,15 +64,15 @@ def plot_elevation(layout: Layout, checks: dict[str, Any]) -> tuple[Any, Any]:
             y = g["bottom"] + g["height"] - (i + 1) * d.height_u - 0.5
             label = d.kind.replace("_", " ") if d.kind not in seen else None
             seen.add(d.kind)
-            ax.add_patch(
-                _rect(0.05, y + 0.06, 0.9, d.height_u - 0.12, color, "white", 0.5, label=label)
-            )
+            patch = _rect(0.05, y + 0.06, 0.9, d.height_u - 0.12, color, "white", 0.5, label=label)
+            ax.add_patch(patch)
+            hover(patch, _device_text(d, i, y + 0.5))
         text = d.name + (f" x{d.count}" if d.count > 1 else "")
         if d.gpus:
             text += f"  ({d.gpus} GPUs each)"
         if d.power_w:
             text += f", {human(d.power_w, 'power')}"
-        ax.text(1.05, g["bottom"] + g["height"] / 2 - 0.5, text, va="center", fontsize=8)
+        ax.text(1.05, g["bottom"] + g["height"] / 2 - 0.5, text, va="center", fontsize=9)
     used = sum(g["height"] for g in _groups(layout))
     if used < H:
         ax.text(
@@ -71,7 +81,7 @@ def plot_elevation(layout: Layout, checks: dict[str, Any]) -> tuple[Any, Any]:
             f"{H - used:g} U free",
             ha="center",
             va="center",
-            fontsize=8,
+            fontsize=9,
             color="#777777",
         )
     ax.set_xlim(-0.05, 2.6)
@@ -87,7 +97,7 @@ def plot_elevation(layout: Layout, checks: dict[str, Any]) -> tuple[Any, Any]:
         + (f"; {racks} racks alike" if racks > 1 else ""),
         fontsize=10,
     )
-    ax.legend(loc="upper right", fontsize=7, frameon=False, bbox_to_anchor=(1.0, 0.06), ncols=2)
+    ax.legend(loc="lower right", fontsize=9, frameon=False, bbox_to_anchor=(1.02, 0.0), ncols=1)
     _budget_bars(bx, checks)
     fig.suptitle(f"{layout.name}: rack elevation and budgets", fontsize=12, weight="bold")
     return fig, ax
@@ -108,29 +118,103 @@ def _rect(
     return Rectangle((x, y), w, h, facecolor=face, edgecolor=edge, linewidth=lw, label=label)
 
 
+def _device_text(d: Any, i: int, bottom_u: float) -> str:
+    """A device's hover text: name, kind, power [kW], mass [kg], height [U]."""
+    parts = [
+        f"{d.name} ({d.kind.replace('_', ' ')}"
+        + (f", {i + 1} of {d.count}" if d.count > 1 else "")
+        + f") at U{bottom_u:g}",
+        "power " + (f"{d.power_w / 1e3:.3g} kW" if d.power_w else "not given"),
+        "mass " + (f"{d.mass_kg:.3g} kg" if d.mass_kg else "not given"),
+        f"height {d.height_u:g} U",
+    ]
+    if d.gpus:
+        parts.append(f"{d.gpus} GPUs")
+    if d.capacity_w:
+        parts.append(f"capacity {d.capacity_w / 1e3:.3g} kW")
+    return "; ".join(parts)
+
+
+def _amount(value: float, unit: str) -> str:
+    kind = _KINDS.get(unit)
+    if kind is not None:
+        return human(value, kind)
+    if unit == "U":
+        return f"{value:g} U"
+    return f"{value:,.0f} {unit}".strip()
+
+
+def _rows(checks: dict[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """Checks with a margin (tightest first), those full by design, and the unchecked."""
+    from topo.physical import CHECKS
+
+    families = [c.family for c in CHECKS] if len(CHECKS) == len(checks["checks"]) else [""] * 99
+    limits, design, unchecked = [], [], []
+    for c, fam in zip(checks["checks"], families, strict=False):
+        if c["ok"] is None or c["value"] is None or not c["limit"]:
+            unchecked.append(c)
+        elif fam in _DESIGN or (not fam and "ports" in c["name"]):
+            design.append(c)
+        else:
+            limits.append(c)
+    limits.sort(key=lambda c: (c["margin"], c["name"]))
+    return limits, design, unchecked
+
+
 def _budget_bars(ax: Any, checks: dict[str, Any]) -> None:
-    rows = [c for c in checks["checks"] if c["name"] in _BUDGETS]
-    names, shares, colors, notes = [], [], [], []
-    for c in rows:
-        names.append(c["name"].replace("vs ", "vs\n").replace(": ", ":\n"))
-        if c["ok"] is None:
-            shares.append(0.0)
-            colors.append(NA_COLOR)
-            notes.append("not checked: no data" if "not checked" in c["note"] else "not applicable")
+    """Every check as its share of the limit, tightest first, then the rest.
+
+    Design fullness (switch ports) is kept apart from the physical limits; the checks
+    that could not be made follow, each with why.
+    """
+    limits, design, unchecked = _rows(checks)
+    rows: list[tuple[str, dict[str, Any] | None]] = [(c["name"], c) for c in limits]
+    if design:
+        rows.append(("full by design (not a physical limit)", None))
+        rows += [(c["name"], c) for c in design]
+    if unchecked:
+        rows.append(("not checked or not applicable", None))
+        rows += [(c["name"], c) for c in unchecked]
+    n = len(rows)
+    shares = [c["value"] / c["limit"] * 100 for c in limits + design]
+    right = max([*shares, 100.0])
+    text_x = right + 3
+    ax.set_xlim(0, right * 2.05)
+    names, ys, bars = [], [], []
+    for k, (name, c) in enumerate(rows):
+        y = n - 1 - k
+        if c is None:
+            ax.text(0, y, name, fontsize=9, weight="bold", va="center", ha="left", color="#444444")
+            continue
+        names.append(name)
+        ys.append(y)
+        if c in unchecked:
+            note = c["note"]
+            ax.text(
+                2,
+                y,
+                note if len(note) < 60 else note[:57] + "...",
+                fontsize=9,
+                va="center",
+                color="#666666",
+            )
             continue
         share = c["value"] / c["limit"] * 100
-        shares.append(share)
-        colors.append(OK_COLOR if c["ok"] else FAIL_COLOR)
-        kind = _KINDS.get(c["unit"], "power")
-        notes.append(f"{human(c['value'], kind)} of {human(c['limit'], kind)}")
-    y = list(range(len(rows)))[::-1]
-    ax.barh(y, shares, color=colors, height=0.6)
-    for yi, s, note in zip(y, shares, notes, strict=True):
-        ax.text(max(s, 0) + 2, yi, note, va="center", fontsize=8)
-    ax.axvline(100, color="#333333", linewidth=1, linestyle="--")
-    ax.set_yticks(y, names, fontsize=8)
-    ax.set_xlim(0, max([*shares, 100]) * 1.45)
+        color = OK_COLOR if c["ok"] else FAIL_COLOR
+        if c in design:
+            color = NA_COLOR
+        bar = ax.barh([y], [share], color=color, height=0.62)[0]
+        bars.append(y)
+        left = "full" if c in design and c["margin"] == 0 else f"{c['margin'] * 100:.0f}% left"
+        note = f"{_amount(c['value'], c['unit'])} of {_amount(c['limit'], c['unit'])}, {left}"
+        ax.text(text_x, y, note, va="center", fontsize=9)
+        hover(bar, f"{c['name']}: {note}; {c['note']}")
+    for y in bars:  # the limit, beside each bar only (not through the section titles)
+        ax.plot([100, 100], [y - 0.5, y + 0.5], color=REF_COLOR, linewidth=1, linestyle="--")
+    ax.set_yticks(ys, names, fontsize=9)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xticks([t for t in (0, 25, 50, 75, 100) if t <= right * 2])
     ax.set_xlabel("use of the rack's limit [%] (dashed line: the limit)")
-    ax.set_title("Power, cooling and mass against the rack's limits", fontsize=10)
+    ax.set_title("Every physical check, tightest first", fontsize=10)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
