@@ -15,11 +15,16 @@ from typing import Any
 import pytest
 from figure_checks import all_text, text_overlaps, thin_axes
 from helpers import LAYOUT_NAMES
+from matplotlib.colors import to_rgba
 
+from topo.build import gpu_nodes
 from topo.layout import Layout, load_layout
 from topo.physical import apply_vary, largest_domain
+from topo.place import Plan, place
+from topo.plot.placement import GROUP_COLORS, IDLE_COLOR, STAGE_HATCHES, placement_figure
 from topo.plot.taper import taper_figure
 from topo.plot.tornado import default_vary, tornado_figure
+from topo.scenario import Scenario
 
 RAW_EXPONENT = re.compile(r"\d[eE][+-]?\d|\$\\times\s*10|10\^")
 
@@ -207,4 +212,111 @@ def test_tornado_of_a_tray_domain_says_it_does_not_move() -> None:
     ends = tornado_ends(fig)
     assert all(left == right == 8 for left, right, _ in ends.values())
     assert "does not grow with the rack" in all_text(fig)
+    assert_clean(fig)
+
+
+# -- placement ----------------------------------------------------------------------
+
+
+@cache
+def scenario(name: str, model: str, weights: str = "bf16", strategy: str = "packed") -> Scenario:
+    return Scenario(name, model, weights=weights, strategy=strategy)
+
+
+def squares(fig: Any) -> dict[str, Any]:
+    """The placement's GPU squares by GPU node."""
+    return {p.get_gid(): p for p in fig.axes[0].patches if p.get_gid()}
+
+
+def check_colours(fig: Any, s: Scenario, plan: Plan, kind: str) -> None:
+    """Every GPU's square has its group's colour and its stage's hatching; idle ones grey."""
+    placement = place(s.graph, plan, strategy=s.strategy)
+    drawn = squares(fig)
+    assert set(drawn) == set(gpu_nodes(s.graph))  # every GPU drawn once
+    used = set()
+    for i, members in enumerate(placement.groups[kind]):
+        for g in members:
+            assert drawn[g].get_facecolor() == to_rgba(GROUP_COLORS[i % len(GROUP_COLORS)])
+            used.add(g)
+    for members in placement.groups["pp"]:
+        for stage, g in enumerate(members):
+            assert (drawn[g].get_hatch() or "") == STAGE_HATCHES[stage]
+    grey = to_rgba(IDLE_COLOR)
+    assert grey[0] == grey[1] == grey[2]
+    for g in set(drawn) - used:
+        assert drawn[g].get_facecolor() == grey
+        assert not drawn[g].get_hatch()
+    assert len(set(drawn) - used) == placement.gpus_total - plan.world
+
+
+def test_placement_colours_are_the_placements_groups() -> None:
+    """SuperPOD, tp 4 x pp 2 x dp 3 packed: 24 GPUs in 6 TP groups of 4; the first group
+    is the first four GPUs of the first DGX (rack 0); 256 - 24 = 232 GPUs idle."""
+    s = scenario("dgx-h100-superpod", "llama-3-70b")
+    plan = Plan(tp=4, pp=2, dp=3)
+    fig = placement_figure(s, plan)
+    check_colours(fig, s, plan, "tp")
+    drawn = squares(fig)
+    first = to_rgba(GROUP_COLORS[0])
+    assert [g for g in gpu_nodes(s.graph)[:8] if drawn[g].get_facecolor() == first] == [
+        "r0/gpu0",
+        "r0/gpu1",
+        "r0/gpu2",
+        "r0/gpu3",
+    ]
+    text = all_text(fig)
+    assert "grey: idle, 232 GPUs" in text
+    assert "TP group, 4 GPUs each, 6 in all" in text
+    assert "r0 ... r2: data-parallel replicas, 8 GPUs each" in text
+    assert {"r0", "r1", "r2"} <= {t.get_text() for t in fig.axes[0].texts}
+    assert "llama-3-70b" in text
+    assert "dgx-h100-superpod" in text
+    assert "tp 4 x ep 1 x pp 2 x dp 3" in text
+    assert_clean(fig)
+
+
+def test_placement_colours_ep_blocks_when_ep_exceeds_tp() -> None:
+    s = scenario("gb200-nvl72", "deepseek-v3", "fp8")
+    plan = Plan(tp=1, ep=6, pp=4, dp=6)
+    fig = placement_figure(s, plan)
+    check_colours(fig, s, plan, "ep")
+    assert "EP block" in all_text(fig)
+    assert_clean(fig)
+
+
+def test_placement_naive_scatters_and_says_why_no_brackets() -> None:
+    s = scenario("dgx-h100-superpod", "llama-3-70b", strategy="naive")
+    plan = Plan(tp=4, pp=2, dp=10)
+    fig = placement_figure(s, plan)
+    check_colours(fig, s, plan, "tp")
+    assert "naive placement" in all_text(fig)
+    assert "no brackets" in all_text(fig)
+    assert_clean(fig)
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "weights"),
+    [
+        ("dgx-h100", "llama-3-70b", "bf16"),
+        ("dgx-h100-superpod", "llama-3-70b", "bf16"),
+        ("gb200-nvl72-x16", "deepseek-v3", "fp8"),
+    ],
+)
+def test_placement_draws_the_plan_evaluate_runs(name: str, model: str, weights: str) -> None:
+    s = scenario(name, model, weights)
+    plan = s.plan(64)
+    fig = placement_figure(s, plan)
+    check_colours(fig, s, plan, "ep" if plan.ep > plan.tp else "tp")
+    assert_clean(fig)
+
+
+def test_placement_of_a_full_x16_cluster_is_readable() -> None:
+    """1,152 GPUs in 16 racks of 18 trays x 4: tp 8 x dp 144 fills them (9 groups a rack)."""
+    s = scenario("gb200-nvl72-x16", "deepseek-v3", "fp8")
+    plan = Plan(tp=8, dp=144)
+    fig = placement_figure(s, plan)
+    check_colours(fig, s, plan, "tp")
+    assert "grey: idle, 0 GPUs" in all_text(fig)
+    racks = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("rack ")]
+    assert len(racks) == 16
     assert_clean(fig)
