@@ -11,6 +11,15 @@ KINDS = [
     ["breakdown", "dgx-h100", "--model", "llama-3-70b", "--tp", "8", "--batch", "1,64,512"],
     ["interactivity", "dgx-h100", "--model", "llama-3.1-8b", "--compare", "dgx-h200"],
     ["load", "dgx-h100", "--model", "llama-3.1-8b", "--rates", "1,50", "--requests", "300"],
+    ["taper", "dgx-h100-superpod"],
+    [
+        "tornado",
+        "gb200-nvl72",
+        "--vary",
+        "power_budget=66 kW,264 kW",
+        "--vary",
+        "cable=copper,optical",
+    ],
 ]
 
 
@@ -33,6 +42,10 @@ def test_plot_kind_draws(
         (["breakdown", "dgx-h100", "--model", "llama-3.1-8b", "--rates", "1"], "does not apply"),
         (["interactivity", "dgx-h100", "--model", "nope"], "unknown model"),
         (["load", "dgx-h100"], "required: --model"),
+        (["tornado", "gb200-nvl72", "--vary", "liquid=1kW"], "expected KEY=LOW,HIGH"),
+        (["tornado", "gb200-nvl72", "--vary", "nope=1,2"], "unknown key 'nope'"),
+        (["tornado", "gb200-nvl72", "--vary", "power_budget=x,y"], "power_budget"),
+        (["taper", "gb200-nvl72", "--model", "llama-3.1-8b"], "--model does not apply"),
     ],
 )
 def test_plot_kind_bad_input(

@@ -1150,6 +1150,7 @@ def figure(
     rates: Sequence[float] | None = None,
     policy: str = "train",
     requests: int | None = None,
+    vary: Sequence[tuple[str, str, str]] | None = None,
     **options: Any,
 ) -> Figure:
     """``topo plot KIND`` or ``topo render``: a matplotlib figure.
@@ -1158,8 +1159,8 @@ def figure(
     ----------
     kind
         ``"roofline"``, ``"breakdown"``, ``"tradeoff"``, ``"interactivity"``, ``"load"``,
-        ``"links"``, ``"limits"``, ``"study"`` (as ``topo plot``), ``"elevation"`` or
-        ``"topology"`` (as ``topo render``).
+        ``"links"``, ``"limits"``, ``"taper"``, ``"tornado"``, ``"study"`` (as ``topo
+        plot``), ``"elevation"`` or ``"topology"`` (as ``topo render``).
     layout
         A bundled layout's name, a layout YAML path or a :class:`topo.Layout`; for
         ``"study"``, a study's results folder or its ``results.json``.
@@ -1191,6 +1192,9 @@ def figure(
         ``"train"`` or ``"continuous"`` batching (load).
     requests
         Requests simulated per rate (load); None: a few times the seats.
+    vary
+        ``(key, low, high)`` per input, values as ``topo limits --vary`` takes them
+        (tornado); None: a set chosen from the layout.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
@@ -1209,10 +1213,16 @@ def figure(
         return fig
     if kind == "links":
         return _links_figure(lay, op, gpus, nbytes, strategy)
+    if kind == "taper":
+        from topo.plot.taper import taper_figure
+
+        return taper_figure(lay)
+    if kind == "tornado":
+        from topo.plot.tornado import tornado_figure
+
+        return tornado_figure(lay, vary)
     if model is None or kind not in MODEL_KINDS:
-        msg = (
-            f"figure {kind!r}: {', '.join(MODEL_KINDS)} need a model; kinds: {', '.join(KINDS)}"
-        )
+        msg = f"figure {kind!r}: {', '.join(MODEL_KINDS)} need a model; kinds: {', '.join(KINDS)}"
         raise TopoError(msg)
     w = workload if workload is not None else make_workload(**options)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
@@ -1343,7 +1353,7 @@ def _serving_figure(
 
 MODEL_KINDS = ("roofline", "breakdown", "tradeoff", "interactivity", "load")
 """The kinds of :func:`figure` that draw a model on a layout."""
-KINDS = (*MODEL_KINDS, "links", "limits", "study", "elevation", "topology")
+KINDS = (*MODEL_KINDS, "links", "limits", "taper", "tornado", "study", "elevation", "topology")
 """The kinds of :func:`figure`."""
 
 

@@ -572,6 +572,23 @@ def _parser() -> argparse.ArgumentParser:
         "The largest scale-up domain each physical limit allows; the binding one marked.",
         "topo plot limits gb200-nvl72 -o limits.png",
     )
+    figure_kind(
+        "taper",
+        "Per-GPU bandwidth by tier: HBM, scale-up, NIC, leaf uplinks, bisection; the ratios.",
+        "topo plot taper gb200-nvl72-x16 -o taper.png",
+    )
+    kp = figure_kind(
+        "tornado",
+        "How far the largest scale-up domain moves as each physical input goes low and high.",
+        "topo plot tornado gb200-nvl72 --vary power_budget=66kW,264kW -o tornado.png",
+    )
+    kp.add_argument(
+        "--vary",
+        action="append",
+        metavar="KEY=LOW,HIGH",
+        help="an input and its two values, as topo limits --vary takes them; repeatable "
+        "(default: budgets halved and doubled, other cable media, ... from the layout)",
+    )
     kp = figure_kind(
         "study",
         "A design study's results: the Pareto front on two objectives.",

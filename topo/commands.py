@@ -446,6 +446,16 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _swing(text: str) -> tuple[str, str, str]:
+    """``--vary power_budget=66 kW,264 kW``: an input and its low and high values."""
+    key, sep, values = text.partition("=")
+    low, comma, high = values.partition(",")
+    if not (sep and comma and key.strip() and low.strip() and high.strip()):
+        msg = f"--vary {text[:80]!r}: expected KEY=LOW,HIGH, e.g. power_budget=66 kW,264 kW"
+        raise TopoError(msg)
+    return key.strip(), low.strip(), high.strip()
+
+
 def _rates(text: str) -> list[float]:
     """``--rates 1,5,20``: request rates per second, each a finite number above 0."""
     out = []
@@ -477,6 +487,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
             f"bound by {', '.join(drawn.binding_all) or 'nothing tried'}\n"
         )
         fig = figure("limits", _load(args))
+    elif kind in ("taper", "tornado"):
+        vary = [_swing(v) for v in getattr(args, "vary", None) or []] or None
+        fig = figure(kind, _load(args), vary=vary)
     elif kind == "links":
         fig = figure(
             "links", _load(args), op=args.op, gpus=args.gpus,
