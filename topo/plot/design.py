@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from topo.plot._style import FAIL_COLOR, NA_COLOR, OK_COLOR, figure
+from topo.plot._style import (
+    FAIL_COLOR,
+    FAIL_HATCH,
+    FAIL_MARKER,
+    NA_COLOR,
+    NA_HATCH,
+    OK_COLOR,
+    OK_MARKER,
+    REF_COLOR,
+    SERIES_COLORS,
+    SERIES_MARKERS,
+    figure,
+    log_axis,
+)
+from topo.plot.roofline import ladder_limits
 
 __all__ = ["plot_compare", "plot_study", "plot_validation"]
 
@@ -17,43 +31,65 @@ _PANELS = (
 
 
 def plot_compare(data: dict[str, Any]) -> tuple[Any, Any]:
-    """One panel per metric, one bar per design; infeasible designs hatched, with why."""
+    """One panel per metric, one bar per design; infeasible designs hatched, with why.
+
+    Each design's name is written above its bars in the left panels (rows line up across
+    panels), so a comparison of two designs reads as well as one of ten.
+    """
+    from matplotlib.ticker import FuncFormatter
+
     rows = data["designs"]
-    fig = figure(13, 2.6 + 1.1 * len(rows))
+    fig = figure(13, 2.8 + 1.3 * len(rows))
     axes = fig.subplots(2, 2).ravel()
     names = [r["layout"] + (f" ({r['id']})" if r.get("id") else "") for r in rows]
     y = list(range(len(rows)))[::-1]
-    for ax, (key, title, fmt) in zip(axes, _PANELS, strict=True):
+    for k, (ax, (key, title, fmt)) in enumerate(zip(axes, _PANELS, strict=True)):
         values = [r.get(key) for r in rows]
         known = [abs(v) for v in values if isinstance(v, (int, float))]
         span = max(known) if known else 1.0
-        for yi, r, v in zip(y, rows, values, strict=True):
+        for yi, r, v, name in zip(y, rows, values, names, strict=True):
+            if k % 2 == 0:  # the design's name above its bar, in the left panels
+                ax.text(0, yi + 0.3, name, va="bottom", ha="left", fontsize=9, weight="bold")
             if not isinstance(v, (int, float)):
-                ax.barh(yi, span, color="none", edgecolor=NA_COLOR, hatch="//", height=0.6)
+                ax.barh(yi, span, color="none", edgecolor=NA_COLOR, hatch=NA_HATCH, height=0.5)
                 why = (r.get("reasons") or ["n/a"])[0]
-                ax.text(span * 0.02, yi, why[:64], va="center", fontsize=7, color="#555555")
+                ax.text(span * 0.02, yi, why[:60], va="center", fontsize=9, color="#555555")
                 continue
             good = r["feasible"] and (key != "binding_margin" or v >= 0)
-            ax.barh(yi, v, color=OK_COLOR if good else FAIL_COLOR, height=0.6)
+            ax.barh(
+                yi,
+                v,
+                color=OK_COLOR if good else FAIL_COLOR,
+                hatch=None if good else FAIL_HATCH,
+                edgecolor="white",
+                height=0.5,
+            )
             label = fmt.format(v)
             if key == "binding_margin":
                 label += f" {r.get('binding_limit') or ''}"
-            ax.text(max(v, 0), yi, " " + label, va="center", fontsize=8)
-        ax.set_yticks(y, names, fontsize=8)
+            ax.text(max(v, 0), yi, " " + label, va="center", fontsize=9)
+        ax.set_ylim(-0.6, len(rows) - 0.1)
+        ax.yaxis.set_visible(False)
         ax.set_title(title, fontsize=10)
-        ax.margins(x=0.25)
+        ax.margins(x=0.3)
         ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=9)
         if key == "binding_margin":
             from matplotlib.ticker import PercentFormatter
 
-            ax.axvline(0, color="#333333", lw=0.8)
+            ax.axvline(0, color=REF_COLOR, lw=0.8)
             ax.xaxis.set_major_formatter(PercentFormatter(1.0))
             nums = [0.0, *(v for v in values if isinstance(v, (int, float)))]
             lo, hi = min(nums), max(nums)
             ax.set_xlim(lo * 1.3 - 0.05, max(0.3, hi * 1.7, -lo))
+        elif key.startswith("usd"):
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.3g}"))
+        else:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     model = rows[0]["model"] if rows else ""
     fig.suptitle(
-        f"{model}: designs compared at their best plan (red: infeasible)", fontweight="bold"
+        f"{model}: designs compared at their best plan (red, cross-hatched: infeasible)",
+        fontweight="bold",
     )
     return fig, axes
 
@@ -63,9 +99,14 @@ _LABELS = {
     "usd_per_million_gpu_hour": "USD per million output tokens (GPU-hour price)",
     "tokens_per_s_per_gpu": "output tokens/s per GPU",
     "tokens_per_s_per_kw": "output tokens/s per kW",
-    "time_per_output_token_s": "time per output token [s]",
-    "time_to_first_token_s": "time to first token [s]",
+    "time_per_output_token_s": "time per output token [ms]",
+    "time_to_first_token_s": "time to first token [ms]",
 }
+
+
+def _scale(key: str) -> float:
+    """Objectives in seconds are drawn in milliseconds."""
+    return 1e3 if key.endswith("_s") else 1.0
 
 
 def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
@@ -94,66 +135,84 @@ def _objectives_panel(
     have = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
     feas = [r for r in have if r["feasible"]]
     bad = [r for r in have if not r["feasible"]]
+    sx, sy = _scale(x), _scale(y)
     ax.scatter(
-        [r[x] for r in feas],
-        [r[y] for r in feas],
-        s=30,
+        [r[x] * sx for r in feas],
+        [r[y] * sy for r in feas],
+        s=36,
+        marker=OK_MARKER,
         color=OK_COLOR,
-        alpha=0.7,
+        alpha=0.8,
         label=f"feasible ({len(feas)})",
     )
     if bad:
         ax.scatter(
-            [r[x] for r in bad],
-            [r[y] for r in bad],
-            s=30,
-            marker="x",
+            [r[x] * sx for r in bad],
+            [r[y] * sy for r in bad],
+            s=50,
+            marker=FAIL_MARKER,
             color=FAIL_COLOR,
             label=f"infeasible ({len(bad)}): would do this if it could be built",
         )
     front = sorted((r for r in feas if r["id"] in front_ids), key=lambda r: r[x])
     if front:
         ax.plot(
-            [r[x] for r in front],
-            [r[y] for r in front],
+            [r[x] * sx for r in front],
+            [r[y] * sy for r in front],
             "-o",
-            color="#333333",
-            ms=9,
+            color=REF_COLOR,
+            ms=11,
             mfc="none",
             label=f"Pareto front ({len(front)})",
         )
         for r in front:
             ax.annotate(
-                _short(r), (r[x], r[y]), textcoords="offset points", xytext=(8, 6), fontsize=8
+                _short(r),
+                (r[x] * sx, r[y] * sy),
+                textcoords="offset points",
+                xytext=(8, 6),
+                fontsize=9,
             )
-    _objective_y_scale(ax, [r[y] for r in have])
-    ax.set_xlabel(_LABELS.get(x, x))
-    ax.set_ylabel(_LABELS.get(y, y))
+    _objective_axis(ax, "x", x, [r[x] * sx for r in have])
+    _objective_axis(ax, "y", y, [r[y] * sy for r in have])
+    ax.set_xlabel(_LABELS.get(x, x), fontsize=10)
+    ax.set_ylabel(_LABELS.get(y, y), fontsize=10)
+    ax.tick_params(labelsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=9, loc="best")
     ax.set_title("designs on the objectives", fontsize=10)
 
 
-def _objective_y_scale(ax: Any, ys: list[float]) -> None:
-    """Log scale for positive values spread over 5x; else plain numbers, no offset."""
-    if all(v > 0 for v in ys) and ys and max(ys) > 5 * min(ys):
-        from matplotlib.ticker import FuncFormatter
+def _objective_axis(ax: Any, which: str, key: str, values: list[float]) -> None:
+    """Log (1-2-5) for positive values spread over 5x; else plain numbers, no offset.
 
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    else:  # plain numbers, no offset: designs that all sit at an SLO read as such
-        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-        lo, hi = ax.get_ylim()
-        if hi - lo < 1e-3 * max(abs(hi), 1e-30):
-            mid = (hi + lo) / 2
-            ax.set_ylim(mid * 0.9, mid * 1.1)
+    Dollars carry a "$"; designs that all sit at one value (an SLO) read as such.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    usd = key.startswith("usd")
+    if values and all(v > 0 for v in values) and max(values) > 5 * min(values):
+        log_axis(ax, which)
+        lo, hi = ladder_limits(min(values) / 1.2, max(values) * 1.2)
+        (ax.set_xlim if which == "x" else ax.set_ylim)(lo, hi)
+        if usd:
+            axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:g}"))
+        return
+    ax.ticklabel_format(axis=which, useOffset=False, style="plain")
+    if usd:
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:.4g}"))
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    if hi - lo < 1e-3 * max(abs(hi), 1e-30):
+        mid = (hi + lo) / 2
+        (ax.set_xlim if which == "x" else ax.set_ylim)(mid * 0.9, mid * 1.1)
 
 
 def _domain_panel(ax2: Any, rows: list[dict[str, Any]]) -> None:
     """Tokens/s per GPU against domain size, one line per NIC speed, infeasible crossed."""
+    from matplotlib.ticker import FuncFormatter
+
     nics = sorted({r["nic_gbps"] for r in rows if r.get("nic_gbps") is not None})
-    cmap = ["#4C72B0", "#DD8452", "#8172B3", "#937860", "#DA8BC3"]
     for k, nic in enumerate(nics):
         pts = sorted(
             (r for r in rows if r.get("nic_gbps") == nic and r.get("tokens_per_s_per_gpu")),
@@ -161,21 +220,21 @@ def _domain_panel(ax2: Any, rows: list[dict[str, Any]]) -> None:
         )
         if not pts:
             continue
-        color = cmap[k % len(cmap)]
         ax2.plot(
             [r["domain_gpus"] for r in pts],
             [r["tokens_per_s_per_gpu"] for r in pts],
-            "-o",
-            color=color,
-            ms=5,
+            "-" + SERIES_MARKERS[k % len(SERIES_MARKERS)],
+            color=SERIES_COLORS[k % len(SERIES_COLORS)],
+            ms=7 + 3 * (len(nics) - 1 - k),  # earlier lines larger: equal values stay visible
+            mfc="none" if k < len(nics) - 1 else None,
             label=f"{nic:g} Gb/s NIC",
         )
         nb = [r for r in pts if not r["feasible"]]
         ax2.scatter(
             [r["domain_gpus"] for r in nb],
             [r["tokens_per_s_per_gpu"] for r in nb],
-            marker="x",
-            s=80,
+            marker=FAIL_MARKER,
+            s=90,
             color=FAIL_COLOR,
             zorder=3,
         )
@@ -186,10 +245,13 @@ def _domain_panel(ax2: Any, rows: list[dict[str, Any]]) -> None:
     if doms:
         ax2.set_xticks(doms, [str(d) for d in doms])
         ax2.minorticks_off()
-    ax2.set_xlabel("scale-up domain [GPUs]")
-    ax2.set_ylabel("output tokens/s per GPU (best plan under the objectives)")
+    ax2.ticklabel_format(axis="y", useOffset=False, style="plain")
+    ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax2.set_xlabel("scale-up domain [GPUs]", fontsize=10)
+    ax2.set_ylabel("output tokens/s per GPU (best plan under the objectives)", fontsize=10)
+    ax2.tick_params(labelsize=9)
     ax2.grid(alpha=0.3)
-    ax2.legend(fontsize=8, loc="upper left")
+    ax2.legend(fontsize=9, loc="upper left")
     ax2.set_title("what the domain size buys", fontsize=10)
 
 
@@ -203,12 +265,13 @@ def _mark_first_infeasible(ax2: Any, rows: list[dict[str, Any]]) -> None:
     if first_bad is not None:
         ax2.axvline(first_bad["domain_gpus"], color=FAIL_COLOR, ls=":", lw=1)
         ax2.annotate(
-            f"x infeasible from {first_bad['domain_gpus']} GPUs:\n" + first_bad["reasons"][0],
+            f"infeasible from {first_bad['domain_gpus']} GPUs:\n" + first_bad["reasons"][0],
             (first_bad["domain_gpus"], 0.04),
             xycoords=("data", "axes fraction"),
-            xytext=(6, 0),
+            xytext=(-6, 0),
             textcoords="offset points",
-            fontsize=8,
+            ha="right",
+            fontsize=9,
             color=FAIL_COLOR,
         )
 
@@ -221,16 +284,27 @@ def _short(r: dict[str, Any]) -> str:
 
 
 def plot_validation(data: dict[str, Any]) -> tuple[Any, Any]:
-    """Predicted against measured for every point of ``topo validate``, by metric."""
+    """Predicted against measured for every point of ``topo validate``, by metric.
+
+    Times are drawn in milliseconds, rates in tokens/s per GPU, on 1-2-5 log axes; two
+    panels a row.
+    """
     rows = data["points"]
     metrics = sorted({r["what"].rsplit(": ", 1)[-1] for r in rows})
-    fig = figure(6.5 * len(metrics), 6.2)
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    for ax, metric in zip(axes, metrics, strict=True):
+    cols = min(2, len(metrics))
+    nrows = -(-len(metrics) // cols)
+    fig = figure(6.2 * cols, 5.6 * nrows)
+    axes = fig.subplots(nrows, cols, squeeze=False).ravel()
+    for ax in axes[len(metrics) :]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes, metrics, strict=False):
+        rate = "tokens_per_s" in metric
+        scale = 1.0 if rate else 1e3
+        unit = "tokens/s per GPU" if rate else "ms"
         pts = [r for r in rows if r["what"].rsplit(": ", 1)[-1] == metric]
-        x = [r["measured"] for r in pts]
-        y = [r["predicted"] for r in pts]
-        lo, hi = min(x + y) / 1.5, max(x + y) * 1.5
+        x = [r["measured"] * scale for r in pts]
+        y = [r["predicted"] * scale for r in pts]
+        lo, hi = ladder_limits(min(x + y) / 1.3, max(x + y) * 1.3)
         ax.fill_between(
             [lo, hi],
             [lo / 1.15, hi / 1.15],
@@ -239,18 +313,19 @@ def plot_validation(data: dict[str, Any]) -> tuple[Any, Any]:
             alpha=0.15,
             label="within 15%",
         )
-        ax.plot([lo, hi], [lo, hi], color="#333333", lw=0.8, label="topo = measured")
-        ax.scatter(x, y, s=26, color="#4C72B0", zorder=3)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        ax.plot([lo, hi], [lo, hi], color=REF_COLOR, lw=0.8, label="topo = measured")
+        ax.scatter(x, y, s=28, color=SERIES_COLORS[0], marker="o", zorder=3, label="a measurement")
+        log_axis(ax, "x")
+        log_axis(ax, "y")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
-        unit = "tokens/s per GPU" if "tokens_per_s" in metric else "s"
-        ax.set_xlabel(f"measured [{unit}]")
-        ax.set_ylabel(f"topo [{unit}]")
-        ax.set_title(metric.replace("_", " "), fontsize=10)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="upper left")
+        ax.set_xlabel(f"measured [{unit}]", fontsize=10)
+        ax.set_ylabel(f"topo [{unit}]", fontsize=10)
+        ax.tick_params(labelsize=9)
+        points = f"{len(pts)} point" + ("s" if len(pts) != 1 else "")
+        ax.set_title(f"{metric.replace('_', ' ')} ({points})", fontsize=10)
+        ax.grid(alpha=0.3, which="major")
+        ax.legend(fontsize=9, loc="upper left")
     fig.suptitle(
         f"topo against {len(rows)} measurements: median |error| "
         f"{data['median_abs_error']:.0%}, 90th percentile {data['p90_abs_error']:.0%}",
