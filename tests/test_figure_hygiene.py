@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ from figure_checks import all_text, text_overlaps, thin_axes
 from topo import api
 from topo.perf import decode, memory
 from topo.place import Plan
+from topo.plot import plot_cache, plot_compare, plot_lifecycle, plot_price, plot_validation
+from topo.plot._style import FAIL_HATCH
 from topo.plot.breakdown import breakdown_figure
 from topo.plot.roofline import roofline_figure
 from topo.plot.tradeoff import plot_tradeoff
@@ -257,3 +260,109 @@ def test_links_is_clean(layout: str, gpus: int) -> None:
 def test_limits_is_clean(layout: str) -> None:
     fig = api.figure("limits", layout)
     assert_clean(fig, performance=False)
+
+
+# -- designs, studies, validation ----------------------------------------------------------
+
+
+def test_compare_is_clean_and_marks_infeasible_by_hatching(tmp_path: Path) -> None:
+    tight = tmp_path / "tight-pod.yaml"
+    tight.write_text("extends: dgx-h100-superpod\nname: tight-pod\nrack: {power_budget: 30 kW}\n")
+    data = api.compare(["dgx-h100", "gb200-nvl72", str(tight)], "llama-3.1-8b").to_dict()
+    fig, axes = plot_compare(data)
+    assert_clean(fig, performance=False)
+    bad = [r for r in data["designs"] if not r["feasible"]]
+    assert [r["layout"] for r in bad] == ["tight-pod"]
+    hatched = [p for p in axes[0].patches if p.get_hatch() == FAIL_HATCH]
+    assert len(hatched) == 1  # the infeasible design: colour and hatching
+    assert hatched[0].get_width() == pytest.approx(bad[0]["tokens_per_s_per_gpu"])
+
+
+@pytest.fixture(scope="module")
+def study_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import yaml
+    from test_design import SMALL
+
+    folder = tmp_path_factory.mktemp("study")
+    spec = folder / "s.yaml"
+    spec.write_text(yaml.safe_dump(SMALL))
+    api.study(spec, folder / "out")
+    return folder / "out"
+
+
+def test_study_is_clean_in_milliseconds(study_out: Path) -> None:
+    fig = api.figure("study", study_out)
+    assert_clean(fig, performance=False)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "time per output token [ms]"
+    data = api.study_results(study_out)
+    feasible = [r for r in data["designs"] if r["feasible"]]
+    drawn = ax.collections[0].get_offsets()
+    assert sorted(float(v) for v in drawn[:, 1]) == pytest.approx(
+        sorted(r["time_per_output_token_s"] * 1e3 for r in feasible)
+    )
+
+
+def test_validation_is_clean() -> None:
+    data = api.validate("validation/public_serving.yaml").to_dict()
+    fig, _ = plot_validation(data)
+    assert_clean(fig, performance=False)
+
+
+# -- price, cache, serving, lifecycle -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("layout", "model", "opts"), SETUPS)
+def test_price_is_clean_and_draws_the_cheapest_batch(
+    layout: str, model: str, opts: dict[str, str]
+) -> None:
+    s = scenario(layout, model, **opts)
+    (result,) = api.price_models(
+        s, [s.model], {}, contexts=[1000, 8000, 64000], batches=[1, 8, 64, 256]
+    )
+    fig, ax = plot_price([result], s.workload)
+    assert_clean(fig, performance=True)
+    x, y = ax.get_lines()[0].get_data()
+    for c, cost in zip(x, y, strict=True):
+        costs = [
+            r.usd_per_million_output_tokens
+            for r in result.rows
+            if r.context == c and r.usd_per_million_output_tokens is not None
+        ]
+        assert cost == pytest.approx(min(costs))
+
+
+@pytest.mark.parametrize(("layout", "model", "opts"), SETUPS)
+def test_cache_is_clean(layout: str, model: str, opts: dict[str, str]) -> None:
+    import dataclasses
+
+    from topo.scenario import serving_plan
+
+    s = scenario(layout, model, **opts)
+    d = api.cache_scenario(s, {}, prefix=100_000, durations=["5m", "1h", "1d"]).to_dict()
+    held = dataclasses.replace(s.workload, input_tokens=100_000, output_tokens=1)
+    plan = serving_plan(s.layout, s.graph, s.model, held)
+    fig, _ = plot_cache(d, plan, s.workload)
+    assert_clean(fig, performance=True)
+
+
+@pytest.mark.parametrize(("layout", "model", "opts", "rate"), [(*SETUPS[0], 40), (*SETUPS[1], 200)])
+def test_serving_is_clean(layout: str, model: str, opts: dict[str, str], rate: float) -> None:
+    s = scenario(layout, model, **opts)
+    r = api.serve_scenario(s, {}, rate=rate, policy="train", requests=2000, seed=0)
+    fig = api.serving_figure(r, s.workload.output_tokens)
+    assert_clean(fig, performance=True)
+
+
+def test_lifecycle_in_words_people_use() -> None:
+    """8e9 parameters on 15e12 tokens: 6 N D = 7.2e23 FLOP of pre-training, as 720 ZFLOP."""
+    d = api.lifecycle(params=8e9, tokens=15e12, inference_tokens=2e13, rl_flops=1e23).to_dict()
+    fig, ax = plot_lifecycle(d)
+    assert_clean(fig, performance=False)
+    text = all_text(fig)
+    assert "8 B parameters on 15 T tokens" in text
+    assert "720 ZFLOP" in text
+    bars = {
+        t.get_text(): p.get_height() for t, p in zip(ax.get_xticklabels(), ax.patches, strict=True)
+    }
+    assert bars["pretraining"] == pytest.approx(6 * 8e9 * 15e12)
