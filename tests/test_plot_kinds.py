@@ -12,6 +12,7 @@ KINDS = [
     ["interactivity", "dgx-h100", "--model", "llama-3.1-8b", "--compare", "dgx-h200"],
     ["load", "dgx-h100", "--model", "llama-3.1-8b", "--rates", "1,50", "--requests", "300"],
     ["taper", "dgx-h100-superpod"],
+    ["placement", "dgx-h100-superpod", "--model", "llama-3-70b", "--tp", "8"],
     [
         "tornado",
         "gb200-nvl72",
@@ -46,6 +47,7 @@ def test_plot_kind_draws(
         (["tornado", "gb200-nvl72", "--vary", "nope=1,2"], "unknown key 'nope'"),
         (["tornado", "gb200-nvl72", "--vary", "power_budget=x,y"], "power_budget"),
         (["taper", "gb200-nvl72", "--model", "llama-3.1-8b"], "--model does not apply"),
+        (["placement", "dgx-h100", "--model", "llama-3-70b", "--tp", "3"], "heads"),
     ],
 )
 def test_plot_kind_bad_input(

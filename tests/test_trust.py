@@ -692,3 +692,21 @@ def test_a_special_file_target_is_written_not_replaced(
     assert code == 0, err
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert json.loads(got[0])["title"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "dgx-h100", "--model", "llama-3-70b", "--tp", "3", "--rate", "1"],
+        ["price", "dgx-h100", "--model", "llama-3-70b", "--tp", "3"],
+        ["cache", "dgx-h100", "--model", "llama-3-70b", "--tp", "3", "--prefix", "1000"],
+    ],
+    ids=["serve", "price", "cache"],
+)
+def test_serving_commands_refuse_a_plan_the_model_cannot_run(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found with `topo plot placement`: serve, price and cache ran tp 3 on 64 heads."""
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert "tp 3 does not divide llama-3-70b's 64 attention heads" in err

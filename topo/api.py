@@ -1159,8 +1159,8 @@ def figure(
     ----------
     kind
         ``"roofline"``, ``"breakdown"``, ``"tradeoff"``, ``"interactivity"``, ``"load"``,
-        ``"links"``, ``"limits"``, ``"taper"``, ``"tornado"``, ``"study"`` (as ``topo
-        plot``), ``"elevation"`` or ``"topology"`` (as ``topo render``).
+        ``"placement"``, ``"links"``, ``"limits"``, ``"taper"``, ``"tornado"``, ``"study"``
+        (as ``topo plot``), ``"elevation"`` or ``"topology"`` (as ``topo render``).
     layout
         A bundled layout's name, a layout YAML path or a :class:`topo.Layout`; for
         ``"study"``, a study's results folder or its ``results.json``.
@@ -1227,7 +1227,7 @@ def figure(
     w = workload if workload is not None else make_workload(**options)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
     s = Scenario(lay, model, workload=w, strategy=strategy)
-    if kind in ("interactivity", "load"):
+    if kind in ("interactivity", "load", "placement"):
         return _serving_figure(kind, s, compare, degrees, rates, policy, requests)
     return _performance_figure(kind, s, batches, compare, degrees, share=share)
 
@@ -1336,22 +1336,30 @@ def _serving_figure(
     policy: str,
     requests: int | None,
 ) -> Figure:
-    """Interactivity against throughput (per layout), or latency against the request rate.
+    """Interactivity against throughput, latency against request rate, or rank placement.
 
-    The load figure serves the plan ``topo serve`` runs.
+    The load and placement figures take the plan ``topo serve`` runs; placement draws as
+    many copies of it as the layout holds, unless `dp` is given.
     """
     if kind == "interactivity":
         from topo.plot.interactivity import interactivity_figure
 
         others = [Scenario(o, s.model, workload=s.workload, strategy=s.strategy) for o in compare]
         return interactivity_figure([s, *others])
+    plan = serving_plan(s.layout, s.graph, s.model, s.workload, strategy=s.strategy, **degrees)
+    if kind == "placement":
+        from topo.plot.placement import placement_figure
+
+        if degrees.get("dp") is None:  # copies of the served plan fill the layout
+            copies = max(1, s.layout.n_gpus // plan.world)
+            plan = dataclasses.replace(plan, dp=plan.dp * copies)
+        return placement_figure(s, plan)
     from topo.plot.load import load_figure
 
-    plan = serving_plan(s.layout, s.graph, s.model, s.workload, strategy=s.strategy, **degrees)
     return load_figure(s, plan, rates, policy=policy, requests=requests)
 
 
-MODEL_KINDS = ("roofline", "breakdown", "tradeoff", "interactivity", "load")
+MODEL_KINDS = ("roofline", "breakdown", "tradeoff", "interactivity", "load", "placement")
 """The kinds of :func:`figure` that draw a model on a layout."""
 KINDS = (*MODEL_KINDS, "links", "limits", "taper", "tornado", "study", "elevation", "topology")
 """The kinds of :func:`figure`."""

@@ -551,6 +551,13 @@ def _parser() -> argparse.ArgumentParser:
         help="requests simulated per rate (default: a few times the seats)",
     )
     kp = figure_kind(
+        "placement",
+        "Where the plan topo serve runs puts its ranks: TP/EP groups, PP stages and replicas "
+        "on the racks (copies fill the layout unless --dp is given).",
+        "topo plot placement gb200-nvl72-x16 --model deepseek-v3 --weights fp8 -o place.png",
+    )
+    model_args(kp)
+    kp = figure_kind(
         "tradeoff",
         "Time per output token against tokens/s per GPU as the batch grows.",
         "topo plot tradeoff dgx-h100 --model llama-3-70b --compare dgx-h200 -o trade.png",

@@ -286,7 +286,11 @@ def serving_plan(
     `degrees`: ``tp``, ``ep``, ``pp``, ``dp`` [GPUs], None or absent where left out.
     """
     if any(degrees.values()):
-        return complete_plan(layout, G, model, workload, 1, strategy=strategy, **degrees)
+        from topo.evaluation import check_plan
+
+        plan = complete_plan(layout, G, model, workload, 1, strategy=strategy, **degrees)
+        check_plan(model, plan)  # whole heads on each rank, as evaluate requires
+        return plan
     rows = search(layout, G, model, workload, strategies=(strategy,))
     if not rows:
         msg = f"{model.name} fits on no plan of {layout.name}"
