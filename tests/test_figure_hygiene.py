@@ -366,3 +366,23 @@ def test_lifecycle_in_words_people_use() -> None:
         t.get_text(): p.get_height() for t, p in zip(ax.get_xticklabels(), ax.patches, strict=True)
     }
     assert bars["pretraining"] == pytest.approx(6 * 8e9 * 15e12)
+
+
+@pytest.mark.parametrize(("layout", "model", "opts"), SETUPS)
+def test_roofline_kind_is_clean(layout: str, model: str, opts: dict[str, str]) -> None:
+    """``topo plot roofline`` as wired today (the roofs and points of roofline_data)."""
+    fig = api.figure("roofline", layout, model, **opts)
+    assert_clean(fig, performance=True)
+
+
+def test_roofline_marks_hbm_full_past_the_batches_drawn() -> None:
+    """llama-3-8b on dgx-h100 fits hundreds of sequences: the square is in view."""
+    s = scenario("dgx-h100", "llama-3-8b")
+    plan = s.plan(1)
+    fig = roofline_figure(s, plan, (1, 2, 4, 8))
+    (x,), (y,) = lines(fig)["hbm-full"].get_data()
+    ax = fig.axes[0]
+    assert ax.get_xlim()[0] <= x <= ax.get_xlim()[1]
+    assert ax.get_ylim()[0] <= y <= ax.get_ylim()[1]
+    assert memory(s.layout, s.model, plan, 1, s.workload).max_batch > 8
+    assert_clean(fig, performance=True)

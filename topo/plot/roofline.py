@@ -132,6 +132,8 @@ def _draw(data: dict[str, Any], path: _Path | None) -> tuple[Any, Any]:
     bw = data["hbm_bandwidth_bytes_per_s"]
     peak = data["peaks"][data["compute_dtype"]]
     xs = [p["intensity_flop_per_byte"] for p in pts]
+    marks = [m for m in (path.critical, path.hbm_full) if m is not None] if path else []
+    xs += [m[1] for m in marks]
     ridge = peak / bw
     lo = _down(min(xs) / 2)
     hi = _up(max([*xs, ridge]) * 3)
@@ -144,7 +146,7 @@ def _draw(data: dict[str, Any], path: _Path | None) -> tuple[Any, Any]:
     log_axis(ax, "x")
     log_axis(ax, "y")
     ax.set_xlim(lo, hi)
-    ys = [p["flop_per_s"] / _T for p in pts]
+    ys = [p["flop_per_s"] / _T for p in pts] + [m[2] / _T for m in marks]
     ax.set_ylim(_down(min(ys) / 2), _up(max(peak / _T, *ys) * 1.6))
     ax.set_xlabel("arithmetic intensity [FLOP/byte read from HBM, per GPU]", fontsize=10)
     ax.set_ylabel("achieved [TFLOP/s per GPU]", fontsize=10)
