@@ -698,12 +698,12 @@ def _media_handles(G: nx.Graph, inside: set[str]) -> list[Any]:
     return out
 
 
-def _rail_handles(rails: list[int]) -> list[Any]:
+def _rail_handles(rails: list[int], what: str = "GPU to leaf") -> list[Any]:
     from matplotlib.lines import Line2D
 
     shown = rails[: len(RAIL_COLORS)]
     out = [
-        Line2D([], [], color=_rail_color(r), linewidth=2.5, label=f"rail {r} (GPU to leaf)")
+        Line2D([], [], color=_rail_color(r), linewidth=2.5, label=f"rail {r} ({what})")
         for r in shown
     ]
     if len(rails) > len(shown):
@@ -1028,7 +1028,7 @@ def _node_legend(ax: Any, G: nx.Graph, cpus: int, rails: list[int], lo: float, h
     handles.append(
         Line2D([], [], color=_PCIE, linestyle="--", linewidth=1.6, label="PCIe (not modelled)")
     )
-    handles += _rail_handles(rails)
+    handles += _rail_handles(rails, "NIC to its leaf")
     handles += _width_handles(lo, hi, "link")
     ax.legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, frameon=False
