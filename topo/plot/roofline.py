@@ -276,19 +276,18 @@ def _decode_points(ax: Any, decode: list[dict[str, Any]], path: _Path | None) ->
     for p, x, y, ok in zip(decode, xs, ys, fits, strict=True):
         bound = p["bound"]
         color = BOUND_COLORS.get(bound, REF_COLOR)
-        label = None
-        if bound not in seen:
+        marker = BOUND_MARKERS.get(bound, "o")
+        if bound not in seen:  # the legend's entry, filled whether or not this one fits
             seen.add(bound)
-            label = f"decode, {bound}-bound"
+            ax.plot([], [], marker, markersize=8, color=color, label=f"decode, {bound}-bound")
         ax.plot(
             x,
             y,
-            BOUND_MARKERS.get(bound, "o"),
+            marker,
             markersize=8,
             color=color if ok else "white",
             markeredgecolor=color if ok else REF_COLOR,
             zorder=3,
-            label=label,
         )
     if path is not None and not all(fits):
         ax.plot([], [], "o", color="white", markeredgecolor=REF_COLOR, label="does not fit in HBM")
