@@ -68,16 +68,19 @@ def test_elevation_and_limits_for_every_layout(name: str, tmp_path: Path) -> Non
 def test_topology_for_every_layout(name: str, tmp_path: Path) -> None:
     layout = load_layout(name)
     G = build_graph(layout)
-    fig, ax = plot_topology(G, summarize(layout, G).to_dict())
+    fig, ax = plot_topology(G, summarize(layout, G).to_dict(), layout=layout)
     legend = {t.get_text() for t in ax.get_legend().get_texts()}
     media = {a["medium"].replace("_", " ") + " link" for *_, a in G.edges(data=True)}
     assert media <= legend
     assert any("per direction" in t for t in legend)  # the width scale has units
     title = ax.get_title()
     if layout.n_gpus > 128 and layout.scale_up.topology != "torus":
-        assert "drawn by scale-up domain" in title
-        boxes = [p for p in ax.patches if p.get_width() < 1]
-        assert len(boxes) == layout.n_domains
+        # GPUs in at most 40 boxes (trays, nodes or domains), links bundled between them.
+        from topo.plot.positions import bundled
+
+        assert sum(b.kind == "unit" for b in bundled(G).boxes.values()) <= 40
+        assert "boxes" in title
+        assert "bundled" in title
     save(fig, tmp_path / "t.pdf")
 
 

@@ -1243,7 +1243,7 @@ def _layout_figure(kind: str, lay: Layout) -> Figure:
         fig: Figure = plot.plot_elevation(lay, check_limits(lay).to_dict())[0]
         return fig
     G = build_graph(lay)
-    fig = plot.plot_topology(G, summarize(lay, G).to_dict())[0]
+    fig = plot.plot_topology(G, summarize(lay, G).to_dict(), layout=lay)[0]
     return fig
 
 
