@@ -247,14 +247,14 @@ def _note(
     """The sentence under the title: where HBM fills and the critical batch, when off-chart."""
     parts = []
     if max_batch < bs[-1]:
-        parts.append(f"HBM holds up to B = {max_batch:,} (fainter bars do not fit)")
+        parts.append(f"HBM holds up to {max_batch:,} sequences (fainter bars do not fit)")
     else:
-        parts.append(f"HBM holds up to B = {max_batch:,}")
+        parts.append(f"HBM holds up to {max_batch:,} sequences")
     if critical is None:
         limit = f" (none past {context_limit:,.0f} tokens)" if context_limit else ""
         parts.append(f"no batch is compute-bound at context {w.mean_context:,.0f}{limit}")
     else:
-        parts.append(f"compute reaches memory at B = {critical:,.0f}")
+        parts.append(f"compute time reaches memory time at batch {critical:,.0f}")
     return "; ".join(parts) + "."
 
 
