@@ -120,8 +120,11 @@ def plot_price(results: Sequence[Price], workload: Workload | None = None) -> tu
     return fig, ax
 
 
-def plot_serving(runs: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """Time-to-first-token distributions of serving runs (e.g. train against continuous)."""
+def plot_serving(runs: list[dict[str, Any]], workload: Workload | None = None) -> tuple[Any, Any]:
+    """Time-to-first-token distributions of serving runs (e.g. train against continuous).
+
+    `workload`: the one served, for the scenario subtitle (else the plan alone).
+    """
     fig = figure(9.5, 6)
     ax = fig.subplots()
     lo = min(min(r["ttft_samples_s"], default=0.0) for r in runs) * 1e3
@@ -154,7 +157,7 @@ def plot_serving(runs: list[dict[str, Any]]) -> tuple[Any, Any]:
         fontsize=12,
         weight="bold",
     )
-    _subtitle(ax, r0.get("plan"), None, f"interval {r0['interval_s'] * 1e3:.1f} ms")
+    _subtitle(ax, r0.get("plan"), workload, f"interval {r0['interval_s'] * 1e3:.1f} ms")
     return fig, ax
 
 
