@@ -1247,7 +1247,9 @@ def _layout_figure(kind: str, lay: Layout) -> Figure:
     return fig
 
 
-def serving_figure(result: ServeResult, output_tokens: int) -> Figure:
+def serving_figure(
+    result: ServeResult, output_tokens: int, workload: Workload | None = None
+) -> Figure:
     """TTFT of a serve result against the other policy run on the same arrivals.
 
     Parameters
@@ -1256,6 +1258,8 @@ def serving_figure(result: ServeResult, output_tokens: int) -> Figure:
         What :func:`serve_scenario` returned (it keeps its set-up).
     output_tokens
         Tokens each request generates [tokens].
+    workload
+        The workload served, for the scenario subtitle (else the plan alone).
     """
     from topo.plot import plot_serving
     from topo.serving import simulate
@@ -1271,7 +1275,7 @@ def serving_figure(result: ServeResult, output_tokens: int) -> Figure:
         seed=st.seed,
     )
     first = result.to_dict()
-    fig: Figure = plot_serving([first, {**first, **second.to_dict()}])[0]
+    fig: Figure = plot_serving([first, {**first, **second.to_dict()}], workload)[0]
     return fig
 
 
@@ -1310,11 +1314,9 @@ def _performance_figure(
     chosen = s.plan(bs[0], **degrees)
     w = s.workload
     if kind == "roofline":
-        from topo.evaluation import roofline_data
+        from topo.plot.roofline import roofline_figure
 
-        data = roofline_data(s.layout, s.graph, s.model, chosen, bs, w, strategy=s.strategy)
-        fig: Figure = plot.plot_roofline(data.to_dict())[0]
-        return fig
+        return roofline_figure(s, chosen, bs)
     if kind == "breakdown":
         from topo.plot.breakdown import breakdown_figure
 
@@ -1323,7 +1325,7 @@ def _performance_figure(
     for other in compare:
         s2 = Scenario(other, s.model, workload=w, strategy=s.strategy)
         sweeps.append(s2.sweep(bs, **degrees).to_dict())
-    fig = plot.plot_tradeoff(sweeps)[0]
+    fig: Figure = plot.plot_tradeoff(sweeps, w)[0]
     return fig
 
 

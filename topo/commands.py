@@ -549,7 +549,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.plot:
         from topo.api import serving_figure
 
-        fig = serving_figure(served, s.workload.output_tokens)
+        fig = serving_figure(served, s.workload.output_tokens, s.workload)
         _save(fig, _figure_out(args.plot, "--plot"))
     result = served.to_dict()
     if not args.json:
@@ -571,7 +571,7 @@ def cmd_price(args: argparse.Namespace) -> int:
     if args.plot:
         from topo.plot import plot_price
 
-        fig, _ = plot_price(results)
+        fig, _ = plot_price(results, s.workload)
         _save(fig, _figure_out(args.plot, "--plot"))
     print(_json(data) if args.json else format_price(data))
     return 0
@@ -581,13 +581,13 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from topo.api import cache_scenario
 
     durations = [d for d in args.durations.split(",") if d.strip()]
-    data = cache_scenario(
-        _scenario(args), _degrees(args), prefix=args.prefix, durations=durations
-    ).to_dict()
+    s = _scenario(args)
+    result = cache_scenario(s, _degrees(args), prefix=args.prefix, durations=durations)
+    data = result.to_dict()
     if args.plot:
         from topo.plot import plot_cache
 
-        fig, _ = plot_cache(data)
+        fig, _ = plot_cache(data, result.plan, s.workload)
         _save(fig, _figure_out(args.plot, "--plot"))
     print(_json(data) if args.json else format_cache(data))
     return 0

@@ -507,6 +507,8 @@ class CacheResult:
         Published prompt-cache prices set beside these costs.
     five_minutes
         The seed's "5 minutes = HBM", checked.
+    plan
+        The plan priced (for figures; not in the JSON).
     """
 
     model: str
@@ -521,6 +523,7 @@ class CacheResult:
     why: Mapping[str, str]
     published: PublishedCache
     five_minutes: FiveMinutes
+    plan: Plan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON mapping ``topo cache --json`` prints."""
@@ -583,6 +586,7 @@ def cache_tiers(
         choice=choice,
         why=why,
         published=_published_cache(recompute_usd, costs),
+        plan=plan,
         # The seed's "5 minutes = HBM", checked: the cheapest place for 300 s and, when it
         # is not HBM, the input that decides it.
         five_minutes=five_minutes_against_hbm(
