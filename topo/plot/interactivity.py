@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from topo.errors import TopoError
 from topo.place import Plan
 from topo.plans import PlanRow, candidate_plans, pareto, search
-from topo.plot._style import figure, log_axis, scenario_subtitle
+from topo.plot._style import SERIES_COLORS, SERIES_MARKERS, figure, log_axis, scenario_subtitle
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["frontier", "interactivity_figure", "ladder_axis", "plan_label", "ticks_in_view"]
 
-_COLORS = ["#4C72B0", "#C44E52", "#55A868", "#8172B3", "#DD8452", "#64B5CD"]
+_COLORS = SERIES_COLORS  # one colour and marker per layout, as in every series figure
 _LADDER = (1.0, 2.0, 5.0)  # the 1-2-5 ticks of :func:`log_axis`
 
 
@@ -87,6 +87,7 @@ def interactivity_figure(scenarios: Sequence[Scenario], *, max_gpus: int | None 
     ys: list[float] = []
     for i, (s, rows) in enumerate(zip(scenarios, fronts, strict=True)):
         color = _COLORS[i % len(_COLORS)]
+        marker = SERIES_MARKERS[i % len(SERIES_MARKERS)]
         x = [1.0 / r.time_per_output_token_s for r in rows]
         y = [r.tokens_per_s_per_gpu for r in rows]
         xs += x
@@ -95,7 +96,7 @@ def interactivity_figure(scenarios: Sequence[Scenario], *, max_gpus: int | None 
         label = f"{s.layout.name}, {s.model.name}: plans on up to {bound:,} GPUs"
         if not rows:
             label = f"{s.layout.name}, {s.model.name}: no plan fits"
-        ax.plot(x, y, "o-", color=color, label=label, markersize=5, linewidth=1.8, zorder=3)
+        ax.plot(x, y, f"{marker}-", color=color, label=label, markersize=5, linewidth=1.8, zorder=3)
     ladder_axis(ax, "x", min(xs), max(xs))
     ladder_axis(ax, "y", min(ys), max(ys))
     ax.set_xlabel("interactivity [tokens/s per user] = 1 / time per output token", fontsize=10)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from topo.errors import TopoError
 from topo.place import Plan
-from topo.plot._style import figure, scenario_subtitle
+from topo.plot._style import REF_COLOR, SERIES_COLORS, figure, scenario_subtitle
 from topo.serving import ServeSetup, ServeStats, simulate
 
 if TYPE_CHECKING:
@@ -42,8 +42,8 @@ LOAD_FRACTIONS = (
 OVERLOAD_RATE = 1e9
 """Arrivals per second at which the max throughput is measured [1/s] (all at once)."""
 
-_P50, _P99, _TPOT = "#4C72B0", "#C44E52", "#55A868"
-_KNEE, _SAT = "#DD8452", "#555555"
+_P50, _P99, _TPOT = SERIES_COLORS[0], SERIES_COLORS[1], SERIES_COLORS[3]
+_KNEE, _SAT = SERIES_COLORS[4], REF_COLOR
 
 
 @dataclass(frozen=True, slots=True)
