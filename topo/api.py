@@ -1165,17 +1165,13 @@ def figure(
         A bundled layout's name, a layout YAML path or a :class:`topo.Layout`; for
         ``"study"``, a study's results folder or its ``results.json``.
     model
-        A catalogue model's name, a model YAML path, or a model (roofline, tradeoff).
+        A catalogue model's name, a model YAML path, or a model (the kinds that draw one).
     batches
-        Batches to draw [sequences] (roofline, tradeoff).
+        Batches to draw [sequences] (roofline, breakdown, tradeoff).
     compare
-        More layouts drawn beside `layout` (tradeoff).
-    op
-        The collective whose link loads are drawn (links).
-    gpus
-        Its group size [GPUs] (links).
-    nbytes
-        Its buffer per GPU [B] (links).
+        More layouts drawn beside `layout` (tradeoff, interactivity).
+    op, gpus, nbytes
+        The collective, its group size [GPUs] and buffer per GPU [B] (links).
     x, y
         The study objectives on the axes (study); default its first two.
     strategy
@@ -1186,41 +1182,23 @@ def figure(
         Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; None: completed.
     share
         Each bar as shares of the step, not milliseconds (breakdown).
-    rates
-        Request rates [1/s] (load); None: light load to 1.2x the max throughput.
-    policy
-        ``"train"`` or ``"continuous"`` batching (load).
-    requests
-        Requests simulated per rate (load); None: a few times the seats.
+    rates, policy, requests
+        Request rates [1/s] (None: light load to 1.2x the max throughput), ``"train"`` or
+        ``"continuous"`` batching, requests simulated per rate (None: a few times the
+        seats) (load).
     vary
         ``(key, low, high)`` per input, values as ``topo limits --vary`` takes them
         (tornado); None: a set chosen from the layout.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
-    from topo import plot
-
-    if kind in ("elevation", "topology"):
-        return _layout_figure(kind, resolve_layout(layout))
     if kind == "study":
-        data = study_results(str(layout))
-        objs = data["objectives"]
-        fig: Figure = plot.plot_study(data, x or objs[0], y or objs[1])[0]
-        return fig
+        return _study_figure(str(layout), x, y)
     lay = resolve_layout(layout)
-    if kind == "limits":
-        fig = plot.plot_limits(limits(lay).to_dict())[0]
-        return fig
+    if kind in LAYOUT_KINDS:
+        return _layout_figure(kind, lay, vary=vary)
     if kind == "links":
         return _links_figure(lay, op, gpus, nbytes, strategy)
-    if kind == "taper":
-        from topo.plot.taper import taper_figure
-
-        return taper_figure(lay)
-    if kind == "tornado":
-        from topo.plot.tornado import tornado_figure
-
-        return tornado_figure(lay, vary)
     if model is None or kind not in MODEL_KINDS:
         msg = f"figure {kind!r}: {', '.join(MODEL_KINDS)} need a model; kinds: {', '.join(KINDS)}"
         raise TopoError(msg)
@@ -1232,15 +1210,38 @@ def figure(
     return _performance_figure(kind, s, batches, compare, degrees, share=share)
 
 
-def _layout_figure(kind: str, lay: Layout) -> Figure:
-    """The rack elevation (with its limits) or the topology drawing of a layout."""
+def _study_figure(path: str, x: str | None, y: str | None) -> Figure:
+    """A study's Pareto front on objectives `x` and `y` (default: its first two)."""
+    from topo.plot import plot_study
+
+    data = study_results(path)
+    objs = data["objectives"]
+    fig: Figure = plot_study(data, x or objs[0], y or objs[1])[0]
+    return fig
+
+
+def _layout_figure(
+    kind: str, lay: Layout, *, vary: Sequence[tuple[str, str, str]] | None = None
+) -> Figure:
+    """A figure of the layout alone: elevation, topology, limits, taper or tornado."""
     from topo import plot
     from topo.build import build_graph
     from topo.physical import check_limits
     from topo.stats import summarize
 
+    if kind == "limits":
+        fig: Figure = plot.plot_limits(limits(lay).to_dict())[0]
+        return fig
+    if kind == "taper":
+        from topo.plot.taper import taper_figure
+
+        return taper_figure(lay)
+    if kind == "tornado":
+        from topo.plot.tornado import tornado_figure
+
+        return tornado_figure(lay, vary)
     if kind == "elevation":
-        fig: Figure = plot.plot_elevation(lay, check_limits(lay).to_dict())[0]
+        fig = plot.plot_elevation(lay, check_limits(lay).to_dict())[0]
         return fig
     G = build_graph(lay)
     fig = plot.plot_topology(G, summarize(lay, G).to_dict(), layout=lay)[0]
@@ -1363,7 +1364,9 @@ def _serving_figure(
 
 MODEL_KINDS = ("roofline", "breakdown", "tradeoff", "interactivity", "load", "placement")
 """The kinds of :func:`figure` that draw a model on a layout."""
-KINDS = (*MODEL_KINDS, "links", "limits", "taper", "tornado", "study", "elevation", "topology")
+LAYOUT_KINDS = ("limits", "taper", "tornado", "elevation", "topology")
+"""The kinds of :func:`figure` that draw a layout alone."""
+KINDS = (*MODEL_KINDS, "links", *LAYOUT_KINDS, "study")
 """The kinds of :func:`figure`."""
 
 

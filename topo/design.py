@@ -384,10 +384,8 @@ def assess(design: dict[str, Any]) -> DesignRow:
         ]
     model = design["model"] if isinstance(design["model"], Model) else load_model(design["model"])
     w = design_workload(design)
-    G = build_graph(layout)
-    row["hbm_bandwidth_bytes_per_s"] = layout.n_gpus * (
-        layout.accelerator.hbm_bandwidth_bytes_per_s or 0.0
-    )
+    hbm = layout.accelerator.hbm_bandwidth_bytes_per_s or 0.0
+    row["hbm_bandwidth_bytes_per_s"] = layout.n_gpus * hbm
     cost = tco(layout, limits, design.get("costs"))
     row["tco_usd_per_gpu_hour"] = cost.usd_per_gpu_hour
     row["capex_usd"] = cost.capex_total_usd
@@ -397,7 +395,7 @@ def assess(design: dict[str, Any]) -> DesignRow:
     plans = candidate_plans(
         layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus), replicas=False
     )
-    fabric = Fabric(G)
+    fabric = Fabric(G := build_graph(layout))
     prefill_s = _prefill_timer(layout, fabric, model, w)
     n = layout.n_gpus
 
