@@ -44,41 +44,12 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
     elif switched and len(group) > 16:
         note = _matrix(fig, ax, G, util, cmap, norm)
     else:
-        pos = _respread({n: p for n, p in gpu_level(G).items() if n in nodes})
-        _segments(ax, pos, util, cmap, norm, 1.2)
-        for kind, size in (("gpu", 30), ("switch", 60), ("leaf", 70), ("spine", 70)):
-            ns = [n for n in pos if G.nodes[n]["kind"] == kind]
-            if ns:
-                ax.scatter(
-                    [pos[n][0] for n in ns],
-                    [pos[n][1] for n in ns],
-                    s=size,
-                    color=NODE_COLORS[kind],
-                    zorder=3,
-                    edgecolors="white",
-                    linewidths=0.5,
-                    label=kind,
-                )
-        ax.legend(loc="upper left", fontsize=9, frameon=False)
-        note = "every GPU of the group and every link it loads"
+        note = _every_node(ax, G, nodes, util, cmap, norm)
     if not ax.images:
         ax.set_xticks([])  # no tick labels left behind the hidden frame
         ax.set_yticks([])
         ax.set_axis_off()
-    sm = __import__("matplotlib.cm", fromlist=["ScalarMappable"]).ScalarMappable(
-        norm=norm, cmap=cmap
-    )
-    bar = fig.colorbar(
-        sm,
-        ax=ax,
-        shrink=0.7,
-        label="link utilisation [share of the collective's time busy, busier direction]",
-    )
-    if top > 1.0:
-        bar.ax.axhline(1.0, color="white", linewidth=1.5)
-        bar.ax.text(
-            1.6, 1.0, "link rate", va="center", fontsize=9, transform=bar.ax.get_yaxis_transform()
-        )
+    _colorbar(fig, ax, cmap, norm, top)
     c = data["collective"]
     fig.suptitle(
         f"{G.graph['layout']}: {c['op']} of {human(c['bytes_per_gpu'], 'data')} per GPU over "
@@ -95,6 +66,52 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
     else:
         _histogram(hx, util, cmap, norm, data)
     return fig, ax
+
+
+def _every_node(
+    ax: Any,
+    G: nx.Graph,
+    nodes: set[str],
+    util: dict[tuple[str, str], float],
+    cmap: Any,
+    norm: Any,
+) -> str:
+    """Every drawn node at its GPU-level position and every loaded link; returns the note."""
+    pos = _respread({n: p for n, p in gpu_level(G).items() if n in nodes})
+    _segments(ax, pos, util, cmap, norm, 1.2)
+    for kind, size in (("gpu", 30), ("switch", 60), ("leaf", 70), ("spine", 70)):
+        ns = [n for n in pos if G.nodes[n]["kind"] == kind]
+        if ns:
+            ax.scatter(
+                [pos[n][0] for n in ns],
+                [pos[n][1] for n in ns],
+                s=size,
+                color=NODE_COLORS[kind],
+                zorder=3,
+                edgecolors="white",
+                linewidths=0.5,
+                label=kind,
+            )
+    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    return "every GPU of the group and every link it loads"
+
+
+def _colorbar(fig: Any, ax: Any, cmap: Any, norm: Any, top: float) -> None:
+    """The utilisation colour bar beside `ax`, marked at the link rate when the scale passes 1."""
+    sm = __import__("matplotlib.cm", fromlist=["ScalarMappable"]).ScalarMappable(
+        norm=norm, cmap=cmap
+    )
+    bar = fig.colorbar(
+        sm,
+        ax=ax,
+        shrink=0.7,
+        label="link utilisation [share of the collective's time busy, busier direction]",
+    )
+    if top > 1.0:
+        bar.ax.axhline(1.0, color="white", linewidth=1.5)
+        bar.ax.text(
+            1.6, 1.0, "link rate", va="center", fontsize=9, transform=bar.ax.get_yaxis_transform()
+        )
 
 
 def _respread(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:

@@ -330,8 +330,28 @@ def bundled(G: nx.Graph) -> Bundled:
     xs = [u.x for u in units]
     xmin, xmax = min(xs), max(xs)
 
-    # Switches: inside a unit when all their GPUs are; else by switch tray or plane.
     group_of: dict[str, str] = {}
+    _switch_boxes(G, units, unit_of, boxes, group_of)
+    by_rail = _leaf_boxes(G, boxes, group_of, xmin, xmax)
+    bar = _spine_boxes(G, boxes, group_of, xmin, xmax)
+
+    group_of.update(unit_of)
+    bundles, inside = _bundle_edges(G, boxes, group_of, unit_of)
+    return Bundled(boxes, bundles, inside, kind, bar, by_rail)
+
+
+def _switch_boxes(
+    G: nx.Graph,
+    units: list[Box],
+    unit_of: dict[str, str],
+    boxes: dict[str, Box],
+    group_of: dict[str, str],
+) -> None:
+    """Switches inside a unit when all their GPUs are; else boxes by switch tray or plane.
+
+    Adds the boxes to `boxes` and each switch's box key to `group_of`.
+    """
+    xs = [u.x for u in units]
     outside: dict[str, list[str]] = {}
     meta: dict[str, tuple[int, int, int]] = {}
     for s, a in G.nodes(data=True):
@@ -350,7 +370,6 @@ def bundled(G: nx.Graph) -> Bundled:
         by_domain.setdefault(meta[key][2], []).append(key)
     for d, keys in by_domain.items():
         mine = [u.x for u in units if u.domain in (d, -1)] or xs
-        trays = all(meta[k][1] >= 0 for k in keys)
         groups = [
             (
                 k,
@@ -365,9 +384,15 @@ def bundled(G: nx.Graph) -> Bundled:
         width = min(0.8, 0.8 * step) if len(keys) > 1 else 0.8
         for b in _spread_boxes(groups, "switch", min(mine) + inset, max(mine) - inset, width):
             boxes[b.key] = b
-        del trays
 
-    # Leaves: one box each, or one per rail above LEAVES_MAX.
+
+def _leaf_boxes(
+    G: nx.Graph, boxes: dict[str, Box], group_of: dict[str, str], xmin: float, xmax: float
+) -> bool:
+    """Leaves: one box each, or one per rail above LEAVES_MAX; True when by rail.
+
+    Adds the boxes to `boxes` and each leaf's box key to `group_of`.
+    """
     leaves = _by_kind(G, "leaf")
     leaves.sort(key=lambda n: (G.nodes[n]["rail"], G.nodes[n]["index"], n))
     by_rail = len(leaves) > LEAVES_MAX
@@ -385,8 +410,16 @@ def bundled(G: nx.Graph) -> Bundled:
     ]
     for b in _spread_boxes(lgroups, "leaf", xmin, xmax, 0.0, rails=leaf_rail):
         boxes[b.key] = b
+    return by_rail
 
-    # Spines: single, or one bar.
+
+def _spine_boxes(
+    G: nx.Graph, boxes: dict[str, Box], group_of: dict[str, str], xmin: float, xmax: float
+) -> bool:
+    """Spines: one box each, or one bar when too many; True when drawn as a bar.
+
+    Adds the boxes to `boxes` and each spine's box key to `group_of`.
+    """
     spines = _by_kind(G, "spine")
     pairs = {
         (group_of[u] if G.nodes[u]["kind"] == "leaf" else group_of[v], s)
@@ -412,10 +445,7 @@ def bundled(G: nx.Graph) -> Bundled:
         for b in _spread_boxes(sg, "spine", xmin + inset, xmax - inset, 0.0):
             boxes[b.key] = b
         group_of.update({s: s for s in spines})
-
-    group_of.update(unit_of)
-    bundles, inside = _bundle_edges(G, boxes, group_of, unit_of)
-    return Bundled(boxes, bundles, inside, kind, bar and bool(spines), by_rail)
+    return bar and bool(spines)
 
 
 def _bundle_edges(

@@ -918,6 +918,20 @@ def _node_host(
     hi: float,
 ) -> list[int]:
     """CPUs (PCIe roots), one NIC per GPU with a scale-out link, PCIe, ports to the network."""
+    _node_cpus(ax, G, gpus, x, cpus)
+    port: dict[str, tuple[str, dict[str, Any]]] = {}
+    for u, v, a in outs:
+        g, leaf = (u, v) if G.nodes[u]["kind"] == "gpu" else (v, u)
+        port[g] = (leaf, a)
+    rails = sorted({int(G.nodes[leaf]["rail"]) for leaf, _ in port.values()})
+    link = _node_nics(ax, G, gpus, x, port, cpus, nics, lo, hi)
+    if port:
+        _node_network(ax, len(gpus), port, rails, link)
+    return rails
+
+
+def _node_cpus(ax: Any, G: nx.Graph, gpus: list[str], x: dict[str, float], cpus: int) -> None:
+    """One box per CPU under the GPUs it is assumed the PCIe root of (an even split)."""
     n = len(gpus)
     idx = {g: int(G.nodes[g]["index"]) for g in gpus}
     per = math.ceil(n / cpus) if cpus else n
@@ -938,11 +952,23 @@ def _node_host(
             alpha=0.95,
         )
         _text(ax, (x0 + x1) / 2, _Y_CPU, f"CPU {c} (PCIe root)", ha="center", va="center", zorder=5)
-    port: dict[str, tuple[str, dict[str, Any]]] = {}
-    for u, v, a in outs:
-        g, leaf = (u, v) if G.nodes[u]["kind"] == "gpu" else (v, u)
-        port[g] = (leaf, a)
-    rails = sorted({int(G.nodes[leaf]["rail"]) for leaf, _ in port.values()})
+
+
+def _node_nics(
+    ax: Any,
+    G: nx.Graph,
+    gpus: list[str],
+    x: dict[str, float],
+    port: dict[str, tuple[str, dict[str, Any]]],
+    cpus: int,
+    nics: int,
+    lo: float,
+    hi: float,
+) -> str:
+    """Per GPU with a port: PCIe to its NIC, the NIC, its link down; returns the last link."""
+    n = len(gpus)
+    idx = {g: int(G.nodes[g]["index"]) for g in gpus}
+    per = math.ceil(n / cpus) if cpus else n
     link = ""
     for k, g in enumerate(gpus):
         if g not in port:
@@ -986,30 +1012,35 @@ def _node_host(
             f"NIC {k} → leaf {leaf} (rail {rail}): {_count_rate(int(a['links']), bw)} = "
             f"{_rate(bw)} per direction, {a['medium'].replace('_', ' ')} ({a['link']})",
         )
-    if port:
-        bw = sum(float(a["bandwidth"]) for _, a in port.values())
-        _box(
-            ax,
-            (n - 1) / 2,
-            _Y_NET,
-            n - 0.2,
-            0.3,
-            "#F2F2F2",
-            f"scale-out network: {len(rails)} rails of {link}, {_rate(bw)} per direction "
-            "from this node",
-            edge="#999999",
-        )
-        _text(
-            ax,
-            (n - 1) / 2,
-            _Y_NET,
-            f"to the scale-out network: {len(port)} x {human(bw / len(port) * 8, 'bitrate')} "
-            f"({link}), one rail each; its leaves and spines are not drawn for one node",
-            ha="center",
-            va="center",
-            zorder=5,
-        )
-    return rails
+    return link
+
+
+def _node_network(
+    ax: Any, n: int, port: dict[str, tuple[str, dict[str, Any]]], rails: list[int], link: str
+) -> None:
+    """The scale-out network as one band under the NICs (its leaves and spines not drawn)."""
+    bw = sum(float(a["bandwidth"]) for _, a in port.values())
+    _box(
+        ax,
+        (n - 1) / 2,
+        _Y_NET,
+        n - 0.2,
+        0.3,
+        "#F2F2F2",
+        f"scale-out network: {len(rails)} rails of {link}, {_rate(bw)} per direction "
+        "from this node",
+        edge="#999999",
+    )
+    _text(
+        ax,
+        (n - 1) / 2,
+        _Y_NET,
+        f"to the scale-out network: {len(port)} x {human(bw / len(port) * 8, 'bitrate')} "
+        f"({link}), one rail each; its leaves and spines are not drawn for one node",
+        ha="center",
+        va="center",
+        zorder=5,
+    )
 
 
 def _node_legend(ax: Any, G: nx.Graph, cpus: int, rails: list[int], lo: float, hi: float) -> None:

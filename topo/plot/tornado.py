@@ -202,6 +202,42 @@ def tornado_figure(layout: Layout, vary: Sequence[tuple[str, str, str]] | None =
     width = 11.0
     fig: Figure = figure(width, 1.9 + 0.62 * max(n, 1))
     ax = fig.subplots()
+    texts, ends = _bars(ax, t)
+    ax.axvline(base, color=REF_COLOR, linewidth=1.2, linestyle="--")
+    texts.append(
+        ax.annotate(
+            f"this layout: {_size(t.base)}, {_bound(t.base)}",
+            (base, n - 0.45),
+            xytext=(4, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=9,
+        )
+    )
+    ax.set_ylim(-0.7, n + 0.05)
+    ax.set_yticks([])
+    ax.tick_params(axis="x", labelsize=9)
+    _fit(fig, ax, texts, 0.0, float(max(ends)))
+    _ticks(ax)
+    ax.set_xlabel("largest single-rack scale-up domain [GPUs] (dashed: this layout)", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    _legend(fig)
+    fig.suptitle(
+        f"{layout.name}: what moves the largest scale-up domain", fontsize=12, weight="bold"
+    )
+    sub = _subtitle(t)
+    ax.set_title("\n".join(textwrap.wrap(sub, int(width * 13))), fontsize=9, loc="left")
+    return fig
+
+
+def _bars(ax: Axes, t: Tornado) -> tuple[list[Any], list[int]]:
+    """Each row's low and high bars from the base, labelled; returns the labels and bar ends."""
+    base = t.base.max_domain_size
+    n = len(t.rows)
     texts: list[Any] = []
     ends = [base]
     for i, row in enumerate(t.rows):
@@ -237,32 +273,11 @@ def tornado_figure(layout: Layout, vary: Sequence[tuple[str, str, str]] | None =
                     fontsize=9,
                 )
             )
-    ax.axvline(base, color=REF_COLOR, linewidth=1.2, linestyle="--")
-    texts.append(
-        ax.annotate(
-            f"this layout: {_size(t.base)}, {_bound(t.base)}",
-            (base, n - 0.45),
-            xytext=(4, 0),
-            textcoords="offset points",
-            ha="left",
-            va="center",
-            fontsize=9,
-        )
-    )
-    ax.set_ylim(-0.7, n + 0.05)
-    ax.set_yticks([])
-    ax.tick_params(axis="x", labelsize=9)
-    _fit(fig, ax, texts, 0.0, float(max(ends)))
-    _ticks(ax)
-    ax.set_xlabel("largest single-rack scale-up domain [GPUs] (dashed: this layout)", fontsize=10)
-    ax.grid(True, axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-    _legend(fig)
-    fig.suptitle(
-        f"{layout.name}: what moves the largest scale-up domain", fontsize=12, weight="bold"
-    )
+    return texts, ends
+
+
+def _subtitle(t: Tornado) -> str:
+    """The subtitle: how the inputs were varied, limits that bind together, the layout's note."""
     how = (
         "the layout's budgets halved and doubled, tray power and rack height at 3/4 and 5/4, "
         "power shelves halved and doubled, the cable swapped"
@@ -277,8 +292,7 @@ def tornado_figure(layout: Layout, vary: Sequence[tuple[str, str, str]] | None =
         )
     if t.base.note:
         sub += f" Note: {t.base.note}."
-    ax.set_title("\n".join(textwrap.wrap(sub, int(width * 13))), fontsize=9, loc="left")
-    return fig
+    return sub
 
 
 def _ticks(ax: Axes) -> None:
