@@ -262,13 +262,20 @@ def _cable_runs(layout: Layout) -> tuple[float, float]:
     across = (su.racks_per_domain - 1) * layout.rack.width_m if su.domain == "racks" else 0.0
     slack = su.cable_slack_m
     if su.topology == "switched" and switches:
+        import numpy as np
+
         chips = sum(c for _, c in switches)
-        longest = max(abs(cu - su_) for cu, _ in computes for su_, _ in switches)
+        at = np.array([u for u, _ in computes])
+        sw = np.array([u for u, _ in switches])
+        # Every (tray, switch) distance at once: rack units are whole or half numbers and
+        # chip counts whole, so these sums are exact in any order (as the pair loop was).
+        longest = max(float(at.max() - sw.min()), float(sw.max() - at.min())) if computes else 0.0
         longest_m = longest * RACK_UNIT_M + across + slack
         lanes = (su.link.lanes or 0) * 2
+        weighted = np.abs(at[:, None] - sw[None, :]) @ np.array([float(c) for _, c in switches])
         pair_m = 0.0
-        for cu, gpus in computes:
-            mean = sum(abs(cu - s_u) * c for s_u, c in switches) / chips * RACK_UNIT_M
+        for (_, gpus), w in zip(computes, weighted.tolist(), strict=True):
+            mean = w / chips * RACK_UNIT_M
             pair_m += gpus * su.links_per_gpu * lanes * (mean + slack + across / 2)
         return longest_m, pair_m
     # Torus or switch chips without trays: neighbours a tray or so apart.
