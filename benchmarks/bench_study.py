@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import multiprocessing
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,12 +45,13 @@ def _interrupted(study: str, out: Path, workers: int, after_s: float) -> float:
     """Start the study, stop it after `after_s`, resume it; total seconds."""
     t = time.perf_counter()
     cmd = [sys.executable, "-m", "topo", "study", study, "-o", str(out)]
+    # Its own process group, so that the stop takes its worker processes with it.
     p = subprocess.Popen([*cmd, "--workers", str(workers)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)  # fmt: skip
+                         stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
         p.wait(timeout=after_s)
     except subprocess.TimeoutExpired:
-        p.kill()
+        os.killpg(p.pid, signal.SIGKILL)  # as a power cut would: no clean shutdown
         p.wait()
     log = out / "results.jsonl"
     done = len(log.read_text().splitlines()) if log.is_file() else 0
