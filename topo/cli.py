@@ -451,7 +451,8 @@ def _parser() -> argparse.ArgumentParser:
         dest="output",
         required=True,
         metavar="FILE",
-        help="the figure; its format follows the name: .png, .svg or .pdf",
+        help="the figure; its format follows the name: .png, .svg, .pdf or .html (one "
+        "page; hover for details)",
     )
 
     sp = command(
