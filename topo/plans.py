@@ -313,7 +313,9 @@ def search_bounded(
     (they only add time), at the largest batch that meets the limit that way; plans are
     run best bound first, and the search stops at a plan whose bound x `weight` is below
     the best `feasible` row's tokens/s per GPU x `weight`. Every row that could rank first
-    (ties included) is therefore in the result.
+    (ties included) is therefore in the result. A plan still above the best is placed and
+    bounded again with its collectives, at the same batch (every row it can give runs a
+    batch no larger, and tokens/s rise with the batch); below the best, it is skipped.
     """
     bounds = []
     for i, plan in enumerate(plans):
@@ -325,12 +327,22 @@ def search_bounded(
     rows: list[PlanRow] = []
     best = -math.inf
     fabric = fabric or Fabric(G)
+    workload.check()
     for neg, _, plan in bounds:
         if -neg < best:
             break
-        got = search(
-            layout, G, model, workload, plans=[plan], strategies=("packed",),
-            max_latency_s=max_latency_s, fabric=fabric, prune=False,
+        comm = comm_model(fabric, place(G, plan, strategy="packed"))
+        if best > -math.inf:
+            top = _TOPS[_bound_key(layout, model, plan, workload, max_latency_s)]
+            d = decode(layout, model, plan, np.array([float(top)]), workload, comm)
+            ub = float(d.tokens_per_s[0]) / plan.world
+            if ub * weight(PlanRow(plan, "packed", 1, plan.world, 0.0, ub, 0.0, "", 0.0)) < best:
+                continue
+        # As search() runs one plan, packed, at its own batches (it has placed it here).
+        bs, max_b = _batches(layout, model, plan, workload, None)
+        got = _plan_rows(
+            layout, model, plan, workload, comm, "packed", batches=bs, given=False,
+            max_b=max_b, target=max_latency_s, limit=max_latency_s,
         )  # fmt: skip
         rows += got
         for r in got:
@@ -342,6 +354,7 @@ def search_bounded(
 # Bounds depend on the accelerator, model, plan, workload and limit only (no network):
 # designs of a study that share them (another NIC, domain size or cost) reuse them.
 _BOUNDS: dict[tuple[Any, ...], float | None] = {}
+_TOPS: dict[tuple[Any, ...], int] = {}  # the batch each bound was taken at
 _REPRS: dict[int, tuple[object, str]] = {}
 
 
@@ -365,27 +378,35 @@ def _bound(
     with the batch, so at the largest batch that meets the limit this way it is above
     every row the search can find for the plan. Kept for the process (:data:`_BOUNDS`).
     """
-    key = (_value_key(layout.accelerator), _value_key(model), plan, bare, limit)
+    key = _bound_key(layout, model, plan, bare, limit)
     if key not in _BOUNDS:
         if len(_BOUNDS) > 1 << 18:
             _BOUNDS.clear()
-        _BOUNDS[key] = _bare_bound(layout, model, plan, bare, limit)
+            _TOPS.clear()
+        _BOUNDS[key], _TOPS[key] = _bare_bound(layout, model, plan, bare, limit)
     return _BOUNDS[key]
+
+
+def _bound_key(
+    layout: Layout, model: Model, plan: Plan, bare: Workload, limit: float | None
+) -> tuple[Any, ...]:
+    return (_value_key(layout.accelerator), _value_key(model), plan, bare, limit)
 
 
 def _bare_bound(
     layout: Layout, model: Model, plan: Plan, bare: Workload, limit: float | None
-) -> float | None:
+) -> tuple[float | None, int]:
+    """The bound and the batch it is taken at (the largest that meets the limit bare)."""
     bs, max_b = _batches(layout, model, plan, bare, None)
     if not len(bs):
-        return None
+        return None, 0
     top = max_b if limit is None else largest_batch_within(
         layout, model, plan, bare, None, max_b, limit
     )  # fmt: skip
     if top < plan.dp:
-        return None
+        return None, top
     d = decode(layout, model, plan, np.array([float(top)]), bare, None)
-    return float(d.tokens_per_s[0]) / plan.world
+    return float(d.tokens_per_s[0]) / plan.world, top
 
 
 def _batches(
