@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -389,3 +392,61 @@ def test_compare_reports_progress_after_each_design() -> None:
     )
     assert calls == [(1, 2), (2, 2)]
     assert [r.layout for r in got.designs] == ["dgx-h100", "dgx-h200"]
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX process groups")
+def test_study_workers_leave_when_the_study_is_killed(tmp_path: Path) -> None:
+    """`kill -9` of `topo study --workers 2` must not leave its workers waiting forever."""
+    import subprocess
+    import sys
+    import time
+
+    f = Path(__file__).resolve().parents[1] / "layouts" / "studies" / "deepseek-domain-nic.yaml"
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "topo",
+            "study",
+            str(f),
+            "-o",
+            str(tmp_path / "r"),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(4)  # the pool has started and is working (the study takes ~10 s)
+        kids = _children(p.pid)
+        assert kids, "no worker processes to watch"
+        p.kill()  # the study alone: SIGKILL, no shutdown
+        p.wait()
+        deadline = time.monotonic() + 15
+        while kids and time.monotonic() < deadline:
+            kids = [k for k in kids if _alive(k)]
+            time.sleep(0.5)
+        assert not kids, f"workers {kids} outlived the study"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -348,13 +349,31 @@ def _execute(
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures import as_completed as done
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_leave_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             futs = [pool.submit(_assessed, d) for d in designs]
             for f in done(futs):
                 yield f.result()
         return
     for d in designs:
         yield _assessed(d)
+
+
+def _leave_with_parent(parent: int) -> None:
+    """In a worker: exit when the study's process is gone (killed, not shut down).
+
+    A worker blocked on the pool's queue would otherwise wait forever for work that no
+    longer comes.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="topo-parent-watch", daemon=True).start()
 
 
 def _assessed(design: dict[str, Any]) -> dict[str, Any]:
