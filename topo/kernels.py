@@ -394,6 +394,7 @@ def point_runtime(point: dict[str, Any]) -> str:
     return "xla" if "openxla" in str(point.get("source", "")) else "library"
 
 
+@functools.lru_cache(maxsize=4096)
 def _curve_for(link: str, op: str, gpus: int, runtime: str = "library") -> CollectiveCurve:
     """The measured curve for `op` on `link`.
 
