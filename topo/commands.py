@@ -480,13 +480,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
         fig = figure("study", args.layout, x=args.x, y=args.y)
     elif kind == "limits":
         from topo.api import limits
+        from topo.plot import plot_limits
 
-        drawn = limits(_load(args))
+        drawn = limits(_load(args))  # what topo limits computes, drawn once
+        fig = plot_limits(drawn.to_dict())[0]
         sys.stderr.write(
             f"drew {drawn.layout}'s limits: largest domain {drawn.max_domain_size:,} GPUs, "
             f"bound by {', '.join(drawn.binding_all) or 'nothing tried'}\n"
         )
-        fig = figure("limits", _load(args))
     elif kind in ("taper", "tornado"):
         vary = [_swing(v) for v in getattr(args, "vary", None) or []] or None
         fig = figure(kind, _load(args), vary=vary)
