@@ -216,15 +216,12 @@ def search(
     refine_latency_s: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     fabric: Fabric | None = None,
-    prune: bool = True,
 ) -> list[PlanRow]:
     """Every plan x strategy x batch that fits in memory (and the latency limit).
 
     Batches are dp x (powers of two up to the memory limit, and the limit itself), plus,
     under a latency limit (`max_latency_s`, or `refine_latency_s` to add the batch without
-    filtering rows), the largest batch that meets it. `prune`: skip plans that miss the
-    limit even without communication (a shortcut only: rows over the limit are dropped
-    anyway; off where the caller has already bounded the plans).
+    filtering rows), the largest batch that meets it.
     """
     target = max_latency_s if max_latency_s is not None else refine_latency_s
     workload.check()
@@ -236,7 +233,7 @@ def search(
         if progress is not None:
             progress(done, len(todo))
         bs, max_b = _batches(layout, model, plan, workload, batches)
-        if not len(bs) or (prune and _too_slow(layout, model, plan, workload, max_latency_s)):
+        if not len(bs) or _too_slow(layout, model, plan, workload, max_latency_s):
             continue
         for strategy in strategies:
             placement = place(G, plan, strategy=strategy)
