@@ -456,14 +456,13 @@ def _prefill_timer(
     layout: Layout, fabric: Fabric, model: Model, w: Workload
 ) -> Callable[[Plan], float]:
     """A plan's prefill time on the layout [s], each plan placed and run once."""
-    from topo.perf import comm_model, prefill
-    from topo.place import place
+    from topo.perf import plan_comm, prefill
 
     prefills: dict[Plan, float] = {}
 
     def prefill_s(plan: Plan) -> float:
         if plan not in prefills:
-            comm = comm_model(fabric, place(fabric.G, plan))
+            comm = plan_comm(fabric, plan)
             prefills[plan] = prefill(layout, model, plan, w, comm).time_s
         return prefills[plan]
 

@@ -36,13 +36,14 @@ from typing import Any
 
 import numpy as np
 
+from topo._memo import bounded_put, value_key
 from topo.collectives import charge, collective
 from topo.errors import TopoError
 from topo.fidelity import CLEAN, DEFAULT, Fidelity, moe_imbalance
 from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan
+from topo.place import Placement, Plan, first_groups
 from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
@@ -52,6 +53,7 @@ __all__ = [
     "PrefillTerms",
     "Workload",
     "comm_model",
+    "plan_comm",
     "critical_batches",
     "decode",
     "experts_touched_share",
@@ -219,7 +221,12 @@ def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Line, ...]:
         return ()
     cache = _CACHE.setdefault(fabric, {})
     key = (op, gpus)
-    if key not in cache:
+    if key in cache:
+        return cache[key]
+    local = _local_key(fabric, op, gpus)
+    if local is not None and local in _SHARED:
+        cache[key] = _SHARED[local]
+    else:
         ref = 1e9
         out = []
         r = collective(fabric, op, list(gpus), ref, clean=True)
@@ -237,19 +244,50 @@ def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Line, ...]:
             hops = sum(p.alpha_s for p in res.phases)
             out.append((op, res.alpha_s, hops, phases, latency_link, pipelined, len(gpus)))
         cache[key] = tuple(out)
+        if local is not None:
+            bounded_put(_SHARED, local, cache[key], 1 << 14)
     return cache[key]
+
+
+# Lines of groups inside one switched domain, by what they depend on: the members' links
+# to the switch planes (count and rate, in group order), the fabric's scale-up latency,
+# per-call overhead and link name. Shared between fabrics: another NIC, or another
+# domain size built of the same switches, gives the same lines.
+_SHARED: dict[tuple[Any, ...], tuple[Line, ...]] = {}
+
+
+def _local_key(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The key of `_SHARED` for a group inside one switched domain (None: any other group)."""
+    if fabric.topology != "switched":
+        return None
+    idx = np.array([fabric.index[g] for g in gpus], dtype=np.int64)
+    if (fabric.domain[idx] != fabric.domain[idx[0]]).any():
+        return None
+    return (
+        op, fabric.up_latency_s, fabric.overhead_up_s, fabric.up_link, fabric.links.shape[1],
+        fabric.links[idx].tobytes(), fabric.link_bw[idx].tobytes(),
+    )  # fmt: skip
 
 
 def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
     """The plan's collectives, from its first group of each kind."""
-    g = placement.groups
-    stages = g["pp"][0]
+    return _comm_of(fabric, placement.plan, {k: v[0] for k, v in placement.groups.items()})
+
+
+def plan_comm(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommModel:
+    """:func:`comm_model` of `plan` placed by `strategy`, from its first groups alone."""
+    return _comm_of(fabric, plan, first_groups(fabric.G, plan, strategy=strategy))
+
+
+def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:
+    stages = first["pp"]
     hop = (stages[0], stages[1]) if len(stages) > 1 else ()
+    block = first["ep"] if plan.ep >= plan.tp else first["tp"]
     return CommModel(
-        tp_all_reduce=_lines(fabric, "all-reduce", g["tp"][0]),
-        ep_all_to_all=_lines(fabric, "all-to-all", _block(placement)),
+        tp_all_reduce=_lines(fabric, "all-reduce", first["tp"]),
+        ep_all_to_all=_lines(fabric, "all-to-all", block),
         pp_hop=_lines(fabric, "p2p", hop),
-        ep_domains=len({int(fabric.domain[fabric.index[gpu]]) for gpu in _block(placement)}),
+        ep_domains=len({int(fabric.domain[fabric.index[gpu]]) for gpu in block}),
     )
 
 
@@ -369,12 +407,6 @@ def _kv_rereads(model: Model, plan: Plan, workload: Workload) -> float:
     q = model.heads / plan.tp
     kv = max(model.kv_heads / plan.tp, 1.0)
     return max(q / kv, 1.0)
-
-
-def _block(placement: Placement) -> tuple[str, ...]:
-    """The GPUs holding one copy of every expert: the EP group, or the TP group if larger."""
-    plan = placement.plan
-    return placement.groups["ep"][0] if plan.ep >= plan.tp else placement.groups["tp"][0]
 
 
 def _compute_dtype(layout: Layout, w: Workload) -> str:
@@ -530,6 +562,75 @@ def decode(
 ) -> DecodeTerms:
     """Decode step terms for each batch (instance sequences), as arrays (:class:`DecodeTerms`)."""
     B = np.asarray(batch, dtype=float)
+    bare = _decode_bare(layout, model, plan, B, workload)
+    w, s, f = bare.work, bare.shape, workload.losses
+    t_tp, t_ep, t_hop = _decode_comm(comm, model, plan, workload, s, w, bare.imbalance)
+    t_stage = _with_comm(bare.body, t_tp, t_ep, workload.overlapped) + bare.fixed
+    # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
+    tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
+    return DecodeTerms(
+        batch=bare.batch,
+        tpot=tpot,
+        weights=bare.weights,
+        kv=bare.kv,
+        compute=bare.compute,
+        communication=plan.pp * (t_tp + t_ep) + (plan.pp - 1) * t_hop,
+        overhead=bare.overhead,
+        moe_imbalance=bare.imbalance,
+        # pp micro-batches of B are in flight: each stage works on one of them.
+        tokens_per_s=plan.pp * bare.batch / tpot,
+        weight_bytes_per_gpu=w.w_bytes,
+        kv_bytes_per_gpu=w.kv_bytes,
+        flops_per_gpu=bare.flops,
+        floor=bare.floor,
+        floor_step=bare.floor_step,
+        floor_all_weights=bare.floor_all_weights,
+        kernels=bare.kernels,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Bare:
+    """A decode step's terms that do not depend on the network (arrays read-only)."""
+
+    batch: np.ndarray
+    shape: dict[str, float]
+    work: _StepWork
+    imbalance: np.ndarray
+    body: np.ndarray  # the stage's compute and memory time before collectives [s]
+    fixed: float  # per-step overhead and launches [s]
+    weights: np.ndarray
+    kv: np.ndarray
+    compute: np.ndarray
+    overhead: np.ndarray
+    flops: np.ndarray
+    floor: np.ndarray
+    floor_step: np.ndarray
+    floor_all_weights: np.ndarray
+    kernels: Mapping[str, np.ndarray]
+
+
+# A step's network-free terms depend on the accelerator, model, plan, batches and
+# workload only: a study's designs (and a plan's bound and its rows) share them.
+_BARE: dict[tuple[Any, ...], _Bare] = {}
+
+
+def _decode_bare(
+    layout: Layout, model: Model, plan: Plan, B: np.ndarray, workload: Workload
+) -> _Bare:
+    key = (
+        value_key(layout.accelerator), value_key(model), plan, workload, B.shape, B.tobytes()
+    )  # fmt: skip
+    got = _BARE.get(key)
+    if got is None:
+        got = _bare_terms(layout, model, plan, B.copy(), workload)
+        bounded_put(_BARE, key, got, 1 << 14)
+    return got
+
+
+def _bare_terms(
+    layout: Layout, model: Model, plan: Plan, B: np.ndarray, workload: Workload
+) -> _Bare:
     hw = _hw(layout, workload)
     s = _shape(model, plan)
     f = workload.losses
@@ -565,31 +666,37 @@ def decode(
         body = np.maximum(sum(kern.values(), np.zeros_like(B)), roof)
     fixed = f.step_overhead_s + f.launch_per_layer_s * s["layers"] if f.enabled else 0.0
     t_over = body - roof + fixed
-    t_tp, t_ep, t_hop = _decode_comm(comm, model, plan, workload, s, w, imbalance)
-    t_stage = _with_comm(body, t_tp, t_ep, workload.overlapped) + fixed
-    # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
-    tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
     floor, floor_step, floor_all = _floors(model, plan, workload, s, hw, w)
-    return DecodeTerms(
+    bare = _Bare(
         batch=B,
-        tpot=tpot,
+        shape=s,
+        work=w,
+        imbalance=imbalance,
+        body=body,
+        fixed=fixed,
         weights=plan.pp * t_w,
         kv=plan.pp * t_kv,
         compute=plan.pp * t_c,
-        communication=plan.pp * (t_tp + t_ep) + (plan.pp - 1) * t_hop,
         overhead=plan.pp * t_over,
-        moe_imbalance=imbalance,
-        # pp micro-batches of B are in flight: each stage works on one of them.
-        tokens_per_s=plan.pp * B / tpot,
-        weight_bytes_per_gpu=w.w_bytes,
-        kv_bytes_per_gpu=w.kv_bytes,
-        flops_per_gpu=w.dense_flops + w.expert_flops + w.attn_flops,
+        flops=w.dense_flops + w.expert_flops + w.attn_flops,
         floor=floor,
         floor_step=floor_step,
         floor_all_weights=floor_all,
         # Time of a step by kernel class (zeros on the clean roofline).
         kernels={k: plan.pp * kern.get(k, np.zeros_like(B)) for k in KERNEL_CLASSES},
     )
+    _freeze(bare)
+    return bare
+
+
+def _freeze(bare: _Bare) -> None:
+    """Make every array of a cached step read-only (callers share them)."""
+    arrays = [getattr(bare, f) for f in bare.__slots__ if f not in ("shape", "work", "kernels")]
+    arrays += [getattr(bare.work, f) for f in bare.work.__slots__]
+    arrays += list(bare.kernels.values())
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from topo.build import gpu_nodes
 from topo.errors import PlacementError
 from topo.stats import per_gpu_bandwidth
 
-__all__ = ["GroupReport", "Placement", "Plan", "group_order", "place"]
+__all__ = ["GroupReport", "Placement", "Plan", "first_groups", "group_order", "place"]
 
 STRATEGIES = ("packed", "naive")
 GROUP_KINDS = ("tp", "ep", "pp", "dp")
@@ -226,14 +226,7 @@ def place(G: nx.Graph, plan: Plan, *, strategy: str = "packed") -> Placement:
             f"the layout has {total}"
         )
         raise PlacementError(msg)
-    skipped = 0
-    if strategy == "packed":
-        ranks, skipped = _packed_gpus(G, plan)
-        if len(ranks) < plan.world:
-            # Keeping blocks inside domains leaves too few GPUs: pack them tightly.
-            ranks, skipped = gpu_nodes(G)[: plan.world], 0
-    else:
-        ranks = _naive_gpus(G)[: plan.world]
+    ranks, skipped = _rank_gpus(G, plan, strategy)
     orders = _order_arrays(plan)
     names = np.empty(len(ranks), dtype=object)
     names[:] = ranks
@@ -248,6 +241,35 @@ def place(G: nx.Graph, plan: Plan, *, strategy: str = "packed") -> Placement:
     )
     reports = tuple(_report(k, orders[k], groups[k], per_rank) for k in GROUP_KINDS)
     return Placement(plan, strategy, tuple(ranks), groups, reports, total, skipped)
+
+
+def _rank_gpus(G: nx.Graph, plan: Plan, strategy: str) -> tuple[list[str], int]:
+    """The GPU of every rank, and the GPUs skipped to keep blocks inside domains."""
+    if strategy == "packed":
+        ranks, skipped = _packed_gpus(G, plan)
+        if len(ranks) < plan.world:
+            # Keeping blocks inside domains leaves too few GPUs: pack them tightly.
+            return gpu_nodes(G)[: plan.world], 0
+        return ranks, skipped
+    return _naive_gpus(G)[: plan.world], 0
+
+
+def first_groups(
+    G: nx.Graph, plan: Plan, *, strategy: str = "packed"
+) -> dict[str, tuple[str, ...]]:
+    """The first group of each kind, as :func:`place` gives them (``groups[kind][0]``).
+
+    All a plan's collectives need (they are timed on its first group of each kind),
+    without the reports on every group that :func:`place` builds.
+    """
+    plan.check()
+    if strategy not in STRATEGIES:
+        msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
+        raise PlacementError(msg)
+    if plan.world > len(gpu_nodes(G)):
+        return place(G, plan, strategy=strategy).groups  # raises the placement's error
+    ranks, _ = _rank_gpus(G, plan, strategy)
+    return {k: tuple(ranks[i] for i in o[0].tolist()) for k, o in _order_arrays(plan).items()}
 
 
 @functools.lru_cache(maxsize=8192)

@@ -18,11 +18,12 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from topo._memo import value_key as _value_key
 from topo.errors import TopoError
 from topo.evaluation import check_plan
 from topo.layout import Layout
 from topo.models import Model
-from topo.perf import DecodeTerms, Workload, bound_of, comm_model, decode, memory
+from topo.perf import DecodeTerms, Workload, bound_of, comm_model, decode, memory, plan_comm
 from topo.place import Plan, place
 from topo.routing import Fabric
 
@@ -328,7 +329,7 @@ def search_bounded(
     for neg, _, plan in bounds:
         if -neg < best:
             break
-        comm = comm_model(fabric, place(G, plan, strategy="packed"))
+        comm = plan_comm(fabric, plan)
         if best > -math.inf:
             top = _TOPS[_bound_key(layout, model, plan, workload, max_latency_s)]
             d = decode(layout, model, plan, np.array([float(top)]), workload, comm)
@@ -352,18 +353,6 @@ def search_bounded(
 # designs of a study that share them (another NIC, domain size or cost) reuse them.
 _BOUNDS: dict[tuple[Any, ...], float | None] = {}
 _TOPS: dict[tuple[Any, ...], int] = {}  # the batch each bound was taken at
-_REPRS: dict[int, tuple[object, str]] = {}
-
-
-def _value_key(obj: object) -> str:
-    """A key for `obj` by value (its repr), computed once per object."""
-    got = _REPRS.get(id(obj))
-    if got is None or got[0] is not obj:
-        if len(_REPRS) > 4096:
-            _REPRS.clear()
-        got = (obj, repr(obj))
-        _REPRS[id(obj)] = got
-    return got[1]
 
 
 def _bound(
