@@ -54,6 +54,45 @@ def _elevation(layout: Layout, rack: int) -> list[_Slot]:
     return slots
 
 
+def layout_slots(layout: Layout) -> list[_Slot]:
+    """Every tray of every rack, rack by rack, top to bottom."""
+    return [s for r in range(layout.cluster.racks) for s in _elevation(layout, r)]
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSlot:
+    """One GPU as :func:`build_graph` names and places it."""
+
+    name: str
+    rack: int
+    domain: int
+    u: float
+    tray: int
+    index: int
+    local: int  # position on its tray
+    rail: int
+
+
+def layout_gpus(layout: Layout, slots: list[_Slot] | None = None) -> list[GpuSlot]:
+    """The layout's GPUs in rank order (the graph's GPU nodes, without the graph)."""
+    su = layout.scale_up
+    out = []
+    index = 0
+    tray_domain = 0
+    for s in layout_slots(layout) if slots is None else slots:
+        if not s.gpus:
+            continue
+        for j in range(s.gpus):
+            dom = tray_domain if su.domain == "tray" else s.rack // su.racks_per_domain
+            name = f"r{s.rack}/gpu{index - s.rack * layout.rack.gpus}"
+            out.append(
+                GpuSlot(name, s.rack, dom, s.u, s.tray, index, j, j % layout.scale_out.rails)
+            )
+            index += 1
+        tray_domain += 1
+    return out
+
+
 _GPUS: weakref.WeakKeyDictionary[nx.Graph, tuple[int, tuple[str, ...]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -180,33 +219,12 @@ def build_graph(layout: Layout) -> nx.Graph:
         scale_out_link=layout.scale_out.link.name,
         hbm_capacity_bytes=layout.accelerator.hbm_capacity_bytes,
     )
-    su = layout.scale_up
-    slots = [s for r in range(layout.cluster.racks) for s in _elevation(layout, r)]
-    index = 0
-    tray_domain = 0
-    for s in slots:
-        if not s.gpus:
-            continue
-        for j in range(s.gpus):
-            if su.domain == "tray":
-                dom = tray_domain
-            else:
-                dom = s.rack // su.racks_per_domain
-            node = f"r{s.rack}/gpu{index - s.rack * layout.rack.gpus}"
-            _add_node(
-                G,
-                node,
-                "gpu",
-                rack=s.rack,
-                domain=dom,
-                u=s.u,
-                tray=s.tray,
-                index=index,
-                local=j,
-                rail=j % layout.scale_out.rails,
-            )
-            index += 1
-        tray_domain += 1
+    slots = layout_slots(layout)
+    for g in layout_gpus(layout, slots):
+        _add_node(
+            G, g.name, "gpu", rack=g.rack, domain=g.domain, u=g.u, tray=g.tray, index=g.index,
+            local=g.local, rail=g.rail,
+        )  # fmt: skip
     edges: _Edges = {}
     _build_scale_up(G, edges, layout, slots)
     if layout.scale_out.topology == "rail_fat_tree":
@@ -236,13 +254,9 @@ def _build_scale_up(G: nx.Graph, edges: _Edges, layout: Layout, slots: list[_Slo
     for dom, gpus in _domains(G).items():
         if su.topology == "switched":
             switches = _switch_nodes(G, layout, slots, dom, gpus)
-            n_sw = len(switches)
-            base, extra = divmod(su.links_per_gpu, n_sw)
+            counts = plane_links(su.links_per_gpu, len(switches))
             for g in gpus:
-                for k, sw in enumerate(switches):
-                    # The remainder spread over the planes, the same for every GPU (DGX
-                    # H100: 5+4+4+5), so any two GPUs meet with all their links.
-                    n = base + (k * extra // n_sw != (k + 1) * extra // n_sw)
+                for sw, n in zip(switches, counts, strict=True):
                     _add_link(G, edges, g, sw, n, wire, layout)
         elif su.topology == "torus":
             _build_torus(G, edges, layout, gpus, wire)
@@ -257,17 +271,32 @@ def _switch_nodes(
     G: nx.Graph, layout: Layout, slots: list[_Slot], dom: int, gpus: list[str]
 ) -> list[str]:
     """Add the switch chips (planes) of one switched domain; return their ids."""
-    su = layout.scale_up
     first = G.nodes[gpus[0]]
+    planes = switch_planes(layout, slots, dom, first["rack"], first["tray"], first["u"])
+    for node, attrs in planes:
+        _add_node(G, node, "switch", **attrs)
+    return [node for node, _ in planes]
+
+
+def switch_planes(
+    layout: Layout, slots: list[_Slot], dom: int, rack: int, tray: int, u: float
+) -> list[tuple[str, dict[str, Any]]]:
+    """The switch chips (planes) of switched domain `dom`: ids and node attributes.
+
+    `rack`, `tray`, `u`: those of the domain's first GPU.
+    """
+    su = layout.scale_up
     if su.domain == "tray":
-        rack, tray, u = first["rack"], first["tray"], first["u"]
-        ids = [f"r{rack}/t{tray}/sw{k}" for k in range(su.switches)]
-        for k, n in enumerate(ids):
-            _add_node(G, n, "switch", rack=rack, domain=dom, u=u, tray=tray, index=k)
-        return ids
+        return [
+            (
+                f"r{rack}/t{tray}/sw{k}",
+                {"rack": rack, "domain": dom, "u": u, "tray": tray, "index": k},
+            )
+            for k in range(su.switches)
+        ]
     racks = range(dom * su.racks_per_domain, (dom + 1) * su.racks_per_domain)
     chip_slots = [(s, c) for s in slots if s.rack in racks for c in range(s.chips)]
-    ids = []
+    out = []
     for k in range(su.switches):
         if chip_slots:
             s, _ = chip_slots[k * len(chip_slots) // su.switches]
@@ -275,13 +304,22 @@ def _switch_nodes(
                 1 for t, _ in chip_slots[: k * len(chip_slots) // su.switches] if t.rack == s.rack
             )
             node = f"r{s.rack}/sw{rack_chip}"
-            attrs = {"rack": s.rack, "u": s.u, "tray": s.tray}
+            attrs: dict[str, Any] = {"rack": s.rack, "u": s.u, "tray": s.tray}
         else:
             node = f"d{dom}/sw{k}"
-            attrs = {"rack": first["rack"], "u": -1.0, "tray": -1}
-        _add_node(G, node, "switch", domain=dom, index=k, **attrs)
-        ids.append(node)
-    return ids
+            attrs = {"rack": rack, "u": -1.0, "tray": -1}
+        out.append((node, {"domain": dom, "index": k, **attrs}))
+    return out
+
+
+def plane_links(links_per_gpu: int, planes: int) -> list[int]:
+    """Links from each GPU to each switch plane: spread as evenly as they go.
+
+    The remainder spread over the planes, the same for every GPU (DGX H100: 5+4+4+5), so
+    any two GPUs meet with all their links.
+    """
+    base, extra = divmod(links_per_gpu, planes)
+    return [base + (k * extra // planes != (k + 1) * extra // planes) for k in range(planes)]
 
 
 def _build_torus(G: nx.Graph, edges: _Edges, layout: Layout, gpus: list[str], wire: _Wire) -> None:
@@ -310,43 +348,73 @@ def _build_torus(G: nx.Graph, edges: _Edges, layout: Layout, gpus: list[str], wi
 
 def _build_fat_tree(G: nx.Graph, edges: _Edges, layout: Layout) -> None:
     so = layout.scale_out
-    nic = so.nic_bandwidth_bytes_per_s
-    port = so.link.bandwidth_bytes_per_s
-    lanes = so.link.lanes or 0
-    down = max(1, math.floor(so.leaf_radix * so.oversubscription / (1 + so.oversubscription)))
     port_wire = _Wire(
         kind="scale_out",
         link=so.link.name,
-        bandwidth_per_link=port,
-        lanes_per_link=lanes,
+        bandwidth_per_link=so.link.bandwidth_bytes_per_s,
+        lanes_per_link=so.link.lanes or 0,
         latency_s=so.latency_s,
         medium=so.medium,
         length_m=so.cable_length_m,
     )
-    nic_wire = replace(port_wire, bandwidth_per_link=nic)
-    rails: dict[int, list[str]] = {}
-    for g in gpu_nodes(G):
-        rails.setdefault(G.nodes[g]["rail"], []).append(g)
-    leaves: list[tuple[str, int]] = []  # (leaf, uplinks)
-    for rail, gpus in sorted(rails.items()):
-        for j in range(0, len(gpus), down):
-            leaf = f"fabric/leaf{rail}.{j // down}"
-            _add_node(G, leaf, "leaf", index=len(leaves), rail=rail)
-            members = gpus[j : j + down]
-            for g in members:
-                _add_link(G, edges, g, leaf, 1, nic_wire, layout)
-            need = math.ceil(len(members) * nic / so.oversubscription / port - 1e-9)
-            leaves.append((leaf, min(need, so.leaf_radix - len(members))))
-    if len(leaves) < 2:
-        return
-    n_spines = _spine_count([n for _, n in leaves], so.spine_radix)
-    for k in range(n_spines):
+    nic_wire = replace(port_wire, bandwidth_per_link=so.nic_bandwidth_bytes_per_s)
+    rails = [G.nodes[g]["rail"] for g in gpu_nodes(G)]
+    tree = fat_tree(layout, rails)
+    gpus = gpu_nodes(G)
+    for k, (leaf, rail, members, _) in enumerate(tree.leaves):
+        _add_node(G, leaf, "leaf", index=k, rail=rail)
+        for i in members:
+            _add_link(G, edges, gpus[i], leaf, 1, nic_wire, layout)
+    for k in range(tree.spines):
         _add_node(G, f"fabric/spine{k}", "spine", index=k)
+    for leaf, spine in tree.uplinks:
+        _add_link(G, edges, leaf, f"fabric/spine{spine}", 1, port_wire, layout)
+
+
+@dataclass(frozen=True, slots=True)
+class FatTree:
+    """A rail-optimised two-tier fat tree: its leaves, spines and uplinks, in build order.
+
+    `leaves`: (id, rail, GPU indices, uplinks) each; `spines`: how many;
+    `uplinks`: (leaf id, spine) for every leaf-to-spine link, in the order they are
+    dealt (one link each).
+    """
+
+    leaves: tuple[tuple[str, int, tuple[int, ...], int], ...]
+    spines: int
+    uplinks: tuple[tuple[str, int], ...]
+
+
+def fat_tree(layout: Layout, rails: list[int]) -> FatTree:
+    """The fat tree of `layout` over GPUs on `rails` (each GPU's rail, in rank order).
+
+    GPU ``i`` of every tray sits on rail ``i mod rails``; leaves split their ports
+    down:up by the oversubscription; spines are as many as the uplinks need.
+    """
+    so = layout.scale_out
+    nic = so.nic_bandwidth_bytes_per_s
+    port = so.link.bandwidth_bytes_per_s
+    down = max(1, math.floor(so.leaf_radix * so.oversubscription / (1 + so.oversubscription)))
+    by_rail: dict[int, list[int]] = {}
+    for i, rail in enumerate(rails):
+        by_rail.setdefault(rail, []).append(i)
+    leaves: list[tuple[str, int, tuple[int, ...], int]] = []
+    for rail, gpus in sorted(by_rail.items()):
+        for j in range(0, len(gpus), down):
+            members = tuple(gpus[j : j + down])
+            need = math.ceil(len(members) * nic / so.oversubscription / port - 1e-9)
+            up = min(need, so.leaf_radix - len(members))
+            leaves.append((f"fabric/leaf{rail}.{j // down}", rail, members, up))
+    if len(leaves) < 2:
+        return FatTree(tuple(leaves), 0, ())
+    n_spines = _spine_count([n for *_, n in leaves], so.spine_radix)
+    uplinks = []
     cursor = 0  # deal uplinks to spines in turn, across leaves, so spines fill evenly
-    for leaf, n_up in leaves:
+    for leaf, _, _, n_up in leaves:
         for _ in range(n_up):
-            _add_link(G, edges, leaf, f"fabric/spine{cursor % n_spines}", 1, port_wire, layout)
+            uplinks.append((leaf, cursor % n_spines))
             cursor += 1
+    return FatTree(tuple(leaves), n_spines, tuple(uplinks))
 
 
 def _spine_count(uplinks: list[int], radix: int) -> int:

@@ -356,7 +356,6 @@ class DesignRow:
 
 def assess(design: dict[str, Any]) -> DesignRow:
     """One design, assessed whole: a flat row (see the module notes)."""
-    from topo.build import build_graph
     from topo.models import Model, load_model
     from topo.perf import memory
     from topo.plans import candidate_plans, search_bounded
@@ -395,7 +394,7 @@ def assess(design: dict[str, Any]) -> DesignRow:
     plans = candidate_plans(
         layout, model, max_gpus=min(cap or layout.n_gpus, layout.n_gpus), replicas=False
     )
-    fabric = Fabric(G := build_graph(layout))
+    fabric = Fabric.from_layout(layout)  # the graph itself only if something needs it
     prefill_s = _prefill_timer(layout, fabric, model, w)
     n = layout.n_gpus
 
@@ -407,7 +406,7 @@ def assess(design: dict[str, Any]) -> DesignRow:
         # Only the plans that can still beat the best found are placed and run (a plan's
         # bare step bounds it); every row that could be chosen is among those returned.
         rows = search_bounded(
-            layout, G, model, w, plans, max_latency_s=slo_tpot, weight=busy,
+            layout, None, model, w, plans, max_latency_s=slo_tpot, weight=busy,
             feasible=None if slo_ttft is None else lambda r: prefill_s(r.plan) <= slo_ttft,
             fabric=fabric,
         )  # fmt: skip

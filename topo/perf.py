@@ -276,7 +276,7 @@ def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
 
 def plan_comm(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommModel:
     """:func:`comm_model` of `plan` placed by `strategy`, from its first groups alone."""
-    return _comm_of(fabric, plan, first_groups(fabric.G, plan, strategy=strategy))
+    return _comm_of(fabric, plan, first_groups(fabric, plan, strategy=strategy))
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:

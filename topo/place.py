@@ -29,11 +29,13 @@ import numpy as np
 
 from topo.build import gpu_nodes
 from topo.errors import PlacementError
+from topo.routing import Fabric
 from topo.stats import per_gpu_bandwidth
 
 __all__ = ["GroupReport", "Placement", "Plan", "first_groups", "group_order", "place"]
 
 STRATEGIES = ("packed", "naive")
+Gpus = nx.Graph | Fabric  # where GPUs are read from: a graph, or a fabric without one
 GROUP_KINDS = ("tp", "ep", "pp", "dp")
 
 
@@ -158,9 +160,9 @@ def group_order(plan: Plan) -> dict[str, list[list[int]]]:
     return {k: list(v.values()) for k, v in keys.items()}
 
 
-def _packed_gpus(G: nx.Graph, plan: Plan) -> tuple[list[str], int]:
+def _packed_gpus(G: Gpus, plan: Plan) -> tuple[list[str], int]:
     """GPUs for ranks 0..world-1, blocks kept inside domains and racks where they fit."""
-    gpus = gpu_nodes(G)
+    gpus = _gpu_list(G)
     block = max(plan.tp, plan.ep)
     _, _, domain_size, rack_size = _attrs(G)
     out: list[str] = []
@@ -187,21 +189,21 @@ def _packed_gpus(G: nx.Graph, plan: Plan) -> tuple[list[str], int]:
     return out, skipped
 
 
-_NAIVE: weakref.WeakKeyDictionary[nx.Graph, list[str]] = weakref.WeakKeyDictionary()
+_NAIVE: weakref.WeakKeyDictionary[Gpus, list[str]] = weakref.WeakKeyDictionary()
 
 
-def _naive_gpus(G: nx.Graph) -> list[str]:
+def _naive_gpus(G: Gpus) -> list[str]:
     """GPUs round-robin over racks, as a scheduler that knows no topology hands them out."""
     if G not in _NAIVE:
         _NAIVE[G] = _round_robin(G)
     return _NAIVE[G]
 
 
-def _round_robin(G: nx.Graph) -> list[str]:
-    gpus = gpu_nodes(G)
+def _round_robin(G: Gpus) -> list[str]:
+    _, rack, _, _ = _attrs(G)
     by_rack: dict[int, list[str]] = {}
-    for g in gpus:
-        by_rack.setdefault(G.nodes[g]["rack"], []).append(g)
+    for g in _gpu_list(G):
+        by_rack.setdefault(rack[g], []).append(g)
     racks = [by_rack[r] for r in sorted(by_rack)]
     return [r[i] for i in range(max(len(r) for r in racks)) for r in racks if i < len(r)]
 
@@ -243,33 +245,40 @@ def place(G: nx.Graph, plan: Plan, *, strategy: str = "packed") -> Placement:
     return Placement(plan, strategy, tuple(ranks), groups, reports, total, skipped)
 
 
-def _rank_gpus(G: nx.Graph, plan: Plan, strategy: str) -> tuple[list[str], int]:
+def _rank_gpus(G: Gpus, plan: Plan, strategy: str) -> tuple[list[str], int]:
     """The GPU of every rank, and the GPUs skipped to keep blocks inside domains."""
     if strategy == "packed":
         ranks, skipped = _packed_gpus(G, plan)
         if len(ranks) < plan.world:
             # Keeping blocks inside domains leaves too few GPUs: pack them tightly.
-            return gpu_nodes(G)[: plan.world], 0
+            return _gpu_list(G)[: plan.world], 0
         return ranks, skipped
     return _naive_gpus(G)[: plan.world], 0
 
 
 def first_groups(
-    G: nx.Graph, plan: Plan, *, strategy: str = "packed"
+    G: nx.Graph | Fabric, plan: Plan, *, strategy: str = "packed"
 ) -> dict[str, tuple[str, ...]]:
     """The first group of each kind, as :func:`place` gives them (``groups[kind][0]``).
 
     All a plan's collectives need (they are timed on its first group of each kind),
-    without the reports on every group that :func:`place` builds.
+    without the reports on every group that :func:`place` builds; on a :class:`Fabric`
+    made by :meth:`Fabric.from_layout`, without building the graph.
     """
     plan.check()
     if strategy not in STRATEGIES:
         msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
         raise PlacementError(msg)
-    if plan.world > len(gpu_nodes(G)):
-        return place(G, plan, strategy=strategy).groups  # raises the placement's error
+    if plan.world > len(_gpu_list(G)):
+        graph = G.G if isinstance(G, Fabric) else G
+        return place(graph, plan, strategy=strategy).groups  # raises the placement's error
     ranks, _ = _rank_gpus(G, plan, strategy)
     return {k: tuple(ranks[i] for i in o[0].tolist()) for k, o in _order_arrays(plan).items()}
+
+
+def _gpu_list(G: Gpus) -> list[str]:
+    """GPU ids in rank order, of a graph or a fabric."""
+    return G.gpus if isinstance(G, Fabric) else gpu_nodes(G)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -318,17 +327,21 @@ _BW: weakref.WeakKeyDictionary[nx.Graph, tuple[dict[str, float], dict[str, float
 )
 
 
-_ATTRS: weakref.WeakKeyDictionary[nx.Graph, tuple[dict[str, Any], dict[str, Any], int, int]] = (
+_ATTRS: weakref.WeakKeyDictionary[Gpus, tuple[dict[str, Any], dict[str, Any], int, int]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _attrs(G: nx.Graph) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+def _attrs(G: Gpus) -> tuple[dict[str, Any], dict[str, Any], int, int]:
     """Each GPU's domain and rack, and the GPUs of the first domain and rack, once per graph."""
     if G not in _ATTRS:
-        gpus = gpu_nodes(G)
-        dom = {g: G.nodes[g]["domain"] for g in gpus}
-        rack = {g: G.nodes[g]["rack"] for g in gpus}
+        gpus = _gpu_list(G)
+        if isinstance(G, Fabric):
+            dom = dict(zip(gpus, G.domain.tolist(), strict=True))
+            rack = dict(zip(gpus, G.rack.tolist(), strict=True))
+        else:
+            dom = {g: G.nodes[g]["domain"] for g in gpus}
+            rack = {g: G.nodes[g]["rack"] for g in gpus}
         d0, r0 = dom[gpus[0]], rack[gpus[0]]
         _ATTRS[G] = (
             dom,

@@ -295,7 +295,7 @@ def _plan_rows(
 
 def search_bounded(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | None,
     model: Model,
     workload: Workload,
     plans: list[Plan],
@@ -324,7 +324,11 @@ def search_bounded(
     bounds.sort()
     rows: list[PlanRow] = []
     best = -math.inf
-    fabric = fabric or Fabric(G)
+    if fabric is None:
+        if G is None:
+            msg = "search_bounded needs the layout's graph or its fabric"
+            raise ValueError(msg)
+        fabric = Fabric(G)
     workload.check()
     for neg, _, plan in bounds:
         if -neg < best:

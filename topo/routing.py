@@ -22,12 +22,14 @@ pair by pair: the contracted sums give the same loads as routing every pair.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from topo.build import gpu_nodes
 from topo.errors import PlacementError
+from topo.layout import Layout
 
 __all__ = ["Fabric", "LinkLoads", "all_to_all_loads", "pair_loads"]
 
@@ -42,7 +44,8 @@ class Fabric:
     """
 
     def __init__(self, G: nx.Graph) -> None:
-        self.G = G
+        self._G: nx.Graph | None = G
+        self._layout: Layout | None = None
         self.gpus = gpu_nodes(G)
         n = len(self.gpus)
         self.index = {g: i for i, g in enumerate(self.gpus)}
@@ -63,6 +66,54 @@ class Fabric:
             self.pos[idx] = np.arange(len(idx))
         self._scale_up(G)
         self._scale_out(G)
+
+    @property
+    def G(self) -> nx.Graph:
+        """The layout's graph (built on first use for a fabric made by :meth:`from_layout`)."""
+        if self._G is None:
+            from topo.build import build_graph
+
+            assert self._layout is not None  # noqa: S101 (set by from_layout)
+            self._G = build_graph(self._layout)
+        return self._G
+
+    @classmethod
+    def from_layout(cls, layout: Layout) -> Fabric:
+        """The fabric of `layout` by arithmetic on its regular structure, without the graph.
+
+        The same index as ``Fabric(build_graph(layout))`` (the reference the tests compare
+        it with, array for array); the graph is built only if :attr:`G` is asked for.
+        Switched domains and the rail-optimised fat tree are laid out here; tori and full
+        meshes come from the graph.
+        """
+        from topo.build import build_graph, layout_gpus, layout_slots
+
+        if layout.scale_up.topology != "switched":
+            return cls(build_graph(layout))
+        self = cls.__new__(cls)
+        self._G, self._layout = None, layout
+        slots = layout_slots(layout)
+        gpus = layout_gpus(layout, slots)
+        n = len(gpus)
+        self.gpus = [g.name for g in gpus]
+        self.index = {g: i for i, g in enumerate(self.gpus)}
+        self.domain = np.array([g.domain for g in gpus], dtype=np.int64)
+        self.rack = np.array([g.rack for g in gpus], dtype=np.int64)
+        self.topology = layout.scale_up.topology
+        self.wraparound = True
+        self.overhead_up_s = float(layout.scale_up.collective_overhead_s)
+        self.overhead_out_s = float(layout.scale_out.collective_overhead_s)
+        self.up_link = str(layout.scale_up.link.name)
+        self.out_link = str(layout.scale_out.link.name)
+        self.members = {}
+        for i, d in enumerate(self.domain.tolist()):
+            self.members.setdefault(d, []).append(i)
+        self.pos = np.zeros(n, dtype=np.int64)
+        for idx in self.members.values():
+            self.pos[idx] = np.arange(len(idx))
+        self._switched_from_layout(layout, slots, gpus)
+        self._fat_tree_from_layout(layout, [g.rail for g in gpus])
+        return self
 
     # ------------------------------------------------------------ scale-up index
     def _scale_up(self, G: nx.Graph) -> None:
@@ -129,6 +180,75 @@ class Fabric:
                     if a["kind"] == "scale_up":
                         self.mesh_bw[i, self.pos[self.index[v]]] = a["bandwidth"]
                         self.up_latency_s = max(self.up_latency_s, a["latency"])
+
+    def _switched_from_layout(self, layout: Layout, slots: list[Any], gpus: list[Any]) -> None:
+        """:meth:`_scale_up` of a switched layout, from the layout (see :meth:`from_layout`)."""
+        from topo.build import plane_links, switch_planes
+
+        su = layout.scale_up
+        n = len(gpus)
+        self.up_latency_s = 0.0
+        self.planes = {}
+        rows: dict[int, list[int]] = {}  # links of each domain's GPUs to its planes
+        for d, idx in self.members.items():
+            first = gpus[idx[0]]
+            planes = switch_planes(layout, slots, d, first.rack, first.tray, first.u)
+            counts = plane_links(su.links_per_gpu, len(planes))
+            # A plane no GPU has a link to is no plane of the domain's routes.
+            self.planes[d] = [sw for (sw, _), k in zip(planes, counts, strict=True) if k > 0]
+            rows[d] = [k for k in counts if k > 0]
+        s_max = max((len(v) for v in self.planes.values()), default=0)
+        self.links = np.zeros((n, max(s_max, 1)))
+        self.link_bw = np.zeros((n, max(s_max, 1)))
+        per_link = su.link.bandwidth_bytes_per_s
+        for d, idx in self.members.items():
+            counts = rows[d]
+            if not counts:
+                continue
+            # As the graph's edges hold them: k links' bandwidth, over k links.
+            self.links[idx, : len(counts)] = counts
+            self.link_bw[idx, : len(counts)] = [k * per_link / k for k in counts]
+            self.up_latency_s = max(self.up_latency_s, su.link.latency_s)
+
+    def _fat_tree_from_layout(self, layout: Layout, rails: list[int]) -> None:
+        """:meth:`_scale_out` from the layout (see :meth:`from_layout`)."""
+        from topo.build import fat_tree
+
+        so = layout.scale_out
+        n = len(self.gpus)
+        self.leaf = np.full(n, -1, dtype=np.int64)
+        self.nic_bw = np.zeros(n)
+        self.out_latency_s = 0.0
+        tree = fat_tree(layout, rails) if so.topology == "rail_fat_tree" else None
+        leaves = tree.leaves if tree is not None else ()
+        self.leaves = [leaf for leaf, *_ in leaves]
+        self.spines = [f"fabric/spine{k}" for k in range(tree.spines if tree else 0)]
+        for k, (_, _, members, _) in enumerate(leaves):
+            for i in members:
+                self.leaf[i] = k
+                self.nic_bw[i] = 1 * so.nic_bandwidth_bytes_per_s
+                self.out_latency_s = max(self.out_latency_s, so.latency_s)
+        self.up = np.zeros((len(self.leaves), max(len(self.spines), 1)))
+        self.port_bw = 0.0
+        if tree is None:
+            return
+        # Each leaf's spine links bundled per spine, in the order first dealt (the graph's
+        # edge order): the last leaf's last one sets port_bw, as in _scale_out.
+        port = so.link.bandwidth_bytes_per_s
+        index = {leaf: k for k, leaf in enumerate(self.leaves)}
+        bundles: dict[tuple[int, int], tuple[int, float]] = {}
+        for leaf, spine in tree.uplinks:
+            key = (index[leaf], spine)
+            count, bw = bundles.get(key, (0, 0.0))
+            bundles[key] = (count + 1, bw + port if count else 1 * port)
+        for (L, k), (count, _) in bundles.items():
+            self.up[L, k] = count
+        last: dict[int, tuple[int, float]] = {}
+        for (L, _), got in bundles.items():
+            last[L] = got
+        if last:
+            count, bw = last[max(last)]
+            self.port_bw = bw / count
 
     # ------------------------------------------------------------ scale-out index
     def _scale_out(self, G: nx.Graph) -> None:

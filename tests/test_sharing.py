@@ -1,0 +1,161 @@
+"""What a study shares between designs gives what each design computes alone.
+
+The fabric laid out from the layout equals the graph's, array for array; plans' first
+groups equal the placement's; a decode step from warm caches equals one from cold ones;
+collectives inside one switched domain shared between fabrics equal their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from topo.build import build_graph
+from topo.design import apply_design
+from topo.errors import TopoError
+from topo.layout import load_layout
+from topo.models import load_model
+from topo.place import Plan, first_groups, place
+from topo.routing import Fabric
+
+BUNDLED = sorted(p.stem for p in (Path(__file__).parents[1] / "layouts").glob("*.yaml"))
+
+
+def _same_fabric(a: Fabric, b: Fabric) -> None:
+    """Every public attribute equal: arrays by dtype, shape and bytes; the rest by ==."""
+    names = [k for k in vars(a) if not k.startswith("_")]
+    assert names == [k for k in vars(b) if not k.startswith("_")]
+    for k in names:
+        x, y = getattr(a, k), getattr(b, k)
+        if isinstance(x, np.ndarray):
+            assert isinstance(y, np.ndarray), k
+            assert (x.dtype, x.shape, x.tobytes()) == (y.dtype, y.shape, y.tobytes()), k
+        else:
+            assert type(x) is type(y), k
+            assert x == y, k
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_fabric_from_the_layout_is_the_graphs(name: str) -> None:
+    lay = load_layout(name)
+    fabric = Fabric.from_layout(lay)
+    _same_fabric(Fabric(build_graph(lay)), fabric)
+    assert len(fabric.G) == len(build_graph(lay))  # the graph, built when asked for
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    domain=st.sampled_from([4, 8, 16, 36, 72, 144, 288]),
+    nic=st.sampled_from(["200 Gb/s", "400 Gb/s", "800 Gb/s", "1600 Gb/s"]),
+    cluster=st.sampled_from([144, 288, 576, 1152]),
+    oversubscription=st.sampled_from([1.0, 2.0, 3.0]),
+)
+def test_fabric_from_design_variants_is_the_graphs(
+    domain: int, nic: str, cluster: int, oversubscription: float
+) -> None:
+    """Other domain sizes, NICs, cluster sizes and tapers: uneven leaves and spines too."""
+    vary = {"domain_gpus": domain, "nic": nic, "cluster_gpus": cluster}
+    try:
+        lay = apply_design(load_layout("gb200-nvl72"), vary)
+    except TopoError:
+        return  # a design the layout cannot take (the study reports it)
+    out = dataclasses.replace(lay.scale_out, oversubscription=oversubscription)
+    lay = dataclasses.replace(lay, scale_out=out)
+    _same_fabric(Fabric(build_graph(lay)), Fabric.from_layout(lay))
+
+
+def test_fabric_of_a_torus_comes_from_the_graph() -> None:
+    lay = load_layout("tpu-v5p-4x4x4")
+    fabric = Fabric.from_layout(lay)
+    assert fabric.topology == "torus"
+    _same_fabric(Fabric(build_graph(lay)), fabric)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(["gb200-nvl72-x16", "dgx-h100-superpod", "kyber-nvl576"]),
+    tp=st.sampled_from([1, 2, 4, 8]),
+    ep_mult=st.sampled_from([1, 2, 4, 8, 16]),
+    pp=st.sampled_from([1, 2, 4]),
+    dp=st.sampled_from([1, 2, 4, 8, 16, 32]),
+    strategy=st.sampled_from(["packed", "naive"]),
+)
+def test_first_groups_are_the_placements(
+    name: str, tp: int, ep_mult: int, pp: int, dp: int, strategy: str
+) -> None:
+    plan = Plan(tp=tp, ep=tp * ep_mult, pp=pp, dp=dp)
+    if (tp * dp) % plan.ep:
+        return
+    lay = load_layout(name)
+    G = build_graph(lay)
+    if plan.world > lay.n_gpus:
+        with pytest.raises(TopoError):
+            first_groups(Fabric.from_layout(lay), plan, strategy=strategy)
+        return
+    want = {k: v[0] for k, v in place(G, plan, strategy=strategy).groups.items()}
+    assert first_groups(G, plan, strategy=strategy) == want
+    assert first_groups(Fabric.from_layout(lay), plan, strategy=strategy) == want
+
+
+def _decode_args() -> tuple[Any, ...]:
+    from topo.perf import Workload
+
+    lay = load_layout("gb200-nvl72")
+    return lay, load_model("deepseek-v3"), Plan(tp=4, ep=32, dp=8), Workload(weights="fp8")
+
+
+def test_a_decode_step_from_warm_caches_is_the_cold_one() -> None:
+    """The step's network-free terms are kept by value; what decode returns is the same
+    to the bit, and the kept arrays cannot be changed by a caller."""
+    from topo import perf
+    from topo.perf import decode, plan_comm
+
+    lay, model, plan, w = _decode_args()
+    comm = plan_comm(Fabric.from_layout(lay), plan)
+    batches = np.array([8.0, 64.0, 512.0])
+    perf._BARE.clear()
+    cold = decode(lay, model, plan, batches, w, comm)
+    warm = decode(load_layout("gb200-nvl72"), load_model("deepseek-v3"), plan, batches, w, comm)
+    assert perf._BARE  # the second call found the first's terms
+    for name in cold.__dataclass_fields__:
+        a, b = getattr(cold, name), getattr(warm, name)
+        if name == "kernels":
+            assert a.keys() == b.keys()
+            assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+        else:
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
+    with pytest.raises(ValueError, match="read-only"):
+        warm.weights[0] = 0.0
+    # Another batch array is another step: nothing is read from the wrong entry.
+    other = decode(lay, model, plan, np.array([8.0, 64.0]), w, comm)
+    assert other.batch.tolist() == [8.0, 64.0]
+    assert len(other.tpot) == 2
+
+
+def test_lines_inside_a_domain_are_shared_between_fabrics_only_when_equal() -> None:
+    """Another NIC leaves a domain's collectives as they are and changes those that leave
+    it; lines read from the shared table equal the ones the fabric computes itself."""
+    from topo import perf
+
+    base = load_layout("gb200-nvl72")
+    lays = [
+        apply_design(base, {"nic": nic, "cluster_gpus": 288}) for nic in ("400 Gb/s", "800 Gb/s")
+    ]
+    fabrics = [Fabric.from_layout(lay) for lay in lays]
+    inside = tuple(fabrics[0].gpus[:8])
+    across = (fabrics[0].gpus[0], fabrics[0].gpus[72])
+    perf._SHARED.clear()
+    shared = [perf._lines(f, "all-reduce", inside) for f in fabrics]
+    assert shared[0] == shared[1]
+    perf._SHARED.clear()
+    perf._CACHE.clear()
+    alone = perf._lines(Fabric.from_layout(lays[1]), "all-reduce", inside)
+    assert alone == shared[1]
+    out = [perf._lines(f, "p2p", across) for f in fabrics]
+    assert out[0] != out[1]  # the NIC's rate is in the line that leaves the domain
