@@ -190,6 +190,16 @@ class CommModel:
         m = np.asarray(nbytes, dtype=float)
         if not lines:
             return np.zeros_like(m)
+        key = (lines, m.shape, m.tobytes(), losses)
+        got = _TIMES.get(key)
+        if got is None:
+            got = CommModel._time(lines, m, losses)
+            got.flags.writeable = False  # shared by every caller with the same key
+            bounded_put(_TIMES, key, got, 1 << 15)
+        return got
+
+    @staticmethod
+    def _time(lines: tuple[Line, ...], m: np.ndarray, losses: Fidelity | None) -> np.ndarray:
         out = []
         for op, alpha, hops, phases, latency_link, pipelined, n in lines:
             if losses is None or not losses.enabled:
@@ -206,6 +216,11 @@ class CommModel:
             )
             out.append(losses.comm_time(a, b))
         return np.asarray(np.min(out, axis=0))
+
+
+# Collective times by value: the lines, the message sizes and the losses (a study's
+# designs and plans that share a group's lines and batches share its times).
+_TIMES: dict[tuple[Any, ...], np.ndarray] = {}
 
 
 # Per fabric (weakly held: a fabric's lines go with it, and a new fabric never sees the
