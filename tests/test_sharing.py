@@ -159,3 +159,32 @@ def test_lines_inside_a_domain_are_shared_between_fabrics_only_when_equal() -> N
     assert alone == shared[1]
     out = [perf._lines(f, "p2p", across) for f in fabrics]
     assert out[0] != out[1]  # the NIC's rate is in the line that leaves the domain
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    table=st.sampled_from([("h100-sxm", "bf16"), ("h100-sxm", "fp8"), ("gb200", "fp8")]),
+    shapes=st.lists(
+        st.tuples(
+            st.floats(1.0, 1e5),
+            st.sampled_from([576.0, 4096.0, 7168.0, 18432.0]),
+            st.sampled_from([512.0, 2048.0, 7168.0, 16384.0]),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_a_steps_shapes_fitted_together_are_each_fitted_alone(
+    table: tuple[str, str], shapes: list[tuple[float, float, float]]
+) -> None:
+    """Each query's local fit reads only its own row: one call for a step's GEMM shapes
+    gives each fraction to the bit as one call per shape does."""
+    from topo import kernels
+
+    keys = [(*table, m, n, k) for m, n, k in shapes]
+    kernels._EXACT.clear()
+    kernels._fit_exact(keys)
+    together = [kernels._EXACT[key] for key in keys]
+    kernels._EXACT.clear()
+    alone = [kernels._exact(*key) for key in keys]
+    assert together == alone

@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from topo._memo import bounded_put
+
 __all__ = [
     "TILE_ROWS",
     "Tables",
@@ -213,9 +215,7 @@ def _interp(table: GemmTable, q: np.ndarray) -> np.ndarray:
     d2 = (diff**2).sum(axis=2)
     exact = d2 < 1e-12
     hit = exact.any(axis=1)
-    spans = len(table.log_fraction) >= 20 and all(
-        len(np.unique(table.shape[:, i])) >= 3 for i in range(3)
-    )
+    spans = _spans(table)
     if not spans:
         wi = 1.0 / np.maximum(d2, 1e-12) ** 2
         est = (wi * table.log_fraction[None, :]).sum(axis=1) / wi.sum(axis=1)
@@ -232,6 +232,20 @@ def _interp(table: GemmTable, q: np.ndarray) -> np.ndarray:
     if hit.any():
         est[hit] = table.log_fraction[exact[hit].argmax(axis=1)]
     return np.asarray(est)
+
+
+_SPANS: dict[int, tuple[GemmTable, bool]] = {}
+
+
+def _spans(table: GemmTable) -> bool:
+    """Whether `table` spans m, n and k (see :func:`_interp`), worked out once per table."""
+    got = _SPANS.get(id(table))
+    if got is None or got[0] is not table:
+        spans = len(table.log_fraction) >= 20 and all(
+            len(np.unique(table.shape[:, i])) >= 3 for i in range(3)
+        )
+        got = _SPANS[id(table)] = (table, spans)
+    return got[1]
 
 
 def leave_one_out(table: GemmTable) -> np.ndarray:
@@ -258,12 +272,17 @@ def leave_one_out(table: GemmTable) -> np.ndarray:
 
 
 def _direct_fraction(table: GemmTable, m: np.ndarray, n: float, k: float) -> np.ndarray:
+    return _fractions(table, m, math.log2(max(n, 1.0)), math.log2(max(k, 1.0)))
+
+
+def _fractions(table: GemmTable, m: np.ndarray, log_n: Any, log_k: Any) -> np.ndarray:
+    """Fractions at rows `m` and log2 n, log2 k (scalars, or one per row)."""
     lo, hi = table.shape.min(axis=0), table.shape.max(axis=0)
     lm = np.log2(np.maximum(m, 1e-9))
     q = np.empty((len(lm), 3))
     q[:, 0] = np.clip(lm, lo[0], hi[0])
-    q[:, 1] = np.clip(math.log2(max(n, 1.0)), lo[1], hi[1])
-    q[:, 2] = np.clip(math.log2(max(k, 1.0)), lo[2], hi[2])
+    q[:, 1] = np.clip(log_n, lo[1], hi[1])
+    q[:, 2] = np.clip(log_k, lo[2], hi[2])
     frac = np.exp(_interp(table, q))
     # Below the smallest measured m: the same rate per row down to one tile, then the
     # tile's time whatever the rows (the rate falls with m).
@@ -280,10 +299,48 @@ def _curve(chip: str, rows: str, n: float, k: float) -> np.ndarray:
     return _direct_fraction(table, 2.0**_M_GRID, n, k)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+# The measured tables' fractions at single shapes, by (chip, rows, m, n, k): a local fit
+# costs ~50 us a call, so each shape is fitted once, and a step's shapes in one call.
+_EXACT: dict[tuple[str, str, float, float, float], float] = {}
+
+
 def _exact(chip: str, rows: str, m: float, n: float, k: float) -> float:
-    """The measured table's fraction at one shape (a local fit: ~50 us, so kept)."""
-    return float(_direct_fraction(tables().gemm[(chip, rows)], np.array([m]), n, k)[0])
+    """The measured table's fraction at one shape (kept)."""
+    key = (chip, rows, m, n, k)
+    got = _EXACT.get(key)
+    if got is None:
+        got = float(_direct_fraction(tables().gemm[(chip, rows)], np.array([m]), n, k)[0])
+        bounded_put(_EXACT, key, got, 1 << 16)
+    return got
+
+
+def _fit_exact(shapes: list[tuple[str, str, float, float, float]]) -> None:
+    """Fit every shape not yet in :data:`_EXACT`, one call per table.
+
+    The same fractions as :func:`_exact` one by one, to the bit: each query's fit reads
+    only its own row (tests compare the two).
+    """
+    todo: dict[tuple[str, str], list[tuple[str, str, float, float, float]]] = {}
+    for key in dict.fromkeys(shapes):
+        if key not in _EXACT:
+            todo.setdefault(key[:2], []).append(key)
+    for (chip, rows), keys in todo.items():
+        table = tables().gemm[(chip, rows)]
+        m = np.array([key[2] for key in keys])
+        n = np.array([math.log2(max(key[3], 1.0)) for key in keys])
+        k = np.array([math.log2(max(key[4], 1.0)) for key in keys])
+        for key, got in zip(keys, _fractions(table, m, n, k).tolist(), strict=True):
+            bounded_put(_EXACT, key, got, 1 << 16)
+
+
+def exact_shapes(acc: Any, dtype: str, m: Any, n: float, k: float) -> list[tuple[Any, ...]]:
+    """The keys :func:`gemm_efficiency` looks up for these shapes ([] on its curve path)."""
+    flat = np.atleast_1d(np.asarray(m, dtype=float)).ravel()
+    if flat.size > 8:
+        return []
+    chip, rows = _stand_in(acc, dtype)
+    fn, fk = float(n), float(k)
+    return [(chip, rows, float(x), fn, fk) for x in np.maximum(flat, 1e-9)]
 
 
 def gemm_efficiency(acc: Any, dtype: str, m: Any, n: float, k: float) -> np.ndarray:
@@ -630,35 +687,30 @@ def step_kernels(
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
     floor = kernel_floor(acc)
     out = {k: np.zeros_like(rows) for k in ("gemm", "moe_gemm", "attention", "elementwise")}
+    # (class, dtype, rows, n, k, weight bytes, groups, per stage) of every GEMM.
+    calls: list[tuple[str, str, np.ndarray, float, float, float, Any, float]] = []
     for g in layer_gemms(model, plan):
         wb = weight_bytes if g.weight_bytes is None else g.weight_bytes
         # Router weights stay 16-bit: a bf16 GEMM where the chip has a bf16 peak.
         gd = dtype if g.weight_bytes is None or "bf16" not in acc.peak_flop_per_s else "bf16"
-        t = gemm_time(
-            acc,
-            gd,
-            rows,
-            g.n,
-            g.k,
-            weight_bytes=wb,
-            groups=g.groups,
-            hbm_bw=bw,
-            compute_scale=compute_scale,
-        )
-        out["gemm"] = out["gemm"] + g.per_stage * t
+        calls.append(("gemm", gd, rows, g.n, g.k, wb, g.groups, g.per_stage))
+    touched = np.maximum(experts_touched, 1e-9)
     for g in moe_gemms(model, plan):
+        calls.append(("moe_gemm", dtype, expert_rows, g.n, g.k, weight_bytes, touched, g.per_stage))
+    # The step's single shapes fitted in one call per table (as gemm_time would, each).
+    _fit_exact(
+        [
+            key
+            for _, gd, m, n, k, _, groups, _ in calls
+            for key in exact_shapes(acc, gd, groups * np.asarray(m, dtype=float), n, k)
+        ]
+    )
+    for cls, gd, m, n, k, wb, groups, per_stage in calls:
         t = gemm_time(
-            acc,
-            dtype,
-            expert_rows,
-            g.n,
-            g.k,
-            weight_bytes=weight_bytes,
-            groups=np.maximum(experts_touched, 1e-9),
-            hbm_bw=bw,
+            acc, gd, m, n, k, weight_bytes=wb, groups=groups, hbm_bw=bw,
             compute_scale=compute_scale,
-        )
-        out["moe_gemm"] = out["moe_gemm"] + g.per_stage * t
+        )  # fmt: skip
+        out[cls] = out[cls] + per_stage * t
     layers = model.layers / plan.pp
     moe_layers = model.params.moe_layers / plan.pp
     peak = acc.peak_flop_per_s.get("bf16") or max(acc.peak_flop_per_s.values())
