@@ -188,3 +188,43 @@ def test_a_steps_shapes_fitted_together_are_each_fitted_alone(
     kernels._EXACT.clear()
     alone = [kernels._exact(*key) for key in keys]
     assert together == alone
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    name=st.sampled_from(BUNDLED),
+    tp=st.sampled_from([1, 2, 4, 8]),
+    pp=st.sampled_from([1, 2]),
+    dp=st.sampled_from([1, 2, 4, 8]),
+    strategy=st.sampled_from(["packed", "naive"]),
+)
+def test_a_placement_on_the_fabric_is_the_one_on_the_graph(
+    name: str, tp: int, pp: int, dp: int, strategy: str
+) -> None:
+    """Groups, spans and each group's bottleneck bandwidth: per-GPU link sums laid out
+    from the layout are the graph's to the bit."""
+    lay = load_layout(name)
+    plan = Plan(tp=tp, pp=pp, dp=dp)
+    if plan.world > lay.n_gpus:
+        return
+    assert place(Fabric.from_layout(lay), plan, strategy=strategy) == place(
+        build_graph(lay), plan, strategy=strategy
+    )
+
+
+def test_evaluate_builds_no_graph() -> None:
+    """`topo evaluate` reads the fabric from the layout: networkx is not even imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from topo.cli import main\n"
+        "sys.argv = ['topo', 'evaluate', 'dgx-h100', '--model', 'llama-3-70b', '--tp', '8']\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    main()\n"
+        "assert 'time per output token' in out.getvalue().lower(), out.getvalue()[:300]\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'networkx'))\n"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "[]"

@@ -29,7 +29,6 @@ from Gb/s rates are), so the value then equals networkx's on the whole graph exa
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
@@ -161,6 +160,8 @@ def _component_flow(
         hub_source = tb[hub] + sum(min(tb[x], ta[x] + adj[x][hub]) for x in points)
         hub_sink = ta[hub] + sum(min(tb[x] + adj[x][hub], ta[x]) for x in points)
         return min(hub_source, hub_sink)
+    import networkx as nx  # only here: most cuts have a closed form
+
     D = nx.DiGraph()
     src, dst = -1, -2
     for x in comp:

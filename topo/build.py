@@ -17,13 +17,15 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from topo import __version__
 from topo.layout import Layout
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["RACK_UNIT_M", "build_graph", "gpu_nodes"]
 
@@ -205,6 +207,8 @@ def build_graph(layout: Layout) -> nx.Graph:
     GPU ``i`` of every tray on rail ``i mod rails``; leaves split their ports
     down:up by the oversubscription; spines are as many as the uplinks need.
     """
+    import networkx as nx  # here, not at import: commands that need no graph skip it
+
     G = nx.Graph(
         layout=layout.name,
         accelerator=layout.accelerator.name,

@@ -41,15 +41,17 @@ both: ``alpha_s`` and ``beta_s`` are the link-rate model's parts, ``latency_s`` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from topo.errors import PlacementError
 from topo.kernels import collective_basis, collective_efficiency, has_engine_curve
 from topo.names import OPS
 from topo.routing import Fabric, LinkLoads, all_to_all_loads, pair_loads
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "BUS_FACTOR",

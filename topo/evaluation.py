@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from topo.errors import PlacementError, TopoError
@@ -43,7 +42,10 @@ from topo.results import (
     Sweep,
     SweepRow,
 )
-from topo.routing import Fabric
+from topo.routing import Fabric, fabric_of
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "PlanParts",
@@ -61,7 +63,7 @@ __all__ = [
 
 def evaluate(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     model: Model,
     plan: Plan,
     batch: int,
@@ -114,7 +116,7 @@ def evaluate(
             "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
             "flops": 1.0 if workload.ideal else acc.efficiency.compute,
         },
-        efficiency_basis=_basis(layout, G, workload),
+        efficiency_basis=_basis(layout, workload),
         overlap=workload.overlap,
         ideal=workload.ideal,
         fidelity=workload.losses.to_dict(),
@@ -195,7 +197,7 @@ class PlanParts:
 
 def plan_parts(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     model: Model,
     plan: Plan,
     workload: Workload,
@@ -208,7 +210,7 @@ def plan_parts(
     Prefill and critical batches follow when first asked for.
     """
     placement = place(G, plan, strategy=strategy)
-    comm = comm_model(fabric or Fabric(G), placement)
+    comm = comm_model(fabric or fabric_of(G), placement)
     return PlanParts(layout, model, plan, workload, placement, comm)
 
 
@@ -236,7 +238,7 @@ def _kernel_breakdown(d: DecodeTerms, workload: Workload, i: int = 0) -> dict[st
     return out
 
 
-def _basis(layout: Layout, G: nx.Graph, workload: Workload) -> dict[str, str]:
+def _basis(layout: Layout, workload: Workload) -> dict[str, str]:
     """Where the kernel and collective efficiencies come from, in words."""
     from topo.kernels import collective_basis, gemm_basis, has_engine_curve
 
@@ -244,7 +246,7 @@ def _basis(layout: Layout, G: nx.Graph, workload: Workload) -> dict[str, str]:
         return {"all": "clean roofline: catalogue fractions, link-rate collectives"}
     acc = layout.accelerator
     dtype = _compute_dtype(layout, workload)
-    link = str(G.graph.get("scale_up_link", ""))
+    link = str(layout.scale_up.link.name)  # the graph's scale_up_link
     return {
         "gemm": gemm_basis(acc, dtype),
         "hbm": acc.efficiency.basis,
@@ -318,7 +320,7 @@ def check_fits(mem: Memory | dict[str, Any], plan: Plan, batch: int) -> None:
 
 def sweep(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     model: Model,
     plan: Plan,
     batches: list[int],
@@ -445,7 +447,7 @@ class RooflineData:
 
 def roofline_data(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     model: Model,
     plan: Plan,
     batches: list[int],
@@ -460,7 +462,7 @@ def roofline_data(
     """
     workload.check()
     check_plan(model, plan)
-    comm = comm_model(Fabric(G), place(G, plan, strategy=strategy))
+    comm = comm_model(fabric_of(G), place(G, plan, strategy=strategy))
     B = np.array(batches, dtype=float)
     d = decode(layout, model, plan, B, workload, comm)
     points = []

@@ -20,9 +20,8 @@ against a group inside one domain tends to (W_up / W_out) (M-1)/M per byte
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from topo.collectives import collective
@@ -30,6 +29,9 @@ from topo.errors import PlacementError
 from topo.place import Plan, place
 from topo.routing import Fabric
 from topo.stats import per_gpu_bandwidth
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["MoEResult", "moe_all_to_all"]
 

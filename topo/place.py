@@ -22,9 +22,8 @@ from __future__ import annotations
 import functools
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from topo.build import gpu_nodes
@@ -32,10 +31,16 @@ from topo.errors import PlacementError
 from topo.routing import Fabric
 from topo.stats import per_gpu_bandwidth
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import networkx as nx
+
+    Gpus: TypeAlias = nx.Graph | Fabric  # GPUs read from a graph, or a fabric without one
+
 __all__ = ["GroupReport", "Placement", "Plan", "first_groups", "group_order", "place"]
 
 STRATEGIES = ("packed", "naive")
-Gpus = nx.Graph | Fabric  # where GPUs are read from: a graph, or a fabric without one
 GROUP_KINDS = ("tp", "ep", "pp", "dp")
 
 
@@ -208,8 +213,8 @@ def _round_robin(G: Gpus) -> list[str]:
     return [r[i] for i in range(max(len(r) for r in racks)) for r in racks if i < len(r)]
 
 
-def place(G: nx.Graph, plan: Plan, *, strategy: str = "packed") -> Placement:
-    """Map every rank of `plan` to a GPU of the graph.
+def place(G: Gpus, plan: Plan, *, strategy: str = "packed") -> Placement:
+    """Map every rank of `plan` to a GPU of the graph (or of a :class:`Fabric`).
 
     Raises
     ------
@@ -221,13 +226,8 @@ def place(G: nx.Graph, plan: Plan, *, strategy: str = "packed") -> Placement:
     if strategy not in STRATEGIES:
         msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
         raise PlacementError(msg)
-    total = len(gpu_nodes(G))
-    if plan.world > total:
-        msg = (
-            f"plan tp {plan.tp} x pp {plan.pp} x dp {plan.dp} needs {plan.world} GPUs; "
-            f"the layout has {total}"
-        )
-        raise PlacementError(msg)
+    total = len(_gpu_list(G))
+    _check_size(plan, total)
     ranks, skipped = _rank_gpus(G, plan, strategy)
     orders = _order_arrays(plan)
     names = np.empty(len(ranks), dtype=object)
@@ -269,11 +269,18 @@ def first_groups(
     if strategy not in STRATEGIES:
         msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
         raise PlacementError(msg)
-    if plan.world > len(_gpu_list(G)):
-        graph = G.G if isinstance(G, Fabric) else G
-        return place(graph, plan, strategy=strategy).groups  # raises the placement's error
+    _check_size(plan, len(_gpu_list(G)))
     ranks, _ = _rank_gpus(G, plan, strategy)
     return {k: tuple(ranks[i] for i in o[0].tolist()) for k, o in _order_arrays(plan).items()}
+
+
+def _check_size(plan: Plan, total: int) -> None:
+    if plan.world > total:
+        msg = (
+            f"plan tp {plan.tp} x pp {plan.pp} x dp {plan.dp} needs {plan.world} GPUs; "
+            f"the layout has {total}"
+        )
+        raise PlacementError(msg)
 
 
 def _gpu_list(G: Gpus) -> list[str]:
@@ -322,7 +329,7 @@ def _distinct_per_row(a: np.ndarray) -> np.ndarray:
     return np.asarray(1 + (srt[:, 1:] != srt[:, :-1]).sum(axis=1))
 
 
-_BW: weakref.WeakKeyDictionary[nx.Graph, tuple[dict[str, float], dict[str, float]]] = (
+_BW: weakref.WeakKeyDictionary[Gpus, tuple[dict[str, float], dict[str, float]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -352,14 +359,15 @@ def _attrs(G: Gpus) -> tuple[dict[str, Any], dict[str, Any], int, int]:
     return _ATTRS[G]
 
 
-def _bandwidths(G: nx.Graph) -> tuple[dict[str, float], dict[str, float]]:
-    """Per-GPU scale-up and scale-out bandwidth, computed once per graph."""
+def _bandwidths(G: Gpus) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-GPU scale-up and scale-out bandwidth, computed once per graph (or fabric)."""
     if G not in _BW:
-        gpus = gpu_nodes(G)
-        _BW[G] = (
-            dict(zip(gpus, per_gpu_bandwidth(G, "scale_up"), strict=True)),
-            dict(zip(gpus, per_gpu_bandwidth(G, "scale_out"), strict=True)),
-        )
+        gpus = _gpu_list(G)
+        if isinstance(G, Fabric):
+            up, out = G.gpu_bandwidth("scale_up"), G.gpu_bandwidth("scale_out")
+        else:
+            up, out = per_gpu_bandwidth(G, "scale_up"), per_gpu_bandwidth(G, "scale_out")
+        _BW[G] = (dict(zip(gpus, up, strict=True)), dict(zip(gpus, out, strict=True)))
     return _BW[G]
 
 

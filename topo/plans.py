@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from topo._memo import value_key as _value_key
@@ -26,6 +25,9 @@ from topo.models import Model
 from topo.perf import DecodeTerms, Workload, bound_of, comm_model, decode, memory, plan_comm
 from topo.place import Plan, place
 from topo.routing import Fabric
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "OBJECTIVES",

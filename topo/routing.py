@@ -22,16 +22,18 @@ pair by pair: the contracted sums give the same loads as routing every pair.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from topo.build import gpu_nodes
 from topo.errors import PlacementError
 from topo.layout import Layout
 
-__all__ = ["Fabric", "LinkLoads", "all_to_all_loads", "pair_loads"]
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["Fabric", "LinkLoads", "all_to_all_loads", "fabric_of", "pair_loads"]
 
 
 class Fabric:
@@ -114,6 +116,19 @@ class Fabric:
         self._switched_from_layout(layout, slots, gpus)
         self._fat_tree_from_layout(layout, [g.rail for g in gpus])
         return self
+
+    def gpu_bandwidth(self, kind: str) -> list[float]:
+        """Per GPU, the summed bandwidth [B/s, per direction] of its `kind` links.
+
+        :func:`topo.stats.per_gpu_bandwidth` on the graph, or the same sums laid out by
+        :meth:`from_layout` (in the graph's edge order: the same floats).
+        """
+        laid = getattr(self, "_gpu_bw", None)
+        if laid is not None:
+            return list(laid[kind])
+        from topo.stats import per_gpu_bandwidth
+
+        return per_gpu_bandwidth(self.G, kind)
 
     # ------------------------------------------------------------ scale-up index
     def _scale_up(self, G: nx.Graph) -> None:
@@ -209,6 +224,9 @@ class Fabric:
             self.links[idx, : len(counts)] = counts
             self.link_bw[idx, : len(counts)] = [k * per_link / k for k in counts]
             self.up_latency_s = max(self.up_latency_s, su.link.latency_s)
+        # Each GPU's scale-up links summed as stats.per_gpu_bandwidth sums its edges.
+        per_domain = {d: sum([k * per_link for k in counts]) for d, counts in rows.items()}
+        self._gpu_bw = {"scale_up": [per_domain[g.domain] for g in gpus]}
 
     def _fat_tree_from_layout(self, layout: Layout, rails: list[int]) -> None:
         """:meth:`_scale_out` from the layout (see :meth:`from_layout`)."""
@@ -223,11 +241,14 @@ class Fabric:
         leaves = tree.leaves if tree is not None else ()
         self.leaves = [leaf for leaf, *_ in leaves]
         self.spines = [f"fabric/spine{k}" for k in range(tree.spines if tree else 0)]
+        out: list[float] = [0] * n  # sum([]) of a GPU without a NIC, as in the graph
         for k, (_, _, members, _) in enumerate(leaves):
             for i in members:
                 self.leaf[i] = k
                 self.nic_bw[i] = 1 * so.nic_bandwidth_bytes_per_s
+                out[i] = sum([1 * so.nic_bandwidth_bytes_per_s])
                 self.out_latency_s = max(self.out_latency_s, so.latency_s)
+        self._gpu_bw["scale_out"] = out
         self.up = np.zeros((len(self.leaves), max(len(self.spines), 1)))
         self.port_bw = 0.0
         if tree is None:
@@ -286,6 +307,11 @@ class Fabric:
     def has_scale_out(self) -> bool:
         """Whether the GPUs hang off a scale-out fabric."""
         return bool(np.all(self.leaf >= 0)) and len(self.gpus) > 0
+
+
+def fabric_of(G: nx.Graph | Fabric) -> Fabric:
+    """`G` if it is a :class:`Fabric`, else the fabric of the graph."""
+    return G if isinstance(G, Fabric) else Fabric(G)
 
 
 @dataclass(slots=True)

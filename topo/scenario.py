@@ -15,12 +15,10 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-import networkx as nx
 import numpy as np
 
-from topo.build import build_graph
 from topo.errors import TopoError
 from topo.evaluation import PlanParts, check_fits, evaluate, plan_parts, sweep
 from topo.fidelity import Fidelity
@@ -31,6 +29,9 @@ from topo.place import Plan
 from topo.plans import candidate_plans, rank, search
 from topo.results import Evaluation, Sweep
 from topo.routing import Fabric
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "Degrees",
@@ -358,7 +359,6 @@ class Scenario:
     model: Model
     workload: Workload
     strategy: str
-    graph: nx.Graph
     fabric: Fabric
 
     def __init__(
@@ -379,8 +379,8 @@ class Scenario:
         self.model = resolve_model(model)
         self.workload = workload if workload is not None else make_workload(**options)
         self.strategy = strategy
-        self.graph = build_graph(self.layout)
-        self.fabric = Fabric(self.graph)
+        # The fabric laid out from the layout: the graph is built only if asked for.
+        self.fabric = Fabric.from_layout(self.layout)
         self._parts: dict[Plan, PlanParts] = {}
         self._tables: dict[Plan, _Table] = {}
         self._chosen: dict[tuple[int, tuple[int | None, ...]], Plan] = {}
@@ -388,12 +388,17 @@ class Scenario:
         self._max_batch: dict[Plan, int] = {}
         self._rankings: dict[tuple[Plan, ...], _Ranking] = {}
 
+    @property
+    def graph(self) -> nx.Graph:
+        """The layout's graph (:func:`topo.build_graph`), built when first asked for."""
+        return self.fabric.G
+
     def parts(self, plan: Plan) -> PlanParts:
         """The plan's placement, collective costs, prefill and critical batches (kept)."""
         if plan not in self._parts:
             self._parts[plan] = plan_parts(
                 self.layout,
-                self.graph,
+                self.fabric,
                 self.model,
                 plan,
                 self.workload,
@@ -557,7 +562,7 @@ class Scenario:
         check_plan(self.model, plan)
         result = evaluate(
             self.layout,
-            self.graph,
+            self.fabric,
             self.model,
             plan,
             batch,
@@ -602,7 +607,7 @@ class Scenario:
         check_plan(self.model, plan)
         return sweep(
             self.layout,
-            self.graph,
+            self.fabric,
             self.model,
             plan,
             bs,

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from topo._cut import cut_flow
 from topo.build import gpu_nodes
 from topo.layout import Layout
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "Bisection",
@@ -266,6 +268,8 @@ def bisection_bandwidth(G: nx.Graph, *, kind: str = "scale_out") -> Bisection:
 
 
 def _max_flow(G: nx.Graph, kind: str, side_a: list[str], side_b: list[str]) -> float:
+    import networkx as nx
+
     D = nx.DiGraph()
     for a, b, attrs in G.edges(data=True):
         if attrs["kind"] == kind:
