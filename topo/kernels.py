@@ -294,6 +294,12 @@ def _fractions(table: GemmTable, m: np.ndarray, log_n: Any, log_k: Any) -> np.nd
 
 
 @functools.lru_cache(maxsize=4096)
+def _log_curve(chip: str, rows: str, n: float, k: float) -> np.ndarray:
+    """The natural log of :func:`_curve` (floored at 1e-12), as its path interpolates it."""
+    return np.log(np.maximum(_curve(chip, rows, n, k), 1e-12))
+
+
+@functools.lru_cache(maxsize=4096)
 def _curve(chip: str, rows: str, n: float, k: float) -> np.ndarray:
     table = tables().gemm[(chip, rows)]
     return _direct_fraction(table, 2.0**_M_GRID, n, k)
@@ -352,9 +358,8 @@ def gemm_efficiency(acc: Any, dtype: str, m: Any, n: float, k: float) -> np.ndar
         fn, fk = float(n), float(k)
         out = np.array([_exact(chip, rows, float(x), fn, fk) for x in np.maximum(flat, 1e-9)])
     else:
-        curve = _curve(chip, rows, float(n), float(k))
         lm = np.log2(np.maximum(flat, 1.0))
-        out = np.exp(np.interp(lm, _M_GRID, np.log(np.maximum(curve, 1e-12))))
+        out = np.exp(np.interp(lm, _M_GRID, _log_curve(chip, rows, float(n), float(k))))
         out = np.where(flat < 1.0, out * np.maximum(flat, 0.0), out)
     return np.asarray(out.reshape(mm.shape))
 
