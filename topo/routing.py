@@ -568,10 +568,13 @@ def all_to_all_loads(fabric: Fabric, members: np.ndarray, nbytes_per_pair: float
     by_domain: dict[int, np.ndarray] = {}
     for d in np.unique(f.domain[members]).tolist():
         by_domain[d] = members[f.domain[members] == d]
-    for idx in by_domain.values():
-        if len(idx) > 1:
-            s, t = np.meshgrid(idx, idx, indexing="ij")
-            pair_loads(f, s.ravel(), t.ravel(), w, loads)
+    # Every domain's pairs routed in one call: the loads are added in the same order as
+    # domain by domain, so they are the same sums.
+    pairs = [np.meshgrid(idx, idx, indexing="ij") for idx in by_domain.values() if len(idx) > 1]
+    if pairs:
+        src = np.concatenate([s.ravel() for s, _ in pairs])
+        dst = np.concatenate([t.ravel() for _, t in pairs])
+        pair_loads(f, src, dst, w, loads)
     if len(by_domain) > 1:
         if not f.has_scale_out:
             msg = "the group spans scale-up domains but the layout has no scale-out fabric"
