@@ -234,7 +234,7 @@ def plan(
     s = Scenario(layout, model, catalogue=catalogue, **workload)
     limit = max_latency_ms / 1e3 if max_latency_ms is not None else None
     return plan_search(
-        s.layout, s.graph, s.model, s.workload, objective, limit, top=top, progress=progress
+        s.layout, s.fabric, s.model, s.workload, objective, limit, top=top, progress=progress
     )
 
 

@@ -368,7 +368,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     limit = args.max_latency_ms / 1e3 if args.max_latency_ms is not None else None
     with _progress("placing plans") as tick:
         result = plan_search(
-            s.layout, s.graph, s.model, s.workload, args.objective, limit, top=args.top,
+            s.layout, s.fabric, s.model, s.workload, args.objective, limit, top=args.top,
             progress=tick,
         )  # fmt: skip
     data = result.to_dict()

@@ -296,7 +296,7 @@ def _fractions(table: GemmTable, m: np.ndarray, log_n: Any, log_k: Any) -> np.nd
 @functools.lru_cache(maxsize=4096)
 def _log_curve(chip: str, rows: str, n: float, k: float) -> np.ndarray:
     """The natural log of :func:`_curve` (floored at 1e-12), as its path interpolates it."""
-    return np.log(np.maximum(_curve(chip, rows, n, k), 1e-12))
+    return np.asarray(np.log(np.maximum(_curve(chip, rows, n, k), 1e-12)))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -24,7 +24,7 @@ from topo.layout import Layout
 from topo.models import Model
 from topo.perf import DecodeTerms, Workload, bound_of, comm_model, decode, memory, plan_comm
 from topo.place import Plan, place
-from topo.routing import Fabric
+from topo.routing import Fabric, fabric_of
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -208,7 +208,7 @@ def largest_batch_within(
 
 def search(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     model: Model,
     workload: Workload,
     *,
@@ -228,7 +228,7 @@ def search(
     """
     target = max_latency_s if max_latency_s is not None else refine_latency_s
     workload.check()
-    fabric = fabric or Fabric(G)
+    fabric = fabric or fabric_of(G)
     rows: list[PlanRow] = []
     seen: set[tuple[Any, ...]] = set()
     todo = plans if plans is not None else candidate_plans(layout, model)
@@ -297,7 +297,7 @@ def _plan_rows(
 
 def search_bounded(
     layout: Layout,
-    G: nx.Graph | None,
+    G: nx.Graph | Fabric | None,
     model: Model,
     workload: Workload,
     plans: list[Plan],
@@ -330,7 +330,7 @@ def search_bounded(
         if G is None:
             msg = "search_bounded needs the layout's graph or its fabric"
             raise ValueError(msg)
-        fabric = Fabric(G)
+        fabric = fabric_of(G)
     workload.check()
     for neg, _, plan in bounds:
         if -neg < best:
@@ -592,7 +592,7 @@ def _flat(r: PlanRow) -> dict[str, Any]:
 
 def plan_search(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     model: Model,
     workload: Workload,
     objective: str = "throughput",
