@@ -228,3 +228,43 @@ def test_evaluate_builds_no_graph() -> None:
     )
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert got.stdout.strip() == "[]"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    batch=st.lists(st.floats(0.5, 5000.0), min_size=1, max_size=40),
+    grouped=st.booleans(),
+    scale=st.sampled_from([1.0, 0.8]),
+)
+def test_a_steps_gemms_timed_together_are_each_timed_alone(
+    batch: list[float], grouped: bool, scale: float
+) -> None:
+    """The kernel layer times a step's GEMMs as one stack: each row is gemm_time's, to the
+    bit, whether the rows take the exact fits (8 or fewer) or the cached curves."""
+    from topo import kernels
+
+    acc = load_layout("gb200-nvl72").accelerator
+    m = np.array(batch)
+    groups = np.maximum(m / 7.0, 1e-9) if grouped else 2.0
+    calls = [
+        ("fp8", m, 7168.0, 2048.0, 1.0, groups),
+        ("bf16", m, 256.0, 7168.0, 2.0, 1.0),
+        ("fp8", m, 24576.0, 1536.0, 1.0, groups),
+    ]
+    bw = 7.2e12
+    stacked = kernels._gemm_times(acc, calls, 2.0, bw, scale)
+    for row, (dtype, mm, n, k, wb, g) in zip(stacked, calls, strict=True):
+        # One GEMM alone, written out: weights once per group, activations in and out
+        # (2 B), compute at the shape's efficiency, never under the shortest kernel.
+        rows = g * mm
+        eff = kernels.gemm_efficiency(acc, dtype, rows, n, k)
+        if scale != 1.0:
+            eff = np.minimum(eff * scale, 1.0)
+        t_m = (g * (n * k * wb) + rows * ((k + n) * 2.0)) / bw
+        t_c = rows * (2.0 * n * k / acc.peak_flop_per_s[dtype]) / np.maximum(eff, 1e-12)
+        alone = np.maximum(np.maximum(t_m, t_c), kernels.kernel_floor(acc))
+        assert row.tobytes() == alone.tobytes()
+        one = kernels.gemm_time(
+            acc, dtype, mm, n, k, weight_bytes=wb, groups=g, hbm_bw=bw, compute_scale=scale
+        )
+        assert one.tobytes() == alone.tobytes()

@@ -403,17 +403,45 @@ def gemm_time(
     activations in and out at `act_bytes`. The efficiency is that of the whole kernel's
     rows (groups x m: a grouped GEMM fills the GPU like one GEMM of all its rows).
     """
-    mm = np.asarray(m, dtype=float)
+    call = (dtype, m, n, k, weight_bytes, groups)
+    return np.asarray(_gemm_times(acc, [call], act_bytes, hbm_bw, compute_scale)[0])
+
+
+# One GEMM of :func:`_gemm_times`: (dtype, m, n, k, weight bytes, groups).
+_Call = tuple[str, Any, float, float, float, Any]
+
+
+def _gemm_times(
+    acc: Any,
+    calls: list[_Call],
+    act_bytes: float,
+    hbm_bw: float | None,
+    compute_scale: float,
+) -> np.ndarray:
+    """:func:`gemm_time` of each call, stacked (calls x the rows' shape).
+
+    Each call's efficiency is looked up alone; the arithmetic runs on all calls at once,
+    element by element the same operations as one call at a time (the same floats).
+    """
     peaks = acc.peak_flop_per_s
-    peak = peaks.get(dtype) or peaks.get("bf16") or max(peaks.values())
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
-    rows = groups * mm
-    eff = gemm_efficiency(acc, dtype, rows, n, k)
-    if compute_scale != 1.0:
-        eff = np.minimum(eff * compute_scale, 1.0)
+    rows, weights, effs, moved, flops = [], [], [], [], []
+    for dtype, m, n, k, weight_bytes, groups in calls:
+        r = groups * np.asarray(m, dtype=float)
+        eff = gemm_efficiency(acc, dtype, r, n, k)
+        if compute_scale != 1.0:
+            eff = np.minimum(eff * compute_scale, 1.0)
+        peak = peaks.get(dtype) or peaks.get("bf16") or max(peaks.values())
+        rows.append(r)
+        weights.append(np.broadcast_to(groups * (n * k * weight_bytes), r.shape))
+        effs.append(eff)
+        moved.append((k + n) * act_bytes)  # activation bytes per row, in and out
+        flops.append(2.0 * n * k / peak)  # compute seconds per row at peak
+    R = np.stack(rows)
+    col = (len(calls),) + (1,) * (R.ndim - 1)
     # memory: weights once per group, activations in and out; compute at the efficiency
-    t_m = (groups * (n * k * weight_bytes) + rows * ((k + n) * act_bytes)) / bw
-    t_c = rows * (2.0 * n * k / peak) / np.maximum(eff, 1e-12)
+    t_m = (np.stack(weights) + R * np.reshape(moved, col)) / bw
+    t_c = R * np.reshape(flops, col) / np.maximum(np.stack(effs), 1e-12)
     return np.asarray(np.maximum(np.maximum(t_m, t_c), kernel_floor(acc)))
 
 
@@ -710,11 +738,8 @@ def step_kernels(
             for key in exact_shapes(acc, gd, groups * np.asarray(m, dtype=float), n, k)
         ]
     )
-    for cls, gd, m, n, k, wb, groups, per_stage in calls:
-        t = gemm_time(
-            acc, gd, m, n, k, weight_bytes=wb, groups=groups, hbm_bw=bw,
-            compute_scale=compute_scale,
-        )  # fmt: skip
+    times = _gemm_times(acc, [c[1:7] for c in calls], 2.0, bw, compute_scale)
+    for (cls, *_, per_stage), t in zip(calls, times, strict=True):
         out[cls] = out[cls] + per_stage * t
     layers = model.layers / plan.pp
     moe_layers = model.params.moe_layers / plan.pp
