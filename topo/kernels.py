@@ -425,23 +425,26 @@ def _gemm_times(
     """
     peaks = acc.peak_flop_per_s
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
-    rows, weights, effs, moved, flops = [], [], [], [], []
-    for dtype, m, n, k, weight_bytes, groups in calls:
+    G = len(calls)
+    moved, flops = np.empty(G), np.empty(G)
+    R = W = E = np.empty(0)
+    for i, (dtype, m, n, k, weight_bytes, groups) in enumerate(calls):
         r = groups * np.asarray(m, dtype=float)
         eff = gemm_efficiency(acc, dtype, r, n, k)
         if compute_scale != 1.0:
             eff = np.minimum(eff * compute_scale, 1.0)
         peak = peaks.get(dtype) or peaks.get("bf16") or max(peaks.values())
-        rows.append(r)
-        weights.append(np.broadcast_to(groups * (n * k * weight_bytes), r.shape))
-        effs.append(eff)
-        moved.append((k + n) * act_bytes)  # activation bytes per row, in and out
-        flops.append(2.0 * n * k / peak)  # compute seconds per row at peak
-    R = np.stack(rows)
-    col = (len(calls),) + (1,) * (R.ndim - 1)
+        if i == 0:
+            R, W, E = (np.empty((G, *np.shape(r))) for _ in range(3))
+        R[i] = r
+        W[i] = groups * (n * k * weight_bytes)  # weight bytes, once per group
+        E[i] = eff
+        moved[i] = (k + n) * act_bytes  # activation bytes per row, in and out
+        flops[i] = 2.0 * n * k / peak  # compute seconds per row at peak
+    col = (G,) + (1,) * (R.ndim - 1)
     # memory: weights once per group, activations in and out; compute at the efficiency
-    t_m = (np.stack(weights) + R * np.reshape(moved, col)) / bw
-    t_c = R * np.reshape(flops, col) / np.maximum(np.stack(effs), 1e-12)
+    t_m = (W + R * moved.reshape(col)) / bw
+    t_c = R * flops.reshape(col) / np.maximum(E, 1e-12)
     return np.asarray(np.maximum(np.maximum(t_m, t_c), kernel_floor(acc)))
 
 
