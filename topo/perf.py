@@ -639,8 +639,15 @@ def _decode_bare(
     got = _BARE.get(key)
     if got is None:
         got = _bare_terms(layout, model, plan, B.copy(), workload)
-        bounded_put(_BARE, key, got, 1 << 14)
+        if B.size <= _BARE_MAX_POINTS:  # a scenario keeps its long tables itself
+            bounded_put(_BARE, key, got, 1 << 13)
     return got
+
+
+# Steps of at most this many batches are kept (a study's searches run 256 at most): at
+# ~25 arrays a step, 8,192 of them stay under ~450 MB even all at the most (the bundled
+# DeepSeek study keeps 5,842, most of them short).
+_BARE_MAX_POINTS = 256
 
 
 def _bare_terms(
