@@ -302,7 +302,7 @@ def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -
         tp_all_reduce=_lines(fabric, "all-reduce", first["tp"]),
         ep_all_to_all=_lines(fabric, "all-to-all", block),
         pp_hop=_lines(fabric, "p2p", hop),
-        ep_domains=len({int(fabric.domain[fabric.index[gpu]]) for gpu in block}),
+        ep_domains=len(np.unique(fabric.domain[[fabric.index[gpu] for gpu in block]])),
     )
 
 

@@ -10,6 +10,7 @@ configuration once placements are built.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -192,7 +193,7 @@ def largest_batch_within(
     def tpot(per_rank: np.ndarray) -> np.ndarray:
         return np.asarray(decode(layout, model, plan, per_rank * plan.dp, workload, comm).tpot)
 
-    grid = np.unique(np.round(np.geomspace(1, top, 256)))
+    grid = _grid(top)
     ok = np.nonzero(tpot(grid) <= max_latency_s)[0]
     if not len(ok):
         return 0
@@ -204,6 +205,14 @@ def largest_batch_within(
         ok = np.nonzero(tpot(fine) <= max_latency_s)[0]
         lo = int(fine[ok[-1]]) if len(ok) else lo
     return lo * plan.dp
+
+
+@functools.lru_cache(maxsize=4096)
+def _grid(top: int) -> np.ndarray:
+    """256 batches per rank spread geometrically over 1..top (whole, distinct; read-only)."""
+    grid = np.unique(np.round(np.geomspace(1, top, 256)))
+    grid.flags.writeable = False
+    return grid
 
 
 def search(
