@@ -268,3 +268,39 @@ def test_a_steps_gemms_timed_together_are_each_timed_alone(
             acc, dtype, mm, n, k, weight_bytes=wb, groups=g, hbm_bw=bw, compute_scale=scale
         )
         assert one.tobytes() == alone.tobytes()
+
+
+SWITCHED = [n for n in BUNDLED if load_layout(n).scale_up.topology == "switched"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(SWITCHED),
+    links=st.sampled_from([1, 2, 3, 5, 9, 18, 36]),
+    switches=st.sampled_from([1, 2, 3, 4, 7, 9, 18]),
+    fabric=st.sampled_from(["rail_fat_tree", "none"]),
+    rails=st.sampled_from([1, 2, 4, 8]),
+    leaf_radix=st.sampled_from([8, 16, 32, 64]),
+    spine_radix=st.sampled_from([8, 16, 64]),
+    taper=st.sampled_from([1.0, 1.5, 3.0]),
+    nic=st.sampled_from([25e9, 100e9, 123e9]),
+    racks=st.sampled_from([1, 2, 3, 5]),
+)
+def test_fabric_of_any_switched_structure_is_the_graphs(
+    name: str, links: int, switches: int, fabric: str, rails: int, leaf_radix: int,
+    spine_radix: int, taper: float, nic: float, racks: int,
+) -> None:  # fmt: skip
+    """Planes some GPUs have no link to, uneven leaves, spine planes, no scale-out: the
+    laid-out index and per-GPU link sums equal the graph's."""
+    lay = load_layout(name)
+    up = dataclasses.replace(lay.scale_up, links_per_gpu=links, switches=switches)
+    out = dataclasses.replace(
+        lay.scale_out, topology=fabric, rails=rails, leaf_radix=leaf_radix,
+        spine_radix=spine_radix, oversubscription=taper, nic_bandwidth_bytes_per_s=nic,
+    )  # fmt: skip
+    cluster = dataclasses.replace(lay.cluster, racks=racks)
+    lay = dataclasses.replace(lay, scale_up=up, scale_out=out, cluster=cluster)
+    graph, laid = Fabric(build_graph(lay)), Fabric.from_layout(lay)
+    _same_fabric(graph, laid)
+    for kind in ("scale_up", "scale_out"):
+        assert laid.gpu_bandwidth(kind) == graph.gpu_bandwidth(kind)
