@@ -43,7 +43,7 @@ from topo.fidelity import CLEAN, DEFAULT, Fidelity, moe_imbalance
 from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan, first_groups
+from topo.place import Placement, Plan, first_groups, groups_of
 from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
@@ -289,9 +289,16 @@ def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
     return _comm_of(fabric, placement.plan, {k: v[0] for k, v in placement.groups.items()})
 
 
-def plan_comm(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommModel:
-    """:func:`comm_model` of `plan` placed by `strategy`, from its first groups alone."""
-    return _comm_of(fabric, plan, first_groups(fabric, plan, strategy=strategy))
+def plan_comm(
+    fabric: Fabric, plan: Plan, strategy: str = "packed", ranks: tuple[str, ...] | None = None
+) -> CommModel:
+    """:func:`comm_model` of `plan` placed by `strategy`, from its first groups alone.
+
+    `ranks`: the GPU of each rank, if already placed (:func:`topo.place.plan_ranks`).
+    """
+    if ranks is None:
+        return _comm_of(fabric, plan, first_groups(fabric, plan, strategy=strategy))
+    return _comm_of(fabric, plan, groups_of(plan, ranks))
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:

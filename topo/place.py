@@ -38,7 +38,16 @@ if TYPE_CHECKING:
 
     Gpus: TypeAlias = nx.Graph | Fabric  # GPUs read from a graph, or a fabric without one
 
-__all__ = ["GroupReport", "Placement", "Plan", "first_groups", "group_order", "place"]
+__all__ = [
+    "GroupReport",
+    "Placement",
+    "Plan",
+    "first_groups",
+    "group_order",
+    "groups_of",
+    "place",
+    "plan_ranks",
+]
 
 STRATEGIES = ("packed", "naive")
 GROUP_KINDS = ("tp", "ep", "pp", "dp")
@@ -265,12 +274,21 @@ def first_groups(
     without the reports on every group that :func:`place` builds; on a :class:`Fabric`
     made by :meth:`Fabric.from_layout`, without building the graph.
     """
+    return groups_of(plan, plan_ranks(G, plan, strategy=strategy))
+
+
+def plan_ranks(G: Gpus, plan: Plan, *, strategy: str = "packed") -> tuple[str, ...]:
+    """The GPU of every rank (:attr:`Placement.ranks`), with :func:`place`'s checks."""
     plan.check()
     if strategy not in STRATEGIES:
         msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
         raise PlacementError(msg)
     _check_size(plan, len(_gpu_list(G)))
-    ranks, _ = _rank_gpus(G, plan, strategy)
+    return tuple(_rank_gpus(G, plan, strategy)[0])
+
+
+def groups_of(plan: Plan, ranks: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The first group of each kind of `plan` laid on `ranks` (the GPU of each rank)."""
     return {k: tuple(ranks[i] for i in o[0].tolist()) for k, o in _order_arrays(plan).items()}
 
 

@@ -23,8 +23,8 @@ from topo.errors import TopoError
 from topo.evaluation import check_plan
 from topo.layout import Layout
 from topo.models import Model
-from topo.perf import DecodeTerms, Workload, bound_of, comm_model, decode, memory, plan_comm
-from topo.place import Plan, place
+from topo.perf import DecodeTerms, Workload, bound_of, decode, memory, plan_comm
+from topo.place import Plan, plan_ranks
 from topo.routing import Fabric, fabric_of
 
 if TYPE_CHECKING:
@@ -248,12 +248,12 @@ def search(
         if not len(bs) or _too_slow(layout, model, plan, workload, max_latency_s):
             continue
         for strategy in strategies:
-            placement = place(G, plan, strategy=strategy)
-            key = (plan, placement.ranks)
+            ranks = plan_ranks(fabric, plan, strategy=strategy)
+            key = (plan, ranks)
             if key in seen:  # naive == packed on this layout: report it once
                 continue
             seen.add(key)
-            comm = comm_model(fabric, placement)
+            comm = plan_comm(fabric, plan, strategy, ranks)
             rows += _plan_rows(
                 layout, model, plan, workload, comm, strategy,
                 batches=bs, given=bool(batches), max_b=max_b,
