@@ -289,7 +289,7 @@ def plan_ranks(G: Gpus, plan: Plan, *, strategy: str = "packed") -> tuple[str, .
 
 def groups_of(plan: Plan, ranks: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """The first group of each kind of `plan` laid on `ranks` (the GPU of each rank)."""
-    return {k: tuple(ranks[i] for i in o[0].tolist()) for k, o in _order_arrays(plan).items()}
+    return {k: tuple(ranks[i] for i in o) for k, o in _first_orders(plan).items()}
 
 
 def _check_size(plan: Plan, total: int) -> None:
@@ -314,6 +314,23 @@ def _order_arrays(plan: Plan) -> dict[str, np.ndarray]:
     order their first rank does and hold their ranks in rank order, as in
     :func:`group_order` (the reference, compared in the tests).
     """
+    keys = _group_keys(plan)
+    return {k: _groups_by_key(keys[k]) for k in GROUP_KINDS}
+
+
+@functools.lru_cache(maxsize=8192)
+def _first_orders(plan: Plan) -> dict[str, list[int]]:
+    """The ranks of each kind's first group: those sharing rank 0's key, in rank order.
+
+    Rank 0 opens the first group of every kind, so this is ``_order_arrays(plan)[k][0]``
+    without grouping every rank.
+    """
+    keys = _group_keys(plan)
+    return {k: np.nonzero(keys[k] == keys[k][0])[0].tolist() for k in GROUP_KINDS}
+
+
+def _group_keys(plan: Plan) -> dict[str, np.ndarray]:
+    """Each rank's key for each kind: the coordinates its group's ranks share."""
     r = np.arange(plan.world, dtype=np.int64)
     dpi = plan.dp_in_ep
     tp_i, rest = r % plan.tp, r // plan.tp
@@ -321,13 +338,12 @@ def _order_arrays(plan: Plan) -> dict[str, np.ndarray]:
     pp_i, dpout_i = rest % plan.pp, rest // plan.pp
     dp_i = dpin_i + dpi * dpout_i
     stage_pos = tp_i + plan.tp * dp_i
-    keys = {
+    return {
         "tp": pp_i * plan.dp + dp_i,
         "ep": pp_i * (plan.tp * plan.dp) + stage_pos // plan.ep,
         "pp": tp_i * plan.dp + dp_i,
         "dp": tp_i * plan.pp + pp_i,
     }
-    return {k: _groups_by_key(keys[k]) for k in GROUP_KINDS}
 
 
 def _groups_by_key(key: np.ndarray) -> np.ndarray:
