@@ -330,8 +330,7 @@ def search_bounded(
     for i, plan in enumerate(plans):
         ub = _bound(layout, model, plan, workload, max_latency_s)
         if ub is not None:
-            probe = PlanRow(plan, "packed", 1, plan.world, 0.0, ub, 0.0, "", 0.0)
-            bounds.append((-ub * weight(probe), i, plan))
+            bounds.append((-ub * weight(_probe(plan, ub)), i, plan))
     bounds.sort()
     rows: list[PlanRow] = []
     best = -math.inf
@@ -345,14 +344,18 @@ def search_bounded(
         if -neg < best:
             break
         comm = plan_comm(fabric, plan)
+        bs, max_b = _batches(layout, model, plan, workload, None)
         if best > -math.inf:
             top = _TOPS[_bound_key(layout, model, plan, workload, max_latency_s)]
             d = decode(layout, model, plan, np.array([float(top)]), workload, comm)
             ub = float(d.tokens_per_s[0]) / plan.world
-            if ub * weight(PlanRow(plan, "packed", 1, plan.world, 0.0, ub, 0.0, "", 0.0)) < best:
+            if ub * weight(_probe(plan, ub)) < best:
                 continue
+            if max_latency_s is not None:
+                ub = _grid_bound(layout, model, plan, workload, comm, max_b, max_latency_s)
+                if ub * weight(_probe(plan, ub)) < best:
+                    continue
         # As search() runs one plan, packed, at its own batches (it has placed it here).
-        bs, max_b = _batches(layout, model, plan, workload, None)
         got = _plan_rows(
             layout, model, plan, workload, comm, "packed", batches=bs, given=False,
             max_b=max_b, target=max_latency_s, limit=max_latency_s,
@@ -362,6 +365,46 @@ def search_bounded(
             if feasible is None or feasible(r):
                 best = max(best, r.tokens_per_s_per_gpu * weight(r))
     return rows
+
+
+def _probe(plan: Plan, tokens_per_s_per_gpu: float) -> PlanRow:
+    """A row standing for a bound on the plan's tokens/s per GPU (for the search's weight)."""
+    return PlanRow(plan, "packed", 1, plan.world, 0.0, tokens_per_s_per_gpu, 0.0, "", 0.0)
+
+
+def _grid_bound(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    comm: Any,
+    max_batch: int,
+    limit: float,
+) -> float:
+    """A bound on the plan's tokens/s per GPU with its collectives, from the search's grid.
+
+    :func:`largest_batch_within` first runs the plan at its grid of batches; the largest
+    batch that meets `limit` lies below the first grid batch that does not (or is the
+    last), and tokens/s rise with the batch, so the tokens/s there (raised by
+    :data:`_PATH_MARGIN`) bound every row. The same steps :func:`_plan_rows` then runs
+    (kept, so it pays nothing twice).
+    """
+    top = max_batch // plan.dp
+    if top < 1:
+        return 0.0
+    grid = _grid(top)
+    d = decode(layout, model, plan, grid * plan.dp, workload, comm)
+    ok = np.nonzero(np.asarray(d.tpot) <= limit)[0]
+    if not len(ok):
+        return 0.0
+    first_out = min(int(ok[-1]) + 1, len(grid) - 1)
+    return float(d.tokens_per_s[first_out]) / plan.world * (1 + _PATH_MARGIN)
+
+
+# The rows may run a batch of the grid at a few batches at once, where the kernel layer
+# fits each GEMM shape exactly, not on its cached curve: the two agree to ~4e-5. A bound
+# taken on the grid is raised by this much so that it stays above such a row.
+_PATH_MARGIN = 1e-3
 
 
 # Bounds depend on the accelerator, model, plan, workload and limit only (no network):
