@@ -304,3 +304,39 @@ def test_fabric_of_any_switched_structure_is_the_graphs(
     _same_fabric(graph, laid)
     for kind in ("scale_up", "scale_out"):
         assert laid.gpu_bandwidth(kind) == graph.gpu_bandwidth(kind)
+
+
+@pytest.mark.parametrize(
+    ("vary", "model", "limit"),
+    [
+        ({"domain_gpus": 8, "nic": "400 Gb/s", "cluster_gpus": 144}, "mixtral-8x7b", 0.02),
+        ({"domain_gpus": 16, "nic": "800 Gb/s", "cluster_gpus": 288}, "deepseek-v3", 0.015),
+        ({}, "llama-3-70b", 0.03),
+    ],
+)
+def test_the_grid_bound_is_above_every_row_of_the_plan(
+    vary: dict[str, Any], model: str, limit: float
+) -> None:
+    """The search skips a plan whose grid bound cannot beat the best: the bound must be
+    above every row the plan gives under the limit."""
+    from topo import plans
+    from topo.perf import Workload, plan_comm
+
+    lay = apply_design(load_layout("gb200-nvl72"), vary)
+    m = load_model(model)
+    w = Workload(weights="fp8")
+    fabric = Fabric.from_layout(lay)
+    checked = 0
+    for plan in plans.candidate_plans(lay, m, replicas=False)[::3]:
+        bs, max_b = plans._batches(lay, m, plan, w, None)
+        if not len(bs):
+            continue
+        comm = plan_comm(fabric, plan)
+        rows = plans._plan_rows(
+            lay, m, plan, w, comm, "packed", batches=bs, given=False, max_b=max_b,
+            target=limit, limit=limit,
+        )  # fmt: skip
+        bound = plans._grid_bound(lay, m, plan, w, comm, max_b, limit)
+        assert all(r.tokens_per_s_per_gpu <= bound for r in rows), plan
+        checked += len(rows) > 0
+    assert checked >= 3  # plans with rows under the limit were compared
