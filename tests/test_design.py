@@ -401,7 +401,8 @@ def test_study_workers_leave_when_the_study_is_killed(tmp_path: Path) -> None:
     import sys
     import time
 
-    f = Path(__file__).resolve().parents[1] / "layouts" / "studies" / "deepseek-domain-nic.yaml"
+    # The 1,080-design study: it runs long enough on 2 workers to be killed mid-way.
+    f = Path(__file__).resolve().parents[1] / "layouts" / "studies" / "rack-design-1080.yaml"
     p = subprocess.Popen(
         [
             sys.executable,
@@ -419,9 +420,13 @@ def test_study_workers_leave_when_the_study_is_killed(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        time.sleep(4)  # the pool has started and is working (the study takes ~10 s)
-        kids = _children(p.pid)
+        kids: list[int] = []
+        deadline = time.monotonic() + 20
+        while len(kids) < 2 and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.5)  # until the pool has started its workers
+            kids = _children(p.pid)
         assert kids, "no worker processes to watch"
+        time.sleep(1)  # and they are working
         p.kill()  # the study alone: SIGKILL, no shutdown
         p.wait()
         deadline = time.monotonic() + 15

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topo._memo import bounded_put
 from topo._memo import value_key as _value_key
 from topo.errors import TopoError
 from topo.evaluation import check_plan
@@ -319,12 +320,11 @@ def search_bounded(
     """:func:`search` (packed) over the plans that can still beat the best found.
 
     Each plan's tokens/s per GPU is bounded from above by its step without collectives
-    (they only add time), at the largest batch that meets the limit that way; plans are
-    run best bound first, and the search stops at a plan whose bound x `weight` is below
-    the best `feasible` row's tokens/s per GPU x `weight`. Every row that could rank first
-    (ties included) is therefore in the result. A plan still above the best is placed and
-    bounded again with its collectives, at the same batch (every row it can give runs a
-    batch no larger, and tokens/s rise with the batch); below the best, it is skipped.
+    (they only add time) on its grid of batches (:func:`_grid_bound`); plans are run best
+    bound first, and the search stops at a plan whose bound x `weight` is below the best
+    `feasible` row's tokens/s per GPU x `weight`. Every row that could rank first (ties
+    included) is therefore in the result. A plan still above the best is placed and
+    bounded again the same way with its collectives; below the best, it is skipped.
     """
     bounds = []
     for i, plan in enumerate(plans):
@@ -346,15 +346,9 @@ def search_bounded(
         comm = plan_comm(fabric, plan)
         bs, max_b = _batches(layout, model, plan, workload, None)
         if best > -math.inf:
-            top = _TOPS[_bound_key(layout, model, plan, workload, max_latency_s)]
-            d = decode(layout, model, plan, np.array([float(top)]), workload, comm)
-            ub = float(d.tokens_per_s[0]) / plan.world
+            ub = _comm_bound(layout, model, plan, workload, comm, max_b, max_latency_s)
             if ub * weight(_probe(plan, ub)) < best:
                 continue
-            if max_latency_s is not None:
-                ub = _grid_bound(layout, model, plan, workload, comm, max_b, max_latency_s)
-                if ub * weight(_probe(plan, ub)) < best:
-                    continue
         # As search() runs one plan, packed, at its own batches (it has placed it here).
         got = _plan_rows(
             layout, model, plan, workload, comm, "packed", batches=bs, given=False,
@@ -370,6 +364,26 @@ def search_bounded(
 def _probe(plan: Plan, tokens_per_s_per_gpu: float) -> PlanRow:
     """A row standing for a bound on the plan's tokens/s per GPU (for the search's weight)."""
     return PlanRow(plan, "packed", 1, plan.world, 0.0, tokens_per_s_per_gpu, 0.0, "", 0.0)
+
+
+def _comm_bound(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    comm: Any,
+    max_batch: int,
+    limit: float | None,
+) -> float:
+    """A bound on the plan's tokens/s per GPU (`comm`: its collectives, or None).
+
+    Under `limit`, its grid's (:func:`_grid_bound`); without one, its tokens/s at the
+    memory limit (they rise with the batch).
+    """
+    if limit is not None:
+        return _grid_bound(layout, model, plan, workload, comm, max_batch, limit)
+    d = decode(layout, model, plan, np.array([float(max_batch)]), workload, comm)
+    return float(d.tokens_per_s[0]) / plan.world
 
 
 def _grid_bound(
@@ -410,7 +424,6 @@ _PATH_MARGIN = 1e-3
 # Bounds depend on the accelerator, model, plan, workload and limit only (no network):
 # designs of a study that share them (another NIC, domain size or cost) reuse them.
 _BOUNDS: dict[tuple[Any, ...], float | None] = {}
-_TOPS: dict[tuple[Any, ...], int] = {}  # the batch each bound was taken at
 
 
 def _bound(
@@ -418,39 +431,16 @@ def _bound(
 ) -> float | None:
     """An upper bound on `plan`'s tokens/s per GPU under `limit` (None: it cannot run).
 
-    The step without collectives: never slower than with them, and its tokens/s rise
-    with the batch, so at the largest batch that meets the limit this way it is above
-    every row the search can find for the plan. Kept for the process (:data:`_BOUNDS`).
+    The step without collectives: never slower than with them, so its bound
+    (:func:`_comm_bound` with no collectives) is above every row the search can find for
+    the plan. Kept for the process (:data:`_BOUNDS`).
     """
-    key = _bound_key(layout, model, plan, bare, limit)
+    key = (_value_key(layout.accelerator), _value_key(model), plan, bare, limit)
     if key not in _BOUNDS:
-        if len(_BOUNDS) > 1 << 18:
-            _BOUNDS.clear()
-            _TOPS.clear()
-        _BOUNDS[key], _TOPS[key] = _bare_bound(layout, model, plan, bare, limit)
+        bs, max_b = _batches(layout, model, plan, bare, None)
+        ub = _comm_bound(layout, model, plan, bare, None, max_b, limit) if len(bs) else 0.0
+        bounded_put(_BOUNDS, key, ub if ub > 0 else None, 1 << 18)
     return _BOUNDS[key]
-
-
-def _bound_key(
-    layout: Layout, model: Model, plan: Plan, bare: Workload, limit: float | None
-) -> tuple[Any, ...]:
-    return (_value_key(layout.accelerator), _value_key(model), plan, bare, limit)
-
-
-def _bare_bound(
-    layout: Layout, model: Model, plan: Plan, bare: Workload, limit: float | None
-) -> tuple[float | None, int]:
-    """The bound and the batch it is taken at (the largest that meets the limit bare)."""
-    bs, max_b = _batches(layout, model, plan, bare, None)
-    if not len(bs):
-        return None, 0
-    top = max_b if limit is None else largest_batch_within(
-        layout, model, plan, bare, None, max_b, limit
-    )  # fmt: skip
-    if top < plan.dp:
-        return None, top
-    d = decode(layout, model, plan, np.array([float(top)]), bare, None)
-    return float(d.tokens_per_s[0]) / plan.world, top
 
 
 def _batches(
