@@ -340,3 +340,29 @@ def test_the_grid_bound_is_above_every_row_of_the_plan(
         assert all(r.tokens_per_s_per_gpu <= bound for r in rows), plan
         checked += len(rows) > 0
     assert checked >= 3  # plans with rows under the limit were compared
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 12),
+    cols=st.sampled_from([0, 1, 5, 18]),
+    index=st.lists(st.integers(0, 11), max_size=60),
+    scale=st.floats(1e-3, 1e12),
+    start=st.booleans(),
+)
+def test_loads_added_by_bincount_are_added_in_order(
+    rows: int, cols: int, index: list[int], scale: float, start: bool
+) -> None:
+    """Routing adds transfers to links as np.add.at does, value by value in order, so an
+    uneven sum comes out the same to the bit (onto a loaded link too)."""
+    from topo.routing import _add_rows
+
+    rng = np.random.default_rng(len(index) + rows)
+    idx = np.array([i % rows for i in index], dtype=np.int64)
+    shape = (rows, cols) if cols else (rows,)
+    values = rng.random((len(idx), cols) if cols else len(idx)) * scale
+    target = rng.random(shape) if start else np.zeros(shape)
+    want = target.copy()
+    np.add.at(want, idx, values)
+    _add_rows(target, idx, values)
+    assert target.tobytes() == want.tobytes()

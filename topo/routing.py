@@ -445,10 +445,28 @@ def _route_switched(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.nd
         msg = "two GPUs of a switched domain share no switch plane"
         raise PlacementError(msg)
     flow = share / total * w[:, None]
-    np.add.at(loads.sw_up, src, flow)
-    np.add.at(loads.sw_down, dst, flow)
+    _add_rows(loads.sw_up, src, flow)
+    _add_rows(loads.sw_down, dst, flow)
     loads.max_hops = max(loads.max_hops, 2)
     loads.max_latency_s = max(loads.max_latency_s, 2 * f.up_latency_s)
+
+
+def _add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    """``np.add.at(target, index, values)``: each value added to its row, in order.
+
+    Onto a target still all zero, by ``np.bincount``, which adds each bin's values in
+    the same order from the same zero: the same sums, several times faster.
+    """
+    if target.any() or not len(index):
+        np.add.at(target, index, values)
+        return
+    if target.ndim == 1:
+        flat, weights = index, np.broadcast_to(values, index.shape)
+    else:
+        k = target.shape[1]
+        flat = (index[:, None] * k + np.arange(k)).ravel()
+        weights = np.broadcast_to(values, (len(index), k)).ravel()
+    target[...] = np.bincount(flat, weights, minlength=target.size).reshape(target.shape)
 
 
 def _route_torus(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
@@ -510,8 +528,8 @@ def _route_out(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarray
     if not f.has_scale_out:
         msg = "the group spans scale-up domains but the layout has no scale-out fabric"
         raise PlacementError(msg)
-    np.add.at(loads.nic_up, src, w)
-    np.add.at(loads.nic_down, dst, w)
+    _add_rows(loads.nic_up, src, w)
+    _add_rows(loads.nic_down, dst, w)
     ls, ld = f.leaf[src], f.leaf[dst]
     other = ls != ld
     np.add.at(loads.leaf_traffic, (ls[other], ld[other]), w[other])
