@@ -366,3 +366,27 @@ def test_loads_added_by_bincount_are_added_in_order(
     np.add.at(want, idx, values)
     _add_rows(target, idx, values)
     assert target.tobytes() == want.tobytes()
+
+
+def test_all_to_all_loads_are_shared_only_between_fabrics_that_route_alike() -> None:
+    """Another NIC loads the links alike (the busiest link is the new fabric's); another
+    rail count puts GPUs on other leaves, and is routed afresh."""
+    from topo import routing
+
+    base = apply_design(load_layout("gb200-nvl72"), {"domain_gpus": 8, "cluster_gpus": 288})
+    nics = [
+        Fabric.from_layout(apply_design(base, {"nic": nic})) for nic in ("400 Gb/s", "1600 Gb/s")
+    ]
+    out = dataclasses.replace(base.scale_out, rails=1)
+    other = Fabric.from_layout(dataclasses.replace(base, scale_out=out))
+    members = np.arange(0, 288, 2)
+    routing._A2A.clear()
+    warm = [routing.all_to_all_loads(f, members, 1e6) for f in nics]
+    assert nics[0].routes_key == nics[1].routes_key != other.routes_key
+    for f, got in zip(nics, warm, strict=True):
+        routing._A2A.clear()
+        cold = routing.all_to_all_loads(f, members, 1e6)
+        for name in ("sw_up", "sw_down", "nic_up", "nic_down", "leaf_traffic"):
+            assert getattr(got, name).tobytes() == getattr(cold, name).tobytes()
+        assert got.busiest() == cold.busiest()
+    assert warm[0].busiest() != warm[1].busiest()  # the NIC's rate is in the busiest link

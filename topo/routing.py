@@ -21,11 +21,13 @@ pair by pair: the contracted sums give the same loads as routing every pair.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topo._memo import bounded_put
 from topo.build import gpu_nodes
 from topo.errors import PlacementError
 from topo.layout import Layout
@@ -308,6 +310,27 @@ class Fabric:
         """Whether the GPUs hang off a scale-out fabric."""
         return bool(np.all(self.leaf >= 0)) and len(self.gpus) > 0
 
+    @property
+    def routes_key(self) -> bytes | None:
+        """What a switched fabric's link loads depend on, as bytes (None: not switched).
+
+        Domains, positions, link counts to the planes, leaves and latencies; not the
+        links' rates: fabrics that differ only there (another NIC, another leaf-to-spine
+        taper) load their links alike.
+        """
+        if self.topology != "switched":
+            return None
+        key = getattr(self, "_routes_key", None)
+        if key is None:
+            parts = (self.domain, self.pos, self.links, self.leaf)
+            latencies = np.array([self.up_latency_s, self.out_latency_s, len(self.leaves)])
+            key = hashlib.sha256(
+                b"".join(np.ascontiguousarray(a).tobytes() for a in (*parts, latencies))
+                + str(self.links.shape).encode()
+            ).digest()
+            self._routes_key = key
+        return key
+
 
 def fabric_of(G: nx.Graph | Fabric) -> Fabric:
     """`G` if it is a :class:`Fabric`, else the fabric of the graph."""
@@ -347,6 +370,16 @@ class LinkLoads:
         self.nic_up = np.zeros(n)
         self.nic_down = np.zeros(n)
         self.leaf_traffic = np.zeros((len(f.leaves), len(f.leaves)))
+
+    def on(self, fabric: Fabric) -> LinkLoads:
+        """A copy of these loads on `fabric` (one that routes alike: the same routes_key)."""
+        out = LinkLoads(fabric)
+        for name in ("sw_up", "sw_down", "torus", "mesh", "nic_up", "nic_down", "leaf_traffic"):
+            setattr(out, name, getattr(self, name).copy())
+        out.max_hops = self.max_hops
+        out.max_latency_s = self.max_latency_s
+        out.crosses_domains = self.crosses_domains
+        return out
 
     def _spine_loads(self) -> tuple[np.ndarray, np.ndarray]:
         """Leaf-to-spine and spine-to-leaf loads [B] from the leaf traffic matrix (ECMP)."""
@@ -581,8 +614,26 @@ def all_to_all_loads(fabric: Fabric, members: np.ndarray, nbytes_per_pair: float
     """
     f = fabric
     members = np.asarray(members, dtype=np.int64)
-    loads = LinkLoads(f)
     w = float(nbytes_per_pair)
+    key = f.routes_key
+    if key is not None:
+        key += members.tobytes() + np.float64(w).tobytes()
+        kept = _A2A.get(key)
+        if kept is not None:
+            return kept.on(f)
+    loads = _all_to_all_loads(f, members, w)
+    if key is not None:
+        bounded_put(_A2A, key, loads.on(f), 128)
+    return loads
+
+
+# Loads of all-to-alls by the fabric's routes and the group (a study's designs that
+# differ only in link rates load the same links alike); at most 128, each a copy.
+_A2A: dict[bytes, LinkLoads] = {}
+
+
+def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
+    loads = LinkLoads(f)
     by_domain: dict[int, np.ndarray] = {}
     for d in np.unique(f.domain[members]).tolist():
         by_domain[d] = members[f.domain[members] == d]
