@@ -61,7 +61,7 @@ def layout_slots(layout: Layout) -> list[_Slot]:
     return [s for r in range(layout.cluster.racks) for s in _elevation(layout, r)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a layout makes thousands, and frozen inits are slow
 class GpuSlot:
     """One GPU as :func:`build_graph` names and places it."""
 

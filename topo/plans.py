@@ -446,7 +446,28 @@ def _bound(
 def _batches(
     layout: Layout, model: Model, plan: Plan, workload: Workload, batches: list[int] | None
 ) -> tuple[np.ndarray, int]:
-    """The batches to run `plan` at (none if it does not fit), and its memory limit."""
+    """The batches to run `plan` at (none if it does not fit), and its memory limit.
+
+    Kept by value (accelerator, model, plan, workload, batches): designs share them.
+    """
+    key = (
+        _value_key(layout.accelerator), _value_key(model), plan, workload,
+        tuple(batches) if batches else None,
+    )  # fmt: skip
+    got = _BATCHES.get(key)
+    if got is None:
+        got = _batches_of(layout, model, plan, workload, batches)
+        got[0].flags.writeable = False
+        bounded_put(_BATCHES, key, got, 1 << 16)
+    return got
+
+
+_BATCHES: dict[tuple[Any, ...], tuple[np.ndarray, int]] = {}
+
+
+def _batches_of(
+    layout: Layout, model: Model, plan: Plan, workload: Workload, batches: list[int] | None
+) -> tuple[np.ndarray, int]:
     mem1 = memory(layout, model, plan, 1, workload)
     if not mem1.fits:
         return np.zeros(0), 0
