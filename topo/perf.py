@@ -53,11 +53,11 @@ __all__ = [
     "PrefillTerms",
     "Workload",
     "comm_model",
-    "plan_comm",
     "critical_batches",
     "decode",
     "experts_touched_share",
     "memory",
+    "plan_comm",
     "prefill",
 ]
 

@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from topo._memo import bounded_put
-from topo.build import gpu_nodes
+from topo.build import (
+    build_graph,
+    fat_tree,
+    gpu_nodes,
+    layout_gpus,
+    layout_slots,
+    plane_links,
+    switch_planes,
+)
 from topo.errors import PlacementError
 from topo.layout import Layout
 
@@ -75,8 +83,6 @@ class Fabric:
     def G(self) -> nx.Graph:
         """The layout's graph (built on first use for a fabric made by :meth:`from_layout`)."""
         if self._G is None:
-            from topo.build import build_graph
-
             assert self._layout is not None  # noqa: S101 (set by from_layout)
             self._G = build_graph(self._layout)
         return self._G
@@ -90,8 +96,6 @@ class Fabric:
         Switched domains and the rail-optimised fat tree are laid out here; tori and full
         meshes come from the graph.
         """
-        from topo.build import build_graph, layout_gpus, layout_slots
-
         if layout.scale_up.topology != "switched":
             return cls(build_graph(layout))
         self = cls.__new__(cls)
@@ -200,8 +204,6 @@ class Fabric:
 
     def _switched_from_layout(self, layout: Layout, slots: list[Any], gpus: list[Any]) -> None:
         """:meth:`_scale_up` of a switched layout, from the layout (see :meth:`from_layout`)."""
-        from topo.build import plane_links, switch_planes
-
         su = layout.scale_up
         n = len(gpus)
         self.up_latency_s = 0.0
@@ -232,8 +234,6 @@ class Fabric:
 
     def _fat_tree_from_layout(self, layout: Layout, rails: list[int]) -> None:
         """:meth:`_scale_out` from the layout (see :meth:`from_layout`)."""
-        from topo.build import fat_tree
-
         so = layout.scale_out
         n = len(self.gpus)
         self.leaf = np.full(n, -1, dtype=np.int64)
