@@ -289,7 +289,7 @@ def plan_ranks(G: Gpus, plan: Plan, *, strategy: str = "packed") -> tuple[str, .
 
 def groups_of(plan: Plan, ranks: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """The first group of each kind of `plan` laid on `ranks` (the GPU of each rank)."""
-    return {k: tuple(ranks[i] for i in o) for k, o in _first_orders(plan).items()}
+    return {k: tuple(map(ranks.__getitem__, o)) for k, o in _first_orders(plan).items()}
 
 
 def _check_size(plan: Plan, total: int) -> None:
