@@ -313,11 +313,9 @@ _EXACT: dict[tuple[str, str, float, float, float], float] = {}
 def _exact(chip: str, rows: str, m: float, n: float, k: float) -> float:
     """The measured table's fraction at one shape (kept)."""
     key = (chip, rows, m, n, k)
-    got = _EXACT.get(key)
-    if got is None:
-        got = float(_direct_fraction(tables().gemm[(chip, rows)], np.array([m]), n, k)[0])
-        bounded_put(_EXACT, key, got, 1 << 16)
-    return got
+    if key not in _EXACT:
+        _fit_exact([key])
+    return _EXACT[key]
 
 
 def _fit_exact(shapes: list[tuple[str, str, float, float, float]]) -> None:

@@ -194,8 +194,7 @@ def largest_batch_within(
     def tpot(per_rank: np.ndarray) -> np.ndarray:
         return np.asarray(decode(layout, model, plan, per_rank * plan.dp, workload, comm).tpot)
 
-    grid = _grid(top)
-    ok = np.nonzero(tpot(grid) <= max_latency_s)[0]
+    grid, _, ok = _grid_pass(layout, model, plan, workload, comm, top, max_latency_s)
     if not len(ok):
         return 0
     k = int(ok[-1])
@@ -206,6 +205,24 @@ def largest_batch_within(
         ok = np.nonzero(tpot(fine) <= max_latency_s)[0]
         lo = int(fine[ok[-1]]) if len(ok) else lo
     return lo * plan.dp
+
+
+def _grid_pass(
+    layout: Layout,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    comm: Any,
+    top: int,
+    limit: float,
+) -> tuple[np.ndarray, DecodeTerms, np.ndarray]:
+    """The plan run at its grid of batches per rank up to `top`.
+
+    Returns the grid, the decode terms and the indices of the batches that meet `limit`.
+    """
+    grid = _grid(top)
+    d = decode(layout, model, plan, grid * plan.dp, workload, comm)
+    return grid, d, np.nonzero(np.asarray(d.tpot) <= limit)[0]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -409,9 +426,7 @@ def _grid_bound(
     key = (_value_key(layout.accelerator), _value_key(model), plan, workload, comm, top, limit)
     got = _GRID_BOUNDS.get(key)
     if got is None:
-        grid = _grid(top)
-        d = decode(layout, model, plan, grid * plan.dp, workload, comm)
-        ok = np.nonzero(np.asarray(d.tpot) <= limit)[0]
+        grid, d, ok = _grid_pass(layout, model, plan, workload, comm, top, limit)
         got = 0.0
         if len(ok):
             first_out = min(int(ok[-1]) + 1, len(grid) - 1)
