@@ -255,9 +255,10 @@ def _build_scale_up(G: nx.Graph, edges: _Edges, layout: Layout, slots: list[_Slo
         latency_s=su.link.latency_s,
         medium=su.medium,
     )
+    by_domain = domain_slots(layout, slots)
     for dom, gpus in _domains(G).items():
         if su.topology == "switched":
-            switches = _switch_nodes(G, layout, slots, dom, gpus)
+            switches = _switch_nodes(G, layout, by_domain.get(dom, []), dom, gpus)
             counts = plane_links(su.links_per_gpu, len(switches))
             for g in gpus:
                 for sw, n in zip(switches, counts, strict=True):
@@ -282,12 +283,27 @@ def _switch_nodes(
     return [node for node, _ in planes]
 
 
+def domain_slots(layout: Layout, slots: list[_Slot]) -> dict[int, list[_Slot]]:
+    """The slots in each domain's racks, in layout order (for :func:`switch_planes`).
+
+    Empty for tray domains (their planes do not depend on the slots).
+    """
+    per = layout.scale_up.racks_per_domain
+    out: dict[int, list[_Slot]] = {}
+    if layout.scale_up.domain == "tray" or not per:
+        return out
+    for s in slots:
+        out.setdefault(s.rack // per, []).append(s)
+    return out
+
+
 def switch_planes(
     layout: Layout, slots: list[_Slot], dom: int, rack: int, tray: int, u: float
 ) -> list[tuple[str, dict[str, Any]]]:
     """The switch chips (planes) of switched domain `dom`: ids and node attributes.
 
-    `rack`, `tray`, `u`: those of the domain's first GPU.
+    `rack`, `tray`, `u`: those of the domain's first GPU; `slots`: the layout's, or only
+    those in the domain's racks (:func:`domain_slots`: the same planes, found faster).
     """
     su = layout.scale_up
     if su.domain == "tray":

@@ -30,6 +30,7 @@ import numpy as np
 from topo._memo import bounded_put
 from topo.build import (
     build_graph,
+    domain_slots,
     fat_tree,
     gpu_nodes,
     layout_gpus,
@@ -209,9 +210,10 @@ class Fabric:
         self.up_latency_s = 0.0
         self.planes = {}
         rows: dict[int, list[int]] = {}  # links of each domain's GPUs to its planes
+        by_domain = domain_slots(layout, slots)
         for d, idx in self.members.items():
             first = gpus[idx[0]]
-            planes = switch_planes(layout, slots, d, first.rack, first.tray, first.u)
+            planes = switch_planes(layout, by_domain.get(d, []), d, first.rack, first.tray, first.u)
             counts = plane_links(su.links_per_gpu, len(planes))
             # A plane no GPU has a link to is no plane of the domain's routes.
             self.planes[d] = [sw for (sw, _), k in zip(planes, counts, strict=True) if k > 0]
