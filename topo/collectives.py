@@ -332,6 +332,7 @@ def charge(
     pipelined: bool = False,
     gpus: int = 8,
     runtime: str = "serving",
+    memo: dict[tuple[str, str, str], tuple[float, np.ndarray]] | None = None,
 ) -> tuple[Any, Any]:
     """Measured (alpha, beta) of one call from its bare parts; vectorised over `nbytes`.
 
@@ -342,14 +343,16 @@ def charge(
     ``library`` (nccl-tests, rccl-tests), ``engine`` (a serving engine's own all-reduce
     kernel), ``xla``, or ``serving`` (the default: what a serving engine pays, the faster
     of its own all-reduce kernel and the library at each size, inside a scale-up domain).
+    `memo`: curve look-ups by (link, op, runtime) kept between calls at the same `nbytes`
+    and `gpus` (several algorithms of one collective read the same curves).
     """
+    memo = {} if memo is None else memo
+    args = (op, nbytes, alpha_bare, phases, latency_link, pipelined, gpus)
     if runtime != "serving":
-        return _charge_with(op, nbytes, alpha_bare, phases, latency_link, pipelined, gpus, runtime)
-    a, b = _charge_with(op, nbytes, alpha_bare, phases, latency_link, pipelined, gpus, "library")
+        return _charge_with(*args, runtime, memo)
+    a, b = _charge_with(*args, "library", memo)
     if op == "all-reduce" and has_engine_curve(latency_link, op):
-        a2, b2 = _charge_with(
-            op, nbytes, alpha_bare, phases, latency_link, pipelined, gpus, "engine"
-        )
+        a2, b2 = _charge_with(*args, "engine", memo)
         pick = np.asarray(a2 + b2) < np.asarray(a + b)
         a, b = np.where(pick, a2, a), np.where(pick, b2, b)
     return a, b
@@ -364,14 +367,19 @@ def _charge_with(
     pipelined: bool,
     gpus: int,
     runtime: str,
+    memo: dict[tuple[str, str, str], tuple[float, np.ndarray]],
 ) -> tuple[Any, Any]:
     M = np.asarray(nbytes, dtype=float)
-    latency, _ = collective_efficiency(latency_link, op, M, gpus, runtime)
+
+    def curve(link: str, of: str) -> tuple[float, np.ndarray]:
+        key = (link, of, runtime)
+        if key not in memo:
+            memo[key] = collective_efficiency(link, of, M, gpus, runtime)
+        return memo[key]
+
+    latency, _ = curve(latency_link, op)
     alpha = np.maximum(alpha_bare, latency)
-    parts = [
-        np.asarray(beta) / collective_efficiency(link, _phase_op(name, op), M, gpus, runtime)[1]
-        for name, beta, link in phases
-    ]
+    parts = [np.asarray(beta) / curve(link, _phase_op(name, op))[1] for name, beta, link in phases]
     if not parts:
         return alpha, np.zeros_like(M)
     total = np.sum(parts, axis=0)

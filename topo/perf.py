@@ -201,6 +201,7 @@ class CommModel:
     @staticmethod
     def _time(lines: tuple[Line, ...], m: np.ndarray, losses: Fidelity | None) -> np.ndarray:
         out = []
+        memos: dict[int, dict[tuple[str, str, str], tuple[float, np.ndarray]]] = {}
         for op, alpha, hops, phases, latency_link, pipelined, n in lines:
             if losses is None or not losses.enabled:
                 out.append(alpha + sum(b for _, b, _ in phases) * m)
@@ -213,6 +214,7 @@ class CommModel:
                 latency_link,
                 pipelined=pipelined,
                 gpus=n,
+                memo=memos.setdefault(n, {}),  # the lines' algorithms share curves
             )
             out.append(losses.comm_time(a, b))
         return np.asarray(np.min(out, axis=0))
