@@ -392,3 +392,59 @@ def test_all_to_all_loads_are_shared_only_between_fabrics_that_route_alike() -> 
             assert getattr(got, name).tobytes() == getattr(cold, name).tobytes()
         assert got.busiest() == cold.busiest()
     assert warm[0].busiest() != warm[1].busiest()  # the NIC's rate is in the busiest link
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    vary=st.sampled_from(
+        [{"domain_gpus": 8, "nic": "400 Gb/s"}, {"domain_gpus": 36}, {"domain_gpus": 144}]
+    ),
+    model=st.sampled_from(["deepseek-v3", "llama-3-70b"]),
+    overlap=st.sampled_from(["none", "full"]),
+)
+def test_decode_steps_run_together_are_each_run_alone(
+    vary: dict[str, Any], model: str, overlap: str
+) -> None:
+    """decode_tpots times all runs' collectives in one call per group's lines: each run's
+    time per token and tokens/s equal decode's for it alone (to 1e-12: the array kernels
+    may round a message's time differently at another position of a longer array)."""
+    from topo import plans
+    from topo.perf import Workload, decode, decode_tpots, plan_comm
+
+    lay = apply_design(load_layout("gb200-nvl72"), vary)
+    m = load_model(model)
+    w = Workload(weights="fp8", overlap=overlap)
+    fabric = Fabric.from_layout(lay)
+    runs = []
+    for i, plan in enumerate(plans.candidate_plans(lay, m, replicas=False)[:60]):
+        # Runs of different lengths and batches, with and without collectives.
+        batches = np.unique(np.round(np.geomspace(1, 8 + 50 * i, 3 + i % 40))) * plan.dp
+        runs.append((plan, batches, plan_comm(fabric, plan) if i % 7 else None))
+    got = decode_tpots(lay, m, w, runs)
+    assert len(got) == len(runs)
+    for (plan, batches, comm), (tpot, tokens) in zip(runs, got, strict=True):
+        d = decode(lay, m, plan, batches, w, comm)
+        np.testing.assert_allclose(tpot, d.tpot, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(tokens, d.tokens_per_s, rtol=1e-12, atol=0)
+
+
+def test_bounds_taken_together_are_each_taken_alone() -> None:
+    """The search bounds placed plans a chunk at a time: each bound equals its own."""
+    from topo import plans
+    from topo.perf import Workload, plan_comm
+
+    lay = apply_design(load_layout("gb200-nvl72"), {"domain_gpus": 8, "nic": "800 Gb/s"})
+    m = load_model("deepseek-v3")
+    w = Workload(weights="fp8")
+    fabric = Fabric.from_layout(lay)
+    todo = []
+    for plan in plans.candidate_plans(lay, m, replicas=False)[:80]:
+        bs, max_b = plans._batches(lay, m, plan, w, None)
+        if len(bs):
+            todo.append((plan, plan_comm(fabric, plan), max_b))
+    for limit in (0.02, 0.05, None):
+        together = plans._comm_bounds(lay, m, w, todo, limit)
+        plans._GRID_BOUNDS.clear()
+        alone = [plans._comm_bound(lay, m, p, w, c, b, limit) for p, c, b in todo]
+        np.testing.assert_allclose(together, alone, rtol=1e-12, atol=0)
+        assert sum(b > 0 for b in alone) >= 10  # plans that run under the limit compared

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -55,6 +55,7 @@ __all__ = [
     "comm_model",
     "critical_batches",
     "decode",
+    "decode_tpots",
     "experts_touched_share",
     "memory",
     "plan_comm",
@@ -160,6 +161,8 @@ class Workload:
 # (op, bare alpha [s], the steps' hop latencies [s], ((phase name, bare beta per byte
 #  [s/B], link), ...), latency link, pipelined phases, group size).
 Line = tuple[str, float, float, tuple[tuple[str, float, str], ...], str, bool, int]
+# What times a collective: (its lines, bytes per GPU, losses) -> seconds (CommModel.time).
+Timer = Callable[[tuple[Line, ...], Any, "Fidelity | None"], np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +335,7 @@ def expert_all_to_all(
     losses: Fidelity | None,
     *,
     low_latency: bool = False,
+    timer: Timer | None = None,
 ) -> np.ndarray:
     """Time [s] of one MoE layer's dispatch plus combine for `tokens` tokens per GPU.
 
@@ -357,8 +361,9 @@ def expert_all_to_all(
         remote_nodes = (nodes - 1) * (1 - (1 - 1 / nodes) ** k)
         copies *= min(1.0, remote_nodes / max(remote_ranks, 1e-12))
     per_token = copies * model.d_model
-    out = CommModel.time(comm.ep_all_to_all, t * per_token * dispatch_bytes(weights), losses)
-    back = CommModel.time(comm.ep_all_to_all, t * per_token * ACT_BYTES, losses)
+    time = timer or CommModel.time
+    out = time(comm.ep_all_to_all, t * per_token * dispatch_bytes(weights), losses)
+    back = time(comm.ep_all_to_all, t * per_token * ACT_BYTES, losses)
     return np.asarray(out + back)
 
 
@@ -587,11 +592,9 @@ def decode(
     """Decode step terms for each batch (instance sequences), as arrays (:class:`DecodeTerms`)."""
     B = np.asarray(batch, dtype=float)
     bare = _decode_bare(layout, model, plan, B, workload)
-    w, s, f = bare.work, bare.shape, workload.losses
+    w, s = bare.work, bare.shape
     t_tp, t_ep, t_hop = _decode_comm(comm, model, plan, workload, s, w, bare.imbalance)
-    t_stage = _with_comm(bare.body, t_tp, t_ep, workload.overlapped) + bare.fixed
-    # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
-    tpot = (plan.pp * t_stage + (plan.pp - 1) * t_hop) / f.accepted_tokens_per_step
+    tpot = _tpot(plan, workload, bare, t_tp, t_ep, t_hop)
     return DecodeTerms(
         batch=bare.batch,
         tpot=tpot,
@@ -611,6 +614,75 @@ def decode(
         floor_all_weights=bare.floor_all_weights,
         kernels=bare.kernels,
     )
+
+
+def _tpot(
+    plan: Plan,
+    workload: Workload,
+    bare: _Bare,
+    t_tp: np.ndarray,
+    t_ep: np.ndarray,
+    t_hop: np.ndarray,
+) -> np.ndarray:
+    """A decode step's time per output token [s] from its bare terms and collectives."""
+    t_stage = _with_comm(bare.body, t_tp, t_ep, workload.overlapped) + bare.fixed
+    # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
+    return np.asarray(
+        (plan.pp * t_stage + (plan.pp - 1) * t_hop) / workload.losses.accepted_tokens_per_step
+    )
+
+
+def decode_tpots(
+    layout: Layout,
+    model: Model,
+    workload: Workload,
+    runs: Sequence[tuple[Plan, np.ndarray, CommModel | None]],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(time per output token, tokens/s) of :func:`decode` for many (plan, batches, comm).
+
+    The collectives of every run are timed together, one call per distinct group lines
+    (the message sizes of all runs concatenated), so a search's bounds on hundreds of
+    plans cost a few array calls. Equal to :func:`decode`'s to the last bits of float
+    rounding (array kernels may round a message's time differently at another position).
+    """
+    f = workload.losses
+    asked: list[tuple[tuple[Line, ...], np.ndarray]] = []
+
+    def ask(lines: tuple[Line, ...], nbytes: Any, losses: Fidelity | None) -> np.ndarray:
+        m = np.asarray(nbytes, dtype=float)
+        asked.append((lines, m))
+        return np.zeros_like(m)
+
+    bares = []
+    for plan, batch, comm in runs:
+        bare = _decode_bare(layout, model, plan, np.asarray(batch, dtype=float), workload)
+        _decode_comm(comm, model, plan, workload, bare.shape, bare.work, bare.imbalance, ask)
+        bares.append(bare)
+    by_lines: dict[tuple[Line, ...], list[int]] = {}
+    for i, (lines, _) in enumerate(asked):
+        by_lines.setdefault(lines, []).append(i)
+    answers: list[np.ndarray] = [np.empty(0)] * len(asked)
+    for lines, idx in by_lines.items():
+        sizes = [asked[i][1] for i in idx]
+        flat = np.concatenate([m.ravel() for m in sizes])
+        times = CommModel._time(lines, flat, f) if lines else np.zeros_like(flat)
+        at = 0
+        for i, m in zip(idx, sizes, strict=True):
+            answers[i] = times[at : at + m.size].reshape(m.shape)
+            at += m.size
+    replies = iter(answers)
+
+    def answer(lines: tuple[Line, ...], nbytes: Any, losses: Fidelity | None) -> np.ndarray:
+        return next(replies)
+
+    out = []
+    for (plan, _, comm), bare in zip(runs, bares, strict=True):
+        t_tp, t_ep, t_hop = _decode_comm(
+            comm, model, plan, workload, bare.shape, bare.work, bare.imbalance, answer
+        )
+        tpot = _tpot(plan, workload, bare, t_tp, t_ep, t_hop)
+        out.append((tpot, plan.pp * bare.batch / tpot))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -798,9 +870,14 @@ def _decode_comm(
     s: dict[str, float],
     w: _StepWork,
     imbalance: np.ndarray,
+    timer: Timer | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TP all-reduces, EP dispatch and combine, and one PP hop of a decode step [s]."""
+    """TP all-reduces, EP dispatch and combine, and one PP hop of a decode step [s].
+
+    `timer`: what times a collective's lines at message sizes (:meth:`CommModel.time`).
+    """
     f = workload.losses
+    time = timer or CommModel.time
     zero = np.zeros_like(w.per_rank)
     t_tp, t_ep, t_hop = zero, zero, zero
     if comm is None or workload.ideal:
@@ -808,13 +885,15 @@ def _decode_comm(
     # Rows through the TP all-reduce: every token of the step, chunk included.
     act = (w.per_rank * w.verify + w.chunk) * model.d_model * ACT_BYTES
     if plan.tp > 1:
-        t_tp = t_tp + 2 * s["layers"] * CommModel.time(comm.tp_all_reduce, act, f)
+        t_tp = t_tp + 2 * s["layers"] * time(comm.tp_all_reduce, act, f)
     if s["block"] > 1 and plan.ep > 1 and model.moe:
         tokens = w.per_rank / plan.tp * w.verify * imbalance
-        a2a = expert_all_to_all(comm, model, plan.ep, tokens, workload.weights, f, low_latency=True)
+        a2a = expert_all_to_all(
+            comm, model, plan.ep, tokens, workload.weights, f, low_latency=True, timer=time
+        )
         t_ep = t_ep + s["moe_layers"] * a2a
     if plan.pp > 1:
-        t_hop = CommModel.time(comm.pp_hop, act, f)
+        t_hop = time(comm.pp_hop, act, f)
     return t_tp, t_ep, t_hop
 
 

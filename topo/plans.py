@@ -24,7 +24,7 @@ from topo.errors import TopoError
 from topo.evaluation import check_plan
 from topo.layout import Layout
 from topo.models import Model
-from topo.perf import DecodeTerms, Workload, bound_of, decode, memory, plan_comm
+from topo.perf import DecodeTerms, Workload, bound_of, decode, decode_tpots, memory, plan_comm
 from topo.place import Plan, plan_ranks
 from topo.routing import Fabric, fabric_of
 
@@ -344,8 +344,9 @@ def search_bounded(
     bounded again the same way with its collectives; below the best, it is skipped.
     """
     bounds = []
-    for i, plan in enumerate(plans):
-        ub = _bound(layout, model, plan, workload, max_latency_s)
+    for i, (plan, ub) in enumerate(
+        zip(plans, _bounds(layout, model, plans, workload, max_latency_s), strict=True)
+    ):
         if ub is not None:
             bounds.append((-ub * weight(_probe(plan, ub)), i, plan))
     bounds.sort()
@@ -357,15 +358,27 @@ def search_bounded(
             raise ValueError(msg)
         fabric = fabric_of(G)
     workload.check()
-    for neg, _, plan in bounds:
+    placed: dict[int, tuple[Any, float]] = {}  # by position: collectives, their bound
+    chunk = _CHUNK
+    for k, (neg, _, plan) in enumerate(bounds):
         if -neg < best:
             break
-        comm = plan_comm(fabric, plan)
+        if k not in placed:
+            # This plan and the next that can still beat the best, placed and bounded
+            # with their collectives together (the first is searched whatever its bound).
+            ahead = [j for j in range(k, min(k + chunk, len(bounds))) if -bounds[j][0] >= best]
+            comms = [plan_comm(fabric, bounds[j][2]) for j in ahead]
+            runs = [
+                (bounds[j][2], c, _batches(layout, model, bounds[j][2], workload, None)[1])
+                for j, c in zip(ahead, comms, strict=True)
+            ]
+            ubs = _comm_bounds(layout, model, workload, runs, max_latency_s)
+            placed.update(zip(ahead, zip(comms, ubs, strict=True), strict=True))
+            chunk = min(2 * chunk, _CHUNK_MAX)
+        comm, ub = placed[k]
         bs, max_b = _batches(layout, model, plan, workload, None)
-        if best > -math.inf:
-            ub = _comm_bound(layout, model, plan, workload, comm, max_b, max_latency_s)
-            if ub * weight(_probe(plan, ub)) < best:
-                continue
+        if best > -math.inf and ub * weight(_probe(plan, ub)) < best:
+            continue
         # As search() runs one plan, packed, at its own batches (it has placed it here).
         got = _plan_rows(
             layout, model, plan, workload, comm, "packed", batches=bs, given=False,
@@ -383,6 +396,11 @@ def _probe(plan: Plan, tokens_per_s_per_gpu: float) -> PlanRow:
     return PlanRow(plan, "packed", 1, plan.world, 0.0, tokens_per_s_per_gpu, 0.0, "", 0.0)
 
 
+# Plans placed and bounded together in search_bounded: a first few (the search often
+# stops soon), then twice as many each time up to the most.
+_CHUNK, _CHUNK_MAX = 16, 256
+
+
 def _comm_bound(
     layout: Layout,
     model: Model,
@@ -397,10 +415,23 @@ def _comm_bound(
     Under `limit`, its grid's (:func:`_grid_bound`); without one, its tokens/s at the
     memory limit (they rise with the batch).
     """
+    return _comm_bounds(layout, model, workload, [(plan, comm, max_batch)], limit)[0]
+
+
+def _comm_bounds(
+    layout: Layout,
+    model: Model,
+    workload: Workload,
+    runs: list[tuple[Plan, Any, int]],
+    limit: float | None,
+) -> list[float]:
+    """:func:`_comm_bound` of each (plan, collectives, memory limit), their steps at once."""
     if limit is not None:
-        return _grid_bound(layout, model, plan, workload, comm, max_batch, limit)
-    d = decode(layout, model, plan, np.array([float(max_batch)]), workload, comm)
-    return float(d.tokens_per_s[0]) / plan.world
+        return _grid_bounds(layout, model, workload, runs, limit)
+    steps = decode_tpots(
+        layout, model, workload, [(p, np.array([float(b)]), c) for p, c, b in runs]
+    )
+    return [float(tps[0]) / p.world for (p, _, _), (_, tps) in zip(runs, steps, strict=True)]
 
 
 def _grid_bound(
@@ -420,19 +451,47 @@ def _grid_bound(
     :data:`_PATH_MARGIN`) bound every row. The same steps :func:`_plan_rows` then runs
     (kept, so it pays nothing twice).
     """
-    top = max_batch // plan.dp
-    if top < 1:
-        return 0.0
-    key = (_value_key(layout.accelerator), _value_key(model), plan, workload, comm, top, limit)
-    got = _GRID_BOUNDS.get(key)
-    if got is None:
-        grid, d, ok = _grid_pass(layout, model, plan, workload, comm, top, limit)
+    return _grid_bounds(layout, model, workload, [(plan, comm, max_batch)], limit)[0]
+
+
+def _grid_bounds(
+    layout: Layout,
+    model: Model,
+    workload: Workload,
+    runs: list[tuple[Plan, Any, int]],
+    limit: float,
+) -> list[float]:
+    """:func:`_grid_bound` of each (plan, collectives, memory limit), their steps at once.
+
+    Their decode steps are run together (:func:`topo.perf.decode_tpots`: collectives
+    timed in one call per group's lines), so bounding hundreds of placed plans costs a
+    few array calls; kept by value (:data:`_GRID_BOUNDS`).
+    """
+    out = [0.0] * len(runs)
+    todo: list[tuple[int, tuple[Any, ...], Plan, np.ndarray]] = []
+    acc, mod = _value_key(layout.accelerator), _value_key(model)
+    for i, (plan, comm, max_batch) in enumerate(runs):
+        top = max_batch // plan.dp
+        if top < 1:
+            continue
+        key = (acc, mod, plan, workload, comm, top, limit)
+        got = _GRID_BOUNDS.get(key)
+        if got is None:
+            todo.append((i, key, plan, _grid(top)))
+        else:
+            out[i] = got
+    steps = decode_tpots(
+        layout, model, workload, [(plan, grid * plan.dp, runs[i][1]) for i, _, plan, grid in todo]
+    )
+    for (i, key, plan, grid), (tpot, tokens_per_s) in zip(todo, steps, strict=True):
+        ok = np.nonzero(tpot <= limit)[0]
         got = 0.0
         if len(ok):
             first_out = min(int(ok[-1]) + 1, len(grid) - 1)
-            got = float(d.tokens_per_s[first_out]) / plan.world * (1 + _PATH_MARGIN)
+            got = float(tokens_per_s[first_out]) / plan.world * (1 + _PATH_MARGIN)
         bounded_put(_GRID_BOUNDS, key, got, 1 << 18)
-    return got
+        out[i] = got
+    return out
 
 
 # Grid bounds by value (accelerator, model, plan, workload, collectives, limit): designs
@@ -460,12 +519,26 @@ def _bound(
     (:func:`_comm_bound` with no collectives) is above every row the search can find for
     the plan. Kept for the process (:data:`_BOUNDS`).
     """
-    key = (_value_key(layout.accelerator), _value_key(model), plan, bare, limit)
-    if key not in _BOUNDS:
-        bs, max_b = _batches(layout, model, plan, bare, None)
-        ub = _comm_bound(layout, model, plan, bare, None, max_b, limit) if len(bs) else 0.0
+    return _bounds(layout, model, [plan], bare, limit)[0]
+
+
+def _bounds(
+    layout: Layout, model: Model, plans: list[Plan], bare: Workload, limit: float | None
+) -> list[float | None]:
+    """:func:`_bound` of each plan, the steps not kept yet run together."""
+    acc, mod = _value_key(layout.accelerator), _value_key(model)
+    keys = [(acc, mod, plan, bare, limit) for plan in plans]
+    todo = [
+        (k, p, _batches(layout, model, p, bare, None))
+        for k, p in zip(keys, plans, strict=True)
+        if k not in _BOUNDS
+    ]
+    runs = [(p, None, max_b) for _, p, (bs, max_b) in todo if len(bs)]
+    ubs = iter(_comm_bounds(layout, model, bare, runs, limit))
+    for key, _, (bs, _) in todo:
+        ub = next(ubs) if len(bs) else 0.0
         bounded_put(_BOUNDS, key, ub if ub > 0 else None, 1 << 18)
-    return _BOUNDS[key]
+    return [_BOUNDS.get(k) for k in keys]
 
 
 def _batches(
