@@ -448,3 +448,49 @@ def test_bounds_taken_together_are_each_taken_alone() -> None:
         alone = [plans._comm_bound(lay, m, p, w, c, b, limit) for p, c, b in todo]
         np.testing.assert_allclose(together, alone, rtol=1e-12, atol=0)
         assert sum(b > 0 for b in alone) >= 10  # plans that run under the limit compared
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    domain=st.sampled_from([4, 8, 36, 72, 144]),
+    picks=st.lists(st.integers(0, 287), min_size=2, max_size=120, unique=True),
+    w=st.floats(1e-3, 1e9),
+)
+def test_all_pairs_counted_in_a_domain_are_the_pairs_routed(
+    domain: int, picks: list[int], w: float
+) -> None:
+    """An all-to-all's pairs inside switched domains, added by counting, give the bytes
+    that routing every pair gives (the same floats: each row gets one flow per other
+    member, in order, from zero)."""
+    from topo import routing
+
+    fabric = Fabric.from_layout(
+        apply_design(load_layout("gb200-nvl72"), {"domain_gpus": domain, "cluster_gpus": 288})
+    )
+    members = np.array(picks, dtype=np.int64)
+    counted = routing._all_to_all_loads(fabric, members, w)
+    by_pairs = routing.LinkLoads(fabric)
+    for d in np.unique(fabric.domain[members]).tolist():
+        idx = members[fabric.domain[members] == d]
+        src, dst = np.meshgrid(idx, idx, indexing="ij")
+        routing.pair_loads(fabric, src.ravel(), dst.ravel(), w, by_pairs)
+    assert counted.sw_up.tobytes() == by_pairs.sw_up.tobytes()
+    assert counted.sw_down.tobytes() == by_pairs.sw_down.tobytes()
+    assert counted.max_latency_s >= by_pairs.max_latency_s
+
+
+def test_all_pairs_with_uneven_links_are_routed_pair_by_pair() -> None:
+    """Members with different links to the planes are not counted (their flows differ)."""
+    from topo import routing
+
+    fabric = Fabric.from_layout(load_layout("gb200-nvl72"))
+    loads = routing.LinkLoads(fabric)
+    members = np.arange(6, dtype=np.int64)
+    fabric.links[1, 0] += 1  # one GPU with an extra link to plane 0
+    try:
+        assert not routing._all_pairs_switched(loads, [members], 1.0)
+        assert not loads.sw_up.any()
+    finally:
+        fabric.links[1, 0] -= 1
+    assert routing._all_pairs_switched(loads, [members], 1.0)
+    assert np.allclose(loads.sw_up[members].sum(axis=1), 5.0)  # 5 others, 1 B each

@@ -504,6 +504,33 @@ def _add_rows(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> None
     target[...] = np.bincount(flat, weights, minlength=target.size).reshape(target.shape)
 
 
+def _all_pairs_switched(loads: LinkLoads, groups: list[np.ndarray], w: float) -> bool:
+    """Every pair of each group (all in one switched domain) routed by counting.
+
+    Where a group's members have the same links to the planes, every pair's flow is one
+    vector, and :func:`_route_switched` adds it to each member's row once per other
+    member, in order, from zero: the same sums, added here without the pairs. False (and
+    nothing added) where that does not hold, or the loads are not all zero yet.
+    """
+    f = loads.fabric
+    if f.topology != "switched" or w <= 0 or not groups or loads.sw_up.any():
+        return False
+    rows = [f.links[idx] for idx in groups]
+    if any(not (r == r[:1]).all() or not r[0].any() for r in rows):
+        return False
+    for idx, r in zip(groups, rows, strict=True):
+        share = np.minimum(r[:1], r[:1])
+        flow = share / share.sum(axis=1, keepdims=True) * np.array([w])[:, None]
+        total = np.zeros_like(flow)
+        for _ in range(len(idx) - 1):
+            total = total + flow
+        loads.sw_up[idx] = total
+        loads.sw_down[idx] = total
+    loads.max_hops = max(loads.max_hops, 2)
+    loads.max_latency_s = max(loads.max_latency_s, 2 * f.up_latency_s)
+    return True
+
+
 def _route_torus(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> None:
     """Dimension-order routing, the shorter way round; half each way at a tie."""
     f = loads.fabric
@@ -641,7 +668,12 @@ def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
         by_domain[d] = members[f.domain[members] == d]
     # Every domain's pairs routed in one call: the loads are added in the same order as
     # domain by domain, so they are the same sums.
-    pairs = [np.meshgrid(idx, idx, indexing="ij") for idx in by_domain.values() if len(idx) > 1]
+    inside = [idx for idx in by_domain.values() if len(idx) > 1]
+    pairs = (
+        []
+        if _all_pairs_switched(loads, inside, w)
+        else [np.meshgrid(idx, idx, indexing="ij") for idx in inside]
+    )
     if pairs:
         src = np.concatenate([s.ravel() for s, _ in pairs])
         dst = np.concatenate([t.ravel() for _, t in pairs])
