@@ -153,6 +153,18 @@ def candidate_plans(
     """
     total = max_gpus or layout.n_gpus
     domain = layout.gpus_per_domain
+    key = (_value_key(model), total, domain, replicas)
+    if key not in _CANDIDATES:
+        bounded_put(_CANDIDATES, key, tuple(_candidates(model, total, domain, replicas)), 256)
+    return list(_CANDIDATES[key])
+
+
+# Candidate plans by what they depend on: the model, the GPUs, the domain size (a
+# study's designs that differ in anything else share them).
+_CANDIDATES: dict[tuple[Any, ...], tuple[Plan, ...]] = {}
+
+
+def _candidates(model: Model, total: int, domain: int, replicas: bool) -> list[Plan]:
     sizes = _sizes(total, domain)
     pps = [p for p in _powers(16) if p <= model.layers]
     plans = []
