@@ -234,7 +234,13 @@ def test_evaluate_builds_no_graph() -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(
-    batch=st.lists(st.floats(0.5, 5000.0), min_size=1, max_size=40),
+    batch=st.lists(
+        st.floats(0.05, 5000.0)
+        | st.sampled_from([2.0**j for j in range(26)])  # on the curves' grid points
+        | st.floats(1.6e7, 1e9),  # past the grid's end
+        min_size=1,
+        max_size=40,
+    ),
     grouped=st.booleans(),
     scale=st.sampled_from([1.0, 0.8]),
 )
@@ -494,3 +500,26 @@ def test_all_pairs_with_uneven_links_are_routed_pair_by_pair() -> None:
         fabric.links[1, 0] -= 1
     assert routing._all_pairs_switched(loads, [members], 1.0)
     assert np.allclose(loads.sw_up[members].sum(axis=1), 5.0)  # 5 others, 1 B each
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    grid=st.integers(2, 200),
+    curves=st.integers(1, 6),
+)
+def test_rows_interpolated_together_are_np_interp(seed: int, grid: int, curves: int) -> None:
+    """The kernel layer interpolates a step's GEMM curves in one pass: each row is
+    np.interp's, to the bit (points inside, on the grid, and beyond both ends)."""
+    from topo.kernels import interp_rows
+
+    rng = np.random.default_rng(seed)
+    xp = np.sort(rng.uniform(-3.0, 30.0, grid))
+    xp = np.unique(np.concatenate([xp, np.round(xp[:3])]))
+    fp = np.log(rng.uniform(1e-3, 1.0, (curves, len(xp))))
+    x = np.concatenate(
+        [rng.uniform(xp[0] - 2, xp[-1] + 2, (curves, 2000)), np.tile(xp, (curves, 1))], axis=1
+    )
+    got = interp_rows(x, xp, fp, np.diff(fp, axis=1) / np.diff(xp))
+    for i in range(curves):
+        assert got[i].tobytes() == np.interp(x[i], xp, fp[i]).tobytes()

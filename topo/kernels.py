@@ -362,6 +362,45 @@ def gemm_efficiency(acc: Any, dtype: str, m: Any, n: float, k: float) -> np.ndar
     return np.asarray(out.reshape(mm.shape))
 
 
+def _curve_efficiencies(acc: Any, calls: list[_Call], rs: list[np.ndarray]) -> np.ndarray | None:
+    """:func:`gemm_efficiency` of every call on its curve path, in one pass.
+
+    None where some call has 8 rows or fewer, or the calls' rows differ in shape. Each
+    row interpolates its own curve as ``np.interp`` does (the same slope, offset and end
+    rule, element by element), so the fractions are the same floats.
+    """
+    if not rs or any(r.size <= 8 or r.shape != rs[0].shape for r in rs):
+        return None
+    keys = tuple((*_stand_in(acc, dtype), float(n), float(k)) for dtype, _, n, k, _, _ in calls)
+    curves, slopes = _curve_stack(keys)
+    R = np.stack([r.ravel() for r in rs])
+    out = np.exp(interp_rows(np.log2(np.maximum(R, 1.0)), _M_GRID, curves, slopes))
+    out = np.where(R < 1.0, out * np.maximum(R, 0.0), out)
+    return out.reshape((len(rs), *rs[0].shape))
+
+
+def interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray, slopes: np.ndarray) -> np.ndarray:
+    """``np.interp(x[i], xp, fp[i])`` for every row i, to the bit, in one pass.
+
+    `slopes`: ``np.diff(fp, axis=1) / np.diff(xp)``. As ``np.interp`` computes it: the
+    slope of the segment a point falls in, times its offset from the segment's start,
+    plus the start's value; the end values beyond the ends.
+    """
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    row = np.arange(len(fp))[:, None]
+    inner = slopes[row, j] * (x - xp[j]) + fp[row, j]
+    inner = np.where(x >= xp[-1], fp[:, -1:], inner)
+    return np.asarray(np.where(x < xp[0], fp[:, :1], inner))
+
+
+@functools.lru_cache(maxsize=1024)
+def _curve_stack(keys: tuple[tuple[str, str, float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The log curves of `keys` stacked, and the slopes between their grid points."""
+    curves = np.stack([_log_curve(*key) for key in keys])
+    slopes = np.diff(curves, axis=1) / np.diff(_M_GRID)
+    return curves, slopes
+
+
 def kernel_floor(acc: Any) -> float:
     """The shortest time a kernel takes on `acc` [s]: its shortest measured GEMM."""
     t = tables()
@@ -426,9 +465,11 @@ def _gemm_times(
     G = len(calls)
     moved, flops = np.empty(G), np.empty(G)
     R = W = E = np.empty(0)
-    for i, (dtype, m, n, k, weight_bytes, groups) in enumerate(calls):
-        r = groups * np.asarray(m, dtype=float)
-        eff = gemm_efficiency(acc, dtype, r, n, k)
+    rs = [groups * np.asarray(m, dtype=float) for _, m, _, _, _, groups in calls]
+    effs = _curve_efficiencies(acc, calls, rs)
+    for i, (dtype, _, n, k, weight_bytes, groups) in enumerate(calls):
+        r = rs[i]
+        eff = effs[i] if effs is not None else gemm_efficiency(acc, dtype, r, n, k)
         if compute_scale != 1.0:
             eff = np.minimum(eff * compute_scale, 1.0)
         peak = peaks.get(dtype) or peaks.get("bf16") or max(peaks.values())
