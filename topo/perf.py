@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -161,8 +161,6 @@ class Workload:
 # (op, bare alpha [s], the steps' hop latencies [s], ((phase name, bare beta per byte
 #  [s/B], link), ...), latency link, pipelined phases, group size).
 Line = tuple[str, float, float, tuple[tuple[str, float, str], ...], str, bool, int]
-# What times a collective: (its lines, bytes per GPU, losses) -> seconds (CommModel.time).
-Timer = Callable[[tuple[Line, ...], Any, "Fidelity | None"], np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +333,6 @@ def expert_all_to_all(
     losses: Fidelity | None,
     *,
     low_latency: bool = False,
-    timer: Timer | None = None,
 ) -> np.ndarray:
     """Time [s] of one MoE layer's dispatch plus combine for `tokens` tokens per GPU.
 
@@ -347,9 +344,26 @@ def expert_all_to_all(
     scale-out bytes shrink by distinct domains over distinct remote GPUs; the
     low-latency kernels (decode) send one copy per selected expert straight to its GPU.
     """
+    sizes = _a2a_bytes(comm, model, ep, tokens, weights, low_latency)
+    if sizes is None:
+        return np.zeros_like(np.asarray(tokens, dtype=float))
+    out = CommModel.time(comm.ep_all_to_all, sizes[0], losses)
+    back = CommModel.time(comm.ep_all_to_all, sizes[1], losses)
+    return np.asarray(out + back)
+
+
+def _a2a_bytes(
+    comm: CommModel,
+    model: Model,
+    ep: int,
+    tokens: np.ndarray | float,
+    weights: str,
+    low_latency: bool,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Bytes per GPU of :func:`expert_all_to_all`'s dispatch and combine (None: no call)."""
     t = np.asarray(tokens, dtype=float)
     if not model.moe or ep < 2:
-        return np.zeros_like(t)
+        return None
     k = model.moe["experts_per_token"]
     copies = ep * (1 - (1 - 1 / ep) ** k)  # distinct GPUs per token
     nodes = comm.ep_domains
@@ -361,10 +375,7 @@ def expert_all_to_all(
         remote_nodes = (nodes - 1) * (1 - (1 - 1 / nodes) ** k)
         copies *= min(1.0, remote_nodes / max(remote_ranks, 1e-12))
     per_token = copies * model.d_model
-    time = timer or CommModel.time
-    out = time(comm.ep_all_to_all, t * per_token * dispatch_bytes(weights), losses)
-    back = time(comm.ep_all_to_all, t * per_token * ACT_BYTES, losses)
-    return np.asarray(out + back)
+    return t * per_token * dispatch_bytes(weights), t * per_token * ACT_BYTES
 
 
 def _kernels(
@@ -646,40 +657,30 @@ def decode_tpots(
     rounding (array kernels may round a message's time differently at another position).
     """
     f = workload.losses
-    asked: list[tuple[tuple[Line, ...], np.ndarray]] = []
-
-    def ask(lines: tuple[Line, ...], nbytes: Any, losses: Fidelity | None) -> np.ndarray:
-        m = np.asarray(nbytes, dtype=float)
-        asked.append((lines, m))
-        return np.zeros_like(m)
-
-    bares = []
+    bares, calls = [], []
     for plan, batch, comm in runs:
         bare = _decode_bare(layout, model, plan, np.asarray(batch, dtype=float), workload)
-        _decode_comm(comm, model, plan, workload, bare.shape, bare.work, bare.imbalance, ask)
         bares.append(bare)
-    by_lines: dict[tuple[Line, ...], list[int]] = {}
-    for i, (lines, _) in enumerate(asked):
-        by_lines.setdefault(lines, []).append(i)
-    answers: list[np.ndarray] = [np.empty(0)] * len(asked)
-    for lines, idx in by_lines.items():
-        sizes = [asked[i][1] for i in idx]
-        flat = np.concatenate([m.ravel() for m in sizes])
-        times = CommModel._time(lines, flat, f) if lines else np.zeros_like(flat)
-        at = 0
-        for i, m in zip(idx, sizes, strict=True):
-            answers[i] = times[at : at + m.size].reshape(m.shape)
-            at += m.size
-    replies = iter(answers)
-
-    def answer(lines: tuple[Line, ...], nbytes: Any, losses: Fidelity | None) -> np.ndarray:
-        return next(replies)
-
-    out = []
-    for (plan, _, comm), bare in zip(runs, bares, strict=True):
-        t_tp, t_ep, t_hop = _decode_comm(
-            comm, model, plan, workload, bare.shape, bare.work, bare.imbalance, answer
+        calls.append(
+            _decode_calls(comm, model, plan, workload, bare.shape, bare.work, bare.imbalance)
         )
+    by_lines: dict[tuple[Line, ...], list[tuple[dict[str, np.ndarray], str, np.ndarray]]] = {}
+    times: list[dict[str, np.ndarray]] = []
+    for run in calls:
+        got: dict[str, np.ndarray] = {}
+        times.append(got)
+        for name, (lines, nbytes) in run.items():
+            by_lines.setdefault(lines, []).append((got, name, nbytes))
+    for lines, asked in by_lines.items():
+        flat = np.concatenate([m.ravel() for _, _, m in asked])
+        every = CommModel._time(lines, flat, f) if lines else np.zeros_like(flat)
+        at = 0
+        for got, name, m in asked:
+            got[name] = every[at : at + m.size].reshape(m.shape)
+            at += m.size
+    out = []
+    for (plan, _, _), bare, got in zip(runs, bares, times, strict=True):
+        t_tp, t_ep, t_hop = _decode_comm_of(bare.shape, bare.work, got)
         tpot = _tpot(plan, workload, bare, t_tp, t_ep, t_hop)
         out.append((tpot, plan.pp * bare.batch / tpot))
     return out
@@ -870,30 +871,62 @@ def _decode_comm(
     s: dict[str, float],
     w: _StepWork,
     imbalance: np.ndarray,
-    timer: Timer | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TP all-reduces, EP dispatch and combine, and one PP hop of a decode step [s].
-
-    `timer`: what times a collective's lines at message sizes (:meth:`CommModel.time`).
-    """
+    """TP all-reduces, EP dispatch and combine, and one PP hop of a decode step [s]."""
+    calls = _decode_calls(comm, model, plan, workload, s, w, imbalance)
     f = workload.losses
-    time = timer or CommModel.time
-    zero = np.zeros_like(w.per_rank)
-    t_tp, t_ep, t_hop = zero, zero, zero
+    times = {k: CommModel.time(lines, nbytes, f) for k, (lines, nbytes) in calls.items()}
+    return _decode_comm_of(s, w, times)
+
+
+# One collective call of a step: its group's lines and the bytes per GPU it moves.
+_Call = tuple[tuple[Line, ...], np.ndarray]
+
+
+def _decode_calls(
+    comm: CommModel | None,
+    model: Model,
+    plan: Plan,
+    workload: Workload,
+    s: dict[str, float],
+    w: _StepWork,
+    imbalance: np.ndarray,
+) -> dict[str, _Call]:
+    """A decode step's collective calls, by name: those it makes.
+
+    ``tp`` (one all-reduce), ``dispatch`` and ``combine`` (one MoE layer's), ``hop`` (one
+    pipeline hop).
+    """
     if comm is None or workload.ideal:
-        return t_tp, t_ep, t_hop
+        return {}
+    calls: dict[str, _Call] = {}
     # Rows through the TP all-reduce: every token of the step, chunk included.
     act = (w.per_rank * w.verify + w.chunk) * model.d_model * ACT_BYTES
     if plan.tp > 1:
-        t_tp = t_tp + 2 * s["layers"] * time(comm.tp_all_reduce, act, f)
+        calls["tp"] = (comm.tp_all_reduce, act)
     if s["block"] > 1 and plan.ep > 1 and model.moe:
         tokens = w.per_rank / plan.tp * w.verify * imbalance
-        a2a = expert_all_to_all(
-            comm, model, plan.ep, tokens, workload.weights, f, low_latency=True, timer=time
-        )
-        t_ep = t_ep + s["moe_layers"] * a2a
+        sizes = _a2a_bytes(comm, model, plan.ep, tokens, workload.weights, True)
+        if sizes is not None:
+            calls["dispatch"] = (comm.ep_all_to_all, sizes[0])
+            calls["combine"] = (comm.ep_all_to_all, sizes[1])
     if plan.pp > 1:
-        t_hop = time(comm.pp_hop, act, f)
+        calls["hop"] = (comm.pp_hop, act)
+    return calls
+
+
+def _decode_comm_of(
+    s: dict[str, float], w: _StepWork, times: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_decode_comm` from the times of its calls (:func:`_decode_calls`)."""
+    zero = np.zeros_like(w.per_rank)
+    t_tp, t_ep, t_hop = zero, zero, zero
+    if "tp" in times:
+        t_tp = t_tp + 2 * s["layers"] * times["tp"]
+    if "dispatch" in times:
+        t_ep = t_ep + s["moe_layers"] * np.asarray(times["dispatch"] + times["combine"])
+    if "hop" in times:
+        t_hop = times["hop"]
     return t_tp, t_ep, t_hop
 
 
