@@ -43,7 +43,7 @@ from topo.fidelity import CLEAN, DEFAULT, Fidelity, moe_imbalance
 from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan, first_groups, groups_of
+from topo.place import Placement, Plan, groups_of, plan_ranks
 from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
@@ -300,8 +300,8 @@ def plan_comm(
     `ranks`: the GPU of each rank, if already placed (:func:`topo.place.plan_ranks`).
     """
     if ranks is None:
-        return _comm_of(fabric, plan, first_groups(fabric, plan, strategy=strategy))
-    return _comm_of(fabric, plan, groups_of(plan, ranks))
+        ranks = plan_ranks(fabric, plan, strategy=strategy)
+    return _comm_of(fabric, plan, groups_of(plan, ranks, ("tp", "ep", "pp")))
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:
@@ -312,8 +312,21 @@ def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -
         tp_all_reduce=_lines(fabric, "all-reduce", first["tp"]),
         ep_all_to_all=_lines(fabric, "all-to-all", block),
         pp_hop=_lines(fabric, "p2p", hop),
-        ep_domains=len(np.unique(fabric.domain[[fabric.index[gpu] for gpu in block]])),
+        ep_domains=_domains(fabric, block),
     )
+
+
+def _domains(fabric: Fabric, gpus: tuple[str, ...]) -> int:
+    """Scale-up domains `gpus` span (kept per fabric, as its lines are)."""
+    cache = _SPANS.setdefault(fabric, {})
+    got = cache.get(gpus)
+    if got is None:
+        got = len(np.unique(fabric.domain[[fabric.index[gpu] for gpu in gpus]]))
+        cache[gpus] = got
+    return got
+
+
+_SPANS: weakref.WeakKeyDictionary[Fabric, dict[tuple[str, ...], int]] = weakref.WeakKeyDictionary()
 
 
 def dispatch_bytes(weights: str) -> float:

@@ -287,9 +287,12 @@ def plan_ranks(G: Gpus, plan: Plan, *, strategy: str = "packed") -> tuple[str, .
     return tuple(_rank_gpus(G, plan, strategy)[0])
 
 
-def groups_of(plan: Plan, ranks: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+def groups_of(
+    plan: Plan, ranks: tuple[str, ...], kinds: tuple[str, ...] = GROUP_KINDS
+) -> dict[str, tuple[str, ...]]:
     """The first group of each kind of `plan` laid on `ranks` (the GPU of each rank)."""
-    return {k: tuple(map(ranks.__getitem__, o)) for k, o in _first_orders(plan).items()}
+    first = _first_orders(plan)
+    return {k: tuple(map(ranks.__getitem__, first[k])) for k in kinds}
 
 
 def _check_size(plan: Plan, total: int) -> None:
@@ -319,14 +322,15 @@ def _order_arrays(plan: Plan) -> dict[str, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=8192)
-def _first_orders(plan: Plan) -> dict[str, list[int]]:
+@functools.lru_cache(maxsize=8192)
+def _first_orders(plan: Plan) -> dict[str, tuple[int, ...]]:
     """The ranks of each kind's first group: those sharing rank 0's key, in rank order.
 
     Rank 0 opens the first group of every kind, so this is ``_order_arrays(plan)[k][0]``
-    without grouping every rank.
+    without grouping every rank. Kept (callers must not change it).
     """
     keys = _group_keys(plan)
-    return {k: np.nonzero(keys[k] == keys[k][0])[0].tolist() for k in GROUP_KINDS}
+    return {k: tuple(np.nonzero(keys[k] == keys[k][0])[0].tolist()) for k in GROUP_KINDS}
 
 
 def _group_keys(plan: Plan) -> dict[str, np.ndarray]:
