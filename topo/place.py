@@ -254,8 +254,26 @@ def place(G: Gpus, plan: Plan, *, strategy: str = "packed") -> Placement:
     return Placement(plan, strategy, tuple(ranks), groups, reports, total, skipped)
 
 
-def _rank_gpus(G: Gpus, plan: Plan, strategy: str) -> tuple[list[str], int]:
-    """The GPU of every rank, and the GPUs skipped to keep blocks inside domains."""
+def _rank_gpus(G: Gpus, plan: Plan, strategy: str) -> tuple[tuple[str, ...], int]:
+    """The GPU of every rank, and the GPUs skipped to keep blocks inside domains.
+
+    Kept per graph (or fabric) by what they depend on: the strategy, the block
+    (max(tp, ep)) and the world.
+    """
+    kept = _RANKS.setdefault(G, {})
+    key = (strategy, max(plan.tp, plan.ep), plan.world)
+    if key not in kept:
+        ranks, skipped = _ranks_of(G, plan, strategy)
+        kept[key] = (tuple(ranks), skipped)
+    return kept[key]
+
+
+_RANKS: weakref.WeakKeyDictionary[Gpus, dict[tuple[str, int, int], tuple[tuple[str, ...], int]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ranks_of(G: Gpus, plan: Plan, strategy: str) -> tuple[list[str], int]:
     if strategy == "packed":
         ranks, skipped = _packed_gpus(G, plan)
         if len(ranks) < plan.world:
@@ -284,7 +302,7 @@ def plan_ranks(G: Gpus, plan: Plan, *, strategy: str = "packed") -> tuple[str, .
         msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
         raise PlacementError(msg)
     _check_size(plan, len(_gpu_list(G)))
-    return tuple(_rank_gpus(G, plan, strategy)[0])
+    return _rank_gpus(G, plan, strategy)[0]
 
 
 def groups_of(
