@@ -78,18 +78,18 @@ class GpuSlot:
 def layout_gpus(layout: Layout, slots: list[_Slot] | None = None) -> list[GpuSlot]:
     """The layout's GPUs in rank order (the graph's GPU nodes, without the graph)."""
     su = layout.scale_up
+    per_rack, rails, by_tray = layout.rack.gpus, layout.scale_out.rails, su.domain == "tray"
     out = []
     index = 0
     tray_domain = 0
     for s in layout_slots(layout) if slots is None else slots:
         if not s.gpus:
             continue
+        dom = tray_domain if by_tray else s.rack // su.racks_per_domain
+        first = s.rack * per_rack
         for j in range(s.gpus):
-            dom = tray_domain if su.domain == "tray" else s.rack // su.racks_per_domain
-            name = f"r{s.rack}/gpu{index - s.rack * layout.rack.gpus}"
-            out.append(
-                GpuSlot(name, s.rack, dom, s.u, s.tray, index, j, j % layout.scale_out.rails)
-            )
+            name = f"r{s.rack}/gpu{index - first}"
+            out.append(GpuSlot(name, s.rack, dom, s.u, s.tray, index, j, j % rails))
             index += 1
         tray_domain += 1
     return out

@@ -246,11 +246,14 @@ class Fabric:
         self.leaves = [leaf for leaf, *_ in leaves]
         self.spines = [f"fabric/spine{k}" for k in range(tree.spines if tree else 0)]
         out: list[float] = [0] * n  # sum([]) of a GPU without a NIC, as in the graph
+        nic = sum([1 * so.nic_bandwidth_bytes_per_s])  # one NIC's edge, summed as the graph's
         for k, (_, _, members, _) in enumerate(leaves):
-            for i in members:
-                self.leaf[i] = k
-                self.nic_bw[i] = 1 * so.nic_bandwidth_bytes_per_s
-                out[i] = sum([1 * so.nic_bandwidth_bytes_per_s])
+            idx = list(members)
+            self.leaf[idx] = k
+            self.nic_bw[idx] = 1 * so.nic_bandwidth_bytes_per_s
+            for i in idx:
+                out[i] = nic
+            if idx:
                 self.out_latency_s = max(self.out_latency_s, so.latency_s)
         self._gpu_bw["scale_out"] = out
         self.up = np.zeros((len(self.leaves), max(len(self.spines), 1)))
