@@ -523,3 +523,22 @@ def test_rows_interpolated_together_are_np_interp(seed: int, grid: int, curves: 
     got = interp_rows(x, xp, fp, np.diff(fp, axis=1) / np.diff(xp))
     for i in range(curves):
         assert got[i].tobytes() == np.interp(x[i], xp, fp[i]).tobytes()
+
+
+def test_fabrics_sharing_their_scale_up_do_not_share_its_state() -> None:
+    """Designs that differ only in the NIC reuse one scale-up layout: each fabric gets its
+    own copies (a change to one reaches no other), and each equals its graph's."""
+    base = load_layout("gb200-nvl72")
+    a = Fabric.from_layout(apply_design(base, {"domain_gpus": 8, "nic": "400 Gb/s"}))
+    b_layout = apply_design(base, {"domain_gpus": 8, "nic": "800 Gb/s"})
+    b = Fabric.from_layout(b_layout)
+    assert a.nic_bw[0] * 2 == b.nic_bw[0]  # the NIC is each design's own
+    a.links[:] = 0
+    a.domain[:] = -1
+    a.members[0].append(10**6)
+    a.planes[0].append("nowhere")
+    a.index.clear()
+    a.gpus.clear()
+    c = Fabric.from_layout(b_layout)
+    _same_fabric(Fabric(build_graph(b_layout)), b)
+    _same_fabric(Fabric(build_graph(b_layout)), c)

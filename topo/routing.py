@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from topo._memo import bounded_put
+from topo._memo import bounded_put, value_key
 from topo.build import (
     build_graph,
     domain_slots,
@@ -101,28 +101,60 @@ class Fabric:
             return cls(build_graph(layout))
         self = cls.__new__(cls)
         self._G, self._layout = None, layout
-        slots = layout_slots(layout)
-        gpus = layout_gpus(layout, slots)
-        n = len(gpus)
-        self.gpus = [g.name for g in gpus]
-        self.index = {g: i for i, g in enumerate(self.gpus)}
-        self.domain = np.array([g.domain for g in gpus], dtype=np.int64)
-        self.rack = np.array([g.rack for g in gpus], dtype=np.int64)
+        # The GPUs and their scale-up links depend on the racks, their count, the
+        # scale-up fabric and the rails: designs that share them (another NIC, another
+        # cost) share the work, each with its own copies.
+        key = (
+            value_key(layout.rack), layout.cluster.racks, value_key(layout.scale_up),
+            layout.scale_out.rails,
+        )  # fmt: skip
+        kept = _SCALE_UP.get(key)
+        if kept is None:
+            kept = Fabric._scale_up_from_layout(layout)
+            bounded_put(_SCALE_UP, key, kept, 64)
+        self.gpus = list(kept["gpus"])
+        self.index = dict(kept["index"])
+        self.domain = kept["domain"].copy()
+        self.rack = kept["rack"].copy()
         self.topology = layout.scale_up.topology
         self.wraparound = True
         self.overhead_up_s = float(layout.scale_up.collective_overhead_s)
         self.overhead_out_s = float(layout.scale_out.collective_overhead_s)
         self.up_link = str(layout.scale_up.link.name)
         self.out_link = str(layout.scale_out.link.name)
-        self.members = {}
-        for i, d in enumerate(self.domain.tolist()):
-            self.members.setdefault(d, []).append(i)
-        self.pos = np.zeros(n, dtype=np.int64)
-        for idx in self.members.values():
-            self.pos[idx] = np.arange(len(idx))
-        self._switched_from_layout(layout, slots, gpus)
-        self._fat_tree_from_layout(layout, [g.rail for g in gpus])
+        self.members = {d: list(v) for d, v in kept["members"].items()}
+        self.pos = kept["pos"].copy()
+        self.up_latency_s = kept["up_latency_s"]
+        self.planes = {d: list(v) for d, v in kept["planes"].items()}
+        self.links = kept["links"].copy()
+        self.link_bw = kept["link_bw"].copy()
+        self._gpu_bw = {"scale_up": list(kept["_gpu_bw"]["scale_up"])}
+        self._fat_tree_from_layout(layout, kept["rails"])
         return self
+
+    @staticmethod
+    def _scale_up_from_layout(layout: Layout) -> dict[str, Any]:
+        """The GPUs, domains and switched scale-up links of :meth:`from_layout`, by name."""
+        part = Fabric.__new__(Fabric)
+        slots = layout_slots(layout)
+        gpus = layout_gpus(layout, slots)
+        n = len(gpus)
+        part.gpus = [g.name for g in gpus]
+        part.index = {g: i for i, g in enumerate(part.gpus)}
+        part.domain = np.array([g.domain for g in gpus], dtype=np.int64)
+        part.rack = np.array([g.rack for g in gpus], dtype=np.int64)
+        part.members = {}
+        for i, d in enumerate(part.domain.tolist()):
+            part.members.setdefault(d, []).append(i)
+        part.pos = np.zeros(n, dtype=np.int64)
+        for idx in part.members.values():
+            part.pos[idx] = np.arange(len(idx))
+        part._switched_from_layout(layout, slots, gpus)
+        names = ("gpus", "index", "domain", "rack", "members", "pos", "up_latency_s", "planes")
+        out = {name: getattr(part, name) for name in names}
+        out |= {"links": part.links, "link_bw": part.link_bw, "_gpu_bw": part._gpu_bw}
+        out["rails"] = [g.rail for g in gpus]
+        return out
 
     def gpu_bandwidth(self, kind: str) -> list[float]:
         """Per GPU, the summed bandwidth [B/s, per direction] of its `kind` links.
@@ -335,6 +367,10 @@ class Fabric:
             ).digest()
             self._routes_key = key
         return key
+
+
+# The scale-up part of Fabric.from_layout by what it depends on (see there); at most 64.
+_SCALE_UP: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def fabric_of(G: nx.Graph | Fabric) -> Fabric:
