@@ -542,3 +542,57 @@ def test_fabrics_sharing_their_scale_up_do_not_share_its_state() -> None:
     c = Fabric.from_layout(b_layout)
     _same_fabric(Fabric(build_graph(b_layout)), b)
     _same_fabric(Fabric(build_graph(b_layout)), c)
+
+
+def _same_bare(a: Any, b: Any) -> None:
+    """Two decode steps' terms equal to the bit (arrays by dtype, shape and bytes)."""
+    from topo.perf import _Bare, _StepWork
+
+    for f in _Bare.__slots__:
+        x, y = getattr(a, f), getattr(b, f)
+        if f == "work":
+            for g in _StepWork.__slots__:
+                u, v = np.asarray(getattr(x, g)), np.asarray(getattr(y, g))
+                assert (u.shape, u.tobytes()) == (v.shape, v.tobytes()), g
+        elif f == "kernels":
+            assert x.keys() == y.keys()
+            assert all(x[k].tobytes() == y[k].tobytes() for k in x), f
+        elif isinstance(y, np.ndarray):
+            assert (x.dtype, x.shape, x.tobytes()) == (y.dtype, y.shape, y.tobytes()), f
+        else:
+            assert type(x) is type(y) and x == y, f
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"domain_gpus": 8}, "deepseek-v3", {}),
+        ({"domain_gpus": 72}, "deepseek-v3", {"context_cv": 0.4, "draft_tokens": 2}),
+        ({}, "llama-3-70b", {}),
+        ({}, "mixtral-8x7b", {"prefill_chunk_tokens": 256.0, "moe_skew": 0.2}),
+        ({"domain_gpus": 16}, "llama-3.1-8b", {"compute_scale": 0.8}),
+    ],
+)
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_plans_stacked_into_one_step_are_each_run_alone(
+    case: tuple[dict[str, Any], str, dict[str, Any]], seed: int
+) -> None:
+    """The search runs the decode steps of many plans as one stack: each plan's terms are
+    the floats of its step run alone (batches of several lengths, padded in the stack)."""
+    from topo import plans
+    from topo.perf import Workload, _bare_stack, _bare_terms
+
+    vary, model, losses = case
+    lay = apply_design(load_layout("gb200-nvl72"), vary)
+    m = load_model(model)
+    w = Workload(weights="fp8", fidelity=dataclasses.replace(Workload().fidelity, **losses))
+    rng = np.random.default_rng(seed)
+    runs = []
+    for plan in plans.candidate_plans(lay, m, replicas=False)[:40]:
+        top = int(rng.integers(9, 400))
+        runs.append((plan, plans._grid(top) * plan.dp))
+    runs = [(p, b) for p, b in runs if len(b) > 8]
+    stacked = _bare_stack(lay, m, runs, w)
+    for (plan, batches), got in zip(runs, stacked, strict=True):
+        _same_bare(got, _bare_terms(lay, m, plan, batches.copy(), w))

@@ -116,7 +116,15 @@ def moe_imbalance(mean_tokens: np.ndarray, ranks: int, skew: float = 0.0) -> np.
     mu = np.maximum(np.asarray(mean_tokens, dtype=float), 1e-9)
     if ranks <= 1:
         return np.asarray(np.ones_like(mu) * (1 + skew))
-    return np.asarray(1 + np.sqrt(2 * math.log(ranks) / mu) + skew)
+    return busiest_load(mu, math.log(ranks), skew)
+
+
+def busiest_load(mu: np.ndarray, log_ranks: Any, skew: float) -> np.ndarray:
+    """:func:`moe_imbalance` over more than one rank, from the log of the ranks.
+
+    `log_ranks`: a number, or a column of them (one per plan of a stack).
+    """
+    return np.asarray(1 + np.sqrt(2 * log_ranks / mu) + skew)
 
 
 _BOUNDS = {

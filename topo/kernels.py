@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -367,30 +368,53 @@ def _curve_efficiencies(acc: Any, calls: list[_Call], rs: list[np.ndarray]) -> n
 
     None where some call has 8 rows or fewer, or the calls' rows differ in shape. Each
     row interpolates its own curve as ``np.interp`` does (the same slope, offset and end
-    rule, element by element), so the fractions are the same floats.
+    rule, element by element), so the fractions are the same floats. A call's n and k
+    may be columns (one per row of its rows: plans stacked), each row on its own curve.
     """
     if not rs or any(r.size <= 8 or r.shape != rs[0].shape for r in rs):
         return None
-    keys = tuple((*_stand_in(acc, dtype), float(n), float(k)) for dtype, _, n, k, _, _ in calls)
-    curves, slopes = _curve_stack(keys)
-    R = np.stack([r.ravel() for r in rs])
-    out = np.exp(interp_rows(np.log2(np.maximum(R, 1.0)), _M_GRID, curves, slopes))
+    shape = rs[0].shape
+    per = int(np.prod(shape[:-1])) if len(shape) > 1 else 1  # rows of each call
+    keys = []
+    for dtype, _, n, k, _, _ in calls:
+        chip, rows = _stand_in(acc, dtype)
+        ns = np.broadcast_to(np.asarray(n, dtype=float).reshape(-1), (per,)).tolist()
+        ks = np.broadcast_to(np.asarray(k, dtype=float).reshape(-1), (per,)).tolist()
+        keys += [(chip, rows, a, b) for a, b in zip(ns, ks, strict=True)]
+    R = np.concatenate([r.reshape(per, -1) for r in rs])
+    if len(keys) <= 64:
+        curves, slopes = _curve_stack(tuple(keys))
+        row = None
+    else:  # plans stacked: their distinct curves, each row pointing at its own
+        distinct = list(dict.fromkeys(keys))
+        curves, slopes = _curve_stack(tuple(distinct))
+        at = {key: i for i, key in enumerate(distinct)}
+        row = np.array([at[key] for key in keys])[:, None]
+    x = np.log2(np.maximum(R, 1.0))
+    out = np.exp(interp_rows(x, _M_GRID, curves, slopes, row))
     out = np.where(R < 1.0, out * np.maximum(R, 0.0), out)
-    return out.reshape((len(rs), *rs[0].shape))
+    return out.reshape((len(rs), *shape))
 
 
-def interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray, slopes: np.ndarray) -> np.ndarray:
-    """``np.interp(x[i], xp, fp[i])`` for every row i, to the bit, in one pass.
+def interp_rows(
+    x: np.ndarray,
+    xp: np.ndarray,
+    fp: np.ndarray,
+    slopes: np.ndarray,
+    row: np.ndarray | None = None,
+) -> np.ndarray:
+    """``np.interp(x[i], xp, fp[row[i]])`` for every row i, to the bit, in one pass.
 
-    `slopes`: ``np.diff(fp, axis=1) / np.diff(xp)``. As ``np.interp`` computes it: the
-    slope of the segment a point falls in, times its offset from the segment's start,
-    plus the start's value; the end values beyond the ends.
+    `slopes`: ``np.diff(fp, axis=1) / np.diff(xp)``; `row` (a column): each row's curve
+    (default: row i on curve i). As ``np.interp`` computes it: the slope of the segment
+    a point falls in, times its offset from the segment's start, plus the start's value;
+    the end values beyond the ends.
     """
     j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
-    row = np.arange(len(fp))[:, None]
+    row = np.arange(len(x))[:, None] if row is None else row
     inner = slopes[row, j] * (x - xp[j]) + fp[row, j]
-    inner = np.where(x >= xp[-1], fp[:, -1:], inner)
-    return np.asarray(np.where(x < xp[0], fp[:, :1], inner))
+    inner = np.where(x >= xp[-1], fp[row, -1], inner)
+    return np.asarray(np.where(x < xp[0], fp[row, 0], inner))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -463,7 +487,7 @@ def _gemm_times(
     peaks = acc.peak_flop_per_s
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
     G = len(calls)
-    moved, flops = np.empty(G), np.empty(G)
+    moved, flops = [], []
     R = W = E = np.empty(0)
     rs = [groups * np.asarray(m, dtype=float) for _, m, _, _, _, groups in calls]
     effs = _curve_efficiencies(acc, calls, rs)
@@ -478,12 +502,14 @@ def _gemm_times(
         R[i] = r
         W[i] = groups * (n * k * weight_bytes)  # weight bytes, once per group
         E[i] = eff
-        moved[i] = (k + n) * act_bytes  # activation bytes per row, in and out
-        flops[i] = 2.0 * n * k / peak  # compute seconds per row at peak
-    col = (G,) + (1,) * (R.ndim - 1)
+        moved.append((k + n) * act_bytes)  # activation bytes per row, in and out
+        flops.append(2.0 * n * k / peak)  # compute seconds per row at peak
+    # Per call: a number, or a column of plans (plans x 1) when the calls are stacked.
+    M, F = np.array(moved, dtype=float), np.array(flops, dtype=float)
+    M, F = (a.reshape(a.shape + (1,) * (R.ndim - a.ndim)) for a in (M, F))
     # memory: weights once per group, activations in and out; compute at the efficiency
-    t_m = (W + R * moved.reshape(col)) / bw
-    t_c = R * flops.reshape(col) / np.maximum(E, 1e-12)
+    t_m = (W + R * M) / bw
+    t_c = R * F / np.maximum(E, 1e-12)
     return np.asarray(np.maximum(np.maximum(t_m, t_c), kernel_floor(acc)))
 
 
@@ -734,6 +760,41 @@ def moe_gemms(model: Any, plan: Any) -> list[Gemm]:
     ]
 
 
+def _gemms(make: Callable[[Any, Any], list[Gemm]], model: Any, plan: Any) -> list[Gemm]:
+    """`make`'s GEMMs of `plan`; of plans stacked (``plan.plans``), each field a column.
+
+    Stacked plans run the same GEMMs (one model): each field holds every plan's value,
+    so the step's arithmetic runs on all of them at once.
+    """
+    plans = getattr(plan, "plans", None)
+    if plans is None:
+        return make(model, plan)
+    each = [make(model, p) for p in plans]
+    first = each[0]
+    if any(
+        [(g.name, g.weight_bytes) for g in gs] != [(g.name, g.weight_bytes) for g in first]
+        for gs in each
+    ):
+        msg = "stacked plans must run the same GEMMs"
+        raise ValueError(msg)
+
+    def col(field: str, j: int) -> Any:
+        return np.array([getattr(gs[j], field) for gs in each], dtype=float)[:, None]
+
+    return [
+        Gemm(
+            g.name,
+            g.kind,
+            col("n", j),
+            col("k", j),
+            col("per_stage", j),
+            col("groups", j),
+            g.weight_bytes,
+        )
+        for j, g in enumerate(first)
+    ]
+
+
 def step_kernels(
     acc: Any,
     model: Any,
@@ -764,13 +825,13 @@ def step_kernels(
     out = {k: np.zeros_like(rows) for k in ("gemm", "moe_gemm", "attention", "elementwise")}
     # (class, dtype, rows, n, k, weight bytes, groups, per stage) of every GEMM.
     calls: list[tuple[str, str, np.ndarray, float, float, float, Any, float]] = []
-    for g in layer_gemms(model, plan):
+    for g in _gemms(layer_gemms, model, plan):
         wb = weight_bytes if g.weight_bytes is None else g.weight_bytes
         # Router weights stay 16-bit: a bf16 GEMM where the chip has a bf16 peak.
         gd = dtype if g.weight_bytes is None or "bf16" not in acc.peak_flop_per_s else "bf16"
         calls.append(("gemm", gd, rows, g.n, g.k, wb, g.groups, g.per_stage))
     touched = np.maximum(experts_touched, 1e-9)
-    for g in moe_gemms(model, plan):
+    for g in _gemms(moe_gemms, model, plan):
         calls.append(("moe_gemm", dtype, expert_rows, g.n, g.k, weight_bytes, touched, g.per_stage))
     # The step's single shapes fitted in one call per table (as gemm_time would, each).
     _fit_exact(
@@ -788,8 +849,8 @@ def step_kernels(
     peak = acc.peak_flop_per_s.get("bf16") or max(acc.peak_flop_per_s.values())
     frac, _ = attention_fraction(acc, attention, prefill_seq)
     frac = min(frac * compute_scale, 1.0)
-    per_layer_kv = np.asarray(kv_bytes) / max(layers, 1e-9)
-    per_layer_fl = np.asarray(attn_flops) / max(layers, 1e-9)
+    per_layer_kv = np.asarray(kv_bytes) / np.maximum(layers, 1e-9)
+    per_layer_fl = np.asarray(attn_flops) / np.maximum(layers, 1e-9)
     t_att = np.maximum(np.maximum(per_layer_kv / bw, per_layer_fl / (peak * frac)), floor)
     out["attention"] = layers * t_att
     ew_bytes = rows * model.d_model * ACT * 3  # read input and residual, write output

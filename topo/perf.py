@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,7 +39,7 @@ import numpy as np
 from topo._memo import bounded_put, value_key
 from topo.collectives import charge, collective
 from topo.errors import TopoError
-from topo.fidelity import CLEAN, DEFAULT, Fidelity, moe_imbalance
+from topo.fidelity import CLEAN, DEFAULT, Fidelity, busiest_load
 from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
@@ -442,7 +442,7 @@ def _local_experts(
     if not model.moe:
         return np.zeros_like(meeting), np.zeros_like(meeting)
     k, E = model.moe["experts_per_token"], model.moe["experts"]
-    held = math.ceil(E / plan.ep)  # the busiest GPU's experts
+    held = _per_plan(plan, lambda p: math.ceil(E / p.ep))  # the busiest GPU's experts
     touched = held * experts_touched_share(model, meeting)
     rows = meeting * k * held / E * imbalance / np.maximum(touched, 1e-9)
     return np.asarray(rows), np.asarray(touched)
@@ -554,6 +554,43 @@ def _shape(model: Model, plan: Plan) -> dict[str, float]:
         "moe_layers": p.moe_layers / plan.pp,
         "layers": model.layers / plan.pp,
     }
+
+
+@dataclass(frozen=True)
+class _PlanStack:
+    """Plans run through one decode step together: each degree a (plans x 1) column.
+
+    The step's arithmetic broadcasts them against (plans x batches) arrays; what needs a
+    number per plan (its shape, logs, ceilings) comes from :func:`_per_plan`.
+    """
+
+    plans: tuple[Plan, ...]
+    tp: np.ndarray
+    ep: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+
+    @classmethod
+    def of(cls, plans: Sequence[Plan]) -> _PlanStack:
+        def col(name: str) -> np.ndarray:
+            return np.array([getattr(p, name) for p in plans], dtype=float)[:, None]
+
+        return cls(tuple(plans), col("tp"), col("ep"), col("pp"), col("dp"))
+
+
+def _per_plan(plan: Plan | _PlanStack, value: Callable[[Plan], float]) -> Any:
+    """`value` of the plan, or a column of it for each plan of a stack."""
+    if isinstance(plan, _PlanStack):
+        return np.array([value(p) for p in plan.plans], dtype=float)[:, None]
+    return value(plan)
+
+
+def _shape_of(model: Model, plan: Plan | _PlanStack) -> dict[str, Any]:
+    """:func:`_shape` of the plan, or each entry a column over a stack's plans."""
+    if not isinstance(plan, _PlanStack):
+        return _shape(model, plan)
+    shapes = [_shape(model, p) for p in plan.plans]
+    return {k: np.array([sh[k] for sh in shapes], dtype=float)[:, None] for k in shapes[0]}
 
 
 TERMS = ("weights", "kv", "compute", "communication", "overhead")
@@ -670,13 +707,11 @@ def decode_tpots(
     rounding (array kernels may round a message's time differently at another position).
     """
     f = workload.losses
-    bares, calls = [], []
-    for plan, batch, comm in runs:
-        bare = _decode_bare(layout, model, plan, np.asarray(batch, dtype=float), workload)
-        bares.append(bare)
-        calls.append(
-            _decode_calls(comm, model, plan, workload, bare.shape, bare.work, bare.imbalance)
-        )
+    bares = _decode_bares(layout, model, workload, [(plan, batch) for plan, batch, _ in runs])
+    calls = [
+        _decode_calls(comm, model, plan, workload, bare.shape, bare.work, bare.imbalance)
+        for (plan, _, comm), bare in zip(runs, bares, strict=True)
+    ]
     by_lines: dict[tuple[Line, ...], list[tuple[dict[str, np.ndarray], str, np.ndarray]]] = {}
     times: list[dict[str, np.ndarray]] = []
     for run in calls:
@@ -739,6 +774,78 @@ def _decode_bare(
     return got
 
 
+def _decode_bares(
+    layout: Layout, model: Model, workload: Workload, runs: Sequence[tuple[Plan, np.ndarray]]
+) -> list[_Bare]:
+    """:func:`_decode_bare` of each (plan, batches); those not kept yet run as stacks.
+
+    Runs of more than 8 batches (the kernel layer's curve path) are stacked, up to
+    :data:`_STACK` plans at a time (:func:`_bare_stack`); each step is the same floats as
+    its own run, and is kept as that run's.
+    """
+    acc, mod = value_key(layout.accelerator), value_key(model)
+    out: list[_Bare | None] = []
+    todo: list[tuple[int, tuple[Any, ...], Plan, np.ndarray]] = []
+    for plan, batch in runs:
+        B = np.asarray(batch, dtype=float)
+        key = (acc, mod, plan, workload, B.shape, B.tobytes())
+        got = _BARE.get(key)
+        if got is None and 8 < B.size <= _BARE_MAX_POINTS and B.ndim == 1:
+            todo.append((len(out), key, plan, B))
+        elif got is None:
+            got = _decode_bare(layout, model, plan, B, workload)
+        out.append(got)
+    for at in range(0, len(todo), _STACK):
+        part = todo[at : at + _STACK]
+        steps = _bare_stack(layout, model, [(p, B) for _, _, p, B in part], workload)
+        for (i, key, _, _), bare in zip(part, steps, strict=True):
+            bounded_put(_BARE, key, bare, 1 << 13)
+            out[i] = bare
+    return [b for b in out if b is not None]
+
+
+# Plans run as one stack at most (~40 arrays of plans x 256 batches: ~20 MB).
+_STACK = 256
+
+
+def _bare_stack(
+    layout: Layout, model: Model, runs: Sequence[tuple[Plan, np.ndarray]], workload: Workload
+) -> list[_Bare]:
+    """:func:`_bare_terms` of each (plan, batches), the plans stacked into one pass.
+
+    Each run's batches fill a row (the shorter ones repeat their last batch); every
+    operation is element by element, so each row is the floats of its run alone.
+    """
+    stack = _PlanStack.of([p for p, _ in runs])
+    n = max(len(B) for _, B in runs)
+    B2 = np.array([np.pad(B, (0, n - len(B)), mode="edge") for _, B in runs])
+    bare = _bare_terms(layout, model, stack, B2, workload)
+    out = []
+    for i, (plan, B) in enumerate(runs):
+        m = len(B)
+
+        def row(a: Any, i: int = i, m: int = m) -> Any:
+            return a[i, :m] if isinstance(a, np.ndarray) and a.ndim == 2 else a
+
+        w = bare.work
+        work = _StepWork(*(row(getattr(w, f)) for f in _StepWork.__slots__))
+        one = _Bare(
+            batch=B,
+            shape=_shape(model, plan),
+            work=work,
+            fixed=float(np.asarray(bare.fixed).reshape(-1)[i if np.size(bare.fixed) > 1 else 0]),
+            kernels={k: row(v) for k, v in bare.kernels.items()},
+            **{
+                f: row(getattr(bare, f))
+                for f in _Bare.__slots__
+                if f not in ("batch", "shape", "work", "fixed", "kernels")
+            },
+        )
+        _freeze(one)
+        out.append(one)
+    return out
+
+
 # Steps of at most this many batches are kept (a study's searches run 256 at most): at
 # ~25 arrays a step, 8,192 of them stay under ~450 MB even all at the most (the bundled
 # DeepSeek study keeps 5,842, most of them short).
@@ -749,20 +856,25 @@ def _bare_terms(
     layout: Layout, model: Model, plan: Plan, B: np.ndarray, workload: Workload
 ) -> _Bare:
     hw = _hw(layout, workload)
-    s = _shape(model, plan)
+    s = _shape_of(model, plan)
     f = workload.losses
     w = _step_work(model, plan, workload, s, B)
     imbalance = np.ones_like(B)
-    if f.enabled and model.moe and s["block"] > 1:
+    many = np.asarray(s["block"] > 1)
+    if f.enabled and model.moe and many.any():
         per_gpu = w.tokens_block * w.verify * model.moe["experts_per_token"] / s["block"]
-        imbalance = moe_imbalance(per_gpu, int(s["block"]), f.moe_skew)
+        mu = np.maximum(np.asarray(per_gpu, dtype=float), 1e-9)
+        log_block = _per_plan(plan, lambda p: math.log(max(p.tp, p.ep, 2)))
+        imbalance = np.where(many, busiest_load(mu, log_block, f.moe_skew), imbalance)
     t_w = w.w_bytes / hw.bw
     t_kv = w.kv_bytes / hw.bw
     cv_factor = np.ones_like(B)
-    if f.enabled and f.context_cv > 0 and plan.dp > 1:
+    spread_dp = np.asarray(plan.dp > 1)
+    if f.enabled and f.context_cv > 0 and spread_dp.any():
         # Data-parallel attention: the step waits for the rank holding the most KV.
-        spread = np.sqrt(2 * math.log(plan.dp) / np.maximum(w.per_rank, 1e-9))
-        cv_factor = 1 + f.context_cv * spread
+        log_dp = _per_plan(plan, lambda p: math.log(max(p.dp, 2)))
+        spread = np.sqrt(2 * log_dp / np.maximum(w.per_rank, 1e-9))
+        cv_factor = np.where(spread_dp, 1 + f.context_cv * spread, cv_factor)
         t_kv = t_kv * cv_factor
     t_c = (
         w.dense_flops / f.gemm_efficiency(w.rows)
@@ -846,7 +958,7 @@ def _step_work(
     w_bytes = (s["non_expert"] + experts_touched_share(model, touching) * s["routed"]) * b_w
     w_bytes = w_bytes + per_rank * model.d_model * b_w / plan.tp / plan.pp  # embedding rows
     kv_bytes = per_rank * model.kv_bytes(S, b_kv) / plan.pp / s["kv_shard"]
-    kv_bytes = kv_bytes * _kv_rereads(model, plan, workload)
+    kv_bytes = kv_bytes * _per_plan(plan, lambda p: _kv_rereads(model, p, workload))
     rows = per_rank * verify + chunk
     dense_flops = 2 * rows * s["matmul"]
     expert_flops = 2 * (tokens_block * verify + chunk * s["dp_in_block"]) * s["expert_matmul"]
