@@ -596,3 +596,22 @@ def test_plans_stacked_into_one_step_are_each_run_alone(
     stacked = _bare_stack(lay, m, runs, w)
     for (plan, batches), got in zip(runs, stacked, strict=True):
         _same_bare(got, _bare_terms(lay, m, plan, batches.copy(), w))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    m=st.lists(
+        st.floats(0.0, 2e9) | st.sampled_from([2.0 ** (j / 8) for j in range(0, 200)]),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_grid_segments_by_arithmetic_are_searchsorteds(m: list[float]) -> None:
+    """The kernel layer finds where each GEMM's rows fall on its curves' grid by
+    arithmetic: the segments np.interp's search finds (points on the grid included)."""
+    from topo.kernels import _M_GRID, grid_index
+
+    x = np.log2(np.maximum(np.array(m), 1.0))
+    want = np.clip(np.searchsorted(_M_GRID, x, side="right") - 1, 0, len(_M_GRID) - 2)
+    assert np.array_equal(grid_index(x), want)
+    assert np.array_equal(_M_GRID, np.arange(len(_M_GRID)) / 8.0)  # what it relies on

@@ -64,6 +64,7 @@ __all__ = [
 
 TILE_ROWS = 64.0  # rows of one tensor-core tile (Hopper wgmma m64, Blackwell tcgen05 m64)
 _M_GRID = np.linspace(0.0, 24.0, 193)  # log2 m of the cached efficiency curves
+_M_STEPS = 8.0  # grid points per doubling of m (grid_index relies on it)
 
 
 @dataclass(frozen=True)
@@ -370,6 +371,7 @@ def _curve_efficiencies(acc: Any, calls: list[_Call], rs: list[np.ndarray]) -> n
     row interpolates its own curve as ``np.interp`` does (the same slope, offset and end
     rule, element by element), so the fractions are the same floats. A call's n and k
     may be columns (one per row of its rows: plans stacked), each row on its own curve.
+    Calls with the same rows (the same m and groups) share where their rows fall.
     """
     if not rs or any(r.size <= 8 or r.shape != rs[0].shape for r in rs):
         return None
@@ -381,19 +383,32 @@ def _curve_efficiencies(acc: Any, calls: list[_Call], rs: list[np.ndarray]) -> n
         ns = np.broadcast_to(np.asarray(n, dtype=float).reshape(-1), (per,)).tolist()
         ks = np.broadcast_to(np.asarray(k, dtype=float).reshape(-1), (per,)).tolist()
         keys += [(chip, rows, a, b) for a, b in zip(ns, ks, strict=True)]
-    R = np.concatenate([r.reshape(per, -1) for r in rs])
-    if len(keys) <= 64:
-        curves, slopes = _curve_stack(tuple(keys))
-        row = None
-    else:  # plans stacked: their distinct curves, each row pointing at its own
-        distinct = list(dict.fromkeys(keys))
-        curves, slopes = _curve_stack(tuple(distinct))
-        at = {key: i for i, key in enumerate(distinct)}
-        row = np.array([at[key] for key in keys])[:, None]
-    x = np.log2(np.maximum(R, 1.0))
-    out = np.exp(interp_rows(x, _M_GRID, curves, slopes, row))
-    out = np.where(R < 1.0, out * np.maximum(R, 0.0), out)
+    distinct = list(dict.fromkeys(keys))
+    curves, slopes = _curve_stack(tuple(distinct))
+    at = {key: i for i, key in enumerate(distinct)}
+    row = np.array([at[key] for key in keys]).reshape(len(rs), per, 1)
+    out = np.empty((len(rs), per, shape[-1]))
+    where: dict[tuple[int, bytes], tuple[np.ndarray, ...]] = {}
+    for i, ((_, m, _, _, _, groups), r) in enumerate(zip(calls, rs, strict=True)):
+        key = (id(m), np.asarray(groups, dtype=float).tobytes())
+        if key not in where:
+            R = r.reshape(per, -1)
+            x = np.log2(np.maximum(R, 1.0))
+            j = grid_index(x)
+            where[key] = (R, x, j)
+        R, x, j = where[key]
+        got = np.exp(interp_rows(x, _M_GRID, curves, slopes, row[i], j))
+        out[i] = np.where(R < 1.0, got * np.maximum(R, 0.0), got)
     return out.reshape((len(rs), *shape))
+
+
+def grid_index(x: np.ndarray) -> np.ndarray:
+    """For each log2 m in `x`, the segment of :data:`_M_GRID` it falls in.
+
+    ``searchsorted(_M_GRID, x, "right") - 1`` clipped to the first and last segments, by
+    arithmetic: the grid is every 1/8 from 0, each point exact.
+    """
+    return np.clip(np.floor(x * _M_STEPS), 0, len(_M_GRID) - 2).astype(np.int64)
 
 
 def interp_rows(
@@ -402,15 +417,18 @@ def interp_rows(
     fp: np.ndarray,
     slopes: np.ndarray,
     row: np.ndarray | None = None,
+    j: np.ndarray | None = None,
 ) -> np.ndarray:
     """``np.interp(x[i], xp, fp[row[i]])`` for every row i, to the bit, in one pass.
 
     `slopes`: ``np.diff(fp, axis=1) / np.diff(xp)``; `row` (a column): each row's curve
-    (default: row i on curve i). As ``np.interp`` computes it: the slope of the segment
-    a point falls in, times its offset from the segment's start, plus the start's value;
-    the end values beyond the ends.
+    (default: row i on curve i); `j`: each point's segment, if known (as computed here).
+    As ``np.interp`` computes it: the slope of the segment a point falls in, times its
+    offset from the segment's start, plus the start's value; the end values beyond the
+    ends.
     """
-    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    if j is None:
+        j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
     row = np.arange(len(x))[:, None] if row is None else row
     inner = slopes[row, j] * (x - xp[j]) + fp[row, j]
     inner = np.where(x >= xp[-1], fp[row, -1], inner)
