@@ -560,7 +560,8 @@ def _same_bare(a: Any, b: Any) -> None:
         elif isinstance(y, np.ndarray):
             assert (x.dtype, x.shape, x.tobytes()) == (y.dtype, y.shape, y.tobytes()), f
         else:
-            assert type(x) is type(y) and x == y, f
+            assert type(x) is type(y), f
+            assert x == y, f
 
 
 @pytest.mark.parametrize(
