@@ -597,6 +597,10 @@ def test_plans_stacked_into_one_step_are_each_run_alone(
     stacked = _bare_stack(lay, m, runs, w)
     for (plan, batches), got in zip(runs, stacked, strict=True):
         _same_bare(got, _bare_terms(lay, m, plan, batches.copy(), w))
+        # Kept and shared like any step: every array read-only.
+        arrays = [getattr(got, f) for f in got.__slots__] + list(got.kernels.values())
+        arrays += [getattr(got.work, f) for f in got.work.__slots__]
+        assert not any(isinstance(a, np.ndarray) and a.flags.writeable for a in arrays)
 
 
 @settings(max_examples=30, deadline=None)

@@ -504,31 +504,32 @@ def _gemm_times(
     """
     peaks = acc.peak_flop_per_s
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
-    G = len(calls)
     moved, flops = [], []
-    R = W = E = np.empty(0)
     rs = [groups * np.asarray(m, dtype=float) for _, m, _, _, _, groups in calls]
+    R = np.stack(rs)
+    W = np.empty_like(R)
     effs = _curve_efficiencies(acc, calls, rs)
+    E = effs if effs is not None and compute_scale == 1.0 else np.empty_like(R)
     for i, (dtype, _, n, k, weight_bytes, groups) in enumerate(calls):
-        r = rs[i]
-        eff = effs[i] if effs is not None else gemm_efficiency(acc, dtype, r, n, k)
-        if compute_scale != 1.0:
-            eff = np.minimum(eff * compute_scale, 1.0)
+        if E is not effs:
+            eff = effs[i] if effs is not None else gemm_efficiency(acc, dtype, rs[i], n, k)
+            E[i] = np.minimum(eff * compute_scale, 1.0) if compute_scale != 1.0 else eff
         peak = peaks.get(dtype) or peaks.get("bf16") or max(peaks.values())
-        if i == 0:
-            R, W, E = (np.empty((G, *np.shape(r))) for _ in range(3))
-        R[i] = r
         W[i] = groups * (n * k * weight_bytes)  # weight bytes, once per group
-        E[i] = eff
         moved.append((k + n) * act_bytes)  # activation bytes per row, in and out
         flops.append(2.0 * n * k / peak)  # compute seconds per row at peak
     # Per call: a number, or a column of plans (plans x 1) when the calls are stacked.
     M, F = np.array(moved, dtype=float), np.array(flops, dtype=float)
     M, F = (a.reshape(a.shape + (1,) * (R.ndim - a.ndim)) for a in (M, F))
     # memory: weights once per group, activations in and out; compute at the efficiency
-    t_m = (W + R * M) / bw
-    t_c = R * F / np.maximum(E, 1e-12)
-    return np.asarray(np.maximum(np.maximum(t_m, t_c), kernel_floor(acc)))
+    # (in place: the same operations, without a fresh array for each)
+    t_m = R * M
+    t_m += W
+    t_m /= bw
+    t_c = R * F
+    t_c /= np.maximum(E, 1e-12, out=E if E is not effs else None)
+    np.maximum(t_m, t_c, out=t_m)
+    return np.asarray(np.maximum(t_m, kernel_floor(acc), out=t_m))
 
 
 def attention_fraction(acc: Any, kind: str, seq: float | None = None) -> tuple[float, str]:
@@ -796,19 +797,10 @@ def _gemms(make: Callable[[Any, Any], list[Gemm]], model: Any, plan: Any) -> lis
         msg = "stacked plans must run the same GEMMs"
         raise ValueError(msg)
 
-    def col(field: str, j: int) -> Any:
-        return np.array([getattr(gs[j], field) for gs in each], dtype=float)[:, None]
-
+    # (plans, GEMMs, [n, k, per stage, groups]): each field of each GEMM a column.
+    v = np.array([[(g.n, g.k, g.per_stage, g.groups) for g in gs] for gs in each], dtype=float)
     return [
-        Gemm(
-            g.name,
-            g.kind,
-            col("n", j),
-            col("k", j),
-            col("per_stage", j),
-            col("groups", j),
-            g.weight_bytes,
-        )
+        Gemm(g.name, g.kind, *(v[:, j, f : f + 1] for f in range(4)), g.weight_bytes)
         for j, g in enumerate(first)
     ]
 

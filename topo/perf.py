@@ -819,30 +819,31 @@ def _bare_stack(
     stack = _PlanStack.of([p for p, _ in runs])
     n = max(len(B) for _, B in runs)
     B2 = np.array([np.pad(B, (0, n - len(B)), mode="edge") for _, B in runs])
-    bare = _bare_terms(layout, model, stack, B2, workload)
+    bare = _bare_terms(layout, model, stack, B2, workload)  # its arrays read-only
+    w = bare.work
+    works = [getattr(w, f) for f in _StepWork.__slots__]
+    fields = [f for f in _Bare.__slots__ if f not in ("batch", "shape", "work", "fixed", "kernels")]
+    arrays = [getattr(bare, f) for f in fields]
+    fixed = np.broadcast_to(np.asarray(bare.fixed, dtype=float).reshape(-1, 1), (len(runs), 1))
     out = []
     for i, (plan, B) in enumerate(runs):
         m = len(B)
+        batch = B.copy()
+        batch.flags.writeable = False
 
         def row(a: Any, i: int = i, m: int = m) -> Any:
             return a[i, :m] if isinstance(a, np.ndarray) and a.ndim == 2 else a
 
-        w = bare.work
-        work = _StepWork(*(row(getattr(w, f)) for f in _StepWork.__slots__))
-        one = _Bare(
-            batch=B,
-            shape=_shape(model, plan),
-            work=work,
-            fixed=float(np.asarray(bare.fixed).reshape(-1)[i if np.size(bare.fixed) > 1 else 0]),
-            kernels={k: row(v) for k, v in bare.kernels.items()},
-            **{
-                f: row(getattr(bare, f))
-                for f in _Bare.__slots__
-                if f not in ("batch", "shape", "work", "fixed", "kernels")
-            },
+        out.append(
+            _Bare(
+                batch=batch,
+                shape=_shape(model, plan),
+                work=_StepWork(*map(row, works)),
+                fixed=float(fixed[i, 0]),
+                kernels={k: row(v) for k, v in bare.kernels.items()},
+                **dict(zip(fields, map(row, arrays), strict=True)),
+            )
         )
-        _freeze(one)
-        out.append(one)
     return out
 
 
