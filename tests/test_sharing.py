@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from topo.build import build_graph
@@ -620,3 +620,28 @@ def test_grid_segments_by_arithmetic_are_searchsorteds(m: list[float]) -> None:
     want = np.clip(np.searchsorted(_M_GRID, x, side="right") - 1, 0, len(_M_GRID) - 2)
     assert np.array_equal(grid_index(x), want)
     assert np.array_equal(_M_GRID, np.arange(len(_M_GRID)) / 8.0)  # what it relies on
+
+
+@settings(max_examples=40, deadline=None)
+@given(picks=st.lists(st.integers(0, 143), min_size=1, max_size=144, unique=True))
+@example(picks=[8, 0, 9, 1, 10, 2, 16, 17, 18])  # three domains of three, interleaved
+@example(picks=list(range(144)))
+def test_members_split_by_domain_keep_the_groups_order(picks: list[int]) -> None:
+    """A hierarchical collective's parts: the members of each domain in group order, the
+    domains in the order their first member comes; None unless each domain has as many
+    (and there are two or more)."""
+    from topo.collectives import _split_by_domain
+
+    lay = apply_design(load_layout("gb200-nvl72"), {"domain_gpus": 8, "cluster_gpus": 144})
+    fabric = Fabric.from_layout(lay)
+    members = np.array(picks, dtype=np.int64)
+    doms: dict[int, list[int]] = {}
+    for g in picks:  # the rule, written out
+        doms.setdefault(int(fabric.domain[g]), []).append(g)
+    even = len(doms) > 1 and len({len(v) for v in doms.values()}) == 1
+    got = _split_by_domain(fabric, members)
+    if not even:
+        assert got is None
+    else:
+        assert got is not None
+        assert [part.tolist() for part in got] == list(doms.values())

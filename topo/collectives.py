@@ -228,13 +228,16 @@ def _rings(groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def _split_by_domain(fabric: Fabric, members: np.ndarray) -> list[np.ndarray] | None:
     """The members of each domain, in group order, if every domain has as many."""
-    doms: dict[int, list[int]] = {}
-    for m in members.tolist():
-        doms.setdefault(int(fabric.domain[m]), []).append(m)
-    counts = {len(v) for v in doms.values()}
-    if len(doms) < 2 or len(counts) != 1:
+    d = fabric.domain[members]
+    uniq, first, inverse, counts = np.unique(
+        d, return_index=True, return_inverse=True, return_counts=True
+    )
+    if len(uniq) < 2 or counts.min() != counts.max():
         return None
-    return [np.array(v) for v in doms.values()]
+    # Domains in the order their first member comes; members in group order within each.
+    rank = np.argsort(np.argsort(first))[inverse.reshape(-1)]
+    by_domain = members[np.argsort(rank, kind="stable")].reshape(len(uniq), -1)
+    return list(by_domain)
 
 
 def _pairs(

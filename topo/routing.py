@@ -446,7 +446,9 @@ class LinkLoads:
             nonlocal best
             if load.size == 0 or not load.any():
                 return
-            t = np.divide(load, bw, out=np.full(load.shape, np.inf), where=bw > 0)
+            # bytes over no bandwidth: inf; no bytes: 0 (over no bandwidth too)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = load / bw
             t[load == 0] = 0.0
             k = int(np.argmax(t))
             if t.flat[k] > best[0]:
