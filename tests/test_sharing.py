@@ -645,30 +645,3 @@ def test_members_split_by_domain_keep_the_groups_order(picks: list[int]) -> None
     else:
         assert got is not None
         assert [part.tolist() for part in got] == list(doms.values())
-
-
-@pytest.mark.parametrize(
-    ("vary", "model"),
-    [
-        ({"domain_gpus": 8}, "deepseek-v3"),
-        ({"domain_gpus": 36}, "deepseek-v3"),
-        ({}, "mixtral-8x7b"),
-    ],
-)
-def test_plans_sharing_their_first_groups_share_one_comm_model(
-    vary: dict[str, Any], model: str
-) -> None:
-    """plan_comm keeps a model per fabric by the placement and the first groups' ranks:
-    each plan's is the one its own first groups give."""
-    from topo import perf, plans
-    from topo.place import groups_of, plan_ranks
-
-    lay = apply_design(load_layout("gb200-nvl72"), {**vary, "cluster_gpus": 576})
-    m = load_model(model)
-    fabric = Fabric.from_layout(lay)
-    todo = plans.candidate_plans(lay, m, replicas=False)
-    for plan in todo:
-        got = perf.plan_comm(fabric, plan)
-        own = perf._comm_of(fabric, plan, groups_of(plan, plan_ranks(fabric, plan)))
-        assert got == own, plan
-    assert len(perf._COMMS[fabric]) < len(todo)  # some plans did share

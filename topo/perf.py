@@ -43,7 +43,7 @@ from topo.fidelity import CLEAN, DEFAULT, Fidelity, busiest_load
 from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan, first_orders, groups_of, plan_ranks
+from topo.place import Placement, Plan, groups_of, plan_ranks
 from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
@@ -299,27 +299,9 @@ def plan_comm(
 
     `ranks`: the GPU of each rank, if already placed (:func:`topo.place.plan_ranks`).
     """
-    kinds = ("tp", "ep", "pp")
-    if ranks is not None:
-        return _comm_of(fabric, plan, groups_of(plan, ranks, kinds))
-    ranks = plan_ranks(fabric, plan, strategy=strategy)
-    # The collectives depend on the GPUs of the first TP group, EP block and PP hop: the
-    # placement (strategy, block, world) and those groups' ranks. Plans that share them
-    # (another pp, dp) share one model, kept per fabric.
-    first = first_orders(plan)
-    block = first["ep"] if plan.ep >= plan.tp else first["tp"]
-    key = (strategy, max(plan.tp, plan.ep), plan.world, first["tp"], block, first["pp"][:2])
-    kept = _COMMS.setdefault(fabric, {})
-    got = kept.get(key)
-    if got is None:
-        got = _comm_of(fabric, plan, groups_of(plan, ranks, kinds))
-        kept[key] = got
-    return got
-
-
-_COMMS: weakref.WeakKeyDictionary[Fabric, dict[tuple[Any, ...], CommModel]] = (
-    weakref.WeakKeyDictionary()
-)
+    if ranks is None:
+        ranks = plan_ranks(fabric, plan, strategy=strategy)
+    return _comm_of(fabric, plan, groups_of(plan, ranks, ("tp", "ep", "pp")))
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:

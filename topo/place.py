@@ -309,7 +309,7 @@ def groups_of(
     plan: Plan, ranks: tuple[str, ...], kinds: tuple[str, ...] = GROUP_KINDS
 ) -> dict[str, tuple[str, ...]]:
     """The first group of each kind of `plan` laid on `ranks` (the GPU of each rank)."""
-    first = first_orders(plan)
+    first = _first_orders(plan)
     return {k: tuple(map(ranks.__getitem__, first[k])) for k in kinds}
 
 
@@ -341,7 +341,7 @@ def _order_arrays(plan: Plan) -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=8192)
 @functools.lru_cache(maxsize=8192)
-def first_orders(plan: Plan) -> dict[str, tuple[int, ...]]:
+def _first_orders(plan: Plan) -> dict[str, tuple[int, ...]]:
     """The ranks of each kind's first group: those sharing rank 0's key, in rank order.
 
     Rank 0 opens the first group of every kind, so this is ``_order_arrays(plan)[k][0]``
