@@ -370,7 +370,8 @@ def search_bounded(
             raise ValueError(msg)
         fabric = fabric_of(G)
     workload.check()
-    placed: dict[int, tuple[Any, float]] = {}  # by position: collectives, their bound
+    # By position: the plan's collectives, their bound, its batches and memory limit.
+    placed: dict[int, tuple[Any, float, np.ndarray, int]] = {}
     chunk = _CHUNK
     for k, (neg, _, plan) in enumerate(bounds):
         if -neg < best:
@@ -380,15 +381,16 @@ def search_bounded(
             # with their collectives together (the first is searched whatever its bound).
             ahead = [j for j in range(k, min(k + chunk, len(bounds))) if -bounds[j][0] >= best]
             comms = [plan_comm(fabric, bounds[j][2]) for j in ahead]
+            sizes = [_batches(layout, model, bounds[j][2], workload, None) for j in ahead]
             runs = [
-                (bounds[j][2], c, _batches(layout, model, bounds[j][2], workload, None)[1])
-                for j, c in zip(ahead, comms, strict=True)
+                (bounds[j][2], c, max_b)
+                for j, c, (_, max_b) in zip(ahead, comms, sizes, strict=True)
             ]
             ubs = _comm_bounds(layout, model, workload, runs, max_latency_s)
-            placed.update(zip(ahead, zip(comms, ubs, strict=True), strict=True))
+            for j, c, ub, (bs, max_b) in zip(ahead, comms, ubs, sizes, strict=True):
+                placed[j] = (c, ub, bs, max_b)
             chunk = min(2 * chunk, _CHUNK_MAX)
-        comm, ub = placed[k]
-        bs, max_b = _batches(layout, model, plan, workload, None)
+        comm, ub, bs, max_b = placed[k]
         if best > -math.inf and ub * weight(_probe(plan, ub)) < best:
             continue
         # As search() runs one plan, packed, at its own batches (it has placed it here).
