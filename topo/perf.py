@@ -655,7 +655,7 @@ def decode(
     bare = _decode_bare(layout, model, plan, B, workload)
     w, s = bare.work, bare.shape
     t_tp, t_ep, t_hop = _decode_comm(comm, model, plan, workload, s, w, bare.imbalance)
-    tpot = _tpot(plan, workload, bare, t_tp, t_ep, t_hop)
+    tpot = _tpot(plan.pp, workload, bare.body, bare.fixed, t_tp, t_ep, t_hop)
     return DecodeTerms(
         batch=bare.batch,
         tpot=tpot,
@@ -678,19 +678,21 @@ def decode(
 
 
 def _tpot(
-    plan: Plan,
+    pp: Any,
     workload: Workload,
-    bare: _Bare,
+    body: np.ndarray,
+    fixed: Any,
     t_tp: np.ndarray,
     t_ep: np.ndarray,
     t_hop: np.ndarray,
 ) -> np.ndarray:
-    """A decode step's time per output token [s] from its bare terms and collectives."""
-    t_stage = _with_comm(bare.body, t_tp, t_ep, workload.overlapped) + bare.fixed
+    """A decode step's time per output token [s] from its bare terms and collectives.
+
+    `pp`, `fixed`: numbers, or arrays of them (one per element: runs laid end to end).
+    """
+    t_stage = _with_comm(body, t_tp, t_ep, workload.overlapped) + fixed
     # A step emits `accepted_tokens_per_step` tokens per sequence (1 without speculation).
-    return np.asarray(
-        (plan.pp * t_stage + (plan.pp - 1) * t_hop) / workload.losses.accepted_tokens_per_step
-    )
+    return np.asarray((pp * t_stage + (pp - 1) * t_hop) / workload.losses.accepted_tokens_per_step)
 
 
 def decode_tpots(
@@ -726,12 +728,33 @@ def decode_tpots(
         for got, name, m in asked:
             got[name] = every[at : at + m.size].reshape(m.shape)
             at += m.size
-    out = []
-    for (plan, _, _), bare, got in zip(runs, bares, times, strict=True):
-        t_tp, t_ep, t_hop = _decode_comm_of(bare.shape, bare.work, got)
-        tpot = _tpot(plan, workload, bare, t_tp, t_ep, t_hop)
-        out.append((tpot, plan.pp * bare.batch / tpot))
-    return out
+    if not runs:
+        return []
+    # Every run's step assembled at once, the runs laid end to end (each element the
+    # same operations on the same numbers as its run alone).
+    sizes = [bare.batch.size for bare in bares]
+    ends = np.cumsum(sizes)[:-1]
+
+    def each(values: list[float]) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=float), sizes)
+
+    zero = np.zeros(int(sum(sizes)))
+    names = {name for got in times for name in got}
+    laid = {
+        name: np.concatenate(
+            [got.get(name, np.zeros(n)) for got, n in zip(times, sizes, strict=True)]
+        )
+        for name in names
+    }
+    layers = each([bare.shape["layers"] for bare in bares])
+    moe_layers = each([bare.shape["moe_layers"] for bare in bares])
+    t_tp, t_ep, t_hop = _decode_comm_of(layers, moe_layers, zero, laid)
+    pp = each([plan.pp for plan, _, _ in runs])
+    body = np.concatenate([bare.body for bare in bares])
+    fixed = each([bare.fixed for bare in bares])
+    tpot = _tpot(pp, workload, body, fixed, t_tp, t_ep, t_hop)
+    tokens = pp * np.concatenate([bare.batch for bare in bares]) / tpot
+    return list(zip(np.split(tpot, ends), np.split(tokens, ends), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -1002,7 +1025,7 @@ def _decode_comm(
     calls = _decode_calls(comm, model, plan, workload, s, w, imbalance)
     f = workload.losses
     times = {k: CommModel.time(lines, nbytes, f) for k, (lines, nbytes) in calls.items()}
-    return _decode_comm_of(s, w, times)
+    return _decode_comm_of(s["layers"], s["moe_layers"], np.zeros_like(w.per_rank), times)
 
 
 # One collective call of a step: its group's lines and the bytes per GPU it moves.
@@ -1042,15 +1065,18 @@ def _decode_calls(
 
 
 def _decode_comm_of(
-    s: dict[str, float], w: _StepWork, times: Mapping[str, np.ndarray]
+    layers: Any, moe_layers: Any, zero: np.ndarray, times: Mapping[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_decode_comm` from the times of its calls (:func:`_decode_calls`)."""
-    zero = np.zeros_like(w.per_rank)
+    """:func:`_decode_comm` from the times of its calls (:func:`_decode_calls`).
+
+    `layers`, `moe_layers`: the stage's (numbers, or one per element); `zero`: zeros
+    shaped as the step's batches.
+    """
     t_tp, t_ep, t_hop = zero, zero, zero
     if "tp" in times:
-        t_tp = t_tp + 2 * s["layers"] * times["tp"]
+        t_tp = t_tp + 2 * layers * times["tp"]
     if "dispatch" in times:
-        t_ep = t_ep + s["moe_layers"] * np.asarray(times["dispatch"] + times["combine"])
+        t_ep = t_ep + moe_layers * np.asarray(times["dispatch"] + times["combine"])
     if "hop" in times:
         t_hop = times["hop"]
     return t_tp, t_ep, t_hop
