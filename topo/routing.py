@@ -22,6 +22,7 @@ pair by pair: the contracted sums give the same loads as routing every pair.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -439,7 +440,6 @@ class LinkLoads:
 
     def busiest(self) -> tuple[str, str, float, float]:
         """The link whose bytes / bandwidth is largest: (u, v, bytes, bandwidth per dir)."""
-        f = self.fabric
         best: tuple[float, str, str, float, float] = (-1.0, "", "", 0.0, 0.0)
 
         def consider(load: np.ndarray, bw: np.ndarray, name: object) -> None:
@@ -447,14 +447,20 @@ class LinkLoads:
             if load.size == 0 or not load.any():
                 return
             # bytes over no bandwidth: inf; no bytes: 0 (over no bandwidth too)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t = load / bw
-            t[load == 0] = 0.0
+            t = np.divide(load, bw, out=np.zeros(load.shape), where=load > 0)
             k = int(np.argmax(t))
             if t.flat[k] > best[0]:
                 u, v = name(np.unravel_index(k, load.shape))  # type: ignore[operator]
                 best = (float(t.flat[k]), u, v, float(load.flat[k]), float(bw.flat[k]))
 
+        with np.errstate(divide="ignore"):
+            self._consider_all(consider)
+        _, u, v, load, bw_ = best
+        return u, v, load, bw_
+
+    def _consider_all(self, consider: Callable[[np.ndarray, np.ndarray, object], None]) -> None:
+        """Every link kind's loads and bandwidths, to :meth:`busiest`'s `consider`."""
+        f = self.fabric
         if f.topology == "switched":
             bw = f.links * f.link_bw
             consider(self.sw_up, bw, lambda ik: (f.gpus[ik[0]], self._plane(ik)))
@@ -469,8 +475,6 @@ class LinkLoads:
         bw = f.up * f.port_bw
         consider(up, bw, lambda lk: (f.leaves[lk[0]], f.spines[lk[1]]))
         consider(down, bw, lambda lk: (f.spines[lk[1]], f.leaves[lk[0]]))
-        _, u, v, load, bw_ = best
-        return u, v, load, bw_
 
     def edges(self) -> dict[tuple[str, str], float]:
         """Every loaded directed link and its bytes (for figures and reports)."""
