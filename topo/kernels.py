@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from topo._memo import bounded_put
+from topo._memo import bounded_put, value_key
 
 __all__ = [
     "TILE_ROWS",
@@ -507,7 +507,7 @@ def _gemm_times(
     moved, flops = [], []
     rs = [groups * np.asarray(m, dtype=float) for _, m, _, _, _, groups in calls]
     R = np.stack(rs)
-    W = np.empty_like(R)
+    W = []
     effs = _curve_efficiencies(acc, calls, rs)
     E = effs if effs is not None and compute_scale == 1.0 else np.empty_like(R)
     for i, (dtype, _, n, k, weight_bytes, groups) in enumerate(calls):
@@ -515,7 +515,7 @@ def _gemm_times(
             eff = effs[i] if effs is not None else gemm_efficiency(acc, dtype, rs[i], n, k)
             E[i] = np.minimum(eff * compute_scale, 1.0) if compute_scale != 1.0 else eff
         peak = peaks.get(dtype) or peaks.get("bf16") or max(peaks.values())
-        W[i] = groups * (n * k * weight_bytes)  # weight bytes, once per group
+        W.append(groups * (n * k * weight_bytes))  # weight bytes, once per group
         moved.append((k + n) * act_bytes)  # activation bytes per row, in and out
         flops.append(2.0 * n * k / peak)  # compute seconds per row at peak
     # Per call: a number, or a column of plans (plans x 1) when the calls are stacked.
@@ -524,7 +524,8 @@ def _gemm_times(
     # memory: weights once per group, activations in and out; compute at the efficiency
     # (in place: the same operations, without a fresh array for each)
     t_m = R * M
-    t_m += W
+    for i, w in enumerate(W):
+        t_m[i] += w
     t_m /= bw
     t_c = R * F
     t_c /= np.maximum(E, 1e-12, out=E if E is not effs else None)
@@ -788,7 +789,7 @@ def _gemms(make: Callable[[Any, Any], list[Gemm]], model: Any, plan: Any) -> lis
     plans = getattr(plan, "plans", None)
     if plans is None:
         return make(model, plan)
-    each = [make(model, p) for p in plans]
+    each = [_gemm_list(make, model, p) for p in plans]
     first = each[0]
     if any(
         [(g.name, g.weight_bytes) for g in gs] != [(g.name, g.weight_bytes) for g in first]
@@ -803,6 +804,22 @@ def _gemms(make: Callable[[Any, Any], list[Gemm]], model: Any, plan: Any) -> lis
         Gemm(g.name, g.kind, *(v[:, j, f : f + 1] for f in range(4)), g.weight_bytes)
         for j, g in enumerate(first)
     ]
+
+
+def _gemm_list(make: Callable[[Any, Any], list[Gemm]], model: Any, plan: Any) -> list[Gemm]:
+    """`make(model, plan)`, kept by the model and the degrees it reads.
+
+    A stack's plans that differ only in dp share them, and so do a study's designs.
+    """
+    key = (make.__name__, value_key(model), plan.tp, plan.ep, plan.pp)
+    got = _GEMM_LISTS.get(key)
+    if got is None:
+        got = make(model, plan)
+        bounded_put(_GEMM_LISTS, key, got, 1 << 14)
+    return got
+
+
+_GEMM_LISTS: dict[tuple[Any, ...], list[Gemm]] = {}
 
 
 def step_kernels(

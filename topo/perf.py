@@ -841,7 +841,10 @@ def _bare_stack(
     """
     stack = _PlanStack.of([p for p, _ in runs])
     n = max(len(B) for _, B in runs)
-    B2 = np.array([np.pad(B, (0, n - len(B)), mode="edge") for _, B in runs])
+    B2 = np.empty((len(runs), n))
+    for i, (_, B) in enumerate(runs):
+        B2[i, : len(B)] = B
+        B2[i, len(B) :] = B[-1]
     bare = _bare_terms(layout, model, stack, B2, workload)  # its arrays read-only
     w = bare.work
     works = [getattr(w, f) for f in _StepWork.__slots__]
