@@ -82,10 +82,29 @@ def _explain(study: str) -> None:
 
         return wrapper
 
-    plans._bound = counted("bounded", plans._bound)
+    def each(name: str, f: Any, items: int) -> Any:
+        """Count the items of the call's argument `items` (plans bounded, steps stacked)."""
+
+        def wrapper(*a: Any, **k: Any) -> Any:
+            calls[name] += len(a[items])
+            return f(*a, **k)
+
+        return wrapper
+
+    def single(f: Any) -> Any:
+        """Count a step run alone (not a stack of them, counted by its runs)."""
+
+        def wrapper(*a: Any, **k: Any) -> Any:
+            calls["fresh steps"] += not isinstance(a[2], perf._PlanStack)
+            return f(*a, **k)
+
+        return wrapper
+
+    plans._bounds = each("bounded", plans._bounds, 2)
     plans.plan_comm = counted("placed", perf.plan_comm)  # type: ignore[attr-defined]
     plans._plan_rows = counted("searched", plans._plan_rows)
-    perf._bare_terms = counted("fresh steps", perf._bare_terms)
+    perf._bare_stack = each("fresh steps", perf._bare_stack, 2)
+    perf._bare_terms = single(perf._bare_terms)
     designs = study_designs(load_study(study))
     head = ("model and vary values", "ms", "bounded", "placed", "searched", "steps")
     print("{:>30}  {:>6}  {:>7}  {:>6}  {:>8}  {}".format(*head))
