@@ -487,7 +487,7 @@ def gemm_time(
 
 
 # One GEMM of :func:`_gemm_times`: (dtype, m, n, k, weight bytes, groups).
-_Call = tuple[str, Any, float, float, float, Any]
+_Call = tuple[str, Any, Any, Any, float, Any]  # n, k: numbers, or columns of plans
 
 
 def _gemm_times(
@@ -701,10 +701,11 @@ class Gemm:
 
     name: str
     kind: str  # "gemm" or "moe_gemm"
-    n: float
-    k: float
-    per_stage: float  # how many times a stage runs it per step (layers of its kind)
-    groups: float = 1.0
+    # A number each, or a column of them for plans stacked (one per plan: _gemms).
+    n: float | np.ndarray
+    k: float | np.ndarray
+    per_stage: float | np.ndarray  # times a stage runs it per step (layers of its kind)
+    groups: float | np.ndarray = 1.0
     weight_bytes: float | None = None  # None: the weights' dtype
 
 
@@ -801,7 +802,7 @@ def _gemms(make: Callable[[Any, Any], list[Gemm]], model: Any, plan: Any) -> lis
     # (plans, GEMMs, [n, k, per stage, groups]): each field of each GEMM a column.
     v = np.array([[(g.n, g.k, g.per_stage, g.groups) for g in gs] for gs in each], dtype=float)
     return [
-        Gemm(g.name, g.kind, *(v[:, j, f : f + 1] for f in range(4)), g.weight_bytes)
+        Gemm(g.name, g.kind, v[:, j, 0:1], v[:, j, 1:2], v[:, j, 2:3], v[:, j, 3:4], g.weight_bytes)
         for j, g in enumerate(first)
     ]
 
@@ -851,7 +852,7 @@ def step_kernels(
     floor = kernel_floor(acc)
     out = {k: np.zeros_like(rows) for k in ("gemm", "moe_gemm", "attention", "elementwise")}
     # (class, dtype, rows, n, k, weight bytes, groups, per stage) of every GEMM.
-    calls: list[tuple[str, str, np.ndarray, float, float, float, Any, float]] = []
+    calls: list[tuple[str, str, np.ndarray, Any, Any, float, Any, Any]] = []
     for g in _gemms(layer_gemms, model, plan):
         wb = weight_bytes if g.weight_bytes is None else g.weight_bytes
         # Router weights stay 16-bit: a bf16 GEMM where the chip has a bf16 peak.

@@ -394,7 +394,7 @@ def _a2a_bytes(
 def _kernels(
     layout: Layout,
     model: Model,
-    plan: Plan,
+    plan: Plan | _PlanStack,
     workload: Workload,
     hw: _Hw,
     meeting: np.ndarray,
@@ -430,7 +430,7 @@ def _kernels(
 
 
 def _local_experts(
-    model: Model, plan: Plan, meeting: np.ndarray, imbalance: np.ndarray | float
+    model: Model, plan: Plan | _PlanStack, meeting: np.ndarray, imbalance: np.ndarray | float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows per touched expert on the busiest GPU, and the GPU's experts some token selects.
 
@@ -880,7 +880,7 @@ _BARE_MAX_POINTS = 256
 
 
 def _bare_terms(
-    layout: Layout, model: Model, plan: Plan, B: np.ndarray, workload: Workload
+    layout: Layout, model: Model, plan: Plan | _PlanStack, B: np.ndarray, workload: Workload
 ) -> _Bare:
     hw = _hw(layout, workload)
     s = _shape_of(model, plan)
@@ -972,7 +972,7 @@ class _StepWork:
 
 
 def _step_work(
-    model: Model, plan: Plan, workload: Workload, s: dict[str, float], B: np.ndarray
+    model: Model, plan: Plan | _PlanStack, workload: Workload, s: dict[str, Any], B: np.ndarray
 ) -> _StepWork:
     b_w, b_kv = dtype_bytes(workload.weights), dtype_bytes(workload.kv)
     S = workload.mean_context
@@ -1086,7 +1086,12 @@ def _decode_comm_of(
 
 
 def _floors(
-    model: Model, plan: Plan, workload: Workload, s: dict[str, float], hw: _Hw, w: _StepWork
+    model: Model,
+    plan: Plan | _PlanStack,
+    workload: Workload,
+    s: dict[str, Any],
+    hw: _Hw,
+    w: _StepWork,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The latency floor per token and per step, and the seed's all-weights floor [s].
 
