@@ -572,6 +572,7 @@ def _same_bare(a: Any, b: Any) -> None:
         ({}, "llama-3-70b", {}),
         ({}, "mixtral-8x7b", {"prefill_chunk_tokens": 256.0, "moe_skew": 0.2}),
         ({"domain_gpus": 16}, "llama-3.1-8b", {"compute_scale": 0.8}),
+        ({"domain_gpus": 8}, "deepseek-v3", {"enabled": False}),  # the clean roofline
     ],
 )
 @settings(max_examples=3, deadline=None)
