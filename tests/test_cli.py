@@ -548,3 +548,26 @@ def test_limits_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "limits", "gb200-nvl72", "--vary", "power_budget")
     assert code == 2
     assert "expected KEY=VALUE" in err
+
+
+def test_the_console_script_exits_with_the_commands_status_and_all_its_output() -> None:
+    """`topo` leaves without tearing the interpreter down: its status is the command's,
+    and everything it wrote to stdout and stderr arrives (flushed before it leaves)."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run(
+        [sys.executable, "-m", "topo", "layouts"], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0
+    assert len(ok.stdout.splitlines()) == len(bundled_layouts())  # every line, the last too
+    bad = subprocess.run(
+        [sys.executable, "-m", "topo", "show", "no-such-layout"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: ")
+    assert "no-such-layout" in bad.stderr
+    assert ok.stdout.endswith("\n")
