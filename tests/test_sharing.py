@@ -646,3 +646,39 @@ def test_members_split_by_domain_keep_the_groups_order(picks: list[int]) -> None
     else:
         assert got is not None
         assert [part.tolist() for part in got] == list(doms.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "vary", "model"),
+    [
+        ("gb200-nvl72", {"domain_gpus": 8, "nic": "400 Gb/s", "cluster_gpus": 576}, "deepseek-v3"),
+        ("gb200-nvl72", {"domain_gpus": 16, "cluster_gpus": 576}, "deepseek-v3"),
+        ("gb200-nvl72", {"domain_gpus": 36, "nic": "1600 Gb/s"}, "deepseek-v3"),
+        ("dgx-h100-superpod", {}, "deepseek-v3"),
+        ("tpu-v5p-4x4x4", {}, "mixtral-8x7b"),
+    ],
+)
+def test_the_comm_floor_is_never_slower_than_the_placed_plans_collectives(
+    name: str, vary: dict[str, Any], model: str
+) -> None:
+    """The search skips a plan whose step with comm_floor's collectives cannot beat the
+    best, before placing it: its step must be no slower than the placed plan's at every
+    batch, for every candidate plan (losses on, and the clean roofline)."""
+    from topo import plans
+    from topo.fidelity import CLEAN
+    from topo.perf import Workload, comm_floor, decode, plan_comm
+
+    lay = apply_design(load_layout(name), vary)
+    m = load_model(model)
+    fabric = Fabric.from_layout(lay)
+    batches = np.unique(np.round(np.geomspace(1, 4096, 40)))
+    floored = 0
+    for w in (Workload(weights="fp8"), Workload(weights="fp8", fidelity=CLEAN)):
+        for plan in plans.candidate_plans(lay, m, replicas=False):
+            low = comm_floor(fabric, plan)
+            own = decode(lay, m, plan, batches * plan.dp, w, plan_comm(fabric, plan))
+            floor = decode(lay, m, plan, batches * plan.dp, w, low)
+            assert np.all(floor.tpot <= own.tpot), plan
+            floored += bool(low.ep_all_to_all)
+    if m.moe and m.moe["experts"] > lay.gpus_per_domain:
+        assert floored > 0  # expert blocks larger than a domain were bounded

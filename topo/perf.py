@@ -52,6 +52,7 @@ __all__ = [
     "DecodeTerms",
     "PrefillTerms",
     "Workload",
+    "comm_floor",
     "comm_model",
     "critical_batches",
     "decode",
@@ -302,6 +303,28 @@ def plan_comm(
     if ranks is None:
         ranks = plan_ranks(fabric, plan, strategy=strategy)
     return _comm_of(fabric, plan, groups_of(plan, ranks, ("tp", "ep", "pp")))
+
+
+def comm_floor(fabric: Fabric, plan: Plan) -> CommModel:
+    """Collectives no placement of `plan` on `fabric` beats: a lower bound, found without one.
+
+    Each time is at most the plan's own (:func:`plan_comm`) at every message size, so a
+    step with them is no slower. TP all-reduces and pipeline hops cost nothing here. An
+    expert-parallel block larger than a scale-up domain spans two or more, and its
+    all-to-all sends each member's bytes for every member outside its domain, at least
+    (block - domain) of them, through the member's NIC: one phase of that many bytes over
+    the fastest NIC, charged on the scale-out link as the all-to-all's own phase is, with
+    no hop latency. Its copies per token are counted as inside one domain (never more than
+    across domains).
+    """
+    block = max(plan.tp, plan.ep)
+    domain = max((len(v) for v in fabric.members.values()), default=0)
+    nic = float(np.max(fabric.nic_bw)) if len(fabric.nic_bw) else 0.0
+    if block <= domain or nic <= 0:
+        return CommModel((), (), (), 1)
+    phase = ("all-to-all", (block - domain) / block / nic, fabric.out_link)
+    line = ("all-to-all", 0.0, 0.0, (phase,), fabric.out_link, False, block)
+    return CommModel((), (line,), (), 1)
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:

@@ -24,7 +24,16 @@ from topo.errors import TopoError
 from topo.evaluation import check_plan
 from topo.layout import Layout
 from topo.models import Model
-from topo.perf import DecodeTerms, Workload, bound_of, decode, decode_tpots, memory, plan_comm
+from topo.perf import (
+    DecodeTerms,
+    Workload,
+    bound_of,
+    comm_floor,
+    decode,
+    decode_tpots,
+    memory,
+    plan_comm,
+)
 from topo.place import Plan, plan_ranks
 from topo.routing import Fabric, fabric_of
 
@@ -380,15 +389,23 @@ def search_bounded(
             # This plan and the next that can still beat the best, placed and bounded
             # with their collectives together (the first is searched whatever its bound).
             ahead = [j for j in range(k, min(k + chunk, len(bounds))) if -bounds[j][0] >= best]
+            sizes = {j: _batches(layout, model, bounds[j][2], workload, None) for j in ahead}
+            if best > -math.inf:
+                # Bounded first with collectives no placement can beat (comm_floor): a
+                # plan below the best there is below it placed too, and is skipped.
+                floors = [
+                    (bounds[j][2], comm_floor(fabric, bounds[j][2]), sizes[j][1]) for j in ahead
+                ]
+                lows = _comm_bounds(layout, model, workload, floors, max_latency_s)
+                for j, (p, _, _), ub in zip(list(ahead), floors, lows, strict=True):
+                    if ub * weight(_probe(p, ub)) < best:
+                        placed[j] = (None, ub, *sizes[j])
+                        ahead.remove(j)
             comms = [plan_comm(fabric, bounds[j][2]) for j in ahead]
-            sizes = [_batches(layout, model, bounds[j][2], workload, None) for j in ahead]
-            runs = [
-                (bounds[j][2], c, max_b)
-                for j, c, (_, max_b) in zip(ahead, comms, sizes, strict=True)
-            ]
+            runs = [(bounds[j][2], c, sizes[j][1]) for j, c in zip(ahead, comms, strict=True)]
             ubs = _comm_bounds(layout, model, workload, runs, max_latency_s)
-            for j, c, ub, (bs, max_b) in zip(ahead, comms, ubs, sizes, strict=True):
-                placed[j] = (c, ub, bs, max_b)
+            for j, c, ub in zip(ahead, comms, ubs, strict=True):
+                placed[j] = (c, ub, *sizes[j])
             chunk = min(2 * chunk, _CHUNK_MAX)
         comm, ub, bs, max_b = placed[k]
         if best > -math.inf and ub * weight(_probe(plan, ub)) < best:
