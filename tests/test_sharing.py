@@ -344,7 +344,7 @@ def test_the_grid_bound_is_above_every_row_of_the_plan(
             lay, m, plan, w, comm, "packed", batches=bs, given=False, max_b=max_b,
             target=limit, limit=limit,
         )  # fmt: skip
-        bound = plans._grid_bound(lay, m, plan, w, comm, max_b, limit)
+        (bound,) = plans._grid_bounds(lay, m, w, [(plan, comm, max_b)], limit)
         assert all(r.tokens_per_s_per_gpu <= bound for r in rows), plan
         checked += len(rows) > 0
     assert checked >= 3  # plans with rows under the limit were compared
@@ -451,7 +451,7 @@ def test_bounds_taken_together_are_each_taken_alone() -> None:
     for limit in (0.02, 0.05, None):
         together = plans._comm_bounds(lay, m, w, todo, limit)
         plans._GRID_BOUNDS.clear()
-        alone = [plans._comm_bound(lay, m, p, w, c, b, limit) for p, c, b in todo]
+        alone = [plans._comm_bounds(lay, m, w, [run], limit)[0] for run in todo]
         np.testing.assert_allclose(together, alone, rtol=1e-12, atol=0)
         assert sum(b > 0 for b in alone) >= 10  # plans that run under the limit compared
 

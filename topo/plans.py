@@ -358,7 +358,7 @@ def search_bounded(
     """:func:`search` (packed) over the plans that can still beat the best found.
 
     Each plan's tokens/s per GPU is bounded from above by its step without collectives
-    (they only add time) on its grid of batches (:func:`_grid_bound`); plans are run best
+    (they only add time) on its grid of batches (:func:`_grid_bounds`); plans are run best
     bound first, and the search stops at a plan whose bound x `weight` is below the best
     `feasible` row's tokens/s per GPU x `weight`. Every row that could rank first (ties
     included) is therefore in the result. A plan still above the best is placed and
@@ -432,23 +432,6 @@ def _probe(plan: Plan, tokens_per_s_per_gpu: float) -> PlanRow:
 _CHUNK, _CHUNK_MAX = 16, 256
 
 
-def _comm_bound(
-    layout: Layout,
-    model: Model,
-    plan: Plan,
-    workload: Workload,
-    comm: Any,
-    max_batch: int,
-    limit: float | None,
-) -> float:
-    """A bound on the plan's tokens/s per GPU (`comm`: its collectives, or None).
-
-    Under `limit`, its grid's (:func:`_grid_bound`); without one, its tokens/s at the
-    memory limit (they rise with the batch).
-    """
-    return _comm_bounds(layout, model, workload, [(plan, comm, max_batch)], limit)[0]
-
-
 def _comm_bounds(
     layout: Layout,
     model: Model,
@@ -456,33 +439,18 @@ def _comm_bounds(
     runs: list[tuple[Plan, Any, int]],
     limit: float | None,
 ) -> list[float]:
-    """:func:`_comm_bound` of each (plan, collectives, memory limit), their steps at once."""
+    """A bound on each run's tokens/s per GPU, their steps run at once.
+
+    Runs are (plan, collectives or None, memory limit). Under `limit`, its grid's
+    (:func:`_grid_bounds`); without one, its tokens/s at the memory limit (they rise with
+    the batch).
+    """
     if limit is not None:
         return _grid_bounds(layout, model, workload, runs, limit)
     steps = decode_tpots(
         layout, model, workload, [(p, np.array([float(b)]), c) for p, c, b in runs]
     )
     return [float(tps[0]) / p.world for (p, _, _), (_, tps) in zip(runs, steps, strict=True)]
-
-
-def _grid_bound(
-    layout: Layout,
-    model: Model,
-    plan: Plan,
-    workload: Workload,
-    comm: Any,
-    max_batch: int,
-    limit: float,
-) -> float:
-    """A bound on the plan's tokens/s per GPU with its collectives, from the search's grid.
-
-    :func:`largest_batch_within` first runs the plan at its grid of batches; the largest
-    batch that meets `limit` lies below the first grid batch that does not (or is the
-    last), and tokens/s rise with the batch, so the tokens/s there (raised by
-    :data:`_PATH_MARGIN`) bound every row. The same steps :func:`_plan_rows` then runs
-    (kept, so it pays nothing twice).
-    """
-    return _grid_bounds(layout, model, workload, [(plan, comm, max_batch)], limit)[0]
 
 
 def _grid_bounds(
@@ -492,9 +460,14 @@ def _grid_bounds(
     runs: list[tuple[Plan, Any, int]],
     limit: float,
 ) -> list[float]:
-    """:func:`_grid_bound` of each (plan, collectives, memory limit), their steps at once.
+    """A bound on each plan's tokens/s per GPU with its collectives, from the search's grid.
 
-    Their decode steps are run together (:func:`topo.perf.decode_tpots`: collectives
+    :func:`largest_batch_within` first runs the plan at its grid of batches; the largest
+    batch that meets `limit` lies below the first grid batch that does not (or is the
+    last), and tokens/s rise with the batch, so the tokens/s there (raised by
+    :data:`_PATH_MARGIN`) bound every row. The same steps :func:`_plan_rows` then runs
+    (kept, so it pays nothing twice). Runs are (plan, collectives, memory limit); their
+    decode steps are run together (:func:`topo.perf.decode_tpots`: collectives
     timed in one call per group's lines), so bounding hundreds of placed plans costs a
     few array calls; kept by value (:data:`_GRID_BOUNDS`).
     """
@@ -541,22 +514,15 @@ _PATH_MARGIN = 1e-3
 _BOUNDS: dict[tuple[Any, ...], float | None] = {}
 
 
-def _bound(
-    layout: Layout, model: Model, plan: Plan, bare: Workload, limit: float | None
-) -> float | None:
-    """An upper bound on `plan`'s tokens/s per GPU under `limit` (None: it cannot run).
-
-    The step without collectives: never slower than with them, so its bound
-    (:func:`_comm_bound` with no collectives) is above every row the search can find for
-    the plan. Kept for the process (:data:`_BOUNDS`).
-    """
-    return _bounds(layout, model, [plan], bare, limit)[0]
-
-
 def _bounds(
     layout: Layout, model: Model, plans: list[Plan], bare: Workload, limit: float | None
 ) -> list[float | None]:
-    """:func:`_bound` of each plan, the steps not kept yet run together."""
+    """An upper bound on each plan's tokens/s per GPU under `limit` (None: it cannot run).
+
+    The step without collectives: never slower than with them, so its bound
+    (:func:`_comm_bounds` with no collectives) is above every row the search can find for
+    the plan. Kept for the process (:data:`_BOUNDS`); the steps not kept yet run together.
+    """
     acc, mod = _value_key(layout.accelerator), _value_key(model)
     keys = [(acc, mod, plan, bare, limit) for plan in plans]
     todo = [
