@@ -383,8 +383,11 @@ def _curve_efficiencies(acc: Any, calls: list[_Call], rs: list[np.ndarray]) -> n
         ns = np.broadcast_to(np.asarray(n, dtype=float).reshape(-1), (per,)).tolist()
         ks = np.broadcast_to(np.asarray(k, dtype=float).reshape(-1), (per,)).tolist()
         keys += [(chip, rows, a, b) for a, b in zip(ns, ks, strict=True)]
-    distinct = list(dict.fromkeys(keys))
-    curves, slopes = _curve_stack(tuple(distinct))
+    distinct = tuple(dict.fromkeys(keys))
+    # A plan's few curves are kept stacked; a stack of plans' are stacked afresh (each
+    # curve kept by _log_curve), so that no large stack stays in the cache.
+    stack = _curve_stack if len(distinct) <= 64 else _curve_stack.__wrapped__
+    curves, slopes = stack(distinct)
     at = {key: i for i, key in enumerate(distinct)}
     row = np.array([at[key] for key in keys]).reshape(len(rs), per, 1)
     out = np.empty((len(rs), per, shape[-1]))

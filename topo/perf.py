@@ -318,13 +318,19 @@ def comm_floor(fabric: Fabric, plan: Plan) -> CommModel:
     across domains).
     """
     block = max(plan.tp, plan.ep)
-    domain = max((len(v) for v in fabric.members.values()), default=0)
-    nic = float(np.max(fabric.nic_bw)) if len(fabric.nic_bw) else 0.0
+    if fabric not in _FLOOR:
+        domain = max((len(v) for v in fabric.members.values()), default=0)
+        _FLOOR[fabric] = (domain, float(np.max(fabric.nic_bw)) if len(fabric.nic_bw) else 0.0)
+    domain, nic = _FLOOR[fabric]
     if block <= domain or nic <= 0:
         return CommModel((), (), (), 1)
     phase = ("all-to-all", (block - domain) / block / nic, fabric.out_link)
     line = ("all-to-all", 0.0, 0.0, (phase,), fabric.out_link, False, block)
     return CommModel((), (line,), (), 1)
+
+
+# Per fabric: its largest scale-up domain and fastest NIC (comm_floor's).
+_FLOOR: weakref.WeakKeyDictionary[Fabric, tuple[int, float]] = weakref.WeakKeyDictionary()
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:
@@ -816,7 +822,7 @@ def _decode_bare(
     if got is None:
         got = _bare_terms(layout, model, plan, B.copy(), workload)
         if B.size <= _BARE_MAX_POINTS:  # a scenario keeps its long tables itself
-            bounded_put(_BARE, key, got, 1 << 13)
+            bounded_put(_BARE, key, got, _BARE_MAX_STEPS)
     return got
 
 
@@ -845,7 +851,7 @@ def _decode_bares(
         part = todo[at : at + _STACK]
         steps = _bare_stack(layout, model, [(p, B) for _, _, p, B in part], workload)
         for (i, key, _, _), bare in zip(part, steps, strict=True):
-            bounded_put(_BARE, key, bare, 1 << 13)
+            bounded_put(_BARE, key, bare, _BARE_MAX_STEPS)
             out[i] = bare
     return [b for b in out if b is not None]
 
@@ -896,10 +902,12 @@ def _bare_stack(
     return out
 
 
-# Steps of at most this many batches are kept (a study's searches run 256 at most): at
-# ~25 arrays a step, 8,192 of them stay under ~450 MB even all at the most (the bundled
-# DeepSeek study keeps 5,842, most of them short).
+# Steps of at most this many batches are kept (a study's searches run 256 at most), and
+# at most _BARE_MAX_STEPS of them: ~40 arrays a step (a stacked step's rows keep their
+# stack, padded to its longest run), so ~330 MB even all at the most (the bundled DeepSeek
+# study keeps about 1,100).
 _BARE_MAX_POINTS = 256
+_BARE_MAX_STEPS = 1 << 12
 
 
 def _bare_terms(

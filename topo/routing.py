@@ -112,7 +112,7 @@ class Fabric:
         kept = _SCALE_UP.get(key)
         if kept is None:
             kept = Fabric._scale_up_from_layout(layout)
-            bounded_put(_SCALE_UP, key, kept, 64)
+            bounded_put(_SCALE_UP, key, kept, 8)
         self.gpus = list(kept["gpus"])
         self.index = dict(kept["index"])
         self.domain = kept["domain"].copy()
@@ -370,7 +370,7 @@ class Fabric:
         return key
 
 
-# The scale-up part of Fabric.from_layout by what it depends on (see there); at most 64.
+# The scale-up part of Fabric.from_layout by what it depends on (see there); at most 8.
 _SCALE_UP: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
