@@ -361,8 +361,9 @@ def search_bounded(
     (they only add time) on its grid of batches (:func:`_grid_bounds`); plans are run best
     bound first, and the search stops at a plan whose bound x `weight` is below the best
     `feasible` row's tokens/s per GPU x `weight`. Every row that could rank first (ties
-    included) is therefore in the result. A plan still above the best is placed and
-    bounded again the same way with its collectives; below the best, it is skipped.
+    included) is therefore in the result. A plan still above the best is bounded again
+    with collectives no placement beats (:func:`topo.perf.comm_floor`), then, still above
+    it, placed and bounded with its own; below the best at either, it is skipped.
     """
     bounds = []
     for i, (plan, ub) in enumerate(
