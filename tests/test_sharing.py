@@ -654,7 +654,10 @@ def test_members_split_by_domain_keep_the_groups_order(picks: list[int]) -> None
         ("gb200-nvl72", {"domain_gpus": 8, "nic": "400 Gb/s", "cluster_gpus": 576}, "deepseek-v3"),
         ("gb200-nvl72", {"domain_gpus": 16, "cluster_gpus": 576}, "deepseek-v3"),
         ("gb200-nvl72", {"domain_gpus": 36, "nic": "1600 Gb/s"}, "deepseek-v3"),
+        # Two domains: pipeline hops between them (the scale-out latency alone).
+        ("gb200-nvl72", {"domain_gpus": 36, "cluster_gpus": 72}, "deepseek-v3"),
         ("dgx-h100-superpod", {}, "deepseek-v3"),
+        ("mi300x-8", {}, "mixtral-8x7b"),
         ("tpu-v5p-4x4x4", {}, "mixtral-8x7b"),
     ],
 )
@@ -672,13 +675,17 @@ def test_the_comm_floor_is_never_slower_than_the_placed_plans_collectives(
     m = load_model(model)
     fabric = Fabric.from_layout(lay)
     batches = np.unique(np.round(np.geomspace(1, 4096, 40)))
-    floored = 0
+    floored = inside = 0
     for w in (Workload(weights="fp8"), Workload(weights="fp8", fidelity=CLEAN)):
         for plan in plans.candidate_plans(lay, m, replicas=False):
             low = comm_floor(fabric, plan)
             own = decode(lay, m, plan, batches * plan.dp, w, plan_comm(fabric, plan))
             floor = decode(lay, m, plan, batches * plan.dp, w, low)
             assert np.all(floor.tpot <= own.tpot), plan
-            floored += bool(low.ep_all_to_all)
+            lines = low.tp_all_reduce + low.ep_all_to_all + low.pp_hop
+            floored += any(line[4] == fabric.out_link and line[3] for line in lines)
+            inside += any(line[4] == fabric.up_link and line[3] for line in lines)
     if m.moe and m.moe["experts"] > lay.gpus_per_domain:
         assert floored > 0  # expert blocks larger than a domain were bounded
+    # Groups inside a switched domain are charged their bytes over the GPU's links.
+    assert (inside > 0) == (fabric.topology == "switched")

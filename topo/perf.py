@@ -43,7 +43,7 @@ from topo.fidelity import CLEAN, DEFAULT, Fidelity, busiest_load
 from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan, groups_of, plan_ranks
+from topo.place import Placement, Plan, first_ranks, groups_of, plan_ranks
 from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
@@ -305,32 +305,81 @@ def plan_comm(
     return _comm_of(fabric, plan, groups_of(plan, ranks, ("tp", "ep", "pp")))
 
 
-def comm_floor(fabric: Fabric, plan: Plan) -> CommModel:
-    """Collectives no placement of `plan` on `fabric` beats: a lower bound, found without one.
+def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommModel:
+    """Collectives that `plan` placed by `strategy` cannot beat: a lower bound, not routed.
 
     Each time is at most the plan's own (:func:`plan_comm`) at every message size, so a
-    step with them is no slower. TP all-reduces and pipeline hops cost nothing here. An
-    expert-parallel block larger than a scale-up domain spans two or more, and its
-    all-to-all sends each member's bytes for every member outside its domain, at least
-    (block - domain) of them, through the member's NIC: one phase of that many bytes over
-    the fastest NIC, charged on the scale-out link as the all-to-all's own phase is, with
-    no hop latency. Its copies per token are counted as inside one domain (never more than
-    across domains).
+    step with them is no slower. Only the plan's ranks are found (which scale-up domain
+    each of its first groups' GPUs lies in), no collective is routed:
+
+    - Every call pays at least the measured per-call latency of the link it is charged
+      on (:func:`topo.collectives.charge` takes the larger of that and the hops'): the
+      scale-up link's for a group inside one domain, the scale-out link's for one that
+      spans domains (each algorithm then has a phase that crosses).
+    - In a switched domain every byte a member sends leaves through its own links to the
+      switch planes, so a phase takes at least its bytes per member over the largest
+      such sum of link rates of any GPU: an all-to-all sends (n - 1)/n of the buffer, an
+      all-reduce (ring, or reduce-scatter then all-gather) twice that, a pipeline hop all
+      of it. The floor's one phase is charged by the same measured share as the
+      algorithms' phases are (the op's own curve on the scale-up link, none pipelined
+      inside one domain).
+    - An expert-parallel block larger than a scale-up domain sends each member's bytes
+      for every member outside its domain, at least (block - domain) of them, through the
+      member's NIC: one phase of that many bytes over the fastest NIC, charged on the
+      scale-out link as the all-to-all's own phase is, with no hop latency.
+    - Other groups across domains: the latency alone. Copies per token are counted as
+      inside one domain (never more than across domains).
     """
-    block = max(plan.tp, plan.ep)
-    if fabric not in _FLOOR:
+    got = _FLOOR.get(fabric)
+    if got is None:
         domain = max((len(v) for v in fabric.members.values()), default=0)
-        _FLOOR[fabric] = (domain, float(np.max(fabric.nic_bw)) if len(fabric.nic_bw) else 0.0)
-    domain, nic = _FLOOR[fabric]
-    if block <= domain or nic <= 0:
-        return CommModel((), (), (), 1)
-    phase = ("all-to-all", (block - domain) / block / nic, fabric.out_link)
-    line = ("all-to-all", 0.0, 0.0, (phase,), fabric.out_link, False, block)
-    return CommModel((), (line,), (), 1)
+        nic = float(np.max(fabric.nic_bw)) if len(fabric.nic_bw) else 0.0
+        switched = fabric.topology == "switched" and len(fabric.links)
+        up = float(np.max(np.sum(fabric.links * fabric.link_bw, axis=1))) if switched else 0.0
+        got = _FLOOR[fabric] = (domain, nic, up, {})
+    domain, nic, up, by_ranks = got
+    key = (strategy, max(plan.tp, plan.ep), plan.world)
+    kept = by_ranks.get(key)
+    if kept is None:
+        ranks = plan_ranks(fabric, plan, strategy=strategy)
+        idx = np.fromiter(map(fabric.index.__getitem__, ranks), np.int64, len(ranks))
+        dom = fabric.domain[idx]
+        # Ranks 0..prefix-1 lie in rank 0's domain (every first group holds rank 0).
+        prefix = int(np.argmax(dom != dom[0])) if (dom != dom[0]).any() else len(dom)
+        kept = by_ranks[key] = (dom, prefix)
+    dom, prefix = kept
+    first = first_ranks(plan)
+
+    def floor(op: str, group: tuple[int, ...], share: float) -> tuple[Line, ...]:
+        n = len(group)
+        if n < 2:
+            return ()
+        if group[-1] >= prefix and (dom[list(group)] != dom[0]).any():
+            return ((op, 0.0, 0.0, (), fabric.out_link, False, n),)
+        # A hair under (the routed sum of the same bytes may round a bit lower).
+        phases = ((op, share * (n - 1) / n / up * _UNDER, fabric.up_link),) if up > 0 else ()
+        return ((op, 0.0, 0.0, phases, fabric.up_link, False, n),)
+
+    block = max(plan.tp, plan.ep)
+    if block > domain and nic > 0:
+        phase = ("all-to-all", (block - domain) / block / nic, fabric.out_link)
+        ep: tuple[Line, ...] = (("all-to-all", 0.0, 0.0, (phase,), fabric.out_link, False, block),)
+    else:
+        ep = floor("all-to-all", first["ep"] if plan.ep >= plan.tp else first["tp"], 1.0)
+    # A hop sends its member's whole buffer: share 2 of (n - 1)/n, n = 2.
+    hop = floor("p2p", first["pp"][:2], 2.0)
+    return CommModel(floor("all-reduce", first["tp"], 2.0), ep, hop, 1)
 
 
-# Per fabric: its largest scale-up domain and fastest NIC (comm_floor's).
-_FLOOR: weakref.WeakKeyDictionary[Fabric, tuple[int, float]] = weakref.WeakKeyDictionary()
+_UNDER = 1 - 1e-9
+
+
+# Per fabric: its largest scale-up domain, fastest NIC and largest sum of a GPU's
+# scale-up link rates (switched domains), and by placement (strategy, block, world) the
+# domain of each rank and how many ranks from rank 0 share its domain: comm_floor's.
+_FLOOR: weakref.WeakKeyDictionary[
+    Fabric, tuple[int, float, float, dict[tuple[str, int, int], tuple[np.ndarray, int]]]
+] = weakref.WeakKeyDictionary()
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:

@@ -313,6 +313,11 @@ def groups_of(
     return {k: tuple(map(ranks.__getitem__, first[k])) for k in kinds}
 
 
+def first_ranks(plan: Plan) -> dict[str, tuple[int, ...]]:
+    """The ranks of each kind's first group, in rank order (shared: do not change them)."""
+    return _first_orders(plan)
+
+
 def _check_size(plan: Plan, total: int) -> None:
     if plan.world > total:
         msg = (

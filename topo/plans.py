@@ -428,9 +428,9 @@ def _probe(plan: Plan, tokens_per_s_per_gpu: float) -> PlanRow:
     return PlanRow(plan, "packed", 1, plan.world, 0.0, tokens_per_s_per_gpu, 0.0, "", 0.0)
 
 
-# Plans placed and bounded together in search_bounded: a first few (the search often
-# stops soon), then twice as many each time up to the most.
-_CHUNK, _CHUNK_MAX = 16, 256
+# Plans placed and bounded together in search_bounded: the first alone (it sets the best
+# that the floors of the next are held to), then twice as many each time up to the most.
+_CHUNK, _CHUNK_MAX = 1, 256
 
 
 def _comm_bounds(
