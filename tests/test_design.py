@@ -8,6 +8,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -145,6 +146,30 @@ def test_study_is_resumable_and_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "p" / "results.json").read_bytes() == first
     with pytest.raises(TopoError, match="another study"):
         run_study(dict(SMALL, name="other"), tmp_path / "a")
+
+
+def test_a_serial_study_reads_each_layout_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Designs share the layout read for the first (a run reads each file once); each
+    row is the one assess gives the design as named."""
+    import topo.study as study_mod
+
+    reads: list[str] = []
+
+    def counted(name: str) -> Any:
+        reads.append(name)
+        return load_layout(name)
+
+    monkeypatch.setattr(study_mod, "load_layout", counted)
+    run_study(dict(SMALL), tmp_path / "r")
+    assert reads == ["gb200-nvl72"]
+    logged = [json.loads(x) for x in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+    by_id = {r["id"]: json.dumps(r, sort_keys=True) for r in logged}
+    designs = study_designs(dict(SMALL))
+    assert len(by_id) == len(designs) == 6
+    for d in designs:
+        assert by_id[d["id"]] == json.dumps(assess(d).to_dict(), sort_keys=True)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs dask")

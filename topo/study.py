@@ -39,6 +39,7 @@ from typing import Any
 from topo._yaml import Located, load_located
 from topo.design import DESIGN_KEYS, assess
 from topo.errors import LayoutError, Problem, TopoError
+from topo.layout import Layout, load_layout
 from topo.physical import VARY_KEYS
 
 __all__ = [
@@ -77,7 +78,7 @@ _CONSTRAINT_KEYS = {"slo_tpot_ms", "slo_ttft_ms", "physical"}
 
 def load_study(path: str | Path) -> dict[str, Any]:
     """A study file, checked: every problem named with its file, line and key."""
-    from topo.layout import MAX_GPUS, load_layout
+    from topo.layout import MAX_GPUS
     from topo.models import load_model
 
     doc = load_located(path)
@@ -211,7 +212,7 @@ def _check_values(
 ) -> None:
     """Each variation applied alone to each layout, each workload and cost input checked."""
     from topo.design import apply_design, cost_inputs, cost_problem, design_workload
-    from topo.layout import MAX_GPUS, load_layout
+    from topo.layout import MAX_GPUS
 
     bases = [load_layout(name) for name in layouts]
     for key, values in vary.items():
@@ -356,8 +357,9 @@ def _execute(
             for f in done(futs):
                 yield f.result()
         return
+    layouts: dict[str, Layout] = {}  # each layout file read once in this run
     for d in designs:
-        yield _assessed(d)
+        yield _assessed(d, layouts)
 
 
 def _leave_with_parent(parent: int) -> None:
@@ -376,8 +378,16 @@ def _leave_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="topo-parent-watch", daemon=True).start()
 
 
-def _assessed(design: dict[str, Any]) -> dict[str, Any]:
-    """A design's row as the JSON line results.jsonl keeps (so a study can resume)."""
+def _assessed(design: dict[str, Any], layouts: dict[str, Layout] | None = None) -> dict[str, Any]:
+    """A design's row as the JSON line results.jsonl keeps (so a study can resume).
+
+    `layouts`: layouts already read, by the name or path the design gives (filled here).
+    """
+    given = design["layout"]
+    if layouts is not None and isinstance(given, str):
+        if given not in layouts:
+            layouts[given] = load_layout(given)
+        design = {**design, "layout": layouts[given]}
     return assess(design).to_dict()
 
 
