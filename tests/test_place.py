@@ -120,3 +120,34 @@ def test_groups_by_arithmetic_equal_the_rank_walk(tp: int, ep: int, pp: int, dp:
     got = _order_arrays(plan)
     for kind, groups in group_order(plan).items():
         assert np.array_equal(got[kind], np.array(groups)), kind
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    tp=st.sampled_from([1, 2, 4, 8]),
+    ep=st.sampled_from([1, 2, 8, 16, 72, 144]),
+    pp=st.integers(1, 4),
+    dp=st.sampled_from([1, 2, 4, 8, 18, 36]),
+    strategy=st.sampled_from(["packed", "naive"]),
+    on_fabric=st.booleans(),
+)
+def test_rank_positions_are_the_ranks_gpus(
+    tp: int, ep: int, pp: int, dp: int, strategy: str, on_fabric: bool
+) -> None:
+    """rank_positions(...)[r] is where plan_ranks(...)[r] stands in the GPU list, on the
+    graph and on its fabric; a plan that cannot be placed is refused alike."""
+    from topo.place import plan_ranks, rank_positions
+    from topo.routing import Fabric
+
+    plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
+    G = Fabric.from_layout(load_layout("gb200-nvl72-x16")) if on_fabric else X16
+    gpus = gpu_nodes(X16)
+    try:
+        ranks = plan_ranks(G, plan, strategy=strategy)
+    except PlacementError as e:
+        with pytest.raises(PlacementError, match=str(e)[:30]):
+            rank_positions(G, plan, strategy=strategy)
+        return
+    at = rank_positions(G, plan, strategy=strategy)
+    assert [gpus[i] for i in at] == list(ranks) == list(place(G, plan, strategy=strategy).ranks)
+    assert not at.flags.writeable

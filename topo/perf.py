@@ -43,7 +43,7 @@ from topo.fidelity import CLEAN, DEFAULT, Fidelity, busiest_load
 from topo.kernels import step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan, first_ranks, groups_of, plan_ranks
+from topo.place import Placement, Plan, first_ranks, groups_of, plan_ranks, rank_positions
 from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
@@ -341,9 +341,7 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
     key = (strategy, max(plan.tp, plan.ep), plan.world)
     kept = by_ranks.get(key)
     if kept is None:
-        ranks = plan_ranks(fabric, plan, strategy=strategy)
-        idx = np.fromiter(map(fabric.index.__getitem__, ranks), np.int64, len(ranks))
-        dom = fabric.domain[idx]
+        dom = fabric.domain[rank_positions(fabric, plan, strategy=strategy)]
         # Ranks 0..prefix-1 lie in rank 0's domain (every first group holds rank 0).
         prefix = int(np.argmax(dom != dom[0])) if (dom != dom[0]).any() else len(dom)
         kept = by_ranks[key] = (dom, prefix)

@@ -174,15 +174,18 @@ def group_order(plan: Plan) -> dict[str, list[list[int]]]:
     return {k: list(v.values()) for k, v in keys.items()}
 
 
-def _packed_gpus(G: Gpus, plan: Plan) -> tuple[list[str], int]:
-    """GPUs for ranks 0..world-1, blocks kept inside domains and racks where they fit."""
-    gpus = _gpu_list(G)
+def _packed_positions(G: Gpus, plan: Plan) -> tuple[list[int], int]:
+    """GPUs for ranks 0..world-1, blocks kept inside domains and racks where they fit.
+
+    The GPUs as positions in the GPU list, and how many were skipped to keep blocks there.
+    """
+    n = len(_gpu_list(G))
     block = max(plan.tp, plan.ep)
     _, _, domain_size, rack_size = _attrs(G)
-    out: list[str] = []
+    out: list[int] = []
     skipped = 0
     i = 0
-    while len(out) < plan.world and i < len(gpus):
+    while len(out) < plan.world and i < n:
         if block <= domain_size:
             left = domain_size - i % domain_size
             if left < block:  # the block would straddle two domains: leave these idle
@@ -197,27 +200,27 @@ def _packed_gpus(G: Gpus, plan: Plan) -> tuple[list[str], int]:
             if block <= rack_size and left < block:  # ... and stays in one rack
                 skipped, i = skipped + left, i + left
                 continue
-        take = gpus[i : i + block]
+        take = range(i, min(i + block, n))
         out.extend(take)
         i += len(take)
     return out, skipped
 
 
-_NAIVE: weakref.WeakKeyDictionary[Gpus, list[str]] = weakref.WeakKeyDictionary()
+_NAIVE: weakref.WeakKeyDictionary[Gpus, list[int]] = weakref.WeakKeyDictionary()
 
 
-def _naive_gpus(G: Gpus) -> list[str]:
+def _naive_positions(G: Gpus) -> list[int]:
     """GPUs round-robin over racks, as a scheduler that knows no topology hands them out."""
     if G not in _NAIVE:
         _NAIVE[G] = _round_robin(G)
     return _NAIVE[G]
 
 
-def _round_robin(G: Gpus) -> list[str]:
+def _round_robin(G: Gpus) -> list[int]:
     _, rack, _, _ = _attrs(G)
-    by_rack: dict[int, list[str]] = {}
-    for g in _gpu_list(G):
-        by_rack.setdefault(rack[g], []).append(g)
+    by_rack: dict[int, list[int]] = {}
+    for i, g in enumerate(_gpu_list(G)):
+        by_rack.setdefault(rack[g], []).append(i)
     racks = [by_rack[r] for r in sorted(by_rack)]
     return [r[i] for i in range(max(len(r) for r in racks)) for r in racks if i < len(r)]
 
@@ -231,12 +234,8 @@ def place(G: Gpus, plan: Plan, *, strategy: str = "packed") -> Placement:
         If the plan's degrees do not fit together, the strategy is unknown, or the
         plan needs more GPUs than the layout has.
     """
-    plan.check()
-    if strategy not in STRATEGIES:
-        msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
-        raise PlacementError(msg)
+    _check(G, plan, strategy)
     total = len(_gpu_list(G))
-    _check_size(plan, total)
     ranks, skipped = _rank_gpus(G, plan, strategy)
     orders = _order_arrays(plan)
     names = np.empty(len(ranks), dtype=object)
@@ -255,32 +254,42 @@ def place(G: Gpus, plan: Plan, *, strategy: str = "packed") -> Placement:
 
 
 def _rank_gpus(G: Gpus, plan: Plan, strategy: str) -> tuple[tuple[str, ...], int]:
-    """The GPU of every rank, and the GPUs skipped to keep blocks inside domains.
+    """The GPU of every rank, and the GPUs skipped to keep blocks inside domains."""
+    ranks, skipped, _ = _kept_ranks(G, plan, strategy)
+    return ranks, skipped
+
+
+def _kept_ranks(G: Gpus, plan: Plan, strategy: str) -> tuple[tuple[str, ...], int, np.ndarray]:
+    """The GPU of every rank, the GPUs skipped, and each rank's position in the GPU list.
 
     Kept per graph (or fabric) by what they depend on: the strategy, the block
-    (max(tp, ep)) and the world.
+    (max(tp, ep)) and the world. The positions are read-only.
     """
     kept = _RANKS.setdefault(G, {})
     key = (strategy, max(plan.tp, plan.ep), plan.world)
-    if key not in kept:
-        ranks, skipped = _ranks_of(G, plan, strategy)
-        kept[key] = (tuple(ranks), skipped)
-    return kept[key]
+    got = kept.get(key)
+    if got is None:
+        positions, skipped = _ranks_of(G, plan, strategy)
+        gpus = _gpu_list(G)
+        at = np.array(positions, dtype=np.int64)
+        at.flags.writeable = False
+        got = kept[key] = (tuple(gpus[i] for i in positions), skipped, at)
+    return got
 
 
-_RANKS: weakref.WeakKeyDictionary[Gpus, dict[tuple[str, int, int], tuple[tuple[str, ...], int]]] = (
-    weakref.WeakKeyDictionary()
-)
+_RANKS: weakref.WeakKeyDictionary[
+    Gpus, dict[tuple[str, int, int], tuple[tuple[str, ...], int, np.ndarray]]
+] = weakref.WeakKeyDictionary()
 
 
-def _ranks_of(G: Gpus, plan: Plan, strategy: str) -> tuple[list[str], int]:
+def _ranks_of(G: Gpus, plan: Plan, strategy: str) -> tuple[list[int], int]:
     if strategy == "packed":
-        ranks, skipped = _packed_gpus(G, plan)
-        if len(ranks) < plan.world:
+        positions, skipped = _packed_positions(G, plan)
+        if len(positions) < plan.world:
             # Keeping blocks inside domains leaves too few GPUs: pack them tightly.
-            return _gpu_list(G)[: plan.world], 0
-        return ranks, skipped
-    return _naive_gpus(G)[: plan.world], 0
+            return list(range(plan.world)), 0
+        return positions, skipped
+    return _naive_positions(G)[: plan.world], 0
 
 
 def first_groups(
@@ -297,12 +306,23 @@ def first_groups(
 
 def plan_ranks(G: Gpus, plan: Plan, *, strategy: str = "packed") -> tuple[str, ...]:
     """The GPU of every rank (:attr:`Placement.ranks`), with :func:`place`'s checks."""
+    _check(G, plan, strategy)
+    return _rank_gpus(G, plan, strategy)[0]
+
+
+def rank_positions(G: Gpus, plan: Plan, *, strategy: str = "packed") -> np.ndarray:
+    """:func:`plan_ranks` as positions in the graph's (or fabric's) GPU list (read-only)."""
+    _check(G, plan, strategy)
+    return _kept_ranks(G, plan, strategy)[2]
+
+
+def _check(G: Gpus, plan: Plan, strategy: str) -> None:
+    """:func:`place`'s checks: the plan's degrees, the strategy, the GPUs it needs."""
     plan.check()
     if strategy not in STRATEGIES:
         msg = f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}"
         raise PlacementError(msg)
     _check_size(plan, len(_gpu_list(G)))
-    return _rank_gpus(G, plan, strategy)[0]
 
 
 def groups_of(
