@@ -255,31 +255,39 @@ def place(G: Gpus, plan: Plan, *, strategy: str = "packed") -> Placement:
 
 def _rank_gpus(G: Gpus, plan: Plan, strategy: str) -> tuple[tuple[str, ...], int]:
     """The GPU of every rank, and the GPUs skipped to keep blocks inside domains."""
-    ranks, skipped, _ = _kept_ranks(G, plan, strategy)
-    return ranks, skipped
+    at, skipped = _kept_ranks(G, plan, strategy)
+    names = _NAMES.setdefault(G, {})
+    key = (strategy, max(plan.tp, plan.ep), plan.world)
+    got = names.get(key)
+    if got is None:
+        gpus = _gpu_list(G)
+        got = names[key] = tuple(gpus[i] for i in at.tolist())
+    return got, skipped
 
 
-def _kept_ranks(G: Gpus, plan: Plan, strategy: str) -> tuple[tuple[str, ...], int, np.ndarray]:
-    """The GPU of every rank, the GPUs skipped, and each rank's position in the GPU list.
+def _kept_ranks(G: Gpus, plan: Plan, strategy: str) -> tuple[np.ndarray, int]:
+    """Each rank's position in the GPU list (read-only), and the GPUs skipped.
 
     Kept per graph (or fabric) by what they depend on: the strategy, the block
-    (max(tp, ep)) and the world. The positions are read-only.
+    (max(tp, ep)) and the world; so are the GPUs' names (:func:`_rank_gpus`).
     """
     kept = _RANKS.setdefault(G, {})
     key = (strategy, max(plan.tp, plan.ep), plan.world)
     got = kept.get(key)
     if got is None:
         positions, skipped = _ranks_of(G, plan, strategy)
-        gpus = _gpu_list(G)
         at = np.array(positions, dtype=np.int64)
         at.flags.writeable = False
-        got = kept[key] = (tuple(gpus[i] for i in positions), skipped, at)
+        got = kept[key] = (at, skipped)
     return got
 
 
-_RANKS: weakref.WeakKeyDictionary[
-    Gpus, dict[tuple[str, int, int], tuple[tuple[str, ...], int, np.ndarray]]
-] = weakref.WeakKeyDictionary()
+_RANKS: weakref.WeakKeyDictionary[Gpus, dict[tuple[str, int, int], tuple[np.ndarray, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+_NAMES: weakref.WeakKeyDictionary[Gpus, dict[tuple[str, int, int], tuple[str, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _ranks_of(G: Gpus, plan: Plan, strategy: str) -> tuple[list[int], int]:
@@ -313,7 +321,7 @@ def plan_ranks(G: Gpus, plan: Plan, *, strategy: str = "packed") -> tuple[str, .
 def rank_positions(G: Gpus, plan: Plan, *, strategy: str = "packed") -> np.ndarray:
     """:func:`plan_ranks` as positions in the graph's (or fabric's) GPU list (read-only)."""
     _check(G, plan, strategy)
-    return _kept_ranks(G, plan, strategy)[2]
+    return _kept_ranks(G, plan, strategy)[0]
 
 
 def _check(G: Gpus, plan: Plan, strategy: str) -> None:
