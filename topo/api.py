@@ -1379,13 +1379,9 @@ def study(
     progress: Callable[[int, int], None] | None = None,
 ) -> StudySummary:
     """``topo study``: every design of a study file, resumable in the folder `out`."""
-    from topo.study import load_study, run_study
+    from topo.study import run_study_file
 
-    spec = load_study(str(path))
-    if workers < 1:
-        msg = f"--workers must be >= 1, got {workers}"
-        raise TopoError(msg)
-    return run_study(spec, Path(out), workers=workers, dask=dask, progress=progress)
+    return run_study_file(path, out, workers=workers, dask=dask, progress=progress)
 
 
 def validate(

@@ -759,8 +759,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from topo.api import study
+    # topo.study, not topo.api: a study needs none of the other commands' modules.
     from topo.study import format_study
+    from topo.study import run_study_file as study
 
     with _progress("assessing designs") as tick:
         summary = study(

@@ -422,6 +422,22 @@ class StudySummary:
         }
 
 
+def run_study_file(
+    path: str | Path,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> StudySummary:
+    """``topo study``: every design of the study file `path`, resumable in the folder `out`."""
+    spec = load_study(str(path))
+    if workers < 1:
+        msg = f"--workers must be >= 1, got {workers}"
+        raise TopoError(msg)
+    return run_study(spec, Path(out), workers=workers, dask=dask, progress=progress)
+
+
 def run_study(
     study: dict[str, Any],
     out: Path,
