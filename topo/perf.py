@@ -323,21 +323,22 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
       of it. The floor's one phase is charged by the same measured share as the
       algorithms' phases are (the op's own curve on the scale-up link, none pipelined
       inside one domain).
-    - An expert-parallel block larger than a scale-up domain sends each member's bytes
-      for every member outside its domain, at least (block - domain) of them, through the
-      member's NIC: one phase of that many bytes over the fastest NIC, charged on the
-      scale-out link as the all-to-all's own phase is, with no hop latency.
-    - Other groups across domains: the latency alone. Copies per token are counted as
-      inside one domain (never more than across domains).
+    - Across domains a member's bytes for a GPU in another domain leave through its own
+      NIC (:func:`topo.routing.pair_loads`): an all-to-all member with c members in its
+      domain sends (n - c)/n of its buffer there, so the member of the smallest share of
+      the group in a domain bounds the phase, over the fastest NIC; a pipeline hop sends
+      its whole buffer. Each is charged on the scale-out link as the op's own phase is.
+      An all-reduce across domains (hierarchical ones pipeline their phases): the latency
+      alone. The copies per token of the expert all-to-all are the plan's own (the
+      domains its block spans).
     """
     got = _FLOOR.get(fabric)
     if got is None:
-        domain = max((len(v) for v in fabric.members.values()), default=0)
         nic = float(np.max(fabric.nic_bw)) if len(fabric.nic_bw) else 0.0
         switched = fabric.topology == "switched" and len(fabric.links)
         up = float(np.max(np.sum(fabric.links * fabric.link_bw, axis=1))) if switched else 0.0
-        got = _FLOOR[fabric] = (domain, nic, up, {})
-    domain, nic, up, by_ranks = got
+        got = _FLOOR[fabric] = (nic, up, {})
+    nic, up, by_ranks = got
     key = (strategy, max(plan.tp, plan.ep), plan.world)
     kept = by_ranks.get(key)
     if kept is None:
@@ -348,35 +349,42 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
     dom, prefix = kept
     first = first_ranks(plan)
 
-    def floor(op: str, group: tuple[int, ...], share: float) -> tuple[Line, ...]:
+    def floor(op: str, group: tuple[int, ...], inside: float) -> tuple[tuple[Line, ...], int]:
+        """The group's floor line, and the domains it spans.
+
+        `inside`: a member's bytes inside one domain, as a multiple of (n - 1)/n of its
+        buffer.
+        """
         n = len(group)
         if n < 2:
-            return ()
-        if group[-1] >= prefix and (dom[list(group)] != dom[0]).any():
-            return ((op, 0.0, 0.0, (), fabric.out_link, False, n),)
+            return (), 1
+        if group[-1] < prefix:
+            counts = np.ones(1, dtype=np.int64)
+        else:
+            counts = np.unique(dom[list(group)], return_counts=True)[1]
+        if len(counts) == 1:
+            share, link, rate = inside * (n - 1) / n, fabric.up_link, up
+        else:
+            share = {"all-to-all": (n - int(counts.min())) / n, "p2p": 1.0}.get(op, 0.0)
+            link, rate = fabric.out_link, nic
         # A hair under (the routed sum of the same bytes may round a bit lower).
-        phases = ((op, share * (n - 1) / n / up * _UNDER, fabric.up_link),) if up > 0 else ()
-        return ((op, 0.0, 0.0, phases, fabric.up_link, False, n),)
+        phases = ((op, share / rate * _UNDER, link),) if share > 0 and rate > 0 else ()
+        return ((op, 0.0, 0.0, phases, link, False, n),), len(counts)
 
-    block = max(plan.tp, plan.ep)
-    if block > domain and nic > 0:
-        phase = ("all-to-all", (block - domain) / block / nic, fabric.out_link)
-        ep: tuple[Line, ...] = (("all-to-all", 0.0, 0.0, (phase,), fabric.out_link, False, block),)
-    else:
-        ep = floor("all-to-all", first["ep"] if plan.ep >= plan.tp else first["tp"], 1.0)
-    # A hop sends its member's whole buffer: share 2 of (n - 1)/n, n = 2.
-    hop = floor("p2p", first["pp"][:2], 2.0)
-    return CommModel(floor("all-reduce", first["tp"], 2.0), ep, hop, 1)
+    tp, _ = floor("all-reduce", first["tp"], 2.0)
+    ep, spans = floor("all-to-all", first["ep"] if plan.ep >= plan.tp else first["tp"], 1.0)
+    hop, _ = floor("p2p", first["pp"][:2], 2.0)  # a hop sends its member's whole buffer
+    return CommModel(tp, ep, hop, spans)
 
 
 _UNDER = 1 - 1e-9
 
 
-# Per fabric: its largest scale-up domain, fastest NIC and largest sum of a GPU's
-# scale-up link rates (switched domains), and by placement (strategy, block, world) the
-# domain of each rank and how many ranks from rank 0 share its domain: comm_floor's.
+# Per fabric: its fastest NIC and largest sum of a GPU's scale-up link rates (switched
+# domains), and by placement (strategy, block, world) the domain of each rank and how
+# many ranks from rank 0 share its domain: comm_floor's.
 _FLOOR: weakref.WeakKeyDictionary[
-    Fabric, tuple[int, float, float, dict[tuple[str, int, int], tuple[np.ndarray, int]]]
+    Fabric, tuple[float, float, dict[tuple[str, int, int], tuple[np.ndarray, int]]]
 ] = weakref.WeakKeyDictionary()
 
 
