@@ -678,8 +678,9 @@ def test_the_comm_floor_is_never_slower_than_the_placed_plans_collectives(
     floored = inside = 0
     for w in (Workload(weights="fp8"), Workload(weights="fp8", fidelity=CLEAN)):
         for plan in plans.candidate_plans(lay, m, replicas=False):
-            low = comm_floor(fabric, plan)
-            own = decode(lay, m, plan, batches * plan.dp, w, plan_comm(fabric, plan))
+            low, placed = comm_floor(fabric, plan), plan_comm(fabric, plan)
+            assert low.ep_domains == placed.ep_domains  # the block's own domains
+            own = decode(lay, m, plan, batches * plan.dp, w, placed)
             floor = decode(lay, m, plan, batches * plan.dp, w, low)
             assert np.all(floor.tpot <= own.tpot), plan
             lines = low.tp_all_reduce + low.ep_all_to_all + low.pp_hop
