@@ -345,9 +345,23 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
         dom = fabric.domain[rank_positions(fabric, plan, strategy=strategy)]
         # Ranks 0..prefix-1 lie in rank 0's domain (every first group holds rank 0).
         prefix = int(np.argmax(dom != dom[0])) if (dom != dom[0]).any() else len(dom)
-        kept = by_ranks[key] = (dom, prefix)
-    dom, prefix = kept
+        kept = by_ranks[key] = (dom, prefix, {})
+    dom, prefix, leading = kept
     first = first_ranks(plan)
+
+    def spread(group: tuple[int, ...]) -> tuple[int, ...]:
+        """How many of the group's members lie in each domain it touches."""
+        n = len(group)
+        if group[-1] < prefix:
+            return (n,)
+        if n == 2:
+            return (2,) if dom[group[0]] == dom[group[1]] else (1, 1)
+        if group[-1] == n - 1:  # ranks 0..n-1 (first groups start at rank 0)
+            got = leading.get(n)
+            if got is None:
+                got = leading[n] = tuple(np.unique(dom[:n], return_counts=True)[1].tolist())
+            return got
+        return tuple(np.unique(dom[list(group)], return_counts=True)[1].tolist())
 
     def floor(op: str, group: tuple[int, ...], inside: float) -> tuple[tuple[Line, ...], int]:
         """The group's floor line, and the domains it spans.
@@ -358,14 +372,11 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
         n = len(group)
         if n < 2:
             return (), 1
-        if group[-1] < prefix:
-            counts = np.ones(1, dtype=np.int64)
-        else:
-            counts = np.unique(dom[list(group)], return_counts=True)[1]
+        counts = spread(group)
         if len(counts) == 1:
             share, link, rate = inside * (n - 1) / n, fabric.up_link, up
         else:
-            share = {"all-to-all": (n - int(counts.min())) / n, "p2p": 1.0}.get(op, 0.0)
+            share = {"all-to-all": (n - min(counts)) / n, "p2p": 1.0}.get(op, 0.0)
             link, rate = fabric.out_link, nic
         # A hair under (the routed sum of the same bytes may round a bit lower).
         phases = ((op, share / rate * _UNDER, link),) if share > 0 and rate > 0 else ()
@@ -381,10 +392,14 @@ _UNDER = 1 - 1e-9
 
 
 # Per fabric: its fastest NIC and largest sum of a GPU's scale-up link rates (switched
-# domains), and by placement (strategy, block, world) the domain of each rank and how
-# many ranks from rank 0 share its domain: comm_floor's.
+# domains), and by placement (strategy, block, world) the domain of each rank, how many
+# ranks from rank 0 share its domain, and the members per domain of ranks 0..n-1 by n:
+# comm_floor's.
 _FLOOR: weakref.WeakKeyDictionary[
-    Fabric, tuple[float, float, dict[tuple[str, int, int], tuple[np.ndarray, int]]]
+    Fabric,
+    tuple[
+        float, float, dict[tuple[str, int, int], tuple[np.ndarray, int, dict[int, tuple[int, ...]]]]
+    ],
 ] = weakref.WeakKeyDictionary()
 
 
