@@ -179,13 +179,21 @@ def _packed_positions(G: Gpus, plan: Plan) -> tuple[list[int], int]:
 
     The GPUs as positions in the GPU list, and how many were skipped to keep blocks there.
     """
-    n = len(_gpu_list(G))
-    block = max(plan.tp, plan.ep)
     _, _, domain_size, rack_size = _attrs(G)
+    n = len(_gpu_list(G))
+    positions, skipped = _pack(n, domain_size, rack_size, max(plan.tp, plan.ep), plan.world)
+    return list(positions), skipped
+
+
+@functools.lru_cache(maxsize=4096)
+def _pack(
+    n: int, domain_size: int, rack_size: int, block: int, world: int
+) -> tuple[tuple[int, ...], int]:
+    """:func:`_packed_positions` by its numbers alone (fabrics of one shape share it)."""
     out: list[int] = []
     skipped = 0
     i = 0
-    while len(out) < plan.world and i < n:
+    while len(out) < world and i < n:
         if block <= domain_size:
             left = domain_size - i % domain_size
             if left < block:  # the block would straddle two domains: leave these idle
@@ -203,7 +211,7 @@ def _packed_positions(G: Gpus, plan: Plan) -> tuple[list[int], int]:
         take = range(i, min(i + block, n))
         out.extend(take)
         i += len(take)
-    return out, skipped
+    return tuple(out), skipped
 
 
 _NAIVE: weakref.WeakKeyDictionary[Gpus, list[int]] = weakref.WeakKeyDictionary()
