@@ -29,7 +29,6 @@ import numpy as np
 from topo.build import gpu_nodes
 from topo.errors import PlacementError
 from topo.routing import Fabric
-from topo.stats import per_gpu_bandwidth
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -463,6 +462,8 @@ def _bandwidths(G: Gpus) -> tuple[dict[str, float], dict[str, float]]:
         if isinstance(G, Fabric):
             up, out = G.gpu_bandwidth("scale_up"), G.gpu_bandwidth("scale_out")
         else:
+            from topo.stats import per_gpu_bandwidth  # graphs only: not at start-up
+
             up, out = per_gpu_bandwidth(G, "scale_up"), per_gpu_bandwidth(G, "scale_out")
         _BW[G] = (dict(zip(gpus, up, strict=True)), dict(zip(gpus, out, strict=True)))
     return _BW[G]

@@ -21,7 +21,6 @@ import numpy as np
 from topo._memo import bounded_put
 from topo._memo import value_key as _value_key
 from topo.errors import TopoError
-from topo.evaluation import check_plan
 from topo.layout import Layout
 from topo.models import Model
 from topo.perf import (
@@ -174,6 +173,8 @@ _CANDIDATES: dict[tuple[Any, ...], tuple[Plan, ...]] = {}
 
 
 def _candidates(model: Model, total: int, domain: int, replicas: bool) -> list[Plan]:
+    from topo.evaluation import check_plan  # not needed at start-up
+
     sizes = _sizes(total, domain)
     pps = [p for p in _powers(16) if p <= model.layers]
     plans = []
