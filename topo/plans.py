@@ -444,15 +444,19 @@ def _comm_bounds(
     """A bound on each run's tokens/s per GPU, their steps run at once.
 
     Runs are (plan, collectives or None, memory limit). Under `limit`, its grid's
-    (:func:`_grid_bounds`); without one, its tokens/s at the memory limit (they rise with
-    the batch).
+    (:func:`_grid_bounds`); without one, the most tokens/s of the batches its rows run
+    and the memory limit (tokens/s need not rise with the batch: past some batch a step
+    can grow faster than it, and they fall).
     """
     if limit is not None:
         return _grid_bounds(layout, model, workload, runs, limit)
+    batches = [
+        np.append(_batches(layout, model, p, workload, None)[0], float(b)) for p, _, b in runs
+    ]
     steps = decode_tpots(
-        layout, model, workload, [(p, np.array([float(b)]), c) for p, c, b in runs]
+        layout, model, workload, [(p, bs, c) for (p, c, _), bs in zip(runs, batches, strict=True)]
     )
-    return [float(tps[0]) / p.world for (p, _, _), (_, tps) in zip(runs, steps, strict=True)]
+    return [float(np.max(tps)) / p.world for (p, _, _), (_, tps) in zip(runs, steps, strict=True)]
 
 
 def _grid_bounds(
@@ -465,9 +469,12 @@ def _grid_bounds(
     """A bound on each plan's tokens/s per GPU with its collectives, from the search's grid.
 
     :func:`largest_batch_within` first runs the plan at its grid of batches; the largest
-    batch that meets `limit` lies below the first grid batch that does not (or is the
-    last), and tokens/s rise with the batch, so the tokens/s there (raised by
-    :data:`_PATH_MARGIN`) bound every row. The same steps :func:`_plan_rows` then runs
+    batch that meets `limit` lies below the first grid batch after the last that does (or
+    is the last), so the most tokens/s of the grid up to there (raised by
+    :data:`_PATH_MARGIN`) bound every row: tokens/s need not rise with the batch (past
+    some batch a step can grow faster than it, and they fall), only not peak between
+    two neighbouring grid batches by more than the margin. The same steps
+    :func:`_plan_rows` then runs
     (kept, so it pays nothing twice). Runs are (plan, collectives, memory limit); their
     decode steps are run together (:func:`topo.perf.decode_tpots`: collectives
     timed in one call per group's lines), so bounding hundreds of placed plans costs a
@@ -494,7 +501,8 @@ def _grid_bounds(
         got = 0.0
         if len(ok):
             first_out = min(int(ok[-1]) + 1, len(grid) - 1)
-            got = float(tokens_per_s[first_out]) / plan.world * (1 + _PATH_MARGIN)
+            most = float(np.max(tokens_per_s[: first_out + 1]))
+            got = most / plan.world * (1 + _PATH_MARGIN)
         bounded_put(_GRID_BOUNDS, key, got, 1 << 18)
         out[i] = got
     return out
