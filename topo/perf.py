@@ -337,7 +337,12 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
         nic = float(np.max(fabric.nic_bw)) if len(fabric.nic_bw) else 0.0
         switched = fabric.topology == "switched" and len(fabric.links)
         up = float(np.max(np.sum(fabric.links * fabric.link_bw, axis=1))) if switched else 0.0
-        got = _FLOOR[fabric] = (nic, up, {})
+        # Ranks and their domains follow from the GPUs' domains and racks alone: fabrics
+        # that share those (another NIC) share them.
+        shape = (len(fabric.gpus), fabric.domain.tobytes(), fabric.rack.tobytes())
+        if shape not in _RANK_DOMAINS:
+            bounded_put(_RANK_DOMAINS, shape, {}, 16)
+        got = _FLOOR[fabric] = (nic, up, _RANK_DOMAINS[shape])
     nic, up, by_ranks = got
     key = (strategy, max(plan.tp, plan.ep), plan.world)
     kept = by_ranks.get(key)
@@ -389,12 +394,14 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
 
 
 _UNDER = 1 - 1e-9
+_RANK_DOMAINS: dict[tuple[int, bytes, bytes], dict[Any, Any]] = {}
 
 
 # Per fabric: its fastest NIC and largest sum of a GPU's scale-up link rates (switched
 # domains), and by placement (strategy, block, world) the domain of each rank, how many
 # ranks from rank 0 share its domain, and the members per domain of ranks 0..n-1 by n:
-# comm_floor's.
+# comm_floor's. The last are shared by fabrics whose GPUs have the same domains and racks
+# (_RANK_DOMAINS, by those arrays: at most 16).
 _FLOOR: weakref.WeakKeyDictionary[
     Fabric,
     tuple[
