@@ -361,17 +361,27 @@ def search_bounded(
     Each plan's tokens/s per GPU is bounded from above by its step without collectives
     (they only add time) on its grid of batches (:func:`_grid_bounds`); plans are run best
     bound first, and the search stops at a plan whose bound x `weight` is below the best
-    `feasible` row's tokens/s per GPU x `weight`. Every row that could rank first (ties
+    `feasible` row's tokens/s per GPU x `weight` (a row's weight may depend on its plan and
+    GPUs, not on its speed: it is asked once per plan). Every row that could rank first (ties
     included) is therefore in the result. A plan still above the best is bounded again
-    with collectives no placement beats (:func:`topo.perf.comm_floor`), then, still above
-    it, placed and bounded with its own; below the best at either, it is skipped.
+    with collectives its placement cannot beat, found from its ranks without routing them
+    (:func:`topo.perf.comm_floor`), then, still above it, placed and bounded with its own;
+    below the best at either, it is skipped.
     """
+    weights: dict[Plan, float] = {}
+
+    def weighed(plan: Plan) -> float:
+        got = weights.get(plan)
+        if got is None:
+            got = weights[plan] = weight(_probe(plan))
+        return got
+
     bounds = []
     for i, (plan, ub) in enumerate(
         zip(plans, _bounds(layout, model, plans, workload, max_latency_s), strict=True)
     ):
         if ub is not None:
-            bounds.append((-ub * weight(_probe(plan, ub)), i, plan))
+            bounds.append((-ub * weighed(plan), i, plan))
     bounds.sort()
     rows: list[PlanRow] = []
     best = -math.inf
@@ -400,7 +410,7 @@ def search_bounded(
                 ]
                 lows = _comm_bounds(layout, model, workload, floors, max_latency_s)
                 for j, (p, _, _), ub in zip(list(ahead), floors, lows, strict=True):
-                    if ub * weight(_probe(p, ub)) < best:
+                    if ub * weighed(p) < best:
                         placed[j] = (None, ub, *sizes[j])
                         ahead.remove(j)
             comms = [plan_comm(fabric, bounds[j][2]) for j in ahead]
@@ -410,7 +420,7 @@ def search_bounded(
                 placed[j] = (c, ub, *sizes[j])
             chunk = min(2 * chunk, _CHUNK_MAX)
         comm, ub, bs, max_b = placed[k]
-        if best > -math.inf and ub * weight(_probe(plan, ub)) < best:
+        if best > -math.inf and ub * weighed(plan) < best:
             continue
         # As search() runs one plan, packed, at its own batches (it has placed it here).
         got = _plan_rows(
@@ -424,9 +434,9 @@ def search_bounded(
     return rows
 
 
-def _probe(plan: Plan, tokens_per_s_per_gpu: float) -> PlanRow:
-    """A row standing for a bound on the plan's tokens/s per GPU (for the search's weight)."""
-    return PlanRow(plan, "packed", 1, plan.world, 0.0, tokens_per_s_per_gpu, 0.0, "", 0.0)
+def _probe(plan: Plan) -> PlanRow:
+    """A row standing for the plan's rows (for the search's weight: plan and GPUs)."""
+    return PlanRow(plan, "packed", 1, plan.world, 0.0, 0.0, 0.0, "", 0.0)
 
 
 # Plans placed and bounded together in search_bounded: the first alone (it sets the best
@@ -532,8 +542,13 @@ def _bounds(
     The step without collectives: never slower than with them, so its bound
     (:func:`_comm_bounds` with no collectives) is above every row the search can find for
     the plan. Kept for the process (:data:`_BOUNDS`); the steps not kept yet run together.
+    A list of plans asked for again (a study's designs of one domain size) is kept whole.
     """
     acc, mod = _value_key(layout.accelerator), _value_key(model)
+    whole = (acc, mod, bare, limit, tuple(plans))
+    got = _BOUND_LISTS.get(whole)
+    if got is not None:
+        return list(got)
     keys = [(acc, mod, plan, bare, limit) for plan in plans]
     todo = [
         (k, p, _batches(layout, model, p, bare, None))
@@ -545,7 +560,13 @@ def _bounds(
     for key, _, (bs, _) in todo:
         ub = next(ubs) if len(bs) else 0.0
         bounded_put(_BOUNDS, key, ub if ub > 0 else None, 1 << 18)
-    return [_BOUNDS.get(k) for k in keys]
+    out = [_BOUNDS.get(k) for k in keys]
+    bounded_put(_BOUND_LISTS, whole, tuple(out), 64)
+    return out
+
+
+# _bounds' answers by their whole list of plans (at most 64 lists).
+_BOUND_LISTS: dict[tuple[Any, ...], tuple[float | None, ...]] = {}
 
 
 def _batches(
