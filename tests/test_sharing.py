@@ -690,3 +690,22 @@ def test_the_comm_floor_is_never_slower_than_the_placed_plans_collectives(
         assert floored > 0  # expert blocks larger than a domain were bounded
     # Groups inside a switched domain are charged their bytes over the GPU's links.
     assert (inside > 0) == (fabric.topology == "switched")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.floats(-1e12, 1e12, allow_nan=False), st.sampled_from([0.0, -0.0, 1.0])),
+        max_size=60,
+    ),
+    ints=st.booleans(),
+)
+def test_unique_is_numpys(values: list[float], ints: bool) -> None:
+    """topo._arrays.unique (which does not import numpy's masked arrays) gives np.unique's
+    values and dtype."""
+    from topo._arrays import unique
+
+    a = np.array([int(v) for v in values] if ints else values, dtype=int if ints else float)
+    got, want = unique(a), np.unique(a)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)

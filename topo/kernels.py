@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from topo._arrays import unique
 from topo._memo import bounded_put, value_key
 
 __all__ = [
@@ -244,7 +245,7 @@ def _spans(table: GemmTable) -> bool:
     got = _SPANS.get(id(table))
     if got is None or got[0] is not table:
         spans = len(table.log_fraction) >= 20 and all(
-            len(np.unique(table.shape[:, i])) >= 3 for i in range(3)
+            len(unique(table.shape[:, i])) >= 3 for i in range(3)
         )
         got = _SPANS[id(table)] = (table, spans)
     return got[1]

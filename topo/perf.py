@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from topo._arrays import unique
 from topo._memo import bounded_put, value_key
 from topo.collectives import charge, collective
 from topo.errors import TopoError
@@ -427,7 +428,7 @@ def _domains(fabric: Fabric, gpus: tuple[str, ...]) -> int:
     cache = _SPANS.setdefault(fabric, {})
     got = cache.get(gpus)
     if got is None:
-        got = len(np.unique(fabric.domain[[fabric.index[gpu] for gpu in gpus]]))
+        got = len(unique(fabric.domain[[fabric.index[gpu] for gpu in gpus]]))
         cache[gpus] = got
     return got
 

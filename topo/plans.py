@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topo._arrays import unique
 from topo._memo import bounded_put
 from topo._memo import value_key as _value_key
 from topo.errors import TopoError
@@ -250,7 +251,7 @@ def _grid_pass(
 @functools.lru_cache(maxsize=4096)
 def _grid(top: int) -> np.ndarray:
     """256 batches per rank spread geometrically over 1..top (whole, distinct; read-only)."""
-    grid = np.unique(np.round(np.geomspace(1, top, 256)))
+    grid = unique(np.round(np.geomspace(1, top, 256)))
     grid.flags.writeable = False
     return grid
 
@@ -335,7 +336,7 @@ def _plan_rows(
         # Not only powers of two: the largest batch that meets the latency limit.
         top = largest_batch_within(layout, model, plan, workload, comm, max_b, target)
         if top >= plan.dp:
-            run = np.unique(np.append(batches, float(top)))
+            run = unique(np.append(batches, float(top)))
     d = decode(layout, model, plan, run, workload, comm)
     rows = _rows(plan, strategy, run, d, workload, limit)
     if len(_ROWS) > 1 << 16:
@@ -599,13 +600,13 @@ def _batches_of(
         return np.zeros(0), 0
     max_b = mem1.max_batch
     if batches:
-        bs = np.unique(np.array(batches, dtype=float))
+        bs = unique(np.array(batches, dtype=float))
     else:
         # Per data-parallel rank: powers of two and the most that fits (throughput rises
         # with batch, so without a latency limit a plan's best is at its memory limit,
         # not at a power of two); whole sequences on every rank.
         top = max_b // plan.dp
-        bs = np.unique(np.array([*_powers(top), top], dtype=float)) * plan.dp
+        bs = unique(np.array([*_powers(top), top], dtype=float)) * plan.dp
     # Every data-parallel rank needs a sequence: fewer leave whole replicas idle.
     return bs[(bs <= max_b) & (bs >= plan.dp)], max_b
 

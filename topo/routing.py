@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topo._arrays import unique
 from topo._memo import bounded_put, value_key
 from topo.build import (
     build_graph,
@@ -709,7 +710,7 @@ _A2A: dict[bytes, LinkLoads] = {}
 def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
     loads = LinkLoads(f)
     by_domain: dict[int, np.ndarray] = {}
-    for d in np.unique(f.domain[members]).tolist():
+    for d in unique(f.domain[members]).tolist():
         by_domain[d] = members[f.domain[members] == d]
     # Every domain's pairs routed in one call: the loads are added in the same order as
     # domain by domain, so they are the same sums.
