@@ -394,8 +394,9 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
     return CommModel(tp, ep, hop, spans)
 
 
+# A floor's bytes a hair under their share (the routed sum of the same bytes may round
+# a bit lower than the share written out).
 _UNDER = 1 - 1e-9
-_RANK_DOMAINS: dict[tuple[int, bytes, bytes], dict[Any, Any]] = {}
 
 
 # Per fabric: its fastest NIC and largest sum of a GPU's scale-up link rates (switched
@@ -409,6 +410,7 @@ _FLOOR: weakref.WeakKeyDictionary[
         float, float, dict[tuple[str, int, int], tuple[np.ndarray, int, dict[int, tuple[int, ...]]]]
     ],
 ] = weakref.WeakKeyDictionary()
+_RANK_DOMAINS: dict[tuple[int, bytes, bytes], dict[Any, Any]] = {}
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:

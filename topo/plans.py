@@ -482,14 +482,14 @@ def _grid_bounds(
     :func:`largest_batch_within` first runs the plan at its grid of batches; the largest
     batch that meets `limit` lies below the first grid batch after the last that does (or
     is the last), so the most tokens/s of the grid up to there (raised by
-    :data:`_PATH_MARGIN`) bound every row: tokens/s need not rise with the batch (past
-    some batch a step can grow faster than it, and they fall), only not peak between
-    two neighbouring grid batches by more than the margin. The same steps
-    :func:`_plan_rows` then runs
-    (kept, so it pays nothing twice). Runs are (plan, collectives, memory limit); their
-    decode steps are run together (:func:`topo.perf.decode_tpots`: collectives
-    timed in one call per group's lines), so bounding hundreds of placed plans costs a
-    few array calls; kept by value (:data:`_GRID_BOUNDS`).
+    :data:`_PATH_MARGIN`) bound every row. Tokens/s need not rise with the batch (past
+    some batch a step can grow faster than it, and they fall); they must only not peak
+    between two neighbouring grid batches by more than the margin. The same steps
+    :func:`_plan_rows` then runs (kept, so it pays nothing twice). Runs are (plan,
+    collectives, memory limit); their decode steps are run together
+    (:func:`topo.perf.decode_tpots`: collectives timed in one call per group's lines), so
+    bounding hundreds of placed plans costs a few array calls; kept by value
+    (:data:`_GRID_BOUNDS`).
     """
     out = [0.0] * len(runs)
     todo: list[tuple[int, tuple[Any, ...], Plan, np.ndarray]] = []
@@ -526,7 +526,8 @@ _GRID_BOUNDS: dict[tuple[Any, ...], float] = {}
 
 # The rows may run a batch of the grid at a few batches at once, where the kernel layer
 # fits each GEMM shape exactly, not on its cached curve: the two agree to ~4e-5. A bound
-# taken on the grid is raised by this much so that it stays above such a row.
+# taken on the grid is raised by this much so that it stays above such a row (and above
+# a row between two grid batches, a few per cent apart, where tokens/s peak).
 _PATH_MARGIN = 1e-3
 
 
