@@ -32,7 +32,7 @@ import math
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -333,6 +333,43 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
       alone. The copies per token of the expert all-to-all are the plan's own (the
       domains its block spans).
     """
+    nic, up, by_ranks = _floor_rates(fabric)
+    ranked = _ranked_domains(fabric, plan, strategy, by_ranks)
+    first = first_ranks(plan)
+
+    def floor(op: str, group: tuple[int, ...], inside: float) -> tuple[tuple[Line, ...], int]:
+        """The group's floor line, and the domains it spans.
+
+        `inside`: a member's bytes inside one domain, as a multiple of (n - 1)/n of its
+        buffer.
+        """
+        n = len(group)
+        if n < 2:
+            return (), 1
+        counts = _spread(group, *ranked)
+        if len(counts) == 1:
+            share, link, rate = inside * (n - 1) / n, fabric.up_link, up
+        else:
+            share = {"all-to-all": (n - min(counts)) / n, "p2p": 1.0}.get(op, 0.0)
+            link, rate = fabric.out_link, nic
+        phases = ((op, share / rate * _UNDER, link),) if share > 0 and rate > 0 else ()
+        return ((op, 0.0, 0.0, phases, link, False, n),), len(counts)
+
+    tp, _ = floor("all-reduce", first["tp"], 2.0)
+    ep, spans = floor("all-to-all", first["ep"] if plan.ep >= plan.tp else first["tp"], 1.0)
+    hop, _ = floor("p2p", first["pp"][:2], 2.0)  # a hop sends its member's whole buffer
+    return CommModel(tp, ep, hop, spans)
+
+
+_Ranked: TypeAlias = tuple[np.ndarray, int, dict[int, tuple[int, ...]]]
+
+
+def _floor_rates(fabric: Fabric) -> tuple[float, float, dict[tuple[str, int, int], _Ranked]]:
+    """:func:`comm_floor`'s facts of a fabric, kept per fabric.
+
+    Its fastest NIC, the largest sum of a GPU's scale-up link rates (switched domains; 0
+    otherwise), and its ranks' domains by placement (:func:`_ranked_domains`).
+    """
     got = _FLOOR.get(fabric)
     if got is None:
         nic = float(np.max(fabric.nic_bw)) if len(fabric.nic_bw) else 0.0
@@ -344,54 +381,41 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
         if shape not in _RANK_DOMAINS:
             bounded_put(_RANK_DOMAINS, shape, {}, 16)
         got = _FLOOR[fabric] = (nic, up, _RANK_DOMAINS[shape])
-    nic, up, by_ranks = got
+    return got
+
+
+def _ranked_domains(
+    fabric: Fabric, plan: Plan, strategy: str, by_ranks: dict[tuple[str, int, int], _Ranked]
+) -> _Ranked:
+    """Where the ranks of `plan` lie, kept by placement (strategy, block, world).
+
+    The domain of each rank, how many ranks from rank 0 share rank 0's domain, and (filled
+    by :func:`_spread`) the members per domain of ranks 0..n-1 by n.
+    """
     key = (strategy, max(plan.tp, plan.ep), plan.world)
     kept = by_ranks.get(key)
     if kept is None:
         dom = fabric.domain[rank_positions(fabric, plan, strategy=strategy)]
-        # Ranks 0..prefix-1 lie in rank 0's domain (every first group holds rank 0).
         prefix = int(np.argmax(dom != dom[0])) if (dom != dom[0]).any() else len(dom)
         kept = by_ranks[key] = (dom, prefix, {})
-    dom, prefix, leading = kept
-    first = first_ranks(plan)
+    return kept
 
-    def spread(group: tuple[int, ...]) -> tuple[int, ...]:
-        """How many of the group's members lie in each domain it touches."""
-        n = len(group)
-        if group[-1] < prefix:
-            return (n,)
-        if n == 2:
-            return (2,) if dom[group[0]] == dom[group[1]] else (1, 1)
-        if group[-1] == n - 1:  # ranks 0..n-1 (first groups start at rank 0)
-            got = leading.get(n)
-            if got is None:
-                got = leading[n] = tuple(np.unique(dom[:n], return_counts=True)[1].tolist())
-            return got
-        return tuple(np.unique(dom[list(group)], return_counts=True)[1].tolist())
 
-    def floor(op: str, group: tuple[int, ...], inside: float) -> tuple[tuple[Line, ...], int]:
-        """The group's floor line, and the domains it spans.
-
-        `inside`: a member's bytes inside one domain, as a multiple of (n - 1)/n of its
-        buffer.
-        """
-        n = len(group)
-        if n < 2:
-            return (), 1
-        counts = spread(group)
-        if len(counts) == 1:
-            share, link, rate = inside * (n - 1) / n, fabric.up_link, up
-        else:
-            share = {"all-to-all": (n - min(counts)) / n, "p2p": 1.0}.get(op, 0.0)
-            link, rate = fabric.out_link, nic
-        # A hair under (the routed sum of the same bytes may round a bit lower).
-        phases = ((op, share / rate * _UNDER, link),) if share > 0 and rate > 0 else ()
-        return ((op, 0.0, 0.0, phases, link, False, n),), len(counts)
-
-    tp, _ = floor("all-reduce", first["tp"], 2.0)
-    ep, spans = floor("all-to-all", first["ep"] if plan.ep >= plan.tp else first["tp"], 1.0)
-    hop, _ = floor("p2p", first["pp"][:2], 2.0)  # a hop sends its member's whole buffer
-    return CommModel(tp, ep, hop, spans)
+def _spread(
+    group: tuple[int, ...], dom: np.ndarray, prefix: int, leading: dict[int, tuple[int, ...]]
+) -> tuple[int, ...]:
+    """How many of the group's members (ranks, from rank 0) lie in each domain it touches."""
+    n = len(group)
+    if group[-1] < prefix:
+        return (n,)
+    if n == 2:
+        return (2,) if dom[group[0]] == dom[group[1]] else (1, 1)
+    if group[-1] == n - 1:  # ranks 0..n-1
+        got = leading.get(n)
+        if got is None:
+            got = leading[n] = tuple(np.unique(dom[:n], return_counts=True)[1].tolist())
+        return got
+    return tuple(np.unique(dom[list(group)], return_counts=True)[1].tolist())
 
 
 # A floor's bytes a hair under their share (the routed sum of the same bytes may round
@@ -405,10 +429,7 @@ _UNDER = 1 - 1e-9
 # comm_floor's. The last are shared by fabrics whose GPUs have the same domains and racks
 # (_RANK_DOMAINS, by those arrays: at most 16).
 _FLOOR: weakref.WeakKeyDictionary[
-    Fabric,
-    tuple[
-        float, float, dict[tuple[str, int, int], tuple[np.ndarray, int, dict[int, tuple[int, ...]]]]
-    ],
+    Fabric, tuple[float, float, dict[tuple[str, int, int], _Ranked]]
 ] = weakref.WeakKeyDictionary()
 _RANK_DOMAINS: dict[tuple[int, bytes, bytes], dict[Any, Any]] = {}
 

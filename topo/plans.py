@@ -362,21 +362,13 @@ def search_bounded(
     Each plan's tokens/s per GPU is bounded from above by its step without collectives
     (they only add time) on its grid of batches (:func:`_grid_bounds`); plans are run best
     bound first, and the search stops at a plan whose bound x `weight` is below the best
-    `feasible` row's tokens/s per GPU x `weight` (a row's weight may depend on its plan and
-    GPUs, not on its speed: it is asked once per plan). Every row that could rank first (ties
-    included) is therefore in the result. A plan still above the best is bounded again
-    with collectives its placement cannot beat, found from its ranks without routing them
-    (:func:`topo.perf.comm_floor`), then, still above it, placed and bounded with its own;
-    below the best at either, it is skipped.
+    `feasible` row's tokens/s per GPU x `weight` (asked once per plan: of its plan and
+    GPUs, not its speed). Every row that could rank first (ties included) is therefore in
+    the result. A plan still above the best is bounded again with collectives its
+    placement cannot beat, from its ranks alone (:func:`topo.perf.comm_floor`), then,
+    still above it, placed and bounded with its own; below the best at either, skipped.
     """
-    weights: dict[Plan, float] = {}
-
-    def weighed(plan: Plan) -> float:
-        got = weights.get(plan)
-        if got is None:
-            got = weights[plan] = weight(_probe(plan))
-        return got
-
+    weighed = _per_plan(weight)
     bounds = []
     for i, (plan, ub) in enumerate(
         zip(plans, _bounds(layout, model, plans, workload, max_latency_s), strict=True)
@@ -433,6 +425,19 @@ def search_bounded(
             if feasible is None or feasible(r):
                 best = max(best, r.tokens_per_s_per_gpu * weight(r))
     return rows
+
+
+def _per_plan(weight: Callable[[PlanRow], float]) -> Callable[[Plan], float]:
+    """`weight` of a plan's rows, asked once per plan (of a row standing for them)."""
+    weights: dict[Plan, float] = {}
+
+    def weighed(plan: Plan) -> float:
+        got = weights.get(plan)
+        if got is None:
+            got = weights[plan] = weight(_probe(plan))
+        return got
+
+    return weighed
 
 
 def _probe(plan: Plan) -> PlanRow:
