@@ -709,3 +709,39 @@ def test_unique_is_numpys(values: list[float], ints: bool) -> None:
     got, want = unique(a), np.unique(a)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=12),
+    sizes=st.lists(st.floats(1.0, 1e10), min_size=1, max_size=30),
+)
+def test_curves_looked_up_together_give_each_charge_its_own_floats(
+    picks: list[int], sizes: list[float]
+) -> None:
+    """decode_tpots looks each curve up once over many lines' sizes (curve_memos): every
+    set of lines is then charged to the bit as it is alone (the lines of placed plans and
+    of their floors, all-reduces with an engine curve among them)."""
+    from topo import plans
+    from topo.collectives import curve_memos
+    from topo.fidelity import DEFAULT
+    from topo.perf import CommModel, comm_floor, plan_comm
+
+    lay = apply_design(load_layout("gb200-nvl72"), {"domain_gpus": 8, "cluster_gpus": 144})
+    fabric = Fabric.from_layout(lay)
+    cands = plans.candidate_plans(lay, load_model("deepseek-v3"), replicas=False)
+    wide = next(p for p in cands if p.tp > 1 and p.pp > 1 and p.ep > 8)  # every kind
+    every = []
+    for plan in [wide, *(cands[k % len(cands)] for k in picks)]:
+        for comm in (plan_comm(fabric, plan), comm_floor(fabric, plan)):
+            every += [comm.tp_all_reduce, comm.ep_all_to_all, comm.pp_hop]
+    asked = [
+        (lines, np.array(sizes[i % len(sizes) :] + sizes[: i % len(sizes)]))
+        for i, lines in enumerate(every)
+        if lines
+    ]
+    assert any(line[0] == "all-reduce" for lines, _ in asked for line in lines)
+    for (lines, m), memo in zip(asked, curve_memos(asked), strict=True):
+        together = CommModel._time(lines, m, DEFAULT, memo)
+        alone = CommModel._time(lines, m, DEFAULT)
+        assert together.tobytes() == alone.tobytes()

@@ -40,6 +40,7 @@ both: ``alpha_s`` and ``beta_s`` are the link-rate model's parts, ``latency_s`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -359,6 +360,42 @@ def charge(
         pick = np.asarray(a2 + b2) < np.asarray(a + b)
         a, b = np.where(pick, a2, a), np.where(pick, b2, b)
     return a, b
+
+
+def curve_memos(
+    asked: Sequence[tuple[tuple[Any, ...], np.ndarray]],
+) -> list[dict[int, dict[tuple[str, str, str], tuple[float, np.ndarray]]]]:
+    """Curve look-ups for :func:`charge` (``serving``) of many sets of lines at once.
+
+    `asked`: (lines, message sizes) pairs, each line ``(op, alpha, hops, phases,
+    latency_link, pipelined, gpus)`` as :func:`topo.perf.CommModel.time` takes them.
+    Every curve (link, op, runtime, group size) that their charges read is looked up
+    once, over all their sizes laid end to end (element by element: each slice is the
+    floats of its own look-up); each pair gets the memos its charges would fill, by
+    group size.
+    """
+    want: dict[tuple[str, str, str, int], list[int]] = {}
+    for at, (lines, _) in enumerate(asked):
+        for op, _alpha, _hops, phases, latency_link, _pipe, n in lines:
+            runtimes = ["library"]
+            if op == "all-reduce" and has_engine_curve(latency_link, op):
+                runtimes.append("engine")
+            keys = {(latency_link, op)} | {(link, _phase_op(name, op)) for name, _, link in phases}
+            for link, of in keys:
+                for runtime in runtimes:
+                    users = want.setdefault((link, of, runtime, n), [])
+                    if not users or users[-1] != at:
+                        users.append(at)
+    out: list[dict[int, dict[tuple[str, str, str], tuple[float, np.ndarray]]]] = [{} for _ in asked]
+    for (link, of, runtime, n), users in want.items():
+        sizes = [np.asarray(asked[i][1], dtype=float) for i in users]
+        latency, share = collective_efficiency(link, of, np.concatenate(sizes), n, runtime)
+        start = 0
+        for i, m in zip(users, sizes, strict=True):
+            part = share[start : start + m.size].reshape(m.shape)
+            out[i].setdefault(n, {})[(link, of, runtime)] = (latency, part)
+            start += m.size
+    return out
 
 
 def _charge_with(

@@ -38,7 +38,7 @@ import numpy as np
 
 from topo._arrays import unique
 from topo._memo import bounded_put, value_key
-from topo.collectives import charge, collective
+from topo.collectives import charge, collective, curve_memos
 from topo.errors import TopoError
 from topo.fidelity import CLEAN, DEFAULT, Fidelity, busiest_load
 from topo.kernels import step_kernels
@@ -202,9 +202,15 @@ class CommModel:
         return got
 
     @staticmethod
-    def _time(lines: tuple[Line, ...], m: np.ndarray, losses: Fidelity | None) -> np.ndarray:
+    def _time(
+        lines: tuple[Line, ...],
+        m: np.ndarray,
+        losses: Fidelity | None,
+        memos: dict[int, dict[tuple[str, str, str], tuple[float, np.ndarray]]] | None = None,
+    ) -> np.ndarray:
+        """:meth:`time` computed; `memos`: curve look-ups at `m` by group size, if known."""
         out = []
-        memos: dict[int, dict[tuple[str, str, str], tuple[float, np.ndarray]]] = {}
+        memos = {} if memos is None else memos
         for op, alpha, hops, phases, latency_link, pipelined, n in lines:
             if losses is None or not losses.enabled:
                 out.append(alpha + sum(b for _, b, _ in phases) * m)
@@ -851,9 +857,14 @@ def decode_tpots(
         times.append(got)
         for name, (lines, nbytes) in run.items():
             by_lines.setdefault(lines, []).append((got, name, nbytes))
-    for lines, asked in by_lines.items():
-        flat = np.concatenate([m.ravel() for _, _, m in asked])
-        every = CommModel._time(lines, flat, f) if lines else np.zeros_like(flat)
+    flats = [
+        (lines, np.concatenate([m.ravel() for _, _, m in asked]))
+        for lines, asked in by_lines.items()
+    ]
+    # Every curve the charges read looked up once, over all the lines' sizes.
+    memos = curve_memos(flats) if f.enabled else [None] * len(flats)
+    for (lines, flat), memo, asked in zip(flats, memos, by_lines.values(), strict=True):
+        every = CommModel._time(lines, flat, f, memo) if lines else np.zeros_like(flat)
         at = 0
         for got, name, m in asked:
             got[name] = every[at : at + m.size].reshape(m.shape)
