@@ -745,3 +745,32 @@ def test_curves_looked_up_together_give_each_charge_its_own_floats(
         together = CommModel._time(lines, m, DEFAULT, memo)
         alone = CommModel._time(lines, m, DEFAULT)
         assert together.tobytes() == alone.tobytes()
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "deepseek-v3", "mixtral-8x7b", "llama-3-70b"])
+def test_a_stacks_gemms_are_each_plans_own(model: str) -> None:
+    """The GEMMs of a stack of plans, made once on the stack's degree columns, hold each
+    plan's own shapes to the bit: tensor parallelism past the KV heads (their floor of
+    one head) and experts split by tp included."""
+    from topo.kernels import _gemms, layer_gemms, moe_gemms
+    from topo.perf import _PlanStack
+
+    m = load_model(model)
+    plans = [
+        Plan(tp=tp, ep=ep, pp=pp, dp=max(ep // tp, 1))
+        for tp in (1, 2, 8, 16, 32)
+        for ep in (1, 4, 64)
+        for pp in (1, 2, 4)
+    ]
+    stack = _PlanStack.of(plans)
+    for make in (layer_gemms, moe_gemms):
+        stacked = _gemms(make, m, stack)
+        for i, plan in enumerate(plans):
+            alone = make(m, plan)
+            assert [g.name for g in stacked] == [g.name for g in alone]
+            for s, a in zip(stacked, alone, strict=True):
+                assert s.weight_bytes == a.weight_bytes
+                for f in ("n", "k", "per_stage", "groups"):
+                    got, want = getattr(s, f), float(getattr(a, f))
+                    assert got.shape == (len(plans), 1)
+                    assert got[i, 0].tobytes() == np.float64(want).tobytes(), (plan, s.name, f)

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from topo._arrays import unique
-from topo._memo import bounded_put, value_key
+from topo._memo import bounded_put
 
 __all__ = [
     "TILE_ROWS",
@@ -753,14 +753,14 @@ def layer_gemms(model: Any, plan: Any) -> list[Gemm]:
         )
         out.append(Gemm("attention out", "gemm", D, H * m["v_head_dim"] / tp, layers))
     else:
-        kv = max(model.kv_heads / tp, 1.0)
+        kv = _larger(model.kv_heads / tp, 1.0)
         out.append(Gemm("qkv", "gemm", (H / tp + 2 * kv) * model.head_dim, D, layers))
         out.append(Gemm("attention out", "gemm", D, H * model.head_dim / tp, layers))
     up = 2 if model.gated else 1
-    if dense:
+    if p.dense_layers:  # the model's, not the stage's: a stack's plans run the same GEMMs
         out.append(Gemm("ffn up", "gemm", up * model.ffn / tp, D, dense))
         out.append(Gemm("ffn down", "gemm", D, model.ffn / tp, dense))
-    if moe:
+    if p.moe_layers:
         out.append(Gemm("router", "gemm", p.experts, D, moe, weight_bytes=ACT))
         shared = model.moe.get("shared_experts", 0) * model.moe["expert_ffn"]
         if shared:
@@ -774,7 +774,7 @@ def moe_gemms(model: Any, plan: Any) -> list[Gemm]:
     """The grouped expert GEMMs of one MoE layer on one GPU (n, k of one local expert)."""
     if not model.moe:
         return []
-    block = max(plan.tp, plan.ep)
+    block = _larger(plan.tp, plan.ep)
     split = block / plan.ep  # tensor-parallel ways of each expert
     f = model.moe["expert_ffn"] / split
     up = 2 if model.gated else 1
@@ -788,43 +788,30 @@ def moe_gemms(model: Any, plan: Any) -> list[Gemm]:
 def _gemms(make: Callable[[Any, Any], list[Gemm]], model: Any, plan: Any) -> list[Gemm]:
     """`make`'s GEMMs of `plan`; of plans stacked (``plan.plans``), each field a column.
 
-    Stacked plans run the same GEMMs (one model): each field holds every plan's value,
-    so the step's arithmetic runs on all of them at once.
+    Stacked plans run the same GEMMs (one model): `make` runs once on the stack's degrees
+    as (plans x 1) columns, so each field holds every plan's value (the same floats as
+    each plan's own: the same operations on the same numbers) and the step's arithmetic
+    runs on all of them at once.
     """
     plans = getattr(plan, "plans", None)
     if plans is None:
         return make(model, plan)
-    each = [_gemm_list(make, model, p) for p in plans]
-    first = each[0]
-    if any(
-        [(g.name, g.weight_bytes) for g in gs] != [(g.name, g.weight_bytes) for g in first]
-        for gs in each
-    ):
-        msg = "stacked plans must run the same GEMMs"
-        raise ValueError(msg)
+    n = len(plans)
 
-    # (plans, GEMMs, [n, k, per stage, groups]): each field of each GEMM a column.
-    v = np.array([[(g.n, g.k, g.per_stage, g.groups) for g in gs] for gs in each], dtype=float)
+    def col(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=float), (n, 1)).copy()
+
     return [
-        Gemm(g.name, g.kind, v[:, j, 0:1], v[:, j, 1:2], v[:, j, 2:3], v[:, j, 3:4], g.weight_bytes)
-        for j, g in enumerate(first)
+        Gemm(g.name, g.kind, col(g.n), col(g.k), col(g.per_stage), col(g.groups), g.weight_bytes)
+        for g in make(model, plan)
     ]
 
 
-def _gemm_list(make: Callable[[Any, Any], list[Gemm]], model: Any, plan: Any) -> list[Gemm]:
-    """`make(model, plan)`, kept by the model and the degrees it reads.
-
-    A stack's plans that differ only in dp share them, and so do a study's designs.
-    """
-    key = (make.__name__, value_key(model), plan.tp, plan.ep, plan.pp)
-    got = _GEMM_LISTS.get(key)
-    if got is None:
-        got = make(model, plan)
-        bounded_put(_GEMM_LISTS, key, got, 1 << 14)
-    return got
-
-
-_GEMM_LISTS: dict[tuple[Any, ...], list[Gemm]] = {}
+def _larger(a: Any, b: Any) -> Any:
+    """max(a, b), of numbers or, element by element, of a stack's columns."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.maximum(a, b)
+    return max(a, b)
 
 
 def step_kernels(
