@@ -774,3 +774,28 @@ def test_a_stacks_gemms_are_each_plans_own(model: str) -> None:
                     got, want = getattr(s, f), float(getattr(a, f))
                     assert got.shape == (len(plans), 1)
                     assert got[i, 0].tobytes() == np.float64(want).tobytes(), (plan, s.name, f)
+
+
+def test_a_steps_message_sizes_kept_for_one_span_are_not_used_for_another() -> None:
+    """decode_tpots keeps a step's message sizes with the step, by whether the expert
+    block spans domains (low-latency dispatch sends k copies across domains): the same
+    step timed with collectives inside one domain, then across, then inside again, gives
+    decode's numbers each time."""
+    import dataclasses
+
+    from topo.perf import Workload, decode, decode_tpots, plan_comm
+
+    lay = apply_design(load_layout("gb200-nvl72"), {"domain_gpus": 8, "cluster_gpus": 144})
+    m = load_model("deepseek-v3")
+    w = Workload(weights="fp8")
+    plan = Plan(tp=1, ep=32, pp=1, dp=32)
+    across = plan_comm(Fabric.from_layout(lay), plan)
+    assert across.ep_domains > 1
+    inside = dataclasses.replace(across, ep_domains=1)
+    batches = np.arange(1.0, 40.0) * 32
+    for comm in (inside, across, inside):
+        [(tpot, _)] = decode_tpots(lay, m, w, [(plan, batches, comm)])
+        np.testing.assert_allclose(tpot, decode(lay, m, plan, batches, w, comm).tpot, rtol=1e-12)
+    [(a, _)] = decode_tpots(lay, m, w, [(plan, batches, inside)])
+    [(b, _)] = decode_tpots(lay, m, w, [(plan, batches, across)])
+    assert (b > a).all()  # k copies per token across domains: more bytes

@@ -847,7 +847,9 @@ def decode_tpots(
     f = workload.losses
     bares = _decode_bares(layout, model, workload, [(plan, batch) for plan, batch, _ in runs])
     calls = [
-        _decode_calls(comm, model, plan, workload, bare.shape, bare.work, bare.imbalance)
+        _decode_calls(
+            comm, model, plan, workload, bare.shape, bare.work, bare.imbalance, _sizes_of(bare)
+        )
         for (plan, _, comm), bare in zip(runs, bares, strict=True)
     ]
     by_lines: dict[tuple[Line, ...], list[tuple[dict[str, np.ndarray], str, np.ndarray]]] = {}
@@ -1186,28 +1188,52 @@ def _decode_calls(
     s: dict[str, float],
     w: _StepWork,
     imbalance: np.ndarray,
+    kept: dict[Any, Any] | None = None,
 ) -> dict[str, _Call]:
     """A decode step's collective calls, by name: those it makes.
 
     ``tp`` (one all-reduce), ``dispatch`` and ``combine`` (one MoE layer's), ``hop`` (one
-    pipeline hop).
+    pipeline hop). `kept`: the step's message sizes from an earlier call on the same step
+    (filled here; they depend on the step and on whether the expert block spans domains).
     """
     if comm is None or workload.ideal:
         return {}
+    kept = {} if kept is None else kept
     calls: dict[str, _Call] = {}
     # Rows through the TP all-reduce: every token of the step, chunk included.
-    act = (w.per_rank * w.verify + w.chunk) * model.d_model * ACT_BYTES
+    act = kept.get("act")
+    if act is None:
+        act = kept["act"] = (w.per_rank * w.verify + w.chunk) * model.d_model * ACT_BYTES
     if plan.tp > 1:
         calls["tp"] = (comm.tp_all_reduce, act)
     if s["block"] > 1 and plan.ep > 1 and model.moe:
-        tokens = w.per_rank / plan.tp * w.verify * imbalance
-        sizes = _a2a_bytes(comm, model, plan.ep, tokens, workload.weights, True)
+        # Low-latency dispatch: the sizes depend on the domains spanned only through
+        # whether there are more than one.
+        spans = comm.ep_domains > 1
+        sizes = kept.get(spans)
+        if sizes is None:
+            tokens = w.per_rank / plan.tp * w.verify * imbalance
+            sizes = kept[spans] = _a2a_bytes(comm, model, plan.ep, tokens, workload.weights, True)
         if sizes is not None:
             calls["dispatch"] = (comm.ep_all_to_all, sizes[0])
             calls["combine"] = (comm.ep_all_to_all, sizes[1])
     if plan.pp > 1:
         calls["hop"] = (comm.pp_hop, act)
     return calls
+
+
+def _sizes_of(bare: _Bare) -> dict[Any, Any]:
+    """Where :func:`_decode_calls` keeps a kept step's message sizes (by the step)."""
+    got = _SIZES.get(id(bare))
+    if got is None or got[0] is not bare:
+        got = (bare, {})
+        bounded_put(_SIZES, id(bare), got, 1 << 10)
+    return got[1]
+
+
+# Message sizes of kept decode steps, by the step's id (the step kept with them, so an id
+# is not reused while its entry stands); at most 1,024, which holds a design's searches.
+_SIZES: dict[int, tuple[_Bare, dict[Any, Any]]] = {}
 
 
 def _decode_comm_of(
