@@ -440,8 +440,9 @@ def _per_plan(weight: Callable[[PlanRow], float]) -> Callable[[Plan], float]:
     return weighed
 
 
+@functools.lru_cache(maxsize=1 << 13)
 def _probe(plan: Plan) -> PlanRow:
-    """A row standing for the plan's rows (for the search's weight: plan and GPUs)."""
+    """A row standing for the plan's rows (for the search's weight: plan and GPUs; kept)."""
     return PlanRow(plan, "packed", 1, plan.world, 0.0, 0.0, 0.0, "", 0.0)
 
 

@@ -294,22 +294,27 @@ class Fabric:
         self.port_bw = 0.0
         if tree is None:
             return
-        # Each leaf's spine links bundled per spine, in the order first dealt (the graph's
-        # edge order): the last leaf's last one sets port_bw, as in _scale_out.
+        # Each leaf's spine links bundled per spine. fat_tree deals them in turn, leaf by
+        # leaf, so leaf L's n uplinks from cursor c give spine k n // S links, one more
+        # where (k - c) mod S < n mod S. The graph's last bundle (the last leaf's first
+        # dealt last) sets port_bw, as in _scale_out: its rate summed link by link, over
+        # its count.
+        if not tree.uplinks:
+            return
         port = so.link.bandwidth_bytes_per_s
-        index = {leaf: k for k, leaf in enumerate(self.leaves)}
-        bundles: dict[tuple[int, int], tuple[int, float]] = {}
-        for leaf, spine in tree.uplinks:
-            key = (index[leaf], spine)
-            count, bw = bundles.get(key, (0, 0.0))
-            bundles[key] = (count + 1, bw + port if count else 1 * port)
-        for (L, k), (count, _) in bundles.items():
-            self.up[L, k] = count
-        last: dict[int, tuple[int, float]] = {}
-        for (L, _), got in bundles.items():
-            last[L] = got
-        if last:
-            count, bw = last[max(last)]
+        S = tree.spines
+        ks = np.arange(S)
+        cursor, last = 0, None
+        for L, (_, _, _, n_up) in enumerate(leaves):
+            self.up[L, :S] = n_up // S + ((ks - cursor) % S < n_up % S)
+            if n_up:  # its last new bundle: the spine its min(n_up, S)-th link went to
+                last = (L, int(self.up[L, (cursor + min(n_up, S) - 1) % S]))
+            cursor += n_up
+        if last is not None:
+            count = last[1]
+            bw = 1 * port
+            for _ in range(count - 1):
+                bw = bw + port
             self.port_bw = bw / count
 
     # ------------------------------------------------------------ scale-out index
