@@ -184,9 +184,9 @@ def _candidates(model: Model, total: int, domain: int, replicas: bool) -> list[P
             dps = sorted({s // (tp * pp) for s in sizes if s % (tp * pp) == 0})
             for dp in dps:
                 for ep in _ep_degrees(model, tp * dp, domain):
-                    plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
                     if not replicas and tp * dp > max(tp, ep):
                         continue
+                    plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
                     try:
                         check_plan(model, plan)
                     except TopoError:
