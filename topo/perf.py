@@ -437,7 +437,7 @@ _UNDER = 1 - 1e-9
 _FLOOR: weakref.WeakKeyDictionary[
     Fabric, tuple[float, float, dict[tuple[str, int, int], _Ranked]]
 ] = weakref.WeakKeyDictionary()
-_RANK_DOMAINS: dict[tuple[int, bytes, bytes], dict[Any, Any]] = {}
+_RANK_DOMAINS: dict[tuple[int, bytes, bytes], dict[tuple[str, int, int], _Ranked]] = {}
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:

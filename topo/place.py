@@ -264,7 +264,7 @@ def _rank_gpus(G: Gpus, plan: Plan, strategy: str) -> tuple[tuple[str, ...], int
     """The GPU of every rank, and the GPUs skipped to keep blocks inside domains."""
     at, skipped = _kept_ranks(G, plan, strategy)
     names = _NAMES.setdefault(G, {})
-    key = (strategy, max(plan.tp, plan.ep), plan.world)
+    key = (strategy, max(plan.tp, plan.ep), plan.world)  # as _kept_ranks keys them
     got = names.get(key)
     if got is None:
         gpus = _gpu_list(G)
