@@ -799,3 +799,82 @@ def test_a_steps_message_sizes_kept_for_one_span_are_not_used_for_another() -> N
     [(a, _)] = decode_tpots(lay, m, w, [(plan, batches, inside)])
     [(b, _)] = decode_tpots(lay, m, w, [(plan, batches, across)])
     assert (b > a).all()  # k copies per token across domains: more bytes
+
+
+@pytest.mark.parametrize(
+    ("name", "vary", "model", "overlap"),
+    [
+        (
+            "gb200-nvl72",
+            {"domain_gpus": 8, "nic": "400 Gb/s", "cluster_gpus": 576},
+            "deepseek-v3",
+            "none",
+        ),
+        ("gb200-nvl72", {"domain_gpus": 36, "nic": "1600 Gb/s"}, "deepseek-v3", "tp=none,ep=full"),
+        ("gb200-nvl72", {"domain_gpus": 36, "cluster_gpus": 72}, "llama-3-70b", "full"),
+        ("dgx-h100-superpod", {}, "deepseek-v3", "none"),
+        ("mi300x-8", {}, "mixtral-8x7b", "none"),
+        ("tpu-v5p-4x4x4", {}, "mixtral-8x7b", "none"),
+    ],
+)
+def test_floor_steps_stacked_are_each_plans_own(
+    name: str, vary: dict[str, Any], model: str, overlap: str
+) -> None:
+    """floor_steps charges every plan's comm_floor at once, a row per plan: each row is
+    decode_tpots' step for the plan with its floor (to 1e-12: array kernels may round at
+    another position), losses on and on the clean roofline; and the search's floor
+    bounds taken from those rows are _comm_bounds' of the floors, with and without a
+    latency limit."""
+    from topo import plans
+    from topo.fidelity import CLEAN
+    from topo.perf import Workload, comm_floor, decode_tpots, floor_steps
+
+    lay = apply_design(load_layout(name), vary)
+    m = load_model(model)
+    fabric = Fabric.from_layout(lay)
+    for w in (Workload(weights="fp8", overlap=overlap), Workload(weights="fp8", fidelity=CLEAN)):
+        todo = []
+        for plan in plans.candidate_plans(lay, m, replicas=True):
+            bs, max_b = plans._batches(lay, m, plan, w, None)
+            if max_b // plan.dp >= 1:
+                todo.append((plan, max_b))
+        runs = [(p, plans._grid(b // p.dp) * p.dp) for p, b in todo]
+        tpot, tokens, n = floor_steps(lay, m, w, fabric, runs)
+        want = decode_tpots(lay, m, w, [(p, b, comm_floor(fabric, p)) for p, b in runs])
+        assert n.tolist() == [len(b) for _, b in runs]
+        for i, (t, k) in enumerate(want):
+            np.testing.assert_allclose(tpot[i, : n[i]], t, rtol=1e-12, atol=0)
+            np.testing.assert_allclose(tokens[i, : n[i]], k, rtol=1e-12, atol=0)
+        for limit in (0.02, 0.05, None):
+            got = plans._floor_bounds(lay, m, w, fabric, todo, limit)
+            floors = [(p, comm_floor(fabric, p), b) for p, b in todo]
+            plans._GRID_BOUNDS.clear()
+            np.testing.assert_allclose(
+                got, plans._comm_bounds(lay, m, w, floors, limit), rtol=1e-12, atol=0
+            )
+            assert any(b > 0 for b in got)  # plans that run under the limit compared
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    groups=st.lists(
+        st.sampled_from([2, 3, 4, 8, 16, 36, 64, 72, 256, 1152]), min_size=1, max_size=9
+    ),
+    sizes=st.lists(st.floats(0.0, 1e10), min_size=1, max_size=20),
+    link=st.sampled_from(["nvlink5", "nvlink4", "ib-ndr", "infinity-fabric", "ici"]),
+    op=st.sampled_from(["all-reduce", "all-to-all", "p2p"]),
+    runtime=st.sampled_from(["library", "engine"]),
+)
+def test_curves_looked_up_by_rows_are_each_rows_own(
+    groups: list[int], sizes: list[float], link: str, op: str, runtime: str
+) -> None:
+    """collective_efficiencies looks up rows of one curve together: each row's latency
+    and shares are collective_efficiency's for its own group size, to the bit."""
+    from topo.kernels import collective_efficiencies, collective_efficiency
+
+    m = np.array([[s * (1 + i) for s in sizes] for i in range(len(groups))])
+    latency, share = collective_efficiencies(link, op, m, np.array(groups), runtime)
+    for i, g in enumerate(groups):
+        lat, want = collective_efficiency(link, op, m[i], g, runtime)
+        assert latency[i, 0] == lat
+        np.testing.assert_array_equal(share[i], want)

@@ -577,6 +577,7 @@ def point_runtime(point: dict[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def _curve_for(link: str, op: str, gpus: int, runtime: str = "library") -> CollectiveCurve:
     """The measured curve for `op` on `link`.
 
@@ -643,6 +644,28 @@ def collective_efficiency(
     # Log-log interpolation: a share that at most doubles per doubling of size never
     # gives a larger message a shorter time.
     return c.latency_s, np.asarray(np.exp(np.interp(lb, c.log2_bytes, np.log(c.share))))
+
+
+def collective_efficiencies(
+    link: str, op: str, nbytes: np.ndarray, gpus: np.ndarray, runtime: str = "library"
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`collective_efficiency` of each row of `nbytes` for its row's group size.
+
+    Returns the latency of each row (a column) and the shares (shaped as `nbytes`); the
+    rows whose group sizes take the same measured curve are looked up together, each
+    element as :func:`collective_efficiency` computes it alone.
+    """
+    latency = np.empty((len(gpus), 1))
+    share = np.empty(np.shape(nbytes))
+    curves: dict[int, tuple[CollectiveCurve, list[int]]] = {}
+    for i, g in enumerate(gpus.tolist()):
+        c = _curve_for(link, op, g, runtime)
+        curves.setdefault(id(c), (c, []))[1].append(i)
+    for c, rows in curves.values():
+        lb = np.log2(np.maximum(nbytes[rows], 1.0))
+        share[rows] = np.exp(np.interp(lb, c.log2_bytes, np.log(c.share)))
+        latency[rows] = c.latency_s
+    return latency, share
 
 
 def collective_basis(link: str, op: str, gpus: int = 8, runtime: str = "library") -> str:

@@ -41,7 +41,7 @@ from topo._memo import bounded_put, value_key
 from topo.collectives import charge, collective, curve_memos
 from topo.errors import TopoError
 from topo.fidelity import CLEAN, DEFAULT, Fidelity, busiest_load
-from topo.kernels import step_kernels
+from topo.kernels import collective_efficiencies, has_engine_curve, step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
 from topo.place import Placement, Plan, first_ranks, groups_of, plan_ranks, rank_positions
@@ -58,6 +58,7 @@ __all__ = [
     "critical_batches",
     "decode",
     "decode_tpots",
+    "floor_steps",
     "experts_touched_share",
     "memory",
     "plan_comm",
@@ -339,42 +340,80 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
       alone. The copies per token of the expert all-to-all are the plan's own (the
       domains its block spans).
     """
-    nic, up, by_ranks = _floor_rates(fabric)
-    ranked = _ranked_domains(fabric, plan, strategy, by_ranks)
+    nic, up, shared = _floor_rates(fabric)
+    tp, ep, hop, spans = _floor_parts(fabric, plan, strategy, shared)
+
+    def line(op: str, part: _Part | None) -> tuple[Line, ...]:
+        if part is None:
+            return ()
+        n, across, share = part
+        link, rate = (fabric.out_link, nic) if across else (fabric.up_link, up)
+        phases = ((op, share / rate * _UNDER, link),) if share > 0 and rate > 0 else ()
+        return ((op, 0.0, 0.0, phases, link, False, n),)
+
+    return CommModel(line("all-reduce", tp), line("all-to-all", ep), line("p2p", hop), spans)
+
+
+# One group of comm_floor's: its size, whether it spans domains, and the share of its
+# buffer a member sends through one GPU's links (inside a domain) or its NIC (across).
+_Part: TypeAlias = tuple[int, bool, float]
+_Parts: TypeAlias = tuple["_Part | None", "_Part | None", "_Part | None", int]
+
+
+def _floor_parts(fabric: Fabric, plan: Plan, strategy: str, shared: _Shared) -> _Parts:
+    """:func:`comm_floor`'s groups (tp, expert block, pipeline hop), block's domains.
+
+    What the floor takes from the plan's ranks; kept by fabric shape (:class:`_Shared`).
+    """
+    key = (strategy, plan)
+    got = shared.parts.get(key)
+    if got is not None:
+        return got
+    ranked = _ranked_domains(fabric, plan, strategy, shared.ranked)
     first = first_ranks(plan)
 
-    def floor(op: str, group: tuple[int, ...], inside: float) -> tuple[tuple[Line, ...], int]:
-        """The group's floor line, and the domains it spans.
+    def part(op: str, group: tuple[int, ...], inside: float) -> tuple[_Part | None, int]:
+        """The group's part, and the domains it spans.
 
         `inside`: a member's bytes inside one domain, as a multiple of (n - 1)/n of its
         buffer.
         """
         n = len(group)
         if n < 2:
-            return (), 1
+            return None, 1
         counts = _spread(group, *ranked)
         if len(counts) == 1:
-            share, link, rate = inside * (n - 1) / n, fabric.up_link, up
-        else:
-            share = {"all-to-all": (n - min(counts)) / n, "p2p": 1.0}.get(op, 0.0)
-            link, rate = fabric.out_link, nic
-        phases = ((op, share / rate * _UNDER, link),) if share > 0 and rate > 0 else ()
-        return ((op, 0.0, 0.0, phases, link, False, n),), len(counts)
+            return (n, False, inside * (n - 1) / n), 1
+        share = {"all-to-all": (n - min(counts)) / n, "p2p": 1.0}.get(op, 0.0)
+        return (n, True, share), len(counts)
 
-    tp, _ = floor("all-reduce", first["tp"], 2.0)
-    ep, spans = floor("all-to-all", first["ep"] if plan.ep >= plan.tp else first["tp"], 1.0)
-    hop, _ = floor("p2p", first["pp"][:2], 2.0)  # a hop sends its member's whole buffer
-    return CommModel(tp, ep, hop, spans)
+    tp, _ = part("all-reduce", first["tp"], 2.0)
+    ep, spans = part("all-to-all", first["ep"] if plan.ep >= plan.tp else first["tp"], 1.0)
+    hop, _ = part("p2p", first["pp"][:2], 2.0)  # a hop sends its member's whole buffer
+    got = shared.parts[key] = (tp, ep, hop, spans)
+    return got
 
 
 _Ranked: TypeAlias = tuple[np.ndarray, int, dict[int, tuple[int, ...]]]
 
 
-def _floor_rates(fabric: Fabric) -> tuple[float, float, dict[tuple[str, int, int], _Ranked]]:
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What :func:`comm_floor` keeps for fabrics whose GPUs share domains and racks.
+
+    `ranked`: the ranks' domains by placement (:func:`_ranked_domains`); `parts`: each
+    plan's groups by (strategy, plan) (:func:`_floor_parts`).
+    """
+
+    ranked: dict[tuple[str, int, int], _Ranked]
+    parts: dict[tuple[str, Plan], _Parts]
+
+
+def _floor_rates(fabric: Fabric) -> tuple[float, float, _Shared]:
     """:func:`comm_floor`'s facts of a fabric, kept per fabric.
 
     Its fastest NIC, the largest sum of a GPU's scale-up link rates (switched domains; 0
-    otherwise), and its ranks' domains by placement (:func:`_ranked_domains`).
+    otherwise), and what it shares with fabrics of the same domains and racks.
     """
     got = _FLOOR.get(fabric)
     if got is None:
@@ -385,7 +424,7 @@ def _floor_rates(fabric: Fabric) -> tuple[float, float, dict[tuple[str, int, int
         # that share those (another NIC) share them.
         shape = (len(fabric.gpus), fabric.domain.tobytes(), fabric.rack.tobytes())
         if shape not in _RANK_DOMAINS:
-            bounded_put(_RANK_DOMAINS, shape, {}, 16)
+            bounded_put(_RANK_DOMAINS, shape, _Shared({}, {}), 16)
         got = _FLOOR[fabric] = (nic, up, _RANK_DOMAINS[shape])
     return got
 
@@ -430,14 +469,12 @@ _UNDER = 1 - 1e-9
 
 
 # Per fabric: its fastest NIC and largest sum of a GPU's scale-up link rates (switched
-# domains), and by placement (strategy, block, world) the domain of each rank, how many
-# ranks from rank 0 share its domain, and the members per domain of ranks 0..n-1 by n:
-# comm_floor's. The last are shared by fabrics whose GPUs have the same domains and racks
-# (_RANK_DOMAINS, by those arrays: at most 16).
-_FLOOR: weakref.WeakKeyDictionary[
-    Fabric, tuple[float, float, dict[tuple[str, int, int], _Ranked]]
-] = weakref.WeakKeyDictionary()
-_RANK_DOMAINS: dict[tuple[int, bytes, bytes], dict[tuple[str, int, int], _Ranked]] = {}
+# domains), and what comm_floor keeps of its ranks (_Shared): shared by fabrics whose
+# GPUs have the same domains and racks (_RANK_DOMAINS, by those arrays: at most 16).
+_FLOOR: weakref.WeakKeyDictionary[Fabric, tuple[float, float, _Shared]] = (
+    weakref.WeakKeyDictionary()
+)
+_RANK_DOMAINS: dict[tuple[int, bytes, bytes], _Shared] = {}
 
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:
@@ -898,6 +935,202 @@ def decode_tpots(
     tpot = _tpot(pp, workload, body, fixed, t_tp, t_ep, t_hop)
     tokens = pp * np.concatenate([bare.batch for bare in bares]) / tpot
     return list(zip(np.split(tpot, ends), np.split(tokens, ends), strict=True))
+
+
+def floor_steps(
+    layout: Layout,
+    model: Model,
+    workload: Workload,
+    fabric: Fabric,
+    runs: Sequence[tuple[Plan, np.ndarray]],
+    strategy: str = "packed",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`decode_tpots` of each (plan, batches) with :func:`comm_floor`'s collectives.
+
+    Returns (time per output token, tokens/s, each run's number of batches) as rows of
+    two arrays, a shorter run's row padded past its length with its last batch's step
+    (ignore those). The floors' charges are stacked: each of a call's rows pays its own
+    latency and per-byte cost, the rows of one group size and link looked up on their
+    curve at once, so hundreds of plans cost a few dozen array calls. Element by element
+    the operations :func:`decode_tpots` does (the same floats, tested).
+    """
+    n = np.array([len(b) for _, b in runs], dtype=np.int64)
+    f = workload.losses
+    if not f.enabled or workload.ideal or not len(runs):  # no measured charges to stack
+        steps = decode_tpots(
+            layout, model, workload, [(p, b, comm_floor(fabric, p, strategy)) for p, b in runs]
+        )
+        return _padded([t for t, _ in steps], n), _padded([k for _, k in steps], n), n
+    nic, up, shared = _floor_rates(fabric)
+    rows = _floor_rows(layout, model, workload, runs)
+    shape = (len(runs), int(n.max()))
+    # By call: the runs that make it, their sizes and their groups.
+    asked: dict[str, tuple[str, list[int], list[np.ndarray], list[_Part]]] = {
+        name: (op, [], [], []) for name, op in _FLOOR_CALLS.items()
+    }
+    for i, ((plan, _), row) in enumerate(zip(runs, rows, strict=True)):
+        tp, ep, hop, spans = _floor_parts(fabric, plan, strategy, shared)
+        groups = {"tp": tp, "dispatch": ep, "combine": ep, "hop": hop}
+        for name, nbytes in row.calls(spans > 1).items():
+            part = groups[name]
+            if part is not None:
+                _, at, sizes, parts = asked[name]
+                at.append(i)
+                sizes.append(nbytes)
+                parts.append(part)
+    times = {
+        name: _floor_times(op, fabric, nic, up, f, shape, at, sizes, parts)
+        for name, (op, at, sizes, parts) in asked.items()
+        if at
+    }
+    layers, moe_layers, pp, fixed = (
+        np.array([getattr(r, k) for r in rows])[:, None]
+        for k in ("layers", "moe_layers", "pp", "fixed")
+    )
+    body = _laid([r.body for r in rows], shape[1])
+    t_tp, t_ep, t_hop = _decode_comm_of(layers, moe_layers, np.zeros(shape), times)
+    tpot = _tpot(pp, workload, body, fixed, t_tp, t_ep, t_hop)
+    return tpot, pp * _laid([r.batch for r in rows], shape[1]) / tpot, n
+
+
+@dataclass(frozen=True, slots=True)
+class _FloorRow:
+    """What :func:`floor_steps` reads of a run's decode step (kept by run)."""
+
+    body: np.ndarray
+    batch: np.ndarray
+    layers: float
+    moe_layers: float
+    pp: float
+    fixed: float
+    sizes: dict[bool, dict[str, np.ndarray]]  # by whether the expert block spans domains
+    bare: _Bare
+    plan: Plan
+    model: Model
+    workload: Workload
+
+    def calls(self, spans: bool) -> dict[str, np.ndarray]:
+        """The step's collective calls and their message sizes (:func:`_decode_calls`)."""
+        got = self.sizes.get(spans)
+        if got is None:
+            b = self.bare
+            calls = _decode_calls(
+                _SPANS_ONLY[spans], self.model, self.plan, self.workload, b.shape, b.work,
+                b.imbalance, _sizes_of(b),
+            )  # fmt: skip
+            got = self.sizes[spans] = {name: nbytes for name, (_, nbytes) in calls.items()}
+        return got
+
+
+def _floor_rows(
+    layout: Layout, model: Model, workload: Workload, runs: Sequence[tuple[Plan, np.ndarray]]
+) -> list[_FloorRow]:
+    """Each run's :class:`_FloorRow`, those not kept yet from their steps.
+
+    Kept by value (accelerator, model, workload), then by plan and batches.
+    """
+    whole = (value_key(layout.accelerator), value_key(model), workload)
+    kept = _FLOOR_ROWS.get(whole)
+    if kept is None:
+        kept = {}
+        bounded_put(_FLOOR_ROWS, whole, kept, 2)
+    keys = [(plan, np.asarray(b, dtype=float).tobytes()) for plan, b in runs]
+    rows = [kept.get(k) for k in keys]
+    todo = [i for i, r in enumerate(rows) if r is None]
+    bares = _decode_bares(layout, model, workload, [runs[i] for i in todo])
+    for i, bare in zip(todo, bares, strict=True):
+        plan = runs[i][0]
+        s = bare.shape
+        rows[i] = _FloorRow(
+            bare.body, bare.batch, s["layers"], s["moe_layers"], plan.pp, bare.fixed, {},
+            bare, plan, model, workload,
+        )  # fmt: skip
+        bounded_put(kept, keys[i], rows[i], _BARE_MAX_STEPS)
+    return [r for r in rows if r is not None]
+
+
+# _floor_rows' rows by (accelerator, model, workload), then by (plan, batches).
+_FLOOR_ROWS: dict[tuple[Any, ...], dict[tuple[Plan, bytes], _FloorRow]] = {}
+
+
+# comm_floor's calls by decode step call name, and their ops.
+_FLOOR_CALLS = {"tp": "all-reduce", "dispatch": "all-to-all", "combine": "all-to-all", "hop": "p2p"}
+# Stand-ins for a floor in _decode_calls: only whether the expert block spans domains
+# (the message sizes depend on it); the lines are the floor's own.
+_SPANS_ONLY = {False: CommModel((), (), (), 1), True: CommModel((), (), (), 2)}
+
+
+def _pad(out: np.ndarray, i: int, values: np.ndarray) -> None:
+    """Row i of `out`: `values`, then their last repeated."""
+    n = len(values)
+    out[i, :n] = values
+    out[i, n:] = values[n - 1]
+
+
+def _padded(rows: list[np.ndarray], n: np.ndarray) -> np.ndarray:
+    """`rows` as the rows of one array, each padded with its last value."""
+    out = np.empty((len(rows), int(n.max()) if len(rows) else 0))
+    for i, r in enumerate(rows):
+        _pad(out, i, r)
+    return out
+
+
+def _floor_times(
+    op: str,
+    fabric: Fabric,
+    nic: float,
+    up: float,
+    f: Fidelity,
+    shape: tuple[int, int],
+    rows: list[int],
+    sizes: list[np.ndarray],
+    parts: list[_Part],
+) -> np.ndarray:
+    """One floor call's time per run (rows of `shape`; zero where a run does not make it).
+
+    As :meth:`CommModel._time` charges comm_floor's one line (:func:`topo.collectives.charge`,
+    serving): the measured latency of its link, its bytes over the link's rate and the
+    measured share at each size; an all-reduce also by the engine's kernel where that is
+    faster; then the calibration's latency and bandwidth scale.
+    """
+    out = np.zeros(shape)
+    M = _laid(sizes, shape[1])
+    group = np.array([p[0] for p in parts])
+    across = np.array([p[1] for p in parts])
+    share = np.array([p[2] for p in parts])
+    rate = np.where(across, nic, up)
+    phase = (share > 0) & (rate > 0)
+    beta = np.zeros(len(parts))
+    np.divide(share, rate, out=beta, where=phase)
+    beta = (beta * _UNDER)[:, None]
+    at = np.array(rows)
+    for x in (False, True):
+        sel = across == x
+        if not sel.any():
+            continue
+        link = fabric.out_link if x else fabric.up_link
+        m, has, b_sel = M[sel], phase[sel][:, None], beta[sel]
+        engine = op == "all-reduce" and has_engine_curve(link, op)
+        charged = []
+        for runtime in ("library", "engine") if engine else ("library",):
+            latency, got = collective_efficiencies(link, op, m, group[sel], runtime)
+            # As charge: the larger of no bare alpha (0) and the measured latency.
+            charged.append((np.maximum(0.0, latency), np.where(has, b_sel * m / got, 0.0)))
+        a, b = charged[0]
+        if engine:
+            a2, b2 = charged[1]
+            pick = np.asarray(a2 + b2) < np.asarray(a + b)
+            a, b = np.where(pick, a2, a), np.where(pick, b2, b)
+        out[at[sel]] = f.comm_time(a, b)
+    return out
+
+
+def _laid(rows: list[np.ndarray], width: int) -> np.ndarray:
+    """`rows` (1-D, up to `width` values each) as one array's rows, padded with their last."""
+    n = np.array([len(r) for r in rows])
+    at = np.cumsum(n) - n
+    idx = at[:, None] + np.minimum(np.arange(width), n[:, None] - 1)
+    return np.asarray(np.concatenate(rows)[idx])
 
 
 @dataclass(frozen=True, slots=True)

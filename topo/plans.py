@@ -28,9 +28,9 @@ from topo.perf import (
     DecodeTerms,
     Workload,
     bound_of,
-    comm_floor,
     decode,
     decode_tpots,
+    floor_steps,
     memory,
     plan_comm,
 )
@@ -386,6 +386,9 @@ def search_bounded(
     workload.check()
     # By position: the plan's collectives, their bound, its batches and memory limit.
     placed: dict[int, tuple[Any, float, np.ndarray, int]] = {}
+    # By position: the bound with collectives no placement can beat (comm_floor), taken
+    # once a best is known, at once for every plan still above it.
+    floors: dict[int, float] | None = None
     chunk = _CHUNK
     for k, (neg, _, plan) in enumerate(bounds):
         if -neg < best:
@@ -396,15 +399,14 @@ def search_bounded(
             ahead = [j for j in range(k, min(k + chunk, len(bounds))) if -bounds[j][0] >= best]
             sizes = {j: _batches(layout, model, bounds[j][2], workload, None) for j in ahead}
             if best > -math.inf:
-                # Bounded first with collectives no placement can beat (comm_floor): a
-                # plan below the best there is below it placed too, and is skipped.
-                floors = [
-                    (bounds[j][2], comm_floor(fabric, bounds[j][2]), sizes[j][1]) for j in ahead
-                ]
-                lows = _comm_bounds(layout, model, workload, floors, max_latency_s)
-                for j, (p, _, _), ub in zip(list(ahead), floors, lows, strict=True):
-                    if ub * weighed(p) < best:
-                        placed[j] = (None, ub, *sizes[j])
+                if floors is None:
+                    floors = _floors_above(
+                        layout, model, workload, fabric, bounds, k, best, max_latency_s
+                    )
+                # A plan below the best with the floor is below it placed too: skipped.
+                for j in list(ahead):
+                    if floors[j] * weighed(bounds[j][2]) < best:
+                        placed[j] = (None, floors[j], *sizes[j])
                         ahead.remove(j)
             comms = [plan_comm(fabric, bounds[j][2]) for j in ahead]
             runs = [(bounds[j][2], c, sizes[j][1]) for j, c in zip(ahead, comms, strict=True)]
@@ -425,6 +427,26 @@ def search_bounded(
             if feasible is None or feasible(r):
                 best = max(best, r.tokens_per_s_per_gpu * weight(r))
     return rows
+
+
+def _floors_above(
+    layout: Layout,
+    model: Model,
+    workload: Workload,
+    fabric: Fabric,
+    bounds: list[tuple[float, int, Plan]],
+    start: int,
+    best: float,
+    limit: float | None,
+) -> dict[int, float]:
+    """By position: :func:`_floor_bounds` of the plans from `start` still at `best` or above.
+
+    `bounds`: (negated bound, index, plan), best first.
+    """
+    rest = [j for j in range(start, len(bounds)) if -bounds[j][0] >= best]
+    runs = [(bounds[j][2], _batches(layout, model, bounds[j][2], workload, None)[1]) for j in rest]
+    got = _floor_bounds(layout, model, workload, fabric, runs, limit)
+    return dict(zip(rest, got, strict=True))
 
 
 def _per_plan(weight: Callable[[PlanRow], float]) -> Callable[[Plan], float]:
@@ -474,6 +496,56 @@ def _comm_bounds(
         layout, model, workload, [(p, bs, c) for (p, c, _), bs in zip(runs, batches, strict=True)]
     )
     return [float(np.max(tps)) / p.world for (p, _, _), (_, tps) in zip(runs, steps, strict=True)]
+
+
+def _floor_bounds(
+    layout: Layout,
+    model: Model,
+    workload: Workload,
+    fabric: Fabric,
+    runs: list[tuple[Plan, int]],
+    limit: float | None,
+) -> list[float]:
+    """:func:`_comm_bounds` of each (plan, memory limit) with :func:`comm_floor`'s collectives.
+
+    Their steps run as the rows of one array (:func:`topo.perf.floor_steps`): the same
+    floats, for hundreds of plans in a few array calls.
+    """
+    out = [0.0] * len(runs)
+    todo, batches = [], []
+    for i, (plan, max_batch) in enumerate(runs):
+        if limit is None:
+            batches.append(
+                np.append(_batches(layout, model, plan, workload, None)[0], float(max_batch))
+            )
+        elif max_batch // plan.dp >= 1:
+            batches.append(_grid(max_batch // plan.dp) * plan.dp)
+        else:
+            continue
+        todo.append(i)
+    if not todo:
+        return out
+    tpot, tokens, n = floor_steps(
+        layout,
+        model,
+        workload,
+        fabric,
+        [(runs[i][0], b) for i, b in zip(todo, batches, strict=True)],
+    )
+    col = np.arange(tpot.shape[1])
+    upto = n - 1
+    if limit is not None:
+        # As _grid_bounds: up to the first grid batch past the last within the limit.
+        last = np.max(np.where((tpot <= limit) & (col < n[:, None]), col, -1), axis=1)
+        upto = np.where(last >= 0, np.minimum(last + 1, n - 1), -1)
+    most = np.max(np.where(col <= upto[:, None], tokens, -np.inf), axis=1)
+    for i, got, end in zip(todo, most.tolist(), upto.tolist(), strict=True):
+        world = runs[i][0].world
+        if limit is None:
+            out[i] = got / world
+        elif end >= 0:
+            out[i] = got / world * (1 + _PATH_MARGIN)
+    return out
 
 
 def _grid_bounds(
