@@ -380,7 +380,6 @@ def _order_arrays(plan: Plan) -> dict[str, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=8192)
-@functools.lru_cache(maxsize=8192)
 def _first_orders(plan: Plan) -> dict[str, tuple[int, ...]]:
     """The ranks of each kind's first group: those sharing rank 0's key, in rank order.
 
