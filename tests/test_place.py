@@ -107,10 +107,11 @@ def test_every_rank_gets_its_own_gpu(tp: int, pp: int, dp: int) -> None:
 @pytest.mark.parametrize("pp", [1, 3])
 @pytest.mark.parametrize("dp", [1, 2, 9, 18])
 def test_groups_by_arithmetic_equal_the_rank_walk(tp: int, ep: int, pp: int, dp: int) -> None:
-    """The vectorised group arrays are group_order's lists, group for group."""
+    """The vectorised group arrays are group_order's lists, group for group; the first
+    groups written out (first_ranks) are their first."""
     import numpy as np
 
-    from topo.place import PlacementError, _order_arrays, group_order
+    from topo.place import PlacementError, _order_arrays, first_ranks, group_order
 
     plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
     try:
@@ -120,6 +121,7 @@ def test_groups_by_arithmetic_equal_the_rank_walk(tp: int, ep: int, pp: int, dp:
     got = _order_arrays(plan)
     for kind, groups in group_order(plan).items():
         assert np.array_equal(got[kind], np.array(groups)), kind
+        assert list(first_ranks(plan)[kind]) == groups[0], kind
 
 
 @settings(max_examples=40, deadline=None)

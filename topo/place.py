@@ -381,13 +381,23 @@ def _order_arrays(plan: Plan) -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=8192)
 def _first_orders(plan: Plan) -> dict[str, tuple[int, ...]]:
-    """The ranks of each kind's first group: those sharing rank 0's key, in rank order.
+    """The ranks of each kind's first group (rank 0's), in rank order, by arithmetic.
 
-    Rank 0 opens the first group of every kind, so this is ``_order_arrays(plan)[k][0]``
-    without grouping every rank. Kept (callers must not change it).
+    This is ``_order_arrays(plan)[k][0]`` (compared in the tests) without a key for
+    every rank. Rank ``r = t + tp (i + dpi (s + pp o))`` for tensor index t, data index
+    i inside the EP group (dpi of them), stage s and data index o outside it (as
+    :func:`_group_keys` splits it): the tensor and expert groups of rank 0 are its first
+    tp and ep ranks, its pipeline holds the stages (t = i = o = 0) and its data group
+    the replicas (t = s = 0). Kept (callers must not change it).
     """
-    keys = _group_keys(plan)
-    return {k: tuple(np.nonzero(keys[k] == keys[k][0])[0].tolist()) for k in GROUP_KINDS}
+    tp, pp, dpi = plan.tp, plan.pp, plan.dp_in_ep
+    stage = tp * dpi  # ranks from one stage to the next
+    return {
+        "tp": tuple(range(tp)),
+        "ep": tuple(range(plan.ep)),
+        "pp": tuple(range(0, stage * pp, stage)),
+        "dp": tuple(tp * (i + dpi * pp * o) for o in range(plan.dp // dpi) for i in range(dpi)),
+    }
 
 
 def _group_keys(plan: Plan) -> dict[str, np.ndarray]:
