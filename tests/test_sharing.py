@@ -853,6 +853,8 @@ def test_floor_steps_stacked_are_each_plans_own(
                 got, plans._comm_bounds(lay, m, w, floors, limit), rtol=1e-12, atol=0
             )
             assert any(b > 0 for b in got)  # plans that run under the limit compared
+    with pytest.raises(ValueError, match="at least one batch"):
+        floor_steps(lay, m, w, fabric, [(todo[0][0], np.array([]))])
 
 
 @settings(max_examples=25, deadline=None)

@@ -955,6 +955,9 @@ def floor_steps(
     the operations :func:`decode_tpots` does (the same floats, tested).
     """
     n = np.array([len(b) for _, b in runs], dtype=np.int64)
+    if (n < 1).any():
+        msg = "floor_steps: every run needs at least one batch"
+        raise ValueError(msg)
     f = workload.losses
     if not f.enabled or workload.ideal or not len(runs):  # no measured charges to stack
         steps = decode_tpots(
