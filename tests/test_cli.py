@@ -571,3 +571,46 @@ def test_the_console_script_exits_with_the_commands_status_and_all_its_output() 
     assert bad.stderr.startswith("error: ")
     assert "no-such-layout" in bad.stderr
     assert ok.stdout.endswith("\n")
+
+
+@pytest.mark.parametrize("name", ["gb200-nvl72-x16", "tpu-v5p-4x4x4", "mi300x-8", "dgx-h100-superpod"])
+def test_graph_and_summary_report_progress(name: str) -> None:
+    """build_graph ticks once per scale-up domain, then to twice that (the scale-out fabric
+    and the links); summarize after each of its 4 parts; the graph is the same either way."""
+    from topo.build import build_graph
+    from topo.layout import load_layout
+    from topo.stats import summarize
+
+    lay = load_layout(name)
+    calls: list[tuple[int, int]] = []
+    G = build_graph(lay, progress=lambda done, total: calls.append((done, total)))
+    domains = lay.n_gpus // lay.gpus_per_domain
+    assert {t for _, t in calls} == {2 * domains}
+    assert [d for d, _ in calls] == [*range(1, domains + 1), domains + domains // 2, 2 * domains]
+    assert nx.utils.graphs_equal(G, build_graph(lay))
+    parts: list[tuple[int, int]] = []
+    assert summarize(lay, G, progress=lambda d, t: parts.append((d, t))) == summarize(lay, G)
+    assert parts == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_progress_shows_past_2_seconds_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI's progress: nothing within 2 s of the start; past it a tqdm bar on a
+    terminal (timed from the start, not from when it shows), else a plain line every 10 s."""
+    import sys
+
+    from topo import commands
+
+    clock = [100.0]
+    monkeypatch.setattr(commands.time, "monotonic", lambda: clock[0])
+    with commands._progress("working") as tick:
+        for clock[0], done in ((100.5, 1), (101.9, 2), (104.0, 3), (109.0, 4), (115.0, 5)):
+            tick(done, 9)
+    # Not a terminal: a line at 104 s is within 10 s of the start, the next at 115 s.
+    assert capsys.readouterr().err == "working: 5/9 (15 s)\n"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    clock[0] = 200.0
+    with commands._progress("drawing", start=197.0) as tick:  # a later stage: shows at once
+        tick(2, 8)
+    assert re.search(r"drawing: +25%\|.*\| 2/8 \[00:0[23]", capsys.readouterr().err)

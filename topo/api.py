@@ -323,11 +323,12 @@ def place(
     Placement
         The GPU of each rank and, per group kind, the span and bottleneck [B/s].
     """
-    from topo.build import build_graph
     from topo.place import place as place_plan
+    from topo.routing import Fabric
 
-    G = build_graph(resolve_layout(layout, catalogue))
-    return place_plan(G, Plan(tp=tp, ep=ep, pp=pp, dp=dp), strategy=strategy)
+    # The fabric by arithmetic (the graph's index, tested array for array): no graph.
+    fabric = Fabric.from_layout(resolve_layout(layout, catalogue))
+    return place_plan(fabric, Plan(tp=tp, ep=ep, pp=pp, dp=dp), strategy=strategy)
 
 
 def collective(
@@ -371,13 +372,13 @@ def collective(
     CollectiveResult
         Time [s], algorithm and bus bandwidth [B/s], the bottleneck link.
     """
-    from topo.build import build_graph
     from topo.collectives import collective as run
     from topo.place import place as place_plan
+    from topo.routing import Fabric
     from topo.units import parse_quantity
 
-    G = build_graph(resolve_layout(layout, catalogue))
-    total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
+    G = Fabric.from_layout(resolve_layout(layout, catalogue))  # no graph (see place)
+    total = len(G.gpus)
     if not 2 <= gpus <= total:
         msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {gpus}"
         raise TopoError(msg)
@@ -1076,10 +1077,10 @@ def moe(
     catalogue
         Extra catalogue files [paths].
     """
-    from topo.build import build_graph
     from topo.moe import moe_all_to_all
+    from topo.routing import Fabric
 
-    G = build_graph(resolve_layout(layout, catalogue))
+    G = Fabric.from_layout(resolve_layout(layout, catalogue))  # no graph (see place)
     ffn = expert_ffn
     if model is not None:
         m = resolve_model(model)

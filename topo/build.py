@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -182,13 +183,17 @@ def _add_link(
     }
 
 
-def build_graph(layout: Layout) -> nx.Graph:
+def build_graph(layout: Layout, progress: Callable[[int, int], None] | None = None) -> nx.Graph:
     """Build the graph of every GPU, switch and link of `layout`.
 
     Parameters
     ----------
     layout
         A checked layout (:func:`topo.layout.load_layout`).
+    progress
+        Called as ``progress(done, total)`` as the graph is built: one step per
+        scale-up domain, then as many again for the scale-out fabric and the links
+        added (about the time they take on a large rail-optimised fat tree).
 
     Returns
     -------
@@ -230,11 +235,16 @@ def build_graph(layout: Layout) -> nx.Graph:
             local=g.local, rail=g.rail,
         )  # fmt: skip
     edges: _Edges = {}
-    _build_scale_up(G, edges, layout, slots)
+    tick = progress or (lambda done, total: None)
+    by_domain = _domains(G)
+    domains = len(by_domain)
+    _build_scale_up(G, edges, layout, slots, by_domain, lambda done: tick(done, 2 * domains))
     if layout.scale_out.topology == "rail_fat_tree":
         _build_fat_tree(G, edges, layout)
+    tick(domains + domains // 2, 2 * domains)
     # In one call, each attribute dict dropped once copied (less peak memory).
     G.add_edges_from((a, b, edges.pop((a, b))) for a, b in list(edges))
+    tick(2 * domains, 2 * domains)
     return G
 
 
@@ -245,7 +255,15 @@ def _domains(G: nx.Graph) -> dict[int, list[str]]:
     return out
 
 
-def _build_scale_up(G: nx.Graph, edges: _Edges, layout: Layout, slots: list[_Slot]) -> None:
+def _build_scale_up(
+    G: nx.Graph,
+    edges: _Edges,
+    layout: Layout,
+    slots: list[_Slot],
+    domains: dict[int, list[str]],
+    tick: Callable[[int], None],
+) -> None:
+    """Every domain's scale-up links (`domains`: its GPUs), ticking with the domains done."""
     su = layout.scale_up
     wire = _Wire(
         kind="scale_up",
@@ -256,7 +274,7 @@ def _build_scale_up(G: nx.Graph, edges: _Edges, layout: Layout, slots: list[_Slo
         medium=su.medium,
     )
     by_domain = domain_slots(layout, slots)
-    for dom, gpus in _domains(G).items():
+    for done, (dom, gpus) in enumerate(domains.items(), 1):
         if su.topology == "switched":
             switches = _switch_nodes(G, layout, by_domain.get(dom, []), dom, gpus)
             counts = plane_links(su.links_per_gpu, len(switches))
@@ -270,6 +288,7 @@ def _build_scale_up(G: nx.Graph, edges: _Edges, layout: Layout, slots: list[_Slo
             for i, a in enumerate(gpus):
                 for b in gpus[i + 1 :]:
                     _add_link(G, edges, a, b, per_pair, wire, layout)
+        tick(done)
 
 
 def _switch_nodes(

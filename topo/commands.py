@@ -43,6 +43,9 @@ from topo.report import (
 from topo.units import UnitError, parse_quantity
 
 if TYPE_CHECKING:
+    import networkx as nx
+
+    from topo.layout import Layout
     from topo.perf import Workload
     from topo.scenario import Degrees, Scenario
 
@@ -78,12 +81,13 @@ __all__ = [
 
 
 @contextlib.contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+def _progress(label: str, start: float | None = None) -> Iterator[Callable[[int, int], None]]:
     """A progress callback for the library: a tqdm bar on a terminal.
 
-    Elsewhere a plain line every 10 s; nothing for work done within 2 s.
+    Elsewhere a plain line every 10 s; nothing for work done within 2 s of `start` (a
+    ``time.monotonic()``; default now: a later stage of one command passes its first's).
     """
-    start = time.monotonic()
+    start = time.monotonic() if start is None else start
     state: dict[str, Any] = {"bar": None, "said": start}
 
     def tick(done: int, total: int) -> None:
@@ -94,8 +98,13 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
             if state["bar"] is None:
                 from tqdm import tqdm
 
-                state["bar"] = tqdm(total=total, desc=label, unit="", leave=False)
+                bar = tqdm(total=total, initial=done, desc=label, unit="", leave=False)
+                # Timed from the start of the work, not from when the bar first shows.
+                bar.start_t -= now - start
+                bar.refresh()
+                state["bar"] = bar
             bar = state["bar"]
+            bar.total = total
             bar.update(done - bar.n)
         elif now - state["said"] >= 10:
             state["said"] = now
@@ -178,12 +187,24 @@ def _load(args: argparse.Namespace) -> Any:
     return load_layout(args.layout, catalogue=tuple(args.catalogue or ()))
 
 
+def _graph(layout: Layout) -> nx.Graph:
+    """:func:`topo.build.build_graph`, with a progress bar past 2 s (a large layout)."""
+    from topo.build import build_graph
+
+    with _progress("building the graph") as tick:
+        return build_graph(layout, progress=tick)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     layout = _load(args)
     from topo.build import build_graph
     from topo.stats import summarize
 
-    summary = summarize(layout, build_graph(layout)).to_dict()
+    start = time.monotonic()
+    with _progress("building the graph", start) as tick:
+        G = build_graph(layout, progress=tick)
+    with _progress("summarizing it", start) as tick:
+        summary = summarize(layout, G, progress=tick).to_dict()
     print(_json(summary) if args.json else format_show(summary))
     return 0
 
@@ -191,10 +212,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import networkx as nx
 
-    from topo.build import build_graph
-
     layout = _load(args)
-    G = build_graph(layout)
+    G = _graph(layout)
     out = Path(args.output)
     fmt = args.format or ("graphml" if out.suffix.lower() == ".graphml" else "json")
 
@@ -235,15 +254,16 @@ def _size(text: str, what: str) -> float:
 
 
 def cmd_place(args: argparse.Namespace) -> int:
-    from topo.build import build_graph
     from topo.place import Plan, place
+    from topo.routing import Fabric
 
-    G = build_graph(_load(args))
+    layout = _load(args)
     plan = Plan(tp=args.tp, ep=args.ep, pp=args.pp, dp=args.dp)
-    placement = place(G, plan, strategy=args.strategy)
+    # The fabric by arithmetic (the graph's index, tested array for array): no graph.
+    placement = place(Fabric.from_layout(layout), plan, strategy=args.strategy)
     data = placement.to_dict()
     if not args.json:
-        print(format_placement(data, G.graph["layout"]))
+        print(format_placement(data, layout.name))
         return 0
     if not args.ranks:
         data.pop("ranks")

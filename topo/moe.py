@@ -28,7 +28,6 @@ from topo.collectives import collective
 from topo.errors import PlacementError
 from topo.place import Plan, place
 from topo.routing import Fabric
-from topo.stats import per_gpu_bandwidth
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -70,7 +69,7 @@ class MoEResult:
 
 
 def moe_all_to_all(
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     *,
     hidden: int,
     topk: int,
@@ -87,7 +86,7 @@ def moe_all_to_all(
     Parameters
     ----------
     G
-        The layout's graph.
+        The layout's graph, or its :class:`topo.routing.Fabric`.
     hidden, topk, tokens_per_gpu, ep
         Model width, experts per token, tokens on each GPU, expert-parallel degree.
     dispatch_bytes, combine_bytes
@@ -107,8 +106,8 @@ def moe_all_to_all(
         If a number is out of range or the group does not fit the layout.
     """
     _check_sizes(hidden=hidden, topk=topk, tokens_per_gpu=tokens_per_gpu, ep=ep)
-    fabric = Fabric(G)
-    group = list(place(G, Plan(ep=ep, dp=ep), strategy=strategy).groups["ep"][0])
+    fabric = G if isinstance(G, Fabric) else Fabric(G)
+    group = list(place(fabric, Plan(ep=ep, dp=ep), strategy=strategy).groups["ep"][0])
     members = np.array([fabric.index[g] for g in group])
     selections = tokens_per_gpu * topk * hidden
     m_dispatch = selections * dispatch_bytes
@@ -117,9 +116,9 @@ def moe_all_to_all(
         fabric, group, m_dispatch, m_combine, ep=ep, clean=clean
     )
     domain_size = len(fabric.members[int(fabric.domain[0])])
-    up = max(per_gpu_bandwidth(G, "scale_up"), default=0.0)
-    out = max(per_gpu_bandwidth(G, "scale_out"), default=0.0)
-    hbm = float(G.graph.get("hbm_capacity_bytes", 0.0)) * domain_size
+    up = max(fabric.gpu_bandwidth("scale_up"), default=0.0)
+    out = max(fabric.gpu_bandwidth("scale_out"), default=0.0)
+    hbm = fabric.hbm_capacity_bytes * domain_size
     return MoEResult(
         ep=ep,
         tokens_per_gpu=tokens_per_gpu,

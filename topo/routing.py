@@ -90,6 +90,13 @@ class Fabric:
             self._G = build_graph(self._layout)
         return self._G
 
+    @property
+    def hbm_capacity_bytes(self) -> float:
+        """One GPU's HBM [B]: the layout's accelerator's (as the graph records it)."""
+        if self._layout is not None:
+            return float(self._layout.accelerator.hbm_capacity_bytes)
+        return float(self.G.graph.get("hbm_capacity_bytes", 0.0))
+
     @classmethod
     def from_layout(cls, layout: Layout) -> Fabric:
         """The fabric of `layout` by arithmetic on its regular structure, without the graph.

@@ -7,7 +7,7 @@ from the layout's catalogue entries, never from a constant.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -354,16 +354,28 @@ def _links_table(G: nx.Graph) -> tuple[LinkRow, ...]:
     return tuple(LinkRow(**rows[k]) for k in sorted(rows))
 
 
-def summarize(layout: Layout, G: nx.Graph) -> Summary:
-    """The facts ``topo show`` prints [SI units]; ``.to_dict()`` is its JSON."""
+def summarize(
+    layout: Layout, G: nx.Graph, progress: Callable[[int, int], None] | None = None
+) -> Summary:
+    """The facts ``topo show`` prints [SI units]; ``.to_dict()`` is its JSON.
+
+    `progress`: called as ``progress(done, total)`` after each of its 4 parts (per-GPU
+    bandwidths, neighbours, bisection, links table).
+    """
+    tick = progress or (lambda done, total: None)
     acc = layout.accelerator
     n = layout.n_gpus
     kinds = Counter(a["kind"] for _, a in G.nodes(data=True))
     up = per_gpu_bandwidth(G, "scale_up")
     out = per_gpu_bandwidth(G, "scale_out")
+    tick(1, 4)
     adj = G.adj
     degree = [sum(1 for a in adj[g].values() if a["kind"] == "scale_up") for g in gpu_nodes(G)]
+    tick(2, 4)
     bis = bisection_bandwidth(G)
+    tick(3, 4)
+    links = _links_table(G)
+    tick(4, 4)
     up_bw = max(up, default=0.0)
     out_bw = max(out, default=0.0)
     hbm_bw = acc.hbm_bandwidth_bytes_per_s
@@ -396,7 +408,7 @@ def summarize(layout: Layout, G: nx.Graph) -> Summary:
         spines=kinds.get("spine", 0),
         nodes=G.number_of_nodes(),
         edges=G.number_of_edges(),
-        links=_links_table(G),
+        links=links,
         hbm_capacity_bytes=acc.hbm_capacity_bytes * n,
         hbm_bandwidth_bytes_per_s=hbm_bw * n if hbm_bw is not None else None,
         hbm_bandwidth_per_gpu_bytes_per_s=hbm_bw,
