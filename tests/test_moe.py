@@ -50,3 +50,24 @@ def test_bad_moe() -> None:
         moe_all_to_all(X16, hidden=7168, topk=0, tokens_per_gpu=1, ep=8)
     with pytest.raises(PlacementError, match="needs 2000 GPUs"):
         moe_all_to_all(X16, hidden=7168, topk=8, tokens_per_gpu=1, ep=2000)
+
+
+@pytest.mark.parametrize(
+    ("name", "ep"),
+    [("gb200-nvl72-x16", 144), ("dgx-h100-superpod", 64), ("tpu-v5p-4x4x4", 16), ("mi300x-8", 8)],
+)
+def test_moe_on_the_fabric_is_the_graphs(name: str, ep: int) -> None:
+    """`topo moe` runs on the fabric laid out by arithmetic (no graph): every field is
+    the graph's, measured and clean, packed and naive."""
+    from topo.build import build_graph
+    from topo.layout import load_layout
+    from topo.moe import moe_all_to_all
+    from topo.routing import Fabric
+
+    lay = load_layout(name)
+    G, F = build_graph(lay), Fabric.from_layout(lay)
+    for strategy in ("packed", "naive"):
+        for clean in (False, True):
+            kw = {"hidden": 7168, "topk": 8, "tokens_per_gpu": 128, "ep": ep}
+            kw |= {"expert_bytes": 44e6, "strategy": strategy, "clean": clean}
+            assert moe_all_to_all(F, **kw) == moe_all_to_all(G, **kw)
