@@ -297,3 +297,16 @@ def test_layouts_validate_calibrate_and_study_match_the_cli(
     code, out, err = run_cli(capsys, "study", str(path), "-o", str(tmp_path / "a"), "--json")
     assert code == 0, err
     assert _same(topo.api.study(path, tmp_path / "b").to_dict()) == json.loads(out)
+
+
+@pytest.mark.parametrize(("kind", "extra"), [("topology", {}), ("links", {"gpus": 16})])
+def test_figures_from_the_graph_report_progress(kind: str, extra: dict[str, Any]) -> None:
+    """The figures drawn from a layout's graph report their progress in per cent, rising
+    to 100 once drawn."""
+    from topo.api import figure
+
+    calls: list[tuple[int, int]] = []
+    figure(kind, "gb200-nvl72-x16", progress=lambda d, t: calls.append((d, t)), **extra)
+    done = [d for d, _ in calls]
+    assert {t for _, t in calls} == {100}
+    assert done == sorted(done) and done[-1] == 100 and len(done) > 4

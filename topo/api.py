@@ -1152,6 +1152,7 @@ def figure(
     policy: str = "train",
     requests: int | None = None,
     vary: Sequence[tuple[str, str, str]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> Figure:
     """``topo plot KIND`` or ``topo render``: a matplotlib figure.
@@ -1190,16 +1191,20 @@ def figure(
     vary
         ``(key, low, high)`` per input, values as ``topo limits --vary`` takes them
         (tornado); None: a set chosen from the layout.
+    progress
+        Called as ``progress(done, total)`` [per cent] as the figures drawn from the
+        layout's graph (topology, links) build it, work it out and draw it.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
     if kind == "study":
         return _study_figure(str(layout), x, y)
     lay = resolve_layout(layout)
+    tick = progress or (lambda done, total: None)
     if kind in LAYOUT_KINDS:
-        return _layout_figure(kind, lay, vary=vary)
+        return _layout_figure(kind, lay, vary=vary, progress=tick)
     if kind == "links":
-        return _links_figure(lay, op, gpus, nbytes, strategy)
+        return _links_figure(lay, op, gpus, nbytes, strategy, tick)
     if model is None or kind not in MODEL_KINDS:
         msg = f"figure {kind!r}: {', '.join(MODEL_KINDS)} need a model; kinds: {', '.join(KINDS)}"
         raise TopoError(msg)
@@ -1221,8 +1226,17 @@ def _study_figure(path: str, x: str | None, y: str | None) -> Figure:
     return fig
 
 
+def _part(tick: Callable[[int, int], None], lo: int, hi: int) -> Callable[[int, int], None]:
+    """A callback for one part of some work: its (done, total) as `lo`..`hi` per cent."""
+    return lambda done, total: tick(lo + (hi - lo) * done // max(total, 1), 100)
+
+
 def _layout_figure(
-    kind: str, lay: Layout, *, vary: Sequence[tuple[str, str, str]] | None = None
+    kind: str,
+    lay: Layout,
+    *,
+    vary: Sequence[tuple[str, str, str]] | None = None,
+    progress: Callable[[int, int], None],
 ) -> Figure:
     """A figure of the layout alone: elevation, topology, limits, taper or tornado."""
     from topo import plot
@@ -1244,8 +1258,11 @@ def _layout_figure(
     if kind == "elevation":
         fig = plot.plot_elevation(lay, check_limits(lay).to_dict())[0]
         return fig
-    G = build_graph(lay)
-    fig = plot.plot_topology(G, summarize(lay, G).to_dict(), layout=lay)[0]
+    # The parts' shares of the time on a large fat tree: build, summarize, draw.
+    G = build_graph(lay, progress=_part(progress, 0, 30))
+    summary = summarize(lay, G, progress=_part(progress, 30, 60)).to_dict()
+    fig = plot.plot_topology(G, summary, layout=lay)[0]
+    progress(100, 100)
     return fig
 
 
@@ -1281,19 +1298,29 @@ def serving_figure(
     return fig
 
 
-def _links_figure(lay: Layout, op: str, gpus: int, nbytes: float, strategy: str) -> Figure:
+def _links_figure(
+    lay: Layout,
+    op: str,
+    gpus: int,
+    nbytes: float,
+    strategy: str,
+    progress: Callable[[int, int], None],
+) -> Figure:
     from topo import plot
     from topo.build import build_graph
     from topo.collectives import link_loads
     from topo.place import place as place_plan
 
-    G = build_graph(lay)
-    total = sum(1 for _, a in G.nodes(data=True) if a["kind"] == "gpu")
+    total = lay.n_gpus
     if not 2 <= gpus <= total:
         msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {gpus}"
         raise TopoError(msg)
+    G = build_graph(lay, progress=_part(progress, 0, 40))
     group = list(place_plan(G, Plan(dp=gpus), strategy=strategy).ranks)
-    fig: Figure = plot.plot_links(G, link_loads(G, op, group, nbytes).to_dict())[0]
+    loads = link_loads(G, op, group, nbytes).to_dict()
+    progress(70, 100)
+    fig: Figure = plot.plot_links(G, loads)[0]
+    progress(100, 100)
     return fig
 
 

@@ -462,7 +462,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     kinds = ["elevation", "topology"] if args.kind == "all" else [args.kind]
     for kind in kinds:
         target = out if len(kinds) == 1 else out.with_name(f"{out.stem}-{kind}{out.suffix}")
-        _save(figure(kind, layout), target)
+        with _progress(f"drawing the {kind}") as tick:
+            fig = figure(kind, layout, progress=tick)
+        _save(fig, target)
     return 0
 
 
@@ -512,10 +514,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
         vary = [_swing(v) for v in getattr(args, "vary", None) or []] or None
         fig = figure(kind, _load(args), vary=vary)
     elif kind == "links":
-        fig = figure(
-            "links", _load(args), op=args.op, gpus=args.gpus,
-            nbytes=_size(args.bytes, "--bytes"), strategy=args.strategy,
-        )  # fmt: skip
+        layout, nbytes = _load(args), _size(args.bytes, "--bytes")
+        with _progress("drawing the link loads") as tick:
+            fig = figure(
+                "links", layout, op=args.op, gpus=args.gpus, nbytes=nbytes,
+                strategy=args.strategy, progress=tick,
+            )  # fmt: skip
     else:
         from topo.layout import load_layout
 
