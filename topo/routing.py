@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from topo._arrays import unique
 from topo._memo import bounded_put, value_key
 from topo.build import (
     build_graph,
@@ -721,9 +720,16 @@ _A2A: dict[bytes, LinkLoads] = {}
 
 def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
     loads = LinkLoads(f)
-    by_domain: dict[int, np.ndarray] = {}
-    for d in unique(f.domain[members]).tolist():
-        by_domain[d] = members[f.domain[members] == d]
+    # Each domain's members in their order, the domains in order: by one stable sort.
+    dom = f.domain[members]
+    order = np.argsort(dom, kind="stable")
+    ranked = dom[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    doms, counts = ranked[starts], np.diff(np.r_[starts, len(ranked)])
+    by_domain: dict[int, np.ndarray] = {
+        d: members[order[a : a + c]]
+        for d, a, c in zip(doms.tolist(), starts.tolist(), counts.tolist(), strict=True)
+    }
     # Every domain's pairs routed in one call: the loads are added in the same order as
     # domain by domain, so they are the same sums.
     inside = [idx for idx in by_domain.values() if len(idx) > 1]
@@ -741,7 +747,7 @@ def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
             msg = "the group spans scale-up domains but the layout has no scale-out fabric"
             raise PlacementError(msg)
         n = len(members)
-        count_in_domain = np.array([len(by_domain[int(d)]) for d in f.domain[members]])
+        count_in_domain = counts[np.searchsorted(doms, dom)]
         np.add.at(loads.nic_up, members, w * (n - count_in_domain))
         np.add.at(loads.nic_down, members, w * (n - count_in_domain))
         n_leaves = len(f.leaves)
