@@ -310,3 +310,14 @@ def test_figures_from_the_graph_report_progress(kind: str, extra: dict[str, Any]
     done = [d for d, _ in calls]
     assert {t for _, t in calls} == {100}
     assert done == sorted(done) and done[-1] == 100 and len(done) > 4
+
+
+def test_collective_reports_its_three_parts() -> None:
+    """api.collective reports the fabric laid out, the group placed and the call timed;
+    the result is the same with or without the callback."""
+    from topo.api import collective
+
+    calls: list[tuple[int, int]] = []
+    got = collective("gb200-nvl72-x16", "all-to-all", 144, 1e6, progress=lambda *a: calls.append(a))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert got == collective("gb200-nvl72-x16", "all-to-all", 144, 1e6)

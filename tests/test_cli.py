@@ -573,7 +573,9 @@ def test_the_console_script_exits_with_the_commands_status_and_all_its_output() 
     assert ok.stdout.endswith("\n")
 
 
-@pytest.mark.parametrize("name", ["gb200-nvl72-x16", "tpu-v5p-4x4x4", "mi300x-8", "dgx-h100-superpod"])
+@pytest.mark.parametrize(
+    "name", ["gb200-nvl72-x16", "tpu-v5p-4x4x4", "mi300x-8", "dgx-h100-superpod"]
+)
 def test_graph_and_summary_report_progress(name: str) -> None:
     """build_graph ticks once per scale-up domain, then to twice that (the scale-out fabric
     and the links); summarize after each of its 4 parts; the graph is the same either way."""

@@ -342,6 +342,7 @@ def collective(
     runtime: str = "serving",
     strategy: str = "packed",
     catalogue: Sequence[str] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> CollectiveResult:
     """``topo collective``: one collective over `gpus` GPUs of `nbytes` per GPU.
 
@@ -366,6 +367,9 @@ def collective(
         Which GPUs form the group: ``"packed"`` (topology-aware) or ``"naive"``.
     catalogue
         Extra catalogue files [paths].
+    progress
+        Called as ``progress(done, 3)`` once the fabric is laid out, the group placed
+        and the collective timed.
 
     Returns
     -------
@@ -377,15 +381,20 @@ def collective(
     from topo.routing import Fabric
     from topo.units import parse_quantity
 
-    G = Fabric.from_layout(resolve_layout(layout, catalogue))  # no graph (see place)
-    total = len(G.gpus)
-    if not 2 <= gpus <= total:
-        msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {gpus}"
+    tick = progress or (lambda done, total: None)
+    lay = resolve_layout(layout, catalogue)
+    if not 2 <= gpus <= lay.n_gpus:
+        msg = f"--gpus must be from 2 to the layout's {lay.n_gpus} GPUs, got {gpus}"
         raise TopoError(msg)
     size = parse_quantity(nbytes, "data") if isinstance(nbytes, str) else float(nbytes)
+    G = Fabric.from_layout(lay)  # no graph (see place)
+    tick(1, 3)
     # The group as a plan would place a data-parallel group of that size.
     group = list(place_plan(G, Plan(dp=gpus), strategy=strategy).ranks)
-    return run(G, op, group, size, algorithm=algorithm, clean=clean, runtime=runtime)
+    tick(2, 3)
+    got = run(G, op, group, size, algorithm=algorithm, clean=clean, runtime=runtime)
+    tick(3, 3)
+    return got
 
 
 def serve(

@@ -274,11 +274,12 @@ def cmd_place(args: argparse.Namespace) -> int:
 def cmd_collective(args: argparse.Namespace) -> int:
     from topo import api
 
-    layout = _load(args)
-    result = api.collective(
-        layout, args.op, args.gpus, _size(args.bytes, "--bytes"), algorithm=args.algorithm,
-        clean=args.clean, runtime=args.runtime, strategy=args.strategy,
-    )  # fmt: skip
+    layout, nbytes = _load(args), _size(args.bytes, "--bytes")
+    with _progress(f"timing the {args.op}") as tick:
+        result = api.collective(
+            layout, args.op, args.gpus, nbytes, algorithm=args.algorithm, clean=args.clean,
+            runtime=args.runtime, strategy=args.strategy, progress=tick,
+        )  # fmt: skip
     data = result.to_dict()
     print(_json(data) if args.json else format_collective(data, layout.name))
     return 0
