@@ -187,22 +187,20 @@ def _load(args: argparse.Namespace) -> Any:
     return load_layout(args.layout, catalogue=tuple(args.catalogue or ()))
 
 
-def _graph(layout: Layout) -> nx.Graph:
+def _graph(layout: Layout, start: float | None = None) -> nx.Graph:
     """:func:`topo.build.build_graph`, with a progress bar past 2 s (a large layout)."""
     from topo.build import build_graph
 
-    with _progress("building the graph") as tick:
+    with _progress("building the graph", start) as tick:
         return build_graph(layout, progress=tick)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     layout = _load(args)
-    from topo.build import build_graph
     from topo.stats import summarize
 
     start = time.monotonic()
-    with _progress("building the graph", start) as tick:
-        G = build_graph(layout, progress=tick)
+    G = _graph(layout, start)
     with _progress("summarizing it", start) as tick:
         summary = summarize(layout, G, progress=tick).to_dict()
     print(_json(summary) if args.json else format_show(summary))
@@ -213,18 +211,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     import networkx as nx
 
     layout = _load(args)
-    G = _graph(layout)
+    start = time.monotonic()
+    G = _graph(layout, start)
     out = Path(args.output)
     fmt = args.format or ("graphml" if out.suffix.lower() == ".graphml" else "json")
 
-    def write(tmp: Path) -> None:
-        if fmt == "graphml":
-            nx.write_graphml(G, tmp)
-        else:
-            data = nx.node_link_data(G, edges="edges")
-            tmp.write_text(_json(data) + "\n", encoding="utf-8")
+    with _progress(f"writing {fmt}", start) as tick:
 
-    _atomic_write(out, write)
+        def write(tmp: Path) -> None:
+            tick(0, 2)
+            if fmt == "graphml":
+                nx.write_graphml(G, tmp)
+            else:
+                data = nx.node_link_data(G, edges="edges")
+                tick(1, 2)
+                tmp.write_text(_json(data) + "\n", encoding="utf-8")
+            tick(2, 2)
+
+        _atomic_write(out, write)
     print(f"wrote {out}: {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges ({fmt})")
     return 0
 
