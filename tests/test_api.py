@@ -309,7 +309,9 @@ def test_figures_from_the_graph_report_progress(kind: str, extra: dict[str, Any]
     figure(kind, "gb200-nvl72-x16", progress=lambda d, t: calls.append((d, t)), **extra)
     done = [d for d, _ in calls]
     assert {t for _, t in calls} == {100}
-    assert done == sorted(done) and done[-1] == 100 and len(done) > 4
+    assert done == sorted(done)
+    assert done[-1] == 100
+    assert len(done) > 4
 
 
 def test_collective_reports_its_three_parts() -> None:

@@ -680,7 +680,7 @@ def compare(
         TCO inputs overridden, in the units of ``topo/data/costs.yaml``, e.g.
         ``{"usd_per_kwh": 0.1}`` [USD/kWh].
     workload
-        A built workload; else one is made from `options`.
+        A built workload (else one is made from `options`).
     progress
         Called as ``progress(done, total)`` after each design.
     **options
@@ -1177,22 +1177,19 @@ def figure(
         ``"study"``, a study's results folder or its ``results.json``.
     model
         A catalogue model's name, a model YAML path, or a model (the kinds that draw one).
-    batches
-        Batches to draw [sequences] (roofline, breakdown, tradeoff).
-    compare
-        More layouts drawn beside `layout` (tradeoff, interactivity).
+    batches, compare
+        Batches to draw [sequences] (roofline, breakdown, tradeoff); more layouts drawn
+        beside `layout` (tradeoff, interactivity).
     op, gpus, nbytes
         The collective, its group size [GPUs] and buffer per GPU [B] (links).
-    x, y
-        The study objectives on the axes (study); default its first two.
-    strategy
-        ``"packed"`` or ``"naive"`` placement.
+    x, y, strategy
+        The study objectives on the axes (study; default its first two); ``"packed"`` or
+        ``"naive"`` placement.
     workload
-        A built workload; else one is made from `options`.
-    tp, ep, pp, dp
-        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs]; None: completed.
-    share
-        Each bar as shares of the step, not milliseconds (breakdown).
+        A built workload (else one is made from `options`).
+    tp, ep, pp, dp, share
+        Tensor-, expert-, pipeline- and data-parallel degrees [GPUs] (None: completed);
+        each bar as shares of the step, not milliseconds (breakdown).
     rates, policy, requests
         Request rates [1/s] (None: light load to 1.2x the max throughput), ``"train"`` or
         ``"continuous"`` batching, requests simulated per rate (None: a few times the
@@ -1201,15 +1198,13 @@ def figure(
         ``(key, low, high)`` per input, values as ``topo limits --vary`` takes them
         (tornado); None: a set chosen from the layout.
     progress
-        Called as ``progress(done, total)`` [per cent] as the figures drawn from the
-        layout's graph (topology, links) build it, work it out and draw it.
+        ``progress(done, total)`` [per cent] as a topology or links figure is made.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
     if kind == "study":
         return _study_figure(str(layout), x, y)
-    lay = resolve_layout(layout)
-    tick = progress or (lambda done, total: None)
+    lay, tick = resolve_layout(layout), progress or (lambda done, total: None)
     if kind in LAYOUT_KINDS:
         return _layout_figure(kind, lay, vary=vary, progress=tick)
     if kind == "links":

@@ -369,13 +369,8 @@ def search_bounded(
     still above it, placed and bounded with its own; below the best at either, skipped.
     """
     weighed = _per_plan(weight)
-    bounds = []
-    for i, (plan, ub) in enumerate(
-        zip(plans, _bounds(layout, model, plans, workload, max_latency_s), strict=True)
-    ):
-        if ub is not None:
-            bounds.append((-ub * weighed(plan), i, plan))
-    bounds.sort()
+    bare = zip(plans, _bounds(layout, model, plans, workload, max_latency_s), strict=True)
+    bounds = sorted((-ub * weighed(p), i, p) for i, (p, ub) in enumerate(bare) if ub is not None)
     rows: list[PlanRow] = []
     best = -math.inf
     if fabric is None:
@@ -399,10 +394,9 @@ def search_bounded(
             ahead = [j for j in range(k, min(k + chunk, len(bounds))) if -bounds[j][0] >= best]
             sizes = {j: _batches(layout, model, bounds[j][2], workload, None) for j in ahead}
             if best > -math.inf:
-                if floors is None:
-                    floors = _floors_above(
-                        layout, model, workload, fabric, bounds, k, best, max_latency_s
-                    )
+                floors = floors or _floors_above(
+                    layout, model, workload, fabric, bounds, k, best, max_latency_s
+                )
                 # A plan below the best with the floor is below it placed too: skipped.
                 for j in list(ahead):
                     if floors[j] * weighed(bounds[j][2]) < best:
