@@ -1,0 +1,68 @@
+"""Wall time of the commands a user runs on a 131,072-GPU layout (issue 15).
+
+Each command is a fresh ``python -m topo.cli ...`` process on
+``benchmarks/layouts/dgx-h100-x16384.yaml`` (16,384 DGX H100 on a rail-optimised fat
+tree); the time is the whole command: start-up, load, work, print. Commands past 2 s
+show a progress bar on a terminal (this script's pipes see none). Run from the
+repository root with topo installed::
+
+    python benchmarks/bench_commands.py [--repeat 1]
+
+With ``--repeat`` the best time is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LAYOUT = str(Path(__file__).parent / "layouts" / "dgx-h100-x16384.yaml")
+COMMANDS = {
+    "show": ["show", LAYOUT],
+    "place": ["place", LAYOUT, "--tp", "8", "--dp", "16384"],
+    "collective": [
+        "collective",
+        LAYOUT,
+        "--op",
+        "all-to-all",
+        "--gpus",
+        "131072",
+        "--bytes",
+        "1MB",
+    ],
+    "moe": ["moe", LAYOUT, "--model", "deepseek-v3", "--ep", "1024", "--tokens-per-gpu", "128"],
+    "evaluate": ["evaluate", LAYOUT, "--model", "llama-3-70b", "--tp", "8", "--batch", "8"],
+}
+
+
+def run_once(argv: list[str]) -> float:
+    """Wall time [s] of one ``topo`` command in a fresh process (it must succeed)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "topo.cli", *argv], capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        sys.exit(f"topo {' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}")
+    return wall
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=1)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        commands = {**COMMANDS, "export": ["export", LAYOUT, "-o", f"{tmp}/graph.json"]}
+        print(f"{'command':<12} {'wall':>8}   131,072 GPUs: topo ...")
+        for name, argv in commands.items():
+            wall = min(run_once(argv) for _ in range(args.repeat))
+            shown = " ".join(a if a != LAYOUT else "dgx-h100-x16384.yaml" for a in argv)
+            print(f"{name:<12} {wall:>7.1f}s   {shown}")
+
+
+if __name__ == "__main__":
+    main()
