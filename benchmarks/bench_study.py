@@ -108,7 +108,7 @@ def _explain(study: str) -> None:
     designs = study_designs(load_study(study))
     head = ("model and vary values", "ms", "bounded", "placed", "searched", "steps")
     print("{:>30}  {:>6}  {:>7}  {:>6}  {:>8}  {}".format(*head))
-    total = 0.0
+    total, cpu = 0.0, time.process_time()
     for d in designs:
         calls.clear()
         t = time.perf_counter()
@@ -119,7 +119,11 @@ def _explain(study: str) -> None:
         name = " ".join([str(d.get("model", "")), *(str(x) for x in v.values())])
         print(f"{name[-30:]:>30}  {dt * 1e3:6.0f}  {calls['bounded']:7d}  {calls['placed']:6d}"
               f"  {calls['searched']:8d}  {calls['fresh steps']}")  # fmt: skip
-    print(f"{len(designs)} designs in {total:.2f} s in this process (no start-up, no output)")
+    cpu = time.process_time() - cpu
+    print(
+        f"{len(designs)} designs in {total:.2f} s ({cpu:.2f} s of CPU) in this process "
+        "(no start-up, no output)"
+    )
 
 
 def main() -> None:
