@@ -36,6 +36,9 @@ COMMANDS = {
     ],
     "moe": ["moe", LAYOUT, "--model", "deepseek-v3", "--ep", "1024", "--tokens-per-gpu", "128"],
     "evaluate": ["evaluate", LAYOUT, "--model", "llama-3-70b", "--tp", "8", "--batch", "8"],
+    "sweep": ["sweep", LAYOUT, "--model", "llama-3-70b", "--tp", "8"],
+    "price": ["price", LAYOUT, "--model", "llama-3-70b"],
+    "serve": ["serve", LAYOUT, "--model", "llama-3-70b", "--tp", "8", "--rate", "5"],
 }
 
 

@@ -520,7 +520,7 @@ def serve_scenario(
     from topo.perf import bound_of, decode, memory
     from topo.serving import ServeSetup, simulate
 
-    plan = serving_plan(s.layout, s.graph, s.model, s.workload, strategy=s.strategy, **degrees)
+    plan = serving_plan(s.layout, s.fabric, s.model, s.workload, strategy=s.strategy, **degrees)
     parts = s.parts(plan)
     seats = memory(s.layout, s.model, plan, 1, s.workload).max_batch
     B = np.arange(1, max(seats, 1) + 1, dtype=float)
@@ -634,8 +634,8 @@ def price_models(
     longest = Workload(**{**fields, "input_tokens": int(max(contexts)), "output_tokens": 1})
     results = []
     for m in models:
-        plan = serving_plan(s.layout, s.graph, m, longest, strategy=s.strategy, **degrees)
-        comm = comm_model(s.fabric, place_plan(s.graph, plan, strategy=s.strategy))
+        plan = serving_plan(s.layout, s.fabric, m, longest, strategy=s.strategy, **degrees)
+        comm = comm_model(s.fabric, place_plan(s.fabric, plan, strategy=s.strategy))
         results.append(
             price_model(
                 s.layout,
@@ -811,8 +811,8 @@ def cache_scenario(
         raise TopoError(msg)
     fields = {k: getattr(s.workload, k) for k in Workload.__dataclass_fields__}
     held = Workload(**{**fields, "input_tokens": prefix, "output_tokens": 1})
-    plan = serving_plan(s.layout, s.graph, s.model, held, strategy=s.strategy, **degrees)
-    comm = comm_model(s.fabric, place_plan(s.graph, plan, strategy=s.strategy))
+    plan = serving_plan(s.layout, s.fabric, s.model, held, strategy=s.strategy, **degrees)
+    comm = comm_model(s.fabric, place_plan(s.fabric, plan, strategy=s.strategy))
     return cache_tiers(
         s.layout,
         s.model,
@@ -1381,7 +1381,7 @@ def _serving_figure(
 
         others = [Scenario(o, s.model, workload=s.workload, strategy=s.strategy) for o in compare]
         return interactivity_figure([s, *others])
-    plan = serving_plan(s.layout, s.graph, s.model, s.workload, strategy=s.strategy, **degrees)
+    plan = serving_plan(s.layout, s.fabric, s.model, s.workload, strategy=s.strategy, **degrees)
     if kind == "placement":
         from topo.plot.placement import placement_figure
 

@@ -208,7 +208,7 @@ def _filled(given: dict[str, int]) -> Plan:
 
 def complete_plan(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     model: Model,
     workload: Workload,
     batch: int,
@@ -225,7 +225,7 @@ def complete_plan(
     Parameters
     ----------
     layout, G, model, workload
-        The set-up: a checked layout, its graph, the model, the workload.
+        The set-up: a checked layout, its graph (or its fabric), the model, the workload.
     batch
         Sequences decoded together [sequences].
     strategy
@@ -275,7 +275,7 @@ def _smallest_that_fits(
 
 def serving_plan(
     layout: Layout,
-    G: nx.Graph,
+    G: nx.Graph | Fabric,
     model: Model,
     workload: Workload,
     *,
