@@ -45,7 +45,7 @@ def frontier(s: Scenario, *, max_gpus: int | None = None) -> list[PlanRow]:
     plans = candidate_plans(s.layout, s.model, max_gpus=max_gpus, replicas=False)
     rows = search(
         s.layout,
-        s.graph,
+        s.fabric,
         s.model,
         s.workload,
         plans=plans,

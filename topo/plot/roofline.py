@@ -72,7 +72,7 @@ def roofline_figure(s: Scenario, plan: Plan, batches: Sequence[int]) -> Figure:
 
     bs = sorted({int(b) for b in batches})
     data = roofline_data(
-        s.layout, s.graph, s.model, plan, bs, s.workload, strategy=s.strategy
+        s.layout, s.fabric, s.model, plan, bs, s.workload, strategy=s.strategy
     ).to_dict()
     comm = s.parts(plan).comm
     d = decode(s.layout, s.model, plan, np.array(bs, dtype=float), s.workload, comm)
