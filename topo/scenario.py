@@ -24,7 +24,7 @@ from topo.evaluation import PlanParts, check_fits, evaluate, plan_parts, sweep
 from topo.fidelity import Fidelity
 from topo.layout import Layout, load_layout
 from topo.models import Model, load_model
-from topo.perf import DecodeTerms, Workload, decode, memory
+from topo.perf import CommModel, DecodeTerms, Workload, decode, memory, plan_comm
 from topo.place import Plan
 from topo.plans import candidate_plans, rank, search
 from topo.results import Evaluation, Sweep
@@ -383,6 +383,7 @@ class Scenario:
         self.fabric = Fabric.from_layout(self.layout)
         self._parts: dict[Plan, PlanParts] = {}
         self._tables: dict[Plan, _Table] = {}
+        self._comms: dict[Plan, CommModel] = {}
         self._chosen: dict[tuple[int, tuple[int | None, ...]], Plan] = {}
         self._cands: dict[tuple[tuple[str, int], ...], list[Plan]] = {}
         self._max_batch: dict[Plan, int] = {}
@@ -512,16 +513,28 @@ class Scenario:
         tpot = float(d.tpot[i])
         return (-float(d.tokens_per_s[i]) / plan.world, tpot, plan.world)
 
+    def _comm(self, plan: Plan) -> CommModel:
+        """The plan's collectives: its parts', else from its first groups alone.
+
+        The same lines, without placing every rank (ranking hundreds of plans on a large
+        layout places none of them).
+        """
+        if plan in self._parts:
+            return self._parts[plan].comm
+        if plan not in self._comms:
+            self._comms[plan] = plan_comm(self.fabric, plan, self.strategy)
+        return self._comms[plan]
+
     def _decoded(self, plan: Plan, batch: int) -> tuple[DecodeTerms, int]:
         """Decode arrays holding `batch`, and its index: batches 1..n computed at once."""
         if batch > TABLE:
             B = np.array([float(batch)])
-            return decode(self.layout, self.model, plan, B, self.workload, self.parts(plan).comm), 0
+            return decode(self.layout, self.model, plan, B, self.workload, self._comm(plan)), 0
         table = self._tables.get(plan)
         if table is None or batch > table.n:
             n = max(1024, 1 << (batch - 1).bit_length())
             B = np.arange(1, n + 1, dtype=float)
-            comm = self.parts(plan).comm
+            comm = self._comm(plan)
             table = _Table(decode(self.layout, self.model, plan, B, self.workload, comm), n)
             self._tables[plan] = table
         return table.decoded, batch - 1
