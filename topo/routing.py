@@ -427,7 +427,8 @@ class LinkLoads:
 
     def on(self, fabric: Fabric) -> LinkLoads:
         """A copy of these loads on `fabric` (one that routes alike: the same routes_key)."""
-        out = LinkLoads(fabric)
+        out = object.__new__(LinkLoads)  # not zeros first: each array is copied in
+        out.fabric = fabric
         for name in ("sw_up", "sw_down", "torus", "mesh", "nic_up", "nic_down", "leaf_traffic"):
             setattr(out, name, getattr(self, name).copy())
         out.max_hops = self.max_hops
