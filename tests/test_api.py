@@ -323,3 +323,27 @@ def test_collective_reports_its_three_parts() -> None:
     got = collective("gb200-nvl72-x16", "all-to-all", 144, 1e6, progress=lambda *a: calls.append(a))
     assert calls == [(1, 3), (2, 3), (3, 3)]
     assert got == collective("gb200-nvl72-x16", "all-to-all", 144, 1e6)
+
+
+def test_price_and_cache_report_their_plan_search() -> None:
+    """`topo price` and `topo cache` search every plan when none is given: their library
+    calls report it, to the last plan, and give the same result without the callback."""
+    from topo.api import cache_scenario, price_models
+    from topo.scenario import Degrees, Scenario
+
+    s = Scenario("dgx-h100", "llama-3.1-8b")
+    for run in (
+        lambda tick: price_models(
+            s, [s.model], Degrees(), contexts=[4096], batches=[8], progress=tick
+        ),
+        lambda tick: cache_scenario(s, Degrees(), prefix=50_000, durations=["1h"], progress=tick),
+    ):
+        calls: list[tuple[int, int]] = []
+
+        def tick(done: int, total: int, calls: list[tuple[int, int]] = calls) -> None:
+            calls.append((done, total))
+
+        got = run(tick)
+        assert calls[-1][0] == calls[-1][1] > 1
+        assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+        assert got == run(None)

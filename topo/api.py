@@ -608,6 +608,7 @@ def price_models(
     *,
     contexts: Sequence[float],
     batches: Sequence[int],
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Price]:
     """:func:`topo.economics.price` for each model, on a plan that holds the longest context.
 
@@ -625,6 +626,8 @@ def price_models(
         Context lengths to price [tokens].
     batches
         Batches to price [sequences].
+    progress
+        Called as ``progress(done, total)`` [plans] as a model's plan is searched for.
     """
     from topo.economics import price as price_model
     from topo.perf import Workload, comm_model
@@ -634,7 +637,9 @@ def price_models(
     longest = Workload(**{**fields, "input_tokens": int(max(contexts)), "output_tokens": 1})
     results = []
     for m in models:
-        plan = serving_plan(s.layout, s.fabric, m, longest, strategy=s.strategy, **degrees)
+        plan = serving_plan(
+            s.layout, s.fabric, m, longest, strategy=s.strategy, progress=progress, **degrees
+        )
         comm = comm_model(s.fabric, place_plan(s.fabric, plan, strategy=s.strategy))
         results.append(
             price_model(
@@ -780,7 +785,12 @@ def cache(
 
 
 def cache_scenario(
-    s: Scenario, degrees: Degrees, *, prefix: int, durations: Sequence[str]
+    s: Scenario,
+    degrees: Degrees,
+    *,
+    prefix: int,
+    durations: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
 ) -> CacheResult:
     """:func:`cache` on a built scenario (durations like ``5m``, ``1h``, ``1d``).
 
@@ -794,6 +804,8 @@ def cache_scenario(
         Cached prompt prefix [tokens].
     durations
         How long the prefix is held, as text: ``"5m"``, ``"1h"``, ``"1d"``.
+    progress
+        Called as ``progress(done, total)`` [plans] as the plan is searched for.
     """
     from topo.economics import cache_tiers, parse_duration
     from topo.perf import Workload, comm_model
@@ -811,7 +823,9 @@ def cache_scenario(
         raise TopoError(msg)
     fields = {k: getattr(s.workload, k) for k in Workload.__dataclass_fields__}
     held = Workload(**{**fields, "input_tokens": prefix, "output_tokens": 1})
-    plan = serving_plan(s.layout, s.fabric, s.model, held, strategy=s.strategy, **degrees)
+    plan = serving_plan(
+        s.layout, s.fabric, s.model, held, strategy=s.strategy, progress=progress, **degrees
+    )
     comm = comm_model(s.fabric, place_plan(s.fabric, plan, strategy=s.strategy))
     return cache_tiers(
         s.layout,

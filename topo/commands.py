@@ -596,7 +596,10 @@ def cmd_price(args: argparse.Namespace) -> int:
     batches = _batches(args.batch)
     s = _scenario(args)
     models = [s.model, *(load_model(m) for m in args.compare_model or [])]
-    results = price_models(s, models, _degrees(args), contexts=contexts, batches=batches)
+    with _progress("searching plans") as tick:
+        results = price_models(
+            s, models, _degrees(args), contexts=contexts, batches=batches, progress=tick
+        )
     data = dataclasses.replace(results[0], compare=tuple(results[1:])).to_dict()
     if args.plot:
         from topo.plot import plot_price
@@ -612,7 +615,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
     durations = [d for d in args.durations.split(",") if d.strip()]
     s = _scenario(args)
-    result = cache_scenario(s, _degrees(args), prefix=args.prefix, durations=durations)
+    with _progress("searching plans") as tick:
+        result = cache_scenario(
+            s, _degrees(args), prefix=args.prefix, durations=durations, progress=tick
+        )
     data = result.to_dict()
     if args.plot:
         from topo.plot import plot_cache

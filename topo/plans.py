@@ -300,6 +300,8 @@ def search(
                 batches=bs, given=bool(batches), max_b=max_b,
                 target=target, limit=max_latency_s,
             )  # fmt: skip
+    if progress is not None:
+        progress(len(todo), len(todo))
     return rows
 
 

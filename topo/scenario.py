@@ -280,11 +280,13 @@ def serving_plan(
     workload: Workload,
     *,
     strategy: str = "packed",
+    progress: Callable[[int, int], None] | None = None,
     **degrees: int | None,
 ) -> Plan:
     """The plan given, or the one with the most tokens/s per GPU at a batch that fits.
 
-    `degrees`: ``tp``, ``ep``, ``pp``, ``dp`` [GPUs], None or absent where left out.
+    `degrees`: ``tp``, ``ep``, ``pp``, ``dp`` [GPUs], None or absent where left out;
+    `progress`: :func:`topo.plans.search`'s, when every plan is searched.
     """
     if any(degrees.values()):
         from topo.evaluation import check_plan
@@ -292,7 +294,7 @@ def serving_plan(
         plan = complete_plan(layout, G, model, workload, 1, strategy=strategy, **degrees)
         check_plan(model, plan)  # whole heads on each rank, as evaluate requires
         return plan
-    rows = search(layout, G, model, workload, strategies=(strategy,))
+    rows = search(layout, G, model, workload, strategies=(strategy,), progress=progress)
     if not rows:
         msg = f"{model.name} fits on no plan of {layout.name}"
         raise TopoError(msg)
