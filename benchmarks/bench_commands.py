@@ -59,11 +59,24 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        commands = {**COMMANDS, "export": ["export", LAYOUT, "-o", f"{tmp}/graph.json"]}
+        commands = {
+            **COMMANDS,
+            "roofline": [
+                "plot",
+                "roofline",
+                LAYOUT,
+                "--model",
+                "llama-3-70b",
+                "-o",
+                f"{tmp}/r.png",
+            ],
+            "export": ["export", LAYOUT, "-o", f"{tmp}/graph.json"],
+        }
         print(f"{'command':<12} {'wall':>8}   131,072 GPUs: topo ...")
         for name, argv in commands.items():
             wall = min(run_once(argv) for _ in range(args.repeat))
             shown = " ".join(a if a != LAYOUT else "dgx-h100-x16384.yaml" for a in argv)
+            shown = shown.replace(tmp, "TMP")
             print(f"{name:<12} {wall:>7.1f}s   {shown}")
 
 
