@@ -577,7 +577,6 @@ def point_runtime(point: dict[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-@functools.lru_cache(maxsize=4096)
 def _curve_for(link: str, op: str, gpus: int, runtime: str = "library") -> CollectiveCurve:
     """The measured curve for `op` on `link`.
 

@@ -58,8 +58,8 @@ __all__ = [
     "critical_batches",
     "decode",
     "decode_tpots",
-    "floor_steps",
     "experts_touched_share",
+    "floor_steps",
     "memory",
     "plan_comm",
     "prefill",
@@ -950,20 +950,23 @@ def floor_steps(
     Returns (time per output token, tokens/s, each run's number of batches) as rows of
     two arrays, a shorter run's row padded past its length with its last batch's step
     (ignore those). The floors' charges are stacked: each of a call's rows pays its own
-    latency and per-byte cost, the rows of one group size and link looked up on their
-    curve at once, so hundreds of plans cost a few dozen array calls. Element by element
-    the operations :func:`decode_tpots` does (the same floats, tested).
+    latency and per-byte cost, the rows of one link whose group sizes take one measured
+    curve looked up on it at once, so hundreds of plans cost a few dozen array calls.
+    Element by element the operations :func:`decode_tpots` does (the same floats, tested).
     """
     n = np.array([len(b) for _, b in runs], dtype=np.int64)
     if (n < 1).any():
         msg = "floor_steps: every run needs at least one batch"
         raise ValueError(msg)
+    if not len(runs):
+        return np.zeros((0, 0)), np.zeros((0, 0)), n
     f = workload.losses
-    if not f.enabled or workload.ideal or not len(runs):  # no measured charges to stack
+    if not f.enabled or workload.ideal:  # no measured charges to stack
         steps = decode_tpots(
             layout, model, workload, [(p, b, comm_floor(fabric, p, strategy)) for p, b in runs]
         )
-        return _padded([t for t, _ in steps], n), _padded([k for _, k in steps], n), n
+        width = int(n.max())
+        return _laid([t for t, _ in steps], width), _laid([k for _, k in steps], width), n
     nic, up, shared = _floor_rates(fabric)
     rows = _floor_rows(layout, model, workload, runs)
     shape = (len(runs), int(n.max()))
@@ -1061,21 +1064,6 @@ _FLOOR_CALLS = {"tp": "all-reduce", "dispatch": "all-to-all", "combine": "all-to
 # Stand-ins for a floor in _decode_calls: only whether the expert block spans domains
 # (the message sizes depend on it); the lines are the floor's own.
 _SPANS_ONLY = {False: CommModel((), (), (), 1), True: CommModel((), (), (), 2)}
-
-
-def _pad(out: np.ndarray, i: int, values: np.ndarray) -> None:
-    """Row i of `out`: `values`, then their last repeated."""
-    n = len(values)
-    out[i, :n] = values
-    out[i, n:] = values[n - 1]
-
-
-def _padded(rows: list[np.ndarray], n: np.ndarray) -> np.ndarray:
-    """`rows` as the rows of one array, each padded with its last value."""
-    out = np.empty((len(rows), int(n.max()) if len(rows) else 0))
-    for i, r in enumerate(rows):
-        _pad(out, i, r)
-    return out
 
 
 def _floor_times(

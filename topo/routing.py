@@ -725,7 +725,7 @@ def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
     dom = f.domain[members]
     order = np.argsort(dom, kind="stable")
     ranked = dom[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    starts = np.flatnonzero(np.r_[len(ranked) > 0, ranked[1:] != ranked[:-1]])
     doms, counts = ranked[starts], np.diff(np.r_[starts, len(ranked)])
     by_domain: dict[int, np.ndarray] = {
         d: members[order[a : a + c]]
