@@ -347,3 +347,22 @@ def test_price_and_cache_report_their_plan_search() -> None:
         assert calls[-1][0] == calls[-1][1] > 1
         assert [d for d, _ in calls] == sorted(d for d, _ in calls)
         assert got == run(None)
+
+
+def test_a_scenario_reports_the_plans_it_ranks() -> None:
+    """Completing a plan ranks every candidate: the scenario reports them one by one, to
+    the last, and picks the same plan without the callback; figures pass it on."""
+    from topo.api import figure
+    from topo.scenario import Scenario
+
+    calls: list[tuple[int, int]] = []
+    s = Scenario(
+        "gb200-nvl72-x16", "deepseek-v3", weights="fp8", progress=lambda *a: calls.append(a)
+    )
+    plan = s.plan(8)
+    assert calls[-1][0] == calls[-1][1] > 50
+    assert [d for d, _ in calls] == list(range(1, calls[-1][1] + 1))
+    assert plan == Scenario("gb200-nvl72-x16", "deepseek-v3", weights="fp8").plan(8)
+    drawn: list[tuple[int, int]] = []
+    figure("breakdown", "dgx-h100", "llama-3-70b", progress=lambda *a: drawn.append(a))
+    assert drawn[-1][0] == drawn[-1][1] > 1

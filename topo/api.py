@@ -1212,7 +1212,7 @@ def figure(
         ``(key, low, high)`` per input, values as ``topo limits --vary`` takes them
         (tornado); None: a set chosen from the layout.
     progress
-        ``progress(done, total)`` [per cent] as a topology or links figure is made.
+        ``progress(done, total)``: per cent of a topology or links figure; plans ranked.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
@@ -1228,7 +1228,7 @@ def figure(
         raise TopoError(msg)
     w = workload if workload is not None else make_workload(**options)
     degrees = Degrees(tp=tp, ep=ep, pp=pp, dp=dp)
-    s = Scenario(lay, model, workload=w, strategy=strategy)
+    s = Scenario(lay, model, workload=w, strategy=strategy, progress=progress)
     if kind in ("interactivity", "load", "placement"):
         return _serving_figure(kind, s, compare, degrees, rates, policy, requests)
     return _performance_figure(kind, s, batches, compare, degrees, share=share)

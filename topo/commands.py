@@ -532,13 +532,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
         others = [load_layout(o, catalogue=cat) for o in getattr(args, "compare", None) or []]
         batch = getattr(args, "batch", None)
         rates = getattr(args, "rates", None)
-        fig = figure(
-            kind, _load(args), args.model, batches=_batches(batch) if batch else (1,),
-            compare=others, strategy=args.strategy, workload=_workload(args),
-            share=getattr(args, "share", False), rates=_rates(rates) if rates else None,
-            policy=getattr(args, "policy", "train"), requests=getattr(args, "requests", None),
-            **_degrees(args),
-        )  # fmt: skip
+        layout, workload = _load(args), _workload(args)
+        with _progress("ranking plans") as tick:
+            fig = figure(
+                kind, layout, args.model, batches=_batches(batch) if batch else (1,),
+                compare=others, strategy=args.strategy, workload=workload,
+                share=getattr(args, "share", False), rates=_rates(rates) if rates else None,
+                policy=getattr(args, "policy", "train"),
+                requests=getattr(args, "requests", None), progress=tick, **_degrees(args),
+            )  # fmt: skip
     _save(fig, out)
     return 0
 

@@ -362,6 +362,7 @@ class Scenario:
     workload: Workload
     strategy: str
     fabric: Fabric
+    progress: Callable[[int, int], None] | None
 
     def __init__(
         self,
@@ -371,9 +372,15 @@ class Scenario:
         catalogue: Sequence[str] = (),
         strategy: str = "packed",
         workload: Workload | None = None,
+        progress: Callable[[int, int], None] | None = None,
         **options: Any,
     ) -> None:
-        """`options`: :func:`make_workload`'s keywords (input, output, weights, ...)."""
+        """`options`: :func:`make_workload`'s keywords (input, output, weights, ...).
+
+        `progress`: called as ``progress(done, total)`` [plans] as candidate plans are
+        ranked to complete a plan (hundreds on a large layout).
+        """
+        self.progress = progress
         if strategy not in ("packed", "naive"):
             msg = f"strategy must be packed or naive, got {strategy!r}"
             raise TopoError(msg)
@@ -490,6 +497,8 @@ class Scenario:
                 d, _ = self._decoded(p, n)
                 neg_tps[k] = -d.tokens_per_s[:n] / p.world
                 tpot[k] = d.tpot[:n]
+            if self.progress is not None:
+                self.progress(k + 1, P)
         r = _Ranking(
             n=n,
             dp=np.array([p.dp for p in cands]),
