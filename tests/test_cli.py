@@ -616,3 +616,29 @@ def test_progress_shows_past_2_seconds_only(
     with commands._progress("drawing", start=197.0) as tick:  # a later stage: shows at once
         tick(2, 8)
     assert re.search(r"drawing: +25%\|.*\| 2/8 \[00:0[23]", capsys.readouterr().err)
+
+
+def test_export_json_is_node_link_data_one_element_a_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`topo export` JSON: node_link_data exactly, its header indented and each node and
+    edge on a line of its own (written by json's C encoder); empty lists stay valid."""
+    from topo.build import build_graph
+    from topo.commands import _write_graph_json
+    from topo.layout import load_layout
+
+    out = tmp_path / "g.json"
+    assert run(capsys, "export", "mi300x-8", "-o", str(out))[0] == 0
+    want = nx.node_link_data(build_graph(load_layout("mi300x-8")), edges="edges")
+    text = out.read_text()
+    assert json.loads(text) == want
+    lines = text.splitlines()
+    assert len(lines) == len(json.dumps(want["graph"], indent=2).splitlines()) + 8 + sum(
+        len(want[k]) for k in ("nodes", "edges")
+    )
+    assert lines[-1] == "}"
+    ticks: list[tuple[int, int]] = []
+    empty = {"directed": False, "graph": {}, "nodes": [], "edges": []}
+    _write_graph_json(empty, tmp_path / "e.json", lambda *a: ticks.append(a))
+    assert json.loads((tmp_path / "e.json").read_text()) == empty
+    assert ticks == []

@@ -219,18 +219,42 @@ def cmd_export(args: argparse.Namespace) -> int:
     with _progress(f"writing {fmt}", start) as tick:
 
         def write(tmp: Path) -> None:
-            tick(0, 2)
             if fmt == "graphml":
+                tick(0, 1)
                 nx.write_graphml(G, tmp)
+                tick(1, 1)
             else:
-                data = nx.node_link_data(G, edges="edges")
-                tick(1, 2)
-                tmp.write_text(_json(data) + "\n", encoding="utf-8")
-            tick(2, 2)
+                _write_graph_json(nx.node_link_data(G, edges="edges"), tmp, tick)
 
         _atomic_write(out, write)
     print(f"wrote {out}: {G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges ({fmt})")
     return 0
+
+
+def _write_graph_json(data: dict[str, Any], path: Path, tick: Callable[[int, int], None]) -> None:
+    """A node-link graph as JSON: its header indented, then one node or edge a line.
+
+    Each element is encoded by ``json``'s C encoder (an indented dump of a 131,072-GPU
+    graph runs through the pure-Python one: four times slower), ticking per 10,000.
+    """
+    enc = json.JSONEncoder(allow_nan=False)
+    head = _json({k: v for k, v in data.items() if k not in ("nodes", "edges")})
+    lists = [(key, data[key]) for key in ("nodes", "edges")]
+    total = sum(len(items) for _, items in lists)
+    done = 0
+    with path.open("w", encoding="utf-8") as f:
+        f.write(head[: -len("\n}")])
+        for key, items in lists:
+            f.write(f',\n  "{key}": [')
+            for at in range(0, len(items), 10_000):
+                chunk = items[at : at + 10_000]
+                f.write(("," if at else "") + "".join(
+                    ("\n    " if i == 0 else ",\n    ") + enc.encode(x) for i, x in enumerate(chunk)
+                ))  # fmt: skip
+                done += len(chunk)
+                tick(done, total)
+            f.write("\n  ]" if items else "]")
+        f.write("\n}\n")
 
 
 def cmd_catalogue(args: argparse.Namespace) -> int:
