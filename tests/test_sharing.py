@@ -880,3 +880,35 @@ def test_curves_looked_up_by_rows_are_each_rows_own(
         lat, want = collective_efficiency(link, op, m[i], g, runtime)
         assert latency[i, 0] == lat
         np.testing.assert_array_equal(share[i], want)
+
+
+@pytest.mark.parametrize("domain", [8, 36, 72])
+def test_floor_keys_match_when_the_floors_do(domain: int) -> None:
+    """The search keeps floor bounds by floor_key across designs: on two fabrics that
+    differ in the NIC alone, two plans' keys are equal exactly when their comm_floors are
+    (those inside a domain share them, those across it do not), and the kept bounds are
+    the ones computed afresh."""
+    from topo import plans
+    from topo.perf import Workload, comm_floor, floor_key
+
+    base = load_layout("gb200-nvl72")
+    lay, other = (
+        apply_design(base, {"domain_gpus": domain, "nic": nic}) for nic in ("400 Gb/s", "1600 Gb/s")
+    )
+    a, b = Fabric.from_layout(lay), Fabric.from_layout(other)
+    m = load_model("deepseek-v3")
+    shared = 0
+    for plan in plans.candidate_plans(lay, m, replicas=False):
+        same = comm_floor(a, plan) == comm_floor(b, plan)
+        assert (floor_key(a, plan) == floor_key(b, plan)) == same, plan
+        shared += same
+    assert 0 < shared
+    w = Workload(weights="fp8")
+    todo = [
+        (p, mb)
+        for p in plans.candidate_plans(lay, m, replicas=False)[:60]
+        if (mb := plans._batches(lay, m, p, w, None)[1]) // p.dp >= 1
+    ]
+    warm = plans._floor_bounds(lay, m, w, a, todo, 0.02)
+    plans._FLOOR_BOUNDS.clear()
+    assert plans._floor_bounds(lay, m, w, a, todo, 0.02) == warm

@@ -59,6 +59,7 @@ __all__ = [
     "decode",
     "decode_tpots",
     "experts_touched_share",
+    "floor_key",
     "floor_steps",
     "memory",
     "plan_comm",
@@ -352,6 +353,18 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
         return ((op, 0.0, 0.0, phases, link, False, n),)
 
     return CommModel(line("all-reduce", tp), line("all-to-all", ep), line("p2p", hop), spans)
+
+
+def floor_key(fabric: Fabric, plan: Plan, strategy: str = "packed") -> tuple[Any, ...]:
+    """What :func:`comm_floor` of `plan` depends on, as a value.
+
+    Its groups, and the rates and links they are charged on: equal keys give equal
+    floors, on any design's fabric.
+    """
+    nic, up, shared = _floor_rates(fabric)
+    parts = _floor_parts(fabric, plan, strategy, shared)
+    rates = tuple(None if p is None else (nic if p[1] else up) for p in parts[:3])
+    return (parts, rates, fabric.up_link, fabric.out_link)
 
 
 # One group of comm_floor's: its size, whether it spans domains, and the share of its

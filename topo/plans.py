@@ -30,6 +30,7 @@ from topo.perf import (
     bound_of,
     decode,
     decode_tpots,
+    floor_key,
     floor_steps,
     memory,
     plan_comm,
@@ -508,8 +509,16 @@ def _floor_bounds(
     floats, for hundreds of plans in a few array calls.
     """
     out = [0.0] * len(runs)
-    todo, batches = [], []
+    todo, batches, keys = [], [], {}
+    acc, mod = _value_key(layout.accelerator), _value_key(model)
     for i, (plan, max_batch) in enumerate(runs):
+        top = max_batch if limit is None else max_batch // plan.dp
+        key = (acc, mod, plan, workload, floor_key(fabric, plan), top, limit)
+        got = _FLOOR_BOUNDS.get(key)
+        if got is not None:
+            out[i] = got
+            continue
+        keys[i] = key
         if limit is None:
             batches.append(
                 np.append(_batches(layout, model, plan, workload, None)[0], float(max_batch))
@@ -541,7 +550,14 @@ def _floor_bounds(
             out[i] = got / world
         elif end >= 0:
             out[i] = got / world * (1 + _PATH_MARGIN)
+    for i, key in keys.items():
+        bounded_put(_FLOOR_BOUNDS, key, out[i], 1 << 18)
     return out
+
+
+# Floor bounds by value (accelerator, model, plan, workload, what the floor depends on,
+# the grid's top or memory limit, the latency limit): designs whose floors match share them.
+_FLOOR_BOUNDS: dict[tuple[Any, ...], float] = {}
 
 
 def _grid_bounds(
