@@ -68,7 +68,7 @@ from topo.scenario import (
 )
 from topo.serving import ServeSetup, ServeStats
 from topo.stats import Summary
-from topo.study import StudySummary
+from topo.study import run_study_file
 
 __all__ = [
     "DEFAULT_BATCHES",
@@ -1416,18 +1416,9 @@ KINDS = (*MODEL_KINDS, "links", *LAYOUT_KINDS, "study")
 """The kinds of :func:`figure`."""
 
 
-def study(
-    path: str | Path,
-    out: str | Path,
-    *,
-    workers: int = 1,
-    dask: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> StudySummary:
-    """``topo study``: every design of a study file, resumable in the folder `out`."""
-    from topo.study import run_study_file
-
-    return run_study_file(path, out, workers=workers, dask=dask, progress=progress)
+# ``topo study``: every design of a study file, resumable in the folder `out` (the CLI's
+# own function: `topo study` imports topo.study alone).
+study = run_study_file
 
 
 def validate(
