@@ -482,7 +482,7 @@ def _comm_bounds(
     Runs are (plan, collectives or None, memory limit). Under `limit`, its grid's
     (:func:`_grid_bounds`); without one, the most tokens/s of the batches its rows run
     and the memory limit (tokens/s need not rise with the batch: past some batch a step
-    can grow faster than it, and they fall).
+    can grow faster than it, and they fall), raised by :data:`_PATH_MARGIN`.
     """
     if limit is not None:
         return _grid_bounds(layout, model, workload, runs, limit)
@@ -492,7 +492,10 @@ def _comm_bounds(
     steps = decode_tpots(
         layout, model, workload, [(p, bs, c) for (p, c, _), bs in zip(runs, batches, strict=True)]
     )
-    return [float(np.max(tps)) / p.world for (p, _, _), (_, tps) in zip(runs, steps, strict=True)]
+    return [
+        float(np.max(tps)) / p.world * (1 + _PATH_MARGIN)
+        for (p, _, _), (_, tps) in zip(runs, steps, strict=True)
+    ]
 
 
 def _floor_bounds(
@@ -545,11 +548,8 @@ def _floor_bounds(
         upto = np.where(last >= 0, np.minimum(last + 1, n - 1), -1)
     most = np.max(np.where(col <= upto[:, None], tokens, -np.inf), axis=1)
     for i, got, end in zip(todo, most.tolist(), upto.tolist(), strict=True):
-        world = runs[i][0].world
-        if limit is None:
-            out[i] = got / world
-        elif end >= 0:
-            out[i] = got / world * (1 + _PATH_MARGIN)
+        if limit is None or end >= 0:  # else none of its grid meets the limit: 0
+            out[i] = got / runs[i][0].world * (1 + _PATH_MARGIN)
     for i, key in keys.items():
         bounded_put(_FLOOR_BOUNDS, key, out[i], 1 << 18)
     return out
@@ -614,10 +614,12 @@ def _grid_bounds(
 _GRID_BOUNDS: dict[tuple[Any, ...], float] = {}
 
 
-# The rows may run a batch of the grid at a few batches at once, where the kernel layer
-# fits each GEMM shape exactly, not on its cached curve: the two agree to ~4e-5. A bound
-# taken on the grid is raised by this much so that it stays above such a row (and above
-# a row between two grid batches, a few per cent apart, where tokens/s peak).
+# A plan's rows may run at a few batches at once (8 or fewer: its batches without a
+# latency limit, or a grid batch and the largest within it), where the kernel layer fits
+# each GEMM shape exactly, not on its cached curve: the two agree to ~4e-5. Every bound
+# (taken on the curve, at more batches) is raised by this much so that it stays above
+# such a row (and above a row between two grid batches, a few per cent apart, where
+# tokens/s peak).
 _PATH_MARGIN = 1e-3
 
 

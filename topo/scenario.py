@@ -26,7 +26,7 @@ from topo.layout import Layout, load_layout
 from topo.models import Model, load_model
 from topo.perf import CommModel, DecodeTerms, Workload, decode, memory, plan_comm
 from topo.place import Plan
-from topo.plans import candidate_plans, rank, search
+from topo.plans import PlanRow, candidate_plans, rank, search, search_bounded
 from topo.results import Evaluation, Sweep
 from topo.routing import Fabric
 
@@ -294,11 +294,53 @@ def serving_plan(
         plan = complete_plan(layout, G, model, workload, 1, strategy=strategy, **degrees)
         check_plan(model, plan)  # whole heads on each rank, as evaluate requires
         return plan
-    rows = search(layout, G, model, workload, strategies=(strategy,), progress=progress)
+    if strategy != "packed":
+        rows = search(layout, G, model, workload, strategies=(strategy,), progress=progress)
+        if not rows:
+            msg = f"{model.name} fits on no plan of {layout.name}"
+            raise TopoError(msg)
+        return rank(rows, "throughput")[0].plan
+    return _best_packed(layout, G, model, workload, progress)
+
+
+def _best_packed(
+    layout: Layout,
+    G: nx.Graph | Fabric,
+    model: Model,
+    workload: Workload,
+    progress: Callable[[int, int], None] | None,
+) -> Plan:
+    """:func:`search`'s first plan by throughput, packed, from the plans that can rank first.
+
+    :func:`topo.plans.search_bounded` runs only the plans whose bound can still beat the
+    best found; every row that could rank first is among its rows. Of rows that tie on
+    the ranking's keys, the one :func:`search` meets first wins (candidate order, then
+    batch), as its stable sort picks it.
+    """
+    plans = candidate_plans(layout, model)
+    if progress is not None:
+        progress(0, len(plans))
+    fabric = G if isinstance(G, Fabric) else None
+    rows = search_bounded(
+        layout, G, model, workload, plans, max_latency_s=None, weight=_one, fabric=fabric
+    )
+    if progress is not None:
+        progress(len(plans), len(plans))
     if not rows:
         msg = f"{model.name} fits on no plan of {layout.name}"
         raise TopoError(msg)
-    return rank(rows, "throughput")[0].plan
+    first = rank(rows, "throughput")[0]
+    order = {p: i for i, p in enumerate(plans)}
+
+    def key(r: PlanRow) -> tuple[float, float, int]:
+        return (-r.tokens_per_s_per_gpu, r.time_per_output_token_s, r.gpus)
+
+    ties = [(order[r.plan], i, r) for i, r in enumerate(rows) if key(r) == key(first)]
+    return min(ties, key=lambda t: t[:2])[2].plan
+
+
+def _one(_: PlanRow) -> float:
+    return 1.0
 
 
 @dataclass(frozen=True)

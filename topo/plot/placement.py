@@ -23,6 +23,7 @@ from topo.plot._style import NA_COLOR, figure, scenario_subtitle
 
 if TYPE_CHECKING:
     import networkx as nx
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -199,7 +200,7 @@ def placement_figure(s: Scenario, plan: Plan) -> Figure:
     height = max(3.6, grid_h * cell_in + 0.7 + 0.2 * len(sub) + 0.28 * legend_rows + 0.3)
     fig: Figure = figure(width, height)
     ax = fig.subplots()
-    _draw_cells(ax, cells, origin)
+    squares = _draw_cells(ax, cells, origin)
     _draw_racks(ax, cells, origin)
     labels = _draw_replicas(ax, spans, origin)
     ax.set_xlim(-0.2, grid_w + 0.2)  # provisional: _square sets the final limits
@@ -223,20 +224,24 @@ def placement_figure(s: Scenario, plan: Plan) -> Figure:
         weight="bold",
     )
     ax.set_title("\n".join(sub), fontsize=9, loc="left")
-    _square(fig, ax, grid_w, grid_h)
-    _thin(fig, labels)
+    _square(fig, ax, grid_w, grid_h, squares)
+    _thin(fig, labels, squares)
     return fig
 
 
-def _draw_cells(ax: Axes, cells: list[GpuCell], origin: dict[int, tuple[float, float]]) -> None:
+def _draw_cells(
+    ax: Axes, cells: list[GpuCell], origin: dict[int, tuple[float, float]]
+) -> list[Artist]:
+    """A square per GPU (the axes' limits are set by the caller: none are updated here)."""
     from matplotlib.patches import Rectangle
 
     pad = 0.07
+    out = []
     for c in cells:
         x0, y0 = origin[c.rack]
         used = c.group is not None
         hatch = STAGE_HATCHES[(c.stage or 0) % len(STAGE_HATCHES)] if used else ""
-        ax.add_patch(
+        square = ax.add_artist(
             Rectangle(
                 (x0 + c.col + pad, y0 + c.row + pad),
                 1 - 2 * pad,
@@ -250,20 +255,38 @@ def _draw_cells(ax: Axes, cells: list[GpuCell], origin: dict[int, tuple[float, f
                 gid=c.gpu,
             )
         )
+        out.append(square)
+    return out
 
 
-def _square(fig: Figure, ax: Axes, grid_w: float, grid_h: float) -> None:
+def _layout_draw(fig: Figure, hidden: list[Artist]) -> Any:
+    """Draw `fig` to place its axes, legend and texts; returns the canvas.
+
+    The GPU squares (`hidden`, most of a draw's time) are left out: they lie inside the
+    axes, so they move nothing.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas: Any = FigureCanvasAgg(fig)
+    for a in hidden:
+        a.set_visible(False)
+    try:
+        canvas.draw()
+    finally:
+        for a in hidden:
+            a.set_visible(True)
+    return canvas
+
+
+def _square(fig: Figure, ax: Axes, grid_w: float, grid_h: float, squares: list[Artist]) -> None:
     """Limits that keep every GPU square in the axes the layout gave.
 
     The grid sits at the top, centred across (no ``set_aspect``, so the subtitle stays at
     the figure's left).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas: Any = FigureCanvasAgg(fig)
     gw, gh = grid_w + 0.6, grid_h + 0.2
     for _ in range(3):
-        canvas.draw()
+        _layout_draw(fig, squares)
         box = ax.get_position()
         w_in = box.width * fig.get_figwidth()
         h_in = box.height * fig.get_figheight()
@@ -331,14 +354,11 @@ def _draw_replicas(
     return labels
 
 
-def _thin(fig: Figure, labels: list[Any]) -> None:
+def _thin(fig: Figure, labels: list[Any], squares: list[Artist]) -> None:
     """Hide replica labels that would overlap a label already kept (brackets stay)."""
     if not labels:
         return
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas: Any = FigureCanvasAgg(fig)
-    canvas.draw()
+    canvas = _layout_draw(fig, squares)
     renderer = canvas.get_renderer()
     kept: list[Any] = []
     for t in labels:
