@@ -55,3 +55,14 @@ def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def fake_gallery_run(argv: list[str]) -> int:
+    """A stand-in for ``topo``'s main in the gallery's tests: writes the job's argv to its
+    output file (the last argument); exit 1 for a job on ``mi300x-8`` (a failing job)."""
+    from pathlib import Path
+
+    if "mi300x-8" in argv:
+        return 1
+    Path(argv[-1]).write_text(" ".join(argv[:-1]))
+    return 0

@@ -182,7 +182,7 @@ def test_render_plot_gallery_commands(tmp_path: Path, capsys: pytest.CaptureFixt
         )
         == 0
     )
-    assert main(["gallery", "-o", str(tmp_path / "g")]) == 0
+    assert main(["gallery", "-o", str(tmp_path / "g"), "--workers", "2"]) == 0
     assert len(list((tmp_path / "g").glob("*.png"))) >= 8
     capsys.readouterr()
     assert main(["render", "dgx-h100", "-o", str(tmp_path / "d.jpg")]) == 2
@@ -190,6 +190,33 @@ def test_render_plot_gallery_commands(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "required: --model" in capsys.readouterr().err
     assert main(["plot", "links", "dgx-h100", "--gpus", "99", "-o", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_gallery_runs_every_job_once_in_order_on_any_number_of_processes(
+    tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each job's figure is written by its own command, on one process or several; the
+    files come back in JOBS' order; progress counts up to every job; a failing job names
+    its command."""
+    from helpers import fake_gallery_run
+
+    from topo import gallery
+
+    jobs = [j for j in gallery.JOBS if "mi300x-8" not in j]
+    monkeypatch.setattr(gallery, "JOBS", jobs)
+    seen: list[tuple[int, int]] = []
+    files = gallery.build_gallery(
+        tmp_path, fake_gallery_run, progress=lambda d, n: seen.append((d, n)), workers=workers
+    )
+    assert files == [tmp_path / j[-1] for j in jobs]
+    assert [f.read_text() for f in files] == [" ".join(j[:-1]) for j in jobs]
+    assert seen[0] == (0, len(jobs))
+    assert seen[-1] == (len(jobs), len(jobs))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    monkeypatch.setattr(gallery, "JOBS", gallery.JOBS + [["render", "mi300x-8", "-o", "m.png"]])
+    with pytest.raises(TopoError, match=r"gallery: topo render mi300x-8 -o .*m\.png failed"):
+        gallery.build_gallery(tmp_path, fake_gallery_run, workers=workers)
 
 
 def test_link_utilisation_above_one_is_drawn_not_clipped() -> None:

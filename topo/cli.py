@@ -621,6 +621,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FOLDER",
         help="where to write (default figures)",
     )
+    sp.add_argument(
+        "--workers",
+        type=_number(1, 1024, whole=True),
+        default=None,
+        help="local processes (default: one per core; each figure is the same file either way)",
+    )
 
     sp = command(
         "serve",

@@ -580,18 +580,27 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a name too long, no permission
         raise TopoError(_cannot_write(out, e)) from None
+    import functools
+
+    from topo._workers import available_cores
+
     main: Callable[[list[str]], int] = args.run_topo  # the CLI's own entry, set by topo.cli
-
-    def quiet(argv: list[str]) -> int:
-        # Commands that print a report as well as the figure: keep the console quiet.
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return main(argv)
-
+    workers = args.workers or available_cores()
     t0 = time.perf_counter()
     with _progress("drawing figures") as tick:
-        files = build_gallery(args.output, quiet, progress=tick)
-    print(f"{len(files)} figures in {args.output}/ ({time.perf_counter() - t0:.1f} s)")
+        files = build_gallery(
+            args.output, functools.partial(_quiet, main), progress=tick, workers=workers
+        )
+    took = time.perf_counter() - t0
+    on = f", {workers} processes" if workers > 1 else ""
+    print(f"{len(files)} figures in {args.output}/ ({took:.1f} s{on})")
     return 0
+
+
+def _quiet(main: Callable[[list[str]], int], argv: list[str]) -> int:
+    """`main(argv)` with its report kept off the console (the gallery wants the figure)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return main(argv)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

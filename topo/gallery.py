@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 __all__ = ["JOBS", "build_gallery"]
 
@@ -213,22 +214,51 @@ def build_gallery(
     out: str | Path,
     run: Callable[[list[str]], int],
     progress: Callable[[int, int], None] | None = None,
+    *,
+    workers: int = 1,
 ) -> list[Path]:
     """Run every job of :data:`JOBS` with `run` (a ``topo`` argv -> exit status).
 
-    Figures go into `out`; returns the files written.
+    Figures go into `out`; returns the files written, in :data:`JOBS`' order. With
+    `workers` > 1 the jobs run on that many local processes (`run` must then be picklable:
+    a module's function, or a partial of one); each figure is the same file either way.
+    `progress` is told (done, all) as jobs finish.
     """
-    from topo.errors import TopoError
-
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for done, job in enumerate(JOBS):
-        if progress is not None:
-            progress(done, len(JOBS))
-        args = [*job[:-1], str(folder / job[-1])]
-        if run(args) != 0:
-            msg = f"gallery: topo {' '.join(args)} failed"
-            raise TopoError(msg)
-        written.append(folder / job[-1])
-    return written
+    argvs = [[*job[:-1], str(folder / job[-1])] for job in JOBS]
+    if progress is not None:
+        progress(0, len(argvs))
+    if workers > 1:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        from topo._workers import process_pool
+
+        with process_pool(min(workers, len(argvs))) as pool:
+            futures = {pool.submit(run, a): i for i, a in enumerate(argvs)}
+            done = 0
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    if f.result() != 0:
+                        for p in pending:
+                            p.cancel()
+                        _failed(argvs[futures[f]])
+                done += len(finished)
+                if progress is not None:
+                    progress(done, len(argvs))
+    else:
+        for i, args in enumerate(argvs):
+            if run(args) != 0:
+                _failed(args)
+            if progress is not None:
+                progress(i + 1, len(argvs))
+    return [folder / job[-1] for job in JOBS]
+
+
+def _failed(args: list[str]) -> NoReturn:
+    from topo.errors import TopoError
+
+    msg = f"gallery: topo {' '.join(args)} failed"
+    raise TopoError(msg)

@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,12 +346,11 @@ def _execute(
                 cluster.close()
         return
     if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures import as_completed as done
 
-        with ProcessPoolExecutor(
-            max_workers=workers, initializer=_leave_with_parent, initargs=(os.getpid(),)
-        ) as pool:
+        from topo._workers import process_pool
+
+        with process_pool(workers) as pool:
             futs = [pool.submit(_assessed, d) for d in designs]
             for f in done(futs):
                 yield f.result()
@@ -360,22 +358,6 @@ def _execute(
     layouts: dict[str, Layout] = {}  # each layout file read once in this run
     for d in designs:
         yield _assessed(d, layouts)
-
-
-def _leave_with_parent(parent: int) -> None:
-    """In a worker: exit when the study's process is gone (killed, not shut down).
-
-    A worker blocked on the pool's queue would otherwise wait forever for work that no
-    longer comes.
-    """
-    import threading
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="topo-parent-watch", daemon=True).start()
 
 
 def _assessed(design: dict[str, Any], layouts: dict[str, Layout] | None = None) -> dict[str, Any]:
