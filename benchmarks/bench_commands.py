@@ -1,6 +1,7 @@
 """Wall time of the commands a user runs on a 131,072-GPU layout (issue 15).
 
-Each command is a fresh ``python -m topo.cli ...`` process on
+Each command is a fresh ``python -m topo.cli ...`` process (its wall time and, where the
+OS reports it, its peak resident memory) on
 ``benchmarks/layouts/dgx-h100-x16384.yaml`` (16,384 DGX H100 on a rail-optimised fat
 tree); the time is the whole command: start-up, load, work, print. Commands past 2 s
 show a progress bar on a terminal (this script's pipes see none). Run from the
@@ -14,6 +15,7 @@ With ``--repeat`` the best time is printed.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,19 +41,30 @@ COMMANDS = {
     "sweep": ["sweep", LAYOUT, "--model", "llama-3-70b", "--tp", "8"],
     "price": ["price", LAYOUT, "--model", "llama-3-70b"],
     "serve": ["serve", LAYOUT, "--model", "llama-3-70b", "--tp", "8", "--rate", "5"],
+    "plan": ["plan", LAYOUT, "--model", "deepseek-v3", "--weights", "fp8"],
 }
 
 
-def run_once(argv: list[str]) -> float:
-    """Wall time [s] of one ``topo`` command in a fresh process (it must succeed)."""
+def run_once(argv: list[str]) -> tuple[float, float | None]:
+    """Wall time [s] and peak memory [GB] (None where the OS does not say) of one ``topo``
+    command in a fresh process (it must succeed)."""
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "topo.cli", *argv], capture_output=True, text=True, check=False
-    )
-    wall = time.perf_counter() - t0
-    if proc.returncode:
-        sys.exit(f"topo {' '.join(argv)} exited {proc.returncode}:\n{proc.stderr}")
-    return wall
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "topo.cli", *argv], stdout=subprocess.DEVNULL, stderr=err
+        )
+        peak = None
+        if hasattr(os, "wait4"):
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            peak = usage.ru_maxrss * 1024 / 1e9  # kilobytes on Linux
+        else:
+            proc.wait()
+        wall = time.perf_counter() - t0
+        if proc.returncode:
+            err.seek(0)
+            sys.exit(f"topo {' '.join(argv)} exited {proc.returncode}:\n{err.read().decode()}")
+    return wall, peak
 
 
 def main() -> None:
@@ -72,12 +85,13 @@ def main() -> None:
             ],
             "export": ["export", LAYOUT, "-o", f"{tmp}/graph.json"],
         }
-        print(f"{'command':<12} {'wall':>8}   131,072 GPUs: topo ...")
+        print(f"{'command':<12} {'wall':>8} {'peak':>8}   131,072 GPUs: topo ...")
         for name, argv in commands.items():
-            wall = min(run_once(argv) for _ in range(args.repeat))
+            wall, peak = min(run_once(argv) for _ in range(args.repeat))
             shown = " ".join(a if a != LAYOUT else "dgx-h100-x16384.yaml" for a in argv)
             shown = shown.replace(tmp, "TMP")
-            print(f"{name:<12} {wall:>7.1f}s   {shown}")
+            memory = f"{peak:>6.2f}GB" if peak is not None else f"{'':>8}"
+            print(f"{name:<12} {wall:>7.1f}s {memory}   {shown}")
 
 
 if __name__ == "__main__":

@@ -912,3 +912,62 @@ def test_floor_keys_match_when_the_floors_do(domain: int) -> None:
     warm = plans._floor_bounds(lay, m, w, a, todo, 0.02)
     plans._FLOOR_BOUNDS.clear()
     assert plans._floor_bounds(lay, m, w, a, todo, 0.02) == warm
+
+
+_X16_FABRIC = Fabric.from_layout(load_layout("gb200-nvl72-x16"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, 1151), min_size=2, max_size=300, unique=True),
+    w=st.floats(1e-3, 1e9),
+)
+def test_all_to_all_leaf_traffic_and_spine_loads_on_the_busy_leaves_alone(
+    picks: list[int], w: float
+) -> None:
+    """An all-to-all's leaf-to-leaf bytes are worked out on the leaves its members sit on,
+    and the spine loads on the leaves that send or receive: the same as on the whole
+    matrix (leaf L to L': w x (c_L c_L' - sum_d c_Ld c_L'd), none to itself; spread over
+    the spines each pair of leaves shares, by uplinks)."""
+    from topo import routing
+
+    f = _X16_FABRIC
+    members = np.array(picks, dtype=np.int64)
+    loads = routing._all_to_all_loads(f, members, w)
+    n = len(f.leaves)
+    c = np.bincount(f.leaf[members], minlength=n).astype(float)
+    T = np.outer(c, c)
+    for d in np.unique(f.domain[members]).tolist():
+        cd = np.bincount(f.leaf[members[f.domain[members] == d]], minlength=n).astype(float)
+        T -= np.outer(cd, cd)
+    np.fill_diagonal(T, 0.0)
+    crosses = len(np.unique(f.domain[members])) > 1
+    assert loads.leaf_traffic.tobytes() == (w * T if crosses else np.zeros((n, n))).tobytes()
+    A = f.up
+    B = (A > 0).astype(float)
+    Z = A @ B.T
+    # And a ring's (each member sends to the next: leaves that only send, or only receive).
+    ring = routing.pair_loads(f, members, np.roll(members, 1), w)
+    for got in (loads, ring):
+        R = np.divide(got.leaf_traffic, Z, out=np.zeros((n, n)), where=Z > 0)
+        up, down = got._spine_loads()
+        np.testing.assert_allclose(up, A * (R @ B), rtol=1e-12, atol=0.0)
+        np.testing.assert_allclose(down, B * (R.T @ A), rtol=1e-12, atol=0.0)
+
+
+def test_all_to_all_loads_too_large_to_copy_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loads are kept for the next design only where a copy is small (a 131,072-GPU
+    fabric's hold 170 MB: copying them cost more than routing afresh, and 128 of them
+    filled 19 GB)."""
+    from topo import routing
+
+    members = np.arange(0, 288, 3)
+    routing._A2A.clear()
+    kept = routing.all_to_all_loads(_X16_FABRIC, members, 1e6)
+    assert len(routing._A2A) == 1
+    assert kept.nbytes == sum(getattr(kept, a).nbytes for a in routing._LOAD_ARRAYS)
+    routing._A2A.clear()
+    monkeypatch.setattr(routing, "_A2A_MAX_BYTES", kept.nbytes - 1)
+    fresh = routing.all_to_all_loads(_X16_FABRIC, members, 1e6)
+    assert not routing._A2A
+    assert fresh.leaf_traffic.tobytes() == kept.leaf_traffic.tobytes()

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topo._arrays import unique
 from topo._memo import bounded_put, value_key
 from topo.build import (
     build_graph,
@@ -391,6 +392,9 @@ def fabric_of(G: nx.Graph | Fabric) -> Fabric:
     return G if isinstance(G, Fabric) else Fabric(G)
 
 
+_LOAD_ARRAYS = ("sw_up", "sw_down", "torus", "mesh", "nic_up", "nic_down", "leaf_traffic")
+
+
 @dataclass(slots=True)
 class LinkLoads:
     """Bytes per direction on every link a set of transfers uses, by fabric part.
@@ -425,11 +429,16 @@ class LinkLoads:
         self.nic_down = np.zeros(n)
         self.leaf_traffic = np.zeros((len(f.leaves), len(f.leaves)))
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes its arrays hold."""
+        return sum(getattr(self, name).nbytes for name in _LOAD_ARRAYS)
+
     def on(self, fabric: Fabric) -> LinkLoads:
         """A copy of these loads on `fabric` (one that routes alike: the same routes_key)."""
         out = object.__new__(LinkLoads)  # not zeros first: each array is copied in
         out.fabric = fabric
-        for name in ("sw_up", "sw_down", "torus", "mesh", "nic_up", "nic_down", "leaf_traffic"):
+        for name in _LOAD_ARRAYS:
             setattr(out, name, getattr(self, name).copy())
         out.max_hops = self.max_hops
         out.max_latency_s = self.max_latency_s
@@ -440,16 +449,28 @@ class LinkLoads:
         """Leaf-to-spine and spine-to-leaf loads [B] from the leaf traffic matrix (ECMP)."""
         f = self.fabric
         T = self.leaf_traffic
-        if not T.any():
+        # Only the leaves that send or receive: the others' rows are zero (a group on a
+        # few leaves of thousands costs its own leaves, not the whole matrix).
+        busy = T.any(axis=1) | T.any(axis=0)
+        if not busy.any():
             return np.zeros_like(f.up), np.zeros_like(f.up)
-        A = f.up  # links leaf -> spine
+        every = bool(busy.all())
+        act = np.flatnonzero(busy)
+        A = f.up if every else f.up[act]  # links leaf -> spine
         B = (A > 0).astype(float)  # spine reaches leaf
         Z = A @ B.T  # [L, L']: uplinks of L that lead to a spine reaching L'
+        if not every:
+            T = T[np.ix_(act, act)]
         if np.any((T > 0) & (Z == 0)):
             msg = "two leaves share no spine: the scale-out fabric does not connect them"
             raise PlacementError(msg)
         R = np.divide(T, Z, out=np.zeros_like(T), where=Z > 0)
-        return A * (R @ B), B * (R.T @ A)
+        if every:
+            return A * (R @ B), B * (R.T @ A)
+        up, down = np.zeros_like(f.up), np.zeros_like(f.up)
+        up[act] = A * (R @ B)
+        down[act] = B * (R.T @ A)
+        return up, down
 
     def busiest(self) -> tuple[str, str, float, float]:
         """The link whose bytes / bandwidth is largest: (u, v, bytes, bandwidth per dir)."""
@@ -709,14 +730,17 @@ def all_to_all_loads(fabric: Fabric, members: np.ndarray, nbytes_per_pair: float
         if kept is not None:
             return kept.on(f)
     loads = _all_to_all_loads(f, members, w)
-    if key is not None:
+    if key is not None and loads.nbytes <= _A2A_MAX_BYTES:
         bounded_put(_A2A, key, loads.on(f), 128)
     return loads
 
 
 # Loads of all-to-alls by the fabric's routes and the group (a study's designs that
-# differ only in link rates load the same links alike); at most 128, each a copy.
+# differ only in link rates load the same links alike); at most 128, each a copy, of
+# fabrics small enough that a copy costs less than routing afresh: at most 8 MB each
+# (a 1,152-GPU fabric's take 0.4 MB; a 131,072-GPU one's 170 MB, its leaf matrix most).
 _A2A: dict[bytes, LinkLoads] = {}
+_A2A_MAX_BYTES = 8 << 20
 
 
 def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
@@ -751,15 +775,17 @@ def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
         count_in_domain = counts[np.searchsorted(doms, dom)]
         np.add.at(loads.nic_up, members, w * (n - count_in_domain))
         np.add.at(loads.nic_down, members, w * (n - count_in_domain))
-        n_leaves = len(f.leaves)
-        c = np.bincount(f.leaf[members], minlength=n_leaves).astype(float)
+        # Counts on the leaves the members sit on (products of whole counts: exact).
+        on = unique(f.leaf[members])
+        at = np.searchsorted(on, f.leaf[members])  # each member's leaf among them
+        c = np.bincount(at, minlength=len(on)).astype(float)
         T = np.outer(c, c)
-        for idx in by_domain.values():
-            cl = np.bincount(f.leaf[idx], minlength=n_leaves).astype(float)
+        for a, cnt in zip(starts.tolist(), counts.tolist(), strict=True):
+            cl = np.bincount(at[order[a : a + cnt]], minlength=len(on)).astype(float)
             nz = np.nonzero(cl)[0]
             T[np.ix_(nz, nz)] -= np.outer(cl[nz], cl[nz])
         np.fill_diagonal(T, 0.0)
-        loads.leaf_traffic += w * T
+        loads.leaf_traffic[np.ix_(on, on)] += w * T
         hops = 4 if T.any() else 2
         loads.max_hops = max(loads.max_hops, hops)
         loads.max_latency_s = max(loads.max_latency_s, hops * f.out_latency_s)
