@@ -320,3 +320,30 @@ def test_placement_of_a_full_x16_cluster_is_readable() -> None:
     racks = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("rack ")]
     assert len(racks) == 16
     assert_clean(fig)
+
+
+def test_placement_of_more_racks_than_fit_draws_the_first_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where every rack would shrink a GPU's square below the least size, the first racks
+    that keep it are drawn (whole figure rows of them), the subtitle says how many of
+    how many, and the legend still counts the whole placement. Here the least size is
+    raised so that the 16 racks of the x16 cluster do not all fit: 2 rows of 8, each
+    block 1.08 + 18 + 0.6 cells tall, make squares 8.5 in / 39.4 cells ~ 0.22 in, under
+    0.25: one row (8 racks) is kept."""
+    from topo.plot import placement as pl
+
+    monkeypatch.setattr(pl, "_MIN_CELL_IN", 0.25)
+    monkeypatch.setattr(pl, "_HEAD_AT_MIN", 0.4 + 0.17 / 0.25)
+    s = scenario("gb200-nvl72-x16", "deepseek-v3", "fp8")
+    plan = Plan(tp=8, dp=128)  # 1,024 of 1,152 GPUs: 128 idle, in the racks not drawn
+    fig = pl.placement_figure(s, plan)
+    racks = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("rack ")]
+    assert racks == [f"rack {i}" for i in range(8)]
+    drawn = squares(fig)
+    assert set(drawn) == {g for g in gpu_nodes(s.graph) if int(s.graph.nodes[g]["rack"]) < 8}
+    text = all_text(fig)
+    assert "the first 8 of 16 racks drawn" in text
+    assert "grey: idle, 128 GPUs" in text
+    assert "TP group, 8 GPUs each, 128 in all" in text
+    assert_clean(fig)

@@ -168,6 +168,30 @@ def _blocks(
     return origin, grid_w, grid_h
 
 
+def _legible(cells: list[GpuCell], racks_per_row: int) -> list[GpuCell]:
+    """The cells of the first racks that keep each GPU's square legible.
+
+    At least :data:`_MIN_CELL_IN` tall, one figure row of racks at the least: all of them
+    on the bundled layouts; on 131,072 GPUs every square would be a speck.
+    """
+    origin, _, grid_h = _blocks(cells, racks_per_row, _HEAD_AT_MIN)
+    if _ROWS_TALL / grid_h >= _MIN_CELL_IN:
+        return cells
+    racks = sorted(origin)
+    per_row = sum(1 for r in racks if origin[r][1] == origin[racks[0]][1])
+    block_h = grid_h / ((len(racks) + per_row - 1) // per_row)
+    keep = set(racks[: per_row * max(1, int(_ROWS_TALL / _MIN_CELL_IN // block_h))])
+    return [c for c in cells if c.rack in keep]
+
+
+# The figure's grid is at most this tall [in]; a GPU's square at least this [in] where the
+# racks would allow (then the racks past it are left out), with a rack's name this many
+# cells above it at that size.
+_ROWS_TALL = 8.5
+_MIN_CELL_IN = 0.1
+_HEAD_AT_MIN = 0.4 + 0.17 / _MIN_CELL_IN
+
+
 def placement_figure(s: Scenario, plan: Plan) -> Figure:
     """Every GPU of the scenario's layout, coloured by the group of `plan` on it.
 
@@ -177,23 +201,28 @@ def placement_figure(s: Scenario, plan: Plan) -> Figure:
     """
     layout = s.layout
     placement = place(s.graph, plan, strategy=s.strategy)
-    cells = placement_cells(s.graph, placement)
     racks_per_row = layout.cluster.racks_per_row if layout.cluster.racks_per_row > 0 else 8
+    every = placement_cells(s.graph, placement)
+    cells = _legible(every, min(racks_per_row, 8))
     head = 2.0
     for _ in range(2):  # the rack's name takes about 0.2 in whatever the cell size
         origin, grid_w, grid_h = _blocks(cells, min(racks_per_row, 8), head)
-        cell_in = min(0.26, 11.0 / grid_w, 8.5 / grid_h)
+        cell_in = min(0.26, 11.0 / grid_w, _ROWS_TALL / grid_h)
         head = 0.4 + max(0.8, 0.17 / cell_in)
     width = max(8.0, grid_w * cell_in + 0.4)
     used = len(placement.ranks)
     note = f"{s.strategy} placement: {used:,} of {placement.gpus_total:,} GPUs used"
     if placement.gpus_idle_in_span:
         note += f", {placement.gpus_idle_in_span:,} left idle to keep groups inside domains"
+    racks = len({c.rack for c in every})
+    if len(cells) < len(every):
+        drawn = len({c.rack for c in cells})
+        note += f"; the first {drawn:,} of {racks:,} racks drawn"
     sub = textwrap.wrap(
         f"{scenario_subtitle(plan, s.workload)}; {note}.", int(width * 11.5), break_on_hyphens=False
     )
     spans = _replica_spans(cells)
-    handles, names = _legend_entries(placement, cells, bracketed=bool(spans))
+    handles, names = _legend_entries(placement, every, bracketed=bool(spans))
     # Two legend columns where the longest entry leaves room (about 0.075 in a character).
     ncols = 2 if 2 * (max(map(len, names)) * 0.075 + 0.6) < width else 1
     legend_rows = (len(names) + ncols - 1) // ncols
@@ -378,7 +407,10 @@ def _tuple_handler() -> Any:
 def _legend_entries(
     placement: Placement, cells: list[GpuCell], *, bracketed: bool
 ) -> tuple[list[Any], list[str]]:
-    """Legend handles and texts: group colours, stage hatches, idle grey, replicas."""
+    """Legend handles and texts: group colours, stage hatches, idle grey, replicas.
+
+    `cells`: every GPU of the layout (drawn or not: the counts are the whole placement's).
+    """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
