@@ -256,6 +256,20 @@ def test_links_is_clean(layout: str, gpus: int) -> None:
     assert_clean(fig, performance=False)
 
 
+def test_links_over_many_domains_is_clean(tmp_path: Path) -> None:
+    """128 DGX domains side by side: every k-th labelled (the labels all fit nowhere),
+    the squares narrowed to leave gaps between them."""
+    big = tmp_path / "pod-x4.yaml"
+    big.write_text("extends: dgx-h100-superpod\nname: pod-x4\ncluster: {racks: 32}\n")
+    fig = api.figure("links", str(big), gpus=1024)
+    assert_clean(fig, performance=False)
+    labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().isdigit()]
+    assert labels[0] == "0"
+    assert 8 < len(labels) < 128
+    step = int(labels[1])
+    assert labels == [str(k) for k in range(0, 128, step)]
+
+
 @pytest.mark.parametrize("layout", ["dgx-h100", "gb200-nvl72", "tpu-v5p-4x4x4", "kyber-nvl576"])
 def test_limits_is_clean(layout: str) -> None:
     fig = api.figure("limits", layout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import networkx as nx
@@ -185,16 +186,27 @@ def _by_domain(
 
     pos = {**row(doms, 0.0), **row(leaves, 2.0), **row(spines, 3.2)}
     _segments(ax, pos, draw, cmap, norm, 1.4)
+    # Each domain's share of the axes' width [in] (the x range is 1.17 x `width`):
+    # squares up to 0.28 in, narrower where
+    # many stand side by side (a gap left between them), and every k-th domain labelled
+    # where all the labels would not fit (about 0.09 in a character, 9 pt).
+    room = ax.get_position().width * ax.figure.get_figwidth() / (1.17 * len(doms))
+    roomy = 0.8 * room * 72 >= math.sqrt(_DOMAIN_SQUARE)
     ax.scatter(
         [pos[d][0] for d in doms],
         [pos[d][1] for d in doms],
-        s=420,
+        s=_DOMAIN_SQUARE if roomy else (0.8 * room * 72) ** 2,
         marker="s",
         c=[cmap(norm(inner.get(d, 0.0))) for d in doms],
         edgecolors="black",
+        linewidths=None if roomy else 0.5,
         zorder=3,
     )
-    for d in doms:
+    widest = max(len(d[6:]) for d in doms)
+    step = max(1, math.ceil((widest + 1) * 0.09 / room)) if len(doms) > 8 else 1
+    for k, d in enumerate(doms):
+        if k % step:
+            continue
         name = f"domain {d[6:]}" if len(doms) <= 8 else d[6:]
         ax.text(pos[d][0], pos[d][1] - 0.32, name, ha="center", va="top", fontsize=9)
     for ns, kind in ((leaves, "leaf"), (spines, "spine")):
@@ -215,6 +227,10 @@ def _by_domain(
         "drawn by scale-up domain (square colour: its busiest scale-up link); lines: the "
         "busiest link between a domain and a leaf, and leaf-spine links"
     )
+
+
+# A domain's square where there is room for it [pt^2, as scatter's s].
+_DOMAIN_SQUARE = 420.0
 
 
 def _matrix(
