@@ -299,7 +299,9 @@ def test_layouts_validate_calibrate_and_study_match_the_cli(
     assert _same(topo.api.study(path, tmp_path / "b").to_dict()) == json.loads(out)
 
 
-@pytest.mark.parametrize(("kind", "extra"), [("topology", {}), ("links", {"gpus": 16})])
+@pytest.mark.parametrize(
+    ("kind", "extra"), [("topology", {}), ("links", {"gpus": 16}), ("taper", {})]
+)
 def test_figures_from_the_graph_report_progress(kind: str, extra: dict[str, Any]) -> None:
     """The figures drawn from a layout's graph report their progress in per cent, rising
     to 100 once drawn."""
@@ -325,10 +327,11 @@ def test_collective_reports_its_three_parts() -> None:
     assert got == collective("gb200-nvl72-x16", "all-to-all", 144, 1e6)
 
 
-def test_price_and_cache_report_their_plan_search() -> None:
-    """`topo price` and `topo cache` search every plan when none is given: their library
-    calls report it, to the last plan, and give the same result without the callback."""
-    from topo.api import cache_scenario, price_models
+def test_price_cache_and_serve_report_their_plan_search() -> None:
+    """`topo price`, `cache` and `serve` search for a plan when none is given: their
+    library calls report the plans passed, to the last, and give the same result without
+    the callback."""
+    from topo.api import cache_scenario, price_models, serve_scenario
     from topo.scenario import Degrees, Scenario
 
     s = Scenario("dgx-h100", "llama-3.1-8b")
@@ -337,6 +340,9 @@ def test_price_and_cache_report_their_plan_search() -> None:
             s, [s.model], Degrees(), contexts=[4096], batches=[8], progress=tick
         ),
         lambda tick: cache_scenario(s, Degrees(), prefix=50_000, durations=["1h"], progress=tick),
+        lambda tick: serve_scenario(
+            s, Degrees(), rate=5.0, policy="train", requests=200, seed=0, progress=tick
+        ).to_dict(),
     ):
         calls: list[tuple[int, int]] = []
 

@@ -550,3 +550,33 @@ def test_search_bounds_hold_where_tokens_per_s_fall_with_the_batch(layout: str, 
         assert bound >= np.max(rows.tokens_per_s) / plan.world, plan
     if model == "falcon-180b":
         assert falls  # the case is there
+
+
+def test_bounded_search_reports_the_plans_it_passes() -> None:
+    """Best bound first, one call per plan it reaches, then every plan at the end (those
+    below the best are passed at once); the rows are the same without the callback."""
+    from topo.models import load_model
+    from topo.perf import Workload
+    from topo.plans import candidate_plans, search_bounded
+    from topo.routing import Fabric
+
+    lay = load_layout("gb200-nvl72")
+    fabric = Fabric.from_layout(lay)
+    m = load_model("mixtral-8x7b")
+    w = Workload(weights="fp8")
+    plans = candidate_plans(lay, m, replicas=False)
+    calls: list[tuple[int, int]] = []
+    rows = search_bounded(
+        lay, None, m, w, plans, max_latency_s=0.03, weight=lambda r: 1.0, fabric=fabric,
+        progress=lambda d, t: calls.append((d, t)),
+    )  # fmt: skip
+    n = calls[-1][1]
+    assert 0 < n <= len(plans)
+    assert calls[0] == (0, n)
+    assert calls[-1] == (n, n)
+    assert [d for d, _ in calls[:-1]] == list(range(len(calls) - 1))
+    assert len(calls) - 1 < n  # the search stopped before the last plan
+    again = search_bounded(
+        lay, None, m, w, plans, max_latency_s=0.03, weight=lambda r: 1.0, fabric=fabric
+    )
+    assert rows == again

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topo._progress import part
 from topo.calibrate import CalibrationFit, ValidationReport
 from topo.catalogue import Accelerator, Link
 from topo.collectives import CollectiveResult
@@ -502,7 +503,14 @@ _INTERVAL_SET_BY = {
 
 
 def serve_scenario(
-    s: Scenario, degrees: Degrees, *, rate: float, policy: str, requests: int, seed: int
+    s: Scenario,
+    degrees: Degrees,
+    *,
+    rate: float,
+    policy: str,
+    requests: int,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ServeResult:
     """:func:`serve` on a built scenario (the result keeps the set-up it ran).
 
@@ -516,11 +524,15 @@ def serve_scenario(
         Request arrivals per second [1/s].
     policy, requests, seed
         As :func:`serve`'s.
+    progress
+        Called as ``progress(done, total)`` [plans] while the plan is searched for.
     """
     from topo.perf import bound_of, decode, memory
     from topo.serving import ServeSetup, simulate
 
-    plan = serving_plan(s.layout, s.fabric, s.model, s.workload, strategy=s.strategy, **degrees)
+    plan = serving_plan(
+        s.layout, s.fabric, s.model, s.workload, strategy=s.strategy, progress=progress, **degrees
+    )
     parts = s.parts(plan)
     seats = memory(s.layout, s.model, plan, 1, s.workload).max_batch
     B = np.arange(1, max(seats, 1) + 1, dtype=float)
@@ -1212,7 +1224,8 @@ def figure(
         ``(key, low, high)`` per input, values as ``topo limits --vary`` takes them
         (tornado); None: a set chosen from the layout.
     progress
-        ``progress(done, total)``: per cent of a topology or links figure; plans ranked.
+        ``progress(done, total)``: per cent of a topology, taper or links figure; plans
+        ranked, or passed in the search for the plan the serving figures draw.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """
@@ -1244,11 +1257,6 @@ def _study_figure(path: str, x: str | None, y: str | None) -> Figure:
     return fig
 
 
-def _part(tick: Callable[[int, int], None], lo: int, hi: int) -> Callable[[int, int], None]:
-    """A callback for one part of some work: its (done, total) as `lo`..`hi` per cent."""
-    return lambda done, total: tick(lo + (hi - lo) * done // max(total, 1), 100)
-
-
 def _layout_figure(
     kind: str,
     lay: Layout,
@@ -1268,7 +1276,7 @@ def _layout_figure(
     if kind == "taper":
         from topo.plot.taper import taper_figure
 
-        return taper_figure(lay)
+        return taper_figure(lay, progress=progress)
     if kind == "tornado":
         from topo.plot.tornado import tornado_figure
 
@@ -1277,8 +1285,8 @@ def _layout_figure(
         fig = plot.plot_elevation(lay, check_limits(lay).to_dict())[0]
         return fig
     # The parts' shares of the time on a large fat tree: build, summarize, draw.
-    G = build_graph(lay, progress=_part(progress, 0, 30))
-    summary = summarize(lay, G, progress=_part(progress, 30, 60)).to_dict()
+    G = build_graph(lay, progress=part(progress, 0, 30))
+    summary = summarize(lay, G, progress=part(progress, 30, 60)).to_dict()
     fig = plot.plot_topology(G, summary, layout=lay)[0]
     progress(100, 100)
     return fig
@@ -1333,7 +1341,7 @@ def _links_figure(
     if not 2 <= gpus <= total:
         msg = f"--gpus must be from 2 to the layout's {total} GPUs, got {gpus}"
         raise TopoError(msg)
-    G = build_graph(lay, progress=_part(progress, 0, 40))
+    G = build_graph(lay, progress=part(progress, 0, 40))
     group = list(place_plan(G, Plan(dp=gpus), strategy=strategy).ranks)
     loads = link_loads(G, op, group, nbytes).to_dict()
     progress(70, 100)
@@ -1395,7 +1403,10 @@ def _serving_figure(
 
         others = [Scenario(o, s.model, workload=s.workload, strategy=s.strategy) for o in compare]
         return interactivity_figure([s, *others])
-    plan = serving_plan(s.layout, s.fabric, s.model, s.workload, strategy=s.strategy, **degrees)
+    plan = serving_plan(
+        s.layout, s.fabric, s.model, s.workload, strategy=s.strategy, progress=s.progress,
+        **degrees,
+    )  # fmt: skip
     if kind == "placement":
         from topo.plot.placement import placement_figure
 

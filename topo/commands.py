@@ -541,7 +541,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         )
     elif kind in ("taper", "tornado"):
         vary = [_swing(v) for v in getattr(args, "vary", None) or []] or None
-        fig = figure(kind, _load(args), vary=vary)
+        layout = _load(args)
+        with _progress(f"drawing the {kind}") as tick:
+            fig = figure(kind, layout, vary=vary, progress=tick)
     elif kind == "links":
         layout, nbytes = _load(args), _size(args.bytes, "--bytes")
         with _progress("drawing the link loads") as tick:
@@ -607,10 +609,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from topo.api import serve_scenario
 
     s = _scenario(args)
-    served = serve_scenario(
-        s, _degrees(args), rate=args.rate, policy=args.policy, requests=args.requests,
-        seed=args.seed,
-    )  # fmt: skip
+    with _progress("searching plans") as tick:
+        served = serve_scenario(
+            s, _degrees(args), rate=args.rate, policy=args.policy, requests=args.requests,
+            seed=args.seed, progress=tick,
+        )  # fmt: skip
     if args.plot:
         from topo.api import serving_figure
 

@@ -286,7 +286,8 @@ def serving_plan(
     """The plan given, or the one with the most tokens/s per GPU at a batch that fits.
 
     `degrees`: ``tp``, ``ep``, ``pp``, ``dp`` [GPUs], None or absent where left out;
-    `progress`: :func:`topo.plans.search`'s, when every plan is searched.
+    `progress`: the search's (:func:`topo.plans.search_bounded`'s plans passed, packed;
+    :func:`topo.plans.search`'s, naive), when a plan is searched for.
     """
     if any(degrees.values()):
         from topo.evaluation import check_plan
@@ -318,14 +319,11 @@ def _best_packed(
     batch), as its stable sort picks it.
     """
     plans = candidate_plans(layout, model)
-    if progress is not None:
-        progress(0, len(plans))
     fabric = G if isinstance(G, Fabric) else None
     rows = search_bounded(
-        layout, G, model, workload, plans, max_latency_s=None, weight=_one, fabric=fabric
-    )
-    if progress is not None:
-        progress(len(plans), len(plans))
+        layout, G, model, workload, plans, max_latency_s=None, weight=_one, fabric=fabric,
+        progress=progress,
+    )  # fmt: skip
     if not rows:
         msg = f"{model.name} fits on no plan of {layout.name}"
         raise TopoError(msg)

@@ -17,11 +17,14 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from topo._progress import part
 from topo.build import build_graph
 from topo.plot._style import NODE_COLORS, figure, human, log_axis
 from topo.stats import summarize
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import networkx as nx
     from matplotlib.figure import Figure
 
@@ -64,16 +67,21 @@ def _spine_per_gpu(G: nx.Graph, gpus: int) -> tuple[float, int]:
     return total / gpus if gpus else 0.0, spines
 
 
-def taper_tiers(layout: Layout, G: nx.Graph | None = None) -> tuple[Tier, ...]:
+def taper_tiers(
+    layout: Layout,
+    G: nx.Graph | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Tier, ...]:
     """The tiers :func:`taper_figure` draws, top first; tiers the layout lacks are left out.
 
     HBM from the accelerator (when the catalogue gives it); scale-up and NIC as
     :func:`topo.stats.summarize` reports them (the most any GPU has); the tier above the
     leaves as the graph's leaf-to-spine bandwidth over all GPUs; the bisection over the
-    GPUs of one half (``summarize``'s bisection / (GPUs / 2)).
+    GPUs of one half (``summarize``'s bisection / (GPUs / 2)). `progress(done, total)`:
+    per cent of the work (building the graph, then its summary).
     """
-    G = build_graph(layout) if G is None else G
-    s = summarize(layout, G)
+    G = build_graph(layout, progress=part(progress, 0, 45)) if G is None else G
+    s = summarize(layout, G, progress=part(progress, 45, 95))
     tiers: list[Tier] = []
     if s.hbm_bandwidth_per_gpu_bytes_per_s:
         tiers.append(Tier("hbm", "HBM", s.hbm_bandwidth_per_gpu_bytes_per_s, s.accelerator))
@@ -135,13 +143,18 @@ def _oversubscription(layout: Layout) -> str:
     return f"{so.topology.replace('_', ' ')} {s:g}:1 ({kind}) leaf to spine"
 
 
-def taper_figure(layout: Layout, *, graph: nx.Graph | None = None) -> Figure:
+def taper_figure(
+    layout: Layout,
+    *,
+    graph: nx.Graph | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Figure:
     """Bars of per-GPU bandwidth [GB/s, per direction] by tier, labelled with ratios.
 
     Each bar carries its value and the ratio to the tier above; `graph`: the layout's,
-    if already built (else built here).
+    if already built (else built here); `progress(done, total)`: per cent of the work.
     """
-    tiers = taper_tiers(layout, graph)
+    tiers = taper_tiers(layout, graph, progress)
     width = max(7.5, 1.6 * len(tiers) + 2.0)
     fig: Figure = figure(width, 5.2)
     ax = fig.subplots()
@@ -188,4 +201,6 @@ def taper_figure(layout: Layout, *, graph: nx.Graph | None = None) -> Figure:
         "the GPUs that share them"
     )
     ax.set_title("\n".join(textwrap.wrap(sub, int(width * 13))), fontsize=9, loc="left")
+    if progress is not None:
+        progress(100, 100)
     return fig
