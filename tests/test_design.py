@@ -580,3 +580,15 @@ def test_bounded_search_reports_the_plans_it_passes() -> None:
         lay, None, m, w, plans, max_latency_s=0.03, weight=lambda r: 1.0, fabric=fabric
     )
     assert rows == again
+
+
+def test_bounds_without_a_limit_run_on_the_curves_stacked() -> None:
+    """A plan's batches and memory limit, padded with the limit to 9 batches where fewer
+    (the kernel layer's curve path, stacked with other plans; the most tokens/s is the
+    same), and left as they are where more."""
+    from topo.plans import _on_curve
+
+    few = _on_curve(np.array([1.0, 2.0, 4.0]), 6)
+    assert few.tolist() == [1.0, 2.0, 4.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0]
+    many = np.arange(1.0, 10.0)
+    assert _on_curve(many, 12).tolist() == [*many.tolist(), 12.0]
