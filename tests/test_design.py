@@ -586,6 +586,8 @@ def test_bounds_without_a_limit_run_on_the_curves_stacked() -> None:
     """A plan's batches and memory limit, padded with the limit to 9 batches where fewer
     (the kernel layer's curve path, stacked with other plans; the most tokens/s is the
     same), and left as they are where more."""
+    import numpy as np
+
     from topo.plans import _on_curve
 
     few = _on_curve(np.array([1.0, 2.0, 4.0]), 6)
