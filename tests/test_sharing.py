@@ -971,3 +971,33 @@ def test_all_to_all_loads_too_large_to_copy_are_not_kept(monkeypatch: pytest.Mon
     fresh = routing.all_to_all_loads(_X16_FABRIC, members, 1e6)
     assert not routing._A2A
     assert fresh.leaf_traffic.tobytes() == kept.leaf_traffic.tobytes()
+
+
+def test_steps_kept_ahead_as_stacks_are_each_plans_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keep_steps works out many plans' steps at once (runs of more than 8 batches as one
+    stack, the others one by one); decode then finds each, and returns what it returns
+    with nothing kept, to the bit."""
+    from topo import perf
+    from topo.perf import Workload, decode, keep_steps, plan_comm
+    from topo.plans import candidate_plans
+
+    lay, model, w = load_layout("gb200-nvl72"), load_model("deepseek-v3"), Workload(weights="fp8")
+    fabric = Fabric.from_layout(lay)
+    plans = candidate_plans(lay, model)[:24]
+    runs = [(p, np.arange(1.0, 10.0 + i % 3) * p.dp) for i, p in enumerate(plans)]
+    runs += [(plans[0], np.array([1.0, 4.0]) * plans[0].dp)]  # a short run: one by one
+    perf._BARE.clear()
+    cold = [decode(lay, model, p, B, w, plan_comm(fabric, p)) for p, B in runs]
+    perf._BARE.clear()
+    keep_steps(lay, model, w, runs)
+    fresh: list[Any] = []
+    monkeypatch.setattr(perf, "_bare_terms", lambda *a: fresh.append(a))
+    warm = [decode(lay, model, p, B, w, plan_comm(fabric, p)) for p, B in runs]
+    assert not fresh  # every step was kept
+    for c, h in zip(cold, warm, strict=True):
+        for name in c.__dataclass_fields__:
+            a, b = getattr(c, name), getattr(h, name)
+            if name == "kernels":
+                assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+            else:
+                assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name

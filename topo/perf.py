@@ -61,6 +61,7 @@ __all__ = [
     "experts_touched_share",
     "floor_key",
     "floor_steps",
+    "keep_steps",
     "memory",
     "plan_comm",
     "prefill",
@@ -1175,6 +1176,18 @@ def _decode_bare(
         if B.size <= _BARE_MAX_POINTS:  # a scenario keeps its long tables itself
             bounded_put(_BARE, key, got, _BARE_MAX_STEPS)
     return got
+
+
+def keep_steps(
+    layout: Layout, model: Model, workload: Workload, runs: Sequence[tuple[Plan, np.ndarray]]
+) -> None:
+    """Work out the network-free decode steps of many (plan, batches) together; keep them.
+
+    :func:`decode` of each run then finds its step (the same floats). A search that
+    decodes plans one by one asks for the next few hundred first: their steps run as
+    stacks (runs of more than 8 batches), not one plan at a time.
+    """
+    _decode_bares(layout, model, workload, runs)
 
 
 def _decode_bares(

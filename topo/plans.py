@@ -32,6 +32,7 @@ from topo.perf import (
     decode_tpots,
     floor_key,
     floor_steps,
+    keep_steps,
     memory,
     plan_comm,
 )
@@ -286,6 +287,8 @@ def search(
     for done, plan in enumerate(todo):
         if progress is not None:
             progress(done, len(todo))
+        if done % _AHEAD == 0:
+            _steps_ahead(layout, model, workload, todo[done : done + _AHEAD], batches, target)
         bs, max_b = _batches(layout, model, plan, workload, batches)
         if not len(bs) or _too_slow(layout, model, plan, workload, max_latency_s):
             continue
@@ -304,6 +307,35 @@ def search(
     if progress is not None:
         progress(len(todo), len(todo))
     return rows
+
+
+def _steps_ahead(
+    layout: Layout,
+    model: Model,
+    workload: Workload,
+    plans: list[Plan],
+    batches: list[int] | None,
+    target: float | None,
+) -> None:
+    """The steps without collectives that :func:`search` decodes `plans` at, stacked.
+
+    Each plan's rows run at its batches; under a latency target, first at its grid's
+    (:func:`largest_batch_within`). Kept (:func:`topo.perf.keep_steps`): the same floats
+    as one plan at a time.
+    """
+    runs = []
+    for p in plans:
+        bs, max_b = _batches(layout, model, p, workload, batches)
+        if not len(bs):
+            continue
+        if target is not None and not batches:
+            bs = _grid(max_b // p.dp) * p.dp
+        runs.append((p, bs))
+    keep_steps(layout, model, workload, runs)
+
+
+# search() works out this many plans' steps without collectives at a time, stacked.
+_AHEAD = 256
 
 
 # A plan's rows depend on the accelerator, model, plan, workload, its collectives (a
