@@ -1001,3 +1001,30 @@ def test_steps_kept_ahead_as_stacks_are_each_plans_own(monkeypatch: pytest.Monke
                 assert all(a[k].tobytes() == b[k].tobytes() for k in a)
             else:
                 assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
+
+
+def test_decode_many_is_decode_of_each_to_the_bit() -> None:
+    """decode_many runs plans' long tables (1,024 batches, not kept) and short runs as
+    stacks where it can; each result is decode's for that run alone."""
+    from topo import perf
+    from topo.perf import Workload, decode, decode_many, plan_comm
+    from topo.plans import candidate_plans
+
+    lay, model, w = load_layout("gb200-nvl72"), load_model("deepseek-v3"), Workload(weights="fp8")
+    fabric = Fabric.from_layout(lay)
+    plans = candidate_plans(lay, model)[:10]
+    long_run = np.arange(1.0, 1025.0)
+    runs = [(p, long_run, plan_comm(fabric, p)) for p in plans]
+    runs += [(plans[1], np.array([3.0, 9.0]), None), (plans[2], np.arange(1.0, 40.0), None)]
+    perf._BARE.clear()
+    many = decode_many(lay, model, w, runs)
+    assert len(perf._BARE) == 2  # the two short runs are kept; long tables are the caller's
+    perf._BARE.clear()
+    for (p, B, comm), got in zip(runs, many, strict=True):
+        want = decode(lay, model, p, B, w, comm)
+        for name in want.__dataclass_fields__:
+            a, b = getattr(want, name), getattr(got, name)
+            if name == "kernels":
+                assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+            else:
+                assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name

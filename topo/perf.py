@@ -57,6 +57,7 @@ __all__ = [
     "comm_model",
     "critical_batches",
     "decode",
+    "decode_many",
     "decode_tpots",
     "experts_touched_share",
     "floor_key",
@@ -839,7 +840,33 @@ def decode(
 ) -> DecodeTerms:
     """Decode step terms for each batch (instance sequences), as arrays (:class:`DecodeTerms`)."""
     B = np.asarray(batch, dtype=float)
-    bare = _decode_bare(layout, model, plan, B, workload)
+    return _decode_of(model, plan, workload, comm, _decode_bare(layout, model, plan, B, workload))
+
+
+def decode_many(
+    layout: Layout,
+    model: Model,
+    workload: Workload,
+    runs: Sequence[tuple[Plan, np.ndarray, CommModel | None]],
+) -> list[DecodeTerms]:
+    """:func:`decode` of each (plan, batches, collectives): the same terms, to the bit.
+
+    The steps without collectives of the runs of more than 8 batches are worked out as
+    stacks of plans, not one plan at a time (each run's the floats of its own).
+    """
+    bares = _decode_bares(
+        layout, model, workload, [(p, np.asarray(B, dtype=float)) for p, B, _ in runs]
+    )
+    return [
+        _decode_of(model, p, workload, comm, bare)
+        for (p, _, comm), bare in zip(runs, bares, strict=True)
+    ]
+
+
+def _decode_of(
+    model: Model, plan: Plan, workload: Workload, comm: CommModel | None, bare: _Bare
+) -> DecodeTerms:
+    """:func:`decode`'s terms from the step without collectives and the collectives."""
     w, s = bare.work, bare.shape
     t_tp, t_ep, t_hop = _decode_comm(comm, model, plan, workload, s, w, bare.imbalance)
     tpot = _tpot(plan.pp, workload, bare.body, bare.fixed, t_tp, t_ep, t_hop)
@@ -1196,8 +1223,9 @@ def _decode_bares(
     """:func:`_decode_bare` of each (plan, batches); those not kept yet run as stacks.
 
     Runs of more than 8 batches (the kernel layer's curve path) are stacked, up to
-    :data:`_STACK` plans at a time (:func:`_bare_stack`); each step is the same floats as
-    its own run, and is kept as that run's.
+    :data:`_STACK_POINTS` batches at a time (:func:`_bare_stack`); each step is the same
+    floats as its own run, and is kept as that run's (runs of at most
+    :data:`_BARE_MAX_POINTS` batches).
     """
     acc, mod = value_key(layout.accelerator), value_key(model)
     out: list[_Bare | None] = []
@@ -1206,22 +1234,31 @@ def _decode_bares(
         B = np.asarray(batch, dtype=float)
         key = (acc, mod, plan, workload, B.shape, B.tobytes())
         got = _BARE.get(key)
-        if got is None and 8 < B.size <= _BARE_MAX_POINTS and B.ndim == 1:
+        if got is None and 8 < B.size and B.ndim == 1:
             todo.append((len(out), key, plan, B))
         elif got is None:
             got = _decode_bare(layout, model, plan, B, workload)
         out.append(got)
-    for at in range(0, len(todo), _STACK):
-        part = todo[at : at + _STACK]
+    at = 0
+    while at < len(todo):
+        # Plans stacked up to _STACK_POINTS batches in all (at least one plan).
+        end, points = at, 0
+        while end < len(todo) and (end == at or points + todo[end][3].size <= _STACK_POINTS):
+            points += todo[end][3].size
+            end += 1
+        part = todo[at:end]
         steps = _bare_stack(layout, model, [(p, B) for _, _, p, B in part], workload)
-        for (i, key, _, _), bare in zip(part, steps, strict=True):
-            bounded_put(_BARE, key, bare, _BARE_MAX_STEPS)
+        for (i, key, _, B), bare in zip(part, steps, strict=True):
+            if B.size <= _BARE_MAX_POINTS:  # longer ones: the caller keeps its own tables
+                bounded_put(_BARE, key, bare, _BARE_MAX_STEPS)
             out[i] = bare
+        at = end
     return [b for b in out if b is not None]
 
 
-# Plans run as one stack at most (~40 arrays of plans x 256 batches: ~20 MB).
-_STACK = 256
+# Batches of all the plans run as one stack at most (~40 arrays of them: ~20 MB; 256 plans
+# of the search's 256 batches).
+_STACK_POINTS = 1 << 16
 
 
 def _bare_stack(

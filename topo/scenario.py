@@ -24,7 +24,7 @@ from topo.evaluation import PlanParts, check_fits, evaluate, plan_parts, sweep
 from topo.fidelity import Fidelity
 from topo.layout import Layout, load_layout
 from topo.models import Model, load_model
-from topo.perf import CommModel, DecodeTerms, Workload, decode, memory, plan_comm
+from topo.perf import CommModel, DecodeTerms, Workload, decode, decode_many, memory, plan_comm
 from topo.place import Plan
 from topo.plans import PlanRow, candidate_plans, rank, search, search_bounded
 from topo.results import Evaluation, Sweep
@@ -341,6 +341,10 @@ def _one(_: PlanRow) -> float:
     return 1.0
 
 
+# Plans whose decode tables a scenario works out together when it ranks them.
+_AHEAD = 64
+
+
 @dataclass(frozen=True)
 class _Ranking:
     """Ranking keys of candidate plans over batches 1..n (rows: plans)."""
@@ -532,6 +536,8 @@ class Scenario:
         tpot = np.zeros((P, n))
         max_b = np.zeros(P, dtype=int)
         for k, p in enumerate(cands):
+            if k % _AHEAD == 0:
+                self._tables_ahead(cands[k : k + _AHEAD], n)
             max_b[k] = self._max_batch_of(p)
             if max_b[k] >= p.dp:  # it runs some batch: its decode table is needed
                 d, _ = self._decoded(p, n)
@@ -549,6 +555,26 @@ class Scenario:
         )
         self._rankings[key] = r
         return r
+
+    def _tables_ahead(self, plans: list[Plan], n: int) -> None:
+        """Decode tables over batches 1..n for `plans` that run some batch and lack one.
+
+        Their steps without collectives are worked out as stacks
+        (:func:`topo.perf.decode_many`: the same terms as one plan at a time).
+        """
+        todo = [
+            p
+            for p in plans
+            if self._max_batch_of(p) >= p.dp and (p not in self._tables or self._tables[p].n < n)
+        ]
+        if not todo:
+            return
+        B = np.arange(1, n + 1, dtype=float)
+        runs = [(p, B, self._comm(p)) for p in todo]
+        for p, d in zip(
+            todo, decode_many(self.layout, self.model, self.workload, runs), strict=True
+        ):
+            self._tables[p] = _Table(d, n)
 
     def _max_batch_of(self, plan: Plan) -> int:
         if plan not in self._max_batch:
