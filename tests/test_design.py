@@ -594,3 +594,38 @@ def test_bounds_without_a_limit_run_on_the_curves_stacked() -> None:
     assert few.tolist() == [1.0, 2.0, 4.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0]
     many = np.arange(1.0, 10.0)
     assert _on_curve(many, 12).tolist() == [*many.tolist(), 12.0]
+
+
+@pytest.mark.parametrize(
+    ("layout", "model", "weights"),
+    [("mi300x-8", "llama-3-70b", "bf16"), ("gb200-nvl72", "deepseek-v3", "fp8"),
+     ("dgx-h100-superpod", "mixtral-8x7b", "bf16")],
+)  # fmt: skip
+def test_the_path_margin_covers_exact_fits_against_the_curves(
+    layout: str, model: str, weights: str
+) -> None:
+    """A batch run alone (8 batches or fewer: each GEMM fitted exactly) and the same batch
+    in a longer run (the cached curves) differ by less than half the margin the search's
+    bounds are raised by: a bound on the curves stays above every row."""
+    import numpy as np
+
+    from topo.models import load_model
+    from topo.perf import Workload, decode, memory, plan_comm
+    from topo.plans import _PATH_MARGIN, candidate_plans
+    from topo.routing import Fabric
+
+    lay, m, w = load_layout(layout), load_model(model), Workload(weights=weights)
+    fabric = Fabric.from_layout(lay)
+    gaps = []
+    for p in candidate_plans(lay, m)[::3]:
+        top = memory(lay, m, p, 1, w).max_batch // p.dp
+        if top < 1:
+            continue
+        comm = plan_comm(fabric, p)
+        for per_rank in {1, max(1, top // 7), max(1, top // 2), top}:
+            b = float(per_rank * p.dp)
+            alone = decode(lay, m, p, np.array([b]), w, comm).tpot[0]
+            curve = decode(lay, m, p, np.full(9, b), w, comm).tpot[0]
+            gaps.append(abs(alone / curve - 1))
+    assert len(gaps) > 12
+    assert max(gaps) < _PATH_MARGIN / 2

@@ -1028,3 +1028,29 @@ def test_decode_many_is_decode_of_each_to_the_bit() -> None:
                 assert all(a[k].tobytes() == b[k].tobytes() for k in a)
             else:
                 assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
+
+
+def test_largest_batches_of_many_plans_are_each_plans_own() -> None:
+    """The largest batch within a latency limit, found for many plans with their passes'
+    steps stacked, is each plan's found alone from empty caches; and it meets the limit."""
+    from topo import perf
+    from topo.perf import Workload, decode, memory, plan_comm
+    from topo.plans import _PATH_MARGIN, _largest_batches, candidate_plans, largest_batch_within
+
+    lay, model, w = load_layout("gb200-nvl72"), load_model("deepseek-v3"), Workload(weights="fp8")
+    fabric = Fabric.from_layout(lay)
+    items = [
+        (p, plan_comm(fabric, p), memory(lay, model, p, 1, w).max_batch)
+        for p in candidate_plans(lay, model)[::7]
+    ]
+    perf._BARE.clear()
+    many = _largest_batches(lay, model, w, items, 0.04)
+    assert sum(b > 0 for b in many) >= 5
+    for (p, comm, top), got in zip(items, many, strict=True):
+        perf._BARE.clear()
+        assert largest_batch_within(lay, model, p, w, comm, top, 0.04) == got
+        if got:
+            assert got % p.dp == 0
+            # Alone, the batch runs on exact GEMM fits, not the curves: within the margin.
+            tpot = decode(lay, model, p, np.array([float(got)]), w, comm).tpot[0]
+            assert tpot <= 0.04 * (1 + _PATH_MARGIN)

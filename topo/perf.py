@@ -1212,9 +1212,10 @@ def keep_steps(
 
     :func:`decode` of each run then finds its step (the same floats). A search that
     decodes plans one by one asks for the next few hundred first: their steps run as
-    stacks (runs of more than 8 batches), not one plan at a time.
+    stacks (runs of more than 8 batches), not one plan at a time. Runs of more than
+    :data:`_BARE_MAX_POINTS` batches are not kept, so not worked out here either.
     """
-    _decode_bares(layout, model, workload, runs)
+    _decode_bares(layout, model, workload, [r for r in runs if len(r[1]) <= _BARE_MAX_POINTS])
 
 
 def _decode_bares(
