@@ -1224,8 +1224,7 @@ def figure(
         ``(key, low, high)`` per input, values as ``topo limits --vary`` takes them
         (tornado); None: a set chosen from the layout.
     progress
-        ``progress(done, total)``: per cent of a topology, taper or links figure; plans
-        ranked, or passed in the search for the plan the serving figures draw.
+        ``progress(done, total)``: per cent (topology, taper, links); plans ranked or passed.
     **options
         Workload keywords (the module's list): tokens, dtypes, [USD per GPU-hour], ...
     """

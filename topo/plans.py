@@ -439,8 +439,7 @@ def search_bounded(
     the result. A plan still above the best is bounded again with collectives its
     placement cannot beat, from its ranks alone (:func:`topo.perf.comm_floor`), then,
     still above it, placed and bounded with its own; below the best at either, skipped.
-    `progress(done, total)`: plans passed, best bound first (the rest, below the best
-    found, are passed at once at the end).
+    `progress(done, total)`: plans passed, best bound first (the rest at once at the end).
     """
     weighed = _per_plan(weight)
     bare = zip(plans, _bounds(layout, model, plans, workload, max_latency_s), strict=True)
@@ -460,8 +459,7 @@ def search_bounded(
     floors: dict[int, float] | None = None
     chunk = _CHUNK
     for k, (neg, _, plan) in enumerate(bounds):
-        if progress is not None:
-            progress(k, len(bounds))
+        (progress or _quiet)(k, len(bounds))
         if -neg < best:
             break
         if k not in placed:
@@ -496,9 +494,12 @@ def search_bounded(
         for r in got:
             if feasible is None or feasible(r):
                 best = max(best, r.tokens_per_s_per_gpu * weight(r))
-    if progress is not None:
-        progress(len(bounds), len(bounds))
+    (progress or _quiet)(len(bounds), len(bounds))
     return rows
+
+
+def _quiet(done: int, total: int) -> None:
+    """A progress callback that reports nothing."""
 
 
 def _floors_above(
