@@ -190,6 +190,10 @@ def test_gallery_into_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2
     assert "expected a folder" in err
     assert f.read_text() == "keep me"
+    code, _, err = run_cli(capsys, "gallery", "-o", str(tmp_path / "g"), "--workers", "0")
+    assert code == 2
+    assert "--workers: expected a whole number from 1 to 1024, got '0'" in err
+    assert not (tmp_path / "g").exists()
 
 
 def test_study_costs_are_checked_at_load(tmp_path: Path) -> None:
