@@ -625,7 +625,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=_number(1, 1024, whole=True),
         default=None,
-        help="local processes (default: one per core; each figure is the same file either way)",
+        help="local processes (default: one per core, at most 8; the same files either way)",
     )
 
     sp = command(

@@ -587,7 +587,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from topo._workers import available_cores
 
     main: Callable[[list[str]], int] = args.run_topo  # the CLI's own entry, set by topo.cli
-    workers = args.workers or available_cores()
+    workers = args.workers or min(available_cores(), 8)  # each worker holds matplotlib
     t0 = time.perf_counter()
     with _progress("drawing figures") as tick:
         files = build_gallery(
