@@ -110,6 +110,17 @@ def _decode_args() -> tuple[Any, ...]:
     return lay, load_model("deepseek-v3"), Plan(tp=4, ep=32, dp=8), Workload(weights="fp8")
 
 
+def _assert_same_bits(want: Any, got: Any) -> None:
+    """Two decode results (:class:`topo.perf.DecodeTerms`) equal field by field, to the bit."""
+    for name in want.__dataclass_fields__:
+        a, b = getattr(want, name), getattr(got, name)
+        if name == "kernels":
+            assert a.keys() == b.keys()
+            assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+        else:
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
+
+
 def test_a_decode_step_from_warm_caches_is_the_cold_one() -> None:
     """The step's network-free terms are kept by value; what decode returns is the same
     to the bit, and the kept arrays cannot be changed by a caller."""
@@ -123,13 +134,7 @@ def test_a_decode_step_from_warm_caches_is_the_cold_one() -> None:
     cold = decode(lay, model, plan, batches, w, comm)
     warm = decode(load_layout("gb200-nvl72"), load_model("deepseek-v3"), plan, batches, w, comm)
     assert perf._BARE  # the second call found the first's terms
-    for name in cold.__dataclass_fields__:
-        a, b = getattr(cold, name), getattr(warm, name)
-        if name == "kernels":
-            assert a.keys() == b.keys()
-            assert all(a[k].tobytes() == b[k].tobytes() for k in a)
-        else:
-            assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
+    _assert_same_bits(cold, warm)
     with pytest.raises(ValueError, match="read-only"):
         warm.weights[0] = 0.0
     # Another batch array is another step: nothing is read from the wrong entry.
@@ -995,12 +1000,7 @@ def test_steps_kept_ahead_as_stacks_are_each_plans_own(monkeypatch: pytest.Monke
     warm = [decode(lay, model, p, B, w, plan_comm(fabric, p)) for p, B in runs]
     assert not fresh  # every step was kept
     for c, h in zip(cold, warm, strict=True):
-        for name in c.__dataclass_fields__:
-            a, b = getattr(c, name), getattr(h, name)
-            if name == "kernels":
-                assert all(a[k].tobytes() == b[k].tobytes() for k in a)
-            else:
-                assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
+        _assert_same_bits(c, h)
 
 
 def test_decode_many_is_decode_of_each_to_the_bit() -> None:
@@ -1021,13 +1021,7 @@ def test_decode_many_is_decode_of_each_to_the_bit() -> None:
     assert len(perf._BARE) == 2  # the two short runs are kept; long tables are the caller's
     perf._BARE.clear()
     for (p, B, comm), got in zip(runs, many, strict=True):
-        want = decode(lay, model, p, B, w, comm)
-        for name in want.__dataclass_fields__:
-            a, b = getattr(want, name), getattr(got, name)
-            if name == "kernels":
-                assert all(a[k].tobytes() == b[k].tobytes() for k in a)
-            else:
-                assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
+        _assert_same_bits(decode(lay, model, p, B, w, comm), got)
 
 
 def test_largest_batches_of_many_plans_are_each_plans_own() -> None:
