@@ -18,7 +18,15 @@ from topo.design import apply_design, assess, cost_defaults, tco
 from topo.errors import LayoutError, TopoError
 from topo.layout import load_layout
 from topo.physical import check_limits
-from topo.study import load_study, pareto_front, run_study, study_designs
+from topo.study import (
+    _csv,
+    format_study,
+    fronts,
+    load_study,
+    pareto_front,
+    run_study,
+    study_designs,
+)
 
 SMALL = {
     "name": "small",
@@ -173,6 +181,74 @@ def test_a_serial_study_reads_each_layout_once(
 
 
 @pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs dask")
+def _row(i: str, model: str, usd: float, tps: float, **knobs: Any) -> dict[str, Any]:
+    """A study row with just what fronts, summaries and tables read."""
+    return {
+        "id": i, "layout": "gb200-nvl72", "model": model, "domain_gpus": 72, "nic": "800 Gb/s",
+        "nic_gbps": 800.0, "cable": "copper", "feasible": True, "reasons": [],
+        "usd_per_million_tco": usd, "tokens_per_s_per_gpu": tps, **knobs,
+    }  # fmt: skip
+
+
+def test_each_model_and_workload_has_its_own_front() -> None:
+    """Designs compete to serve one model and workload: another model's are no rivals."""
+    objs = ["usd_per_million_tco", "tokens_per_s_per_gpu"]
+    big, small = {"input": 32768}, {"input": 1024}
+    rows = [
+        _row("d1", "a", 0.04, 11000.0),  # beats every b row on both objectives
+        _row("d2", "a", 0.05, 9000.0),  # beaten by d1
+        _row("d3", "b", 0.05, 8000.0, workload=small),  # b's best at 1k: beats d4
+        _row("d4", "b", 0.06, 7000.0, workload=small),
+        _row("d5", "b", 0.50, 600.0, workload=big),  # far worse, but alone at 32k
+        _row("d6", "b", 0.01, 1e6, workload=big, feasible=False),  # infeasible: no rival
+    ]
+    # One front over all would be d1 alone, beating 4 feasible designs.
+    assert pareto_front(rows, objs) == ["d1"]
+    assert fronts(rows, objs) == {"d1": 1, "d3": 1, "d5": 0}
+
+
+def test_a_study_summary_names_what_varies_and_joins_ties() -> None:
+    """Front designs at the same values share a line naming what they differ in."""
+    rows = [
+        _row(f"d{i}", "m", 0.04, 11000.0, power_budget=p, cluster_gpus=c)
+        for i, (p, c) in enumerate([("132 kW", 144), ("600 kW", 144), ("132 kW", 576)], 1)
+    ]
+    rows.append(_row("d4", "m", 0.03, 9000.0, power_budget="200 kW", cluster_gpus=144))
+    objs = ["usd_per_million_tco", "tokens_per_s_per_gpu"]
+    ids = ["d1", "d2", "d3", "d4"]
+    summary = {"study": "s", "designs": rows, "objectives": objs, "pareto": ids,
+               "dominates": dict.fromkeys(ids, 0), "feasible": 4}  # fmt: skip
+    text = format_study(summary).splitlines()
+    assert text[1] == (
+        "  d1 gb200-nvl72 domain 72 nic 800 Gb/s m: usd_per_million_tco 0.04, "
+        "tokens_per_s_per_gpu 1.1e+04; dominates 0"
+    )
+    assert text[2] == (
+        "    and 2 more at the same values, differing in power_budget (132 kW, 600 kW) and "
+        "cluster_gpus (144, 576): d2, d3"
+    )
+    assert text[3].startswith("  d4 gb200-nvl72 domain 72 nic 800 Gb/s power_budget 200 kW "
+                              "cluster_gpus 144 m:")  # fmt: skip
+    # The table gives each varied setting a column after the cable, and the workload.
+    rows[0]["workload"] = {"input": 1024, "output": 256}
+    head, first = _csv(rows).splitlines()[:2]
+    assert head.startswith("id,layout,model,workload,domain_gpus,nic_gbps,cable,power_budget,"
+                           "cluster_gpus,gpus,")  # fmt: skip
+    assert first.startswith('d1,gb200-nvl72,m,"input 1024, output 256",72,800.0,copper,132 kW,144,')
+
+
+def test_a_study_of_two_workloads_names_each(tmp_path: Path) -> None:
+    """Rows of a study with several workloads say which one each serves."""
+    study = dict(SMALL, vary={"domain_gpus": [72]}, workloads=[{"input": 1024}, {"input": 8192}])
+    s = run_study(study, tmp_path / "r").to_dict()
+    assert [r["workload"] for r in s["designs"]] == [{"input": 1024}, {"input": 8192}]
+    assert s["pareto"] == ["d00001", "d00002"]  # each alone on its workload's front
+    assert "workload" not in run_study(dict(SMALL), tmp_path / "one").designs[0]
+    text = format_study(s)
+    assert "  llama-3.1-8b (input 1024): 1" in text
+    assert "  llama-3.1-8b (input 8192): 1" in text
+
+
 def test_study_on_a_local_dask_cluster_equals_serial(tmp_path: Path) -> None:
     serial = run_study(dict(SMALL), tmp_path / "s")
     run_study(dict(SMALL), tmp_path / "d", dask="local", workers=2)

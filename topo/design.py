@@ -279,7 +279,8 @@ class DesignRow:
     `time_per_output_token_s` [s], `time_to_first_token_s` [s], `gpus_busy`,
     `tokens_per_s_per_gpu` [tokens/s] and `tokens_per_s_per_kw` [tokens/s per kW] over
     all the layout's GPUs, `usd_per_million_gpu_hour` and `usd_per_million_tco` [USD per
-    million output tokens].
+    million output tokens]. `workload`: the study's workload entry, where a study has
+    several (else None: the rows of one workload need not name it).
     """
 
     id: str
@@ -312,11 +313,14 @@ class DesignRow:
     tokens_per_s_per_kw: float | None = None
     usd_per_million_gpu_hour: float | None = None
     usd_per_million_tco: float | None = None
+    workload: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON: only the keys the assessment reached (as before)."""
         d: dict[str, Any] = {"id": self.id, "layout": self.layout, **self.vary}
         d["model"] = self.model
+        if self.workload is not None:
+            d["workload"] = dict(self.workload)
         if self.gpus is not None:
             d.update(
                 gpus=self.gpus,
@@ -370,6 +374,8 @@ def assess(design: dict[str, Any]) -> DesignRow:
         "model": getattr(design["model"], "name", design["model"]),
         "vary": vary,
     }
+    if design.get("workload") is not None:  # a study of several workloads names each
+        names["workload"] = dict(design["workload"])
     reasons: list[str] = []
     try:
         layout = apply_design(base, vary)

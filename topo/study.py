@@ -30,7 +30,7 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +44,14 @@ from topo.physical import VARY_KEYS
 __all__ = [
     "OBJECTIVES",
     "StudySummary",
+    "fronts",
     "load_study",
     "pareto_front",
     "run_study",
+    "served",
     "study_designs",
+    "varied",
+    "workload_label",
 ]
 
 # Objective -> +1 when more is better, -1 when less is.
@@ -253,6 +257,7 @@ def study_designs(study: dict[str, Any]) -> list[dict[str, Any]]:
     keys = sorted(study["vary"])
     combos = list(itertools.product(*(study["vary"][k] for k in keys))) if keys else [()]
     c = study["constraints"]
+    several = len(study["workloads"]) > 1  # then each row names its workload
     designs = []
     n = 0
     for layout in study["layouts"]:
@@ -275,13 +280,18 @@ def study_designs(study: dict[str, Any]) -> list[dict[str, Any]]:
                             "physical": bool(c.get("physical", True)),
                             "max_replica_gpus": study.get("max_replica_gpus") or 0,
                             "costs": study.get("costs") or {},
+                            **({"workload": dict(w)} if several else {}),
                         }
                     )
     return designs
 
 
 def pareto_front(rows: list[dict[str, Any]], objectives: list[str]) -> list[str]:
-    """Ids of the feasible designs no other feasible design beats on every objective."""
+    """Ids of the feasible designs no other feasible design beats on every objective.
+
+    Of `rows` as given: a study takes one front for each model and workload
+    (:func:`served`), since its designs compete to serve the same demand.
+    """
     pts = [
         (r["id"], [OBJECTIVES[o] * float(r[o]) for o in objectives])
         for r in rows
@@ -295,6 +305,57 @@ def pareto_front(rows: list[dict[str, Any]], objectives: list[str]) -> list[str]
         if not dominated:
             front.append(i)
     return sorted(front)
+
+
+def fronts(rows: list[dict[str, Any]], objectives: list[str]) -> dict[str, int]:
+    """The Pareto front of each model and workload (:func:`served`), merged.
+
+    By id, sorted: how many feasible designs serving the same model and workload the
+    design beats on every objective.
+    """
+    dominates = {}
+    for group in served(rows).values():
+        rivals = {r["id"]: dict(r) for r in group}
+        beaten = [r for r in rivals.values() if r["feasible"]]
+        for i in pareto_front(list(rivals.values()), objectives):
+            dominates[i] = sum(1 for b in beaten if _dominates(rivals[i], b, objectives))
+    return {i: dominates[i] for i in sorted(dominates)}
+
+
+def served(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """The rows by what they serve (model, workload as JSON), in order of first appearance.
+
+    A study compares designs (layouts and their variations) serving one model and
+    workload: a design serving another model or context is not a rival.
+    """
+    out: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        key = (str(r["model"]), json.dumps(r.get("workload"), sort_keys=True))
+        out.setdefault(key, []).append(r)
+    return out
+
+
+# A design's variations in the order its name reads them (each the row's key for it).
+_KNOBS = ("domain_gpus", "nic", *VARY_KEYS, "racks", "cluster_gpus")
+
+
+def varied(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The variations (:data:`_KNOBS`) that take more than one value across `rows`.
+
+    Not the racks where the cluster's GPUs vary: they follow from them.
+    """
+    seen: dict[str, set[str]] = {}
+    for r in rows:
+        for k in _KNOBS:
+            if k in r:
+                seen.setdefault(k, set()).add(json.dumps(r[k]))
+    out = [k for k in _KNOBS if len(seen.get(k, ())) > 1]
+    return [k for k in out if k != "racks" or "cluster_gpus" not in out]
+
+
+def workload_label(w: Mapping[str, Any] | None) -> str:
+    """A study's workload entry as a reader names it ("input 1024, output 256, kv fp8")."""
+    return ", ".join(f"{k} {v}" for k, v in (w or {}).items())
 
 
 def _dominates(a: dict[str, Any], b: dict[str, Any], objectives: list[str]) -> bool:
@@ -380,8 +441,10 @@ class StudySummary:
     `study`: its name; `designs`: each design's row in the study's order, as results.jsonl
     keeps it (the JSON of :meth:`topo.design.DesignRow.to_dict`: times [s], tokens/s, USD
     per million tokens, power [W]; rows of an earlier, resumed run are read back from the
-    log); `objectives`: the objective names; `pareto`: ids of the Pareto front;
-    `dominates`: for each id on the front, how many feasible designs it beats; `feasible`:
+    log); `objectives`: the objective names; `pareto`: ids of the Pareto front of each
+    model and workload (:func:`served`: designs compete to serve the same demand);
+    `dominates`: for each id on the front, how many feasible designs serving the same
+    model and workload it beats; `feasible`:
     the count of feasible designs.
     """
 
@@ -474,18 +537,14 @@ def run_study(
                 progress(k, len(todo))
     rows = [done[d["id"]] for d in designs]
     objectives = study["objectives"]
-    front = pareto_front(rows, objectives)
-    by_id = {r["id"]: r for r in rows}
-    feasible = [r for r in rows if r["feasible"]]
+    dominates = fronts(rows, objectives)
     summary = StudySummary(
         study=study["name"],
         designs=tuple(rows),
         objectives=tuple(objectives),
-        pareto=tuple(front),
-        dominates={
-            i: sum(1 for r in feasible if _dominates(by_id[i], r, objectives)) for i in front
-        },
-        feasible=len(feasible),
+        pareto=tuple(dominates),
+        dominates=dominates,
+        feasible=sum(1 for r in rows if r["feasible"]),
     )
     _write(out / "results.json", json.dumps(summary.to_dict(), indent=1, sort_keys=True) + "\n")
     _write(out / "results.csv", _csv(rows))
@@ -543,38 +602,92 @@ _CSV_COLUMNS = (
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
+    """One line a design: the fixed columns, and the study's other variations.
+
+    Those after ``cable``; each row's workload after ``model`` (where a study has several).
+    """
+    at = _CSV_COLUMNS.index("cable") + 1
+    extra = [k for k in varied(rows) if k not in _CSV_COLUMNS and k != "nic"]
+    columns = [*_CSV_COLUMNS[:at], *extra, *_CSV_COLUMNS[at:]]
+    if any("workload" in r for r in rows):
+        columns.insert(columns.index("model") + 1, "workload")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(_CSV_COLUMNS)
+    w.writerow(columns)
     for r in rows:
         cells = []
-        for c in _CSV_COLUMNS:
+        for c in columns:
             v = r.get(c)
             if c == "plan" and isinstance(v, dict):
                 v = "x".join(f"{k}{v[k]}" for k in ("tp", "ep", "pp", "dp") if k in v)
             elif c == "reasons":
                 v = "; ".join(v or [])
+            elif c == "workload":
+                v = workload_label(v)
             cells.append("" if v is None else v)
         w.writerow(cells)
     return buf.getvalue()
 
 
 def format_study(summary: dict[str, Any]) -> str:
-    """The summary for a terminal: counts, then the Pareto front with what each dominates."""
+    """The summary for a terminal: counts, then the Pareto front with what each dominates.
+
+    One front for each model and workload, where a study has several. Designs on a front
+    with the same objective values (they differ only in variations that change neither)
+    share a line, with what they differ in.
+    """
     rows = {r["id"]: r for r in summary["designs"]}
     objs = summary["objectives"]
+    groups = served(rows.values())
+    knobs = [k for k in varied(rows.values()) if k not in ("domain_gpus", "nic")]
+    front = set(summary["pareto"])
+    head = f"Pareto front on {', '.join(objs)}"
+    if len(groups) > 1:
+        head = f"Pareto fronts on {', '.join(objs)}, one for each model and workload"
     lines = [
         f"study {summary['study']}: {len(rows)} designs, {summary['feasible']} feasible; "
-        f"Pareto front on {', '.join(objs)}: {len(summary['pareto'])}",
+        f"{head}: {len(front)}",
     ]
-    for i in summary["pareto"]:
-        r = rows[i]
-        vals = ", ".join(f"{o} {r[o]:.4g}" for o in objs)
-        lines.append(
-            f"  {i} {r['layout']} domain {r['domain_gpus']} nic {r['nic_gbps']:g} Gb/s "
-            f"{r['model']}: {vals}; dominates {summary['dominates'][i]}"
-        )
+    for (model, _), group in groups.items():
+        ids = [r["id"] for r in group if r["id"] in front]
+        pad = "  "
+        if len(groups) > 1:
+            wl = workload_label(group[0].get("workload"))
+            lines.append(f"  {model}" + (f" ({wl})" if wl else "") + f": {len(ids)}")
+            pad = "    "
+        for tie in _ties([rows[i] for i in ids], objs):
+            r = tie[0]
+            vals = ", ".join(f"{o} {r[o]:.4g}" for o in objs)
+            differ = _differ(tie, ["layout", "domain_gpus", "nic", *knobs])
+            named = "".join(f" {k} {r[k]}" for k in knobs if k in r and k not in differ)
+            lines.append(
+                f"{pad}{r['id']} {r['layout']} domain {r['domain_gpus']} nic {r['nic_gbps']:g} "
+                f"Gb/s{named} {r['model']}: {vals}; dominates {summary['dominates'][r['id']]}"
+            )
+            if len(tie) > 1:
+                what = " and ".join(
+                    f"{k} ({', '.join(str(v) for v in dict.fromkeys(t.get(k) for t in tie))})"
+                    for k in differ
+                )
+                others = ", ".join(t["id"] for t in tie[1:])
+                lines.append(
+                    f"{pad}  and {len(tie) - 1} more at the same values, "
+                    f"differing in {what}: {others}"
+                )
     bad = [r for r in rows.values() if not r["feasible"]]
     if bad:
         lines.append(f"infeasible: {len(bad)}, e.g. {bad[0]['id']}: {bad[0]['reasons'][0]}")
     return "\n".join(lines)
+
+
+def _ties(rows: list[dict[str, Any]], objectives: list[str]) -> list[list[dict[str, Any]]]:
+    """`rows` in groups of equal objective values, in order of each group's first row."""
+    out: dict[tuple[float, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(tuple(float(r[o]) for o in objectives), []).append(r)
+    return list(out.values())
+
+
+def _differ(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
+    """The `keys` whose values differ between `rows`."""
+    return [k for k in keys if len({json.dumps(r.get(k)) for r in rows}) > 1]
