@@ -317,6 +317,37 @@ def test_study_is_clean_in_milliseconds(study_out: Path) -> None:
     )
 
 
+def test_a_study_of_two_models_and_a_cable_is_clean(tmp_path: Path) -> None:
+    """Each model its colour and front on the left, its own panel on the right, where
+    each point is the best over the cables (feasible first), named in the panel's title."""
+    import yaml
+    from test_design import SMALL
+
+    spec = tmp_path / "s.yaml"
+    vary = {"domain_gpus": [8, 72, 144], "nic": ["400 Gb/s"], "cable": ["copper", "optical"]}
+    models = ["llama-3.1-8b", "llama-2-7b"]
+    spec.write_text(yaml.safe_dump(dict(SMALL, vary=vary, models=models)))
+    api.study(spec, tmp_path / "out")
+    fig = api.figure("study", tmp_path / "out")
+    assert_clean(fig, performance=False)
+    left, *right = fig.axes
+    assert [ax.get_title() for ax in right] == [f"{m}: the best over cable" for m in models]
+    data = api.study_results(tmp_path / "out")
+    for ax, model in zip(right, models, strict=True):
+        rows = [r for r in data["designs"] if r["model"] == model]
+        (line,) = [ln for ln in ax.get_lines() if ln.get_label().endswith("NIC")]
+        for dom, got in zip(line.get_xdata(), line.get_ydata(), strict=True):
+            at = [r for r in rows if r["domain_gpus"] == dom]
+            pick = [r for r in at if r["feasible"]] or at  # the buildable ones, where any
+            assert got == max(r["tokens_per_s_per_gpu"] for r in pick)
+    # Every model's designs are on the left, each on its own front.
+    for k, model in enumerate(models):
+        rows = [r for r in data["designs"] if r["model"] == model and r["feasible"]]
+        dots = left.collections[2 * k].get_offsets()
+        assert len(dots) == len(rows)
+    assert "infeasible from 144 GPUs" in all_text(fig)
+
+
 def test_validation_is_clean() -> None:
     data = api.validate("validation/public_serving.yaml").to_dict()
     fig, _ = plot_validation(data)

@@ -1164,6 +1164,19 @@ def study_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _study_knobs(results: Path) -> list[str] | None:
+    """The variations the study beside `results` (its ``study.json``) names; None if none."""
+    import json
+
+    from topo.study import study_knobs
+
+    try:
+        meta = json.loads((results.parent / "study.json").read_text(encoding="utf-8"))
+        return study_knobs(meta["study"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None  # a results.json on its own: the rows tell
+
+
 def figure(
     kind: str,
     layout: LayoutLike,
@@ -1252,7 +1265,8 @@ def _study_figure(path: str, x: str | None, y: str | None) -> Figure:
 
     data = study_results(path)
     objs = data["objectives"]
-    fig: Figure = plot_study(data, x or objs[0], y or objs[1])[0]
+    f = Path(path) / "results.json" if Path(path).is_dir() else Path(path)
+    fig: Figure = plot_study(data, x or objs[0], y or objs[1], _study_knobs(f))[0]
     return fig
 
 

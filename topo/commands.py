@@ -837,8 +837,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     from topo.study import run_study_file as study
 
     with _progress("assessing designs") as tick:
-        summary = study(
-            args.study, args.output, workers=args.workers, dask=args.dask, progress=tick
-        ).to_dict()
-    print(_json(summary) if args.json else format_study(summary))
+        done = study(args.study, args.output, workers=args.workers, dask=args.dask, progress=tick)
+    summary = done.to_dict()
+    print(_json(summary) if args.json else format_study(summary, done.varies))
     return 0

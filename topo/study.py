@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from topo._yaml import Located, load_located
 from topo.design import DESIGN_KEYS, assess
@@ -307,6 +307,9 @@ def pareto_front(rows: list[dict[str, Any]], objectives: list[str]) -> list[str]
     return sorted(front)
 
 
+_Row = TypeVar("_Row", bound=Mapping[str, Any])
+
+
 def fronts(rows: list[dict[str, Any]], objectives: list[str]) -> dict[str, int]:
     """The Pareto front of each model and workload (:func:`served`), merged.
 
@@ -322,13 +325,13 @@ def fronts(rows: list[dict[str, Any]], objectives: list[str]) -> dict[str, int]:
     return {i: dominates[i] for i in sorted(dominates)}
 
 
-def served(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+def served(rows: Iterable[_Row]) -> dict[tuple[str, str], list[_Row]]:
     """The rows by what they serve (model, workload as JSON), in order of first appearance.
 
     A study compares designs (layouts and their variations) serving one model and
     workload: a design serving another model or context is not a rival.
     """
-    out: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    out: dict[tuple[str, str], list[_Row]] = {}
     for r in rows:
         key = (str(r["model"]), json.dumps(r.get("workload"), sort_keys=True))
         out.setdefault(key, []).append(r)
@@ -339,18 +342,29 @@ def served(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapp
 _KNOBS = ("domain_gpus", "nic", *VARY_KEYS, "racks", "cluster_gpus")
 
 
-def varied(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The variations (:data:`_KNOBS`) that take more than one value across `rows`.
+def study_knobs(study: Mapping[str, Any]) -> list[str]:
+    """The variations a study (its file, or its folder's ``study.json``) names, in order."""
+    vary = study.get("vary") or {}
+    return [k for k in _KNOBS if k in vary] + sorted(k for k in vary if k not in _KNOBS)
 
-    Not the racks where the cluster's GPUs vary: they follow from them.
+
+def varied(rows: Iterable[Mapping[str, Any]], knobs: Iterable[str] | None = None) -> list[str]:
+    """Of `knobs` (the study's :func:`study_knobs`), those with more than one value in `rows`.
+
+    Without them, of every variation (:data:`_KNOBS`) the rows hold, but not the racks
+    where the rows give the cluster's GPUs (the racks follow from them and the domain).
     """
+    given = list(knobs) if knobs is not None else None
+    keys = given if given is not None else list(_KNOBS)
     seen: dict[str, set[str]] = {}
     for r in rows:
-        for k in _KNOBS:
+        for k in keys:
             if k in r:
                 seen.setdefault(k, set()).add(json.dumps(r[k]))
-    out = [k for k in _KNOBS if len(seen.get(k, ())) > 1]
-    return [k for k in out if k != "racks" or "cluster_gpus" not in out]
+    out = [k for k in keys if len(seen.get(k, ())) > 1]
+    if given is None and "cluster_gpus" in seen:
+        out = [k for k in out if k != "racks"]
+    return out
 
 
 def workload_label(w: Mapping[str, Any] | None) -> str:
@@ -445,7 +459,8 @@ class StudySummary:
     model and workload (:func:`served`: designs compete to serve the same demand);
     `dominates`: for each id on the front, how many feasible designs serving the same
     model and workload it beats; `feasible`:
-    the count of feasible designs.
+    the count of feasible designs. `varies`: the variations the study file names, in the
+    order designs are named by (:func:`study_knobs`; not in ``results.json``).
     """
 
     study: str
@@ -454,6 +469,7 @@ class StudySummary:
     pareto: tuple[str, ...]
     dominates: Mapping[str, int]
     feasible: int
+    varies: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly what ``topo study --json`` prints (and results.json holds, keys sorted)."""
@@ -545,6 +561,7 @@ def run_study(
         pareto=tuple(dominates),
         dominates=dominates,
         feasible=sum(1 for r in rows if r["feasible"]),
+        varies=tuple(study_knobs(study)),
     )
     _write(out / "results.json", json.dumps(summary.to_dict(), indent=1, sort_keys=True) + "\n")
     _write(out / "results.csv", _csv(rows))
@@ -629,17 +646,18 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def format_study(summary: dict[str, Any]) -> str:
+def format_study(summary: dict[str, Any], knobs: Iterable[str] | None = None) -> str:
     """The summary for a terminal: counts, then the Pareto front with what each dominates.
 
-    One front for each model and workload, where a study has several. Designs on a front
-    with the same objective values (they differ only in variations that change neither)
-    share a line, with what they differ in.
+    One front for each model and workload, where a study has several. Designs are named
+    by the `knobs` that vary (the study's :func:`study_knobs`; default: :func:`varied`'s
+    guess from the rows). Designs on a front with the same objective values (they differ
+    only in variations that change neither) share a line, with what they differ in.
     """
     rows = {r["id"]: r for r in summary["designs"]}
     objs = summary["objectives"]
     groups = served(rows.values())
-    knobs = [k for k in varied(rows.values()) if k not in ("domain_gpus", "nic")]
+    knobs = [k for k in varied(rows.values(), knobs) if k not in ("domain_gpus", "nic")]
     front = set(summary["pareto"])
     head = f"Pareto front on {', '.join(objs)}"
     if len(groups) > 1:

@@ -109,23 +109,179 @@ def _scale(key: str) -> float:
     return 1e3 if key.endswith("_s") else 1.0
 
 
-def plot_study(data: dict[str, Any], x: str, y: str) -> tuple[Any, Any]:
+def plot_study(
+    data: dict[str, Any], x: str, y: str, knobs: list[str] | None = None
+) -> tuple[Any, Any]:
     """A study's designs: on two objectives, and against scale-up domain size.
 
     Left: every design on objectives `x` and `y`, the Pareto front joined. Right: tokens/s
     per GPU against domain size, one line per NIC speed, infeasible designs crossed.
+
+    A study of several models or workloads gives each its colour and its own front on the
+    left (designs compete to serve one), and its own panel on the right. Where a study
+    varies more than the domain and the NIC, each point on the right is the best design
+    of its domain and NIC (the feasible ones first), and a panel's title says over what.
+    `knobs`: the study's variations (:func:`topo.study.study_knobs`; default: guessed
+    from the rows, :func:`topo.study.varied`).
     """
+    from topo.study import served, varied, workload_label
+
     rows = data["designs"]
-    fig = figure(15, 6.5)
-    ax, ax2 = fig.subplots(1, 2)
-    _objectives_panel(ax, rows, set(data["pareto"]), x, y)
-    _domain_panel(ax2, rows)
+    groups = list(served(rows).items())
+    knobs = [k for k in varied(rows, knobs) if k not in ("domain_gpus", "nic")]
+    shown = groups[:_MAX_PANELS]
+    fig = figure(15, max(6.5, 2.9 * len(shown) + 0.8))
+    if len(groups) == 1:
+        ax, ax2 = fig.subplots(1, 2)
+        right = [ax2]
+    else:
+        grid = fig.add_gridspec(len(shown), 2)
+        ax = fig.add_subplot(grid[:, 0])
+        right = [fig.add_subplot(grid[i, 1]) for i in range(len(shown))]
+    if len(groups) == 1:
+        _objectives_panel(ax, rows, set(data["pareto"]), x, y)
+    else:
+        _groups_panel(ax, groups, set(data["pareto"]), x, y)
+    for k, (ax2, ((model, _), members)) in enumerate(zip(right, shown, strict=False)):
+        _domain_panel(ax2, _best_by_domain(members) if knobs else members, legend=k == 0)
+        if len(groups) > 1 or knobs:
+            label = model + (
+                f" ({wl})" if (wl := workload_label(members[0].get("workload"))) else ""
+            )
+            over = f": the best over {', '.join(knobs)}" if knobs else ""
+            ax2.set_title(label + over, fontsize=10)
+        if len(groups) > 1:
+            ax2.set_ylabel("output tokens/s per GPU", fontsize=10)
+            if k < len(shown) - 1:
+                ax2.set_xlabel("")
+    left_out = len(groups) - len(shown)
     models = sorted({r["model"] for r in rows})
     fig.suptitle(
-        f"study {data.get('study', '')}: {len(rows)} designs, {', '.join(models)}",
+        f"study {data.get('study', '')}: {len(rows)} designs, {', '.join(models)}"
+        + (
+            f" (right: the first {len(shown)} of {len(groups)} models and workloads)"
+            if left_out
+            else ""
+        ),  # fmt: skip
         fontweight="bold",
     )
     return fig, ax
+
+
+# At most this many models and workloads get a domain panel of their own.
+_MAX_PANELS = 4
+# Colours of a study's models and workloads (not the NIC series' of the domain panels).
+_GROUP_COLORS = ("#0072B2", "#CC79A7", "#009E73", "#E69F00", "#56B4E9", "#555555")
+
+
+def _best_by_domain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each domain size and NIC, the design of most tokens/s per GPU (feasible first)."""
+    best: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for r in rows:
+        if r.get("tokens_per_s_per_gpu") is None:
+            continue
+        key = (r.get("domain_gpus"), r.get("nic_gbps"))
+        rank = (bool(r["feasible"]), r["tokens_per_s_per_gpu"])
+        have = best.get(key)
+        if have is None or rank > (bool(have["feasible"]), have["tokens_per_s_per_gpu"]):
+            best[key] = r
+    # Where no design of a domain can be built, its first (for the reason given).
+    for r in rows:
+        key = (r.get("domain_gpus"), r.get("nic_gbps"))
+        if key not in best and not r["feasible"]:
+            best[key] = r
+    return list(best.values())
+
+
+def _groups_panel(
+    ax: Any,
+    groups: list[tuple[tuple[str, str], list[dict[str, Any]]]],
+    front_ids: set[Any],
+    x: str,
+    y: str,
+) -> None:
+    """Every design on objectives `x` and `y`, coloured by model and workload, each its front.
+
+    Feasible designs are dots, infeasible ones crosses; a front's designs at the same
+    values are named once, with how many they are.
+    """
+    from topo.study import workload_label
+
+    sx, sy = _scale(x), _scale(y)
+    values: list[tuple[float, float]] = []
+    for k, ((model, _), rows) in enumerate(groups):
+        color = _GROUP_COLORS[k % len(_GROUP_COLORS)]
+        have = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
+        values += [(r[x] * sx, r[y] * sy) for r in have]
+        feas = [r for r in have if r["feasible"]]
+        bad = [r for r in have if not r["feasible"]]
+        wl = workload_label(rows[0].get("workload"))
+        ax.scatter(
+            [r[x] * sx for r in feas],
+            [r[y] * sy for r in feas],
+            s=30,
+            marker=OK_MARKER,
+            color=color,
+            alpha=0.75,
+            label=f"{model}{f' ({wl})' if wl else ''}: {len(feas)} feasible",
+        )
+        ax.scatter(
+            [r[x] * sx for r in bad],
+            [r[y] * sy for r in bad],
+            s=34,
+            marker=FAIL_MARKER,
+            color=color,
+            alpha=0.35,
+            linewidths=0,
+        )
+        front = sorted((r for r in feas if r["id"] in front_ids), key=lambda r: r[x])
+        ax.plot(
+            [r[x] * sx for r in front],
+            [r[y] * sy for r in front],
+            "-o",
+            color=color,
+            ms=12,
+            mfc="none",
+            mew=1.5,
+        )
+        ties: dict[tuple[float, float], list[dict[str, Any]]] = {}
+        for r in front:
+            ties.setdefault((r[x] * sx, r[y] * sy), []).append(r)
+        for j, (at, tie) in enumerate(ties.items()):  # neighbours above and below
+            more = f" (×{len(tie)})" if len(tie) > 1 else ""
+            ax.annotate(
+                _short(tie[0]) + more,
+                at,
+                textcoords="offset points",
+                xytext=(9, 5 if j % 2 == 0 else -14),
+                fontsize=9,
+                color=color,
+            )
+    ax.scatter(
+        [],
+        [],
+        marker=FAIL_MARKER,
+        color=NA_COLOR,
+        label="infeasible: would do this if it could be built",
+    )
+    ax.plot(
+        [],
+        [],
+        "-o",
+        color=REF_COLOR,
+        ms=12,
+        mfc="none",
+        label="each one's Pareto front (×n: n designs tie)",
+    )
+    _objective_axis(ax, "x", x, [v[0] for v in values])
+    _objective_axis(ax, "y", y, [v[1] for v in values])
+    ax.set_xlabel(_LABELS.get(x, x), fontsize=10)
+    ax.set_ylabel(_LABELS.get(y, y), fontsize=10)
+    ax.tick_params(labelsize=9)
+    ax.grid(alpha=0.3)
+    # Below the panel: the groups' designs fill it.
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2)
+    ax.set_title("designs on the objectives, by model and workload", fontsize=10)
 
 
 def _objectives_panel(
@@ -208,8 +364,11 @@ def _objective_axis(ax: Any, which: str, key: str, values: list[float]) -> None:
         (ax.set_xlim if which == "x" else ax.set_ylim)(mid * 0.9, mid * 1.1)
 
 
-def _domain_panel(ax2: Any, rows: list[dict[str, Any]]) -> None:
-    """Tokens/s per GPU against domain size, one line per NIC speed, infeasible crossed."""
+def _domain_panel(ax2: Any, rows: list[dict[str, Any]], *, legend: bool = True) -> None:
+    """Tokens/s per GPU against domain size, one line per NIC speed, infeasible crossed.
+
+    `rows`: one design per domain size and NIC.
+    """
     from matplotlib.ticker import FuncFormatter
 
     nics = sorted({r["nic_gbps"] for r in rows if r.get("nic_gbps") is not None})
@@ -251,26 +410,38 @@ def _domain_panel(ax2: Any, rows: list[dict[str, Any]]) -> None:
     ax2.set_ylabel("output tokens/s per GPU (best plan under the objectives)", fontsize=10)
     ax2.tick_params(labelsize=9)
     ax2.grid(alpha=0.3)
-    ax2.legend(fontsize=9, loc="upper left")
+    if legend:
+        ax2.legend(fontsize=9, loc="upper left")
     ax2.set_title("what the domain size buys", fontsize=10)
 
 
 def _mark_first_infeasible(ax2: Any, rows: list[dict[str, Any]]) -> None:
-    """A dotted line at the smallest infeasible domain, with its first reason."""
+    """A dotted line at the smallest domain no design can be built at, with a reason."""
+    fine = {r.get("domain_gpus") for r in rows if r["feasible"]}
     first_bad = min(
-        (r for r in rows if not r["feasible"] and r.get("domain_gpus")),
+        (r for r in rows if r.get("domain_gpus") and r["domain_gpus"] not in fine),
         key=lambda r: r["domain_gpus"],
         default=None,
     )
     if first_bad is not None:
-        ax2.axvline(first_bad["domain_gpus"], color=FAIL_COLOR, ls=":", lw=1)
+        at = first_bad["domain_gpus"]
+        ax2.axvline(at, color=FAIL_COLOR, ls=":", lw=1)
+        # Under the data, or over it where the points left of the line lie low.
+        lo, hi = ax2.get_ylim()
+        near = [
+            (r["tokens_per_s_per_gpu"] - lo) / (hi - lo)
+            for r in rows
+            if r.get("tokens_per_s_per_gpu") and at / 8 < r["domain_gpus"] < at
+        ]
+        top = sum(f < 0.2 for f in near) > sum(f > 0.8 for f in near)
         ax2.annotate(
-            f"infeasible from {first_bad['domain_gpus']} GPUs:\n" + first_bad["reasons"][0],
-            (first_bad["domain_gpus"], 0.04),
+            f"infeasible from {at} GPUs:\n" + first_bad["reasons"][0],
+            (at, 0.96 if top else 0.04),
             xycoords=("data", "axes fraction"),
             xytext=(-6, 0),
             textcoords="offset points",
             ha="right",
+            va="top" if top else "baseline",
             fontsize=9,
             color=FAIL_COLOR,
         )
