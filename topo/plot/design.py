@@ -207,56 +207,12 @@ def _groups_panel(
     """
     from topo.study import workload_label
 
-    sx, sy = _scale(x), _scale(y)
     values: list[tuple[float, float]] = []
     for k, ((model, _), rows) in enumerate(groups):
-        color = _GROUP_COLORS[k % len(_GROUP_COLORS)]
-        have = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
-        values += [(r[x] * sx, r[y] * sy) for r in have]
-        feas = [r for r in have if r["feasible"]]
-        bad = [r for r in have if not r["feasible"]]
         wl = workload_label(rows[0].get("workload"))
-        ax.scatter(
-            [r[x] * sx for r in feas],
-            [r[y] * sy for r in feas],
-            s=30,
-            marker=OK_MARKER,
-            color=color,
-            alpha=0.75,
-            label=f"{model}{f' ({wl})' if wl else ''}: {len(feas)} feasible",
-        )
-        ax.scatter(
-            [r[x] * sx for r in bad],
-            [r[y] * sy for r in bad],
-            s=34,
-            marker=FAIL_MARKER,
-            color=color,
-            alpha=0.35,
-            linewidths=0,
-        )
-        front = sorted((r for r in feas if r["id"] in front_ids), key=lambda r: r[x])
-        ax.plot(
-            [r[x] * sx for r in front],
-            [r[y] * sy for r in front],
-            "-o",
-            color=color,
-            ms=12,
-            mfc="none",
-            mew=1.5,
-        )
-        ties: dict[tuple[float, float], list[dict[str, Any]]] = {}
-        for r in front:
-            ties.setdefault((r[x] * sx, r[y] * sy), []).append(r)
-        for j, (at, tie) in enumerate(ties.items()):  # neighbours above and below
-            more = f" (×{len(tie)})" if len(tie) > 1 else ""
-            ax.annotate(
-                _short(tie[0]) + more,
-                at,
-                textcoords="offset points",
-                xytext=(9, 5 if j % 2 == 0 else -14),
-                fontsize=9,
-                color=color,
-            )
+        name = model + (f" ({wl})" if wl else "")
+        color = _GROUP_COLORS[k % len(_GROUP_COLORS)]
+        values += _group_points(ax, rows, front_ids, (x, y), name, color)
     ax.scatter(
         [],
         [],
@@ -282,6 +238,53 @@ def _groups_panel(
     # Below the panel: the groups' designs fill it.
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2)
     ax.set_title("designs on the objectives, by model and workload", fontsize=10)
+
+
+def _group_points(
+    ax: Any,
+    rows: list[dict[str, Any]],
+    front_ids: set[Any],
+    xy: tuple[str, str],
+    name: str,
+    color: str,
+) -> list[tuple[float, float]]:
+    """One model and workload's designs (dots; crosses: infeasible) and its front, named.
+
+    Returns the points drawn, in the axes' units.
+    """
+    x, y = xy
+    sx, sy = _scale(x), _scale(y)
+    have = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
+    feas = [r for r in have if r["feasible"]]
+    bad = [r for r in have if not r["feasible"]]
+    for drawn, marker, alpha in ((feas, OK_MARKER, 0.75), (bad, FAIL_MARKER, 0.35)):
+        ax.scatter(
+            [r[x] * sx for r in drawn],
+            [r[y] * sy for r in drawn],
+            s=30 if drawn is feas else 34,
+            marker=marker,
+            color=color,
+            alpha=alpha,
+            linewidths=0 if drawn is bad else None,
+            label=f"{name}: {len(feas)} feasible" if drawn is feas else None,
+        )
+    front = sorted((r for r in feas if r["id"] in front_ids), key=lambda r: r[x])
+    ties: dict[tuple[float, float], list[dict[str, Any]]] = {}
+    for r in front:
+        ties.setdefault((r[x] * sx, r[y] * sy), []).append(r)
+    ax.plot([p[0] for p in ties], [p[1] for p in ties], "-o", color=color, ms=12, mfc="none",
+            mew=1.5)  # fmt: skip
+    for j, (at, tie) in enumerate(ties.items()):  # neighbours above and below
+        more = f" (×{len(tie)})" if len(tie) > 1 else ""
+        ax.annotate(
+            _short(tie[0]) + more,
+            at,
+            textcoords="offset points",
+            xytext=(9, 5 if j % 2 == 0 else -14),
+            fontsize=9,
+            color=color,
+        )
+    return [(r[x] * sx, r[y] * sy) for r in have]
 
 
 def _objectives_panel(
