@@ -348,6 +348,28 @@ def test_a_study_of_two_models_and_a_cable_is_clean(tmp_path: Path) -> None:
     assert "infeasible from 144 GPUs" in all_text(fig)
 
 
+def test_a_study_of_layouts_names_each() -> None:
+    """Designs of several layouts are named by layout on the front, a line for each."""
+    from topo.plot import plot_study
+
+    def row(i: str, layout: str, usd: float, tps: float) -> dict[str, Any]:
+        return {"id": i, "layout": layout, "model": "m", "domain_gpus": 8, "nic_gbps": 400.0,
+                "feasible": True, "reasons": [], "usd_per_million_tco": usd,
+                "tokens_per_s_per_gpu": tps}  # fmt: skip
+
+    rows = [row("d1", "dgx-h100", 0.12, 2800.0), row("d2", "dgx-b200", 0.09, 5000.0),
+            row("d3", "mi300x-8", 0.07, 3800.0)]  # fmt: skip
+    data = {"study": "s", "designs": rows, "pareto": ["d2", "d3"]}
+    fig, _ = plot_study(data, "usd_per_million_tco", "tokens_per_s_per_gpu")
+    assert_clean(fig, performance=False)
+    text = all_text(fig)
+    assert "dgx-b200, 8 GPU domain, 400G NIC" in text
+    assert "mi300x-8, 8 GPU domain, 400G NIC" in text
+    lines = [ln for ln in fig.axes[1].get_lines() if ln.get_label().endswith("NIC")]
+    assert [ln.get_label() for ln in lines] == [f"{r['layout']}, 400 Gb/s NIC" for r in rows]
+    assert [float(ln.get_ydata()[0]) for ln in lines] == [2800.0, 5000.0, 3800.0]
+
+
 def test_validation_is_clean() -> None:
     data = api.validate("validation/public_serving.yaml").to_dict()
     fig, _ = plot_validation(data)

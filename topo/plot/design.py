@@ -175,19 +175,22 @@ _GROUP_COLORS = ("#0072B2", "#CC79A7", "#009E73", "#E69F00", "#56B4E9", "#555555
 
 
 def _best_by_domain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For each domain size and NIC, the design of most tokens/s per GPU (feasible first)."""
-    best: dict[tuple[Any, Any], dict[str, Any]] = {}
+    """For each layout, domain size and NIC, the design of most tokens/s per GPU.
+
+    The feasible ones first.
+    """
+    best: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
     for r in rows:
         if r.get("tokens_per_s_per_gpu") is None:
             continue
-        key = (r.get("domain_gpus"), r.get("nic_gbps"))
+        key = (r["layout"], r.get("domain_gpus"), r.get("nic_gbps"))
         rank = (bool(r["feasible"]), r["tokens_per_s_per_gpu"])
         have = best.get(key)
         if have is None or rank > (bool(have["feasible"]), have["tokens_per_s_per_gpu"]):
             best[key] = r
     # Where no design of a domain can be built, its first (for the reason given).
     for r in rows:
-        key = (r.get("domain_gpus"), r.get("nic_gbps"))
+        key = (r["layout"], r.get("domain_gpus"), r.get("nic_gbps"))
         if key not in best and not r["feasible"]:
             best[key] = r
     return list(best.values())
@@ -277,7 +280,7 @@ def _group_points(
     for j, (at, tie) in enumerate(ties.items()):  # neighbours above and below
         more = f" (×{len(tie)})" if len(tie) > 1 else ""
         ax.annotate(
-            _short(tie[0]) + more,
+            _short(tie[0], _layouts(rows) > 1) + more,
             at,
             textcoords="offset points",
             xytext=(9, 5 if j % 2 == 0 else -14),
@@ -326,7 +329,7 @@ def _objectives_panel(
         )
         for r in front:
             ax.annotate(
-                _short(r),
+                _short(r, _layouts(rows) > 1),
                 (r[x] * sx, r[y] * sy),
                 textcoords="offset points",
                 xytext=(8, 6),
@@ -370,14 +373,23 @@ def _objective_axis(ax: Any, which: str, key: str, values: list[float]) -> None:
 def _domain_panel(ax2: Any, rows: list[dict[str, Any]], *, legend: bool = True) -> None:
     """Tokens/s per GPU against domain size, one line per NIC speed, infeasible crossed.
 
-    `rows`: one design per domain size and NIC.
+    `rows`: one design per domain size and NIC (and layout: a line for each layout and
+    NIC, where the rows have several).
     """
     from matplotlib.ticker import FuncFormatter
 
+    layouts = list(dict.fromkeys(r["layout"] for r in rows)) if _layouts(rows) > 1 else [None]
     nics = sorted({r["nic_gbps"] for r in rows if r.get("nic_gbps") is not None})
-    for k, nic in enumerate(nics):
+    series = [(lay, nic) for lay in layouts for nic in nics]
+    for k, (lay, nic) in enumerate(series):
         pts = sorted(
-            (r for r in rows if r.get("nic_gbps") == nic and r.get("tokens_per_s_per_gpu")),
+            (
+                r
+                for r in rows
+                if r.get("nic_gbps") == nic
+                and r.get("tokens_per_s_per_gpu")
+                and lay in (None, r["layout"])
+            ),
             key=lambda r: r["domain_gpus"],
         )
         if not pts:
@@ -387,9 +399,9 @@ def _domain_panel(ax2: Any, rows: list[dict[str, Any]], *, legend: bool = True) 
             [r["tokens_per_s_per_gpu"] for r in pts],
             "-" + SERIES_MARKERS[k % len(SERIES_MARKERS)],
             color=SERIES_COLORS[k % len(SERIES_COLORS)],
-            ms=7 + 3 * (len(nics) - 1 - k),  # earlier lines larger: equal values stay visible
-            mfc="none" if k < len(nics) - 1 else None,
-            label=f"{nic:g} Gb/s NIC",
+            ms=7 + 3 * (len(series) - 1 - k),  # earlier lines larger: equal values stay visible
+            mfc="none" if k < len(series) - 1 else None,
+            label=(f"{lay}, " if lay else "") + f"{nic:g} Gb/s NIC",
         )
         nb = [r for r in pts if not r["feasible"]]
         ax2.scatter(
@@ -405,7 +417,10 @@ def _domain_panel(ax2: Any, rows: list[dict[str, Any]], *, legend: bool = True) 
     ax2.set_xscale("log", base=2)
     doms = sorted({r["domain_gpus"] for r in rows if r.get("domain_gpus")})
     if doms:
-        ax2.set_xticks(doms, [str(d) for d in doms])
+        if len(doms) < 3:  # one or two sizes: their neighbours too, so the axis reads
+            doms = sorted({doms[0] / 2, *doms, doms[-1] * 2})
+            ax2.set_xlim(doms[0] / 1.2, doms[-1] * 1.2)
+        ax2.set_xticks(doms, [f"{d:g}" for d in doms])
         ax2.minorticks_off()
     ax2.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
@@ -450,8 +465,15 @@ def _mark_first_infeasible(ax2: Any, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def _short(r: dict[str, Any]) -> str:
-    parts = [f"{r['domain_gpus']} GPU domain"]
+def _layouts(rows: list[dict[str, Any]]) -> int:
+    """How many layouts the rows are of."""
+    return len({r["layout"] for r in rows})
+
+
+def _short(r: dict[str, Any], layout: bool = False) -> str:
+    """A design by its domain and NIC (and its `layout`'s name, where a study has several)."""
+    parts = [r["layout"]] if layout else []
+    parts.append(f"{r['domain_gpus']} GPU domain")
     if r.get("nic_gbps"):
         parts.append(f"{r['nic_gbps']:g}G NIC")
     return ", ".join(parts)
