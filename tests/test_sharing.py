@@ -1048,3 +1048,44 @@ def test_largest_batches_of_many_plans_are_each_plans_own() -> None:
             # Alone, the batch runs on exact GEMM fits, not the curves: within the margin.
             tpot = decode(lay, model, p, np.array([float(got)]), w, comm).tpot[0]
             assert tpot <= 0.04 * (1 + _PATH_MARGIN)
+
+
+@pytest.mark.parametrize(
+    ("layout", "model", "weights", "batches"),
+    [
+        ("gb200-nvl72", "deepseek-v3", "fp8", (1, 7, 64, 300)),
+        ("dgx-h100-superpod", "llama-3-70b", "bf16", (1, 33, 512)),
+        ("mi300x-8", "mixtral-8x7b", "bf16", (2, 128)),
+    ],
+)
+def test_a_scenario_picks_the_plan_every_plan_ranked_would(
+    layout: str, model: str, weights: str, batches: tuple[int, ...]
+) -> None:
+    """A scenario completing a plan decodes only the plans whose bound (their step without
+    collectives, on the tables' curve path) reaches the best; the plan it picks is the
+    first of every runnable plan's decode table row ranked by (-tokens/s per GPU, time
+    per token, GPUs), and no row is above its bound."""
+    from topo.perf import decode, decode_tpots, memory, plan_comm
+    from topo.plans import candidate_plans
+    from topo.scenario import _BOUND_MARGIN, Scenario
+
+    s = Scenario(layout, model, weights=weights)
+    cands = candidate_plans(s.layout, s.model)
+    fabric = Fabric.from_layout(s.layout)
+    B = np.arange(1.0, 1025.0)
+    for batch in batches:
+        ok = [
+            p
+            for p in cands
+            if p.dp <= batch <= memory(s.layout, s.model, p, 1, s.workload).max_batch
+        ]
+        rows = []
+        bounds = decode_tpots(
+            s.layout, s.model, s.workload, [(p, np.full(9, float(batch)), None) for p in ok]
+        )
+        for k, (p, (_, tps)) in enumerate(zip(ok, bounds, strict=True)):
+            d = decode(s.layout, s.model, p, B, s.workload, plan_comm(fabric, p))
+            row = -float(d.tokens_per_s[batch - 1]) / p.world
+            assert -row <= float(tps[0]) / p.world * (1 + _BOUND_MARGIN)
+            rows.append((row, float(d.tpot[batch - 1]), p.world, k))
+        assert s._best(cands, batch) == (ok[min(rows)[3]] if rows else None)

@@ -24,7 +24,16 @@ from topo.evaluation import PlanParts, check_fits, evaluate, plan_parts, sweep
 from topo.fidelity import Fidelity
 from topo.layout import Layout, load_layout
 from topo.models import Model, load_model
-from topo.perf import CommModel, DecodeTerms, Workload, decode, decode_many, memory, plan_comm
+from topo.perf import (
+    CommModel,
+    DecodeTerms,
+    Workload,
+    decode,
+    decode_many,
+    decode_tpots,
+    memory,
+    plan_comm,
+)
 from topo.place import Plan
 from topo.plans import PlanRow, candidate_plans, rank, search, search_bounded
 from topo.results import Evaluation, Sweep
@@ -343,18 +352,10 @@ def _one(_: PlanRow) -> float:
 
 # Plans whose decode tables a scenario works out together when it ranks them.
 _AHEAD = 64
-
-
-@dataclass(frozen=True)
-class _Ranking:
-    """Ranking keys of candidate plans over batches 1..n (rows: plans)."""
-
-    n: int
-    dp: np.ndarray
-    world: np.ndarray
-    max_batch: np.ndarray
-    neg_tps: np.ndarray  # -tokens/s per GPU
-    tpot: np.ndarray
+# A bound on a plan's tokens/s per GPU is raised by this much: the step without
+# collectives is the decode table's own (the same curve path, element by element), so
+# only rounding could put a plan's row above it.
+_BOUND_MARGIN = 1e-9
 
 
 @dataclass
@@ -422,7 +423,8 @@ class Scenario:
         """`options`: :func:`make_workload`'s keywords (input, output, weights, ...).
 
         `progress`: called as ``progress(done, total)`` [plans] as candidate plans are
-        ranked to complete a plan (hundreds on a large layout).
+        ranked to complete a plan (hundreds on a large layout): the plans that run the
+        batch, best bound first, the rest at once when none left can be the best.
         """
         self.progress = progress
         if strategy not in ("packed", "naive"):
@@ -440,7 +442,7 @@ class Scenario:
         self._chosen: dict[tuple[int, tuple[int | None, ...]], Plan] = {}
         self._cands: dict[tuple[tuple[str, int], ...], list[Plan]] = {}
         self._max_batch: dict[Plan, int] = {}
-        self._rankings: dict[tuple[Plan, ...], _Ranking] = {}
+        self._bests: dict[tuple[tuple[Plan, ...], int], Plan | None] = {}
 
     @property
     def graph(self) -> nx.Graph:
@@ -511,50 +513,52 @@ class Scenario:
     def _best(self, cands: list[Plan], batch: int) -> Plan | None:
         """The best of `cands` at `batch`, as :func:`topo.plans.rank` orders the search.
 
-        By (-tokens/s per GPU, time per token, GPUs), first in order on ties.
+        By (-tokens/s per GPU, time per token, GPUs), first in order on ties. Only the
+        plans that run `batch` (dp <= batch <= their memory limit) compete, best bound
+        first: a plan's step without collectives at `batch` bounds its tokens/s per GPU
+        from above (collectives only add time), and the plans whose bound is below the
+        best found are neither placed nor decoded. The bounds run on the kernel layer's
+        curve path, as the decode tables do, so they are the tables' own steps without
+        collectives (raised by :data:`_BOUND_MARGIN` for rounding).
         """
         if batch > TABLE or not cands:
             rows = [(row, p) for p in cands if (row := self._row(p, batch)) is not None]
             return min(rows, key=lambda r: r[0])[1] if rows else None
-        r = self._ranking(cands, batch)
-        col = batch - 1
-        ok = np.nonzero((r.dp <= batch) & (batch <= r.max_batch))[0]
-        if not len(ok):
-            return None
-        order = np.lexsort((ok, r.world[ok], r.tpot[ok, col], r.neg_tps[ok, col]))
-        return cands[int(ok[order[0]])]
+        key = (tuple(cands), batch)
+        if key not in self._bests:
+            self._bests[key] = self._best_bounded(cands, batch)
+        return self._bests[key]
 
-    def _ranking(self, cands: list[Plan], batch: int) -> _Ranking:
-        """The ranking keys of `cands` over batches 1..n (n >= `batch`), kept."""
-        key = tuple(cands)
-        r = self._rankings.get(key)
-        if r is not None and batch <= r.n:
-            return r
-        n = max(1024, 1 << (batch - 1).bit_length())
-        P = len(cands)
-        neg_tps = np.zeros((P, n))
-        tpot = np.zeros((P, n))
-        max_b = np.zeros(P, dtype=int)
-        for k, p in enumerate(cands):
-            if k % _AHEAD == 0:
-                self._tables_ahead(cands[k : k + _AHEAD], n)
-            max_b[k] = self._max_batch_of(p)
-            if max_b[k] >= p.dp:  # it runs some batch: its decode table is needed
-                d, _ = self._decoded(p, n)
-                neg_tps[k] = -d.tokens_per_s[:n] / p.world
-                tpot[k] = d.tpot[:n]
-            if self.progress is not None:
-                self.progress(k + 1, P)
-        r = _Ranking(
-            n=n,
-            dp=np.array([p.dp for p in cands]),
-            world=np.array([p.world for p in cands]),
-            max_batch=max_b,
-            neg_tps=neg_tps,
-            tpot=tpot,
+    def _best_bounded(self, cands: list[Plan], batch: int) -> Plan | None:
+        """:meth:`_best` at a batch of the decode tables: best bound first, as it says."""
+        ok = [k for k, p in enumerate(cands) if p.dp <= batch <= self._max_batch_of(p)]
+        at = np.full(9, float(batch))  # more than 8 batches: the curve path
+        steps = decode_tpots(
+            self.layout, self.model, self.workload, [(cands[k], at, None) for k in ok]
         )
-        self._rankings[key] = r
-        return r
+        bounds = sorted(
+            (-float(tps[0]) / cands[k].world * (1 + _BOUND_MARGIN), k)
+            for k, (_, tps) in zip(ok, steps, strict=True)
+        )
+        best: tuple[float, float, int, int] | None = None
+        n = max(1024, 1 << (batch - 1).bit_length())
+        for i, (neg_ub, k) in enumerate(bounds):
+            if best is not None and neg_ub > best[0]:
+                break  # this plan and every later one is below the best
+            if i % _AHEAD == 0:  # the next plans still above the best, decoded together
+                ahead = [
+                    cands[j] for nb, j in bounds[i : i + _AHEAD] if best is None or nb <= best[0]
+                ]
+                self._tables_ahead(ahead, n)
+            plan = cands[k]
+            d, col = self._decoded(plan, batch)
+            key = (-float(d.tokens_per_s[col]) / plan.world, float(d.tpot[col]), plan.world, k)
+            best = key if best is None or key < best else best
+            if self.progress is not None:
+                self.progress(i + 1, len(bounds))
+        if self.progress is not None:
+            self.progress(len(bounds), len(bounds))
+        return cands[best[3]] if best is not None else None
 
     def _tables_ahead(self, plans: list[Plan], n: int) -> None:
         """Decode tables over batches 1..n for `plans` that run some batch and lack one.
