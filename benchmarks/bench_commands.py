@@ -42,6 +42,17 @@ COMMANDS = {
     "price": ["price", LAYOUT, "--model", "llama-3-70b"],
     "serve": ["serve", LAYOUT, "--model", "llama-3-70b", "--tp", "8", "--rate", "5"],
     "plan": ["plan", LAYOUT, "--model", "deepseek-v3", "--weights", "fp8"],
+    # No degrees given: the plan completed from those that run the batch, best bound first.
+    "evaluate dsv3": [
+        "evaluate",
+        LAYOUT,
+        "--model",
+        "deepseek-v3",
+        "--weights",
+        "fp8",
+        "--batch",
+        "8",
+    ],  # fmt: skip
 }
 
 
@@ -83,15 +94,26 @@ def main() -> None:
                 "-o",
                 f"{tmp}/r.png",
             ],
+            "roofline dsv3": [
+                "plot",
+                "roofline",
+                LAYOUT,
+                "--model",
+                "deepseek-v3",
+                "--weights",
+                "fp8",
+                "-o",
+                f"{tmp}/d.png",
+            ],  # fmt: skip
             "export": ["export", LAYOUT, "-o", f"{tmp}/graph.json"],
         }
-        print(f"{'command':<12} {'wall':>8} {'peak':>8}   131,072 GPUs: topo ...")
+        print(f"{'command':<14} {'wall':>8} {'peak':>8}   131,072 GPUs: topo ...")
         for name, argv in commands.items():
             wall, peak = min(run_once(argv) for _ in range(args.repeat))
             shown = " ".join(a if a != LAYOUT else "dgx-h100-x16384.yaml" for a in argv)
             shown = shown.replace(tmp, "TMP")
             memory = f"{peak:>6.2f}GB" if peak is not None else f"{'':>8}"
-            print(f"{name:<12} {wall:>7.1f}s {memory}   {shown}")
+            print(f"{name:<14} {wall:>7.1f}s {memory}   {shown}")
 
 
 if __name__ == "__main__":
