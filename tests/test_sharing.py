@@ -931,9 +931,9 @@ def test_all_to_all_leaf_traffic_and_spine_loads_on_the_busy_leaves_alone(
     picks: list[int], w: float
 ) -> None:
     """An all-to-all's leaf-to-leaf bytes are worked out on the leaves its members sit on,
-    and the spine loads on the leaves that send or receive: the same as on the whole
-    matrix (leaf L to L': w x (c_L c_L' - sum_d c_Ld c_L'd), none to itself; spread over
-    the spines each pair of leaves shares, by uplinks)."""
+    and the spine loads on the leaves that send or receive (marked as routed): the same as
+    on the whole matrix (leaf L to L': w x (c_L c_L' - sum_d c_Ld c_L'd), none to itself;
+    spread over the spines each pair of leaves shares, by uplinks)."""
     from topo import routing
 
     f = _X16_FABRIC
@@ -954,6 +954,10 @@ def test_all_to_all_leaf_traffic_and_spine_loads_on_the_busy_leaves_alone(
     # And a ring's (each member sends to the next: leaves that only send, or only receive).
     ring = routing.pair_loads(f, members, np.roll(members, 1), w)
     for got in (loads, ring):
+        # The leaves the routes mark busy are those of the matrix's rows and columns not
+        # zero (the spine loads read the marks, not the matrix).
+        got_t = got.leaf_traffic
+        assert (got.leaf_busy == (got_t.any(axis=1) | got_t.any(axis=0))).all()
         R = np.divide(got.leaf_traffic, Z, out=np.zeros((n, n)), where=Z > 0)
         up, down = got._spine_loads()
         np.testing.assert_allclose(up, A * (R @ B), rtol=1e-12, atol=0.0)

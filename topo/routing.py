@@ -392,7 +392,9 @@ def fabric_of(G: nx.Graph | Fabric) -> Fabric:
     return G if isinstance(G, Fabric) else Fabric(G)
 
 
-_LOAD_ARRAYS = ("sw_up", "sw_down", "torus", "mesh", "nic_up", "nic_down", "leaf_traffic")
+_LOAD_ARRAYS = (
+    "sw_up", "sw_down", "torus", "mesh", "nic_up", "nic_down", "leaf_traffic", "leaf_busy",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -414,6 +416,7 @@ class LinkLoads:
     nic_up: np.ndarray = field(init=False)
     nic_down: np.ndarray = field(init=False)
     leaf_traffic: np.ndarray = field(init=False)  # [L, L'] bytes leaf to leaf via spines
+    leaf_busy: np.ndarray = field(init=False)  # [L] whether the leaf sends or receives there
     max_hops: int = 0
     max_latency_s: float = 0.0
     crosses_domains: bool = False
@@ -421,13 +424,16 @@ class LinkLoads:
     def __post_init__(self) -> None:
         f = self.fabric
         n = len(f.gpus)
-        self.sw_up = np.zeros_like(f.links) if f.topology == "switched" else np.zeros((n, 0))
-        self.sw_down = np.zeros_like(self.sw_up)
-        self.torus = np.zeros_like(f.torus_bw) if f.topology == "torus" else np.zeros((n, 0, 2))
-        self.mesh = np.zeros_like(f.mesh_bw) if f.topology == "full_mesh" else np.zeros((n, 0))
+        # np.zeros, not zeros_like: the pages a collective never touches are never written
+        # (a 131,072-GPU fabric's leaf matrix is 134 MB; a group touches a few rows).
+        self.sw_up = _zeros(f.links) if f.topology == "switched" else np.zeros((n, 0))
+        self.sw_down = _zeros(self.sw_up)
+        self.torus = _zeros(f.torus_bw) if f.topology == "torus" else np.zeros((n, 0, 2))
+        self.mesh = _zeros(f.mesh_bw) if f.topology == "full_mesh" else np.zeros((n, 0))
         self.nic_up = np.zeros(n)
         self.nic_down = np.zeros(n)
         self.leaf_traffic = np.zeros((len(f.leaves), len(f.leaves)))
+        self.leaf_busy = np.zeros(len(f.leaves), dtype=bool)
 
     @property
     def nbytes(self) -> int:
@@ -450,10 +456,11 @@ class LinkLoads:
         f = self.fabric
         T = self.leaf_traffic
         # Only the leaves that send or receive: the others' rows are zero (a group on a
-        # few leaves of thousands costs its own leaves, not the whole matrix).
-        busy = T.any(axis=1) | T.any(axis=0)
+        # few leaves of thousands costs its own leaves, not the whole matrix, which is
+        # not read: the routes mark the leaves they load).
+        busy = self.leaf_busy
         if not busy.any():
-            return np.zeros_like(f.up), np.zeros_like(f.up)
+            return _zeros(f.up), _zeros(f.up)
         every = bool(busy.all())
         act = np.flatnonzero(busy)
         A = f.up if every else f.up[act]  # links leaf -> spine
@@ -467,7 +474,7 @@ class LinkLoads:
         R = np.divide(T, Z, out=np.zeros_like(T), where=Z > 0)
         if every:
             return A * (R @ B), B * (R.T @ A)
-        up, down = np.zeros_like(f.up), np.zeros_like(f.up)
+        up, down = _zeros(f.up), _zeros(f.up)
         up[act] = A * (R @ B)
         down[act] = B * (R.T @ A)
         return up, down
@@ -548,6 +555,11 @@ class LinkLoads:
     def _mesh_peer(self, ip: tuple[int, ...]) -> str:
         f = self.fabric
         return f.gpus[f.members[int(f.domain[ip[0]])][int(ip[1])]]
+
+
+def _zeros(like: np.ndarray) -> np.ndarray:
+    """Zeros of `like`'s shape and type (allocated zeroed: untouched pages cost nothing)."""
+    return np.zeros(like.shape, dtype=like.dtype)
 
 
 # ---------------------------------------------------------------- pair routing
@@ -674,6 +686,9 @@ def _route_out(loads: LinkLoads, src: np.ndarray, dst: np.ndarray, w: np.ndarray
     ls, ld = f.leaf[src], f.leaf[dst]
     other = ls != ld
     np.add.at(loads.leaf_traffic, (ls[other], ld[other]), w[other])
+    sent = other & (w != 0)  # bytes are never negative: these are the entries not zero
+    loads.leaf_busy[ls[sent]] = True
+    loads.leaf_busy[ld[sent]] = True
     hops = 4 if other.any() else 2
     loads.max_hops = max(loads.max_hops, hops)
     loads.max_latency_s = max(loads.max_latency_s, hops * f.out_latency_s)
@@ -785,7 +800,9 @@ def _all_to_all_loads(f: Fabric, members: np.ndarray, w: float) -> LinkLoads:
             nz = np.nonzero(cl)[0]
             T[np.ix_(nz, nz)] -= np.outer(cl[nz], cl[nz])
         np.fill_diagonal(T, 0.0)
-        loads.leaf_traffic[np.ix_(on, on)] += w * T
+        block = w * T
+        loads.leaf_traffic[np.ix_(on, on)] += block
+        loads.leaf_busy[on[block.any(axis=1) | block.any(axis=0)]] = True
         hops = 4 if T.any() else 2
         loads.max_hops = max(loads.max_hops, hops)
         loads.max_latency_s = max(loads.max_latency_s, hops * f.out_latency_s)
