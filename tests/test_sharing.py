@@ -1093,3 +1093,24 @@ def test_a_scenario_picks_the_plan_every_plan_ranked_would(
             assert -row <= float(tps[0]) / p.world * (1 + _BOUND_MARGIN)
             rows.append((row, float(d.tpot[batch - 1]), p.world, k))
         assert s._best(cands, batch) == (ok[min(rows)[3]] if rows else None)
+
+
+def test_a_search_reports_naive_only_where_it_places_differently() -> None:
+    """Each plan's naive placement is searched only where its ranks differ from packed's
+    (rank lists compared once per pair: plans share them)."""
+    from topo.perf import Workload
+    from topo.place import plan_ranks
+    from topo.plans import candidate_plans, search
+
+    m = load_model("llama-3-70b")
+    differ = []
+    for name in ("gb200-nvl72", "dgx-h100-superpod"):  # naive the same as packed; not
+        lay = load_layout(name)
+        fabric = Fabric.from_layout(lay)
+        rows = search(lay, fabric, m, Workload(), plans=candidate_plans(lay, m)[::5])
+        got = {(r.plan, r.strategy) for r in rows}
+        for p in {r.plan for r in rows}:
+            differ.append(plan_ranks(fabric, p, strategy="naive") != plan_ranks(fabric, p))
+            assert (p, "packed") in got
+            assert ((p, "naive") in got) == differ[-1]
+    assert set(differ) == {True, False}

@@ -388,16 +388,32 @@ def _first_orders(plan: Plan) -> dict[str, tuple[int, ...]]:
     i inside the EP group (dpi of them), stage s and data index o outside it (as
     :func:`_group_keys` splits it): the tensor and expert groups of rank 0 are its first
     tp and ep ranks, its pipeline holds the stages (t = i = o = 0) and its data group
-    the replicas (t = s = 0). Kept (callers must not change it).
+    the replicas (t = s = 0). Kept (callers must not change it); the data group, as
+    large as the world, only once read (a plan's collectives never read it).
     """
-    tp, pp, dpi = plan.tp, plan.pp, plan.dp_in_ep
-    stage = tp * dpi  # ranks from one stage to the next
-    return {
-        "tp": tuple(range(tp)),
-        "ep": tuple(range(plan.ep)),
-        "pp": tuple(range(0, stage * pp, stage)),
-        "dp": tuple(tp * (i + dpi * pp * o) for o in range(plan.dp // dpi) for i in range(dpi)),
-    }
+    return _FirstOrders(plan)
+
+
+class _FirstOrders(dict[str, tuple[int, ...]]):
+    """:func:`_first_orders`' groups: the data-parallel one worked out when first read."""
+
+    def __init__(self, plan: Plan) -> None:
+        tp, pp, dpi = plan.tp, plan.pp, plan.dp_in_ep
+        stage = tp * dpi  # ranks from one stage to the next
+        super().__init__(
+            tp=tuple(range(tp)), ep=tuple(range(plan.ep)), pp=tuple(range(0, stage * pp, stage))
+        )
+        self.plan = plan
+
+    def __missing__(self, kind: str) -> tuple[int, ...]:
+        if kind != "dp":
+            raise KeyError(kind)
+        p = self.plan
+        tp, pp, dpi = p.tp, p.pp, p.dp_in_ep
+        got = self["dp"] = tuple(
+            tp * (i + dpi * pp * o) for o in range(p.dp // dpi) for i in range(dpi)
+        )
+        return got
 
 
 def _group_keys(plan: Plan) -> dict[str, np.ndarray]:

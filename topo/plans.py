@@ -306,7 +306,7 @@ def search(
     workload.check()
     fabric = fabric or fabric_of(G)
     rows: list[PlanRow] = []
-    seen: set[tuple[Any, ...]] = set()
+    same = _SameRanks()
     todo = plans if plans is not None else candidate_plans(layout, model)
     for done, plan in enumerate(todo):
         if progress is not None:
@@ -317,12 +317,12 @@ def search(
         bs, max_b = _batches(layout, model, plan, workload, batches)
         if not len(bs) or _too_slow(layout, model, plan, workload, max_latency_s):
             continue
+        placed: list[tuple[str, ...]] = []
         for strategy in strategies:
             ranks = plan_ranks(fabric, plan, strategy=strategy)
-            key = (plan, ranks)
-            if key in seen:  # naive == packed on this layout: report it once
+            if any(same(r, ranks) for r in placed):  # naive == packed here: report it once
                 continue
-            seen.add(key)
+            placed.append(ranks)
             comm = plan_comm(fabric, plan, strategy, ranks)
             rows += _plan_rows(
                 layout, model, plan, workload, comm, strategy,
@@ -332,6 +332,29 @@ def search(
     if progress is not None:
         progress(len(todo), len(todo))
     return rows
+
+
+class _SameRanks:
+    """Whether two rank lists are equal, each pair of lists compared once.
+
+    A search compares each plan's packed and naive ranks; those lists are kept per
+    (strategy, block, world) (:func:`topo.place.plan_ranks`), so plans share them, and a
+    list may hold 131,072 GPUs: comparing (or hashing) it for every plan cost seconds.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, int], bool] = {}
+        self._held: list[tuple[str, ...]] = []  # alive while their ids are keys
+
+    def __call__(self, a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+        if a is b:
+            return True
+        key = (id(a), id(b))
+        got = self._known.get(key)
+        if got is None:
+            got = self._known[key] = a == b
+            self._held += [a, b]
+        return got
 
 
 def _steps_ahead(
