@@ -370,6 +370,31 @@ def test_a_study_of_layouts_names_each() -> None:
     assert [float(ln.get_ydata()[0]) for ln in lines] == [2800.0, 5000.0, 3800.0]
 
 
+def test_a_study_says_why_a_domain_cannot_be_built_by_its_nearest_design() -> None:
+    """Where no design of a domain size can be built, the reason given is that of the
+    design nearest to being built (a bigger power budget does not fix the cable)."""
+    from topo.plot import plot_study
+
+    def row(i: str, dom: int, budget: str, ok: bool, margin: float, why: str) -> dict[str, Any]:
+        return {"id": i, "layout": "l", "model": "m", "domain_gpus": dom, "nic_gbps": 400.0,
+                "power_budget": budget, "feasible": ok, "reasons": [] if ok else [why],
+                "binding_margin": margin, "usd_per_million_tco": 0.1,
+                "tokens_per_s_per_gpu": 1000.0 + dom}  # fmt: skip
+
+    rows = [
+        row("d1", 72, "50 kW", False, -1.3, "power vs rack budget: over by 130.9%"),
+        row("d2", 72, "132 kW", True, 0.0, ""),
+        row("d3", 100, "50 kW", False, -2.2, "power vs rack budget: over by 221.5%"),
+        row("d4", 100, "132 kW", False, -0.3, "cables: copper reach: over by 30.6%"),
+    ]
+    data = {"study": "s", "designs": rows, "pareto": ["d2"]}
+    fig, _ = plot_study(data, "usd_per_million_tco", "tokens_per_s_per_gpu")
+    assert_clean(fig, performance=False)
+    text = all_text(fig)
+    assert "infeasible from 100 GPUs:\ncables: copper reach: over by 30.6%" in text
+    assert fig.axes[1].get_title() == "m: the best over power_budget"
+
+
 def test_validation_is_clean() -> None:
     data = api.validate("validation/public_serving.yaml").to_dict()
     fig, _ = plot_validation(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from topo.plot._style import (
@@ -143,7 +144,8 @@ def plot_study(
     else:
         _groups_panel(ax, groups, set(data["pareto"]), x, y)
     for k, (ax2, ((model, _), members)) in enumerate(zip(right, shown, strict=False)):
-        _domain_panel(ax2, _best_by_domain(members) if knobs else members, legend=k == 0)
+        drawn = _best_by_domain(members) if knobs else members
+        _domain_panel(ax2, drawn, legend=k == 0, every=members)
         if len(groups) > 1 or knobs:
             label = model + (
                 f" ({wl})" if (wl := workload_label(members[0].get("workload"))) else ""
@@ -370,11 +372,18 @@ def _objective_axis(ax: Any, which: str, key: str, values: list[float]) -> None:
         (ax.set_xlim if which == "x" else ax.set_ylim)(mid * 0.9, mid * 1.1)
 
 
-def _domain_panel(ax2: Any, rows: list[dict[str, Any]], *, legend: bool = True) -> None:
+def _domain_panel(
+    ax2: Any,
+    rows: list[dict[str, Any]],
+    *,
+    legend: bool = True,
+    every: list[dict[str, Any]] | None = None,
+) -> None:
     """Tokens/s per GPU against domain size, one line per NIC speed, infeasible crossed.
 
     `rows`: one design per domain size and NIC (and layout: a line for each layout and
-    NIC, where the rows have several).
+    NIC, where the rows have several); `every`: all the designs they were chosen from
+    (default: `rows`), which say where none can be built, and why.
     """
     from matplotlib.ticker import FuncFormatter
 
@@ -413,7 +422,7 @@ def _domain_panel(ax2: Any, rows: list[dict[str, Any]], *, legend: bool = True) 
             zorder=3,
         )
     if any(not r["feasible"] for r in rows):
-        _mark_first_infeasible(ax2, rows)
+        _mark_first_infeasible(ax2, every if every is not None else rows)
     ax2.set_xscale("log", base=2)
     doms = sorted({r["domain_gpus"] for r in rows if r.get("domain_gpus")})
     if doms:
@@ -436,11 +445,16 @@ def _domain_panel(ax2: Any, rows: list[dict[str, Any]], *, legend: bool = True) 
 def _mark_first_infeasible(ax2: Any, rows: list[dict[str, Any]]) -> None:
     """A dotted line at the smallest domain no design can be built at, with a reason."""
     fine = {r.get("domain_gpus") for r in rows if r["feasible"]}
-    first_bad = min(
-        (r for r in rows if r.get("domain_gpus") and r["domain_gpus"] not in fine),
-        key=lambda r: r["domain_gpus"],
-        default=None,
-    )
+    bad = [r for r in rows if r.get("domain_gpus") and r["domain_gpus"] not in fine]
+    first_bad = None
+    if bad:
+        # Of that domain's designs, the reason of the one nearest to being built: what
+        # stops every variant (a power budget can be raised; a cable's reach cannot).
+        at = min(r["domain_gpus"] for r in bad)
+        first_bad = max(
+            (r for r in bad if r["domain_gpus"] == at),
+            key=_margin,
+        )
     if first_bad is not None:
         at = first_bad["domain_gpus"]
         ax2.axvline(at, color=FAIL_COLOR, ls=":", lw=1)
@@ -468,6 +482,12 @@ def _mark_first_infeasible(ax2: Any, rows: list[dict[str, Any]]) -> None:
 def _layouts(rows: list[dict[str, Any]]) -> int:
     """How many layouts the rows are of."""
     return len({r["layout"] for r in rows})
+
+
+def _margin(r: dict[str, Any]) -> float:
+    """A design's binding margin (-inf where its layout was not built)."""
+    m = r.get("binding_margin")
+    return float(m) if m is not None else -math.inf
 
 
 def _short(r: dict[str, Any], layout: bool = False) -> str:
