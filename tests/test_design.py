@@ -231,10 +231,17 @@ def test_a_study_summary_names_what_varies_and_joins_ties() -> None:
                               "cluster_gpus 144 m:")  # fmt: skip
     # The table gives each varied setting a column after the cable, and the workload.
     rows[0]["workload"] = {"input": 1024, "output": 256}
-    head, first = _csv(rows).splitlines()[:2]
+    head, first = _csv(rows, {"d2"}).splitlines()[:2]
     assert head.startswith("id,layout,model,workload,domain_gpus,nic_gbps,cable,power_budget,"
-                           "cluster_gpus,gpus,")  # fmt: skip
+                           "cluster_gpus,gpus,racks,feasible,pareto,")  # fmt: skip
     assert first.startswith('d1,gb200-nvl72,m,"input 1024, output 256",72,800.0,copper,132 kW,144,')
+    import csv
+
+    table = list(csv.DictReader(_csv(rows, {"d2"}).splitlines()))
+    assert [(r["id"], r["feasible"], r["pareto"]) for r in table] == [
+        ("d1", "True", "False"), ("d2", "True", "True"), ("d3", "True", "False"),
+        ("d4", "True", "False"),
+    ]  # fmt: skip
 
 
 def test_a_study_of_two_workloads_names_each(tmp_path: Path) -> None:

@@ -564,7 +564,7 @@ def run_study(
         varies=tuple(study_knobs(study)),
     )
     _write(out / "results.json", json.dumps(summary.to_dict(), indent=1, sort_keys=True) + "\n")
-    _write(out / "results.csv", _csv(rows))
+    _write(out / "results.csv", _csv(rows, set(dominates)))
     return summary
 
 
@@ -618,14 +618,17 @@ _CSV_COLUMNS = (
 )
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
+def _csv(rows: list[dict[str, Any]], front: set[str] | None = None) -> str:
     """One line a design: the fixed columns, and the study's other variations.
 
-    Those after ``cable``; each row's workload after ``model`` (where a study has several).
+    Those after ``cable``; each row's workload after ``model`` (where a study has several);
+    with the ids of the Pareto fronts, ``pareto`` (true or false) after ``feasible``.
     """
     at = _CSV_COLUMNS.index("cable") + 1
     extra = [k for k in varied(rows) if k not in _CSV_COLUMNS and k != "nic"]
     columns = [*_CSV_COLUMNS[:at], *extra, *_CSV_COLUMNS[at:]]
+    if front is not None:
+        columns.insert(columns.index("feasible") + 1, "pareto")
     if any("workload" in r for r in rows):
         columns.insert(columns.index("model") + 1, "workload")
     buf = io.StringIO()
@@ -641,6 +644,8 @@ def _csv(rows: list[dict[str, Any]]) -> str:
                 v = "; ".join(v or [])
             elif c == "workload":
                 v = workload_label(v)
+            elif c == "pareto":
+                v = r["id"] in (front or set())
             cells.append("" if v is None else v)
         w.writerow(cells)
     return buf.getvalue()
