@@ -388,8 +388,8 @@ def _first_orders(plan: Plan) -> dict[str, tuple[int, ...]]:
     i inside the EP group (dpi of them), stage s and data index o outside it (as
     :func:`_group_keys` splits it): the tensor and expert groups of rank 0 are its first
     tp and ep ranks, its pipeline holds the stages (t = i = o = 0) and its data group
-    the replicas (t = s = 0). Kept (callers must not change it); the data group, as
-    large as the world, only once read (a plan's collectives never read it).
+    the replicas (t = s = 0). Kept (callers must not change it); the data group, up to
+    the world's size, is worked out only when read (a plan's collectives never read it).
     """
     return _FirstOrders(plan)
 

@@ -458,9 +458,9 @@ class StudySummary:
     log); `objectives`: the objective names; `pareto`: ids of the Pareto front of each
     model and workload (:func:`served`: designs compete to serve the same demand);
     `dominates`: for each id on the front, how many feasible designs serving the same
-    model and workload it beats; `feasible`:
-    the count of feasible designs. `varies`: the variations the study file names, in the
-    order designs are named by (:func:`study_knobs`; not in ``results.json``).
+    model and workload it beats; `feasible`: the count of feasible designs; `varies`: the
+    variations the study file names, in the order designs are named by
+    (:func:`study_knobs`; not in ``results.json``).
     """
 
     study: str
@@ -564,7 +564,7 @@ def run_study(
         varies=tuple(study_knobs(study)),
     )
     _write(out / "results.json", json.dumps(summary.to_dict(), indent=1, sort_keys=True) + "\n")
-    _write(out / "results.csv", _csv(rows, set(dominates)))
+    _write(out / "results.csv", _csv(rows, set(dominates), study_knobs(study)))
     return summary
 
 
@@ -618,14 +618,17 @@ _CSV_COLUMNS = (
 )
 
 
-def _csv(rows: list[dict[str, Any]], front: set[str] | None = None) -> str:
+def _csv(
+    rows: list[dict[str, Any]], front: set[str] | None = None, knobs: list[str] | None = None
+) -> str:
     """One line a design: the fixed columns, and the study's other variations.
 
-    Those after ``cable``; each row's workload after ``model`` (where a study has several);
-    with the ids of the Pareto fronts, ``pareto`` (true or false) after ``feasible``.
+    Those (of `knobs`, the study's; default: :func:`varied`'s guess) after ``cable``; each
+    row's workload after ``model`` (where a study has several); with the ids of the Pareto
+    fronts, ``pareto`` (true or false) after ``feasible``.
     """
     at = _CSV_COLUMNS.index("cable") + 1
-    extra = [k for k in varied(rows) if k not in _CSV_COLUMNS and k != "nic"]
+    extra = [k for k in varied(rows, knobs) if k not in _CSV_COLUMNS and k != "nic"]
     columns = [*_CSV_COLUMNS[:at], *extra, *_CSV_COLUMNS[at:]]
     if front is not None:
         columns.insert(columns.index("feasible") + 1, "pareto")
