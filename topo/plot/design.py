@@ -135,13 +135,11 @@ def plot_study(
     if len(groups) == 1:
         ax, ax2 = fig.subplots(1, 2)
         right = [ax2]
+        _objectives_panel(ax, rows, set(data["pareto"]), x, y)
     else:
         grid = fig.add_gridspec(len(shown), 2)
         ax = fig.add_subplot(grid[:, 0])
         right = [fig.add_subplot(grid[i, 1]) for i in range(len(shown))]
-    if len(groups) == 1:
-        _objectives_panel(ax, rows, set(data["pareto"]), x, y)
-    else:
         _groups_panel(ax, groups, set(data["pareto"]), x, y)
     for k, (ax2, ((model, _), members)) in enumerate(zip(right, shown, strict=False)):
         drawn = _best_by_domain(members) if knobs else members
@@ -156,15 +154,15 @@ def plot_study(
             ax2.set_ylabel("output tokens/s per GPU", fontsize=10)
             if k < len(shown) - 1:
                 ax2.set_xlabel("")
-    left_out = len(groups) - len(shown)
     models = sorted({r["model"] for r in rows})
+    more = len(groups) > len(shown)
     fig.suptitle(
         f"study {data.get('study', '')}: {len(rows)} designs, {', '.join(models)}"
         + (
             f" (right: the first {len(shown)} of {len(groups)} models and workloads)"
-            if left_out
+            if more
             else ""
-        ),  # fmt: skip
+        ),
         fontweight="bold",
     )
     return fig, ax
@@ -179,7 +177,7 @@ _GROUP_COLORS = ("#0072B2", "#CC79A7", "#009E73", "#E69F00", "#56B4E9", "#555555
 def _best_by_domain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each layout, domain size and NIC, the design of most tokens/s per GPU.
 
-    The feasible ones first.
+    The feasible ones first (the panel says where none can be built from all the designs).
     """
     best: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
     for r in rows:
@@ -189,11 +187,6 @@ def _best_by_domain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rank = (bool(r["feasible"]), r["tokens_per_s_per_gpu"])
         have = best.get(key)
         if have is None or rank > (bool(have["feasible"]), have["tokens_per_s_per_gpu"]):
-            best[key] = r
-    # Where no design of a domain can be built, its first (for the reason given).
-    for r in rows:
-        key = (r["layout"], r.get("domain_gpus"), r.get("nic_gbps"))
-        if key not in best and not r["feasible"]:
             best[key] = r
     return list(best.values())
 
