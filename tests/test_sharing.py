@@ -984,7 +984,7 @@ def test_all_to_all_loads_too_large_to_copy_are_not_kept(monkeypatch: pytest.Mon
 
 def test_steps_kept_ahead_as_stacks_are_each_plans_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """keep_steps works out many plans' steps at once (runs of more than 8 batches as one
-    stack, the others one by one); decode then finds each, and returns what it returns
+    stack, shorter ones as another); decode then finds each, and returns what it returns
     with nothing kept, to the bit."""
     from topo import perf
     from topo.perf import Workload, decode, keep_steps, plan_comm
@@ -994,7 +994,7 @@ def test_steps_kept_ahead_as_stacks_are_each_plans_own(monkeypatch: pytest.Monke
     fabric = Fabric.from_layout(lay)
     plans = candidate_plans(lay, model)[:24]
     runs = [(p, np.arange(1.0, 10.0 + i % 3) * p.dp) for i, p in enumerate(plans)]
-    runs += [(plans[0], np.array([1.0, 4.0]) * plans[0].dp)]  # a short run: one by one
+    runs += [(plans[0], np.array([1.0, 4.0]) * plans[0].dp)]  # a short run: its own stack
     perf._BARE.clear()
     cold = [decode(lay, model, p, B, w, plan_comm(fabric, p)) for p, B in runs]
     perf._BARE.clear()
@@ -1002,6 +1002,43 @@ def test_steps_kept_ahead_as_stacks_are_each_plans_own(monkeypatch: pytest.Monke
     fresh: list[Any] = []
     monkeypatch.setattr(perf, "_bare_terms", lambda *a: fresh.append(a))
     warm = [decode(lay, model, p, B, w, plan_comm(fabric, p)) for p, B in runs]
+    assert not fresh  # every step was kept
+    for c, h in zip(cold, warm, strict=True):
+        _assert_same_bits(c, h)
+
+
+@pytest.mark.parametrize(
+    ("layout", "model", "weights"),
+    [("gb200-nvl72", "deepseek-v3", "fp8"), ("mi300x-8", "mixtral-8x7b", "bf16")],
+)
+def test_short_runs_kept_as_stacks_are_each_runs_own(
+    monkeypatch: pytest.MonkeyPatch, layout: str, model: str, weights: str
+) -> None:
+    """Runs of 8 batches or fewer (each GEMM shape fitted exactly, not on the curves) are
+    stacked apart from longer ones, each row fitted exactly: decode then finds each run's
+    step, the same bits as the run alone from empty caches (fits included)."""
+    from topo import kernels, perf
+    from topo.perf import Workload, decode, keep_steps, plan_comm
+    from topo.plans import candidate_plans
+
+    lay, m, w = load_layout(layout), load_model(model), Workload(weights=weights)
+    fabric = Fabric.from_layout(lay)
+    plans = candidate_plans(lay, m)[:30]
+    runs = [(p, np.arange(1.0, 1.0 + i % 8 + 1) * p.dp) for i, p in enumerate(plans)]
+    runs += [(plans[0], np.arange(1.0, 12.0))]  # a long one among them: its own stack
+    perf._BARE.clear()
+    kernels._EXACT.clear()
+    cold = [decode(lay, m, p, B, w, plan_comm(fabric, p)) for p, B in runs]
+    perf._BARE.clear()
+    kernels._EXACT.clear()
+    stacks: list[int] = []
+    real = perf._bare_stack
+    monkeypatch.setattr(perf, "_bare_stack", lambda *a: stacks.append(len(a[2])) or real(*a))
+    keep_steps(lay, m, w, runs)
+    assert sorted(stacks) == [1, 30]  # the long run alone; the short ones together
+    fresh: list[Any] = []
+    monkeypatch.setattr(perf, "_bare_terms", lambda *a: fresh.append(a))
+    warm = [decode(lay, m, p, B, w, plan_comm(fabric, p)) for p, B in runs]
     assert not fresh  # every step was kept
     for c, h in zip(cold, warm, strict=True):
         _assert_same_bits(c, h)

@@ -406,6 +406,44 @@ def _curve_efficiencies(acc: Any, calls: list[_Call], rs: list[np.ndarray]) -> n
     return out.reshape((len(rs), *shape))
 
 
+def _exact_rows(acc: Any, calls: list[_Call], rs: list[np.ndarray]) -> np.ndarray:
+    """:func:`gemm_efficiency` of every call, each row a run of 8 batches or fewer.
+
+    The rows are plans x batches; each element is fitted exactly, as its run alone would
+    be (not on the cached curves). A call's n and k may be columns (one per plan). Shapes
+    not fitted yet are fitted in one call per table; every value is :func:`_exact`'s for
+    its shape, to the bit.
+    """
+    keys: list[tuple[str, str, float, float, float]] = []
+    for (dtype, _, n, k, _, _), r in zip(calls, rs, strict=True):
+        chip, rows = _stand_in(acc, dtype)
+        R = np.maximum(np.atleast_2d(r), 1e-9)
+        ns = np.broadcast_to(np.asarray(n, dtype=float).reshape(-1), (len(R),)).tolist()
+        ks = np.broadcast_to(np.asarray(k, dtype=float).reshape(-1), (len(R),)).tolist()
+        for row, fn, fk in zip(R.tolist(), ns, ks, strict=True):
+            keys += [(chip, rows, x, fn, fk) for x in row]
+    values = _exact_values(keys)
+    return np.array(values).reshape((len(rs), *np.atleast_2d(rs[0]).shape))
+
+
+def _exact_values(keys: list[tuple[str, str, float, float, float]]) -> list[float]:
+    """:func:`_exact` of each key: those not kept fitted in one call per table."""
+    got = {key: _EXACT[key] for key in dict.fromkeys(keys) if key in _EXACT}
+    todo: dict[tuple[str, str], list[tuple[str, str, float, float, float]]] = {}
+    for key in dict.fromkeys(keys):
+        if key not in got:
+            todo.setdefault(key[:2], []).append(key)
+    for (chip, rows), some in todo.items():
+        table = tables().gemm[(chip, rows)]
+        m = np.array([key[2] for key in some])
+        n = np.array([math.log2(max(key[3], 1.0)) for key in some])
+        k = np.array([math.log2(max(key[4], 1.0)) for key in some])
+        for key, value in zip(some, _fractions(table, m, n, k).tolist(), strict=True):
+            got[key] = value
+            bounded_put(_EXACT, key, value, 1 << 16)
+    return [got[key] for key in keys]
+
+
 def grid_index(x: np.ndarray) -> np.ndarray:
     """For each log2 m in `x`, the segment of :data:`_M_GRID` it falls in.
 
@@ -500,11 +538,14 @@ def _gemm_times(
     act_bytes: float,
     hbm_bw: float | None,
     compute_scale: float,
+    exact_rows: bool = False,
 ) -> np.ndarray:
     """:func:`gemm_time` of each call, stacked (calls x the rows' shape).
 
     Each call's efficiency is looked up alone; the arithmetic runs on all calls at once,
     element by element the same operations as one call at a time (the same floats).
+    `exact_rows`: the rows are a stack of plans' runs of 8 batches or fewer, each row's
+    shapes fitted exactly (:func:`_exact_rows`), as its run alone would be.
     """
     peaks = acc.peak_flop_per_s
     bw = hbm_bw if hbm_bw is not None else acc.hbm_bandwidth_bytes_per_s * hbm_fraction(acc)
@@ -512,7 +553,7 @@ def _gemm_times(
     rs = [groups * np.asarray(m, dtype=float) for _, m, _, _, _, groups in calls]
     R = np.stack(rs)
     W = []
-    effs = _curve_efficiencies(acc, calls, rs)
+    effs = _exact_rows(acc, calls, rs) if exact_rows else _curve_efficiencies(acc, calls, rs)
     E = effs if effs is not None and compute_scale == 1.0 else np.empty_like(R)
     for i, (dtype, _, n, k, weight_bytes, groups) in enumerate(calls):
         if E is not effs:
@@ -874,15 +915,18 @@ def step_kernels(
     touched = np.maximum(experts_touched, 1e-9)
     for g in _gemms(moe_gemms, model, plan):
         calls.append(("moe_gemm", dtype, expert_rows, g.n, g.k, weight_bytes, touched, g.per_stage))
-    # The step's single shapes fitted in one call per table (as gemm_time would, each).
-    _fit_exact(
-        [
-            key
-            for _, gd, m, n, k, _, groups, _ in calls
-            for key in exact_shapes(acc, gd, groups * np.asarray(m, dtype=float), n, k)
-        ]
-    )
-    times = _gemm_times(acc, [c[1:7] for c in calls], 2.0, bw, compute_scale)
+    # A stack of short runs (each row 8 batches or fewer) fits every shape exactly, as
+    # each run alone would; else the step's single shapes fitted in one call per table.
+    exact_rows = bool(getattr(plan, "exact_rows", False))
+    if not exact_rows:
+        _fit_exact(
+            [
+                key
+                for _, gd, m, n, k, _, groups, _ in calls
+                for key in exact_shapes(acc, gd, groups * np.asarray(m, dtype=float), n, k)
+            ]
+        )
+    times = _gemm_times(acc, [c[1:7] for c in calls], 2.0, bw, compute_scale, exact_rows)
     for (cls, *_, per_stage), t in zip(calls, times, strict=True):
         out[cls] = out[cls] + per_stage * t
     layers = model.layers / plan.pp

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
@@ -757,13 +757,16 @@ class _PlanStack:
     ep: np.ndarray
     pp: np.ndarray
     dp: np.ndarray
+    # Each plan's run is 8 batches or fewer: the kernel layer fits each GEMM shape of a
+    # row exactly, as it does for such a run alone (not on its cached curves).
+    exact_rows: bool = False
 
     @classmethod
-    def of(cls, plans: Sequence[Plan]) -> _PlanStack:
+    def of(cls, plans: Sequence[Plan], *, exact_rows: bool = False) -> _PlanStack:
         def col(name: str) -> np.ndarray:
             return np.array([getattr(p, name) for p in plans], dtype=float)[:, None]
 
-        return cls(tuple(plans), col("tp"), col("ep"), col("pp"), col("dp"))
+        return cls(tuple(plans), col("tp"), col("ep"), col("pp"), col("dp"), exact_rows)
 
 
 def _per_plan(plan: Plan | _PlanStack, value: Callable[[Plan], float]) -> Any:
@@ -1224,37 +1227,49 @@ def _decode_bares(
     """:func:`_decode_bare` of each (plan, batches); those not kept yet run as stacks.
 
     Runs of more than 8 batches (the kernel layer's curve path) are stacked, up to
-    :data:`_STACK_POINTS` batches at a time (:func:`_bare_stack`); each step is the same
-    floats as its own run, and is kept as that run's (runs of at most
+    :data:`_STACK_POINTS` batches at a time (:func:`_bare_stack`); so are runs of 8 or
+    fewer, apart from them (each row's GEMMs fitted exactly, as for the run alone). Each
+    step is the same floats as its own run, and is kept as that run's (runs of at most
     :data:`_BARE_MAX_POINTS` batches).
     """
     acc, mod = value_key(layout.accelerator), value_key(model)
     out: list[_Bare | None] = []
     todo: list[tuple[int, tuple[Any, ...], Plan, np.ndarray]] = []
+    short: list[tuple[int, tuple[Any, ...], Plan, np.ndarray]] = []
     for plan, batch in runs:
         B = np.asarray(batch, dtype=float)
         key = (acc, mod, plan, workload, B.shape, B.tobytes())
         got = _BARE.get(key)
-        if got is None and 8 < B.size and B.ndim == 1:
-            todo.append((len(out), key, plan, B))
+        if got is None and B.ndim == 1 and B.size:
+            (todo if B.size > 8 else short).append((len(out), key, plan, B))
         elif got is None:
             got = _decode_bare(layout, model, plan, B, workload)
         out.append(got)
-    at = 0
-    while at < len(todo):
-        # Plans stacked up to _STACK_POINTS batches in all (at least one plan).
-        end, points = at, 0
-        while end < len(todo) and (end == at or points + todo[end][3].size <= _STACK_POINTS):
-            points += todo[end][3].size
-            end += 1
-        part = todo[at:end]
+    for part in (*_stacks(todo, _STACK_POINTS), *_stacks(short, _SHORT_STACK_POINTS)):
         steps = _bare_stack(layout, model, [(p, B) for _, _, p, B in part], workload)
         for (i, key, _, B), bare in zip(part, steps, strict=True):
             if B.size <= _BARE_MAX_POINTS:  # longer ones: the caller keeps its own tables
                 bounded_put(_BARE, key, bare, _BARE_MAX_STEPS)
             out[i] = bare
-        at = end
     return [b for b in out if b is not None]
+
+
+def _stacks(todo: list[_Todo], most: int) -> Iterator[list[_Todo]]:
+    """`todo` in parts of at most `most` batches in all (at least one run each)."""
+    at = 0
+    while at < len(todo):
+        end, points = at, 0
+        while end < len(todo) and (end == at or points + todo[end][3].size <= most):
+            points += todo[end][3].size
+            end += 1
+        yield todo[at:end]
+        at = end
+
+
+# A run waiting for its step: (position, key, plan, batches).
+_Todo: TypeAlias = tuple[int, tuple[Any, ...], Plan, np.ndarray]
+# Batches of short runs stacked at most: each row's GEMM shapes are looked up one by one.
+_SHORT_STACK_POINTS = 1 << 12
 
 
 # Batches of all the plans run as one stack at most (~40 arrays of them: ~20 MB; 256 plans
@@ -1270,8 +1285,8 @@ def _bare_stack(
     Each run's batches fill a row (the shorter ones repeat their last batch); every
     operation is element by element, so each row is the floats of its run alone.
     """
-    stack = _PlanStack.of([p for p, _ in runs])
     n = max(len(B) for _, B in runs)
+    stack = _PlanStack.of([p for p, _ in runs], exact_rows=n <= 8)
     B2 = np.empty((len(runs), n))
     for i, (_, B) in enumerate(runs):
         B2[i, : len(B)] = B

@@ -370,7 +370,8 @@ def _steps_ahead(
     """The steps without collectives that :func:`search` decodes `plans` at, stacked.
 
     Each plan's rows run at its batches; under a latency target, at them and the largest
-    batch that meets it (:func:`_largest_batches`, its passes stacked too). Kept
+    batch that meets it (:func:`_largest_batches`, its passes stacked too), and first at dp
+    alone (:func:`_too_slow`: short runs are stacked too, each fitted exactly). Kept
     (:func:`topo.perf.keep_steps`): the same floats as one plan at a time.
     """
     fits = [(p, *_batches(layout, model, p, workload, batches)) for p in plans]
@@ -378,6 +379,8 @@ def _steps_ahead(
     if target is None or batches:
         keep_steps(layout, model, workload, [(p, bs) for p, bs, _ in fits])
         return
+    # Each plan's step at dp alone, which says whether it can meet the target at all.
+    keep_steps(layout, model, workload, [(p, np.array([float(p.dp)])) for p, _, _ in fits])
     items = [
         (p, plan_comm(fabric, p, strategy, plan_ranks(fabric, p, strategy=strategy)), max_b, bs)
         for p, bs, max_b in fits
