@@ -126,6 +126,16 @@ def test_bad_yaml(write_layout: WriteLayout, text: str, match: str) -> None:
         load_layout(write_layout(text))
 
 
+@pytest.mark.parametrize("value", ["-1", "parts.yaml", "{a: 1}"])
+def test_a_catalogue_that_is_not_a_list_is_an_input_error(tmp_path: Path, value: str) -> None:
+    """Found by the fuzzer: the layout's catalogue key was iterated after its check failed
+    (an internal error); now it is the file's own problem, with its line."""
+    p = tmp_path / "layout.yaml"
+    p.write_text(f"extends: dgx-h100\nname: x\ncatalogue: {value}\n")
+    with pytest.raises(LayoutError, match=r"layout.yaml:3: catalogue: expected a list"):
+        load_layout(p)
+
+
 def test_not_utf8_and_nul(tmp_path: Path) -> None:
     p = tmp_path / "bin.yaml"
     p.write_bytes(b"\xff\xfe\x00\x01")

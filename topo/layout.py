@@ -533,7 +533,8 @@ def load_layout(name_or_path: str | Path, *, catalogue: tuple[str | Path, ...] =
     if lay is BAD:
         raise LayoutError(ctx.problems)
     # Catalogue files named in the layout are relative to it.
-    files = [path.parent / f for f in lay.get("catalogue", []) if f is not BAD]
+    named_files = lay.get("catalogue", [])  # BAD when not a list: its problem is kept
+    files = [path.parent / f for f in named_files if f is not BAD] if named_files is not BAD else []
     cat = load_catalogue((*files, *catalogue), strict=False)
     named = {p for bad in cat.bad.values() for p in bad}
     if any(p not in named for p in cat.problems):
