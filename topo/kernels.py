@@ -322,22 +322,12 @@ def _exact(chip: str, rows: str, m: float, n: float, k: float) -> float:
 
 
 def _fit_exact(shapes: list[tuple[str, str, float, float, float]]) -> None:
-    """Fit every shape not yet in :data:`_EXACT`, one call per table.
+    """Fit every shape not yet in :data:`_EXACT`, one call per table (:func:`_exact_values`).
 
     The same fractions as :func:`_exact` one by one, to the bit: each query's fit reads
     only its own row (tests compare the two).
     """
-    todo: dict[tuple[str, str], list[tuple[str, str, float, float, float]]] = {}
-    for key in dict.fromkeys(shapes):
-        if key not in _EXACT:
-            todo.setdefault(key[:2], []).append(key)
-    for (chip, rows), keys in todo.items():
-        table = tables().gemm[(chip, rows)]
-        m = np.array([key[2] for key in keys])
-        n = np.array([math.log2(max(key[3], 1.0)) for key in keys])
-        k = np.array([math.log2(max(key[4], 1.0)) for key in keys])
-        for key, got in zip(keys, _fractions(table, m, n, k).tolist(), strict=True):
-            bounded_put(_EXACT, key, got, 1 << 16)
+    _exact_values(shapes)
 
 
 def exact_shapes(acc: Any, dtype: str, m: Any, n: float, k: float) -> list[tuple[Any, ...]]:
