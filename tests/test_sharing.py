@@ -121,6 +121,22 @@ def _assert_same_bits(want: Any, got: Any) -> None:
             assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), name
 
 
+def _assert_kept_as_cold(
+    monkeypatch: pytest.MonkeyPatch, lay: Any, model: Any, w: Any, runs: Any, cold: Any
+) -> None:
+    """Each run's decode finds its step kept (none worked out afresh), the `cold` bits."""
+    from topo import perf
+    from topo.perf import decode, plan_comm
+
+    fabric = Fabric.from_layout(lay)
+    fresh: list[Any] = []
+    monkeypatch.setattr(perf, "_bare_terms", lambda *a: fresh.append(a))
+    warm = [decode(lay, model, p, B, w, plan_comm(fabric, p)) for p, B in runs]
+    assert not fresh  # every step was kept
+    for c, h in zip(cold, warm, strict=True):
+        _assert_same_bits(c, h)
+
+
 def test_a_decode_step_from_warm_caches_is_the_cold_one() -> None:
     """The step's network-free terms are kept by value; what decode returns is the same
     to the bit, and the kept arrays cannot be changed by a caller."""
@@ -999,12 +1015,7 @@ def test_steps_kept_ahead_as_stacks_are_each_plans_own(monkeypatch: pytest.Monke
     cold = [decode(lay, model, p, B, w, plan_comm(fabric, p)) for p, B in runs]
     perf._BARE.clear()
     keep_steps(lay, model, w, runs)
-    fresh: list[Any] = []
-    monkeypatch.setattr(perf, "_bare_terms", lambda *a: fresh.append(a))
-    warm = [decode(lay, model, p, B, w, plan_comm(fabric, p)) for p, B in runs]
-    assert not fresh  # every step was kept
-    for c, h in zip(cold, warm, strict=True):
-        _assert_same_bits(c, h)
+    _assert_kept_as_cold(monkeypatch, lay, model, w, runs, cold)
 
 
 @pytest.mark.parametrize(
@@ -1036,12 +1047,7 @@ def test_short_runs_kept_as_stacks_are_each_runs_own(
     monkeypatch.setattr(perf, "_bare_stack", lambda *a: stacks.append(len(a[2])) or real(*a))
     keep_steps(lay, m, w, runs)
     assert sorted(stacks) == [1, 30]  # the long run alone; the short ones together
-    fresh: list[Any] = []
-    monkeypatch.setattr(perf, "_bare_terms", lambda *a: fresh.append(a))
-    warm = [decode(lay, m, p, B, w, plan_comm(fabric, p)) for p, B in runs]
-    assert not fresh  # every step was kept
-    for c, h in zip(cold, warm, strict=True):
-        _assert_same_bits(c, h)
+    _assert_kept_as_cold(monkeypatch, lay, m, w, runs, cold)
 
 
 def test_decode_many_is_decode_of_each_to_the_bit() -> None:
