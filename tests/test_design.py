@@ -180,6 +180,46 @@ def test_a_serial_study_reads_each_layout_once(
         assert by_id[d["id"]] == json.dumps(assess(d).to_dict(), sort_keys=True)
 
 
+def test_workers_get_runs_of_designs_that_share_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each design goes to exactly one run; a run holds one layout, model and workload, in
+    the study's order; about 4 runs a worker, at most 64 designs each; a run reads each
+    layout once and gives each design's row as assess does."""
+    import topo.study as study_mod
+
+    root = Path(__file__).resolve().parents[1]
+    designs = study_designs(load_study(root / "layouts" / "studies" / "rack-design-1080.yaml"))
+    index = {d["id"]: i for i, d in enumerate(designs)}
+    for workers in (1, 2, 3, 8):
+        runs = study_mod._runs(designs, workers)
+        ids = [d["id"] for run in runs for d in run]
+        assert sorted(ids) == sorted(index)  # each once
+        size = min(64, -(-len(designs) // (4 * workers)))
+        assert {len(run) for run in runs[:-1]} == {size}
+        for run in runs:
+            # Runs are cut by size alone, but one model's 360 designs are consecutive.
+            assert len({d["model"] for d in run}) <= 2
+            for a, b in zip(run, run[1:], strict=False):
+                assert a["model"] != b["model"] or index[a["id"]] < index[b["id"]]
+        models = [d["model"] for run in runs for d in run]
+        assert models == sorted(models)  # one model's designs together
+    reads: list[str] = []
+
+    def counted(name: str) -> Any:
+        reads.append(name)
+        return load_layout(name)
+
+    monkeypatch.setattr(study_mod, "load_layout", counted)
+    few = study_designs(dict(SMALL))
+    rows = study_mod._assessed_run(few)
+    assert reads == ["gb200-nvl72"]
+    assert [r["id"] for r in rows] == [d["id"] for d in few]
+    assert json.dumps(rows[-1], sort_keys=True) == json.dumps(
+        assess(few[-1]).to_dict(), sort_keys=True
+    )
+
+
 @pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs dask")
 def _row(i: str, model: str, usd: float, tps: float, **knobs: Any) -> dict[str, Any]:
     """A study row with just what fronts, summaries and tables read."""
@@ -543,8 +583,14 @@ def test_study_workers_leave_when_the_study_is_killed(tmp_path: Path) -> None:
     import sys
     import time
 
-    # The 1,080-design study: it runs long enough on 2 workers to be killed mid-way.
-    f = Path(__file__).resolve().parents[1] / "layouts" / "studies" / "rack-design-1080.yaml"
+    # The 1,080-design study with DeepSeek-V3 and 6 cluster sizes (2,880 designs, 16 s on
+    # 2 workers of a 2-core machine): long enough to be killed mid-way (checked below).
+    root = Path(__file__).resolve().parents[1]
+    doc = yaml.safe_load((root / "layouts" / "studies" / "rack-design-1080.yaml").read_text())
+    doc["models"] = [*doc["models"], "deepseek-v3"]
+    doc["vary"]["cluster_gpus"] = [144, 576, 1152, 2304, 4608, 9216]
+    f = tmp_path / "long.yaml"
+    f.write_text(yaml.safe_dump(doc))
     p = subprocess.Popen(
         [
             sys.executable,
@@ -569,6 +615,7 @@ def test_study_workers_leave_when_the_study_is_killed(tmp_path: Path) -> None:
             kids = _children(p.pid)
         assert kids, "no worker processes to watch"
         time.sleep(1)  # and they are working
+        assert p.poll() is None, "the study ended before it could be killed"
         p.kill()  # the study alone: SIGKILL, no shutdown
         p.wait()
         deadline = time.monotonic() + 15

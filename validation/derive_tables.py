@@ -18,11 +18,12 @@ that file by the rules below; nothing is fitted to end-to-end serving results.
   H800 has the H100's HBM3 and takes its value.
 - Collectives, per scale-up link, op, group size and runtime: library sweeps
   (nccl-tests, rccl-tests), XLA's table (whose times hold XLA's runtime overhead) and the
-  serving engines' own all-reduce kernels (``validation/engine_allreduce.yaml``). The latency is the shortest measured time; the share at each
-  size is topo's link-rate beta over (measured - latency), the geometric mean of the
-  points in each power-of-two bin (capped at 1: a call is never charged less than topo's
-  link-rate time, though NVSwitch reductions and DeepEP's counting can beat it), made to rise with size and never to give a shorter
-  time for a larger message (:func:`_monotone`).
+  serving engines' own all-reduce kernels (``validation/engine_allreduce.yaml``). The
+  latency is the shortest measured time; the share at each size is topo's link-rate beta
+  over (measured - latency), the geometric mean of the points in each power-of-two bin
+  (capped at 1: a call is never charged less than topo's link-rate time, though NVSwitch
+  reductions and DeepEP's counting can beat it), made to rise with size and never to give
+  a shorter time for a larger message (:func:`_monotone`).
 - Attention: FlashMLA dense decode (H800) for compute-bound decode; FlashAttention-3
   causal forward by sequence length (H100, head dim 128) and fmha-sm100 forward (B200)
   for prefill; FlashAttention-2 ROCm (MI300X) for CDNA3.
@@ -172,7 +173,7 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "gpus": n,
                 "runtime": runtime,
                 "latency_s": float(f"{latency:.4g}"),
-                "points": [[m, float(f"{v:.4g}")] for m, v in zip(sizes, shares)],
+                "points": [[m, float(f"{v:.4g}")] for m, v in zip(sizes, shares, strict=True)],
                 "sources": sorted({s for *_, s in pts}),
             }
         )
@@ -255,7 +256,7 @@ def _monotone(sizes: list[float], log_shares: list[float], weights: list[int]) -
     weighted by points per bin), then, from the largest size down, no smaller message
     takes longer beyond the latency than a larger one (share >= next share x size ratio).
     """
-    blocks = [[v, w, 1] for v, w in zip(log_shares, weights)]
+    blocks = [[v, w, 1] for v, w in zip(log_shares, weights, strict=True)]
     i = 0
     while i < len(blocks) - 1:
         if blocks[i][0] > blocks[i + 1][0]:
