@@ -1,6 +1,7 @@
 """Checks every figure test can run on a drawn matplotlib figure (no pyplot).
 
 - :func:`text_overlaps`: pairs of visible texts whose boxes overlap at the saved size.
+- :func:`clipped_texts`: visible texts that run off the figure's canvas.
 - :func:`thin_axes`: visible axes with fewer than three labelled ticks in view.
 - :func:`all_text`: every visible string (titles, subtitles, labels), to look for the plan.
 """
@@ -20,16 +21,18 @@ def _drawn(fig: Any) -> Any:
 
 
 def _hidden_ticks(fig: Any) -> set[int]:
-    """Tick labels outside the view: matplotlib keeps them placed but does not draw them."""
+    """Tick labels outside the view, or of an axis not drawn (axes turned off): matplotlib
+    keeps them placed but does not draw them."""
     hidden = set()
     for ax in fig.get_axes():
         for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
             lo, hi = min(lim), max(lim)
             span = (hi - lo) * 1e-9
+            drawn = ax.axison and axis.get_visible()
             for minor in (False, True):
                 locs = axis.get_ticklocs(minor=minor)
                 for t, loc in zip(axis.get_ticklabels(minor=minor), locs, strict=False):
-                    if not lo - span <= loc <= hi + span:
+                    if not drawn or not lo - span <= loc <= hi + span:
                         hidden.add(id(t))
     return hidden
 
@@ -72,6 +75,26 @@ def text_overlaps(fig: Any, *, tolerance_px: float = 1.0) -> list[tuple[str, str
             if dx > tolerance_px and dy > tolerance_px:
                 hits.append((a, b))
     return hits
+
+
+def clipped_texts(fig: Any, *, tolerance_px: float = 1.0) -> list[str]:
+    """Visible texts whose boxes leave the figure's canvas by more than `tolerance_px`
+    (a title wider than the figure loses its ends when saved)."""
+    renderer = _drawn(fig)
+    w, h = fig.canvas.get_width_height()
+    out = []
+    for t in _texts(fig):
+        bb = t.get_window_extent(renderer)
+        if bb.width <= 0 or bb.height <= 0:
+            continue
+        if (
+            bb.x0 < -tolerance_px
+            or bb.y0 < -tolerance_px
+            or bb.x1 > w + tolerance_px
+            or bb.y1 > h + tolerance_px
+        ):
+            out.append(t.get_text())
+    return out
 
 
 def thin_axes(fig: Any, *, least: int = 3) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from figure_checks import all_text, text_overlaps, thin_axes
+from figure_checks import all_text, clipped_texts, text_overlaps, thin_axes
 
 from topo import api
 from topo.perf import decode, memory
@@ -54,6 +54,7 @@ def small_fonts(fig: Any) -> list[str]:
 
 def assert_clean(fig: Any, *, performance: bool) -> None:
     assert text_overlaps(fig) == []
+    assert clipped_texts(fig) == []
     assert thin_axes(fig) == []
     assert small_fonts(fig) == []
     text = all_text(fig)

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from figure_checks import all_text, text_overlaps, thin_axes
+from figure_checks import all_text, clipped_texts, text_overlaps, thin_axes
 from helpers import LAYOUT_NAMES
 from matplotlib.colors import to_rgba
 
@@ -48,6 +48,7 @@ def small_fonts(fig: Any) -> list[str]:
 
 def assert_clean(fig: Any) -> None:
     assert text_overlaps(fig) == []
+    assert clipped_texts(fig) == []
     assert thin_axes(fig) == []
     assert small_fonts(fig) == []
     text = all_text(fig)

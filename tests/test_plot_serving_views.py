@@ -13,7 +13,7 @@ from typing import Any
 
 import matplotlib as mpl
 import pytest
-from figure_checks import all_text, text_overlaps, thin_axes
+from figure_checks import all_text, clipped_texts, text_overlaps, thin_axes
 
 import topo.api
 from topo.place import Plan
@@ -33,6 +33,7 @@ def _legible(fig: Any) -> None:
     from matplotlib.text import Text
 
     assert text_overlaps(fig) == []
+    assert clipped_texts(fig) == []
     assert thin_axes(fig) == []
     text = all_text(fig)
     assert not EXPONENT.search(text), text

@@ -16,7 +16,7 @@ from typing import Any
 
 import matplotlib as mpl
 import pytest
-from figure_checks import all_text, text_overlaps, thin_axes
+from figure_checks import all_text, clipped_texts, text_overlaps, thin_axes
 from helpers import LAYOUT_NAMES
 
 from topo.api import figure
@@ -128,6 +128,39 @@ def test_nvl72_is_bundled_by_tray_and_switch_tray() -> None:
     assert len(fig.axes[0].lines) < 300
 
 
+@pytest.mark.parametrize(
+    ("racks", "boxes", "each"),
+    [
+        # 256 DGX (domains of 8): 8 a box, 32 boxes, every box the same.
+        (64, 32, "64"),
+        # 164 DGX: no count from 5 to 10 divides 164, so 33 boxes of 5, the last of 4.
+        (41, 33, "32-40"),
+    ],
+)
+def test_many_domains_are_drawn_in_even_boxes(
+    racks: int, boxes: int, each: str, tmp_path: Path
+) -> None:
+    """A fat tree of more than 40 domains: domains in boxes, as many in each where a count
+    divides them (16,384 domains drew 39 boxes of 410 and one of 394, labelled as if all
+    held 410); the GPUs a box, from the boxes themselves; the title inside the figure."""
+    f = tmp_path / "dgx-h100-superpod-many-racks.yaml"
+    f.write_text(f"name: dgx-h100-superpod-many-racks\nextends: dgx-h100-superpod\ncluster:\n"
+                 f"  racks: {racks}\n  racks_per_row: 8\n")  # fmt: skip
+    lay = load_layout(str(f))
+    fig = figure("topology", lay)
+    ax = fig.axes[0]
+    units = [t for t in hover_texts(fig).values() if t.startswith("domains ") and "↔" not in t]
+    assert len(units) == boxes
+    gpus = sorted(int(t.split("GPUs ")[1].split("-")[1].split(")")[0]) for t in units)
+    assert gpus[-1] == lay.n_gpus - 1  # every GPU in some box
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert f"box: a run of domains ({each} GPUs)" in legend
+    assert f"domain groups\n({each} GPUs each)" in all_text(fig)
+    assert f"{boxes} boxes of" in ax.get_title()
+    assert clipped_texts(fig) == []
+    assert text_overlaps(fig) == []
+
+
 def test_single_node_is_drawn_as_a_node() -> None:
     fig = figure("topology", "dgx-h100")
     text = all_text(fig)
@@ -184,6 +217,7 @@ def test_elevation_checks_sorted_by_margin_ports_apart() -> None:
 def test_no_text_overlaps(kind: str, name: str) -> None:
     fig = figure(kind, name)
     assert text_overlaps(fig) == []
+    assert clipped_texts(fig) == []
     assert thin_axes(fig) == []
     small = {
         t.get_text()

@@ -211,12 +211,23 @@ def _unit_groups(G: nx.Graph) -> tuple[str, list[list[str]]]:
     if 1 < len(domains) <= UNITS_MAX:
         return "domain", list(domains.values())
     if len(domains) == 1:
-        per = math.ceil(len(trays) / 24)
+        per = _per_box(len(trays), 24)
         groups = list(trays.values())
         return "trays", [sum(groups[i : i + per], []) for i in range(0, len(groups), per)]
-    per = math.ceil(len(domains) / UNITS_MAX)
+    per = _per_box(len(domains), UNITS_MAX)
     groups = list(domains.values())
     return "domains", [sum(groups[i : i + per], []) for i in range(0, len(groups), per)]
+
+
+def _per_box(n: int, most: int) -> int:
+    """How many of `n` trays or domains go in a box, for at most `most` boxes.
+
+    The fewest that divide `n` evenly, so that every box holds as many (16,384 domains:
+    32 boxes of 512, not 39 of 410 and one of 394), unless that leaves fewer than half
+    the boxes; then the fewest that fit, the last box holding the rest.
+    """
+    per = math.ceil(n / most)
+    return next((p for p in range(per, 2 * per + 1) if n % p == 0), per)
 
 
 def _one(values: set[int]) -> int:

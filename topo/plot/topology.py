@@ -241,18 +241,25 @@ def _layout_of(summary: dict[str, Any]) -> Layout | None:
 # --- Bundled boxes: trays, nodes or domains; switch trays; leaves; spines ---------------
 
 
-def _unit_row(G: nx.Graph, B: Bundled, n: int) -> str:
-    """The GPU row's label, at most 14 characters a line."""
+def _gpus_a_box(units: list[Box]) -> str:
+    """GPUs in each box of the GPU row: "3,280", or "3,152-3,280" where boxes differ."""
+    sizes = [len(u.members) for u in units]
+    lo, hi = min(sizes), max(sizes)
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+
+def _unit_row(G: nx.Graph, B: Bundled, n: str) -> str:
+    """The GPU row's label, at most 14 characters a line (`n`: GPUs a box)."""
     if B.unit == "tray":
-        return f"compute trays\n({n:,} GPUs each)"
+        return f"compute trays\n({n} GPUs each)"
     if B.unit == "node":
-        return f"nodes, one\ndomain each\n({n:,} GPUs)"
+        return f"nodes, one\ndomain each\n({n} GPUs)"
     if B.unit == "domain" and _racks_are_domains(G, B):
-        return f"racks, one\ndomain each\n({n:,} GPUs)"
+        return f"racks, one\ndomain each\n({n} GPUs)"
     if B.unit == "domain":
-        return f"domains\n({n:,} GPUs each)"
+        return f"domains\n({n} GPUs each)"
     what = "tray groups" if B.unit == "trays" else "domain groups"
-    return f"{what}\n({n:,} GPUs each)"
+    return f"{what}\n({n} GPUs each)"
 
 
 def _racks_are_domains(G: nx.Graph, B: Bundled) -> bool:
@@ -284,7 +291,7 @@ def _bundled(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
     _leaf_marks(ax, G, B)
     _spine_marks(ax, G, B)
     requests = _bundle_lines(ax, G, B, lo, hi)
-    rows = [("unit", _unit_row(G, B, len(units[0].members)))]
+    rows = [("unit", _unit_row(G, B, _gpus_a_box(units)))]
     if "switch" in has:
         planes = any(b.key.startswith("sp") for b in B.boxes.values() if b.kind == "switch")
         rows.append(("switch", "switch planes" if planes else "switch trays"))
@@ -313,10 +320,19 @@ def _bundled(G: nx.Graph, summary: dict[str, Any]) -> tuple[Any, Any]:
 def _bundled_title(G: nx.Graph, summary: dict[str, Any], B: Bundled) -> str:
     n, name = summary["gpus"], G.graph["layout"]
     units = sum(1 for b in B.boxes.values() if b.kind == "unit")
-    if B.unit in ("node", "domain", "domains"):
-        what = {"node": "node", "domain": "domain", "domains": "group of domains"}[B.unit]
+    if B.unit in ("node", "domain"):
         return (
-            f"{name}: {n:,} GPUs drawn by scale-up domain, {units} boxes (one per {what}); "
+            f"{name}: {n:,} GPUs drawn by scale-up domain, {units} boxes (one per {B.unit}); "
+            "links bundled"
+        )
+    if B.unit == "domains":
+        units_ = [u for u in B.boxes.values() if u.kind == "unit"]
+        each = [len({G.nodes[g]["domain"] for g in u.members}) for u in units_]
+        lo, hi = min(each), max(each)
+        per = f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+        # Two lines: the name, a 6-digit GPU count and the box count fill one too wide.
+        return (
+            f"{name}: {n:,} GPUs drawn by scale-up domain,\n{units} boxes of {per} domains; "
             "links bundled"
         )
     switch = "switch plane" if any(k.startswith("sp") for k in B.boxes) else "switch tray"
@@ -495,7 +511,9 @@ def _leaf_marks(ax: Any, G: nx.Graph, B: Bundled) -> None:
     for rail, group in by_rail.items():
         k = sum(len(lf.members) for lf in group)
         x = (group[0].x + group[-1].x) / 2
-        label = f"rail {rail}" + (f" ({k} leaves)" if k > 1 else " leaf")
+        # On two lines past 4 rails of several leaves each: 8 labels side by side then fit.
+        many = f"\n{k:,} leaves" if len(by_rail) > 4 else f" ({k:,} leaves)"
+        label = f"rail {rail}" + (many if k > 1 else " leaf")
         _text(
             ax,
             x,
@@ -717,7 +735,7 @@ def _bundled_legend(ax: Any, G: nx.Graph, B: Bundled, lo: float, hi: float) -> N
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    unit = next(b for b in B.boxes.values() if b.kind == "unit")
+    units = [b for b in B.boxes.values() if b.kind == "unit"]
     what = {
         "tray": "a compute tray",
         "node": "a node",
@@ -729,7 +747,7 @@ def _bundled_legend(ax: Any, G: nx.Graph, B: Bundled, lo: float, hi: float) -> N
         Patch(
             facecolor="#DCE6F2",
             edgecolor=_BOX_EDGE,
-            label=f"box: {what} ({len(unit.members):,} GPUs)",
+            label=f"box: {what} ({_gpus_a_box(units)} GPUs)",
         )
     ]
     if any(b.kind == "switch" for b in B.boxes.values()):
