@@ -212,6 +212,22 @@ def test_elevation_checks_sorted_by_margin_ports_apart() -> None:
     assert "1,296 ports of 1,296 ports, full" in section
 
 
+def test_elevation_amounts_read_as_people_write_them() -> None:
+    """4 DGX H100 a rack: 4 x 10.2 kW = 40.8 kW of the 41 kW budget, 0.5% left (it said
+    0%); floor loads in kg/m² with thousands separated; 8 racks alike."""
+    from topo.plot.elevation import _amount, _left
+
+    assert _amount(1200.0, "kg/m^2") == "1,200 kg/m²"
+    assert _amount(0.0158, "m^3/s").endswith("L/min")
+    assert (_left(0.005), _left(0.0), _left(0.094), _left(0.0096)) == (
+        "0.5% left", "0% left", "9% left", "1% left",
+    )  # fmt: skip
+    text = all_text(figure("elevation", "dgx-h100-superpod"))
+    assert f"40.8 kW of 41 kW, {(41 - 4 * 10.2) / 41:.1%} left" in text
+    assert "8 racks alike" in text
+    assert "^2" not in text
+
+
 @pytest.mark.parametrize("kind", ["topology", "elevation"])
 @pytest.mark.parametrize("name", LAYOUT_NAMES)
 def test_no_text_overlaps(kind: str, name: str) -> None:

@@ -94,7 +94,7 @@ def plot_elevation(layout: Layout, checks: dict[str, Any]) -> tuple[Any, Any]:
     racks = layout.cluster.racks
     ax.set_title(
         f"Front of one rack ({rack.gpus} GPUs, {H} U)"
-        + (f"; {racks} racks alike" if racks > 1 else ""),
+        + (f"; {racks:,} racks alike" if racks > 1 else ""),
         fontsize=10,
     )
     ax.legend(loc="lower right", fontsize=9, frameon=False, bbox_to_anchor=(1.02, 0.0), ncols=1)
@@ -136,12 +136,23 @@ def _device_text(d: Any, i: int, bottom_u: float) -> str:
 
 
 def _amount(value: float, unit: str) -> str:
+    """A check's value for the figure: "1,200 kg/m²" (the CLI writes "1200 kg/m^2")."""
     kind = _KINDS.get(unit)
-    if kind is not None:
-        return human(value, kind)
-    if unit == "U":
-        return f"{value:g} U"
-    return f"{value:,.0f} {unit}".strip()
+    if kind is None:
+        return f"{value:g} U" if unit == "U" else f"{value:,.0f} {unit}".strip()
+    number, _, symbol = human(value, kind).partition(" ")
+    if number.lstrip("-").isdigit():  # a whole number: its thousands separated
+        number = f"{int(number):,}"
+    return f"{number} {symbol.replace('^2', '²').replace('^3', '³')}"
+
+
+def _left(margin: float) -> str:
+    """What a margin leaves, to the nearest per cent; a tenth of one under 1%.
+
+    40.8 kW of 41 kW used leaves "0.5% left", not "0% left".
+    """
+    share = margin * 100
+    return f"{share:.1f}% left" if 0 < share < 0.95 else f"{share:.0f}% left"
 
 
 def _rows(checks: dict[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
@@ -205,7 +216,7 @@ def _budget_bars(ax: Any, checks: dict[str, Any]) -> None:
             color = NA_COLOR
         bar = ax.barh([y], [share], color=color, height=0.62)[0]
         bars.append(y)
-        left = "full" if c in design and c["margin"] == 0 else f"{c['margin'] * 100:.0f}% left"
+        left = "full" if c in design and c["margin"] == 0 else _left(c["margin"])
         note = f"{_amount(c['value'], c['unit'])} of {_amount(c['limit'], c['unit'])}, {left}"
         ax.text(text_x, y, note, va="center", fontsize=9)
         hover(bar, f"{c['name']}: {note}; {c['note']}")
