@@ -217,7 +217,7 @@ def format_collective(c: dict[str, Any], layout: str) -> str:
     link = c["busiest_link"]
     lines = [
         f"{layout}: {c['op']} of {format_quantity(c['bytes_per_gpu'], 'data')} per GPU over "
-        f"{c['gpus']} GPUs ({c['domains_spanned']} domain(s), {c['racks_spanned']} rack(s))",
+        f"{c['gpus']:,} GPUs ({c['domains_spanned']} domain(s), {c['racks_spanned']} rack(s))",
         "",
         f"  algorithm   {c['algorithm']}",
         f"  time        {format_quantity(c['time_s'], 'time')} = latency "
@@ -335,7 +335,7 @@ def format_evaluate(e: dict[str, Any]) -> str:
     br = d["breakdown_s"]
     lines = [
         f"{e['model']} on {e['layout']}: tp {p['tp']} x ep {p['ep']} x pp {p['pp']} x dp "
-        f"{p['dp']} ({e['gpus']} GPUs"
+        f"{p['dp']} ({e['gpus']:,} GPUs"
         + (
             f"; ep {p['ep']} runs over the tp x dp = {p['tp'] * p['dp']} GPUs of a stage"
             if p["ep"] > 1
@@ -412,7 +412,7 @@ def format_sweep(s: dict[str, Any]) -> str:
     crit = s["critical_batch"]["kv_aware"]
     lines = [
         f"{s['model']} on {s['layout']}: tp {p['tp']} x ep {p['ep']} x pp {p['pp']} x dp "
-        f"{p['dp']} ({s['gpus']} GPUs), context {s['context']:,.0f}",
+        f"{p['dp']} ({s['gpus']:,} GPUs), context {s['context']:,.0f}",
         f"  floor {format_quantity(s['latency_floor_s'], 'time')} at batch "
         f"{s['rows'][0]['batch']}; critical batch {_crit(s['critical_batch'])}; "
         f"largest batch that fits {s['max_batch']:,}",

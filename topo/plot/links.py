@@ -54,7 +54,7 @@ def plot_links(G: nx.Graph, data: dict[str, Any]) -> tuple[Any, Any]:
     c = data["collective"]
     fig.suptitle(
         f"{G.graph['layout']}: {c['op']} of {human(c['bytes_per_gpu'], 'data')} per GPU over "
-        f"{c['gpus']} GPUs ({c['algorithm']}, {human(c['time_s'], 'time')}): link loads",
+        f"{c['gpus']:,} GPUs ({c['algorithm']}, {human(c['time_s'], 'time')}): link loads",
         fontsize=12,
         weight="bold",
     )
