@@ -206,13 +206,16 @@ def _deepep_points() -> list[dict]:
 
 def test_expert_all_to_all_against_deepep_low_latency() -> None:
     """DeepEP's low-latency kernels (H800, CX7, 128 tokens per GPU, hidden 7168, top-8):
-    topo's dispatch (FP8) and combine (BF16), one copy per selected expert, land within
-    25% of each published latency from EP 16 to EP 256 (the scale-out curve comes from
-    these and the normal kernels' points, so this checks the arithmetic, not a forecast).
+    topo's dispatch (FP8) and combine (BF16), one copy per selected expert, on the
+    scale-out curve alone land within 25% of each published latency from EP 16 to EP 256,
+    10% at the median (the curve comes from these and the normal kernels' points, so this
+    checks the arithmetic, not a forecast). As served, a call across nodes pays at least
+    the latency of an all-to-all inside one (XLA's on NVLink 4, 8 GPUs: 32.51 us): every
+    time is the curve's with its latency raised to that, and stays within 25%.
     """
     pts = _deepep_points()
     assert len(pts) == 12
-    errors = []
+    errors, served = [], []
     for o in pts:
         ep = o["ep_ranks"]
         if ep < 16:
@@ -224,9 +227,17 @@ def test_expert_all_to_all_against_deepep_low_latency() -> None:
         one = Workload(weights="fp8").losses
         tokens, hidden, k = o["tokens_per_rank"], o["hidden"], o["topk"]
         b = 1.0 if o["kind"] == "moe-dispatch" else 2.0
-        t = float(CommModel.time(comm.ep_all_to_all, tokens * k * hidden * b, one))
+        nbytes = tokens * k * hidden * b
+        curve_only = tuple((*line[:7], "") for line in comm.ep_all_to_all)
+        t = float(CommModel.time(curve_only, nbytes, one))
         measured = float(str(o["value"]).split()[0]) * 1e-6
         errors.append(t / measured - 1)
+        # Served: the same call, its latency raised from the hops' 4 us to NVLink's.
+        (line,) = comm.ep_all_to_all
+        assert line[7] == "nvlink4"
+        t_served = float(CommModel.time(comm.ep_all_to_all, nbytes, one))
+        assert t_served == pytest.approx(t - line[2] + 32.51e-6, rel=1e-9)
+        served.append(t_served / measured - 1)
         # expert_all_to_all charges the dispatch (FP8) and the combine (BF16) together.
         both = expert_all_to_all(comm, DSV3, ep, tokens, "fp8", one, low_latency=True)
         fp8 = CommModel.time(comm.ep_all_to_all, tokens * k * hidden * 1.0, one)
@@ -234,6 +245,7 @@ def test_expert_all_to_all_against_deepep_low_latency() -> None:
         assert float(both) == pytest.approx(float(fp8 + bf16))
     assert max(abs(e) for e in errors) <= 0.25
     assert statistics.median(abs(e) for e in errors) <= 0.10
+    assert max(abs(e) for e in served) <= 0.25
 
 
 def test_node_dedup_shrinks_scale_out_bytes() -> None:

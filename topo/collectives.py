@@ -337,11 +337,17 @@ def charge(
     gpus: int = 8,
     runtime: str = "serving",
     memo: dict[tuple[str, str, str], tuple[float, np.ndarray]] | None = None,
+    inside_link: str = "",
 ) -> tuple[Any, Any]:
     """Measured (alpha, beta) of one call from its bare parts; vectorised over `nbytes`.
 
     `phases` are (phase name, bare beta [s], link name). Alpha is the measured per-call
-    latency of `latency_link` or the bare alpha if larger; each phase's beta is divided by
+    latency of `latency_link` or the bare alpha if larger; a call that crosses domains
+    (charged on a scale-out link) pays at least the latency its op measures inside one
+    (`inside_link`, the layout's scale-up link): it does what a call inside a domain
+    does, and more. (DeepEP's internode points fit a latency of 0, the all-to-all
+    measured on NVLink takes 29-33 us a call: without the floor an expert all-to-all
+    across racks cost less than one inside a rack.) Each phase's beta is divided by
     the share of link-rate time measured at this message size; pipelined phases cost the
     slowest plus the rest over the chunks in flight. `runtime`: whose timings apply --
     ``library`` (nccl-tests, rccl-tests), ``engine`` (a serving engine's own all-reduce
@@ -353,10 +359,10 @@ def charge(
     memo = {} if memo is None else memo
     args = (op, nbytes, alpha_bare, phases, latency_link, pipelined, gpus)
     if runtime != "serving":
-        return _charge_with(*args, runtime, memo)
-    a, b = _charge_with(*args, "library", memo)
+        return _charge_with(*args, runtime, memo, inside_link)
+    a, b = _charge_with(*args, "library", memo, inside_link)
     if op == "all-reduce" and has_engine_curve(latency_link, op):
-        a2, b2 = _charge_with(*args, "engine", memo)
+        a2, b2 = _charge_with(*args, "engine", memo, inside_link)
         pick = np.asarray(a2 + b2) < np.asarray(a + b)
         a, b = np.where(pick, a2, a), np.where(pick, b2, b)
     return a, b
@@ -368,7 +374,8 @@ def curve_memos(
     """Curve look-ups for :func:`charge` (``serving``) of many sets of lines at once.
 
     `asked`: (lines, message sizes) pairs, each line ``(op, alpha, hops, phases,
-    latency_link, pipelined, gpus)`` as :func:`topo.perf.CommModel.time` takes them.
+    latency_link, pipelined, gpus, inside_link)`` as :func:`topo.perf.CommModel.time`
+    takes them.
     Every curve (link, op, runtime, group size) that their charges read is looked up
     once, over all their sizes laid end to end (element by element: each slice is the
     floats of its own look-up); each pair gets the memos its charges would fill, by
@@ -376,11 +383,13 @@ def curve_memos(
     """
     want: dict[tuple[str, str, str, int], list[int]] = {}
     for at, (lines, _) in enumerate(asked):
-        for op, _alpha, _hops, phases, latency_link, _pipe, n in lines:
+        for op, _alpha, _hops, phases, latency_link, _pipe, n, inside in lines:
             runtimes = ["library"]
             if op == "all-reduce" and has_engine_curve(latency_link, op):
                 runtimes.append("engine")
             keys = {(latency_link, op)} | {(link, _phase_op(name, op)) for name, _, link in phases}
+            if inside and inside != latency_link:
+                keys.add((inside, op))
             for link, of in keys:
                 for runtime in runtimes:
                     users = want.setdefault((link, of, runtime, n), [])
@@ -408,6 +417,7 @@ def _charge_with(
     gpus: int,
     runtime: str,
     memo: dict[tuple[str, str, str], tuple[float, np.ndarray]],
+    inside_link: str = "",
 ) -> tuple[Any, Any]:
     M = np.asarray(nbytes, dtype=float)
 
@@ -418,6 +428,8 @@ def _charge_with(
         return memo[key]
 
     latency, _ = curve(latency_link, op)
+    if inside_link and inside_link != latency_link:
+        latency = max(latency, curve(inside_link, op)[0])
     alpha = np.maximum(alpha_bare, latency)
     parts = [np.asarray(beta) / curve(link, _phase_op(name, op))[1] for name, beta, link in phases]
     if not parts:
@@ -445,6 +457,7 @@ def _charged(
         pipelined=algorithm == "hierarchical",
         gpus=n,
         runtime=runtime,
+        inside_link=fabric.up_link if crosses else "",
     )
     return float(a), float(b)
 
@@ -456,13 +469,34 @@ def _basis(
     crosses = any(p.crosses_domains for p in phases)
     link = _phase_link(fabric, crosses)
     if runtime != "serving":
-        return f"{runtime}: " + collective_basis(link, op, n, runtime)
+        return (
+            f"{runtime}: "
+            + collective_basis(link, op, n, runtime)
+            + _floor_basis(fabric, crosses, op, n, runtime)
+        )
     which = "library"
     if op == "all-reduce" and has_engine_curve(link, op):
         lib = sum(_charged(op, fabric, algorithm, phases, M, n, "library"))
         eng = sum(_charged(op, fabric, algorithm, phases, M, n, "engine"))
         which = "engine" if eng < lib else "library"
-    return f"serving, {which} kernel: " + collective_basis(link, op, n, which)
+    return (
+        f"serving, {which} kernel: "
+        + collective_basis(link, op, n, which)
+        + _floor_basis(fabric, crosses, op, n, which)
+    )
+
+
+def _floor_basis(fabric: Fabric, crosses: bool, op: str, n: int, runtime: str) -> str:
+    """Where a call across domains pays the latency measured inside one, in words."""
+    inside = fabric.up_link
+    if not crosses or not inside or inside == fabric.out_link:
+        return ""
+    outside, _ = collective_efficiency(fabric.out_link, op, 1.0, n, runtime)
+    floor, _ = collective_efficiency(inside, op, 1.0, n, runtime)
+    if floor <= outside:
+        return ""
+    where = collective_basis(inside, op, n, runtime).split(": ")[-1].removeprefix("measured ")
+    return f"; latency as inside a domain, {where}"
 
 
 def _members(fabric: Fabric, op: str, gpus: list[str]) -> np.ndarray:

@@ -165,8 +165,9 @@ class Workload:
 
 # One algorithm of a collective on a group, linear in the message size M:
 # (op, bare alpha [s], the steps' hop latencies [s], ((phase name, bare beta per byte
-#  [s/B], link), ...), latency link, pipelined phases, group size).
-Line = tuple[str, float, float, tuple[tuple[str, float, str], ...], str, bool, int]
+#  [s/B], link), ...), latency link, pipelined phases, group size, the scale-up link
+#  whose measured latency a call across domains pays at least, or "").
+Line = tuple[str, float, float, tuple[tuple[str, float, str], ...], str, bool, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +216,7 @@ class CommModel:
         """:meth:`time` computed; `memos`: curve look-ups at `m` by group size, if known."""
         out = []
         memos = {} if memos is None else memos
-        for op, alpha, hops, phases, latency_link, pipelined, n in lines:
+        for op, alpha, hops, phases, latency_link, pipelined, n, inside in lines:
             if losses is None or not losses.enabled:
                 out.append(alpha + sum(b for _, b, _ in phases) * m)
                 continue
@@ -228,6 +229,7 @@ class CommModel:
                 pipelined=pipelined,
                 gpus=n,
                 memo=memos.setdefault(n, {}),  # the lines' algorithms share curves
+                inside_link=inside,
             )
             out.append(losses.comm_time(a, b))
         return np.asarray(np.min(out, axis=0))
@@ -272,7 +274,8 @@ def _lines(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Line, ...]:
             latency_link = fabric.out_link if crosses else fabric.up_link
             pipelined = res.algorithm == "hierarchical"
             hops = sum(p.alpha_s for p in res.phases)
-            out.append((op, res.alpha_s, hops, phases, latency_link, pipelined, len(gpus)))
+            inside = fabric.up_link if crosses else ""
+            out.append((op, res.alpha_s, hops, phases, latency_link, pipelined, len(gpus), inside))
         cache[key] = tuple(out)
         if local is not None:
             bounded_put(_SHARED, local, cache[key], 1 << 14)
@@ -326,7 +329,8 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
     - Every call pays at least the measured per-call latency of the link it is charged
       on (:func:`topo.collectives.charge` takes the larger of that and the hops'): the
       scale-up link's for a group inside one domain, the scale-out link's for one that
-      spans domains (each algorithm then has a phase that crosses).
+      spans domains (each algorithm then has a phase that crosses), and no less than the
+      scale-up link's.
     - In a switched domain every byte a member sends leaves through its own links to the
       switch planes, so a phase takes at least its bytes per member over the largest
       such sum of link rates of any GPU: an all-to-all sends (n - 1)/n of the buffer, an
@@ -352,7 +356,7 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
         n, across, share = part
         link, rate = (fabric.out_link, nic) if across else (fabric.up_link, up)
         phases = ((op, share / rate * _UNDER, link),) if share > 0 and rate > 0 else ()
-        return ((op, 0.0, 0.0, phases, link, False, n),)
+        return ((op, 0.0, 0.0, phases, link, False, n, fabric.up_link if across else ""),)
 
     return CommModel(line("all-reduce", tp), line("all-to-all", ep), line("p2p", hop), spans)
 
@@ -1124,7 +1128,8 @@ def _floor_times(
     """One floor call's time per run (rows of `shape`; zero where a run does not make it).
 
     As :meth:`CommModel._time` charges comm_floor's one line (:func:`topo.collectives.charge`,
-    serving): the measured latency of its link, its bytes over the link's rate and the
+    serving): the measured latency of its link (across domains, no less than the
+    scale-up link's), its bytes over the link's rate and the
     measured share at each size; an all-reduce also by the engine's kernel where that is
     faster; then the calibration's latency and bandwidth scale.
     """
@@ -1149,6 +1154,10 @@ def _floor_times(
         charged = []
         for runtime in ("library", "engine") if engine else ("library",):
             latency, got = collective_efficiencies(link, op, m, group[sel], runtime)
+            inside = fabric.up_link
+            if x and inside and inside != link:  # as charge: across, at least inside's
+                floor, _ = collective_efficiencies(inside, op, m[:, :1], group[sel], runtime)
+                latency = np.maximum(latency, floor)
             # As charge: the larger of no bare alpha (0) and the measured latency.
             charged.append((np.maximum(0.0, latency), np.where(has, b_sel * m / got, 0.0)))
         a, b = charged[0]
