@@ -221,8 +221,9 @@ def _by_domain(
     for y, label in ((0.0, "domains"), (2.0, "leaves"), (3.2, "spines")):
         ax.text(-0.02 * width, y, label, ha="right", va="center", fontsize=9)
     ax.set_xlim(-0.15 * width, width * 1.02)
-    ax.set_ylim(-0.9, 3.6)
-    ax.legend(loc="upper right", fontsize=9, frameon=False)
+    # Room above the spines for the legend, on one line (it sat on the last spines).
+    ax.set_ylim(-0.9, 3.85)
+    ax.legend(loc="upper right", fontsize=9, frameon=False, ncols=2, borderaxespad=0.0)
     return (
         "drawn by scale-up domain (square colour: its busiest scale-up link); lines: the "
         "busiest link between a domain and a leaf, and leaf-spine links"
