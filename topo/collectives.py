@@ -496,7 +496,7 @@ def _floor_basis(fabric: Fabric, crosses: bool, op: str, n: int, runtime: str) -
     if floor <= outside:
         return ""
     where = collective_basis(inside, op, n, runtime).split(": ")[-1].removeprefix("measured ")
-    return f"; latency as inside a domain, {where}"
+    return f"; latency at least as inside a domain, {where}"
 
 
 def _members(fabric: Fabric, op: str, gpus: list[str]) -> np.ndarray:
