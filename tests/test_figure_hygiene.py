@@ -291,6 +291,12 @@ def test_compare_is_clean_and_marks_infeasible_by_hatching(tmp_path: Path) -> No
     hatched = [p for p in axes[0].patches if p.get_hatch() == FAIL_HATCH]
     assert len(hatched) == 1  # the infeasible design: colour and hatching
     assert hatched[0].get_width() == pytest.approx(bad[0]["tokens_per_s_per_gpu"])
+    # A margin under 1% to a tenth: 4 DGX H100 a rack, 40.8 kW of a 41 kW budget.
+    pod = api.compare(["dgx-h100-superpod"], "llama-3.1-8b").to_dict()
+    (row,) = pod["designs"]
+    assert row["binding_margin"] == pytest.approx((41 - 4 * 10.2) / 41)
+    fig, _ = plot_compare(pod)
+    assert "+0.5% power vs rack budget" in all_text(fig)
 
 
 @pytest.fixture(scope="module")

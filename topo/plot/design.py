@@ -67,6 +67,8 @@ def plot_compare(data: dict[str, Any]) -> tuple[Any, Any]:
             )
             label = fmt.format(v)
             if key == "binding_margin":
+                if 0 < abs(v) < 0.0095:  # 40.8 of 41 kW: "+0.5%", not "+0%"
+                    label = f"{v:+.1%}"
                 label += f" {r.get('binding_limit') or ''}"
             ax.text(max(v, 0), yi, " " + label, va="center", fontsize=9)
         ax.set_ylim(-0.6, len(rows) - 0.1)
