@@ -317,3 +317,24 @@ def test_exact_gemm_efficiency_is_kept_per_shape_and_equals_the_vector_fit() -> 
     one_by_one = gemm_efficiency(acc, "fp8", m, 7168.0, 2048.0)
     assert np.array_equal(one_by_one, together)
     assert np.array_equal(gemm_efficiency(acc, "fp8", m, 7168.0, 2048.0), together)
+
+
+@pytest.mark.parametrize("link", ["ib-ndr", "eth-400g", "roce"])
+@pytest.mark.parametrize("op", ["all-reduce", "p2p", "all-gather", "reduce-scatter", "broadcast"])
+def test_scale_out_ops_not_measured_fall_back_to_nvlink4(link: str, op: str) -> None:
+    """Only DeepEP's all-to-all is measured across nodes. Any other op on a scale-out link
+    takes that op as measured on NVLink 4 (the best-measured fabric), else NVLink 4's
+    all-reduce (nccl-tests on 8 GPUs) -- not whichever curve the tables list first (XLA's
+    all-gather on 2 GPUs, which every such op took)."""
+    from topo.kernels import collective_basis, collective_efficiency
+
+    measured = {o for (lk, o) in tables().collectives if lk == "nvlink4"}
+    want = op if op in measured else "all-reduce"
+    basis = collective_basis(link, op, 16, "library")
+    assert basis.startswith(f"no {op} measured on {link}: {want} on ")
+    assert "of nvlink4" in basis
+    # The same curve as the op's own on NVLink 4: latency and shares.
+    got = collective_efficiency(link, op, np.array([1e4, 1e6, 1e8]), 16, "library")
+    ref = collective_efficiency("nvlink4", want, np.array([1e4, 1e6, 1e8]), 16, "library")
+    assert got[0] == ref[0]
+    np.testing.assert_array_equal(got[1], ref[1])

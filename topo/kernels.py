@@ -632,7 +632,12 @@ def _curve_for(link: str, op: str, gpus: int, runtime: str = "library") -> Colle
         ]
         if engine:
             return nearest(engine)
-    for key in ((link, op), (other, op), (link, "all-reduce"), (other, "all-reduce")):
+    # Then the op on the scale-up fallback (NVLink 4, the best-measured fabric) and its
+    # all-reduce: a scale-out link measured for one op only (InfiniBand: DeepEP's
+    # all-to-all) took whichever curve the tables listed first for every other op.
+    up = fb["scale_up"]
+    keys = ((link, op), (other, op), (link, "all-reduce"), (other, "all-reduce"), (up, op))
+    for key in (*keys, (up, "all-reduce")):
         if key in c:
             curves = c[key]
             best = min(order.index(cv.runtime) for cv in curves)
@@ -667,7 +672,9 @@ def collective_efficiency(
     From the curve of `op` on `link` measured with the nearest group size. A link without
     that op uses the op on ``collective_fallback`` (scale-out links, named ``ib-``,
     ``eth-``, ``roce``, ``pcie``: InfiniBand NDR as DeepEP measured it; scale-up links:
-    NVLink 4, the best-measured fabric), then the all-reduce curves.
+    NVLink 4, the best-measured fabric), then the all-reduce curves, then the op on
+    NVLink 4 and its all-reduce (a scale-out all-reduce or pipeline hop: no nccl-tests
+    sweep across nodes was found).
     """
     c = _curve_for(link, op, gpus, runtime)
     lb = np.log2(np.maximum(np.asarray(nbytes, dtype=float), 1.0))
