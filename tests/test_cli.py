@@ -49,7 +49,7 @@ def test_show_json_x16_and_tpu(capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "show", "dgx-h100")
     assert code == 0
-    assert "8 in 1 rack(s)" in out
+    assert "8 in 1 rack of 8" in out
     assert "450 GB/s per direction" in out
     assert "26.8 TB/s" in out  # 8 x 3.35 TB/s aggregate HBM bandwidth
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from topo.units import format_quantity
+from topo.units import count, format_quantity
 
 __all__ = ["format_layouts", "format_show"]
 
@@ -26,7 +26,7 @@ def format_show(s: dict[str, Any]) -> str:
     lines += _rows(
         [
             ("accelerator", f"{s['accelerator']} ({s['accelerator_description']})"),
-            ("GPUs", f"{s['gpus']:,} in {s['racks']:,} rack(s) of {s['gpus_per_rack']}"),
+            ("GPUs", f"{s['gpus']:,} in {count(s['racks'], 'rack')} of {s['gpus_per_rack']}"),
             (
                 "scale-up domains",
                 f"{s['domains']:,} of {s['domain_size']} GPUs (one per {s['domain_span']})",
@@ -53,7 +53,8 @@ def _per_gpu_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     topo = s["scale_up_topology"] + (f" {dims}" if dims else "")
     ratio = s["scale_up_to_scale_out_ratio"]
     nb = s["scale_up_neighbours_per_gpu"]
-    neighbours = str(nb["max"]) if nb["min"] == nb["max"] else f"{nb['min']}-{nb['max']}"
+    same = nb["min"] == nb["max"]
+    neighbours = count(nb["max"], "neighbour") if same else f"{nb['min']}-{nb['max']} neighbours"
     return [
         (
             "HBM",
@@ -64,7 +65,7 @@ def _per_gpu_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
             "scale-up",
             f"{_q(s['scale_up_bandwidth_per_gpu_bytes_per_s'], 'bandwidth')} per "
             f"direction; {s['scale_up_links_per_gpu']} x {s['scale_up_link']}, {topo}, "
-            f"{neighbours} neighbour(s)",
+            f"{neighbours}",
         ),
         (
             "scale-out",
@@ -217,7 +218,8 @@ def format_collective(c: dict[str, Any], layout: str) -> str:
     link = c["busiest_link"]
     lines = [
         f"{layout}: {c['op']} of {format_quantity(c['bytes_per_gpu'], 'data')} per GPU over "
-        f"{c['gpus']:,} GPUs ({c['domains_spanned']} domain(s), {c['racks_spanned']} rack(s))",
+        f"{c['gpus']:,} GPUs ({count(c['domains_spanned'], 'domain')}, "
+        f"{count(c['racks_spanned'], 'rack')})",
         "",
         f"  algorithm   {c['algorithm']}",
         f"  time        {format_quantity(c['time_s'], 'time')} = latency "
@@ -259,8 +261,8 @@ def format_moe(m: dict[str, Any], layout: str) -> str:
     ratio = m["per_byte_slowdown_cross_domain"]
     lines = [
         f"{layout}: MoE layer, {m['tokens_per_gpu']} tokens/GPU x top-{m['topk']} x hidden "
-        f"{m['hidden']} on EP {m['ep']} ({m['domains_spanned']} domain(s), "
-        f"{m['racks_spanned']} rack(s))",
+        f"{m['hidden']} on EP {m['ep']} ({count(m['domains_spanned'], 'domain')}, "
+        f"{count(m['racks_spanned'], 'rack')})",
         "",
     ]
     lines += _rows(

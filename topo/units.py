@@ -21,6 +21,7 @@ from dataclasses import dataclass
 __all__ = [
     "KINDS",
     "UnitError",
+    "count",
     "format_quantity",
     "kind_of_unit",
     "parse_quantity",
@@ -319,6 +320,19 @@ def _suggest(num: str, unit: str, kind: str) -> str:
 def _short(value: object, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def count(n: int, noun: str) -> str:
+    """A whole number of things, its thousands separated, the noun plural unless one.
+
+    Examples
+    --------
+    >>> count(1, "rack")
+    '1 rack'
+    >>> count(16384, "domain")
+    '16,384 domains'
+    """
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def format_quantity(value: float, kind: str, *, digits: int | None = 4) -> str:

@@ -101,12 +101,12 @@ def torus_slices(G: nx.Graph, dims: tuple[int, ...]) -> dict[str, tuple[float, f
 
 def summary_text(summary: dict[str, Any]) -> str:
     """One line under a topology figure."""
-    from topo.units import format_quantity
+    from topo.units import count, format_quantity
 
     up = format_quantity(summary["scale_up_bandwidth_per_gpu_bytes_per_s"], "bandwidth")
     out = format_quantity(summary["scale_out_bandwidth_per_gpu_bytes_per_s"], "bandwidth")
     return (
-        f"{summary['gpus']:,} GPUs in {summary['domains']:,} domain(s) of "
+        f"{summary['gpus']:,} GPUs in {count(summary['domains'], 'domain')} of "
         f"{summary['domain_size']}; per GPU {up} scale-up, {out} scale-out (per direction)"
     )
 
