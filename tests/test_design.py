@@ -759,3 +759,63 @@ def test_the_path_margin_covers_exact_fits_against_the_curves(
             gaps.append(abs(alone / curve - 1))
     assert len(gaps) > 12
     assert max(gaps) < _PATH_MARGIN / 2
+
+
+@pytest.mark.parametrize(
+    ("gpus", "n", "domain", "copies"),
+    [
+        (64, 1152, 72, 16),  # one a rack: 18 end to end would put 14 across two racks
+        (32, 1152, 72, 32),  # two a rack, 8 GPUs idle in each
+        (24, 1152, 72, 48),  # three a rack, none idle
+        (72, 1152, 72, 16),
+        (144, 1152, 72, 8),  # on two whole racks each
+        (96, 1152, 72, 8),  # two racks each, 48 GPUs idle a pair
+        (8, 80, 72, 10),  # nine in the rack, one in the 8 GPUs past it
+    ],
+)
+def test_copies_of_a_plan_sit_inside_domains(gpus: int, n: int, domain: int, copies: int) -> None:
+    from topo.design import _copies
+
+    assert _copies(gpus, n, domain) == copies
+
+
+def test_a_design_counts_only_copies_that_sit_inside_domains() -> None:
+    """DeepSeek-V3 on 1,152 GB200 GPUs in 72-GPU racks: every copy of the chosen plan lies
+    inside a rack or on whole racks, so the busy GPUs are whole copies of it a rack; the
+    tokens/s per GPU are the plan's over the busy share. (18 copies of an ep 64 plan on
+    1,152 GPUs counted every GPU busy, though 14 of them would span two racks.)"""
+    from topo.design import _copies
+
+    d = {"layout": "gb200-nvl72", "model": "deepseek-v3", "weights": "fp8", "kv": "fp8",
+         "input": 1024, "output": 256, "slo_tpot_s": 0.015, "max_replica_gpus": 576,
+         "vary": {"domain_gpus": 72, "nic": "400 Gb/s", "cluster_gpus": 1152}}  # fmt: skip
+    r = assess(d)
+    assert r.feasible
+    world = r.plan.world
+    assert 72 % world == 0 or world % 72 == 0  # no copy across two racks
+    assert r.gpus_busy == _copies(world, 1152, 72) * world
+
+
+def test_searches_leave_out_plans_whose_blocks_straddle_domains() -> None:
+    """Every plan the search tries has all its tp x ep blocks inside one domain or on
+    whole domains, as its first block (which its collectives are timed on) is: placed,
+    no group of a kind spans more domains than the first. (tp 1 x ep 32 x dp 1,152 on
+    72-GPU racks was searched, its 11th EP group on GPUs 64-95 across two racks.)"""
+    from topo.models import load_model
+    from topo.place import place
+    from topo.plans import candidate_plans
+    from topo.routing import Fabric
+
+    for name, model in (("gb200-nvl72-x16", "deepseek-v3"), ("dgx-h100-superpod", "mixtral-8x22b")):
+        layout = load_layout(name)
+        fabric = Fabric.from_layout(layout)
+        plans = candidate_plans(layout, load_model(model))
+        assert plans
+        for plan in plans[:: max(1, len(plans) // 150)]:
+            groups = place(fabric, plan).groups
+            for kind in ("tp", "ep"):
+                spans = [
+                    len({int(fabric.domain[fabric.index[g]]) for g in group})
+                    for group in groups[kind]
+                ]
+                assert max(spans) == spans[0], (name, plan, kind)

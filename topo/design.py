@@ -404,9 +404,16 @@ def assess(design: dict[str, Any]) -> DesignRow:
     prefill_s = _prefill_timer(layout, fabric, model, w)
     n = layout.n_gpus
 
+    domain = layout.gpus_per_domain
+
     def busy(r: PlanRow) -> float:
-        """Share of the layout's GPUs that copies of the plan keep busy (the rest idle)."""
-        return (n // r.gpus) * r.gpus / n
+        """Share of the layout's GPUs that copies of the plan keep busy (the rest idle).
+
+        Copies sit inside domains or on whole domains, as the plan was timed (its first
+        copy's collectives): 64-GPU copies on 72-GPU racks run one a rack, not 18 on
+        1,152 GPUs, some of them across two racks.
+        """
+        return _copies(r.gpus, n, domain) * r.gpus / n
 
     try:
         # Only the plans that can still beat the best found are placed and run (a plan's
@@ -438,6 +445,17 @@ def assess(design: dict[str, Any]) -> DesignRow:
             )
         )
     return DesignRow(**row, feasible=not reasons, reasons=tuple(reasons))
+
+
+def _copies(gpus: int, n: int, domain: int) -> int:
+    """Copies of a `gpus`-GPU plan on `n` GPUs of `domain`-GPU domains, none across two.
+
+    Up to a domain: as many a domain as fit (and in the GPUs past the last whole one);
+    larger: each on as many whole domains as it needs.
+    """
+    if gpus <= domain:
+        return (n // domain) * (domain // gpus) + (n % domain) // gpus
+    return n // (-(-gpus // domain) * domain)
 
 
 def _physical_facts(layout: Layout, limits: LimitsReport) -> dict[str, Any]:
@@ -515,7 +533,7 @@ def _plan_facts(
         "latency_floor_s": best.latency_floor_s,
         "time_per_output_token_s": best.time_per_output_token_s,
         "time_to_first_token_s": ttft,
-        "gpus_busy": n // best.gpus * best.gpus,
+        "gpus_busy": round(busy_share * n),
         "tokens_per_s_per_gpu": tps,
         "tokens_per_s_per_kw": tps / gpu_w * 1e3 if gpu_w else None,
         "usd_per_million_gpu_hour": gpu_hour_usd / 3600 / tps * 1e6,

@@ -156,7 +156,8 @@ def candidate_plans(
 
     TP: every degree up to the domain that splits the heads whole; PP: powers of two up
     to 16 and the layers; DP: whatever makes tp x pp x dp one of :func:`_sizes` (a divisor
-    of the domain, whole domains, a power of two); EP: :func:`_ep_degrees`.
+    of the domain, whole domains, a power of two); EP: :func:`_ep_degrees`. Left out: plans
+    past one domain whose tp or ep groups would straddle domains (:func:`_straddles`).
 
     With ``replicas=False`` plans whose data-parallel degree only adds copies of the
     tp x ep block (tp x dp > max(tp, ep)) are left out: per GPU they do what the plan with
@@ -188,6 +189,8 @@ def _candidates(model: Model, total: int, domain: int, replicas: bool) -> list[P
                 for ep in _ep_degrees(model, tp * dp, domain):
                     if not replicas and tp * dp > max(tp, ep):
                         continue
+                    if any(_straddles(g, tp * pp * dp, domain) for g in (tp, ep)):
+                        continue
                     plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
                     try:
                         check_plan(model, plan)
@@ -195,6 +198,21 @@ def _candidates(model: Model, total: int, domain: int, replicas: bool) -> list[P
                         continue
                     plans.append(plan)
     return plans
+
+
+def _straddles(group: int, world: int, domain: int) -> bool:
+    """Whether a plan's tp or ep groups of `group` GPUs span more domains than its first.
+
+    `world`: the plan's GPUs. Groups lie end to end from the first GPU (packed
+    placement), so past one domain they straddle two unless the group divides the domain
+    or the domain the group: 32-GPU EP groups on 72-GPU racks put GPUs 64-95 across two.
+    A plan's collectives are those of its first group of each kind (inside one domain);
+    a group across two runs its collectives over the NICs, so such a plan would be
+    charged less than some of its groups take.
+    """
+    if world <= domain:
+        return False
+    return bool(domain % group) if group <= domain else bool(group % domain)
 
 
 def largest_batch_within(
