@@ -404,16 +404,7 @@ def assess(design: dict[str, Any]) -> DesignRow:
     prefill_s = _prefill_timer(layout, fabric, model, w)
     n = layout.n_gpus
 
-    domain = layout.gpus_per_domain
-
-    def busy(r: PlanRow) -> float:
-        """Share of the layout's GPUs that copies of the plan keep busy (the rest idle).
-
-        Copies sit inside domains or on whole domains, as the plan was timed (its first
-        copy's collectives): 64-GPU copies on 72-GPU racks run one a rack, not 18 on
-        1,152 GPUs, some of them across two racks.
-        """
-        return _copies(r.gpus, n, domain) * r.gpus / n
+    busy = _busy(n, layout.gpus_per_domain)
 
     try:
         # Only the plans that can still beat the best found are placed and run (a plan's
@@ -445,6 +436,20 @@ def assess(design: dict[str, Any]) -> DesignRow:
             )
         )
     return DesignRow(**row, feasible=not reasons, reasons=tuple(reasons))
+
+
+def _busy(n: int, domain: int) -> Callable[[PlanRow], float]:
+    """Share of `n` GPUs that copies of a row's plan keep busy (the rest idle).
+
+    Copies sit inside domains or on whole domains, as the plan was timed (its first
+    copy's collectives): 64-GPU copies on 72-GPU racks run one a rack, not 18 on 1,152
+    GPUs, some of them across two racks.
+    """
+
+    def busy(r: PlanRow) -> float:
+        return _copies(r.gpus, n, domain) * r.gpus / n
+
+    return busy
 
 
 def _copies(gpus: int, n: int, domain: int) -> int:
