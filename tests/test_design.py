@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from helpers import run_cli
@@ -802,10 +803,31 @@ def test_searches_leave_out_plans_whose_blocks_straddle_domains() -> None:
     no group of a kind spans more domains than the first. (tp 1 x ep 32 x dp 1,152 on
     72-GPU racks was searched, its 11th EP group on GPUs 64-95 across two racks.)"""
     from topo.models import load_model
-    from topo.place import place
-    from topo.plans import candidate_plans
+    from topo.place import Plan, group_orders, place, rank_positions
+    from topo.plans import _candidates, _straddles, candidate_plans
     from topo.routing import Fabric
 
+    nvl = load_layout("gb200-nvl72-x16")
+    dsv3 = load_model("deepseek-v3")
+    kept = candidate_plans(nvl, dsv3)
+    assert Plan(tp=1, ep=32, pp=1, dp=1152) not in kept  # its 11th EP group spans two
+    # Packed placement skips GPUs to keep blocks inside domains where the plan leaves
+    # some: ep 32 over 128 ranks a stage, two stages, is kept (the cheap rule flags it).
+    assert _straddles(32, 256, 72)
+    assert Plan(tp=4, ep=32, pp=2, dp=32) in kept
+    # The cheap rule misses none: every candidate it lets through, placed, has no group
+    # wider than its kind's first.
+    fabric = Fabric.from_layout(nvl)
+    for plan in _candidates(dsv3, nvl.n_gpus, 72, True):
+        if any(_straddles(g, plan.world, 72) for g in (plan.tp, plan.ep)):
+            continue
+        at = rank_positions(fabric, plan)
+        for kind, size in (("tp", plan.tp), ("ep", plan.ep)):
+            rows = at[group_orders(plan)[kind]]
+            spans = [len(set(row)) for row in fabric.domain[rows].tolist()]
+            assert max(spans) == spans[0], (plan, kind)
+            # _straddling reads each kind's groups as runs of consecutive ranks.
+            assert np.array_equal(rows, at.reshape(-1, size)), (plan, kind)
     for name, model in (("gb200-nvl72-x16", "deepseek-v3"), ("dgx-h100-superpod", "mixtral-8x22b")):
         layout = load_layout(name)
         fabric = Fabric.from_layout(layout)

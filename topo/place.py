@@ -43,6 +43,7 @@ __all__ = [
     "Plan",
     "first_groups",
     "group_order",
+    "group_orders",
     "groups_of",
     "place",
     "plan_ranks",
@@ -365,6 +366,14 @@ def _check_size(plan: Plan, total: int) -> None:
 def _gpu_list(G: Gpus) -> list[str]:
     """GPU ids in rank order, of a graph or a fabric."""
     return G.gpus if isinstance(G, Fabric) else gpu_nodes(G)
+
+
+def group_orders(plan: Plan) -> dict[str, np.ndarray]:
+    """Each kind's groups as rows of ranks (groups x size), in :func:`group_order`'s order.
+
+    Shared between callers: do not change them.
+    """
+    return _order_arrays(plan)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -157,7 +157,7 @@ def candidate_plans(
     TP: every degree up to the domain that splits the heads whole; PP: powers of two up
     to 16 and the layers; DP: whatever makes tp x pp x dp one of :func:`_sizes` (a divisor
     of the domain, whole domains, a power of two); EP: :func:`_ep_degrees`. Left out: plans
-    past one domain whose tp or ep groups would straddle domains (:func:`_straddles`).
+    whose tp or ep groups, packed, would straddle domains (:func:`_straddling`).
 
     With ``replicas=False`` plans whose data-parallel degree only adds copies of the
     tp x ep block (tp x dp > max(tp, ep)) are left out: per GPU they do what the plan with
@@ -168,7 +168,43 @@ def candidate_plans(
     key = (_value_key(model), total, domain, replicas)
     if key not in _CANDIDATES:
         bounded_put(_CANDIDATES, key, tuple(_candidates(model, total, domain, replicas)), 256)
-    return list(_CANDIDATES[key])
+    return [p for p in _CANDIDATES[key] if not _straddling(layout, p)]
+
+
+def _straddling(layout: Layout, plan: Plan) -> bool:
+    """Whether some tp or ep group of `plan`, packed, spans more domains than its first.
+
+    A plan is timed on its first group of each kind (inside one domain). Packed
+    placement skips GPUs to keep groups inside domains, but a plan that needs every GPU
+    cannot: 32-GPU EP groups on 1,152 GPUs of 72-GPU racks put GPUs 64-95 across two.
+    Only plans that :func:`_straddles` allows are placed (by rank arithmetic) to see;
+    kept by the plan and the layout's shape (GPUs, domain, rack).
+    """
+    domain = layout.gpus_per_domain
+    if not any(_straddles(g, plan.world, domain) for g in (plan.tp, plan.ep)):
+        return False
+    key = (plan, layout.n_gpus, domain, layout.rack.gpus)
+    got = _STRADDLING.get(key)
+    if got is None:
+        from topo.place import rank_positions
+        from topo.routing import Fabric
+
+        fabric = _FABRICS.get(key[1:])
+        if fabric is None:
+            fabric = _FABRICS[key[1:]] = Fabric.from_layout(layout)
+        domains = fabric.domain[rank_positions(fabric, plan)]
+        got = False
+        for size in (plan.tp, plan.ep):  # each kind's groups: runs of consecutive ranks
+            d = np.sort(domains.reshape(-1, size), axis=1)
+            spans = 1 + np.count_nonzero(np.diff(d, axis=1), axis=1)
+            got = got or bool(spans.max() > spans[0])
+        bounded_put(_STRADDLING, key, got, 1 << 16)
+    return got
+
+
+# Plans that straddle, by plan and layout shape; a fabric of each shape asked about.
+_STRADDLING: dict[tuple[Any, ...], bool] = {}
+_FABRICS: dict[tuple[int, int, int], Any] = {}
 
 
 # Candidate plans by what they depend on: the model, the GPUs, the domain size (a
@@ -189,8 +225,6 @@ def _candidates(model: Model, total: int, domain: int, replicas: bool) -> list[P
                 for ep in _ep_degrees(model, tp * dp, domain):
                     if not replicas and tp * dp > max(tp, ep):
                         continue
-                    if any(_straddles(g, tp * pp * dp, domain) for g in (tp, ep)):
-                        continue
                     plan = Plan(tp=tp, ep=ep, pp=pp, dp=dp)
                     try:
                         check_plan(model, plan)
@@ -201,14 +235,11 @@ def _candidates(model: Model, total: int, domain: int, replicas: bool) -> list[P
 
 
 def _straddles(group: int, world: int, domain: int) -> bool:
-    """Whether a plan's tp or ep groups of `group` GPUs span more domains than its first.
+    """Whether a plan's tp or ep groups of `group` GPUs may span more domains than its first.
 
-    `world`: the plan's GPUs. Groups lie end to end from the first GPU (packed
-    placement), so past one domain they straddle two unless the group divides the domain
-    or the domain the group: 32-GPU EP groups on 72-GPU racks put GPUs 64-95 across two.
-    A plan's collectives are those of its first group of each kind (inside one domain);
-    a group across two runs its collectives over the NICs, so such a plan would be
-    charged less than some of its groups take.
+    `world`: the plan's GPUs. Within one domain, or where the group divides the domain
+    or the domain the group, no group can; otherwise :func:`_straddling` places the plan
+    to see (this never misses one: a test checks it against every candidate placed).
     """
     if world <= domain:
         return False
