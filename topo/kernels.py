@@ -636,8 +636,10 @@ def _curve_for(link: str, op: str, gpus: int, runtime: str = "library") -> Colle
     # all-reduce: a scale-out link measured for one op only (InfiniBand: DeepEP's
     # all-to-all) took whichever curve the tables listed first for every other op.
     up = fb["scale_up"]
-    keys = ((link, op), (other, op), (link, "all-reduce"), (other, "all-reduce"), (up, op))
-    for key in (*keys, (up, "all-reduce")):
+    for key in (
+        (link, op), (other, op), (link, "all-reduce"), (other, "all-reduce"),
+        (up, op), (up, "all-reduce"),
+    ):  # fmt: skip
         if key in c:
             curves = c[key]
             best = min(order.index(cv.runtime) for cv in curves)

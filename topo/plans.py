@@ -191,7 +191,8 @@ def _straddling(layout: Layout, plan: Plan) -> bool:
 
         fabric = _FABRICS.get(key[1:])
         if fabric is None:
-            fabric = _FABRICS[key[1:]] = Fabric.from_layout(layout)
+            fabric = Fabric.from_layout(layout)
+            bounded_put(_FABRICS, key[1:], fabric, 4)  # 131,072 GPUs: hundreds of MB each
         domains = fabric.domain[rank_positions(fabric, plan)]
         got = False
         for size in (plan.tp, plan.ep):  # each kind's groups: runs of consecutive ranks
@@ -202,7 +203,7 @@ def _straddling(layout: Layout, plan: Plan) -> bool:
     return got
 
 
-# Plans that straddle, by plan and layout shape; a fabric of each shape asked about.
+# Plans that straddle, by plan and layout shape; the fabrics of the last shapes asked about.
 _STRADDLING: dict[tuple[Any, ...], bool] = {}
 _FABRICS: dict[tuple[int, int, int], Any] = {}
 
