@@ -28,7 +28,7 @@ from topo.perf import (
     memory,
     prefill,
 )
-from topo.place import Placement, Plan, place
+from topo.place import Placement, Plan, place, timed_note
 from topo.results import (
     Cost,
     CriticalBatches,
@@ -116,7 +116,7 @@ def evaluate(
             "hbm": 1.0 if workload.ideal else acc.efficiency.hbm,
             "flops": 1.0 if workload.ideal else acc.efficiency.compute,
         },
-        efficiency_basis=_basis(layout, workload),
+        efficiency_basis=_basis(layout, workload) | _groups(parts.placement, fabric or G),
         overlap=workload.overlap,
         ideal=workload.ideal,
         fidelity=workload.losses.to_dict(),
@@ -236,6 +236,17 @@ def _kernel_breakdown(d: DecodeTerms, workload: Workload, i: int = 0) -> dict[st
     out["communication"] = float(d.communication[i])
     out["host"] = workload.losses.step_overhead_s * (out["gemm"] > 0)
     return out
+
+
+def _groups(placement: Placement, G: nx.Graph | Fabric) -> dict[str, str]:
+    """``{"groups": ...}`` where a kind is timed on another group than rank 0's, else {}.
+
+    (:func:`topo.place.timed_note`: the groups of a kind differ across domains.)
+    """
+    fabric = fabric_of(G)
+    domains = fabric.domain[[fabric.index[g] for g in placement.ranks]]
+    note = timed_note(placement.plan, domains)
+    return {"groups": note} if note else {}
 
 
 def _basis(layout: Layout, workload: Workload) -> dict[str, str]:

@@ -44,7 +44,7 @@ from topo.fidelity import CLEAN, DEFAULT, Fidelity, busiest_load
 from topo.kernels import collective_efficiencies, has_engine_curve, step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan, first_ranks, groups_of, plan_ranks, rank_positions
+from topo.place import Placement, Plan, plan_ranks, rank_positions, timed_ranks
 from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
@@ -303,20 +303,40 @@ def _local_key(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Any, ...
 
 
 def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
-    """The plan's collectives, from its first group of each kind."""
-    return _comm_of(fabric, placement.plan, {k: v[0] for k, v in placement.groups.items()})
+    """The plan's collectives, each kind's timed on its slowest group (:func:`timed_ranks`)."""
+    ranks = placement.ranks
+    domains = fabric.domain[[fabric.index[g] for g in ranks]]
+    return _comm_of(fabric, placement.plan, _names(timed_ranks(placement.plan, domains), ranks))
+
+
+def _names(
+    timed: Mapping[str, tuple[int, ...]], ranks: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """The GPUs of the timed groups' ranks (tp, ep and the pipeline hop)."""
+    return {k: tuple(map(ranks.__getitem__, timed[k])) for k in ("tp", "ep", "pp")}
 
 
 def plan_comm(
     fabric: Fabric, plan: Plan, strategy: str = "packed", ranks: tuple[str, ...] | None = None
 ) -> CommModel:
-    """:func:`comm_model` of `plan` placed by `strategy`, from its first groups alone.
+    """:func:`comm_model` of `plan` placed by `strategy`, from its timed groups alone.
 
     `ranks`: the GPU of each rank, if already placed (:func:`topo.place.plan_ranks`).
     """
     if ranks is None:
         ranks = plan_ranks(fabric, plan, strategy=strategy)
-    return _comm_of(fabric, plan, groups_of(plan, ranks, ("tp", "ep", "pp")))
+    return _comm_of(fabric, plan, _names(_timed(fabric, plan, strategy), ranks))
+
+
+def _timed(fabric: Fabric, plan: Plan, strategy: str) -> Mapping[str, tuple[int, ...]]:
+    """:func:`timed_ranks` of `plan` placed by `strategy` (kept by fabric shape)."""
+    shared = _floor_rates(fabric)[2]
+    key = (strategy, plan)
+    got = shared.timed.get(key)
+    if got is None:
+        dom = _ranked_domains(fabric, plan, strategy, shared.ranked)[0]
+        got = shared.timed[key] = timed_ranks(plan, dom)
+    return got
 
 
 def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommModel:
@@ -324,7 +344,7 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
 
     Each time is at most the plan's own (:func:`plan_comm`) at every message size, so a
     step with them is no slower. Only the plan's ranks are found (which scale-up domain
-    each of its first groups' GPUs lies in), no collective is routed:
+    each GPU of the groups it is timed on lies in, :func:`_timed`), no routing:
 
     - Every call pays at least the measured per-call latency of the link it is charged
       on (:func:`topo.collectives.charge` takes the larger of that and the hops'): the
@@ -389,7 +409,7 @@ def _floor_parts(fabric: Fabric, plan: Plan, strategy: str, shared: _Shared) -> 
     if got is not None:
         return got
     ranked = _ranked_domains(fabric, plan, strategy, shared.ranked)
-    first = first_ranks(plan)
+    first = _timed(fabric, plan, strategy)
 
     def part(op: str, group: tuple[int, ...], inside: float) -> tuple[_Part | None, int]:
         """The group's part, and the domains it spans.
@@ -426,6 +446,7 @@ class _Shared:
 
     ranked: dict[tuple[str, int, int], _Ranked]
     parts: dict[tuple[str, Plan], _Parts]
+    timed: dict[tuple[str, Plan], Mapping[str, tuple[int, ...]]]
 
 
 def _floor_rates(fabric: Fabric) -> tuple[float, float, _Shared]:
@@ -443,7 +464,7 @@ def _floor_rates(fabric: Fabric) -> tuple[float, float, _Shared]:
         # that share those (another NIC) share them.
         shape = (len(fabric.gpus), fabric.domain.tobytes(), fabric.rack.tobytes())
         if shape not in _RANK_DOMAINS:
-            bounded_put(_RANK_DOMAINS, shape, _Shared({}, {}), 16)
+            bounded_put(_RANK_DOMAINS, shape, _Shared({}, {}, {}), 16)
         got = _FLOOR[fabric] = (nic, up, _RANK_DOMAINS[shape])
     return got
 

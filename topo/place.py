@@ -47,6 +47,8 @@ __all__ = [
     "groups_of",
     "place",
     "plan_ranks",
+    "timed_note",
+    "timed_ranks",
 ]
 
 STRATEGIES = ("packed", "naive")
@@ -313,7 +315,8 @@ def first_groups(
 ) -> dict[str, tuple[str, ...]]:
     """The first group of each kind, as :func:`place` gives them (``groups[kind][0]``).
 
-    All a plan's collectives need (they are timed on its first group of each kind),
+    Where every group of a kind is alike, all a plan's collectives need (they are timed
+    on each kind's slowest group, :func:`timed_ranks`),
     without the reports on every group that :func:`place` builds; on a :class:`Fabric`
     made by :meth:`Fabric.from_layout`, without building the graph.
     """
@@ -352,6 +355,89 @@ def groups_of(
 def first_ranks(plan: Plan) -> dict[str, tuple[int, ...]]:
     """The ranks of each kind's first group, in rank order (shared: do not change them)."""
     return _first_orders(plan)
+
+
+def timed_ranks(plan: Plan, domains: np.ndarray) -> dict[str, tuple[int, ...]]:
+    """The ranks of the group of each kind a plan's collectives are timed on: its slowest.
+
+    `domains`: the scale-up domain of each rank. A plan's groups of one kind run at
+    once, and its step waits for the slowest, so each kind is timed on the group that
+    leaves its domain most: for ``tp`` and ``ep``, of the groups that span the most
+    domains, the one with the fewest members in one domain (that member sends the most
+    of its buffer over its NIC), the first of those; for ``pp``, the two ranks of the
+    first hop from a stage to the next that crosses domains, else rank 0's first hop
+    (one rank where pp is 1). Where every group lies inside one domain, or all are
+    alike, these are rank 0's groups (:func:`first_ranks`). Groups of ``tp`` and ``ep``
+    are runs of consecutive ranks; a pipeline's stages are ``tp x dp_in_ep`` ranks apart.
+    """
+    first = first_ranks(plan)
+    dom = np.asarray(domains)
+    if len(dom) != plan.world:
+        msg = f"timed_ranks: {len(dom)} domains for a plan of {plan.world} ranks"
+        raise ValueError(msg)
+    out = {"tp": first["tp"], "ep": first["ep"], "pp": first["pp"][:2]}
+    if not len(dom) or (dom == dom[0]).all():
+        return out
+    for kind in ("tp", "ep"):
+        size = getattr(plan, kind)
+        if size > 1:
+            g = _slowest_run(dom.reshape(-1, size))
+            out[kind] = tuple(range(g * size, (g + 1) * size))
+    if plan.pp > 1:
+        stride = plan.tp * plan.dp_in_ep
+        by_stage = dom.reshape(-1, plan.pp, stride)  # (outer replicas, stages, ranks)
+        crosses = by_stage[:, 1:, :] != by_stage[:, :-1, :]
+        if crosses.any():
+            o, s, j = np.unravel_index(int(np.argmax(crosses)), crosses.shape)
+            a = int(j) + stride * (int(s) + plan.pp * int(o))
+            out["pp"] = (a, a + stride)
+    return out
+
+
+def timed_note(plan: Plan, domains: np.ndarray) -> str:
+    """In words, where :func:`timed_ranks` times a kind on another group than rank 0's.
+
+    "" where every kind is timed on rank 0's groups.
+    """
+    timed, first = timed_ranks(plan, domains), first_ranks(plan)
+    dom = np.asarray(domains)
+    out = []
+    for kind in ("tp", "ep"):
+        got = timed[kind]
+        if got == first[kind]:
+            continue
+        spans = _distinct_per_row(dom.reshape(-1, len(got)))
+        lo, hi = int(spans.min()), int(spans.max())
+        _, counts = np.unique(dom[list(got)], return_counts=True)
+        out.append(
+            f"{kind} groups span {lo if lo == hi else f'{lo}-{hi}'} domains: timed on the "
+            f"slowest, "
+            f"ranks {got[0]}-{got[-1]} ({len(counts)} domains, {counts.min()} of its GPUs "
+            "in one)"
+        )
+    if plan.pp > 1 and timed["pp"] != first["pp"][:2]:
+        a, b = timed["pp"]
+        out.append(f"pipeline hops cross domains in some pipelines: timed on ranks {a} -> {b}")
+    return "; ".join(out)
+
+
+def _slowest_run(rows: np.ndarray) -> int:
+    """The group to time of `rows` (each group's members' domains), by position.
+
+    Of the groups spanning the most domains, the first with the fewest members in one.
+    """
+    srt = np.sort(rows, axis=1)
+    g, n = srt.shape
+    edge = np.ones((g, n + 1), dtype=bool)  # where a run of one domain starts or ends
+    edge[:, 1:-1] = srt[:, 1:] != srt[:, :-1]
+    spans = edge[:, 1:-1].sum(axis=1) + 1
+    at = np.flatnonzero(edge)  # in rows of n + 1 columns
+    starts, lengths = at[:-1], np.diff(at)
+    keep = starts % (n + 1) != n  # not a row's end to the next row's start
+    fewest = np.full(g, n, dtype=np.int64)
+    np.minimum.at(fewest, starts[keep] // (n + 1), lengths[keep])
+    # Most domains first, then fewest members in one; lexsort is stable: the first wins.
+    return int(np.lexsort((fewest, -spans))[0])
 
 
 def _check_size(plan: Plan, total: int) -> None:

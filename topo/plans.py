@@ -174,7 +174,8 @@ def candidate_plans(
 def _straddling(layout: Layout, plan: Plan) -> bool:
     """Whether some tp or ep group of `plan`, packed, spans more domains than its first.
 
-    A plan is timed on its first group of each kind (inside one domain). Packed
+    A plan is timed on its slowest group of each kind (:func:`topo.place.timed_ranks`),
+    and a search keeps to plans whose groups are alike. Packed
     placement skips GPUs to keep groups inside domains, but a plan that needs every GPU
     cannot: 32-GPU EP groups on 1,152 GPUs of 72-GPU racks put GPUs 64-95 across two.
     Only plans that :func:`_straddles` allows are placed (by rank arithmetic) to see;

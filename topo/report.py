@@ -210,7 +210,7 @@ def _kernel_lines(e: dict[str, Any], t: Any) -> list[tuple[str, str]]:
         ("  by kernel", f"{parts}; {names.get(e['decode']['dominant_kernel_class'], '')} dominate"),
         ("  measured on", basis.get("gemm", "")),
         ("  collectives", basis.get("collectives", "")),
-    ]
+    ] + ([("  groups", basis["groups"])] if basis.get("groups") else [])
 
 
 def format_collective(c: dict[str, Any], layout: str) -> str:

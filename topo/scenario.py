@@ -595,7 +595,7 @@ class Scenario:
         return (-float(d.tokens_per_s[i]) / plan.world, tpot, plan.world)
 
     def _comm(self, plan: Plan) -> CommModel:
-        """The plan's collectives: its parts', else from its first groups alone.
+        """The plan's collectives: its parts', else from its timed groups alone.
 
         The same lines, without placing every rank (ranking hundreds of plans on a large
         layout places none of them).
