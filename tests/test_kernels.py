@@ -338,3 +338,38 @@ def test_scale_out_ops_not_measured_fall_back_to_nvlink4(link: str, op: str) -> 
     ref = collective_efficiency("nvlink4", want, np.array([1e4, 1e6, 1e8]), 16, "library")
     assert got[0] == ref[0]
     np.testing.assert_array_equal(got[1], ref[1])
+
+
+def test_a_curve_measured_only_at_large_sizes_takes_nvlink4s_latency() -> None:
+    """XLA's p2p on B200 was measured at 128 MB (554.6 us) and 1 GB (2.061 ms) only. The
+    shortest call is no latency: at NVLink 5's rate its 128 MB alone take 27% of it. The
+    tables took it as one, so every pipeline hop inside a GB200 rack cost 555 us; it now
+    takes XLA's p2p latency on NVLink 4 (1 KB in 11.89 us), and the share at 128 MB is
+    link-rate beta over (554.6 - 11.89) us."""
+    from topo.kernels import collective_basis, collective_efficiency
+
+    p2p = {c.link: c for c in tables().collectives[("nvlink5", "p2p")]}["nvlink5"]
+    assert p2p.latency_s == pytest.approx(11.89e-6)
+    assert "latency as p2p on 2 GPUs of nvlink4 (every call measured here is bandwidth" in (
+        collective_basis("nvlink5", "p2p", 2, "xla")
+    )
+    lay = load_layout("dgx-b200")
+    G = build_graph(lay)
+    beta = collective(Fabric(G), "p2p", gpu_nodes(G)[:2], 134217728.0, clean=True).beta_s
+    assert beta / 554.6e-6 == pytest.approx(0.269, abs=0.001)  # bandwidth-bound
+    latency, share = collective_efficiency("nvlink5", "p2p", np.array([134217728.0]), 2, "xla")
+    assert latency == pytest.approx(11.89e-6)
+    assert share[0] == pytest.approx(beta / (554.6e-6 - 11.89e-6), rel=1e-3)
+    # A hop of 16 KB inside a GB200 rack: about the latency, not half a millisecond.
+    fabric = Fabric.from_layout(load_layout("gb200-nvl72"))
+    comm = comm_model(fabric, place(fabric, Plan(tp=1, pp=2, dp=1)))
+    assert float(CommModel.time(comm.pp_hop, 16384.0, Workload().losses)) < 15e-6
+
+
+def test_latency_bound_curves_keep_their_shortest_latency_bound_call() -> None:
+    """Curves with a small enough call keep their own latency: the shortest call whose
+    bytes take at most 5% of its time at link rate (nccl-tests' all-reduce on 8 H100s:
+    1 KB in 25.6 us)."""
+    ar = [c for c in tables().collectives[("nvlink4", "all-reduce")] if c.runtime == "library"]
+    assert ar[0].latency_s == pytest.approx(25.6e-6)
+    assert ar[0].latency_basis == ""

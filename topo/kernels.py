@@ -23,9 +23,10 @@ HBM, nccl-tests/rccl-tests, attention and DeepEP measurements, each with its sou
   fp8 rows (no fp4 GEMM was measured).
 - **Kernel floor** per chip: the shortest GEMM measured on it.
 - **HBM**: the fraction of peak bandwidth a streaming copy reaches (BabelStream).
-- **Collectives** per scale-up link and op: a per-call latency (the smallest-message
-  time) and the share of topo's link-rate time reached at each message size
-  (nccl-tests and XLA sweeps); see :func:`collective_efficiency`.
+- **Collectives** per scale-up link and op: a per-call latency (the shortest
+  latency-bound call; NVLink 4's for a curve measured at large sizes only) and the share
+  of topo's link-rate time reached at each message size (nccl-tests and XLA sweeps);
+  see :func:`collective_efficiency`.
 - **Attention**: decode attention streams its KV at the HBM rate above and computes at
   the measured fraction of FlashMLA's dense decode kernel when compute-bound; prefill
   attention at the fraction FlashAttention-3 (Hopper) or fmha-sm100 (Blackwell)
@@ -97,6 +98,7 @@ class CollectiveCurve:
     log2_bytes: np.ndarray
     share: np.ndarray
     sources: tuple[str, ...]
+    latency_basis: str = ""  # where the latency comes from when not this curve's own calls
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ def _make_tables(raw: dict[str, Any]) -> Tables:
                 log2_bytes=np.log2(pts[:, 0]),
                 share=pts[:, 1],
                 sources=tuple(c["sources"]),
+                latency_basis=str(c.get("latency_basis", "")),
             )
         )
     return Tables(
@@ -711,6 +714,8 @@ def collective_basis(link: str, op: str, gpus: int = 8, runtime: str = "library"
     """Where a collective's latency and bandwidth share come from, in words."""
     c = _curve_for(link, op, gpus, runtime)
     what = f"{c.op} on {c.gpus} GPUs of {c.link} ({len(c.share)} sizes, {c.runtime} timings)"
+    if c.latency_basis:
+        what += f", latency {c.latency_basis}"
     if (c.link, c.op) == (link, op):
         return f"measured {what}"
     return f"no {op} measured on {link}: {what}"

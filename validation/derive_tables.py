@@ -19,8 +19,11 @@ that file by the rules below; nothing is fitted to end-to-end serving results.
 - Collectives, per scale-up link, op, group size and runtime: library sweeps
   (nccl-tests, rccl-tests), XLA's table (whose times hold XLA's runtime overhead) and the
   serving engines' own all-reduce kernels (``validation/engine_allreduce.yaml``). The
-  latency is the shortest measured time; the share at each size is topo's link-rate beta
-  over (measured - latency), the geometric mean of the points in each power-of-two bin
+  latency is the shortest latency-bound call (its bytes take at most 5% of its time at
+  link rate; a curve with none, measured at large sizes only, takes the op's latency on
+  NVLink 4, as the tables fall back for ops a link lacks); the share at each size is
+  topo's link-rate beta over (measured - latency), the geometric mean of the points in
+  each power-of-two bin
   (capped at 1: a call is never charged less than topo's link-rate time, though NVSwitch
   reductions and DeepEP's counting can beat it), made to rise with size and never to give
   a shorter time for a larger message (:func:`_monotone`).
@@ -61,6 +64,11 @@ OUT = ROOT / "topo" / "data" / "kernel_tables.json"
 DIES = {"h100-sxm": ["h100-sxm", "h200", "h800"], "b200": ["b200"], "gb200": ["gb200"]}
 DIES["mi300x"] = ["mi300x"]
 SHARE_CAP = 1.0
+# A curve's shortest call is its latency only where it moves few bytes: at most this share
+# of its time at link rate. XLA's p2p on B200 was measured from 128 MB up (its shortest
+# call spends 27% of 555 us at link rate), so its 555 us is no per-call latency.
+LATENCY_BOUND = 0.05
+FALLBACK_LINK = "nvlink4"  # the best-measured fabric (collective_fallback's scale_up)
 
 
 def _die(chip: str) -> str:
@@ -153,9 +161,10 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows[key].append(
             (p["bytes"], r.beta_s, p["time_s"], f"{src.split(' ')[0]} ({p['layout']})")
         )
+    latencies = _latencies(rows)
     out = []
     for (link, op, n, runtime), pts in sorted(rows.items()):
-        latency = min(t for _, _, t, _ in pts)
+        latency, basis = latencies[(link, op, n, runtime)]
         bins: dict[int, list[float]] = defaultdict(list)
         for nbytes, beta, t, _ in pts:
             share = beta / (t - latency) if t > latency else SHARE_CAP
@@ -173,9 +182,45 @@ def _collectives(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "gpus": n,
                 "runtime": runtime,
                 "latency_s": float(f"{latency:.4g}"),
+                **({"latency_basis": basis} if basis else {}),
                 "points": [[m, float(f"{v:.4g}")] for m, v in zip(sizes, shares, strict=True)],
                 "sources": sorted({s for *_, s in pts}),
             }
+        )
+    return out
+
+
+def _latencies(
+    rows: dict[tuple[str, str, int, str], list[tuple[float, float, float, str]]],
+) -> dict[tuple[str, str, int, str], tuple[float, str]]:
+    """Each curve's per-call latency [s], and where it comes from ("": its own points).
+
+    The shortest latency-bound call (its bytes take at most :data:`LATENCY_BOUND` of its
+    time at link rate). A curve with none takes the op's latency on :data:`FALLBACK_LINK`
+    (same runtime, nearest group size), as the tables fall back for ops a link lacks; no
+    such curve: its shortest call still.
+    """
+    own: dict[tuple[str, str, int, str], tuple[float, bool, float, float]] = {}
+    for key, pts in rows.items():
+        short = [p for p in pts if p[1] / p[2] <= LATENCY_BOUND]
+        nbytes, beta, t, _ = min(short or pts, key=lambda p: p[2])
+        own[key] = (t, bool(short), nbytes, beta / t)
+    out = {}
+    for (link, op, n, runtime), (t, bound, nbytes, busy) in own.items():
+        alike = [
+            (abs(math.log(k[2] / n)), k[2], v[0])
+            for k, v in own.items()
+            if (k[0], k[1], k[3]) == (FALLBACK_LINK, op, runtime) and v[1]
+        ]
+        if bound or not alike:
+            out[(link, op, n, runtime)] = (t, "")
+            continue
+        _, gpus, latency = min(alike)
+        out[(link, op, n, runtime)] = (
+            latency,
+            f"as {op} on {gpus} GPUs of {FALLBACK_LINK} (every call measured here is "
+            f"bandwidth-bound: the shortest, {nbytes:,.0f} B, spends {busy:.0%} of its time "
+            "at link rate)",
         )
     return out
 
