@@ -7,6 +7,8 @@ ranks 64-95 straddle two), the groups that leave their domain most set the time.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,8 +19,25 @@ from topo.evaluation import evaluate, plan_parts
 from topo.fidelity import DEFAULT
 from topo.layout import load_layout
 from topo.models import load_model
-from topo.perf import Workload, _comm_of, comm_floor, comm_model, decode, plan_comm
-from topo.place import Plan, first_ranks, group_orders, place, timed_note, timed_ranks
+from topo.perf import (
+    Workload,
+    _comm_of,
+    comm_floor,
+    comm_model,
+    decode,
+    decode_tpots,
+    floor_steps,
+    plan_comm,
+)
+from topo.place import (
+    Plan,
+    first_ranks,
+    group_orders,
+    pipeline_hops,
+    place,
+    timed_note,
+    timed_ranks,
+)
 from topo.routing import Fabric
 
 RACKS_OF_72 = np.arange(1152) // 72  # 16 racks of 72 GPUs, ranks laid in order
@@ -35,16 +54,29 @@ def test_the_expert_group_timed_is_the_one_with_fewest_gpus_in_one_domain() -> N
     assert got["pp"] == (0,)
 
 
-def test_the_pipeline_hop_timed_is_the_first_that_crosses_domains() -> None:
-    # tp 1 x ep 2 x pp 16 x dp 72: stages are tp x ep/tp = 2 ranks apart, a pipeline
-    # holds 32 ranks. Pipelines 0 and 1 (ranks 0-63) lie in rack 0; pipeline 2 holds
-    # ranks 64-95, whose stage 3 (ranks 70, 71) hands on to stage 4 (72, 73) in rack 1.
-    got = timed_ranks(Plan(tp=1, ep=2, pp=16, dp=72), RACKS_OF_72)
-    assert got["pp"] == (70, 72)
+def test_the_pipeline_timed_is_the_first_with_the_most_hops_across() -> None:
+    # tp 1 x ep 2 x pp 16 x dp 72: stages are tp x ep/tp = 2 ranks apart; each block of
+    # 32 ranks holds 2 pipelines (even and odd ranks). Blocks 0 and 1 (ranks 0-63) lie in
+    # rack 0; block 2 (ranks 64-95) holds rack 0's 64-71 and rack 1's 72-95, so its even
+    # pipeline 64, 66, ..., 94 hands on from stage 3 (70) to stage 4 (72) across racks.
+    # Blocks 2, 4 and 6 of every 9 (288 ranks, 4 racks) straddle: 12 of 36, 24 pipelines.
+    plan = Plan(tp=1, ep=2, pp=16, dp=72)
+    got = timed_ranks(plan, RACKS_OF_72)
+    assert got["pp"] == tuple(range(64, 96, 2))
     assert got["ep"] == (0, 1)  # pairs never straddle racks of 72
-    assert timed_note(Plan(tp=1, ep=2, pp=16, dp=72), RACKS_OF_72) == (
-        "pipeline hops cross domains in some pipelines: timed on ranks 70 -> 72"
+    # Hop 3 across; hop 0 stands for the 14 inside.
+    assert pipeline_hops(RACKS_OF_72[list(got["pp"])].tolist()) == (3, 0, 1 / 15)
+    assert timed_note(plan, RACKS_OF_72) == (
+        "pp: 24 of 72 pipelines cross domains: timed on the pipeline of ranks 64, 66, 68, "
+        "... (1 of its 15 hops across)"
     )
+
+
+def test_pipeline_hops_split_a_pipeline_into_hops_across_and_inside() -> None:
+    assert pipeline_hops([0, 0, 1, 1]) == (1, 0, 1 / 3)
+    assert pipeline_hops([0, 1, 2]) == (0, None, 1.0)  # every hop across
+    assert pipeline_hops([5, 5, 5]) == (0, None, 1.0)  # every hop inside
+    assert pipeline_hops([0, 0, 1, 1, 2]) == (1, 0, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +88,7 @@ def test_groups_that_never_straddle_are_timed_on_rank_0s(plan: Plan) -> None:
     got = timed_ranks(plan, RACKS_OF_72)
     assert got["tp"] == first["tp"]
     assert got["ep"] == first["ep"]
-    assert got["pp"] == first["pp"][:2]
+    assert got["pp"] == first["pp"]
     assert timed_note(plan, RACKS_OF_72) == ""
 
 
@@ -85,7 +117,7 @@ def test_timed_groups_are_the_slowest_of_the_reference_groups(
 ) -> None:
     """Against :func:`topo.place.group_orders` (every group, by keys): the timed tp and
     ep groups span the most domains, with the fewest members in one, the first such;
-    the timed hop crosses domains wherever any hop does, and is a hop of some pipeline."""
+    the timed pipeline has the most hops across domains, the first such."""
     ep = tp * ep_mult
     plan = Plan(tp=tp, ep=ep, pp=pp, dp=ep_mult * outer)
     dom = (np.arange(plan.world) + offset) // domain
@@ -96,13 +128,10 @@ def test_timed_groups_are_the_slowest_of_the_reference_groups(
         stats = [_run_stats(dom[r]) for r in rows]
         worst = max(range(len(rows)), key=lambda i: (stats[i][0], -stats[i][1], -i))
         assert got[kind] == tuple(rows[worst].tolist()), kind
-    hops = {(int(r[s]), int(r[s + 1])) for r in orders["pp"] for s in range(pp - 1)}
-    if pp == 1:
-        assert got["pp"] == (0,)
-        return
-    assert got["pp"] in hops
-    crossing = [h for h in hops if dom[h[0]] != dom[h[1]]]
-    assert (dom[got["pp"][0]] != dom[got["pp"][1]]) == bool(crossing)
+    rows = orders["pp"]
+    across = [sum(dom[r[s]] != dom[r[s + 1]] for s in range(pp - 1)) for r in rows]
+    worst = max(range(len(rows)), key=lambda i: (across[i], -i))
+    assert got["pp"] == tuple(rows[worst].tolist())
 
 
 @pytest.fixture(scope="module")
@@ -149,23 +178,41 @@ def test_an_explicit_straddling_plan_is_timed_on_its_straddling_group(
     assert floor.ep_domains == 2
 
 
-def test_a_straddling_pipeline_is_timed_on_its_hop_across_racks(
+def test_a_straddling_pipeline_pays_its_hop_across_once_and_the_rest_inside(
     nvl72_x16: tuple[object, Fabric],
 ) -> None:
+    """A token passes every hop of its pipeline: ranks 64, 66, ..., 94 make 1 hop across
+    racks (70 -> 72) and 14 inside. The step's hops cost 1 across plus 14 inside: the
+    mean of a pipeline all across (1 part) and one all inside (14 parts)."""
     lay, fabric = nvl72_x16
+    model = load_model("deepseek-v3")
     plan = Plan(tp=1, ep=2, pp=16, dp=72)
     comm = plan_comm(fabric, plan)
     ranks = place(fabric, plan).ranks
-    hop = (ranks[70], ranks[72])
-    assert fabric.domain[fabric.index[hop[0]]] != fabric.domain[fabric.index[hop[1]]]
-    want = _comm_of(fabric, plan, {"tp": ranks[:1], "ep": ranks[:2], "pp": hop})
-    assert comm == want
-    assert comm.pp_hop[0][4] == fabric.out_link
-    floor = comm_floor(fabric, plan)
-    sizes = np.geomspace(1e3, 1e9, 13)
-    assert (
-        floor.time(floor.pp_hop, sizes, DEFAULT) <= comm.time(comm.pp_hop, sizes, DEFAULT)
-    ).all()
+    dom = [fabric.domain[fabric.index[g]] for g in ranks[64:96:2]]
+    assert dom == [dom[0]] * 4 + [dom[4]] * 12  # 64-70 in one rack, 72-94 in the next
+    assert dom[0] != dom[4]
+    stages = {"tp": ranks[:1], "ep": ranks[:2], "pp": ranks[64:96:2]}
+    assert comm == _comm_of(fabric, plan, stages) == comm_model(fabric, place(fabric, plan))
+    assert comm.pp_hop[0][4] == fabric.out_link  # charged on the NIC
+    assert comm.pp_hop_rest[0][4] == fabric.up_link
+    assert comm.pp_hop_share == pytest.approx(1 / 15)
+    all_across = dataclasses.replace(comm, pp_hop_rest=(), pp_hop_share=1.0)
+    all_inside = dataclasses.replace(
+        comm, pp_hop=comm.pp_hop_rest, pp_hop_rest=(), pp_hop_share=1.0
+    )
+    wl = Workload(input_tokens=1024, output_tokens=64, fidelity=DEFAULT)
+    B = np.array([72.0, 288.0, 1152.0])
+    mixed, x, i = (decode(lay, model, plan, B, wl, c) for c in (comm, all_across, all_inside))
+    np.testing.assert_allclose(mixed.communication, (x.communication + 14 * i.communication) / 15)
+    assert (i.communication < mixed.communication).all()
+    assert (mixed.communication < x.communication).all()
+    # Stacked, as searches run steps, the same; and the floor stays under the step.
+    ((tpot, _),) = decode_tpots(lay, model, wl, [(plan, B, comm)])
+    np.testing.assert_allclose(tpot, mixed.tpot, rtol=1e-12)
+    floor, _, _ = floor_steps(lay, model, wl, fabric, [(plan, B)])
+    assert (floor[0] <= mixed.tpot).all()
+    assert comm_floor(fabric, plan).pp_hop_share == pytest.approx(1 / 15)
 
 
 def test_evaluate_says_which_group_it_timed(capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,7 +44,14 @@ from topo.fidelity import CLEAN, DEFAULT, Fidelity, busiest_load
 from topo.kernels import collective_efficiencies, has_engine_curve, step_kernels
 from topo.layout import Layout
 from topo.models import Model, dtype_bytes
-from topo.place import Placement, Plan, plan_ranks, rank_positions, timed_ranks
+from topo.place import (
+    Placement,
+    Plan,
+    pipeline_hops,
+    plan_ranks,
+    rank_positions,
+    timed_ranks,
+)
 from topo.results import CriticalBatches, Memory
 from topo.routing import Fabric
 
@@ -182,6 +189,14 @@ class CommModel:
     ep_all_to_all: tuple[Line, ...]
     pp_hop: tuple[Line, ...]
     ep_domains: int = 1  # scale-up domains the expert-parallel block spans
+    # A pipeline whose hops differ (some across domains, some inside one): `pp_hop` is
+    # the hop across, for this share of hops; `pp_hop_rest` the hop inside, for the rest.
+    pp_hop_rest: tuple[Line, ...] = ()
+    pp_hop_share: float = 1.0
+
+    def hop_weight(self, call: str) -> float:
+        """The share of a token's pipeline hops that call ``hop`` or ``hop_rest`` stands for."""
+        return {"hop": self.pp_hop_share, "hop_rest": 1.0 - self.pp_hop_share}.get(call, 1.0)
 
     @staticmethod
     def time(
@@ -368,7 +383,7 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
       domains its block spans).
     """
     nic, up, shared = _floor_rates(fabric)
-    tp, ep, hop, spans = _floor_parts(fabric, plan, strategy, shared)
+    tp, ep, hop, spans, rest, share = _floor_parts(fabric, plan, strategy, shared)
 
     def line(op: str, part: _Part | None) -> tuple[Line, ...]:
         if part is None:
@@ -378,7 +393,10 @@ def comm_floor(fabric: Fabric, plan: Plan, strategy: str = "packed") -> CommMode
         phases = ((op, share / rate * _UNDER, link),) if share > 0 and rate > 0 else ()
         return ((op, 0.0, 0.0, phases, link, False, n, fabric.up_link if across else ""),)
 
-    return CommModel(line("all-reduce", tp), line("all-to-all", ep), line("p2p", hop), spans)
+    return CommModel(
+        line("all-reduce", tp), line("all-to-all", ep), line("p2p", hop), spans,
+        line("p2p", rest), share,
+    )  # fmt: skip
 
 
 def floor_key(fabric: Fabric, plan: Plan, strategy: str = "packed") -> tuple[Any, ...]:
@@ -389,18 +407,23 @@ def floor_key(fabric: Fabric, plan: Plan, strategy: str = "packed") -> tuple[Any
     """
     nic, up, shared = _floor_rates(fabric)
     parts = _floor_parts(fabric, plan, strategy, shared)
-    rates = tuple(None if p is None else (nic if p[1] else up) for p in parts[:3])
+    groups = (parts[0], parts[1], parts[2], parts[4])  # tp, ep, hop, the other hop
+    rates = tuple(None if p is None else (nic if p[1] else up) for p in groups)
     return (parts, rates, fabric.up_link, fabric.out_link)
 
 
 # One group of comm_floor's: its size, whether it spans domains, and the share of its
 # buffer a member sends through one GPU's links (inside a domain) or its NIC (across).
 _Part: TypeAlias = tuple[int, bool, float]
-_Parts: TypeAlias = tuple["_Part | None", "_Part | None", "_Part | None", int]
+# tp, expert block, pipeline hop, the block's domains, the pipeline's other hop (inside
+# a domain where some hops cross) and the share of hops the first hop stands for.
+_Parts: TypeAlias = tuple[
+    "_Part | None", "_Part | None", "_Part | None", int, "_Part | None", float
+]
 
 
 def _floor_parts(fabric: Fabric, plan: Plan, strategy: str, shared: _Shared) -> _Parts:
-    """:func:`comm_floor`'s groups (tp, expert block, pipeline hop), block's domains.
+    """:func:`comm_floor`'s groups (tp, expert block, pipeline hops), block's domains.
 
     What the floor takes from the plan's ranks; kept by fabric shape (:class:`_Shared`).
     """
@@ -428,8 +451,15 @@ def _floor_parts(fabric: Fabric, plan: Plan, strategy: str, shared: _Shared) -> 
 
     tp, _ = part("all-reduce", first["tp"], 2.0)
     ep, spans = part("all-to-all", first["ep"] if plan.ep >= plan.tp else first["tp"], 1.0)
-    hop, _ = part("p2p", first["pp"][:2], 2.0)  # a hop sends its member's whole buffer
-    got = shared.parts[key] = (tp, ep, hop, spans)
+    # A hop sends its member's whole buffer; a pipeline's hops as the step charges them.
+    stages = first["pp"]
+    hop = rest = None
+    share = 1.0
+    if len(stages) > 1:
+        i, j, share = pipeline_hops([ranked[0][r] for r in stages])
+        hop, _ = part("p2p", stages[i : i + 2], 2.0)
+        rest = None if j is None else part("p2p", stages[j : j + 2], 2.0)[0]
+    got = shared.parts[key] = (tp, ep, hop, spans, rest, share)
     return got
 
 
@@ -519,13 +549,21 @@ _RANK_DOMAINS: dict[tuple[int, bytes, bytes], _Shared] = {}
 
 def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:
     stages = first["pp"]
-    hop = (stages[0], stages[1]) if len(stages) > 1 else ()
+    hop: tuple[str, ...] = ()
+    rest: tuple[str, ...] = ()
+    share = 1.0
+    if len(stages) > 1:
+        i, j, share = pipeline_hops([fabric.domain[fabric.index[g]] for g in stages])
+        hop = (stages[i], stages[i + 1])
+        rest = () if j is None else (stages[j], stages[j + 1])
     block = first["ep"] if plan.ep >= plan.tp else first["tp"]
     return CommModel(
         tp_all_reduce=_lines(fabric, "all-reduce", first["tp"]),
         ep_all_to_all=_lines(fabric, "all-to-all", block),
         pp_hop=_lines(fabric, "p2p", hop),
         ep_domains=_domains(fabric, block),
+        pp_hop_rest=_lines(fabric, "p2p", rest),
+        pp_hop_share=share,
     )
 
 
@@ -960,9 +998,11 @@ def decode_tpots(
     ]
     by_lines: dict[tuple[Line, ...], list[tuple[dict[str, np.ndarray], str, np.ndarray]]] = {}
     times: list[dict[str, np.ndarray]] = []
-    for run in calls:
+    weights: list[CommModel | None] = []  # whose hop_weight scales each run's hops
+    for run, (_, _, comm) in zip(calls, runs, strict=True):
         got: dict[str, np.ndarray] = {}
         times.append(got)
+        weights.append(comm)
         for name, (lines, nbytes) in run.items():
             by_lines.setdefault(lines, []).append((got, name, nbytes))
     flats = [
@@ -977,6 +1017,11 @@ def decode_tpots(
         for got, name, m in asked:
             got[name] = every[at : at + m.size].reshape(m.shape)
             at += m.size
+    for got, comm in zip(times, weights, strict=True):
+        if comm is not None and comm.pp_hop_rest:
+            for name in ("hop", "hop_rest"):
+                if name in got:
+                    got[name] = got[name] * comm.hop_weight(name)
     if not runs:
         return []
     # Every run's step assembled at once, the runs laid end to end (each element the
@@ -1043,9 +1088,10 @@ def floor_steps(
     asked: dict[str, tuple[str, list[int], list[np.ndarray], list[_Part]]] = {
         name: (op, [], [], []) for name, op in _FLOOR_CALLS.items()
     }
+    hop_share = np.ones((len(runs), 1))  # share of each run's hops its "hop" stands for
     for i, ((plan, _), row) in enumerate(zip(runs, rows, strict=True)):
-        tp, ep, hop, spans = _floor_parts(fabric, plan, strategy, shared)
-        groups = {"tp": tp, "dispatch": ep, "combine": ep, "hop": hop}
+        tp, ep, hop, spans, rest, hop_share[i] = _floor_parts(fabric, plan, strategy, shared)
+        groups = {"tp": tp, "dispatch": ep, "combine": ep, "hop": hop, "hop_rest": rest}
         for name, nbytes in row.calls(spans > 1).items():
             part = groups[name]
             if part is not None:
@@ -1058,6 +1104,9 @@ def floor_steps(
         for name, (op, at, sizes, parts) in asked.items()
         if at
     }
+    if "hop_rest" in times:  # each kind of hop weighted by its share of the run's hops
+        times["hop"] = times["hop"] * hop_share
+        times["hop_rest"] = times["hop_rest"] * (1 - hop_share)
     layers, moe_layers, pp, fixed = (
         np.array([getattr(r, k) for r in rows])[:, None]
         for k in ("layers", "moe_layers", "pp", "fixed")
@@ -1094,6 +1143,8 @@ class _FloorRow:
                 b.imbalance, _sizes_of(b),
             )  # fmt: skip
             got = self.sizes[spans] = {name: nbytes for name, (_, nbytes) in calls.items()}
+            if "hop" in got:  # the pipeline's other hop, where its floor has one
+                got["hop_rest"] = got["hop"]
         return got
 
 
@@ -1129,7 +1180,10 @@ _FLOOR_ROWS: dict[tuple[Any, ...], dict[tuple[Plan, bytes], _FloorRow]] = {}
 
 
 # comm_floor's calls by decode step call name, and their ops.
-_FLOOR_CALLS = {"tp": "all-reduce", "dispatch": "all-to-all", "combine": "all-to-all", "hop": "p2p"}
+_FLOOR_CALLS = {
+    "tp": "all-reduce", "dispatch": "all-to-all", "combine": "all-to-all", "hop": "p2p",
+    "hop_rest": "p2p",
+}  # fmt: skip
 # Stand-ins for a floor in _decode_calls: only whether the expert block spans domains
 # (the message sizes depend on it); the lines are the floor's own.
 _SPANS_ONLY = {False: CommModel((), (), (), 1), True: CommModel((), (), (), 2)}
@@ -1505,7 +1559,10 @@ def _decode_comm(
     """TP all-reduces, EP dispatch and combine, and one PP hop of a decode step [s]."""
     calls = _decode_calls(comm, model, plan, workload, s, w, imbalance)
     f = workload.losses
-    times = {k: CommModel.time(lines, nbytes, f) for k, (lines, nbytes) in calls.items()}
+    times = {
+        k: CommModel.time(lines, nbytes, f) * comm.hop_weight(k)  # type: ignore[union-attr]
+        for k, (lines, nbytes) in calls.items()
+    }
     return _decode_comm_of(s["layers"], s["moe_layers"], np.zeros_like(w.per_rank), times)
 
 
@@ -1552,6 +1609,8 @@ def _decode_calls(
             calls["combine"] = (comm.ep_all_to_all, sizes[1])
     if plan.pp > 1:
         calls["hop"] = (comm.pp_hop, act)
+        if comm.pp_hop_rest:
+            calls["hop_rest"] = (comm.pp_hop_rest, act)
     return calls
 
 
@@ -1582,8 +1641,8 @@ def _decode_comm_of(
         t_tp = t_tp + 2 * layers * times["tp"]
     if "dispatch" in times:
         t_ep = t_ep + moe_layers * np.asarray(times["dispatch"] + times["combine"])
-    if "hop" in times:
-        t_hop = times["hop"]
+    if "hop" in times:  # per hop: each kind of hop weighted by its share of them
+        t_hop = times["hop"] + times["hop_rest"] if "hop_rest" in times else times["hop"]
     return t_tp, t_ep, t_hop
 
 
@@ -1748,7 +1807,9 @@ def _prefill_comm(
         a2a = expert_all_to_all(comm, model, plan.ep, T / plan.tp, workload.weights, f)
         t_ep = s["moe_layers"] * float(a2a)
     if plan.pp > 1:
-        t_hop = float(CommModel.time(comm.pp_hop, act, f))
+        t_hop = comm.pp_hop_share * float(CommModel.time(comm.pp_hop, act, f))
+        if comm.pp_hop_rest:
+            t_hop += (1 - comm.pp_hop_share) * float(CommModel.time(comm.pp_hop_rest, act, f))
     return t_tp, t_ep, t_hop
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ __all__ = [
     "group_orders",
     "groups_of",
     "place",
+    "pipeline_hops",
     "plan_ranks",
     "timed_note",
     "timed_ranks",
@@ -364,18 +366,19 @@ def timed_ranks(plan: Plan, domains: np.ndarray) -> dict[str, tuple[int, ...]]:
     once, and its step waits for the slowest, so each kind is timed on the group that
     leaves its domain most: for ``tp`` and ``ep``, of the groups that span the most
     domains, the one with the fewest members in one domain (that member sends the most
-    of its buffer over its NIC), the first of those; for ``pp``, the two ranks of the
-    first hop from a stage to the next that crosses domains, else rank 0's first hop
-    (one rank where pp is 1). Where every group lies inside one domain, or all are
-    alike, these are rank 0's groups (:func:`first_ranks`). Groups of ``tp`` and ``ep``
-    are runs of consecutive ranks; a pipeline's stages are ``tp x dp_in_ep`` ranks apart.
+    of its buffer over its NIC), the first of those; for ``pp``, the pipeline (its
+    stages' ranks) with the most hops from a stage to the next that cross domains, the
+    first of those (:func:`pipeline_hops` splits its hops). Where every group lies inside
+    one domain, or all are alike, these are rank 0's groups (:func:`first_ranks`).
+    Groups of ``tp`` and ``ep`` are runs of consecutive ranks; a pipeline's stages are
+    ``tp x dp_in_ep`` ranks apart.
     """
     first = first_ranks(plan)
     dom = np.asarray(domains)
     if len(dom) != plan.world:
         msg = f"timed_ranks: {len(dom)} domains for a plan of {plan.world} ranks"
         raise ValueError(msg)
-    out = {"tp": first["tp"], "ep": first["ep"], "pp": first["pp"][:2]}
+    out = {"tp": first["tp"], "ep": first["ep"], "pp": first["pp"]}
     if not len(dom) or (dom == dom[0]).all():
         return out
     for kind in ("tp", "ep"):
@@ -386,12 +389,27 @@ def timed_ranks(plan: Plan, domains: np.ndarray) -> dict[str, tuple[int, ...]]:
     if plan.pp > 1:
         stride = plan.tp * plan.dp_in_ep
         by_stage = dom.reshape(-1, plan.pp, stride)  # (outer replicas, stages, ranks)
-        crosses = by_stage[:, 1:, :] != by_stage[:, :-1, :]
-        if crosses.any():
-            o, s, j = np.unravel_index(int(np.argmax(crosses)), crosses.shape)
-            a = int(j) + stride * (int(s) + plan.pp * int(o))
-            out["pp"] = (a, a + stride)
+        crossings = (by_stage[:, 1:, :] != by_stage[:, :-1, :]).sum(axis=1)  # (outer, ranks)
+        o, j = np.unravel_index(int(np.argmax(crossings)), crossings.shape)  # first of most
+        a = int(j) + stride * plan.pp * int(o)
+        out["pp"] = tuple(range(a, a + stride * plan.pp, stride))
     return out
+
+
+def pipeline_hops(stage_domains: Sequence[Any]) -> tuple[int, int | None, float]:
+    """A pipeline's hops (stage i to i + 1) as the step charges them, from its stages' domains.
+
+    Returns (the hop to time the slow hops on: the first across domains, else the
+    first; a hop to time the rest on: the first inside one domain where some cross,
+    else None; the share of hops the first stands for). A token passes every hop, so
+    its time is the share x the first's + the rest x the second's, per hop.
+    """
+    hops = len(stage_domains) - 1
+    across = [i for i in range(hops) if stage_domains[i] != stage_domains[i + 1]]
+    if not across or len(across) == hops:
+        return 0 if not across else across[0], None, 1.0
+    inside = next(i for i in range(hops) if i not in across)
+    return across[0], inside, len(across) / hops
 
 
 def timed_note(plan: Plan, domains: np.ndarray) -> str:
@@ -415,9 +433,18 @@ def timed_note(plan: Plan, domains: np.ndarray) -> str:
             f"ranks {got[0]}-{got[-1]} ({len(counts)} domains, {counts.min()} of its GPUs "
             "in one)"
         )
-    if plan.pp > 1 and timed["pp"] != first["pp"][:2]:
-        a, b = timed["pp"]
-        out.append(f"pipeline hops cross domains in some pipelines: timed on ranks {a} -> {b}")
+    if plan.pp > 1:
+        stride = plan.tp * plan.dp_in_ep
+        by_stage = dom.reshape(-1, plan.pp, stride)  # (outer replicas, stages, ranks)
+        crossing = (by_stage[:, 1:, :] != by_stage[:, :-1, :]).sum(axis=1)  # per pipeline
+        if crossing.any():
+            stages, hops, k = timed["pp"], plan.pp - 1, int(crossing.max())
+            shown = ", ".join(map(str, stages[:3])) + (", ..." if len(stages) > 3 else "")
+            out.append(
+                f"pp: {int((crossing > 0).sum()):,} of {crossing.size:,} pipelines cross "
+                f"domains: timed on the pipeline of ranks {shown} ({k} of its {hops} hops "
+                "across)"
+            )
     return "; ".join(out)
 
 
