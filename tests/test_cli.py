@@ -181,7 +181,10 @@ def test_catalogue_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_place_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "place", "gb200-nvl72-x16", "--tp", "8", "--pp", "4", "--dp", "36")
     assert code == 0
-    assert "tp        8     144        1      1    scale-up  900 GB/s" in out
+    assert "tp        8     144       0        1      1    scale-up  900 GB/s" in out
+    # A replica is 32 ranks (tp 8 x pp 4); replicas 2, 4 and 6 of every 9 (ranks 64-95,
+    # 128-159, 192-223 of each 288) hold a rack's end: 12 of 36, 8 pipelines each.
+    assert "pp        4     288      96        2      2   scale-out   50 GB/s" in out
     data = json.loads(
         run(
             capsys,

@@ -151,6 +151,8 @@ def test_an_explicit_straddling_plan_is_timed_on_its_straddling_group(
     wl = Workload(input_tokens=1024, output_tokens=64, fidelity=DEFAULT)
     placement = place(fabric, plan)
     ranks = placement.ranks
+    # Groups 2, 4 and 6 of every 9 (288 GPUs, 4 racks) straddle: 12 of 36.
+    assert {r.kind: r for r in placement.reports}["ep"].groups_across_domains == 12
     assert fabric.domain[[fabric.index[g] for g in ranks[64:96]]].tolist() == [0] * 8 + [1] * 24
     names = {"tp": ranks[:1], "ep": ranks[64:96], "pp": ranks[:1]}
     slowest = _comm_of(fabric, plan, names)

@@ -109,6 +109,7 @@ class GroupReport:
     bottleneck: str  # "scale_up" | "scale_out" | "none" (size 1)
     bottleneck_bandwidth_per_gpu_bytes_per_s: float  # the least any group gets
     first_group: tuple[str, ...]
+    groups_across_domains: int = 0  # groups of more than one domain
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ class Placement:
                     "bottleneck_bandwidth_per_gpu_bytes_per_s": (
                         r.bottleneck_bandwidth_per_gpu_bytes_per_s
                     ),
+                    "groups_across_domains": r.groups_across_domains,
                     "first_group": list(r.first_group[:16]),
                 }
                 for r in self.reports
@@ -643,4 +645,5 @@ def _report(
         bottleneck=where,
         bottleneck_bandwidth_per_gpu_bytes_per_s=0.0 if where == "none" else worst,
         first_group=groups[0],
+        groups_across_domains=int((spans > 1).sum()),
     )

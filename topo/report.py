@@ -177,6 +177,7 @@ def format_placement(p: dict[str, Any], layout: str) -> str:
             g["kind"],
             str(g["size"]),
             f"{g['count']:,}",
+            f"{g['groups_across_domains']:,}",
             str(g["domains_spanned"]),
             str(g["racks_spanned"]),
             g["bottleneck"].replace("_", "-"),
@@ -187,12 +188,12 @@ def format_placement(p: dict[str, Any], layout: str) -> str:
         )
         for g in p["groups"]
     ]
-    head = ("group", "size", "groups", "domains", "racks", "bottleneck", "per GPU", "first")
+    head = (*"group size groups across domains racks bottleneck".split(), "per GPU", "first")
     lines += _table(head, rows)
     lines += [
         "",
-        "  domains/racks: the most that any one group spans; per GPU: the least "
-        "bandwidth per direction any group gets",
+        "  across: groups that span more than one domain; domains/racks: the most that any "
+        "one group spans; per GPU: the least bandwidth per direction any group gets",
     ]
     return "\n".join(lines)
 
