@@ -547,8 +547,9 @@ _FLOOR: weakref.WeakKeyDictionary[Fabric, tuple[float, float, _Shared]] = (
 _RANK_DOMAINS: dict[tuple[int, bytes, bytes], _Shared] = {}
 
 
-def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -> CommModel:
-    stages = first["pp"]
+def _comm_of(fabric: Fabric, plan: Plan, groups: Mapping[str, tuple[str, ...]]) -> CommModel:
+    """The plan's collectives from the GPUs of the groups it is timed on (tp, ep, pp)."""
+    stages = groups["pp"]
     hop: tuple[str, ...] = ()
     rest: tuple[str, ...] = ()
     share = 1.0
@@ -556,9 +557,9 @@ def _comm_of(fabric: Fabric, plan: Plan, first: Mapping[str, tuple[str, ...]]) -
         i, j, share = pipeline_hops([fabric.domain[fabric.index[g]] for g in stages])
         hop = (stages[i], stages[i + 1])
         rest = () if j is None else (stages[j], stages[j + 1])
-    block = first["ep"] if plan.ep >= plan.tp else first["tp"]
+    block = groups["ep"] if plan.ep >= plan.tp else groups["tp"]
     return CommModel(
-        tp_all_reduce=_lines(fabric, "all-reduce", first["tp"]),
+        tp_all_reduce=_lines(fabric, "all-reduce", groups["tp"]),
         ep_all_to_all=_lines(fabric, "all-to-all", block),
         pp_hop=_lines(fabric, "p2p", hop),
         ep_domains=_domains(fabric, block),
@@ -1559,9 +1560,9 @@ def _decode_comm(
     """TP all-reduces, EP dispatch and combine, and one PP hop of a decode step [s]."""
     calls = _decode_calls(comm, model, plan, workload, s, w, imbalance)
     f = workload.losses
+    weight = comm.hop_weight if comm is not None else lambda call: 1.0
     times = {
-        k: CommModel.time(lines, nbytes, f) * comm.hop_weight(k)  # type: ignore[union-attr]
-        for k, (lines, nbytes) in calls.items()
+        k: CommModel.time(lines, nbytes, f) * weight(k) for k, (lines, nbytes) in calls.items()
     }
     return _decode_comm_of(s["layers"], s["moe_layers"], np.zeros_like(w.per_rank), times)
 

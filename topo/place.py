@@ -415,9 +415,10 @@ def pipeline_hops(stage_domains: Sequence[Any]) -> tuple[int, int | None, float]
 
 
 def timed_note(plan: Plan, domains: np.ndarray) -> str:
-    """In words, where :func:`timed_ranks` times a kind on another group than rank 0's.
+    """In words, where a plan's groups of a kind differ and which :func:`timed_ranks` times.
 
-    "" where every kind is timed on rank 0's groups.
+    The tp or ep groups timed on another group than rank 0's, and pipelines with hops
+    across domains; "" where there are neither.
     """
     timed, first = timed_ranks(plan, domains), first_ranks(plan)
     dom = np.asarray(domains)
@@ -431,9 +432,8 @@ def timed_note(plan: Plan, domains: np.ndarray) -> str:
         _, counts = np.unique(dom[list(got)], return_counts=True)
         out.append(
             f"{kind} groups span {lo if lo == hi else f'{lo}-{hi}'} domains: timed on the "
-            f"slowest, "
-            f"ranks {got[0]}-{got[-1]} ({len(counts)} domains, {counts.min()} of its GPUs "
-            "in one)"
+            f"slowest, ranks {got[0]}-{got[-1]} ({len(counts)} domains, {counts.min()} of "
+            "its GPUs in one)"
         )
     if plan.pp > 1:
         stride = plan.tp * plan.dp_in_ep
