@@ -350,7 +350,8 @@ def _timed(fabric: Fabric, plan: Plan, strategy: str) -> Mapping[str, tuple[int,
     got = shared.timed.get(key)
     if got is None:
         dom = _ranked_domains(fabric, plan, strategy, shared.ranked)[0]
-        got = shared.timed[key] = timed_ranks(plan, dom)
+        where = (strategy, max(plan.tp, plan.ep), plan.world)  # as the domains are kept
+        got = shared.timed[key] = timed_ranks(plan, dom, shared.memos.setdefault(where, {}))
     return got
 
 
@@ -471,12 +472,15 @@ class _Shared:
     """What :func:`comm_floor` keeps for fabrics whose GPUs share domains and racks.
 
     `ranked`: the ranks' domains by placement (:func:`_ranked_domains`); `parts`: each
-    plan's groups by (strategy, plan) (:func:`_floor_parts`).
+    plan's groups by (strategy, plan) (:func:`_floor_parts`); `timed`: the groups each
+    plan is timed on (:func:`_timed`), and what :func:`timed_ranks` keeps of each
+    placement's domains (`memos`, by strategy, block and world, as `ranked`).
     """
 
     ranked: dict[tuple[str, int, int], _Ranked]
     parts: dict[tuple[str, Plan], _Parts]
     timed: dict[tuple[str, Plan], Mapping[str, tuple[int, ...]]]
+    memos: dict[tuple[str, int, int], dict[Any, Any]]  # timed_ranks' memo by placement
 
 
 def _floor_rates(fabric: Fabric) -> tuple[float, float, _Shared]:
@@ -494,7 +498,7 @@ def _floor_rates(fabric: Fabric) -> tuple[float, float, _Shared]:
         # that share those (another NIC) share them.
         shape = (len(fabric.gpus), fabric.domain.tobytes(), fabric.rack.tobytes())
         if shape not in _RANK_DOMAINS:
-            bounded_put(_RANK_DOMAINS, shape, _Shared({}, {}, {}), 16)
+            bounded_put(_RANK_DOMAINS, shape, _Shared({}, {}, {}, {}), 16)
         got = _FLOOR[fabric] = (nic, up, _RANK_DOMAINS[shape])
     return got
 

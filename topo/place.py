@@ -361,7 +361,9 @@ def first_ranks(plan: Plan) -> dict[str, tuple[int, ...]]:
     return _first_orders(plan)
 
 
-def timed_ranks(plan: Plan, domains: np.ndarray) -> dict[str, tuple[int, ...]]:
+def timed_ranks(
+    plan: Plan, domains: np.ndarray, memo: dict[Any, Any] | None = None
+) -> dict[str, tuple[int, ...]]:
     """The ranks of the group of each kind a plan's collectives are timed on: its slowest.
 
     `domains`: the scale-up domain of each rank. A plan's groups of one kind run at
@@ -374,6 +376,10 @@ def timed_ranks(plan: Plan, domains: np.ndarray) -> dict[str, tuple[int, ...]]:
     one domain, or all are alike, these are rank 0's groups (:func:`first_ranks`).
     Groups of ``tp`` and ``ep`` are runs of consecutive ranks; a pipeline's stages are
     ``tp x dp_in_ep`` ranks apart.
+
+    `memo`: a dict kept with these domains, for plans that share them (the ranks where
+    the domain changes, and each group size's answer). A kind none of whose groups holds
+    such a change inside it has every group inside one domain.
     """
     first = first_ranks(plan)
     dom = np.asarray(domains)
@@ -381,18 +387,36 @@ def timed_ranks(plan: Plan, domains: np.ndarray) -> dict[str, tuple[int, ...]]:
         msg = f"timed_ranks: {len(dom)} domains for a plan of {plan.world} ranks"
         raise ValueError(msg)
     out = {"tp": first["tp"], "ep": first["ep"], "pp": first["pp"]}
-    if not len(dom) or (dom == dom[0]).all():
+    memo = {} if memo is None else memo
+    if "cuts" not in memo:
+        cuts = memo["cuts"] = np.flatnonzero(dom[1:] != dom[:-1]) + 1
+        memo["rising"] = bool((dom[cuts] > dom[cuts - 1]).all())  # never back to a domain
+    cuts = memo["cuts"]
+    if not len(cuts):
         return out
     for kind in ("tp", "ep"):
         size = getattr(plan, kind)
+        if size > 1 and ("run", size) not in memo:
+            memo[("run", size)] = (
+                0
+                if not (cuts % size).any()
+                else _slowest_by_cuts(cuts, size, plan.world // size)
+                if memo["rising"]
+                else _slowest_run(dom.reshape(-1, size))
+            )
         if size > 1:
-            g = _slowest_run(dom.reshape(-1, size))
+            g = memo[("run", size)]
             out[kind] = tuple(range(g * size, (g + 1) * size))
+    stride = plan.tp * plan.dp_in_ep
     if plan.pp > 1:
-        stride = plan.tp * plan.dp_in_ep
-        by_stage = dom.reshape(-1, plan.pp, stride)  # (outer replicas, stages, ranks)
-        crossings = (by_stage[:, 1:, :] != by_stage[:, :-1, :]).sum(axis=1)  # (outer, ranks)
-        o, j = np.unravel_index(int(np.argmax(crossings)), crossings.shape)  # first of most
+        key = ("pp", stride, plan.pp)
+        if key not in memo:
+            memo[key] = (0, 0)
+            if (cuts % (stride * plan.pp)).any():
+                by_stage = dom.reshape(-1, plan.pp, stride)  # (replicas, stages, ranks)
+                crossings = (by_stage[:, 1:, :] != by_stage[:, :-1, :]).sum(axis=1)
+                memo[key] = np.unravel_index(int(np.argmax(crossings)), crossings.shape)
+        o, j = memo[key]  # the first pipeline with the most hops across
         a = int(j) + stride * plan.pp * int(o)
         out["pp"] = tuple(range(a, a + stride * plan.pp, stride))
     return out
@@ -448,6 +472,28 @@ def timed_note(plan: Plan, domains: np.ndarray) -> str:
                 "across)"
             )
     return "; ".join(out)
+
+
+def _slowest_by_cuts(cuts: np.ndarray, size: int, groups: int) -> int:
+    """:func:`_slowest_run` of runs of `size` ranks from where the domain changes alone.
+
+    For domains that only rise with the rank (no run goes back to a domain it left):
+    a run spans one domain more than the cuts inside it, and its fewest members in one
+    domain are its shortest stretch between them.
+    """
+    inner = cuts[cuts % size != 0]
+    g = inner // size
+    off = inner - g * size
+    spans = 1 + np.bincount(g, minlength=groups)
+    fewest = np.full(groups, size, dtype=np.int64)
+    new = np.ones(len(g), dtype=bool)  # a group's first cut
+    new[1:] = g[1:] != g[:-1]
+    end = np.ones(len(g), dtype=bool)  # a group's last cut
+    end[:-1] = new[1:]
+    np.minimum.at(fewest, g[new], off[new])
+    np.minimum.at(fewest, g[end], size - off[end])
+    np.minimum.at(fewest, g[1:][~new[1:]], np.diff(off)[~new[1:]])
+    return int(np.lexsort((fewest, -spans))[0])
 
 
 def _slowest_run(rows: np.ndarray) -> int:
