@@ -228,6 +228,10 @@ def test_evaluate_says_which_group_it_timed(capsys: pytest.CaptureFixture[str]) 
     assert main([*argv, "--dp", "1152", "--batch", "4608"]) == 0
     out = capsys.readouterr().out
     assert "    groups               ep groups span 1-2 domains: timed on the slowest" in out
+    assert main([*argv, "--dp", "1152", "--batch", "4608", "--clean"]) == 0
+    assert "ep groups span 1-2 domains" in capsys.readouterr().out  # the clean roofline too
+    assert main([*argv, "--dp", "1152", "--batch", "4608", "--ideal"]) == 0
+    assert "groups  " not in capsys.readouterr().out  # no communication to time
     assert main([*argv, "--dp", "1152", "--batch", "0"]) == 2  # its bad-input path
     assert "--batch must be >= 1" in capsys.readouterr().err
     assert main(["evaluate", "gb200-nvl72-x16", "--model", "deepseek-v3", "--batch", "64"]) == 0

@@ -211,7 +211,7 @@ def _kernel_lines(e: dict[str, Any], t: Any) -> list[tuple[str, str]]:
         ("  by kernel", f"{parts}; {names.get(e['decode']['dominant_kernel_class'], '')} dominate"),
         ("  measured on", basis.get("gemm", "")),
         ("  collectives", basis.get("collectives", "")),
-    ] + ([("  groups", basis["groups"])] if basis.get("groups") else [])
+    ]
 
 
 def format_collective(c: dict[str, Any], layout: str) -> str:
@@ -365,6 +365,11 @@ def format_evaluate(e: dict[str, Any]) -> str:
                 t(br.get("overhead", 0.0)) + " (kernel shapes and floors, host; --clean: off)",
             ),
             *_kernel_lines(e, t),
+            *(
+                [("  groups", e["efficiency_basis"]["groups"])]
+                if "groups" in e["efficiency_basis"] and not e["ideal"]
+                else []
+            ),
             ("latency floor", _floor_text(e, t)),
             (
                 "tokens/s",
