@@ -1564,10 +1564,10 @@ def _decode_comm(
     """TP all-reduces, EP dispatch and combine, and one PP hop of a decode step [s]."""
     calls = _decode_calls(comm, model, plan, workload, s, w, imbalance)
     f = workload.losses
-    weight = comm.hop_weight if comm is not None else lambda call: 1.0
-    times = {
-        k: CommModel.time(lines, nbytes, f) * weight(k) for k, (lines, nbytes) in calls.items()
-    }
+    times = {k: CommModel.time(lines, nbytes, f) for k, (lines, nbytes) in calls.items()}
+    if comm is not None and "hop_rest" in times:  # each kind of hop for its share of them
+        times["hop"] = times["hop"] * comm.hop_weight("hop")
+        times["hop_rest"] = times["hop_rest"] * comm.hop_weight("hop_rest")
     return _decode_comm_of(s["layers"], s["moe_layers"], np.zeros_like(w.per_rank), times)
 
 

@@ -389,7 +389,7 @@ def timed_ranks(
     out = {"tp": first["tp"], "ep": first["ep"], "pp": first["pp"]}
     memo = {} if memo is None else memo
     if "cuts" not in memo:
-        cuts = memo["cuts"] = np.flatnonzero(dom[1:] != dom[:-1]) + 1
+        cuts = memo["cuts"] = (np.flatnonzero(dom[1:] != dom[:-1]) + 1).astype(np.int32)
         memo["rising"] = bool((dom[cuts] > dom[cuts - 1]).all())  # never back to a domain
     cuts = memo["cuts"]
     if not len(cuts):
