@@ -77,6 +77,10 @@ def test_pipeline_hops_split_a_pipeline_into_hops_across_and_inside() -> None:
     assert pipeline_hops([0, 1, 2]) == (0, None, 1.0)  # every hop across
     assert pipeline_hops([5, 5, 5]) == (0, None, 1.0)  # every hop inside
     assert pipeline_hops([0, 0, 1, 1, 2]) == (1, 0, 0.5)
+    # tp 4 x pp 2 on two 4-GPU domains: each tp rank's pipeline hops from one to the next.
+    assert timed_note(Plan(tp=4, pp=2), np.array([0] * 4 + [1] * 4)) == (
+        "pp: 4 of 4 pipelines cross domains: timed on the pipeline of ranks 0, 4 (every hop across)"
+    )
 
 
 @pytest.mark.parametrize(

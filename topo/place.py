@@ -466,10 +466,10 @@ def timed_note(plan: Plan, domains: np.ndarray) -> str:
         if crossing.any():
             stages, hops, k = timed["pp"], plan.pp - 1, int(crossing.max())
             shown = ", ".join(map(str, stages[:3])) + (", ..." if len(stages) > 3 else "")
+            across = "every hop" if k == hops else f"{k} of its {hops} hops"
             out.append(
                 f"pp: {int((crossing > 0).sum()):,} of {crossing.size:,} pipelines cross "
-                f"domains: timed on the pipeline of ranks {shown} ({k} of its {hops} hops "
-                "across)"
+                f"domains: timed on the pipeline of ranks {shown} ({across} across)"
             )
     return "; ".join(out)
 
