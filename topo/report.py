@@ -199,18 +199,24 @@ def format_placement(p: dict[str, Any], layout: str) -> str:
 
 
 def _kernel_lines(e: dict[str, Any], t: Any) -> list[tuple[str, str]]:
-    """The decode step by kernel class, and where the efficiencies come from."""
+    """The decode step by kernel class, where the efficiencies come from, and groups.
+
+    The groups line: which groups its collectives are timed on where a kind's groups
+    differ (not in ideal mode, which times no collectives).
+    """
+    basis = e.get("efficiency_basis", {})
+    groups = [("  groups", basis["groups"])] if basis.get("groups") and not e["ideal"] else []
     k = e["decode"].get("kernels_s") or {}
     if not k:
-        return []
+        return groups
     names = {"gemm": "GEMMs", "moe_gemm": "expert GEMMs", "attention": "attention"}
     names |= {"elementwise": "norms etc.", "communication": "collectives", "host": "host"}
     parts = ", ".join(f"{names.get(c, c)} {t(v)}" for c, v in k.items() if v > 0)
-    basis = e.get("efficiency_basis", {})
     return [
         ("  by kernel", f"{parts}; {names.get(e['decode']['dominant_kernel_class'], '')} dominate"),
         ("  measured on", basis.get("gemm", "")),
         ("  collectives", basis.get("collectives", "")),
+        *groups,
     ]
 
 
@@ -365,11 +371,6 @@ def format_evaluate(e: dict[str, Any]) -> str:
                 t(br.get("overhead", 0.0)) + " (kernel shapes and floors, host; --clean: off)",
             ),
             *_kernel_lines(e, t),
-            *(
-                [("  groups", e["efficiency_basis"]["groups"])]
-                if "groups" in e["efficiency_basis"] and not e["ideal"]
-                else []
-            ),
             ("latency floor", _floor_text(e, t)),
             (
                 "tokens/s",
