@@ -177,8 +177,8 @@ def test_an_explicit_straddling_plan_is_timed_on_its_straddling_group(
     e = evaluate(lay, fabric, model, plan, 4608, wl, parts=plan_parts(lay, fabric, model, plan, wl))
     assert e.decode.breakdown_s["communication"] == pytest.approx(float(d.communication[1]))
     assert e.efficiency_basis["groups"] == (
-        "ep groups span 1-2 domains: timed on the slowest, ranks 64-95 (2 domains, 8 of its "
-        "GPUs in one)"
+        "ep groups span 1-2 domains (12 of 36 across): timed on the slowest, ranks 64-95 "
+        "(2 domains, 8 of its GPUs in one)"
     )
     # The floor a search bounds plans with stays under the plan's own collectives.
     floor = comm_floor(fabric, plan)
@@ -231,7 +231,7 @@ def test_evaluate_says_which_group_it_timed(capsys: pytest.CaptureFixture[str]) 
     argv = ["evaluate", "gb200-nvl72-x16", "--model", "deepseek-v3", "--ep", "32"]
     assert main([*argv, "--dp", "1152", "--batch", "4608"]) == 0
     out = capsys.readouterr().out
-    assert "    groups               ep groups span 1-2 domains: timed on the slowest" in out
+    assert "    groups               ep groups span 1-2 domains (12 of 36 across): timed on" in out
     assert main([*argv, "--dp", "1152", "--batch", "4608", "--clean"]) == 0
     assert "ep groups span 1-2 domains" in capsys.readouterr().out  # the clean roofline too
     assert main([*argv, "--dp", "1152", "--batch", "4608", "--ideal"]) == 0

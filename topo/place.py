@@ -454,10 +454,11 @@ def timed_note(plan: Plan, domains: np.ndarray) -> str:
         spans = _distinct_per_row(dom.reshape(-1, len(got)))
         lo, hi = int(spans.min()), int(spans.max())
         _, counts = np.unique(dom[list(got)], return_counts=True)
+        across = f"{int((spans > 1).sum()):,} of {len(spans):,} across"
         out.append(
-            f"{kind} groups span {lo if lo == hi else f'{lo}-{hi}'} domains: timed on the "
-            f"slowest, ranks {got[0]}-{got[-1]} ({len(counts)} domains, {counts.min()} of "
-            "its GPUs in one)"
+            f"{kind} groups span {lo if lo == hi else f'{lo}-{hi}'} domains ({across}): timed "
+            f"on the slowest, ranks {got[0]}-{got[-1]} ({len(counts)} domains, "
+            f"{counts.min()} of its GPUs in one)"
         )
     if plan.pp > 1:
         stride = plan.tp * plan.dp_in_ep
