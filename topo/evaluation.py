@@ -26,6 +26,7 @@ from topo.perf import (
     critical_batches,
     decode,
     memory,
+    placement_domains,
     prefill,
 )
 from topo.place import Placement, Plan, place, timed_note
@@ -243,9 +244,7 @@ def _groups(placement: Placement, G: nx.Graph | Fabric) -> dict[str, str]:
 
     (:func:`topo.place.timed_note`: the groups of a kind differ across domains.)
     """
-    fabric = fabric_of(G)
-    domains = fabric.domain[[fabric.index[g] for g in placement.ranks]]
-    note = timed_note(placement.plan, domains)
+    note = timed_note(placement.plan, placement_domains(fabric_of(G), placement))
     return {"groups": note} if note else {}
 
 

@@ -319,9 +319,14 @@ def _local_key(fabric: Fabric, op: str, gpus: tuple[str, ...]) -> tuple[Any, ...
 
 def comm_model(fabric: Fabric, placement: Placement) -> CommModel:
     """The plan's collectives, each kind's timed on its slowest group (:func:`timed_ranks`)."""
-    ranks = placement.ranks
-    domains = fabric.domain[[fabric.index[g] for g in ranks]]
-    return _comm_of(fabric, placement.plan, _names(timed_ranks(placement.plan, domains), ranks))
+    domains = placement_domains(fabric, placement)
+    timed = timed_ranks(placement.plan, domains)
+    return _comm_of(fabric, placement.plan, _names(timed, placement.ranks))
+
+
+def placement_domains(fabric: Fabric, placement: Placement) -> np.ndarray:
+    """The scale-up domain of each rank of `placement` (what :func:`timed_ranks` reads)."""
+    return fabric.domain[[fabric.index[g] for g in placement.ranks]]
 
 
 def _names(
